@@ -1,0 +1,40 @@
+# Every target creates .venv and installs the project (with the dev extra) when missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROTOS := $(shell find proto -name '*.proto' | sort)
+PORT   ?= 50051
+
+.PHONY: run test proto bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+## make run: the whole mesh on the embedded default (SQLite file, dev tokens)
+run: $(STAMP)
+	$(BIN)/polytraders-gov serve --port $(PORT) --tokens-file config/dev-tokens.toml
+
+## make test: the whole suite, SQLite and PostgreSQL
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## make proto: regenerate _pb2, .pyi and _pb2_grpc into sdk/ (committed)
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Iproto \
+	  --python_out=sdk --pyi_out=sdk --grpc_python_out=sdk $(PROTOS)
+
+## make bench: figures beside their ceilings; writes benchmarks/results.json
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+## make lint: buf lint and ruff
+lint: $(STAMP)
+	$(BIN)/buf lint
+	$(BIN)/ruff check sdk servers clients tests benchmarks
+
+clean:
+	rm -rf $(VENV)

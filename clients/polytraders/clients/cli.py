@@ -1,0 +1,186 @@
+"""`polytraders-gov`: the operator's command line for the governance mesh."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from polytraders.governance.v1 import report_bus_pb2, report_bus_pb2_grpc
+from polytraders.reports.v1 import reports_pb2
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"at": self.formatTime(record), "level": record.levelname, "logger": record.name}
+        message = record.getMessage()
+        try:
+            entry.update(json.loads(message))
+        except (ValueError, TypeError):
+            entry["message"] = message
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JsonFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+def _metadata(token: str | None) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {token}")] if token else []
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from polytraders.servers.runtime.config import load_config
+    from polytraders.servers.runtime.mesh import Mesh
+
+    _configure_logging(args.log_level)
+    config = load_config(args.config).replace(
+        port=args.port,
+        host=args.host,
+        database_url=args.database_url,
+        tokens_file=args.tokens_file,
+        groups=tuple(g.strip() for g in args.groups.split(",") if g.strip()) if args.groups else None,
+        auth=False if args.no_auth else None,
+    )
+
+    async def serve() -> None:
+        mesh = await Mesh.start(config)
+        print(f"polytraders governance serving {', '.join(mesh.groups)} on {mesh.address}", flush=True)
+        print(f"  try: grpcurl -plaintext {mesh.address} list", flush=True)
+        await mesh.serve_until_signalled()
+
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    with grpc.insecure_channel(args.target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
+        except grpc.RpcError as error:
+            print(f"{args.target}: {error.code().name} {error.details()}")
+            return 2
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    print(f"{args.target} {args.service or '(server)'}: {status}")
+    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def cmd_reports_tail(args: argparse.Namespace) -> int:
+    request = report_bus_pb2.SubscribeReportsRequest(
+        kinds=[reports_pb2.ReportKind.Value(f"REPORT_KIND_{k.upper()}") for k in args.kind],
+        bot_slugs=args.bot,
+        modes=[reports_pb2.Mode.Value(f"MODE_{m.upper()}") for m in args.mode],
+        cursor=args.cursor or "",
+        live_only=args.live_only,
+    )
+    with grpc.insecure_channel(args.target) as channel:
+        stub = report_bus_pb2_grpc.ReportBusServiceStub(channel)
+        try:
+            for item in stub.SubscribeReports(request, metadata=_metadata(args.token)):
+                line = json_format.MessageToDict(item, preserving_proto_field_name=True)
+                print(json.dumps(line), flush=True)
+        except grpc.RpcError as error:
+            print(f"{error.code().name}: {error.details()}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 0
+    return 0
+
+
+def cmd_reports_purge(args: argparse.Namespace) -> int:
+    with grpc.insecure_channel(args.target) as channel:
+        stub = report_bus_pb2_grpc.ReportBusServiceStub(channel)
+        reply = stub.PurgeExpiredReports(
+            report_bus_pb2.PurgeExpiredReportsRequest(), metadata=_metadata(args.token), timeout=600
+        )
+    print(f"purged {reply.purged_count} expired reports")
+    return 0
+
+
+def cmd_contract_test(args: argparse.Namespace) -> int:
+    """Run tests/contract against a running deploy; stops at the first broken contract."""
+    suite = Path(__file__).resolve().parents[3] / "tests" / "contract"
+    if not suite.is_dir():
+        print(f"contract suite not found at {suite} (run from a source checkout)", file=sys.stderr)
+        return 2
+    env = dict(os.environ, POLYTRADERS_CONTRACT_TARGET=args.target)
+    for name, value in (
+        ("OPERATOR_TOKEN", args.token),
+        ("AUDITOR_TOKEN", args.auditor_token),
+        ("BOT_TOKEN", args.bot_token),
+        ("BOT_SLUG", args.bot_slug),
+    ):
+        if value:
+            env[f"POLYTRADERS_CONTRACT_{name}"] = value
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", str(suite)]
+    return subprocess.call(command, env=env, cwd=suite.parents[1])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="polytraders-gov", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the governance mesh")
+    serve.add_argument("--config", help="TOML config file (default: polytraders.toml if present)")
+    serve.add_argument("--groups", help="comma-separated bot groups (default: every available group)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--database-url")
+    serve.add_argument("--tokens-file")
+    serve.add_argument("--no-auth", action="store_true", help="treat every caller as an operator (logged loudly)")
+    serve.add_argument("--log-level", default=env("POLYTRADERS_LOG_LEVEL", "info"))
+    serve.set_defaults(run=cmd_serve)
+
+    health = commands.add_parser("health", help="grpc.health.v1 check of a target")
+    health.add_argument("target")
+    health.add_argument("--service", default="", help="service name (default: the whole server)")
+    health.add_argument("--timeout", type=float, default=5.0)
+    health.set_defaults(run=cmd_health)
+
+    reports = commands.add_parser("reports", help="the report bus").add_subparsers(dest="reports", required=True)
+    tail = reports.add_parser("tail", help="follow the bus, one JSON line per report")
+    tail.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+    tail.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+    tail.add_argument("--kind", action="append", default=[], help="observation, decision, risk_vote, ...")
+    tail.add_argument("--bot", action="append", default=[], help="bot_slug (repeatable)")
+    tail.add_argument("--mode", action="append", default=[], help="live, paper, replay, shadow")
+    tail.add_argument("--cursor", help="resume after this cursor")
+    tail.add_argument("--live-only", action="store_true", help="skip the archive")
+    tail.set_defaults(run=cmd_reports_tail)
+    purge = reports.add_parser("purge", help="delete reports whose retention ended (operator)")
+    purge.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+    purge.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+    purge.set_defaults(run=cmd_reports_purge)
+
+    contract = commands.add_parser("contract-test", help="run the contract suite against a running target")
+    contract.add_argument("target")
+    contract.add_argument("--token", default=env("POLYTRADERS_TOKEN"), help="operator token")
+    contract.add_argument("--auditor-token")
+    contract.add_argument("--bot-token")
+    contract.add_argument("--bot-slug")
+    contract.set_defaults(run=cmd_contract_test)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

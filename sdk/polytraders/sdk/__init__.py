@@ -1,0 +1,1 @@
+"""What Polytraders bots import to reach governance."""

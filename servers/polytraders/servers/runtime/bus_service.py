@@ -1,0 +1,90 @@
+"""ReportBusService: translates protobuf to the report bus and back; nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from polytraders.governance.v1 import report_bus_pb2 as pb
+from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
+
+from . import auth
+from .archive import ReportFilter
+from .bus import ReportBus
+from .errors import InvalidArgument
+from .server import ServiceBinding
+
+ACCESS = {
+    "PublishReports": auth.BOT_WRITE,
+    "SubscribeReports": auth.READ,
+    "PurgeExpiredReports": auth.OPERATE,
+}
+
+
+def parse_cursor(cursor: str) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 19:
+        raise InvalidArgument.field("cursor", f"not a cursor this bus issued: {cursor[:40]!r}")
+    return int(cursor)
+
+
+class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
+    def __init__(self, bus: ReportBus) -> None:
+        self._bus = bus
+
+    async def PublishReports(
+        self, request: pb.PublishReportsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PublishReportsResponse:
+        incoming = self._bus.validate(request.reports)
+        caller = auth.current_principal()
+        for index, report in enumerate(incoming):
+            caller.require_acting_for(report.bot_slug, f"reports[{index}].header.bot_slug")
+        result = await self._bus.publish_validated(incoming)
+        return pb.PublishReportsResponse(
+            accepted_count=result.accepted,
+            duplicate_count=result.duplicates,
+            last_cursor=str(result.last_seq) if result.last_seq else "",
+        )
+
+    async def SubscribeReports(
+        self, request: pb.SubscribeReportsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.SubscribeReportsResponse]:
+        caller = auth.current_principal()
+        bot_slugs = frozenset(request.bot_slugs)
+        if caller.role is auth.Role.BOT:
+            for slug in bot_slugs:
+                caller.require_acting_for(slug, "bot_slugs")
+            bot_slugs = frozenset({caller.bot_slug or ""})
+        if request.epoch_from and request.epoch_to and request.epoch_from > request.epoch_to:
+            raise InvalidArgument.field("epoch_to", "is before epoch_from")
+        report_filter = ReportFilter(
+            kinds=frozenset(request.kinds),
+            bot_slugs=bot_slugs,
+            modes=frozenset(request.modes),
+            epoch_from=request.epoch_from,
+            epoch_to=request.epoch_to,
+        )
+        after = parse_cursor(request.cursor)
+        live_only = request.live_only and not request.cursor
+        async for archived in self._bus.subscribe(report_filter, after_seq=after, live_only=live_only):
+            response = pb.SubscribeReportsResponse(
+                cursor=str(archived.seq), topic=archived.topic, partition_key=archived.partition_key
+            )
+            response.report.ParseFromString(archived.payload)
+            yield response
+
+    async def PurgeExpiredReports(
+        self, request: pb.PurgeExpiredReportsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PurgeExpiredReportsResponse:
+        return pb.PurgeExpiredReportsResponse(purged_count=await self._bus.purge_expired())
+
+
+def report_bus_binding(bus: ReportBus) -> ServiceBinding:
+    return ServiceBinding(
+        descriptor=pb.DESCRIPTOR.services_by_name["ReportBusService"],
+        servicer=ReportBusServicer(bus),
+        add_to_server=pb_grpc.add_ReportBusServiceServicer_to_server,
+        access=ACCESS,
+    )

@@ -1,0 +1,84 @@
+"""Server configuration: defaults that run on one machine, a TOML file, then POLYTRADERS_* env vars."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_FILE = "polytraders.toml"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    """Interface to listen on."""
+    port: int = 50051
+    """Port every group shares in the embedded default; 0 picks a free one."""
+    database_url: str = "sqlite:///polytraders-governance.db"
+    """SQLAlchemy URL; the default is a SQLite file (WAL) in the working directory."""
+    groups: tuple[str, ...] = ()
+    """Bot groups to serve; empty serves every available group."""
+    tokens_file: str = "polytraders-tokens.toml"
+    """Bearer tokens and their roles (see config/dev-tokens.toml)."""
+    auth: bool = True
+    """Switch bearer-token auth off only for local experiments: it is logged loudly."""
+    max_message_bytes: int = 16 * 1024 * 1024
+    """Largest request or response message."""
+    max_batch_reports: int = 5000
+    """Most reports one PublishReports call may carry."""
+    drain_seconds: float = 10.0
+    """How long SIGTERM waits for in-flight calls before closing."""
+    subscriber_queue: int = 10_000
+    """Live reports buffered per subscriber before it falls back to reading the archive."""
+
+    def replace(self, **changes: Any) -> ServerConfig:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(name: str, kind: str, raw: Any) -> Any:
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        raise ValueError(f"{name}: expected true or false, got {raw!r}")
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "tuple[str, ...]":
+        items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+        return tuple(s.strip() for s in items if s.strip())
+    return str(raw)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> ServerConfig:
+    """Defaults, overridden by the TOML file (if any), overridden by POLYTRADERS_* variables."""
+    env = dict(os.environ if env is None else env)
+    file = Path(path or env.get("POLYTRADERS_CONFIG", DEFAULT_CONFIG_FILE))
+    values: dict[str, Any] = {}
+    if file.exists():
+        values.update(tomllib.loads(file.read_text()).get("server", {}))
+    elif path is not None:
+        raise FileNotFoundError(file)
+    fields = {f.name: f.type for f in dataclasses.fields(ServerConfig)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValueError(f"{file}: unknown [server] keys {sorted(unknown)}")
+    for name in fields:
+        key = f"POLYTRADERS_{name.upper()}"
+        if key in env:
+            values[name] = env[key]
+    return ServerConfig(**{k: _coerce(k, fields[k], v) for k, v in values.items()})
+
+
+__all__ = ["ServerConfig", "load_config"]

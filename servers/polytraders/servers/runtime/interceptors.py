@@ -1,0 +1,190 @@
+"""The one interceptor every service goes through: authenticate, authorize, log, map errors.
+
+Servicers never touch status codes: they raise the domain errors of `errors.py`, and this
+module turns them into the contract of DESIGN.md (INVALID_ARGUMENT carries
+google.rpc.BadRequest field violations). Anything else is INTERNAL with a reference id in
+the log and no traceback on the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from . import auth
+from .errors import (
+    FailedPrecondition,
+    GovernanceError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+
+access_log = logging.getLogger("polytraders.access")
+log = logging.getLogger(__name__)
+
+_CODES: dict[type[GovernanceError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+def status_for(error: GovernanceError) -> grpc.Status:
+    code = next(
+        (_CODES[kind] for kind in type(error).__mro__ if kind in _CODES), grpc.StatusCode.FAILED_PRECONDITION
+    )
+    status = status_pb2.Status(code=code.value[0], message=str(error))
+    if isinstance(error, InvalidArgument):
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    for v in error.violations
+                ]
+            )
+        )
+        status.details.append(detail)
+    return rpc_status.to_status(status)
+
+
+_INTERNAL = code_pb2.INTERNAL
+
+
+class GovernanceInterceptor(grpc.aio.ServerInterceptor):
+    """`access` maps full method names (/pkg.Service/Method) to the roles allowed to call them.
+
+    Services listed in `open_services` (health, reflection) pass untouched: anyone may ask
+    whether the server is up and what it serves.
+    """
+
+    def __init__(
+        self,
+        tokens: auth.TokenBook | None,
+        access: Mapping[str, frozenset[auth.Role]],
+        open_services: frozenset[str],
+    ) -> None:
+        self._tokens = tokens
+        self._access = access
+        self._open = open_services
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.split("/")[1] in self._open:
+            return handler
+        return self._wrap(handler, details)
+
+    def _admit(self, details: grpc.HandlerCallDetails) -> auth.Principal:
+        if self._tokens is None:
+            principal = auth.ANONYMOUS_OPERATOR
+        else:
+            principal = self._tokens.authenticate(details.invocation_metadata or ())
+        auth.authorize(principal, details.method, self._access)
+        return principal
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        method = details.method
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                with _Call(self, details, context) as call:
+                    await call.admit()
+                    try:
+                        return await inner(request, context)
+                    except Exception as error:  # noqa: BLE001 - mapped, never leaked
+                        await call.fail(error)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.unary_stream:
+            inner_stream = handler.unary_stream
+
+            async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                with _Call(self, details, context) as call:
+                    await call.admit()
+                    try:
+                        async for item in inner_stream(request, context):
+                            yield item
+                    except Exception as error:  # noqa: BLE001 - mapped, never leaked
+                        await call.fail(error)
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream, handler.request_deserializer, handler.response_serializer
+            )
+        raise NotImplementedError(f"{method}: only unary and server-streaming RPCs are served")
+
+
+class _Call:
+    """One RPC's admission, error mapping and access-log line."""
+
+    def __init__(
+        self, interceptor: GovernanceInterceptor, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext
+    ) -> None:
+        self._interceptor = interceptor
+        self._details = details
+        self._context = context
+        self._principal: auth.Principal | None = None
+        self._code = grpc.StatusCode.OK
+        self._token: Any = None
+
+    def __enter__(self) -> _Call:
+        self._started = time.perf_counter()
+        return self
+
+    async def admit(self) -> None:
+        try:
+            self._principal = self._interceptor._admit(self._details)
+        except GovernanceError as error:
+            await self.fail(error)
+        self._token = auth.set_current_principal(self._principal)
+
+    async def fail(self, error: Exception) -> None:
+        if isinstance(error, grpc.aio.AbortError):
+            raise error
+        if isinstance(error, GovernanceError):
+            status = status_for(error)
+        else:
+            ref = uuid.uuid4().hex[:12]
+            log.exception("unexpected error in %s (ref %s)", self._details.method, ref)
+            status = rpc_status.to_status(
+                status_pb2.Status(code=_INTERNAL, message=f"internal error (ref {ref})")
+            )
+        self._code = status.code
+        await self._context.abort(status.code, status.details, status.trailing_metadata)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._token is not None:
+            auth.reset_current_principal(self._token)
+        if exc_type is not None and self._code is grpc.StatusCode.OK:
+            self._code = grpc.StatusCode.CANCELLED
+        principal = self._principal
+        access_log.info(
+            json.dumps(
+                {
+                    "method": self._details.method,
+                    "caller": principal.name if principal else None,
+                    "role": principal.role.value if principal else None,
+                    "code": self._code.name,
+                    "ms": round((time.perf_counter() - self._started) * 1000, 3),
+                }
+            )
+        )

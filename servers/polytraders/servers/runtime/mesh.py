@@ -1,0 +1,119 @@
+"""The governance mesh: storage, the report bus and every requested bot group on one server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from .archive import ReportArchive
+from .auth import TokenBook
+from .bus import ReportBus
+from .bus_service import report_bus_binding
+from polytraders.sdk.clock import Clock, SystemClock
+from .config import ServerConfig
+from .server import GovernanceServer, ServiceBinding, start_server
+from .storage import create_schema, make_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MeshParts:
+    """What a bot group is built from."""
+
+    config: ServerConfig
+    engine: Engine
+    clock: Clock
+    bus: ReportBus
+
+
+# Each bot group contributes its services; later groups add their entry here.
+GROUPS: dict[str, Callable[[MeshParts], list[ServiceBinding]]] = {
+    "reports": lambda parts: [report_bus_binding(parts.bus)],
+}
+
+
+class Mesh:
+    def __init__(self, parts: MeshParts, server: GovernanceServer, groups: list[str]) -> None:
+        self.parts = parts
+        self.server = server
+        self.groups = groups
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def address(self) -> str:
+        return f"{self.parts.config.host}:{self.port}"
+
+    @classmethod
+    async def start(cls, config: ServerConfig, *, clock: Clock | None = None) -> Mesh:
+        groups = list(config.groups) or list(GROUPS)
+        unknown = [g for g in groups if g not in GROUPS]
+        if unknown:
+            raise ValueError(f"unknown groups {unknown}; available: {sorted(GROUPS)}")
+        tokens = TokenBook.from_file(config.tokens_file) if config.auth else None
+        engine = make_engine(config.database_url)
+        await asyncio.to_thread(create_schema, engine)
+        bus = ReportBus(
+            ReportArchive(engine),
+            clock or SystemClock(),
+            max_batch=config.max_batch_reports,
+            subscriber_queue=config.subscriber_queue,
+        )
+        parts = MeshParts(config, engine, clock or SystemClock(), bus)
+        bindings = [binding for group in groups for binding in GROUPS[group](parts)]
+        server = await start_server(
+            bindings,
+            host=config.host,
+            port=config.port,
+            tokens=tokens,
+            max_message_bytes=config.max_message_bytes,
+        )
+        return cls(parts, server, groups)
+
+    async def stop(self) -> None:
+        """Drain: NOT_SERVING, end subscriber streams, finish in-flight calls, close storage."""
+        self.parts.bus.close()
+        await self.server.drain(self.parts.config.drain_seconds)
+        self.parts.engine.dispose()
+
+    async def serve_until_signalled(self) -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+        log.info("draining (up to %.0fs)", self.parts.config.drain_seconds)
+        await self.stop()
+
+
+class MeshThread:
+    """A mesh on its own event loop in a background thread: for tests, benchmarks, embedding."""
+
+    def __init__(self, config: ServerConfig, *, clock: Clock | None = None) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="governance-mesh", daemon=True)
+        self._thread.start()
+        self.mesh: Mesh = self.call(Mesh.start(config, clock=clock))
+
+    def call(self, coroutine):  # type: ignore[no-untyped-def]
+        """Run a coroutine on the mesh's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    @property
+    def address(self) -> str:
+        return self.mesh.address
+
+    def stop(self) -> None:
+        self.call(self.mesh.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()

@@ -1,0 +1,85 @@
+"""Contract cases run against the public RPCs only.
+
+In `make test` the target is an in-process mesh (once per storage backend). Run against a
+deploy with `polytraders-gov contract-test HOST:PORT --token ... [--auditor-token ...]
+[--bot-token ... --bot-slug ...]`; cases needing a token that was not given are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+
+from polytraders.governance.v1 import report_bus_pb2, report_bus_pb2_grpc
+from polytraders.reports.v1 import reports_pb2
+from polytraders.sdk.report_builders import ReportBuilder
+from tests.conftest import BACKENDS, start_mesh, url_for_backend
+
+DEADLINE = 10.0
+
+
+@dataclass
+class Target:
+    address: str
+    tokens: dict[str, str]
+    bot_slug: str | None
+    channel: grpc.Channel
+    archive_size: Callable[[], int] | None = None
+    """Rows in the archive, when the target runs in this process (None for a deploy)."""
+
+    def metadata(self, role: str | None) -> list[tuple[str, str]]:
+        if role is None:
+            return []
+        token = self.tokens.get(role)
+        if token is None:
+            pytest.skip(f"no {role} token given for this target")
+        return [("authorization", f"Bearer {token}")]
+
+    def reports(self) -> report_bus_pb2_grpc.ReportBusServiceStub:
+        return report_bus_pb2_grpc.ReportBusServiceStub(self.channel)
+
+    def builder(self, role: str = "operator") -> ReportBuilder:
+        """Reports a caller of `role` may publish: a bot only as itself."""
+        slug = self.bot_slug if role == "bot" else f"contract-suite-{uuid.uuid4().hex[:8]}"
+        if slug is None:
+            pytest.skip("no bot slug given for this target")
+        return ReportBuilder(slug, bot_class="governance", mode=reports_pb2.MODE_REPLAY)
+
+    def head_cursor(self, builder: ReportBuilder, role: str = "operator") -> str:
+        """The cursor just past a marker report: what is published next comes after it."""
+        marker = builder.operations(component="contract", event="contract.marker")
+        reply = self.reports().PublishReports(
+            report_bus_pb2.PublishReportsRequest(reports=[marker]), metadata=self.metadata(role), timeout=DEADLINE
+        )
+        return reply.last_cursor
+
+
+EXTERNAL = os.environ.get("POLYTRADERS_CONTRACT_TARGET")
+
+
+@pytest.fixture(params=["external"] if EXTERNAL else BACKENDS)
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    mesh = None
+    if EXTERNAL:
+        tokens = {
+            role: os.environ[f"POLYTRADERS_CONTRACT_{role.upper()}_TOKEN"]
+            for role in ("operator", "auditor", "bot")
+            if os.environ.get(f"POLYTRADERS_CONTRACT_{role.upper()}_TOKEN")
+        }
+        address, bot_slug = EXTERNAL, os.environ.get("POLYTRADERS_CONTRACT_BOT_SLUG")
+    else:
+        mesh = start_mesh(url_for_backend(request, request.param), request.getfixturevalue("clock"))
+        tokens = {"operator": "dev-operator-token", "auditor": "dev-auditor-token", "bot": "dev-bot-token"}
+        address, bot_slug = mesh.address, "demo-bot"
+    try:
+        with grpc.insecure_channel(address) as channel:
+            size = mesh.mesh.parts.bus.archive.count if mesh else None
+            yield Target(address, tokens, bot_slug, channel, size)
+    finally:
+        if mesh is not None:
+            mesh.stop()

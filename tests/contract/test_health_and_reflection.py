@@ -1,0 +1,24 @@
+"""Every deploy answers grpc.health.v1 and server reflection, without a token."""
+
+from __future__ import annotations
+
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from .conftest import DEADLINE, Target
+
+REPORT_BUS = "polytraders.governance.v1.ReportBusService"
+
+
+def test_the_server_and_the_report_bus_are_serving(target: Target) -> None:
+    stub = health_pb2_grpc.HealthStub(target.channel)
+    for service in ("", REPORT_BUS):
+        reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=DEADLINE)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
+
+
+def test_reflection_lists_the_governance_services(target: Target) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(target.channel)
+    replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    names = {s.name for s in next(iter(replies)).list_services_response.service}
+    assert {REPORT_BUS, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names

@@ -1,0 +1,243 @@
+"""ReportBusService: idempotent all-or-nothing publish, filtered and resumable subscribe."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import grpc
+import pytest
+
+from polytraders.governance.v1 import report_bus_pb2 as pb
+from polytraders.reports.v1 import reports_pb2 as rpb
+
+from .conftest import DEADLINE, Target
+from .rpc import violations
+
+
+def _take(stream, count: int) -> list[pb.SubscribeReportsResponse]:  # type: ignore[no-untyped-def]
+    items = list(itertools.islice(stream, count))
+    stream.cancel()
+    return items
+
+
+def test_publishing_the_same_report_twice_stores_it_once(target: Target) -> None:
+    builder = target.builder("bot")
+    batch = [builder.operations(component="contract", explanation=f"n{i}") for i in range(3)]
+    stub, md = target.reports(), target.metadata("bot")
+
+    first = stub.PublishReports(pb.PublishReportsRequest(reports=batch), metadata=md, timeout=DEADLINE)
+    again = stub.PublishReports(pb.PublishReportsRequest(reports=batch), metadata=md, timeout=DEADLINE)
+    repeated = stub.PublishReports(
+        pb.PublishReportsRequest(reports=[batch[0], batch[0]]), metadata=md, timeout=DEADLINE
+    )
+
+    assert (first.accepted_count, first.duplicate_count) == (3, 0)
+    assert first.last_cursor
+    assert (again.accepted_count, again.duplicate_count) == (0, 3)
+    assert (repeated.accepted_count, repeated.duplicate_count) == (0, 2)
+
+
+def test_published_reports_come_back_in_order_with_topic_and_partition(target: Target) -> None:
+    builder = target.builder("operator")
+    batch = [builder.settlement(record_type="contract.check", subject=f"s{i}") for i in range(4)]
+    stub, md = target.reports(), target.metadata("operator")
+    start = target.head_cursor(builder)
+    published = stub.PublishReports(pb.PublishReportsRequest(reports=batch), metadata=md, timeout=DEADLINE)
+
+    stream = stub.SubscribeReports(
+        pb.SubscribeReportsRequest(bot_slugs=[builder.bot_slug], cursor=start), metadata=md, timeout=DEADLINE
+    )
+    items = _take(stream, 4)
+
+    assert [i.report for i in items] == batch
+    assert items[0].topic == "polytraders.reports.settlement"
+    assert items[0].partition_key == f"{builder.bot_slug}+{batch[0].header.epoch}"
+    assert items[-1].cursor == published.last_cursor
+
+
+def test_a_resumed_subscription_has_no_gap_and_no_duplicate(target: Target) -> None:
+    builder = target.builder("operator")
+    stub, md = target.reports(), target.metadata("operator")
+    start = target.head_cursor(builder)
+    first = [builder.decision(strategy_slug="contract", signal_name=f"a{i}") for i in range(5)]
+    stub.PublishReports(pb.PublishReportsRequest(reports=first), metadata=md, timeout=DEADLINE)
+    request = pb.SubscribeReportsRequest(bot_slugs=[builder.bot_slug], kinds=[rpb.REPORT_KIND_DECISION])
+
+    request.cursor = start
+    before_cut = _take(stub.SubscribeReports(request, metadata=md, timeout=DEADLINE), 3)
+    later = [builder.decision(strategy_slug="contract", signal_name=f"b{i}") for i in range(4)]
+    stub.PublishReports(pb.PublishReportsRequest(reports=later), metadata=md, timeout=DEADLINE)
+    request.cursor = before_cut[-1].cursor
+    after_cut = _take(stub.SubscribeReports(request, metadata=md, timeout=DEADLINE), 6)
+
+    seen = [i.report.header.report_id for i in before_cut + after_cut]
+    assert seen == [r.header.report_id for r in first + later]
+
+
+def test_live_reports_follow_the_archive_without_a_gap(target: Target) -> None:
+    builder = target.builder("operator")
+    stub, md = target.reports(), target.metadata("operator")
+    start = target.head_cursor(builder)
+    archived = [builder.observation(source="contract", explanation=f"old{i}") for i in range(3)]
+    stub.PublishReports(pb.PublishReportsRequest(reports=archived), metadata=md, timeout=DEADLINE)
+    live = [builder.observation(source="contract", explanation=f"new{i}") for i in range(3)]
+    stream = stub.SubscribeReports(
+        pb.SubscribeReportsRequest(bot_slugs=[builder.bot_slug], cursor=start),
+        metadata=md,
+        timeout=DEADLINE,
+    )
+    received: list[pb.SubscribeReportsResponse] = []
+    reader = threading.Thread(target=lambda: received.extend(_take(stream, 6)))
+    reader.start()
+    for report in live:  # one at a time, while the subscriber is already following
+        stub.PublishReports(pb.PublishReportsRequest(reports=[report]), metadata=md, timeout=DEADLINE)
+    reader.join(DEADLINE)
+
+    assert [i.report for i in received] == archived + live
+
+
+def test_a_bot_subscription_sees_only_its_own_reports(target: Target) -> None:
+    operator, bot = target.builder("operator"), target.builder("bot")
+    stub = target.reports()
+    start = target.head_cursor(operator)
+    other = operator.operations(component="contract", explanation="not for the bot")
+    mine = bot.operations(component="contract", explanation="for the bot")
+    stub.PublishReports(pb.PublishReportsRequest(reports=[other]), metadata=target.metadata("operator"))
+    stub.PublishReports(pb.PublishReportsRequest(reports=[mine]), metadata=target.metadata("bot"))
+
+    stream = stub.SubscribeReports(
+        pb.SubscribeReportsRequest(cursor=start), metadata=target.metadata("bot"), timeout=DEADLINE
+    )
+    assert [i.report for i in _take(stream, 1)] == [mine]
+
+
+def _valid(target: Target, role: str) -> rpb.Report:
+    return target.builder(role).operations(component="contract", explanation="valid")
+
+
+def _without_header(report: rpb.Report) -> rpb.Report:
+    report.ClearField("header")
+    return report
+
+
+def _with_header(**changes: object):  # type: ignore[no-untyped-def]
+    def change(report: rpb.Report) -> rpb.Report:
+        for name, value in changes.items():
+            setattr(report.header, name, value)
+        return report
+
+    return change
+
+
+def _with_body_mismatch(report: rpb.Report) -> rpb.Report:
+    report.header.kind = rpb.REPORT_KIND_EXECUTION
+    return report
+
+
+def _without_body(report: rpb.Report) -> rpb.Report:
+    report.ClearField("operations")
+    return report
+
+
+def _unchanged(report: rpb.Report) -> rpb.Report:
+    return report
+
+
+# Each case: how the second report of a [valid, bad] batch is spoiled, who sends it,
+# and the exact status code and field the server must answer with.
+BAD_PUBLISHES = [
+    ("missing header", "bot", _without_header, grpc.StatusCode.INVALID_ARGUMENT, "reports[1].header"),
+    ("empty report_id", "bot", _with_header(report_id=""), grpc.StatusCode.INVALID_ARGUMENT,
+     "reports[1].header.report_id"),
+    ("report_id not a uuid", "bot", _with_header(report_id="not-a-uuid"), grpc.StatusCode.INVALID_ARGUMENT,
+     "reports[1].header.report_id"),
+    ("unknown kind", "bot", _with_header(kind=99), grpc.StatusCode.INVALID_ARGUMENT, "reports[1].header.kind"),
+    ("kind does not match body", "bot", _with_body_mismatch, grpc.StatusCode.INVALID_ARGUMENT,
+     "reports[1].header.kind"),
+    ("no body", "bot", _without_body, grpc.StatusCode.INVALID_ARGUMENT, "reports[1].body"),
+    ("epoch not a day", "bot", _with_header(epoch=20261345), grpc.StatusCode.INVALID_ARGUMENT,
+     "reports[1].header.epoch"),
+    ("mode missing", "bot", _with_header(mode=0), grpc.StatusCode.INVALID_ARGUMENT, "reports[1].header.mode"),
+    ("retention missing", "bot", _with_header(retention=0), grpc.StatusCode.INVALID_ARGUMENT,
+     "reports[1].header.retention"),
+    ("bad bot_slug", "operator", _with_header(bot_slug="Bad Slug!"), grpc.StatusCode.INVALID_ARGUMENT,
+     "reports[1].header.bot_slug"),
+    ("another bot's bot_slug", "bot", _with_header(bot_slug="some-other-bot"), grpc.StatusCode.PERMISSION_DENIED,
+     None),
+    ("auditor may not publish", "auditor", _unchanged, grpc.StatusCode.PERMISSION_DENIED, None),
+    ("no token", None, _unchanged, grpc.StatusCode.UNAUTHENTICATED, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "role", "spoil", "code", "field"), BAD_PUBLISHES, ids=[c[0] for c in BAD_PUBLISHES]
+)
+def test_a_bad_publish_is_refused_with_its_code_and_field_and_stores_nothing(
+    target: Target, case: str, role: str | None, spoil, code: grpc.StatusCode, field: str | None  # type: ignore[no-untyped-def]
+) -> None:
+    sender = role if role in ("bot", "operator") else "operator"
+    good, bad = _valid(target, sender), spoil(_valid(target, sender))
+    stub = target.reports()
+    size_before = target.archive_size() if target.archive_size else None
+
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.PublishReports(
+            pb.PublishReportsRequest(reports=[good, bad]), metadata=target.metadata(role), timeout=DEADLINE
+        )
+
+    assert refused.value.code() == code, refused.value.details()
+    if field is not None:
+        assert field in violations(refused.value), violations(refused.value)
+    if target.archive_size:
+        assert target.archive_size() == size_before
+    # All-or-nothing: the valid first report of the refused batch was not stored.
+    retry = stub.PublishReports(
+        pb.PublishReportsRequest(reports=[good]), metadata=target.metadata("operator"), timeout=DEADLINE
+    )
+    assert (retry.accepted_count, retry.duplicate_count) == (1, 0)
+
+
+def test_an_oversize_batch_is_refused_and_stores_nothing(target: Target) -> None:
+    builder = target.builder("operator")
+    batch = [builder.operations(component="contract") for _ in range(5001)]
+    stub, md = target.reports(), target.metadata("operator")
+
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.PublishReports(pb.PublishReportsRequest(reports=batch), metadata=md, timeout=DEADLINE)
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "reports" in violations(refused.value)
+    retry = stub.PublishReports(pb.PublishReportsRequest(reports=batch[:1]), metadata=md, timeout=DEADLINE)
+    assert retry.accepted_count == 1
+
+
+BAD_SUBSCRIBES = [
+    ("cursor not issued by the bus", "operator", pb.SubscribeReportsRequest(cursor="abc"),
+     grpc.StatusCode.INVALID_ARGUMENT),
+    ("epoch range backwards", "operator", pb.SubscribeReportsRequest(epoch_from=20261124, epoch_to=20261101),
+     grpc.StatusCode.INVALID_ARGUMENT),
+    ("bot reading another bot", "bot", pb.SubscribeReportsRequest(bot_slugs=["some-other-bot"]),
+     grpc.StatusCode.PERMISSION_DENIED),
+    ("no token", None, pb.SubscribeReportsRequest(), grpc.StatusCode.UNAUTHENTICATED),
+]
+
+
+@pytest.mark.parametrize(("case", "role", "request_", "code"), BAD_SUBSCRIBES, ids=[c[0] for c in BAD_SUBSCRIBES])
+def test_a_bad_subscription_is_refused_with_its_code(
+    target: Target, case: str, role: str | None, request_: pb.SubscribeReportsRequest, code: grpc.StatusCode
+) -> None:
+    stream = target.reports().SubscribeReports(request_, metadata=target.metadata(role), timeout=DEADLINE)
+    with pytest.raises(grpc.RpcError) as refused:
+        next(iter(stream))
+    assert refused.value.code() == code
+
+
+@pytest.mark.parametrize("role", ["bot", "auditor", None])
+def test_only_operators_purge(target: Target, role: str | None) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        target.reports().PurgeExpiredReports(
+            pb.PurgeExpiredReportsRequest(), metadata=target.metadata(role), timeout=DEADLINE
+        )
+    expected = grpc.StatusCode.UNAUTHENTICATED if role is None else grpc.StatusCode.PERMISSION_DENIED
+    assert refused.value.code() == expected
