@@ -18,7 +18,9 @@ from polytraders.servers.runtime.mesh import MeshThread
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_TOKENS = REPO / "config" / "dev-tokens.toml"
-POSTGRES_URL = os.environ.get("POLYTRADERS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "POLYTRADERS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -26,7 +28,11 @@ def _postgres_reachable() -> str | None:
     url = make_url(POSTGRES_URL)
     try:
         with psycopg.connect(
-            host=url.host, port=url.port or 5432, user=url.username, dbname=url.database, connect_timeout=3
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            dbname=url.database,
+            connect_timeout=3,
         ):
             return None
     except psycopg.OperationalError as error:

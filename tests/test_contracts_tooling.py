@@ -38,8 +38,15 @@ def test_buf_breaking_against_the_previous_commit_passes() -> None:
 def test_generated_code_is_identical_to_a_fresh_generation(tmp_path: Path) -> None:
     protos = sorted(str(p.relative_to(REPO / "proto")) for p in (REPO / "proto").rglob("*.proto"))
     result = _run(
-        sys.executable, "-m", "grpc_tools.protoc", "-I.", f"--python_out={tmp_path}", f"--pyi_out={tmp_path}",
-        f"--grpc_python_out={tmp_path}", *protos, cwd=REPO / "proto",
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        "-I.",
+        f"--python_out={tmp_path}",
+        f"--pyi_out={tmp_path}",
+        f"--grpc_python_out={tmp_path}",
+        *protos,
+        cwd=REPO / "proto",
     )
     assert result.returncode == 0, result.stderr
     fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())

@@ -54,7 +54,9 @@ class Target:
         """The cursor just past a marker report: what is published next comes after it."""
         marker = builder.operations(component="contract", event="contract.marker")
         reply = self.reports().PublishReports(
-            report_bus_pb2.PublishReportsRequest(reports=[marker]), metadata=self.metadata(role), timeout=DEADLINE
+            report_bus_pb2.PublishReportsRequest(reports=[marker]),
+            metadata=self.metadata(role),
+            timeout=DEADLINE,
         )
         return reply.last_cursor
 
@@ -74,7 +76,11 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         address, bot_slug = EXTERNAL, os.environ.get("POLYTRADERS_CONTRACT_BOT_SLUG")
     else:
         mesh = start_mesh(url_for_backend(request, request.param), request.getfixturevalue("clock"))
-        tokens = {"operator": "dev-operator-token", "auditor": "dev-auditor-token", "bot": "dev-bot-token"}
+        tokens = {
+            "operator": "dev-operator-token",
+            "auditor": "dev-auditor-token",
+            "bot": "dev-bot-token",
+        }
         address, bot_slug = mesh.address, "demo-bot"
     try:
         with grpc.insecure_channel(address) as channel:

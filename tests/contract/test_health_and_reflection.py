@@ -21,4 +21,8 @@ def test_reflection_lists_the_governance_services(target: Target) -> None:
     stub = reflection_pb2_grpc.ServerReflectionStub(target.channel)
     replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
     names = {s.name for s in next(iter(replies)).list_services_response.service}
-    assert {REPORT_BUS, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
+    assert {
+        REPORT_BUS,
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    } <= names

@@ -46,7 +46,9 @@ def test_published_reports_come_back_in_order_with_topic_and_partition(target: T
     published = stub.PublishReports(pb.PublishReportsRequest(reports=batch), metadata=md, timeout=DEADLINE)
 
     stream = stub.SubscribeReports(
-        pb.SubscribeReportsRequest(bot_slugs=[builder.bot_slug], cursor=start), metadata=md, timeout=DEADLINE
+        pb.SubscribeReportsRequest(bot_slugs=[builder.bot_slug], cursor=start),
+        metadata=md,
+        timeout=DEADLINE,
     )
     items = _take(stream, 4)
 
@@ -147,24 +149,77 @@ def _unchanged(report: rpb.Report) -> rpb.Report:
 # Each case: how the second report of a [valid, bad] batch is spoiled, who sends it,
 # and the exact status code and field the server must answer with.
 BAD_PUBLISHES = [
-    ("missing header", "bot", _without_header, grpc.StatusCode.INVALID_ARGUMENT, "reports[1].header"),
-    ("empty report_id", "bot", _with_header(report_id=""), grpc.StatusCode.INVALID_ARGUMENT,
-     "reports[1].header.report_id"),
-    ("report_id not a uuid", "bot", _with_header(report_id="not-a-uuid"), grpc.StatusCode.INVALID_ARGUMENT,
-     "reports[1].header.report_id"),
-    ("unknown kind", "bot", _with_header(kind=99), grpc.StatusCode.INVALID_ARGUMENT, "reports[1].header.kind"),
-    ("kind does not match body", "bot", _with_body_mismatch, grpc.StatusCode.INVALID_ARGUMENT,
-     "reports[1].header.kind"),
+    (
+        "missing header",
+        "bot",
+        _without_header,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header",
+    ),
+    (
+        "empty report_id",
+        "bot",
+        _with_header(report_id=""),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.report_id",
+    ),
+    (
+        "report_id not a uuid",
+        "bot",
+        _with_header(report_id="not-a-uuid"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.report_id",
+    ),
+    (
+        "unknown kind",
+        "bot",
+        _with_header(kind=99),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.kind",
+    ),
+    (
+        "kind does not match body",
+        "bot",
+        _with_body_mismatch,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.kind",
+    ),
     ("no body", "bot", _without_body, grpc.StatusCode.INVALID_ARGUMENT, "reports[1].body"),
-    ("epoch not a day", "bot", _with_header(epoch=20261345), grpc.StatusCode.INVALID_ARGUMENT,
-     "reports[1].header.epoch"),
-    ("mode missing", "bot", _with_header(mode=0), grpc.StatusCode.INVALID_ARGUMENT, "reports[1].header.mode"),
-    ("retention missing", "bot", _with_header(retention=0), grpc.StatusCode.INVALID_ARGUMENT,
-     "reports[1].header.retention"),
-    ("bad bot_slug", "operator", _with_header(bot_slug="Bad Slug!"), grpc.StatusCode.INVALID_ARGUMENT,
-     "reports[1].header.bot_slug"),
-    ("another bot's bot_slug", "bot", _with_header(bot_slug="some-other-bot"), grpc.StatusCode.PERMISSION_DENIED,
-     None),
+    (
+        "epoch not a day",
+        "bot",
+        _with_header(epoch=20261345),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.epoch",
+    ),
+    (
+        "mode missing",
+        "bot",
+        _with_header(mode=0),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.mode",
+    ),
+    (
+        "retention missing",
+        "bot",
+        _with_header(retention=0),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.retention",
+    ),
+    (
+        "bad bot_slug",
+        "operator",
+        _with_header(bot_slug="Bad Slug!"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.bot_slug",
+    ),
+    (
+        "another bot's bot_slug",
+        "bot",
+        _with_header(bot_slug="some-other-bot"),
+        grpc.StatusCode.PERMISSION_DENIED,
+        None,
+    ),
     ("auditor may not publish", "auditor", _unchanged, grpc.StatusCode.PERMISSION_DENIED, None),
     ("no token", None, _unchanged, grpc.StatusCode.UNAUTHENTICATED, None),
 ]
@@ -174,7 +229,12 @@ BAD_PUBLISHES = [
     ("case", "role", "spoil", "code", "field"), BAD_PUBLISHES, ids=[c[0] for c in BAD_PUBLISHES]
 )
 def test_a_bad_publish_is_refused_with_its_code_and_field_and_stores_nothing(
-    target: Target, case: str, role: str | None, spoil, code: grpc.StatusCode, field: str | None  # type: ignore[no-untyped-def]
+    target: Target,
+    case: str,
+    role: str | None,
+    spoil,
+    code: grpc.StatusCode,
+    field: str | None,  # type: ignore[no-untyped-def]
 ) -> None:
     sender = role if role in ("bot", "operator") else "operator"
     good, bad = _valid(target, sender), spoil(_valid(target, sender))
@@ -183,7 +243,9 @@ def test_a_bad_publish_is_refused_with_its_code_and_field_and_stores_nothing(
 
     with pytest.raises(grpc.RpcError) as refused:
         stub.PublishReports(
-            pb.PublishReportsRequest(reports=[good, bad]), metadata=target.metadata(role), timeout=DEADLINE
+            pb.PublishReportsRequest(reports=[good, bad]),
+            metadata=target.metadata(role),
+            timeout=DEADLINE,
         )
 
     assert refused.value.code() == code, refused.value.details()
@@ -193,7 +255,9 @@ def test_a_bad_publish_is_refused_with_its_code_and_field_and_stores_nothing(
         assert target.archive_size() == size_before
     # All-or-nothing: the valid first report of the refused batch was not stored.
     retry = stub.PublishReports(
-        pb.PublishReportsRequest(reports=[good]), metadata=target.metadata("operator"), timeout=DEADLINE
+        pb.PublishReportsRequest(reports=[good]),
+        metadata=target.metadata("operator"),
+        timeout=DEADLINE,
     )
     assert (retry.accepted_count, retry.duplicate_count) == (1, 0)
 
@@ -213,19 +277,37 @@ def test_an_oversize_batch_is_refused_and_stores_nothing(target: Target) -> None
 
 
 BAD_SUBSCRIBES = [
-    ("cursor not issued by the bus", "operator", pb.SubscribeReportsRequest(cursor="abc"),
-     grpc.StatusCode.INVALID_ARGUMENT),
-    ("epoch range backwards", "operator", pb.SubscribeReportsRequest(epoch_from=20261124, epoch_to=20261101),
-     grpc.StatusCode.INVALID_ARGUMENT),
-    ("bot reading another bot", "bot", pb.SubscribeReportsRequest(bot_slugs=["some-other-bot"]),
-     grpc.StatusCode.PERMISSION_DENIED),
+    (
+        "cursor not issued by the bus",
+        "operator",
+        pb.SubscribeReportsRequest(cursor="abc"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    ),
+    (
+        "epoch range backwards",
+        "operator",
+        pb.SubscribeReportsRequest(epoch_from=20261124, epoch_to=20261101),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    ),
+    (
+        "bot reading another bot",
+        "bot",
+        pb.SubscribeReportsRequest(bot_slugs=["some-other-bot"]),
+        grpc.StatusCode.PERMISSION_DENIED,
+    ),
     ("no token", None, pb.SubscribeReportsRequest(), grpc.StatusCode.UNAUTHENTICATED),
 ]
 
 
-@pytest.mark.parametrize(("case", "role", "request_", "code"), BAD_SUBSCRIBES, ids=[c[0] for c in BAD_SUBSCRIBES])
+@pytest.mark.parametrize(
+    ("case", "role", "request_", "code"), BAD_SUBSCRIBES, ids=[c[0] for c in BAD_SUBSCRIBES]
+)
 def test_a_bad_subscription_is_refused_with_its_code(
-    target: Target, case: str, role: str | None, request_: pb.SubscribeReportsRequest, code: grpc.StatusCode
+    target: Target,
+    case: str,
+    role: str | None,
+    request_: pb.SubscribeReportsRequest,
+    code: grpc.StatusCode,
 ) -> None:
     stream = target.reports().SubscribeReports(request_, metadata=target.metadata(role), timeout=DEADLINE)
     with pytest.raises(grpc.RpcError) as refused:

@@ -142,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--database-url")
     serve.add_argument("--tokens-file")
-    serve.add_argument("--no-auth", action="store_true", help="treat every caller as an operator (logged loudly)")
+    serve.add_argument(
+        "--no-auth", action="store_true", help="treat every caller as an operator (logged loudly)"
+    )
     serve.add_argument("--log-level", default=env("POLYTRADERS_LOG_LEVEL", "info"))
     serve.set_defaults(run=cmd_serve)
 
@@ -152,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--timeout", type=float, default=5.0)
     health.set_defaults(run=cmd_health)
 
-    reports = commands.add_parser("reports", help="the report bus").add_subparsers(dest="reports", required=True)
+    reports = commands.add_parser("reports", help="the report bus").add_subparsers(
+        dest="reports", required=True
+    )
     tail = reports.add_parser("tail", help="follow the bus, one JSON line per report")
     tail.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
     tail.add_argument("--token", default=env("POLYTRADERS_TOKEN"))

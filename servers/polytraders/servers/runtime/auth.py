@@ -44,9 +44,7 @@ class Principal:
     def require_acting_for(self, bot_slug: str, field: str) -> None:
         """A bot may act only for itself."""
         if self.role is Role.BOT and bot_slug != self.bot_slug:
-            raise PermissionDenied(
-                f"{field}: a bot token for {self.bot_slug!r} may not act for {bot_slug!r}"
-            )
+            raise PermissionDenied(f"{field}: a bot token for {self.bot_slug!r} may not act for {bot_slug!r}")
 
 
 ANONYMOUS_OPERATOR = Principal("auth-disabled", Role.OPERATOR)
@@ -86,7 +84,12 @@ class TokenBook:
         for i, item in enumerate(data.get("token", [])):
             try:
                 role = Role(item["role"])
-                entries.append((item["token"], Principal(item.get("name", f"token-{i}"), role, item.get("bot_slug"))))
+                entries.append(
+                    (
+                        item["token"],
+                        Principal(item.get("name", f"token-{i}"), role, item.get("bot_slug")),
+                    )
+                )
             except (KeyError, ValueError) as e:
                 raise ValueError(f"{path}: [[token]] #{i}: {e}") from e
         if not entries:

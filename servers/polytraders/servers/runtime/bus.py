@@ -1,6 +1,6 @@
 """The report bus: archive first, then live fan-out, so a subscriber can always catch up.
 
-Publishes are serialised in this process, so `seq` order is commit order is fan-out order.
+One writer task per process stores publishes, so `seq` order is commit order is fan-out order.
 A subscriber registers for live reports *before* it reads the archive, drops live reports
 it already read, and falls back to the archive whenever its live buffer overflowed:
 the archive holds everything, so no subscriber ever sees a gap or a duplicate.
@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from polytraders.reports.v1 import reports_pb2
+from polytraders.sdk.clock import Clock, to_micros
 
 from .archive import ArchivedReport, IncomingReport, ReportArchive, ReportFilter
-from polytraders.sdk.clock import Clock, to_micros
 from .errors import FieldViolation, InvalidArgument
-from .report_validation import report_violations
+from .report_validation import report_violations, to_incoming
 
 log = logging.getLogger(__name__)
 
 _PAGE = 500
+_RETENTIONS = (reports_pb2.RETENTION_ONE_YEAR, reports_pb2.RETENTION_SEVEN_YEARS)
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,19 @@ class _Subscription:
 
 class ReportBus:
     def __init__(
-        self, archive: ReportArchive, clock: Clock, *, max_batch: int = 5000, subscriber_queue: int = 10_000
+        self,
+        archive: ReportArchive,
+        clock: Clock,
+        *,
+        max_batch: int = 5000,
+        subscriber_queue: int = 10_000,
     ) -> None:
         self.archive = archive
         self._clock = clock
         self._max_batch = max_batch
         self._subscriber_queue = subscriber_queue
-        self._publish_lock = asyncio.Lock()
+        self._pending: list[tuple[Sequence[IncomingReport], asyncio.Future[PublishResult]]] = []
+        self._writer: asyncio.Task[None] | None = None
         self._subscriptions: set[_Subscription] = set()
         self._closed = False
 
@@ -89,23 +96,14 @@ class ReportBus:
         violations: list[FieldViolation] = []
         incoming: list[IncomingReport] = []
         for index, report in enumerate(reports):
-            problems = report_violations(report, f"reports[{index}]")
-            if problems:
-                violations.extend(problems)
-                continue
-            header = report.header
-            incoming.append(
-                IncomingReport(
-                    report_id=header.report_id,
-                    kind=header.kind,
-                    bot_slug=header.bot_slug,
-                    epoch=header.epoch,
-                    mode=header.mode,
-                    retention=header.retention,
-                    produced_at_us=header.produced_at.seconds * 1_000_000 + header.produced_at.nanos // 1000,
-                    payload=report.SerializeToString(deterministic=True),
+            row = to_incoming(report)
+            if row is None:
+                where = f"reports[{index}]"
+                violations.extend(
+                    report_violations(report, where) or [FieldViolation(where, "is not a valid report")]
                 )
-            )
+            else:
+                incoming.append(row)
         if violations:
             raise InvalidArgument(violations)
         return incoming
@@ -114,16 +112,40 @@ class ReportBus:
         return await self.publish_validated(self.validate(reports))
 
     async def publish_validated(self, incoming: Sequence[IncomingReport]) -> PublishResult:
-        received = self._clock.now().astimezone(UTC)
-        expiry = {r: to_micros(retention_ends(received, r)) for r in {i.retention for i in incoming}}
-        async with self._publish_lock:
-            stored, duplicates = await asyncio.to_thread(
-                self.archive.store, incoming, to_micros(received), expiry
-            )
-            for report in stored:
-                for subscription in self._subscriptions:
-                    subscription.offer(report)
-        return PublishResult(len(stored), duplicates, stored[-1].seq if stored else None)
+        """Queue the batch for the writer and wait until it is stored (or refused as a whole)."""
+        done: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
+        self._pending.append((incoming, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        return await done
+
+    async def _write_pending(self) -> None:
+        """Group commit: every batch that queued while the last transaction ran goes into the next one.
+
+        Each batch stays all-or-nothing (a failed transaction fails every batch in it), and
+        the writer runs as its own task, so a caller that hangs up cannot stall the others.
+        """
+        while self._pending:
+            group, self._pending = self._pending, []
+            received = self._clock.now().astimezone(UTC)
+            expiry = {r: to_micros(retention_ends(received, r)) for r in _RETENTIONS}
+            try:
+                results = await asyncio.to_thread(
+                    self.archive.store, [batch for batch, _ in group], to_micros(received), expiry
+                )
+            except Exception as error:  # noqa: BLE001 - handed to every caller in the group
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(error)
+                continue
+            for (_, done), (stored, duplicates) in zip(group, results, strict=True):
+                for report in stored:
+                    for subscription in self._subscriptions:
+                        subscription.offer(report)
+                if not done.done():
+                    done.set_result(
+                        PublishResult(len(stored), duplicates, stored[-1].seq if stored else None)
+                    )
 
     async def subscribe(
         self, report_filter: ReportFilter, *, after_seq: int = 0, live_only: bool = False

@@ -61,7 +61,9 @@ def _coerce(name: str, kind: str, raw: Any) -> Any:
     return str(raw)
 
 
-def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> ServerConfig:
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None
+) -> ServerConfig:
     """Defaults, overridden by the TOML file (if any), overridden by POLYTRADERS_* variables."""
     env = dict(os.environ if env is None else env)
     file = Path(path or env.get("POLYTRADERS_CONFIG", DEFAULT_CONFIG_FILE))

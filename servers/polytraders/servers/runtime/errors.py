@@ -22,9 +22,7 @@ class InvalidArgument(GovernanceError):
         self.violations = tuple(violations)
         if not self.violations:
             raise ValueError("InvalidArgument needs at least one violation")
-        super().__init__(
-            "; ".join(f"{v.field}: {v.description}" for v in self.violations)
-        )
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
 
     @classmethod
     def field(cls, field: str, description: str) -> InvalidArgument:

@@ -44,7 +44,8 @@ _CODES: dict[type[GovernanceError], grpc.StatusCode] = {
 
 def status_for(error: GovernanceError) -> grpc.Status:
     code = next(
-        (_CODES[kind] for kind in type(error).__mro__ if kind in _CODES), grpc.StatusCode.FAILED_PRECONDITION
+        (_CODES[kind] for kind in type(error).__mro__ if kind in _CODES),
+        grpc.StatusCode.FAILED_PRECONDITION,
     )
     status = status_pb2.Status(code=code.value[0], message=str(error))
     if isinstance(error, InvalidArgument):
@@ -99,7 +100,9 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         auth.authorize(principal, details.method, self._access)
         return principal
 
-    def _wrap(self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+    def _wrap(
+        self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler:
         method = details.method
         if handler.unary_unary:
             inner = handler.unary_unary
@@ -137,7 +140,10 @@ class _Call:
     """One RPC's admission, error mapping and access-log line."""
 
     def __init__(
-        self, interceptor: GovernanceInterceptor, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext
+        self,
+        interceptor: GovernanceInterceptor,
+        details: grpc.HandlerCallDetails,
+        context: grpc.aio.ServicerContext,
     ) -> None:
         self._interceptor = interceptor
         self._details = details
@@ -176,6 +182,8 @@ class _Call:
             auth.reset_current_principal(self._token)
         if exc_type is not None and self._code is grpc.StatusCode.OK:
             self._code = grpc.StatusCode.CANCELLED
+        if not access_log.isEnabledFor(logging.INFO):
+            return
         principal = self._principal
         access_log.info(
             json.dumps(

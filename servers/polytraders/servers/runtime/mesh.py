@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from polytraders.sdk.clock import Clock, SystemClock
+
 from .archive import ReportArchive
 from .auth import TokenBook
 from .bus import ReportBus
 from .bus_service import report_bus_binding
-from polytraders.sdk.clock import Clock, SystemClock
 from .config import ServerConfig
 from .server import GovernanceServer, ServiceBinding, start_server
 from .storage import create_schema, make_engine

@@ -49,7 +49,9 @@ OPEN_SERVICES = frozenset({health.SERVICE_NAME, reflection.SERVICE_NAME})
 class GovernanceServer:
     """A started grpc.aio server; `drain()` is what SIGTERM does."""
 
-    def __init__(self, server: grpc.aio.Server, health_servicer: health.aio.HealthServicer, port: int) -> None:
+    def __init__(
+        self, server: grpc.aio.Server, health_servicer: health.aio.HealthServicer, port: int
+    ) -> None:
         self.server = server
         self.health = health_servicer
         self.port = port
@@ -69,9 +71,7 @@ async def start_server(
     max_message_bytes: int,
 ) -> GovernanceServer:
     if tokens is None:
-        log.warning(
-            "AUTH IS DISABLED: every caller is treated as an operator. Never run a deploy like this."
-        )
+        log.warning("AUTH IS DISABLED: every caller is treated as an operator. Never run a deploy like this.")
     access: dict[str, frozenset[auth.Role]] = {}
     for binding in bindings:
         access.update(binding.full_access())

@@ -1,0 +1,1 @@
+"""`make bench`: every figure beside the ceiling it is measured against, in the same run."""

@@ -1,0 +1,23 @@
+"""Run every benchmark module and write benchmarks/results.json."""
+
+from __future__ import annotations
+
+import logging
+
+from . import report_bus
+from .figures import write
+
+MODULES = [report_bus]
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("polytraders.access").setLevel(logging.WARNING)
+    figures = []
+    for module in MODULES:
+        figures.extend(module.run())
+    write(figures)
+
+
+if __name__ == "__main__":
+    main()

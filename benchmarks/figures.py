@@ -1,0 +1,53 @@
+"""A figure, its ceiling, and the table/JSON every benchmark module writes into."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float
+    unit: str
+    ceiling: float
+    ratio: float
+    target: str
+    """What the ratio or value must reach, in words, e.g. "ratio >= 0.6"."""
+    met: bool
+
+    @classmethod
+    def against(cls, name: str, value: float, unit: str, ceiling: float, target: str, met: bool) -> Figure:
+        return cls(
+            name,
+            round(value, 3),
+            unit,
+            round(ceiling, 3),
+            round(value / ceiling, 3) if ceiling else 0.0,
+            target,
+            met,
+        )
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def write(figures: list[Figure]) -> None:
+    RESULTS.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n")
+    widths = (52, 14, 10, 14, 8)
+    print(
+        f"{'figure':<{widths[0]}}{'value':>{widths[1]}} {'unit':<{widths[2]}}{'ceiling':>{widths[3]}}"
+        f"{'ratio':>{widths[4]}}  target"
+    )
+    for f in figures:
+        print(
+            f"{f.name:<{widths[0]}}{f.value:>{widths[1]},.1f} {f.unit:<{widths[2]}}{f.ceiling:>{widths[3]},.1f}"
+            f"{f.ratio:>{widths[4]}.3f}  {f.target} {'ok' if f.met else 'MISSED'}"
+        )
+    print(f"\nwritten to {RESULTS}")

@@ -1,0 +1,49 @@
+"""Servers under measurement run in their own processes, as they would beside a bot."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TOKENS = str(REPO / "config" / "dev-tokens.toml")
+
+
+@contextmanager
+def serving(command: list[str]) -> Iterator[str]:
+    """Start a server that prints '... on HOST:PORT' first; yield the address; stop it."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO
+    )
+    try:
+        banner = process.stdout.readline()  # type: ignore[union-attr]
+        match = re.search(r"on (\S+:\d+)", banner)
+        if not match:
+            raise RuntimeError(f"server did not start: {banner!r}")
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def governance(database_url: str) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "polytraders-gov"),
+        "serve",
+        "--port",
+        "0",
+        "--log-level",
+        "warning",
+        "--database-url",
+        database_url,
+        "--tokens-file",
+        TOKENS,
+    ]
+
+
+def raw_grpc() -> list[str]:
+    return [sys.executable, "-m", "benchmarks.raw_grpc"]

@@ -1,0 +1,270 @@
+"""PublishReports throughput and publish → subscriber latency, beside raw gRPC and raw driver inserts."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+import psycopg
+from sqlalchemy.engine import make_url
+
+from polytraders.governance.v1 import report_bus_pb2 as pb
+from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.runtime.archive import ReportArchive, report_archive
+from polytraders.servers.runtime.storage import create_schema, make_engine
+
+from .figures import Figure, percentile
+from .processes import governance, raw_grpc, serving
+
+PUBLISH = "/polytraders.governance.v1.ReportBusService/PublishReports"
+OPERATOR = [("authorization", "Bearer dev-operator-token")]
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BATCH = 500
+TOTAL = 100_000
+IN_FLIGHT = 4
+COLUMNS = [c.name for c in report_archive.columns]
+
+
+def make_batches(total: int = TOTAL, bot_count: int = 110) -> list[pb.PublishReportsRequest]:
+    builders = [ReportBuilder(f"bench-bot-{i:03d}") for i in range(bot_count)]
+    reports = [
+        builders[i % bot_count].execution(
+            event=rpb.EXECUTION_EVENT_FILL,
+            order_id=f"0x{i:064x}",
+            condition_id="0x" + "ab" * 32,
+            token_id="71321045679252212594626385532706912750332728571942532289631379312455583992563",
+            side=rpb.SIDE_BUY,
+            price="0.43",
+            size_micros=25_000_000,
+            filled_size_micros=25_000_000,
+            builder_code="0x" + "cd" * 32,
+            fee_micros=1_250,
+            trace_id=str(i),
+        )
+        for i in range(total)
+    ]
+    return [pb.PublishReportsRequest(reports=reports[i : i + BATCH]) for i in range(0, total, BATCH)]
+
+
+def _pump(send: Callable[[object], grpc.Future], payloads: Sequence[object]) -> float:
+    """Send every payload with IN_FLIGHT calls outstanding; seconds taken."""
+    started = time.perf_counter()
+    pending: list[grpc.Future] = []
+    for payload in payloads:
+        if len(pending) == IN_FLIGHT:
+            pending.pop(0).result()
+        pending.append(send(payload))
+    for future in pending:
+        future.result()
+    return time.perf_counter() - started
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    url = make_url(POSTGRES)
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as c:
+        c.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(
+            host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+        ) as c:
+            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def publish_rate(database_url: str, payloads: list[bytes]) -> float:
+    """The same pre-serialised batches the raw ceiling sends, through the whole governance server."""
+    with serving(governance(database_url)) as address, grpc.insecure_channel(address) as channel:
+        publish = channel.unary_unary(PUBLISH, response_deserializer=pb.PublishReportsResponse.FromString)
+        publish(payloads[0], metadata=OPERATOR)  # warm up (and store batch 0)
+        seconds = _pump(lambda b: publish.future(b, metadata=OPERATOR), payloads[1:])
+    stored = ReportArchive(make_engine(database_url)).count()
+    assert stored == len(payloads) * BATCH, stored
+    return (len(payloads) - 1) * BATCH / seconds
+
+
+def raw_grpc_rate(address: str, payloads: list[bytes]) -> float:
+    with grpc.insecure_channel(address) as channel:
+        put = channel.unary_unary("/bench.Raw/Put")
+        put(payloads[0], metadata=OPERATOR)
+        seconds = _pump(lambda b: put.future(b, metadata=OPERATOR), payloads[1:])
+    return (len(payloads) - 1) * BATCH / seconds
+
+
+def archive_rows(batches: list[pb.PublishReportsRequest]) -> list[list[tuple]]:
+    """The exact rows the archive stores for these batches."""
+    rows, seq = [], 0
+    for batch in batches:
+        chunk = []
+        for report in batch.reports:
+            seq += 1
+            h = report.header
+            produced = h.produced_at.seconds * 1_000_000 + h.produced_at.nanos // 1000
+            chunk.append(
+                (
+                    seq,
+                    h.report_id,
+                    h.kind,
+                    h.bot_slug,
+                    h.epoch,
+                    h.mode,
+                    h.retention,
+                    produced,
+                    produced,
+                    produced + 31_536_000_000_000,
+                    report.SerializeToString(deterministic=True),
+                )
+            )
+        rows.append(chunk)
+    return rows
+
+
+def raw_sqlite_rate(rows: list[list[tuple]]) -> float:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "raw.db"
+        create_schema(make_engine(f"sqlite:///{path}"))
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        sql = f"INSERT INTO report_archive ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+        started = time.perf_counter()
+        for chunk in rows:
+            conn.executemany(sql, chunk)
+            conn.commit()
+        seconds = time.perf_counter() - started
+        conn.close()
+    return sum(map(len, rows)) / seconds
+
+
+def raw_postgres_rate(rows: list[list[tuple]]) -> float:
+    with postgres_schema() as url:
+        create_schema(make_engine(url))
+        parsed = make_url(url)
+        with psycopg.connect(
+            host=parsed.host,
+            port=parsed.port,
+            user=parsed.username,
+            dbname=parsed.database,
+            options=parsed.query["options"],
+        ) as conn:
+            sql = f"INSERT INTO report_archive ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+            started = time.perf_counter()
+            for chunk in rows:
+                with conn.cursor() as cursor:
+                    cursor.executemany(sql, chunk)
+                conn.commit()
+            seconds = time.perf_counter() - started
+    return sum(map(len, rows)) / seconds
+
+
+def latency(
+    batches: list[pb.PublishReportsRequest], raw_address: str, count: int = 1000
+) -> tuple[list[float], list[float]]:
+    """Seconds from PublishReports call to the report arriving on a live subscription; raw unary RTT."""
+    singles = [pb.PublishReportsRequest(reports=[r]) for r in list(batches[-1].reports)[:count]]
+    with tempfile.TemporaryDirectory() as scratch:
+        with serving(governance(f"sqlite:///{scratch}/l.db")) as address:
+            sent: dict[str, float] = {}
+            delays: list[float] = []
+            with grpc.insecure_channel(address) as channel:
+                stub = pb_grpc.ReportBusServiceStub(channel)
+                stream = stub.SubscribeReports(pb.SubscribeReportsRequest(live_only=True), metadata=OPERATOR)
+                done = threading.Event()
+
+                def follow() -> None:
+                    for item in stream:
+                        delays.append(time.perf_counter() - sent[item.report.header.report_id])
+                        if len(delays) == len(singles):
+                            done.set()
+                            return
+
+                threading.Thread(target=follow, daemon=True).start()
+                time.sleep(0.2)
+                for single in singles:
+                    sent[single.reports[0].header.report_id] = time.perf_counter()
+                    stub.PublishReports(single, metadata=OPERATOR)
+                done.wait(60)
+                stream.cancel()
+    rtts: list[float] = []
+    with grpc.insecure_channel(raw_address) as channel:
+        put = channel.unary_unary("/bench.Raw/Put")
+        for single in singles:
+            payload = single.SerializeToString()
+            started = time.perf_counter()
+            put(payload, metadata=OPERATOR)
+            rtts.append(time.perf_counter() - started)
+    return delays, rtts
+
+
+def run() -> list[Figure]:
+    batches = make_batches()
+    payloads = [b.SerializeToString() for b in batches]
+    rows = archive_rows(batches)
+    with serving(raw_grpc()) as raw_address:
+        grpc_ceiling = raw_grpc_rate(raw_address, payloads)
+        figures = []
+        with tempfile.TemporaryDirectory() as scratch:
+            sqlite_rate = publish_rate(f"sqlite:///{scratch}/bench.db", payloads)
+        sqlite_ceiling = min(grpc_ceiling, raw_sqlite_rate(rows))
+        figures.append(
+            Figure.against(
+                "PublishReports → SQLite (batches of 500) vs min(raw gRPC, raw sqlite3)",
+                sqlite_rate,
+                "reports/s",
+                sqlite_ceiling,
+                "ratio >= 0.6 and >= 25,000/s",
+                sqlite_rate / sqlite_ceiling >= 0.6 and sqlite_rate >= 25_000,
+            )
+        )
+        with postgres_schema() as url:
+            pg_rate = publish_rate(url, payloads)
+        pg_ceiling = min(grpc_ceiling, raw_postgres_rate(rows))
+        figures.append(
+            Figure.against(
+                "PublishReports → PostgreSQL (batches of 500) vs min(raw gRPC, raw psycopg)",
+                pg_rate,
+                "reports/s",
+                pg_ceiling,
+                "ratio >= 0.6",
+                pg_rate / pg_ceiling >= 0.6,
+            )
+        )
+        figures.append(
+            Figure.against(
+                "raw gRPC transfer of the same batches (ceiling)",
+                grpc_ceiling,
+                "reports/s",
+                grpc_ceiling,
+                "reference",
+                True,
+            )
+        )
+        delays, rtts = latency(batches, raw_address)
+        for q, label in ((0.5, "p50"), (0.99, "p99")):
+            ours, ceiling = percentile(delays, q) * 1000, percentile(rtts, q) * 1000
+            figures.append(
+                Figure.against(
+                    f"publish → live subscriber latency {label} vs raw unary RTT",
+                    ours,
+                    "ms",
+                    ceiling,
+                    "p99 < 20 ms" if label == "p99" else "reference",
+                    label != "p99" or ours < 20,
+                )
+            )
+    return figures

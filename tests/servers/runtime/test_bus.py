@@ -1,0 +1,143 @@
+"""The report bus without gRPC: ordering, catch-up after overflow, retention, idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.clock import ManualClock
+from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
+from polytraders.servers.runtime.bus import ReportBus, retention_ends
+from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.storage import create_schema, make_engine
+
+
+@pytest.fixture
+def bus(database_url: str, clock: ManualClock):  # type: ignore[no-untyped-def]
+    engine = make_engine(database_url)
+    create_schema(engine)
+    yield ReportBus(ReportArchive(engine), clock, max_batch=100, subscriber_queue=4)
+    engine.dispose()
+
+
+def _reports(count: int, bot: str = "alpha-bot") -> list[rpb.Report]:
+    builder = ReportBuilder(bot)
+    return [builder.operations(component="test", explanation=str(i)) for i in range(count)]
+
+
+async def _collect(bus: ReportBus, want: int, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+    async for archived in bus.subscribe(ReportFilter(), **kwargs):
+        seen.append(archived.report_id)
+        if len(seen) == want:
+            break
+    return seen
+
+
+def test_a_slow_subscriber_that_overflows_catches_up_from_the_archive(bus: ReportBus) -> None:
+    """Queue capacity is 4; 60 reports arrive while it reads: none lost, none twice."""
+    reports = _reports(60)
+
+    async def scenario() -> list[str]:
+        reader = asyncio.create_task(_collect(bus, 60))
+        await asyncio.sleep(0)  # let it register
+        for start in range(0, 60, 6):
+            await bus.publish(reports[start : start + 6])
+        return await asyncio.wait_for(reader, 30)
+
+    assert asyncio.run(scenario()) == [r.header.report_id for r in reports]
+
+
+def test_live_only_starts_after_what_is_archived(bus: ReportBus) -> None:
+    old, new = _reports(3), _reports(2)
+
+    async def scenario() -> list[str]:
+        await bus.publish(old)
+        reader = asyncio.create_task(_collect(bus, 2, live_only=True))
+        await asyncio.sleep(0.05)
+        await bus.publish(new)
+        return await asyncio.wait_for(reader, 30)
+
+    assert asyncio.run(scenario()) == [r.header.report_id for r in new]
+
+
+def test_closing_the_bus_ends_every_subscription(bus: ReportBus) -> None:
+    async def scenario() -> list[str]:
+        reader = asyncio.create_task(_collect(bus, 10))
+        await asyncio.sleep(0.05)
+        bus.close()
+        return await asyncio.wait_for(reader, 5)
+
+    assert asyncio.run(scenario()) == []
+
+
+def test_purge_removes_expired_one_year_reports_and_keeps_seven_year_ones(
+    bus: ReportBus, clock: ManualClock
+) -> None:
+    builder = ReportBuilder("alpha-bot")
+    short = builder.operations(component="ops")
+    long = builder.settlement(record_type="pnl.fill")
+    assert long.header.retention == rpb.RETENTION_SEVEN_YEARS
+
+    async def scenario() -> list[int]:
+        await bus.publish([short, long])
+        purged = []
+        for moment in (
+            datetime(2027, 11, 24, 11, 59, tzinfo=UTC),  # a minute before the first year ends
+            datetime(2027, 11, 24, 12, 0, tzinfo=UTC),
+            datetime(2033, 11, 24, 11, 59, tzinfo=UTC),  # a minute before seven years end
+            datetime(2033, 11, 24, 12, 0, tzinfo=UTC),
+        ):
+            clock.set(moment)
+            purged.append(await bus.purge_expired())
+        return purged
+
+    assert asyncio.run(scenario()) == [0, 1, 0, 1]
+    assert bus.archive.count() == 0
+
+
+def test_retention_counts_calendar_years_and_rolls_29_february_forward() -> None:
+    leap = datetime(2028, 2, 29, 8, 30, tzinfo=UTC)
+    assert retention_ends(leap, rpb.RETENTION_ONE_YEAR) == datetime(2029, 3, 1, 8, 30, tzinfo=UTC)
+    assert retention_ends(leap, rpb.RETENTION_SEVEN_YEARS) == datetime(2035, 3, 1, 8, 30, tzinfo=UTC)
+    assert retention_ends(leap - timedelta(days=1), rpb.RETENTION_ONE_YEAR).date().isoformat() == "2029-02-28"
+
+
+def test_a_batch_with_one_bad_report_names_every_bad_field_and_stores_nothing(
+    bus: ReportBus,
+) -> None:
+    batch = _reports(3)
+    batch[1].header.report_id = "NOT-A-UUID"
+    batch[2].header.epoch = 0
+
+    with pytest.raises(InvalidArgument) as refused:
+        asyncio.run(bus.publish(batch))
+
+    assert [v.field for v in refused.value.violations] == [
+        "reports[1].header.report_id",
+        "reports[2].header.epoch",
+    ]
+    assert bus.archive.count() == 0
+
+
+def test_a_second_archive_on_the_same_database_continues_the_sequence(
+    bus: ReportBus, database_url: str
+) -> None:
+    """Two writers on one database: the second picks up after the first, duplicates stay single."""
+    first = _reports(3)
+    asyncio.run(bus.publish(first))
+    other_engine = make_engine(database_url)
+    try:
+        other = ReportBus(ReportArchive(other_engine), ManualClock(datetime(2026, 11, 24, tzinfo=UTC)))
+        result = asyncio.run(other.publish([first[0], *_reports(2)]))
+        assert (result.accepted, result.duplicates, result.last_seq) == (2, 1, 5)
+    finally:
+        other_engine.dispose()
+    # The first writer's idea of the next seq is stale now: it clashes, reloads, retries.
+    again = asyncio.run(bus.publish(_reports(1)))
+    assert (again.accepted, again.last_seq) == (1, 6)
+    assert bus.archive.count() == 6
