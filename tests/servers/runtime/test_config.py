@@ -30,7 +30,9 @@ def test_environment_overrides_the_file_which_overrides_defaults(tmp_path: Path)
         ("", {"POLYTRADERS_PORT": "http"}, "invalid literal"),
     ],
 )
-def test_a_bad_setting_is_refused_by_name(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
+def test_a_bad_setting_is_refused_by_name(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
     file = tmp_path / "gov.toml"
     file.write_text(toml)
     with pytest.raises(ValueError, match=message):
