@@ -1,0 +1,107 @@
+"""The bot's durable outbox: a local SQLite file holding every report until governance acknowledged it."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so order survives restarts
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    seq INTEGER PRIMARY KEY,
+    payload BLOB NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shed (
+    kind INTEGER PRIMARY KEY,
+    count INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    seq: int
+    payload: bytes
+
+
+class Outbox:
+    """One connection per thread that uses it; WAL lets the writer and the sender work at once.
+
+    Durability: a committed row survives the bot process dying (it is in the OS, synchronous=NORMAL);
+    it does not promise to survive a power cut.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as conn:
+            conn.executescript(_SCHEMA)
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    @staticmethod
+    def append(conn: sqlite3.Connection, payloads: list[bytes]) -> None:
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT INTO outbox (payload) VALUES (?)", ((p,) for p in payloads))
+
+    @staticmethod
+    def oldest(conn: sqlite3.Connection, limit: int) -> list[OutboxRow]:
+        rows = conn.execute("SELECT seq, payload FROM outbox ORDER BY seq LIMIT ?", (limit,))
+        return [OutboxRow(seq, payload) for seq, payload in rows]
+
+    @staticmethod
+    def acknowledge(conn: sqlite3.Connection, through_seq: int) -> None:
+        with conn:
+            conn.execute("BEGIN")
+            conn.execute("DELETE FROM outbox WHERE seq <= ?", (through_seq,))
+
+    @staticmethod
+    def dead_letter(conn: sqlite3.Connection, rows: list[OutboxRow], reasons: list[str]) -> None:
+        """Set aside reports governance refused as invalid, so they stop blocking the rest."""
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT OR REPLACE INTO dead_letter (seq, payload, reason) VALUES (?, ?, ?)",
+                [(r.seq, r.payload, reason) for r, reason in zip(rows, reasons, strict=True)],
+            )
+            conn.executemany("DELETE FROM outbox WHERE seq = ?", [(r.seq,) for r in rows])
+
+    @staticmethod
+    def count(conn: sqlite3.Connection) -> int:
+        return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+    @staticmethod
+    def dead_letters(conn: sqlite3.Connection) -> list[tuple[int, bytes, str]]:
+        return conn.execute("SELECT seq, payload, reason FROM dead_letter ORDER BY seq").fetchall()
+
+    @staticmethod
+    def add_shed(conn: sqlite3.Connection, counts: dict[int, int]) -> None:
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO shed (kind, count) VALUES (?, ?) "
+                "ON CONFLICT(kind) DO UPDATE SET count = count + excluded.count",
+                list(counts.items()),
+            )
+
+    @staticmethod
+    def has_shed(conn: sqlite3.Connection) -> bool:
+        return conn.execute("SELECT 1 FROM shed LIMIT 1").fetchone() is not None
+
+    @staticmethod
+    def take_shed(conn: sqlite3.Connection) -> dict[int, int]:
+        with conn:
+            conn.execute("BEGIN")
+            counts = dict(conn.execute("SELECT kind, count FROM shed").fetchall())
+            conn.execute("DELETE FROM shed")
+        return counts

@@ -1,0 +1,372 @@
+"""Publishing that never blocks the bot and never loses a report.
+
+`publish()` only serialises the report and appends it to memory. Two background threads do
+the rest: the *writer* commits what was appended to the bot's SQLite outbox (usually within
+a millisecond), the *sender* ships the outbox to governance in order, in batches (by count
+and linger time), and deletes rows only once the server acknowledged them. Across outages it
+retries with backoff; across restarts the next process resends what is left. The server is
+idempotent by report_id, so at-least-once delivery becomes exactly-once storage.
+
+What a SIGKILL can cost: reports appended but not yet committed by the writer (the last
+millisecond or so). `persisted()` waits until everything published so far is on disk; a
+clean exit (close(), the context manager, or interpreter exit via atexit) loses nothing.
+
+Overflow policy (the outbox is bounded by `max_outbox_reports`): when it is full, new
+ONE_YEAR reports are shed and counted per kind; SEVEN_YEARS (compliance) reports are never
+shed and may exceed the bound. Shed counts are kept in the outbox file, and once the outbox
+drains below `resume_fraction` of the bound an OperationsReport "publisher.overflow" says
+how many of each kind were shed. Reports the server refuses as invalid are moved to a
+dead-letter table (kept, never deleted) and reported the same way, so they cannot block the rest.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import tenacity
+
+from polytraders.governance.v1 import report_bus_pb2
+from polytraders.reports.v1 import reports_pb2 as rpb
+
+from .errors import field_violations
+from .outbox import Outbox, OutboxRow
+from .report_builders import ReportBuilder
+
+log = logging.getLogger(__name__)
+
+PUBLISH_METHOD = "/polytraders.governance.v1.ReportBusService/PublishReports"
+_REPORT_INDEX = re.compile(r"reports\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class PublisherConfig:
+    outbox_path: str | None = None
+    """SQLite file of the outbox; default `.polytraders-outbox/<bot_slug>.sqlite` in the working directory."""
+    batch_size: int = 500
+    """Most reports per PublishReports call."""
+    linger: float = 0.02
+    """How long a partial batch waits for company before it is sent, in seconds."""
+    max_outbox_reports: int = 1_000_000
+    """Bound of the outbox; beyond it ONE_YEAR reports are shed (counted and reported)."""
+    resume_fraction: float = 0.5
+    """Shedding is over, and reported, once the outbox is below this share of the bound."""
+    call_timeout: float = 10.0
+    """Deadline of one PublishReports attempt, in seconds."""
+    initial_backoff: float = 0.05
+    """First wait after a failed send, in seconds; doubles with jitter."""
+    max_backoff: float = 2.0
+    """Longest wait between sends while governance is down, in seconds."""
+    close_timeout: float = 5.0
+    """How long close() (and interpreter exit) waits for delivery; what is left stays in the outbox."""
+
+
+@dataclass(frozen=True)
+class PublisherStats:
+    pending: int
+    """Reports accepted but not yet acknowledged (in memory or in the outbox)."""
+    delivered: int
+    """Reports governance acknowledged since this publisher started."""
+    shed: int
+    """Reports shed by the overflow policy since this publisher started."""
+    dead_lettered: int
+    """Reports governance refused as invalid since this publisher started."""
+
+
+class PublisherClosed(RuntimeError):
+    pass
+
+
+def _frame(payload: bytes) -> bytes:
+    """One `reports` entry of a PublishReportsRequest: field 1, length-delimited."""
+    size, prefix = len(payload), bytearray(b"\x0a")
+    while size > 0x7F:
+        prefix.append(size & 0x7F | 0x80)
+        size >>= 7
+    prefix.append(size)
+    return bytes(prefix) + payload
+
+
+class ReportPublisher:
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        metadata: Sequence[tuple[str, str]],
+        builder: ReportBuilder,
+        config: PublisherConfig | None = None,
+    ) -> None:
+        self.config = config or PublisherConfig()
+        self._builder = builder
+        self._metadata = tuple(metadata)
+        self._send = channel.unary_unary(
+            PUBLISH_METHOD, response_deserializer=report_bus_pb2.PublishReportsResponse.FromString
+        )
+        path = self.config.outbox_path or Path(".polytraders-outbox") / f"{builder.bot_slug}.sqlite"
+        self.outbox = Outbox(path)
+        with self.outbox.connect() as conn:
+            backlog = Outbox.count(conn)
+            self._shedding = Outbox.has_shed(conn)  # a previous run shed reports it has not reported yet
+        self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
+        self._incoming: deque[bytes] = deque()
+        self._unwritten = 0
+        self._depth = backlog
+        self._shed_since_write: Counter[int] = Counter()
+        self._totals = Counter[str]()
+        self._closed = False
+        self._recovery_due = False
+        self._flushers = 0
+        self._wake_writer = threading.Event()
+        self._wrote = threading.Condition(self._lock)
+        self._rows_ready = threading.Event()
+        self._hurry = threading.Event()
+        self._stop_writer = threading.Event()
+        self._stop_sender = threading.Event()
+        self._writer = threading.Thread(
+            target=self._write_loop, name=f"outbox-writer-{builder.bot_slug}", daemon=True
+        )
+        self._sender = threading.Thread(
+            target=self._send_loop, name=f"outbox-sender-{builder.bot_slug}", daemon=True
+        )
+        self._writer.start()
+        self._sender.start()
+        atexit.register(self.close)
+
+    # -- the bot's side ---------------------------------------------------------------------------
+
+    def publish(self, report: rpb.Report) -> bool:
+        """Enqueue a report and return at once: True if accepted, False if shed by the overflow policy."""
+        header = report.header
+        if header.bot_slug != self._builder.bot_slug or not header.report_id:
+            raise ValueError(
+                f"report {header.report_id!r} is for bot {header.bot_slug!r}; this publisher publishes "
+                f"{self._builder.bot_slug!r}'s reports and each needs a report_id (use the report builders)"
+            )
+        payload = report.SerializeToString()
+        with self._lock:
+            if self._closed:
+                raise PublisherClosed("publish() after close()")
+            if (
+                self._depth >= self.config.max_outbox_reports
+                and header.retention != rpb.RETENTION_SEVEN_YEARS
+            ):
+                self._shed_since_write[header.kind] += 1
+                self._totals["shed"] += 1
+                self._shedding = True
+                return False
+            self._depth += 1
+            self._unwritten += 1
+            self._incoming.append(payload)
+        if not self._wake_writer.is_set():
+            self._wake_writer.set()
+        return True
+
+    def persisted(self, timeout: float | None = None) -> bool:
+        """Wait until every report published so far is committed to the outbox file."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._wake_writer.set()
+        with self._wrote:
+            while self._unwritten:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._wrote.wait(remaining)
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until governance acknowledged everything pending; False if `timeout` ran out first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._flushers += 1
+        self._hurry.set()
+        self._wake_writer.set()
+        try:
+            with self._settled:
+                while self._depth > 0:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._settled.wait(remaining)
+                return True
+        finally:
+            with self._lock:
+                self._flushers -= 1
+                if not self._flushers and not self._closed:
+                    self._hurry.clear()
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop accepting, try to deliver for `timeout` (config.close_timeout), keep the rest on disk."""
+        with self._lock:
+            if self._closed:
+                return self._depth == 0
+            self._closed = True
+        atexit.unregister(self.close)
+        delivered = self.flush(self.config.close_timeout if timeout is None else timeout)
+        self._stop_sender.set()
+        self._rows_ready.set()
+        self._sender.join()
+        self._stop_writer.set()
+        self._wake_writer.set()
+        self._writer.join()
+        return delivered
+
+    def stats(self) -> PublisherStats:
+        with self._lock:
+            return PublisherStats(
+                self._depth, self._totals["delivered"], self._totals["shed"], self._totals["dead_lettered"]
+            )
+
+    # -- the writer thread ------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        conn = self.outbox.connect()
+        try:
+            while True:
+                self._wake_writer.wait(0.2)
+                self._wake_writer.clear()
+                with self._lock:
+                    batch, self._incoming = self._incoming, deque()
+                    shed, self._shed_since_write = self._shed_since_write, Counter()
+                if batch:
+                    Outbox.append(conn, list(batch))
+                    with self._wrote:
+                        self._unwritten -= len(batch)
+                        self._wrote.notify_all()
+                    self._rows_ready.set()
+                if shed:
+                    Outbox.add_shed(conn, dict(shed))
+                if self._recovery_due:
+                    self._report_overflow(conn)
+                if self._stop_writer.is_set() and not self._incoming:
+                    return
+        finally:
+            conn.close()
+
+    def _report_overflow(self, conn) -> None:  # type: ignore[no-untyped-def]
+        """Write the report of what was shed; the sender reserved its place in `_depth` already."""
+        with self._lock:
+            self._recovery_due = False
+        shed = Outbox.take_shed(conn)
+        if not shed:
+            with self._settled:
+                self._depth -= 1
+                self._settled.notify_all()
+            return
+        by_kind = {
+            rpb.ReportKind.Name(kind).removeprefix("REPORT_KIND_").lower(): n for kind, n in shed.items()
+        }
+        report = self._builder.operations(
+            component=f"publisher:{self._builder.bot_slug}",
+            status=rpb.COMPONENT_STATUS_DEGRADED,
+            severity=rpb.SEVERITY_WARNING,
+            event="publisher.overflow",
+            alert_key=f"publisher.overflow:{self._builder.bot_slug}",
+            explanation=(
+                f"The outbox reached its bound of {self.config.max_outbox_reports} reports; "
+                f"{sum(shed.values())} ONE_YEAR reports were shed before it recovered."
+            ),
+            metrics={f"shed.{kind}": str(n) for kind, n in sorted(by_kind.items())},
+        )
+        Outbox.append(conn, [report.SerializeToString()])
+        self._rows_ready.set()
+
+    # -- the sender thread ------------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        conn = self.outbox.connect()
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(
+                lambda e: isinstance(e, grpc.RpcError) and e.code() != grpc.StatusCode.INVALID_ARGUMENT
+            ),
+            wait=tenacity.wait_exponential_jitter(
+                multiplier=self.config.initial_backoff,
+                max=self.config.max_backoff,
+                jitter=self.config.initial_backoff,
+            ),
+            stop=tenacity.stop_when_event_set(self._stop_sender),
+            sleep=self._stop_sender.wait,
+            before_sleep=lambda state: log.warning(
+                "governance unreachable, reports kept in the outbox: %s", state.outcome.exception()
+            ),
+            reraise=True,
+        )
+        try:
+            while not self._stop_sender.is_set():
+                rows = Outbox.oldest(conn, self.config.batch_size)
+                if not rows:
+                    self._rows_ready.wait(0.5)
+                    self._rows_ready.clear()
+                    continue
+                if len(rows) < self.config.batch_size and not self._hurry.is_set():
+                    self._hurry.wait(self.config.linger)  # let a partial batch fill up a little
+                    rows = Outbox.oldest(conn, self.config.batch_size)
+                try:
+                    self._deliver(conn, rows, retrying)
+                except grpc.RpcError:
+                    if self._stop_sender.is_set():
+                        return
+                    raise
+        finally:
+            conn.close()
+
+    def _deliver(self, conn, rows: list[OutboxRow], retrying: tenacity.Retrying) -> None:  # type: ignore[no-untyped-def]
+        body = b"".join(_frame(row.payload) for row in rows)
+        try:
+            retrying(self._send, body, timeout=self.config.call_timeout, metadata=self._metadata)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.INVALID_ARGUMENT:  # type: ignore[attr-defined]
+                raise
+            self._dead_letter(conn, rows, error)
+            return
+        Outbox.acknowledge(conn, rows[-1].seq)
+        with self._settled:
+            self._depth -= len(rows)
+            self._totals["delivered"] += len(rows)
+            if self._shedding and self._depth <= self.config.max_outbox_reports * self.config.resume_fraction:
+                self._shedding = False
+                self._recovery_due = True
+                self._depth += 1  # the overflow report counts as pending from now, so flush() waits for it
+                self._wake_writer.set()
+            self._settled.notify_all()
+
+    def _dead_letter(self, conn, rows: list[OutboxRow], error: grpc.RpcError) -> None:  # type: ignore[no-untyped-def]
+        reasons: dict[int, list[str]] = {}
+        for violation in field_violations(error):
+            match = _REPORT_INDEX.match(violation.field)
+            if match and int(match.group(1)) < len(rows):
+                reasons.setdefault(int(match.group(1)), []).append(
+                    f"{violation.field}: {violation.description}"
+                )
+        if not reasons:  # the batch as a whole was refused: set all of it aside rather than loop forever
+            reasons = {i: [error.details() or "refused"] for i in range(len(rows))}  # type: ignore[attr-defined]
+        refused = sorted(reasons)
+        Outbox.dead_letter(conn, [rows[i] for i in refused], ["; ".join(reasons[i]) for i in refused])
+        log.error(
+            "governance refused %d reports as invalid; kept in %s (dead_letter)",
+            len(refused),
+            self.outbox.path,
+        )
+        explanation = self._builder.operations(
+            component=f"publisher:{self._builder.bot_slug}",
+            status=rpb.COMPONENT_STATUS_DEGRADED,
+            severity=rpb.SEVERITY_ERROR,
+            event="publisher.dead_letter",
+            alert_key=f"publisher.dead_letter:{self._builder.bot_slug}",
+            explanation=f"Governance refused {len(refused)} reports as invalid: {reasons[refused[0]][0]}",
+            metrics={"dead_lettered": str(len(refused))},
+        )
+        with self._settled:  # one step, so flush() never sees zero between the refusal and its report
+            self._depth -= len(refused) - 1
+            self._unwritten += 1
+            self._incoming.append(explanation.SerializeToString())
+            self._totals["dead_lettered"] += len(refused)
+            self._settled.notify_all()
+        self._wake_writer.set()

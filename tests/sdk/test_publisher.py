@@ -1,0 +1,171 @@
+"""The publisher never blocks and never loses a report: outages, SIGKILLs, restarts, overflow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk import Governance, PublisherClosed, PublisherConfig
+from polytraders.servers.runtime.archive import report_archive
+from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.runtime.storage import make_engine
+from tests.conftest import REPO
+from tests.support.governance_process import GovernanceProcess
+
+BOT = str(Path(__file__).with_name("bot_process.py"))
+
+
+def archived(database_url: str, bot_slug: str = "demo-bot") -> list[rpb.Report]:
+    """The bot's reports in the archive, in bus order."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(report_archive.c.payload)
+                .where(report_archive.c.bot_slug == bot_slug)
+                .order_by(report_archive.c.seq)
+            )
+            return [rpb.Report.FromString(payload) for (payload,) in rows]
+    finally:
+        engine.dispose()
+
+
+def _bot(gov_target: str, outbox: Path, first: int, count: int, ending: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, BOT, gov_target, str(outbox), str(first), str(count), ending],
+        stdout=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+
+
+def test_twenty_thousand_reports_survive_two_sigkills_of_governance(database_url: str, tmp_path: Path) -> None:
+    server = GovernanceProcess(database_url).start()
+    gov = Governance(
+        server.address, token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(tmp_path / "outbox.sqlite"), max_backoff=0.2),
+    )  # fmt: skip
+    reports = [gov.builder.operations(component="outage", explanation=f"n{i}") for i in range(20_000)]
+    phases = [reports[i : i + 4_000] for i in range(0, 20_000, 4_000)]
+    try:
+        assert all(gov.reports.publish(r) for r in phases[0])
+        for outage, after in ((phases[1], phases[2]), (phases[3], phases[4])):
+            server.kill()
+            # Governance is dead for this whole phase: publish() returning proves it never waited on it.
+            assert all(gov.reports.publish(r) for r in outage)
+            assert not server.running
+            server.start()
+            assert all(gov.reports.publish(r) for r in after)
+
+        assert gov.reports.flush(timeout=120)
+        stored = [r.header.report_id for r in archived(database_url)]
+        assert stored == [r.header.report_id for r in reports]  # each exactly once, in publish order
+        assert gov.reports.stats().delivered == 20_000
+    finally:
+        gov.close(timeout=1)
+        server.stop()
+
+
+def test_a_bot_killed_mid_stream_is_completed_by_its_next_run(database_url: str, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.sqlite"
+    server = GovernanceProcess(database_url)  # not started: governance is down while the first run publishes
+    first_run = _bot(server.address, outbox, 0, 3_000, "persist-then-hang")
+    assert first_run.stdout is not None and first_run.stdout.readline().strip() == "persisted"
+    first_run.kill()
+    first_run.wait()
+
+    server.start()
+    try:
+        second_run = _bot(server.address, outbox, 5_000, 1_000, "flush")
+        out, _ = second_run.communicate(timeout=120)
+        assert out.strip() == "flushed"
+        numbers = [int(r.operations.explanation[1:]) for r in archived(server.database_url)]
+    finally:
+        server.stop()
+
+    assert len(numbers) == len(set(numbers))
+    persisted_before_kill, mid_stream, second = numbers[:3_000], numbers[3_000:-1_000], numbers[-1_000:]
+    assert persisted_before_kill == list(range(3_000))
+    assert mid_stream == sorted(mid_stream) and set(mid_stream) <= set(range(3_000, 3_500))
+    assert second == list(range(5_000, 6_000))
+
+
+def test_a_bot_that_exits_without_flushing_still_delivers_through_atexit(tmp_path: Path, database_url: str) -> None:
+    server = GovernanceProcess(database_url).start()
+    try:
+        bot = _bot(server.address, tmp_path / "outbox.sqlite", 0, 1_000, "exit")
+        assert bot.wait(timeout=120) == 0
+        assert [r.operations.explanation for r in archived(database_url)] == [f"n{i}" for i in range(1_000)]
+    finally:
+        server.stop()
+
+
+def test_overflow_sheds_one_year_reports_keeps_seven_year_ones_and_reports_the_loss(
+    mesh: MeshThread, tmp_path: Path, database_url: str
+) -> None:
+    down = GovernanceProcess(database_url)  # a port nobody listens on yet
+    gov = Governance(
+        down.address, token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), max_outbox_reports=100, max_backoff=0.2),
+    )  # fmt: skip
+    try:
+        accepted = [gov.reports.publish(gov.builder.operations(component="x", explanation=f"n{i}")) for i in range(150)]
+        compliance = [gov.reports.publish(gov.builder.settlement(record_type="pnl.fill")) for _ in range(10)]
+        assert accepted == [True] * 100 + [False] * 50
+        assert compliance == [True] * 10  # SEVEN_YEARS is never shed
+        assert gov.reports.stats().shed == 50
+        down.start()
+        assert gov.reports.flush(timeout=60)
+        kinds = [r.WhichOneof("body") for r in archived(database_url)]
+        assert kinds.count("settlement") == 10
+        overflow = [r for r in archived(database_url) if r.operations.event == "publisher.overflow"]
+        assert len(overflow) == 1
+        assert overflow[0].operations.metrics["shed.operations"] == "50"
+        assert kinds.count("operations") == 101
+    finally:
+        gov.close(timeout=1)
+        down.stop()
+
+
+def test_a_report_governance_refuses_is_dead_lettered_and_reported_not_retried_forever(
+    mesh: MeshThread, tmp_path: Path, database_url: str
+) -> None:
+    gov = Governance(
+        mesh.address, token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite")),
+    )  # fmt: skip
+    good = [gov.builder.operations(component="x", explanation=f"n{i}") for i in range(3)]
+    bad = gov.builder.operations(component="x", explanation="bad")
+    bad.header.epoch = 20261399
+    try:
+        for report in (good[0], bad, good[1], good[2]):
+            gov.reports.publish(report)
+        assert gov.reports.flush(timeout=30)
+        stored = archived(database_url)
+        assert [r.operations.explanation for r in stored[:3]] == ["n0", "n1", "n2"]
+        assert stored[3].operations.event == "publisher.dead_letter"
+        assert gov.reports.stats().dead_lettered == 1
+        with gov.reports.publisher.outbox.connect() as conn:
+            (seq, payload, reason), *_ = gov.reports.publisher.outbox.dead_letters(conn)
+        assert rpb.Report.FromString(payload) == bad
+        assert "header.epoch" in reason
+    finally:
+        gov.close(timeout=1)
+
+
+def test_publish_refuses_another_bots_report_and_any_after_close(tmp_path: Path) -> None:
+    gov = Governance(
+        "127.0.0.1:9", token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite")),
+    )  # fmt: skip
+    other = Governance("127.0.0.1:9", token="t", bot_slug="other-bot")
+    with pytest.raises(ValueError, match="other-bot"):
+        gov.reports.publish(other.builder.operations(component="x"))
+    gov.close(timeout=0)
+    with pytest.raises(PublisherClosed):
+        gov.reports.publish(gov.builder.operations(component="x"))
+    with gov.reports.publisher.outbox.connect() as conn:
+        assert gov.reports.publisher.outbox.count(conn) == 0

@@ -1,0 +1,68 @@
+"""A governance server as a real process that tests can SIGKILL and restart on the same port."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.conftest import DEV_TOKENS, REPO
+
+CLI = str(Path(sys.executable).parent / "polytraders-gov")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class GovernanceProcess:
+    def __init__(self, database_url: str, port: int | None = None) -> None:
+        self.database_url = database_url
+        self.port = port or free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> GovernanceProcess:
+        self.process = subprocess.Popen(
+            [CLI, "serve", "--port", str(self.port), "--database-url", self.database_url,
+             "--tokens-file", str(DEV_TOKENS), "--log-level", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
+        )  # fmt: skip
+        self.wait_serving()
+        return self
+
+    def wait_serving(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(self.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                try:
+                    if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                        return
+                except grpc.RpcError:
+                    time.sleep(0.05)
+        raise TimeoutError(f"governance did not come up on {self.address}")
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no goodbye."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.running:
+            assert self.process is not None
+            self.process.terminate()
+            self.process.wait(30)
