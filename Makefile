@@ -34,7 +34,7 @@ bench: $(STAMP)
 ## make lint: buf lint and ruff
 lint: $(STAMP)
 	$(BIN)/buf lint
-	$(BIN)/ruff check sdk/polytraders/sdk servers clients tests benchmarks
+	$(BIN)/ruff check sdk/polytraders/sdk servers clients tests benchmarks examples
 
 clean:
 	rm -rf $(VENV)

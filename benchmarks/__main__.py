@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from . import report_bus
+from . import report_bus, sdk
 from .figures import write
 
-MODULES = [report_bus]
+MODULES = [report_bus, sdk]
 
 
 def main() -> None:

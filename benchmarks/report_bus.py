@@ -34,6 +34,9 @@ IN_FLIGHT = 4
 COLUMNS = [c.name for c in report_archive.columns]
 
 
+TOKEN_ID = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+
+
 def make_batches(total: int = TOTAL, bot_count: int = 110) -> list[pb.PublishReportsRequest]:
     builders = [ReportBuilder(f"bench-bot-{i:03d}") for i in range(bot_count)]
     reports = [
@@ -41,7 +44,7 @@ def make_batches(total: int = TOTAL, bot_count: int = 110) -> list[pb.PublishRep
             event=rpb.EXECUTION_EVENT_FILL,
             order_id=f"0x{i:064x}",
             condition_id="0x" + "ab" * 32,
-            token_id="71321045679252212594626385532706912750332728571942532289631379312455583992563",
+            token_id=TOKEN_ID,
             side=rpb.SIDE_BUY,
             price="0.43",
             size_micros=25_000_000,

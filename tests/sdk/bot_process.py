@@ -12,7 +12,13 @@ from polytraders.sdk import Governance, PublisherConfig
 
 
 def main() -> None:
-    target, outbox, first, count, ending = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    target, outbox, first, count, ending = (
+        sys.argv[1],
+        sys.argv[2],
+        int(sys.argv[3]),
+        int(sys.argv[4]),
+        sys.argv[5],
+    )
     gov = Governance(
         target, token="dev-bot-token", bot_slug="demo-bot",
         publisher=PublisherConfig(outbox_path=outbox, max_backoff=0.2, close_timeout=30),

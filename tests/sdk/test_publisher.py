@@ -42,7 +42,9 @@ def _bot(gov_target: str, outbox: Path, first: int, count: int, ending: str) -> 
     )  # fmt: skip
 
 
-def test_twenty_thousand_reports_survive_two_sigkills_of_governance(database_url: str, tmp_path: Path) -> None:
+def test_twenty_thousand_reports_survive_two_sigkills_of_governance(
+    database_url: str, tmp_path: Path
+) -> None:
     server = GovernanceProcess(database_url).start()
     gov = Governance(
         server.address, token="dev-bot-token", bot_slug="demo-bot",
@@ -93,7 +95,9 @@ def test_a_bot_killed_mid_stream_is_completed_by_its_next_run(database_url: str,
     assert second == list(range(5_000, 6_000))
 
 
-def test_a_bot_that_exits_without_flushing_still_delivers_through_atexit(tmp_path: Path, database_url: str) -> None:
+def test_a_bot_that_exits_without_flushing_still_delivers_through_atexit(
+    tmp_path: Path, database_url: str
+) -> None:
     server = GovernanceProcess(database_url).start()
     try:
         bot = _bot(server.address, tmp_path / "outbox.sqlite", 0, 1_000, "exit")
@@ -112,7 +116,10 @@ def test_overflow_sheds_one_year_reports_keeps_seven_year_ones_and_reports_the_l
         publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), max_outbox_reports=100, max_backoff=0.2),
     )  # fmt: skip
     try:
-        accepted = [gov.reports.publish(gov.builder.operations(component="x", explanation=f"n{i}")) for i in range(150)]
+        accepted = [
+            gov.reports.publish(gov.builder.operations(component="x", explanation=f"n{i}"))
+            for i in range(150)
+        ]
         compliance = [gov.reports.publish(gov.builder.settlement(record_type="pnl.fill")) for _ in range(10)]
         assert accepted == [True] * 100 + [False] * 50
         assert compliance == [True] * 10  # SEVEN_YEARS is never shed

@@ -84,7 +84,9 @@ def local_clob() -> Iterator[LocalClob]:
             if length:
                 self.rfile.read(length)
             route = clob.routes.get((self.command, parts.path))
-            status, body = route(query) if route else (404, {"error": f"no route {self.command} {parts.path}"})
+            status, body = (
+                route(query) if route else (404, {"error": f"no route {self.command} {parts.path}"})
+            )
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -209,7 +209,7 @@ class Governance:
             publisher or PublisherConfig(),
         )
         self._tagger = (
-            OrderTagger(BuilderCode(builder_code), self.reports.publish, self.builder)
+            OrderTagger(BuilderCode(builder_code), lambda: self.reports.publisher, self.builder)
             if builder_code
             else None
         )

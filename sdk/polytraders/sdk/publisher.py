@@ -1,14 +1,15 @@
 """Publishing that never blocks the bot and never loses a report.
 
 `publish()` only serialises the report and appends it to memory. Two background threads do
-the rest: the *writer* commits what was appended to the bot's SQLite outbox (usually within
-a millisecond), the *sender* ships the outbox to governance in order, in batches (by count
-and linger time), and deletes rows only once the server acknowledged them. Across outages it
+the rest: the *writer* commits what was appended to the bot's SQLite outbox (within a few
+milliseconds: it gathers a burst into one commit), the *sender* ships the outbox to governance
+in order, in batches (by count and linger time), and deletes rows only once the server
+acknowledged them. Across outages it
 retries with backoff; across restarts the next process resends what is left. The server is
 idempotent by report_id, so at-least-once delivery becomes exactly-once storage.
 
 What a SIGKILL can cost: reports appended but not yet committed by the writer (the last
-millisecond or so). `persisted()` waits until everything published so far is on disk; a
+few milliseconds). `persisted()` waits until everything published so far is on disk; a
 clean exit (close(), the context manager, or interpreter exit via atexit) loses nothing.
 
 Overflow policy (the outbox is bounded by `max_outbox_reports`): when it is full, new
@@ -27,7 +28,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from .report_builders import ReportBuilder
 log = logging.getLogger(__name__)
 
 PUBLISH_METHOD = "/polytraders.governance.v1.ReportBusService/PublishReports"
+_WRITE_LINGER = 0.001
 _REPORT_INDEX = re.compile(r"reports\[(\d+)\]")
 
 
@@ -116,7 +118,7 @@ class ReportPublisher:
             self._shedding = Outbox.has_shed(conn)  # a previous run shed reports it has not reported yet
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
-        self._incoming: deque[bytes] = deque()
+        self._incoming: deque[bytes | Callable[[], rpb.Report]] = deque()
         self._unwritten = 0
         self._depth = backlog
         self._shed_since_write: Counter[int] = Counter()
@@ -165,6 +167,31 @@ class ReportPublisher:
             self._depth += 1
             self._unwritten += 1
             self._incoming.append(payload)
+        if not self._wake_writer.is_set():
+            self._wake_writer.set()
+        return True
+
+    def publish_deferred(
+        self,
+        kind: rpb.ReportKind.ValueType,
+        retention: rpb.Retention.ValueType,
+        build: Callable[[], rpb.Report],
+    ) -> bool:
+        """Like publish(), but the report is built by the writer thread: for hot paths (tag_order).
+
+        `build` must not fail and must produce a report of `kind` and `retention` for this bot.
+        """
+        with self._lock:
+            if self._closed:
+                raise PublisherClosed("publish() after close()")
+            if self._depth >= self.config.max_outbox_reports and retention != rpb.RETENTION_SEVEN_YEARS:
+                self._shed_since_write[kind] += 1
+                self._totals["shed"] += 1
+                self._shedding = True
+                return False
+            self._depth += 1
+            self._unwritten += 1
+            self._incoming.append(build)
         if not self._wake_writer.is_set():
             self._wake_writer.set()
         return True
@@ -230,13 +257,16 @@ class ReportPublisher:
         conn = self.outbox.connect()
         try:
             while True:
-                self._wake_writer.wait(0.2)
+                if self._wake_writer.wait(0.2) and not self._stop_writer.is_set():
+                    time.sleep(_WRITE_LINGER)  # gather a burst into one commit; fewer GIL hand-offs
                 self._wake_writer.clear()
                 with self._lock:
                     batch, self._incoming = self._incoming, deque()
                     shed, self._shed_since_write = self._shed_since_write, Counter()
                 if batch:
-                    Outbox.append(conn, list(batch))
+                    Outbox.append(
+                        conn, [i if isinstance(i, bytes) else i().SerializeToString() for i in batch]
+                    )
                     with self._wrote:
                         self._unwritten -= len(batch)
                         self._wrote.notify_all()
@@ -249,6 +279,14 @@ class ReportPublisher:
                     return
         finally:
             conn.close()
+
+    @staticmethod
+    def _payload(item: bytes | Callable[[], rpb.Report]) -> bytes:
+        if isinstance(item, bytes):
+            return item
+        payload = item().SerializeToString()
+        time.sleep(0)  # hand the GIL back between builds: the bot's hot path comes first
+        return payload
 
     def _report_overflow(self, conn) -> None:  # type: ignore[no-untyped-def]
         """Write the report of what was shed; the sender reserved its place in `_depth` already."""
@@ -293,9 +331,7 @@ class ReportPublisher:
             ),
             stop=tenacity.stop_when_event_set(self._stop_sender),
             sleep=self._stop_sender.wait,
-            before_sleep=lambda state: log.warning(
-                "governance unreachable, reports kept in the outbox: %s", state.outcome.exception()
-            ),
+            before_sleep=self._log_refusal,
             reraise=True,
         )
         try:
@@ -316,6 +352,13 @@ class ReportPublisher:
                     raise
         finally:
             conn.close()
+
+    @staticmethod
+    def _log_refusal(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        code = error.code().name if isinstance(error, grpc.RpcError) else type(error).__name__  # type: ignore[attr-defined]
+        details = error.details() if isinstance(error, grpc.RpcError) else str(error)  # type: ignore[attr-defined]
+        log.warning("governance did not take the batch (%s: %s); kept in the outbox, retrying", code, details)
 
     def _deliver(self, conn, rows: list[OutboxRow], retrying: tenacity.Retrying) -> None:  # type: ignore[no-untyped-def]
         body = b"".join(_frame(row.payload) for row in rows)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import uuid_utils
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 
@@ -36,12 +36,15 @@ def _kind(body_field: str, default_retention: rpb.Retention.ValueType) -> Callab
         trace_id: str = "",
         causation_id: str = "",
         retention: rpb.Retention.ValueType = default_retention,
+        produced_at: datetime | None = None,
         **fields: Any,
     ) -> rpb.Report:
-        return self._envelope(body_field, fields, trace_id, causation_id, retention)
+        return self._envelope(body_field, fields, trace_id, causation_id, retention, produced_at)
 
     build.__name__ = body_field
-    build.__doc__ = f"A report whose body is a {body_type} built from `fields`."
+    build.__doc__ = (
+        f"A report whose body is a {body_type} built from `fields`; produced now unless `produced_at`."
+    )
     return build
 
 
@@ -59,7 +62,7 @@ class ReportBuilder:
         self.bot_slug = bot_slug
         self.bot_class = bot_class
         self.mode = mode
-        self._clock = clock or SystemClock()
+        self.clock = clock or SystemClock()
 
     def _envelope(
         self,
@@ -68,22 +71,24 @@ class ReportBuilder:
         trace_id: str,
         causation_id: str,
         retention: rpb.Retention.ValueType,
+        produced_at: datetime | None,
     ) -> rpb.Report:
-        now = self._clock.now()
+        now = produced_at or self.clock.now()
         micros = to_micros(now)
-        header = rpb.ReportHeader(
-            report_id=new_report_id(),
-            kind=_KIND_BY_BODY[body_field],
-            bot_slug=self.bot_slug,
-            bot_class=self.bot_class,
-            epoch=now.year * 10_000 + now.month * 100 + now.day,
-            mode=self.mode,
-            produced_at=Timestamp(seconds=micros // 1_000_000, nanos=micros % 1_000_000 * 1000),
-            trace_id=trace_id,
-            causation_id=causation_id,
-            retention=retention,
-        )
-        return rpb.Report(header=header, **{body_field: fields})
+        report = rpb.Report(**{body_field: fields})
+        header = report.header  # set in place: cheaper than building a header and copying it in
+        header.report_id = new_report_id()
+        header.kind = _KIND_BY_BODY[body_field]
+        header.bot_slug = self.bot_slug
+        header.bot_class = self.bot_class
+        header.epoch = now.year * 10_000 + now.month * 100 + now.day
+        header.mode = self.mode
+        header.produced_at.seconds, header.produced_at.nanos = divmod(micros, 1_000_000)
+        header.produced_at.nanos *= 1000
+        header.trace_id = trace_id
+        header.causation_id = causation_id
+        header.retention = retention
+        return report
 
     observation = _kind("observation", rpb.RETENTION_ONE_YEAR)
     decision = _kind("decision", rpb.RETENTION_ONE_YEAR)

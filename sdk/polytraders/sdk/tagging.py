@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 
+from .publisher import ReportPublisher
 from .report_builders import ReportBuilder
 
 BYTES32_ZERO = "0x" + "0" * 64
@@ -43,9 +44,8 @@ class BuilderCode(str):
 Side = Literal["BUY", "SELL"]
 
 
-@dataclass(frozen=True)
-class OrderIntent:
-    """An order as a strategy wants it, before polymarket-client signs it.
+class OrderIntent(NamedTuple):
+    """An order as a strategy wants it, before polymarket-client signs it (immutable).
 
     Limit orders have `price` and `size` (shares); market BUYs an `amount` (pUSD to spend),
     market SELLs `shares`. Amounts are Decimals, never floats.
@@ -102,16 +102,12 @@ class OrderIntent:
         )  # fmt: skip
 
 
-def _micros(value: Decimal | None) -> int:
-    return 0 if value is None else int((value * _MICROS).to_integral_value())
-
-
 class OrderTagger:
     def __init__(
-        self, code: BuilderCode, publish: Callable[[rpb.Report], bool], builder: ReportBuilder
+        self, code: BuilderCode, publisher: Callable[[], ReportPublisher], builder: ReportBuilder
     ) -> None:
         self.code = code
-        self._publish = publish
+        self._publisher = publisher
         self._builder = builder
 
     def tag(self, order: OrderIntent) -> OrderIntent:
@@ -122,19 +118,25 @@ class OrderTagger:
                 f"order for token {order.token_id} already carries builder code {order.builder_code}, "
                 f"not ours ({self.code}); refusing to overwrite it"
             )
-        tagged = order if existing == self.code else replace(order, builder_code=str(self.code))
-        self._publish(
-            self._builder.execution(
-                trace_id=order.trace_id,
-                event=rpb.EXECUTION_EVENT_ORDER_TAGGED,
-                token_id=order.token_id,
-                side=rpb.SIDE_BUY if order.side == "BUY" else rpb.SIDE_SELL,
-                price=str(
-                    order.price if order.price is not None else order.max_price or order.min_price or ""
-                ),
-                size_micros=_micros(order.size if order.size is not None else order.shares or order.amount),
-                builder_code=tagged.builder_code,
-                order_type=order.order_type,
-            )
+        tagged = order if existing == self.code else order._replace(builder_code=str(self.code))
+        at = self._builder.clock.now()
+        self._publisher().publish_deferred(
+            rpb.REPORT_KIND_EXECUTION, rpb.RETENTION_ONE_YEAR, lambda: self._tag_report(tagged, at)
         )
         return tagged
+
+    def _tag_report(self, order: OrderIntent, at: datetime) -> rpb.Report:
+        """The ExecutionReport of a tag; built off the hot path by the publisher's writer thread."""
+        quantity = order.size if order.size is not None else order.shares or order.amount
+        price = order.price if order.price is not None else order.max_price or order.min_price
+        return self._builder.execution(
+            trace_id=order.trace_id,
+            produced_at=at,
+            event=rpb.EXECUTION_EVENT_ORDER_TAGGED,
+            token_id=order.token_id,
+            side=rpb.SIDE_BUY if order.side == "BUY" else rpb.SIDE_SELL,
+            price="" if price is None else str(price),
+            size_micros=0 if quantity is None else int((quantity * _MICROS).to_integral_value()),
+            builder_code=order.builder_code,
+            order_type=order.order_type,
+        )

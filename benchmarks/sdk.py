@@ -1,0 +1,80 @@
+"""The SDK's hot paths: publish() enqueue, tag_order(), and publish() → archive end to end."""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+from collections import deque
+from decimal import Decimal
+
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk import Governance, OrderIntent, PublisherConfig
+from polytraders.servers.runtime.archive import ReportArchive
+from polytraders.servers.runtime.storage import make_engine
+
+from .figures import Figure, percentile
+from .processes import governance, serving
+from .report_bus import TOKEN_ID, make_batches, publish_rate
+
+CODE = "0x" + "ab" * 32
+
+
+def _latencies(call, items) -> list[float]:  # type: ignore[no-untyped-def]
+    samples = []
+    clock = time.perf_counter_ns
+    for item in items:
+        started = clock()
+        call(item)
+        samples.append((clock() - started) / 1000)
+    return samples
+
+
+def run() -> list[Figure]:
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        database_url = f"sqlite:///{scratch}/bench.db"
+        with serving(governance(database_url)) as address:
+            gov = Governance(
+                address, token="dev-bot-token", bot_slug="demo-bot", builder_code=CODE,
+                publisher=PublisherConfig(outbox_path=f"{scratch}/outbox.sqlite"),
+            )  # fmt: skip
+            reports = [gov.builder.execution(event=rpb.EXECUTION_EVENT_FILL, token_id=TOKEN_ID, price="0.43",
+                                             size_micros=25_000_000, fee_micros=1_250) for _ in range(100_000)]  # fmt: skip
+
+            # publish() → rows in the archive, end to end, while the sender ships them.
+            started = time.perf_counter()
+            enqueue = _latencies(gov.reports.publish, reports)
+            assert gov.reports.flush(timeout=300)
+            end_to_end = len(reports) / (time.perf_counter() - started)
+            assert ReportArchive(make_engine(database_url)).count() == len(reports)
+
+            bare = deque()  # ceiling for publish(): serialise and append, nothing else
+            bare_enqueue = _latencies(lambda r: bare.append(r.SerializeToString()), reports)
+            bare.clear()
+            del reports  # the tagging loop runs on a bot's heap, not a benchmark's
+            gc.collect()
+            intents = [
+                OrderIntent.limit(TOKEN_ID, "BUY", Decimal("0.43"), Decimal("25")) for _ in range(20_000)
+            ]
+            tagging = _latencies(gov.tag_order, intents)
+            gov.close(timeout=60)
+
+        # Ceiling for tag_order(): setting the code on the intent, nothing else.
+        bare_tag = _latencies(lambda i: i._replace(builder_code=CODE), intents)
+        rate = publish_rate(f"sqlite:///{scratch}/direct.db", [b.SerializeToString() for b in make_batches()])
+
+    for label, q in (("p50", 0.5), ("p99", 0.99)):
+        ours, ceiling = percentile(enqueue, q), percentile(bare_enqueue, q)
+        target = "p99 < 50 µs" if label == "p99" else "reference"
+        figures.append(Figure.against(f"publish() enqueue {label} vs serialise+deque.append", ours, "µs", ceiling,
+                                      target, label == "p50" or ours < 50))  # fmt: skip
+    ours, ceiling = percentile(tagging, 0.99), percentile(bare_tag, 0.99)
+    figures.append(
+        Figure.against(
+            "tag_order() p99 vs OrderIntent._replace", ours, "µs", ceiling, "p99 < 20 µs", ours < 20
+        )
+    )
+    figures.append(Figure.against("publish() → archive end to end vs PublishReports (SQLite)", end_to_end,
+                                  "reports/s", rate, "ratio >= 0.7", end_to_end / rate >= 0.7))  # fmt: skip
+    return figures
