@@ -31,6 +31,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import tenacity
@@ -118,7 +119,7 @@ class ReportPublisher:
             self._shedding = Outbox.has_shed(conn)  # a previous run shed reports it has not reported yet
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
-        self._incoming: deque[bytes | Callable[[], rpb.Report]] = deque()
+        self._incoming: deque[bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]] = deque()
         self._unwritten = 0
         self._depth = backlog
         self._shed_since_write: Counter[int] = Counter()
@@ -175,9 +176,10 @@ class ReportPublisher:
         self,
         kind: rpb.ReportKind.ValueType,
         retention: rpb.Retention.ValueType,
-        build: Callable[[], rpb.Report],
+        build: Callable[..., rpb.Report],
+        *args: Any,
     ) -> bool:
-        """Like publish(), but the report is built by the writer thread: for hot paths (tag_order).
+        """Like publish(), but `build(*args)` runs on the writer thread: for hot paths (tag_order).
 
         `build` must not fail and must produce a report of `kind` and `retention` for this bot.
         """
@@ -191,7 +193,7 @@ class ReportPublisher:
                 return False
             self._depth += 1
             self._unwritten += 1
-            self._incoming.append(build)
+            self._incoming.append((build, args))
         if not self._wake_writer.is_set():
             self._wake_writer.set()
         return True
@@ -264,9 +266,7 @@ class ReportPublisher:
                     batch, self._incoming = self._incoming, deque()
                     shed, self._shed_since_write = self._shed_since_write, Counter()
                 if batch:
-                    Outbox.append(
-                        conn, [i if isinstance(i, bytes) else i().SerializeToString() for i in batch]
-                    )
+                    Outbox.append(conn, [self._payload(item) for item in batch])
                     with self._wrote:
                         self._unwritten -= len(batch)
                         self._wrote.notify_all()
@@ -281,10 +281,11 @@ class ReportPublisher:
             conn.close()
 
     @staticmethod
-    def _payload(item: bytes | Callable[[], rpb.Report]) -> bytes:
+    def _payload(item: bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]) -> bytes:
         if isinstance(item, bytes):
             return item
-        payload = item().SerializeToString()
+        build, args = item
+        payload = build(*args).SerializeToString()
         time.sleep(0)  # hand the GIL back between builds: the bot's hot path comes first
         return payload
 

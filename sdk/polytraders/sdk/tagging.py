@@ -121,7 +121,7 @@ class OrderTagger:
         tagged = order if existing == self.code else order._replace(builder_code=str(self.code))
         at = self._builder.clock.now()
         self._publisher().publish_deferred(
-            rpb.REPORT_KIND_EXECUTION, rpb.RETENTION_ONE_YEAR, lambda: self._tag_report(tagged, at)
+            rpb.REPORT_KIND_EXECUTION, rpb.RETENTION_ONE_YEAR, self._tag_report, tagged, at
         )
         return tagged
 
