@@ -180,3 +180,32 @@ def test_reports_tail_prints_one_json_line_per_report(served: Served) -> None:
         tail.wait()
     assert line["report"]["header"]["report_id"] == REPORT["header"]["report_id"]
     assert line["cursor"] == "1"
+
+
+def test_strategies_commands_show_readable_tables_and_refusals(served: Served) -> None:
+    env = dict(
+        __import__("os").environ, POLYTRADERS_TARGET=served.address, POLYTRADERS_TOKEN="dev-operator-token"
+    )
+    register = _grpcurl(
+        "-H", "authorization: Bearer dev-operator-token", "-d", '{"slug": "momentum", "owner": "alpha", "version": "1"}',
+        served.address, "polytraders.governance.v1.StrategyRegistryService/RegisterStrategy",
+    )  # fmt: skip
+    assert register.returncode == 0, register.stderr
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CLI, "strategies", *args], capture_output=True, text=True, timeout=30, env=env)
+
+    promoted = cli("promote", "momentum", "--to", "backtest", "--reason", "ready")
+    refused = cli("promote", "momentum", "--to", "general_live", "--reason", "skip")
+    paused = cli("pause", "momentum", "--reason", "incident")
+    listed = cli("list")
+
+    assert promoted.returncode == 0 and promoted.stdout.splitlines()[-1].split()[1:] == [
+        "SPEC",
+        "BACKTEST",
+        "dev-operator",
+        "ready",
+    ]
+    assert refused.returncode == 1 and "allowed: PAPER, RETIRED, SPEC" in refused.stderr
+    assert "stage PAUSED (paused from BACKTEST)" in paused.stdout
+    assert listed.stdout.splitlines()[2].split() == ["momentum", "PAUSED", "1", "alpha", "3"]

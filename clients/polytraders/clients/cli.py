@@ -111,6 +111,66 @@ def cmd_reports_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stage(name: str) -> int:
+    from polytraders.governance.v1 import lifecycle_pb2
+
+    try:
+        return lifecycle_pb2.Stage.Value(f"STAGE_{name.upper()}")
+    except ValueError:
+        raise SystemExit(
+            f"unknown stage {name!r}; one of {[n[6:].lower() for n in lifecycle_pb2.Stage.keys()[1:]]}"
+        ) from None
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) for row in [headers, *rows]
+    ]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def cmd_strategies(args: argparse.Namespace) -> int:
+    from polytraders.governance.v1 import lifecycle_pb2
+    from polytraders.sdk import Governance, GovernanceError
+
+    def stage(value: int) -> str:
+        return lifecycle_pb2.Stage.Name(value).removeprefix("STAGE_") if value else "-"
+
+    with Governance(args.target, token=args.token or "", bot_slug="polytraders-gov") as gov:
+        try:
+            if args.strategies == "list":
+                strategies = gov.registry.list([_stage(s) for s in args.stage])
+                print(_table(["slug", "stage", "version", "owner", "revision"],
+                             [[s.slug, stage(s.stage), s.version, s.owner, str(s.revision)] for s in strategies]))  # fmt: skip
+                return 0
+            if args.strategies == "promote":
+                strategy = gov.registry.promote(args.slug, _stage(args.to), args.reason)
+            elif args.strategies == "pause":
+                strategy = gov.registry.pause(args.slug, args.reason)
+            elif args.strategies == "resume":
+                strategy = gov.registry.resume(args.slug, args.reason)
+            else:
+                strategy = gov.registry.get(args.slug)
+        except GovernanceError as error:
+            print(error, file=sys.stderr)
+            return 1
+    paused = f" (paused from {stage(strategy.paused_from)})" if strategy.paused_from else ""
+    print(f"{strategy.slug} v{strategy.version}  owner {strategy.owner}  stage {stage(strategy.stage)}{paused}  "
+          f"revision {strategy.revision}")  # fmt: skip
+    print(f"authority: {', '.join(strategy.authority) or 'any operator'}")
+    history = [[c.at.ToJsonString(), stage(c.from_stage), stage(c.to_stage),
+                c.actor, c.reason] for c in strategy.history]  # fmt: skip
+    print(_table(["at", "from", "to", "actor", "reason"], history))
+    if strategy.artefacts:
+        print(_table(["artefact", "ref", "linked by"], [[lifecycle_pb2.ArtefactKind.Name(a.kind)[14:].lower(), a.ref,
+                                                        a.linked_by] for a in strategy.artefacts]))  # fmt: skip
+    if strategy.live_caps:
+        print(_table(["cap stage", "max notional (µ)", "max position (µ)"], [[stage(c.stage), str(c.max_notional_micros),
+                                                                            str(c.max_position_micros)] for c in strategy.live_caps]))  # fmt: skip
+    return 0
+
+
 def cmd_contract_test(args: argparse.Namespace) -> int:
     """Run tests/contract against a running deploy; stops at the first broken contract."""
     suite = Path(__file__).resolve().parents[3] / "tests" / "contract"
@@ -170,6 +230,27 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
     purge.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
     purge.set_defaults(run=cmd_reports_purge)
+
+    strategies = commands.add_parser("strategies", help="the strategy registry").add_subparsers(
+        dest="strategies", required=True
+    )
+    for verb, text in (("list", "every strategy"), ("show", "one strategy with its history"),
+                       ("promote", "move a strategy to a stage"), ("pause", "pause a strategy"),
+                       ("resume", "resume a paused strategy")):  # fmt: skip
+        command = strategies.add_parser(verb, help=text)
+        command.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+        command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+        if verb == "list":
+            command.add_argument("--stage", action="append", default=[], help="only this stage (repeatable)")
+        else:
+            command.add_argument("slug")
+        if verb == "promote":
+            command.add_argument(
+                "--to", required=True, help="stage: backtest, paper, shadow, limited_live, ..."
+            )
+        if verb in ("promote", "pause", "resume"):
+            command.add_argument("--reason", required=True)
+        command.set_defaults(run=cmd_strategies)
 
     contract = commands.add_parser("contract-test", help="run the contract suite against a running target")
     contract.add_argument("target")

@@ -12,6 +12,7 @@ from .calls import CallOptions
 from .client import AsyncGovernance, Governance
 from .clock import Clock, ManualClock, SystemClock
 from .errors import (
+    AlreadyExistsError,
     FailedPreconditionError,
     FieldViolation,
     GovernanceError,
@@ -27,6 +28,7 @@ from .report_builders import ReportBuilder, new_report_id
 from .tagging import BYTES32_ZERO, BuilderCode, BuilderCodeError, OrderIntent
 
 __all__ = [
+    "AlreadyExistsError",
     "AsyncGovernance",
     "BYTES32_ZERO",
     "BuilderCode",

@@ -22,6 +22,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from .calls import AsyncStreamCall, AsyncUnaryCall, CallOptions, Metadata, StreamCall, UnaryCall
 from .clock import Clock
 from .publisher import PublisherConfig, PublisherStats, ReportPublisher
+from .registry import RegistryFamily
 from .report_builders import ReportBuilder
 from .tagging import BuilderCode, OrderIntent, OrderTagger
 
@@ -208,6 +209,8 @@ class Governance:
             self.builder,
             publisher or PublisherConfig(),
         )
+        self.registry = RegistryFamily(self._channel("registry"), self._metadata, self._options, aio=False)
+        """StrategyRegistry: stages, live-cap checks, watch; operator verbs for operator tokens."""
         self._tagger = (
             OrderTagger(BuilderCode(builder_code), lambda: self.reports.publisher, self.builder)
             if builder_code
@@ -282,6 +285,9 @@ class AsyncGovernance:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self.reports = AsyncReportsClient(
             self._channel("reports"), self._blocking._metadata, self._options, self._blocking.reports
+        )
+        self.registry = RegistryFamily(
+            self._channel("registry"), self._blocking._metadata, self._options, aio=True
         )
 
     def _channel(self, family: str) -> grpc.aio.Channel:

@@ -49,6 +49,10 @@ class FailedPreconditionError(GovernanceError):
     """The request is well formed but not allowed in the current state (e.g. an illegal transition)."""
 
 
+class AlreadyExistsError(GovernanceError):
+    """Something with that id exists already."""
+
+
 class UnavailableError(GovernanceError):
     """Governance could not be reached in time (after retries, for idempotent calls)."""
 
@@ -59,6 +63,7 @@ _BY_CODE: dict[grpc.StatusCode, type[GovernanceError]] = {
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: UnavailableError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: UnavailableError,

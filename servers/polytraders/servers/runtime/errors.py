@@ -43,3 +43,7 @@ class NotFound(GovernanceError):
 
 class FailedPrecondition(GovernanceError):
     pass
+
+
+class AlreadyExists(GovernanceError):
+    pass

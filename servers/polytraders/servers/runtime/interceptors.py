@@ -22,6 +22,7 @@ from grpc_status import rpc_status
 
 from . import auth
 from .errors import (
+    AlreadyExists,
     FailedPrecondition,
     GovernanceError,
     InvalidArgument,
@@ -39,6 +40,7 @@ _CODES: dict[type[GovernanceError], grpc.StatusCode] = {
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     NotFound: grpc.StatusCode.NOT_FOUND,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
 }
 
 

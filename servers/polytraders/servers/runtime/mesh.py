@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from polytraders.sdk.clock import Clock, SystemClock
+from polytraders.servers.lifecycle.group import lifecycle_bindings
 
 from .archive import ReportArchive
 from .auth import TokenBook
@@ -37,6 +38,7 @@ class MeshParts:
 # Each bot group contributes its services; later groups add their entry here.
 GROUPS: dict[str, Callable[[MeshParts], list[ServiceBinding]]] = {
     "reports": lambda parts: [report_bus_binding(parts.bus)],
+    "lifecycle": lambda parts: lifecycle_bindings(parts),
 }
 
 

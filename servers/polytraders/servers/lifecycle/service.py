@@ -1,0 +1,112 @@
+"""StrategyRegistryService: protobuf in, registry call, protobuf out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from polytraders.governance.v1 import lifecycle_pb2 as pb
+from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
+from polytraders.servers.runtime import auth
+from polytraders.servers.runtime.auth import current_principal
+from polytraders.servers.runtime.server import ServiceBinding
+
+from .registry import StrategyRegistry
+
+ACCESS = {
+    "RegisterStrategy": auth.OPERATE,
+    "GetStrategy": auth.READ,
+    "ListStrategies": auth.READ,
+    "PromoteStrategy": auth.OPERATE,
+    "PauseStrategy": auth.OPERATE,
+    "ResumeStrategy": auth.OPERATE,
+    "LinkArtefact": auth.OPERATE,
+    "SetLiveCap": auth.OPERATE,
+    "RecordDriftSignal": auth.OPERATE,
+    "CheckLiveCap": auth.READ,
+    "WatchStrategies": auth.READ,
+}
+
+
+class StrategyRegistryServicer(pb_grpc.StrategyRegistryServiceServicer):
+    def __init__(self, registry: StrategyRegistry) -> None:
+        self._registry = registry
+
+    async def RegisterStrategy(self, request: pb.RegisterStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        strategy = await self._registry.register(
+            request.slug,
+            request.owner,
+            request.version,
+            list(request.authority),
+            request.reason,
+            current_principal(),
+        )
+        return pb.RegisterStrategyResponse(strategy=strategy)
+
+    async def GetStrategy(self, request: pb.GetStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.GetStrategyResponse(strategy=await self._registry.get(request.slug))
+
+    async def ListStrategies(self, request: pb.ListStrategiesRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.ListStrategiesResponse(strategies=await self._registry.list(frozenset(request.stages)))
+
+    async def PromoteStrategy(self, request: pb.PromoteStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        strategy = await self._registry.promote(
+            request.slug, request.to_stage, request.reason, current_principal()
+        )
+        return pb.PromoteStrategyResponse(strategy=strategy)
+
+    async def PauseStrategy(self, request: pb.PauseStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        strategy = await self._registry.pause(
+            request.slug, request.source, request.reason, current_principal()
+        )
+        return pb.PauseStrategyResponse(strategy=strategy)
+
+    async def ResumeStrategy(self, request: pb.ResumeStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.ResumeStrategyResponse(
+            strategy=await self._registry.resume(request.slug, request.reason, current_principal())
+        )
+
+    async def LinkArtefact(self, request: pb.LinkArtefactRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        strategy = await self._registry.link_artefact(request.slug, request.artefact, current_principal())
+        return pb.LinkArtefactResponse(strategy=strategy)
+
+    async def SetLiveCap(self, request: pb.SetLiveCapRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        strategy = await self._registry.set_live_cap(
+            request.slug, request.live_cap, request.reason, current_principal()
+        )
+        return pb.SetLiveCapResponse(strategy=strategy)
+
+    async def RecordDriftSignal(
+        self, request: pb.RecordDriftSignalRequest, context: grpc.aio.ServicerContext
+    ):  # type: ignore[no-untyped-def]
+        strategy = await self._registry.record_drift(request.slug, request.signal, current_principal())
+        return pb.RecordDriftSignalResponse(strategy=strategy)
+
+    async def CheckLiveCap(self, request: pb.CheckLiveCapRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        check = await self._registry.check_live_cap(
+            request.slug,
+            request.order_notional_micros,
+            request.position_micros,
+            request.position_change_micros,
+        )
+        return pb.CheckLiveCapResponse(
+            allowed=check.allowed, stage=check.stage, max_notional_micros=check.max_notional_micros,
+            max_position_micros=check.max_position_micros,
+            resulting_position_micros=check.resulting_position_micros, explanation=check.explanation,
+        )  # fmt: skip
+
+    async def WatchStrategies(
+        self, request: pb.WatchStrategiesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchStrategiesResponse]:
+        async for strategy in self._registry.watch(frozenset(request.slugs)):
+            yield pb.WatchStrategiesResponse(strategy=strategy)
+
+
+def registry_binding(registry: StrategyRegistry) -> ServiceBinding:
+    return ServiceBinding(
+        descriptor=pb.DESCRIPTOR.services_by_name["StrategyRegistryService"],
+        servicer=StrategyRegistryServicer(registry),
+        add_to_server=pb_grpc.add_StrategyRegistryServiceServicer_to_server,
+        access=ACCESS,
+    )

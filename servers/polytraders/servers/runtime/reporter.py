@@ -1,0 +1,29 @@
+"""How a governance bot speaks on the bus: reports under its own slug, published in-process."""
+
+from __future__ import annotations
+
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.clock import Clock
+from polytraders.sdk.report_builders import ReportBuilder
+
+from .bus import ReportBus
+
+
+class GovernanceReporter:
+    def __init__(self, bus: ReportBus, bot_slug: str, clock: Clock) -> None:
+        self._bus = bus
+        self.builder = ReportBuilder(bot_slug, bot_class="governance", clock=clock)
+
+    async def decision_record(
+        self, component: str, event: str, subject: str, explanation: str, metrics: dict[str, str]
+    ) -> None:
+        """An OperationsReport of what happened and the SEVEN_YEARS SettlementReport of the decision."""
+        operations = self.builder.operations(
+            component=component, event=event, status=rpb.COMPONENT_STATUS_HEALTHY, severity=rpb.SEVERITY_INFO,
+            explanation=explanation, metrics=metrics,
+        )  # fmt: skip
+        record = self.builder.settlement(
+            causation_id=operations.header.report_id, record_type=event, subject=subject,
+            explanation=explanation, metrics=metrics,
+        )  # fmt: skip
+        await self._bus.publish([operations, record])
