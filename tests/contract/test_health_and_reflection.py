@@ -8,11 +8,12 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from .conftest import DEADLINE, Target
 
 REPORT_BUS = "polytraders.governance.v1.ReportBusService"
+REGISTRY = "polytraders.governance.v1.StrategyRegistryService"
 
 
 def test_the_server_and_the_report_bus_are_serving(target: Target) -> None:
     stub = health_pb2_grpc.HealthStub(target.channel)
-    for service in ("", REPORT_BUS):
+    for service in ("", REPORT_BUS, REGISTRY):
         reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=DEADLINE)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
 
