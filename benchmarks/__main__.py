@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from . import report_bus, sdk
+from . import lifecycle, report_bus, sdk
 from .figures import write
 
-MODULES = [report_bus, sdk]
+MODULES = [report_bus, sdk, lifecycle]
 
 
 def main() -> None:

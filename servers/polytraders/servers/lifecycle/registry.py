@@ -112,17 +112,27 @@ class StrategyRegistry:
         self.rules = rules or GateRules()
         self._watchers: set[asyncio.Queue[pb.Strategy]] = set()
         self._lock = asyncio.Lock()  # one change at a time per process; the revision guards the rest
+        # Reads (stage, live-cap checks) are the bots' hot path: served from memory, written through.
+        # Like the report bus, this assumes one governance process writes a database.
+        self._cache: dict[str, pb.Strategy] | None = None
 
     # -- reads ------------------------------------------------------------------------------------
 
+    async def _strategies(self) -> dict[str, pb.Strategy]:
+        if self._cache is None:
+            self._cache = {s.slug: s for s in await asyncio.to_thread(self._store.list)}
+        return self._cache
+
     async def get(self, slug: str) -> pb.Strategy:
-        strategy = await asyncio.to_thread(self._store.get, slug)
+        """The stored strategy; treat it as read-only (changes go through the methods below)."""
+        strategy = (await self._strategies()).get(slug)
         if strategy is None:
             raise NotFound(f"no strategy {slug!r}")
         return strategy
 
     async def list(self, stages: frozenset[int] = frozenset()) -> list[pb.Strategy]:
-        return await asyncio.to_thread(self._store.list, stages)
+        strategies = await self._strategies()
+        return [strategies[slug] for slug in sorted(strategies) if not stages or strategies[slug].stage in stages]
 
     async def check_live_cap(
         self, slug: str, order_notional_micros: int, position_micros: int, position_change_micros: int
@@ -187,6 +197,7 @@ class StrategyRegistry:
         )  # fmt: skip
         async with self._lock:
             await asyncio.to_thread(self._store.create, strategy)
+            (await self._strategies())[slug] = strategy
         await self._changed(
             strategy, "register", f"{actor.name} registered {slug} v{version} at SPEC: {reason}", actor
         )
@@ -342,10 +353,12 @@ class StrategyRegistry:
         self, slug: str, action: str, change: Callable[[pb.Strategy, datetime], str], actor: Principal
     ) -> pb.Strategy:
         async with self._lock:
-            strategy = await self.get(slug)
+            strategy = pb.Strategy()
+            strategy.CopyFrom(await self.get(slug))  # the cached one changes only once stored
             explanation = change(strategy, self._clock.now())
             strategy.revision += 1
             await asyncio.to_thread(self._store.replace, strategy)
+            (await self._strategies())[slug] = strategy
         await self._changed(strategy, action, explanation, actor)
         return strategy
 

@@ -33,17 +33,8 @@ class StrategyStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def get(self, slug: str) -> pb.Strategy | None:
-        with self._engine.connect() as conn:
-            state = conn.execute(
-                select(strategies.c.state).where(strategies.c.slug == slug)
-            ).scalar_one_or_none()
-        return None if state is None else pb.Strategy.FromString(state)
-
-    def list(self, stages: frozenset[int]) -> list[pb.Strategy]:
+    def list(self) -> list[pb.Strategy]:
         query = select(strategies.c.state).order_by(strategies.c.slug)
-        if stages:
-            query = query.where(strategies.c.stage.in_(sorted(stages)))
         with self._engine.connect() as conn:
             return [pb.Strategy.FromString(state) for state in conn.execute(query).scalars()]
 
