@@ -209,3 +209,32 @@ def test_strategies_commands_show_readable_tables_and_refusals(served: Served) -
     assert refused.returncode == 1 and "allowed: PAPER, RETIRED, SPEC" in refused.stderr
     assert "stage PAUSED (paused from BACKTEST)" in paused.stdout
     assert listed.stdout.splitlines()[2].split() == ["momentum", "PAUSED", "1", "alpha", "3"]
+
+
+def test_experiments_show_prints_the_always_valid_result(served: Served) -> None:
+    env = dict(
+        __import__("os").environ, POLYTRADERS_TARGET=served.address, POLYTRADERS_TOKEN="dev-operator-token"
+    )
+    for slug in ("control", "variant"):
+        _grpcurl("-H", "authorization: Bearer dev-operator-token", "-d", json.dumps({"slug": slug, "owner": "o", "version": "1"}),
+                 served.address, "polytraders.governance.v1.StrategyRegistryService/RegisterStrategy")  # fmt: skip
+    experiment = {"experiment": {"experiment_id": "v-vs-c", "control_slug": "control", "variant_slug": "variant",
+                                 "mode": "EXPERIMENT_MODE_SHADOW", "metric": "pnl", "minimum_detectable_effect": "0.5",
+                                 "alpha": "0.05"}}  # fmt: skip
+    created = _grpcurl("-H", "authorization: Bearer dev-operator-token", "-d", json.dumps(experiment), served.address,
+                       "polytraders.governance.v1.ExperimentTrackerService/CreateExperiment")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+
+    shown = subprocess.run(
+        [CLI, "experiments", "show", "v-vs-c"], capture_output=True, text=True, timeout=30, env=env
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[2].split()[:6] == [
+        "v-vs-c",
+        "variant",
+        "vs",
+        "control",
+        "pnl",
+        "RUNNING",
+    ]

@@ -171,6 +171,30 @@ def cmd_strategies(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiments(args: argparse.Namespace) -> int:
+    from polytraders.governance.v1 import lifecycle_pb2
+    from polytraders.sdk import Governance, GovernanceError
+
+    with Governance(args.target, token=args.token or "", bot_slug="polytraders-gov") as gov:
+        try:
+            experiments = (
+                [gov.experiments.get(args.experiment_id)] if args.experiment_id else gov.experiments.list()
+            )
+        except GovernanceError as error:
+            print(error, file=sys.stderr)
+            return 1
+    rows = []
+    for e in experiments:
+        r = e.result
+        rows.append([e.experiment_id, f"{e.variant_slug} vs {e.control_slug}", e.metric,
+                     lifecycle_pb2.ExperimentStatus.Name(e.status).removeprefix("EXPERIMENT_STATUS_"), str(r.samples),
+                     r.mean_difference or "-", f"[{r.sequential_lower or '-inf'}, {r.sequential_upper or 'inf'}]",
+                     r.p_value or "-"])  # fmt: skip
+    print(_table(["experiment", "variant vs control", "metric", "status", "samples", "mean diff",
+                  "always-valid interval", "p"], rows))  # fmt: skip
+    return 0
+
+
 def cmd_contract_test(args: argparse.Namespace) -> int:
     """Run tests/contract against a running deploy; stops at the first broken contract."""
     suite = Path(__file__).resolve().parents[3] / "tests" / "contract"
@@ -251,6 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
         if verb in ("promote", "pause", "resume"):
             command.add_argument("--reason", required=True)
         command.set_defaults(run=cmd_strategies)
+
+    experiments = commands.add_parser("experiments", help="the experiment tracker").add_subparsers(
+        dest="experiments", required=True
+    )
+    show = experiments.add_parser("show", help="one experiment, or all, with their always-valid results")
+    show.add_argument("experiment_id", nargs="?")
+    show.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+    show.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+    show.set_defaults(run=cmd_experiments)
 
     contract = commands.add_parser("contract-test", help="run the contract suite against a running target")
     contract.add_argument("target")

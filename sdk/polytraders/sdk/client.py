@@ -21,6 +21,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 
 from .calls import AsyncStreamCall, AsyncUnaryCall, CallOptions, Metadata, StreamCall, UnaryCall
 from .clock import Clock
+from .experiments import ExperimentsFamily
 from .publisher import PublisherConfig, PublisherStats, ReportPublisher
 from .registry import RegistryFamily
 from .report_builders import ReportBuilder
@@ -211,6 +212,10 @@ class Governance:
         )
         self.registry = RegistryFamily(self._channel("registry"), self._metadata, self._options, aio=False)
         """StrategyRegistry: stages, live-cap checks, watch; operator verbs for operator tokens."""
+        self.experiments = ExperimentsFamily(
+            self._channel("experiments"), self._metadata, self._options, aio=False
+        )
+        """ExperimentTracker: A/B experiments with an always-valid sequential test."""
         self._tagger = (
             OrderTagger(BuilderCode(builder_code), lambda: self.reports.publisher, self.builder)
             if builder_code

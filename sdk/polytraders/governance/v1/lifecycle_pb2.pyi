@@ -38,6 +38,19 @@ class PauseSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAUSE_SOURCE_PORTFOLIO_SYNC: _ClassVar[PauseSource]
     PAUSE_SOURCE_INCIDENT_COMMANDER: _ClassVar[PauseSource]
     PAUSE_SOURCE_EXPERIMENT_TRACKER: _ClassVar[PauseSource]
+
+class ExperimentMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPERIMENT_MODE_UNSPECIFIED: _ClassVar[ExperimentMode]
+    EXPERIMENT_MODE_SHADOW: _ClassVar[ExperimentMode]
+    EXPERIMENT_MODE_LIMITED_LIVE: _ClassVar[ExperimentMode]
+
+class ExperimentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPERIMENT_STATUS_UNSPECIFIED: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_RUNNING: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_VARIANT_WORSE: _ClassVar[ExperimentStatus]
+    EXPERIMENT_STATUS_VARIANT_BETTER: _ClassVar[ExperimentStatus]
 STAGE_UNSPECIFIED: Stage
 STAGE_SPEC: Stage
 STAGE_BACKTEST: Stage
@@ -58,6 +71,13 @@ PAUSE_SOURCE_OPERATOR: PauseSource
 PAUSE_SOURCE_PORTFOLIO_SYNC: PauseSource
 PAUSE_SOURCE_INCIDENT_COMMANDER: PauseSource
 PAUSE_SOURCE_EXPERIMENT_TRACKER: PauseSource
+EXPERIMENT_MODE_UNSPECIFIED: ExperimentMode
+EXPERIMENT_MODE_SHADOW: ExperimentMode
+EXPERIMENT_MODE_LIMITED_LIVE: ExperimentMode
+EXPERIMENT_STATUS_UNSPECIFIED: ExperimentStatus
+EXPERIMENT_STATUS_RUNNING: ExperimentStatus
+EXPERIMENT_STATUS_VARIANT_WORSE: ExperimentStatus
+EXPERIMENT_STATUS_VARIANT_BETTER: ExperimentStatus
 
 class LiveCap(_message.Message):
     __slots__ = ("stage", "max_notional_micros", "max_position_micros")
@@ -331,3 +351,117 @@ class WatchStrategiesResponse(_message.Message):
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     strategy: Strategy
     def __init__(self, strategy: _Optional[_Union[Strategy, _Mapping]] = ...) -> None: ...
+
+class ExperimentResult(_message.Message):
+    __slots__ = ("samples", "mean_difference", "fixed_lower", "fixed_upper", "sequential_lower", "sequential_upper", "p_value")
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    MEAN_DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    FIXED_LOWER_FIELD_NUMBER: _ClassVar[int]
+    FIXED_UPPER_FIELD_NUMBER: _ClassVar[int]
+    SEQUENTIAL_LOWER_FIELD_NUMBER: _ClassVar[int]
+    SEQUENTIAL_UPPER_FIELD_NUMBER: _ClassVar[int]
+    P_VALUE_FIELD_NUMBER: _ClassVar[int]
+    samples: int
+    mean_difference: str
+    fixed_lower: str
+    fixed_upper: str
+    sequential_lower: str
+    sequential_upper: str
+    p_value: str
+    def __init__(self, samples: _Optional[int] = ..., mean_difference: _Optional[str] = ..., fixed_lower: _Optional[str] = ..., fixed_upper: _Optional[str] = ..., sequential_lower: _Optional[str] = ..., sequential_upper: _Optional[str] = ..., p_value: _Optional[str] = ...) -> None: ...
+
+class Experiment(_message.Message):
+    __slots__ = ("experiment_id", "control_slug", "variant_slug", "mode", "metric", "minimum_detectable_effect", "alpha", "pause_variant_on_drift", "status", "result", "created_by", "created_at", "decided_at")
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_SLUG_FIELD_NUMBER: _ClassVar[int]
+    VARIANT_SLUG_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_DETECTABLE_EFFECT_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_VARIANT_ON_DRIFT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    control_slug: str
+    variant_slug: str
+    mode: ExperimentMode
+    metric: str
+    minimum_detectable_effect: str
+    alpha: str
+    pause_variant_on_drift: bool
+    status: ExperimentStatus
+    result: ExperimentResult
+    created_by: str
+    created_at: _timestamp_pb2.Timestamp
+    decided_at: _timestamp_pb2.Timestamp
+    def __init__(self, experiment_id: _Optional[str] = ..., control_slug: _Optional[str] = ..., variant_slug: _Optional[str] = ..., mode: _Optional[_Union[ExperimentMode, str]] = ..., metric: _Optional[str] = ..., minimum_detectable_effect: _Optional[str] = ..., alpha: _Optional[str] = ..., pause_variant_on_drift: _Optional[bool] = ..., status: _Optional[_Union[ExperimentStatus, str]] = ..., result: _Optional[_Union[ExperimentResult, _Mapping]] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class MatchedSample(_message.Message):
+    __slots__ = ("condition_id", "window_start", "window_end", "control_value", "variant_value")
+    CONDITION_ID_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_START_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_END_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    VARIANT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    condition_id: str
+    window_start: _timestamp_pb2.Timestamp
+    window_end: _timestamp_pb2.Timestamp
+    control_value: str
+    variant_value: str
+    def __init__(self, condition_id: _Optional[str] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., control_value: _Optional[str] = ..., variant_value: _Optional[str] = ...) -> None: ...
+
+class CreateExperimentRequest(_message.Message):
+    __slots__ = ("experiment",)
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    experiment: Experiment
+    def __init__(self, experiment: _Optional[_Union[Experiment, _Mapping]] = ...) -> None: ...
+
+class CreateExperimentResponse(_message.Message):
+    __slots__ = ("experiment",)
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    experiment: Experiment
+    def __init__(self, experiment: _Optional[_Union[Experiment, _Mapping]] = ...) -> None: ...
+
+class RecordSamplesRequest(_message.Message):
+    __slots__ = ("experiment_id", "samples")
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    samples: _containers.RepeatedCompositeFieldContainer[MatchedSample]
+    def __init__(self, experiment_id: _Optional[str] = ..., samples: _Optional[_Iterable[_Union[MatchedSample, _Mapping]]] = ...) -> None: ...
+
+class RecordSamplesResponse(_message.Message):
+    __slots__ = ("experiment", "accepted_count", "duplicate_count")
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    experiment: Experiment
+    accepted_count: int
+    duplicate_count: int
+    def __init__(self, experiment: _Optional[_Union[Experiment, _Mapping]] = ..., accepted_count: _Optional[int] = ..., duplicate_count: _Optional[int] = ...) -> None: ...
+
+class GetExperimentRequest(_message.Message):
+    __slots__ = ("experiment_id",)
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    experiment_id: str
+    def __init__(self, experiment_id: _Optional[str] = ...) -> None: ...
+
+class GetExperimentResponse(_message.Message):
+    __slots__ = ("experiment",)
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    experiment: Experiment
+    def __init__(self, experiment: _Optional[_Union[Experiment, _Mapping]] = ...) -> None: ...
+
+class ListExperimentsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListExperimentsResponse(_message.Message):
+    __slots__ = ("experiments",)
+    EXPERIMENTS_FIELD_NUMBER: _ClassVar[int]
+    experiments: _containers.RepeatedCompositeFieldContainer[Experiment]
+    def __init__(self, experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ...) -> None: ...

@@ -542,3 +542,211 @@ class StrategyRegistryService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ExperimentTrackerServiceStub:
+    """Shadow and limited-live A/B experiments with matched pairs and an always-valid sequential test.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateExperiment = channel.unary_unary(
+                '/polytraders.governance.v1.ExperimentTrackerService/CreateExperiment',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.CreateExperimentRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.CreateExperimentResponse.FromString,
+                _registered_method=True)
+        self.RecordSamples = channel.unary_unary(
+                '/polytraders.governance.v1.ExperimentTrackerService/RecordSamples',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.RecordSamplesRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.RecordSamplesResponse.FromString,
+                _registered_method=True)
+        self.GetExperiment = channel.unary_unary(
+                '/polytraders.governance.v1.ExperimentTrackerService/GetExperiment',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetExperimentRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetExperimentResponse.FromString,
+                _registered_method=True)
+        self.ListExperiments = channel.unary_unary(
+                '/polytraders.governance.v1.ExperimentTrackerService/ListExperiments',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListExperimentsRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListExperimentsResponse.FromString,
+                _registered_method=True)
+
+
+class ExperimentTrackerServiceServicer:
+    """Shadow and limited-live A/B experiments with matched pairs and an always-valid sequential test.
+    """
+
+    def CreateExperiment(self, request, context):
+        """Starts an experiment (both strategies must be registered); links it to the variant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordSamples(self, request, context):
+        """Adds matched pairs (idempotent per market and window) and re-evaluates after every one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExperiment(self, request, context):
+        """One experiment with its result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExperiments(self, request, context):
+        """Every experiment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ExperimentTrackerServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateExperiment,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.CreateExperimentRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.CreateExperimentResponse.SerializeToString,
+            ),
+            'RecordSamples': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordSamples,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.RecordSamplesRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.RecordSamplesResponse.SerializeToString,
+            ),
+            'GetExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExperiment,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetExperimentRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetExperimentResponse.SerializeToString,
+            ),
+            'ListExperiments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExperiments,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListExperimentsRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListExperimentsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'polytraders.governance.v1.ExperimentTrackerService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('polytraders.governance.v1.ExperimentTrackerService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ExperimentTrackerService:
+    """Shadow and limited-live A/B experiments with matched pairs and an always-valid sequential test.
+    """
+
+    @staticmethod
+    def CreateExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.ExperimentTrackerService/CreateExperiment',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.CreateExperimentRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.CreateExperimentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordSamples(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.ExperimentTrackerService/RecordSamples',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.RecordSamplesRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.RecordSamplesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.ExperimentTrackerService/GetExperiment',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetExperimentRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetExperimentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExperiments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.ExperimentTrackerService/ListExperiments',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListExperimentsRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListExperimentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

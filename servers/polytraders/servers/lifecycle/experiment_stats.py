@@ -39,8 +39,12 @@ Units. Because the mixing distribution is over theta / sigma, `minimum_detectabl
 `mixture_variance` are standardized: in standard deviations of d (Cohen's d), not in pUSD. Means
 and confidence bounds are reported in the metric's own units.
 
-Assumptions. The differences are independent and identically distributed; exactness is for Gaussian
-differences. The t statistic is robust to moderate non-normality, but a P&L series with drift
+Assumptions. The differences are independent and identically distributed, and exactness is for
+Gaussian differences. In simulation (alpha = 0.05, 300 looks) symmetric heavy tails kept the
+false-positive rate under alpha (Student t with 3 df: 2%, Laplace: 1%, 70% exact zeros: 1%), and so
+did differences of two equally skewed P&Ls; but a skewed difference did not (centered exponential:
+about 10%, centered lognormal: about 20%, mostly early and toward "variant_worse"). Check the
+skewness of the differences before trusting a verdict on a lopsided P&L. A P&L series that drifts
 (a regime change mid-experiment) breaks the identically-distributed assumption; an empty confidence
 sequence (lower > upper) is the symptom.
 
@@ -149,7 +153,9 @@ def sequential_test(
     needed = 2 if variance is None else 1
     if len(differences) < needed:
         reason = "" if variance is not None else " when the variance is estimated from the data"
-        raise ValueError(f"a sequential test needs at least {needed} differences{reason}, got {len(differences)}")
+        raise ValueError(
+            f"a sequential test needs at least {needed} differences{reason}, got {len(differences)}"
+        )
     result: SequentialResult | None = None
     for difference in differences:
         result = monitor.add(difference)
@@ -288,18 +294,18 @@ def student_t_quantile(probability: float, df: float) -> float:
     if tail == 0.5:
         return 0.0
     sign = 1.0 if probability > 0.5 else -1.0
-    log_density_constant = (
-        math.lgamma((df + 1.0) / 2.0) - math.lgamma(df / 2.0) - 0.5 * math.log(df * math.pi)
-    )
+    half_step = _log_gamma_half_step(df / 2.0)
+    log_beta = 0.5 * math.log(math.pi) - half_step  # log B(df/2, 1/2)
+    log_density_constant = half_step - 0.5 * math.log(df * math.pi)
 
     t = _cornish_fisher_start(tail, df)
     low, high = 0.0, max(2.0 * t, 1.0)
-    while _t_upper_tail(high, df) > tail:
+    while _t_upper_tail(high, df, log_beta) > tail:
         low, high = high, 2.0 * high
     if not (low < t < high):
         t = 0.5 * (low + high)
     for _ in range(200):
-        excess = _t_upper_tail(t, df) - tail
+        excess = _t_upper_tail(t, df, log_beta) - tail
         if excess == 0.0:
             break
         if excess > 0.0:
@@ -328,25 +334,32 @@ def _cornish_fisher_start(tail: float, df: float) -> float:
     return x + (g1 + (g2 + (g3 + g4 / df) / df) / df) / df
 
 
-def _t_upper_tail(t: float, df: float) -> float:
-    """P(T > t) for t >= 0, computed directly so that small tails keep their relative accuracy."""
+def _t_upper_tail(t: float, df: float, log_beta: float) -> float:
+    """P(T > t) for t >= 0, computed directly so that small tails keep their relative accuracy.
+
+    `log_beta` is log B(df/2, 1/2), which the caller computes once per quantile.
+    """
     t2 = t * t
     x = df / (df + t2)
     y = t2 / (df + t2)
+    log_x = -math.log1p(t2 / df)  # log(x) itself would lose the digits that matter near x = 1
+    log_y = math.log(y) if y > 0.0 else -math.inf
     a, b = df / 2.0, 0.5
     if x < (a + 1.0) / (a + b + 2.0):
-        return 0.5 * _incomplete_beta_fraction(a, b, x, y)
-    return 0.5 - 0.5 * _incomplete_beta_fraction(b, a, y, x)
+        return 0.5 * _incomplete_beta_fraction(a, b, x, log_x, log_y, log_beta)
+    return 0.5 - 0.5 * _incomplete_beta_fraction(b, a, y, log_y, log_x, log_beta)
 
 
-def _incomplete_beta_fraction(a: float, b: float, x: float, y: float) -> float:
-    """I_x(a, b) for x below the mean (a+1)/(a+b+2), where its continued fraction converges fast.
+def _incomplete_beta_fraction(
+    a: float, b: float, x: float, log_x: float, log_1mx: float, log_beta: float
+) -> float:
+    """I_x(a, b) for x below (a+1)/(a+b+2), where its continued fraction converges fast.
 
-    y is 1 - x, passed in so that it keeps its precision when x is close to 1.
+    The logarithms of x and 1 - x come from the caller, which can compute them without
+    cancellation (Lentz's method, as in Numerical Recipes' betacf).
     """
     if x == 0.0:
         return 0.0
-    log_front = a * math.log(x) + b * math.log(y) + math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
     tiny = 1e-300
     c = 1.0
     d = 1.0 - (a + b) * x / (a + 1.0)
@@ -368,8 +381,31 @@ def _incomplete_beta_fraction(a: float, b: float, x: float, y: float) -> float:
         factor = d * c
         fraction *= factor
         if abs(factor - 1.0) <= 1e-15:
-            return math.exp(log_front) * fraction / a
+            return math.exp(a * log_x + b * log_1mx - log_beta) * fraction / a
     raise ArithmeticError(f"incomplete beta continued fraction did not converge for a={a}, b={b}, x={x}")
+
+
+def _log_gamma_half_step(a: float) -> float:
+    """log(Gamma(a + 1/2) / Gamma(a)) to about 1e-16 absolute.
+
+    Subtracting two lgamma values would lose their magnitude's worth of digits, which is the
+    whole tail's relative accuracy; instead a is shifted up to 20 by the recurrence
+    Gamma(x + 1) = x Gamma(x), and the difference of the two Stirling series is taken there.
+    """
+    shift = 0.0
+    while a < 20.0:
+        shift -= math.log1p(0.5 / a)
+        a += 1.0
+    h = a + 0.5
+    main = a * math.log1p(0.5 / a) + 0.5 * math.log(a) - 0.5
+    correction = (
+        (1.0 / h - 1.0 / a) / 12.0
+        - (1.0 / h**3 - 1.0 / a**3) / 360.0
+        + (1.0 / h**5 - 1.0 / a**5) / 1260.0
+        - (1.0 / h**7 - 1.0 / a**7) / 1680.0
+        + (1.0 / h**9 - 1.0 / a**9) / 1188.0
+    )
+    return shift + main + correction
 
 
 def _check_alpha(alpha: float) -> None:

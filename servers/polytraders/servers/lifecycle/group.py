@@ -1,4 +1,4 @@
-"""The lifecycle group: StrategyRegistry (and, later, experiments, backtests, paper trading)."""
+"""The lifecycle group: StrategyRegistry and ExperimentTracker (later: backtests, paper trading)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,35 @@ from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
 
+from .experiments import ExperimentTracker
 from .registry import StrategyRegistry, stage_name
-from .service import registry_binding
-from .store import StrategyStore
+from .service import experiments_binding, registry_binding
+from .store import ExperimentStore, StrategyStore
 
 
 def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
-    reporter = GovernanceReporter(parts.bus, "strategy-registry", parts.clock)
+    registry_reporter = GovernanceReporter(parts.bus, "strategy-registry", parts.clock)
+    experiment_reporter = GovernanceReporter(parts.bus, "experiment-tracker", parts.clock)
 
-    async def emit(strategy: pb.Strategy, action: str, explanation: str, actor: Principal) -> None:
+    async def registry_changed(
+        strategy: pb.Strategy, action: str, explanation: str, actor: Principal
+    ) -> None:
         metrics = {"slug": strategy.slug, "stage": stage_name(strategy.stage), "revision": str(strategy.revision),
                    "actor": actor.name, "role": actor.role.value}  # fmt: skip
-        await reporter.decision_record(
+        await registry_reporter.decision_record(
             "strategy-registry", f"registry.{action}", strategy.slug, explanation, metrics
         )
 
-    registry = StrategyRegistry(StrategyStore(parts.engine), parts.clock, emit)
-    return [registry_binding(registry)]
+    async def experiment_changed(
+        experiment: pb.Experiment, action: str, explanation: str, actor: Principal
+    ) -> None:
+        r = experiment.result
+        metrics = {"experiment_id": experiment.experiment_id, "samples": str(r.samples), "p_value": r.p_value,
+                   "mean_difference": r.mean_difference, "actor": actor.name}  # fmt: skip
+        await experiment_reporter.decision_record(
+            "experiment-tracker", f"experiment.{action}", experiment.variant_slug, explanation, metrics
+        )
+
+    registry = StrategyRegistry(StrategyStore(parts.engine), parts.clock, registry_changed)
+    tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
+    return [registry_binding(registry), experiments_binding(tracker)]

@@ -76,7 +76,7 @@ class CapCheck:
 Emit = Callable[[pb.Strategy, str, str, Principal], Awaitable[None]]
 
 
-def _timestamp(moment: datetime) -> Timestamp:
+def timestamp_of(moment: datetime) -> Timestamp:
     seconds, micros = divmod(to_micros(moment), 1_000_000)
     return Timestamp(seconds=seconds, nanos=micros * 1000)
 
@@ -132,7 +132,9 @@ class StrategyRegistry:
 
     async def list(self, stages: frozenset[int] = frozenset()) -> list[pb.Strategy]:
         strategies = await self._strategies()
-        return [strategies[slug] for slug in sorted(strategies) if not stages or strategies[slug].stage in stages]
+        return [
+            strategies[slug] for slug in sorted(strategies) if not stages or strategies[slug].stage in stages
+        ]
 
     async def check_live_cap(
         self, slug: str, order_notional_micros: int, position_micros: int, position_change_micros: int
@@ -191,9 +193,9 @@ class StrategyRegistry:
             raise InvalidArgument(FieldViolation(f, d) for f, d in problems)
         now = self._clock.now()
         strategy = pb.Strategy(
-            slug=slug, owner=owner, version=version, stage=S.STAGE_SPEC, stage_entered_at=_timestamp(now),
+            slug=slug, owner=owner, version=version, stage=S.STAGE_SPEC, stage_entered_at=timestamp_of(now),
             authority=authority, revision=1,
-            history=[pb.StageChange(to_stage=S.STAGE_SPEC, actor=actor.name, reason=reason, at=_timestamp(now))],
+            history=[pb.StageChange(to_stage=S.STAGE_SPEC, actor=actor.name, reason=reason, at=timestamp_of(now))],
         )  # fmt: skip
         async with self._lock:
             await asyncio.to_thread(self._store.create, strategy)
@@ -268,7 +270,7 @@ class StrategyRegistry:
         def change(strategy: pb.Strategy, now: datetime) -> str:
             linked = strategy.artefacts.add()
             linked.CopyFrom(artefact)
-            linked.linked_at.CopyFrom(_timestamp(now))
+            linked.linked_at.CopyFrom(timestamp_of(now))
             linked.linked_by = actor.name
             kind = pb.ArtefactKind.Name(artefact.kind).removeprefix("ARTEFACT_KIND_").lower()
             return f"{actor.name} linked {kind} {artefact.ref} to {slug}"
@@ -300,7 +302,7 @@ class StrategyRegistry:
             if signal.open:
                 recorded = strategy.drift_signals.add()
                 recorded.CopyFrom(signal)
-                recorded.raised_at.CopyFrom(_timestamp(now))
+                recorded.raised_at.CopyFrom(timestamp_of(now))
                 return f"drift signal from experiment {signal.experiment_id} on {slug}: {signal.explanation}"
             for existing in strategy.drift_signals:
                 if existing.experiment_id == signal.experiment_id:
@@ -345,9 +347,9 @@ class StrategyRegistry:
         strategy: pb.Strategy, stage: int, now: datetime, actor: Principal, reason: str, source: int = 0
     ) -> None:
         strategy.history.add(from_stage=strategy.stage, to_stage=stage, actor=actor.name, reason=reason,
-                             at=_timestamp(now), pause_source=source)  # fmt: skip
+                             at=timestamp_of(now), pause_source=source)  # fmt: skip
         strategy.stage = stage
-        strategy.stage_entered_at.CopyFrom(_timestamp(now))
+        strategy.stage_entered_at.CopyFrom(timestamp_of(now))
 
     async def _apply(
         self, slug: str, action: str, change: Callable[[pb.Strategy, datetime], str], actor: Principal

@@ -12,6 +12,7 @@ from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.auth import current_principal
 from polytraders.servers.runtime.server import ServiceBinding
 
+from .experiments import ExperimentTracker
 from .registry import StrategyRegistry
 
 ACCESS = {
@@ -109,4 +110,45 @@ def registry_binding(registry: StrategyRegistry) -> ServiceBinding:
         servicer=StrategyRegistryServicer(registry),
         add_to_server=pb_grpc.add_StrategyRegistryServiceServicer_to_server,
         access=ACCESS,
+    )
+
+
+EXPERIMENT_ACCESS = {
+    "CreateExperiment": auth.OPERATE,
+    "RecordSamples": auth.OPERATE,
+    "GetExperiment": auth.READ,
+    "ListExperiments": auth.READ,
+}
+
+
+class ExperimentTrackerServicer(pb_grpc.ExperimentTrackerServiceServicer):
+    def __init__(self, tracker: ExperimentTracker) -> None:
+        self._tracker = tracker
+
+    async def CreateExperiment(self, request: pb.CreateExperimentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.CreateExperimentResponse(
+            experiment=await self._tracker.create(request.experiment, current_principal())
+        )
+
+    async def RecordSamples(self, request: pb.RecordSamplesRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        experiment, accepted, duplicates = await self._tracker.record(
+            request.experiment_id, list(request.samples), current_principal()
+        )
+        return pb.RecordSamplesResponse(
+            experiment=experiment, accepted_count=accepted, duplicate_count=duplicates
+        )
+
+    async def GetExperiment(self, request: pb.GetExperimentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.GetExperimentResponse(experiment=await self._tracker.get(request.experiment_id))
+
+    async def ListExperiments(self, request: pb.ListExperimentsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.ListExperimentsResponse(experiments=await self._tracker.list())
+
+
+def experiments_binding(tracker: ExperimentTracker) -> ServiceBinding:
+    return ServiceBinding(
+        descriptor=pb.DESCRIPTOR.services_by_name["ExperimentTrackerService"],
+        servicer=ExperimentTrackerServicer(tracker),
+        add_to_server=pb_grpc.add_ExperimentTrackerServiceServicer_to_server,
+        access=EXPERIMENT_ACCESS,
     )
