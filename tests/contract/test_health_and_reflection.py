@@ -9,11 +9,12 @@ from .conftest import DEADLINE, Target
 
 REPORT_BUS = "polytraders.governance.v1.ReportBusService"
 REGISTRY = "polytraders.governance.v1.StrategyRegistryService"
+EXPERIMENTS = "polytraders.governance.v1.ExperimentTrackerService"
 
 
 def test_the_server_and_the_report_bus_are_serving(target: Target) -> None:
     stub = health_pb2_grpc.HealthStub(target.channel)
-    for service in ("", REPORT_BUS, REGISTRY):
+    for service in ("", REPORT_BUS, REGISTRY, EXPERIMENTS):
         reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=DEADLINE)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
 
