@@ -234,3 +234,23 @@ async def _first(stream, count: int):  # type: ignore[no-untyped-def]
         count -= 1
         if not count:
             return
+
+
+def test_the_gates_follow_the_configuration(tmp_path, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    from polytraders.servers.runtime.config import ServerConfig
+    from tests.conftest import DEV_TOKENS
+
+    config = ServerConfig(port=0, database_url=f"sqlite:///{tmp_path / 'g.db'}", tokens_file=str(DEV_TOKENS),
+                          min_paper_days=3, require_positive_risk_adj=False, min_limited_live_days=1)  # fmt: skip
+    running = MeshThread(config, clock=clock)
+    try:
+        with Governance(running.address, token="dev-operator-token", bot_slug="ops") as gov:
+            gov.registry.register("quick", owner="o", version="1")
+            for stage in (S.STAGE_BACKTEST, S.STAGE_PAPER, S.STAGE_SHADOW):
+                gov.registry.promote("quick", stage, "ok")
+            gov.registry.link_artefact("quick", _gate(3, "-0.2"))
+            gov.registry.promote("quick", S.STAGE_LIMITED_LIVE, "3 days suffice here, and a loss is allowed")
+            clock.advance(timedelta(days=1))
+            assert gov.registry.promote("quick", S.STAGE_GENERAL_LIVE, "a day").stage == S.STAGE_GENERAL_LIVE
+    finally:
+        running.stop()

@@ -6,7 +6,7 @@ better, so a negative mean means the variant underperforms).
 
 `fixed_sample_interval` is the classic paired t confidence interval. It is valid only for a sample
 size fixed in advance and looked at once: checked after every sample, its false-positive rate grows
-with the number of looks (the tests measure about 40% at alpha = 0.05 over 300 looks).
+with the number of looks (the tests measure 46% at alpha = 0.05 over 300 looks).
 
 `SequentialMonitor` and `sequential_test` implement the mixture sequential probability ratio test
 (mSPRT) with a normal mixing distribution (Robbins 1970; Johari, Pekelis & Walsh, "Always valid

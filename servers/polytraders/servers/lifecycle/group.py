@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .experiments import ExperimentTracker
-from .registry import StrategyRegistry, stage_name
+from .registry import GateRules, StrategyRegistry, stage_name
 from .service import experiments_binding, registry_binding
 from .store import ExperimentStore, StrategyStore
 
@@ -36,6 +38,11 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
             "experiment-tracker", f"experiment.{action}", experiment.variant_slug, explanation, metrics
         )
 
-    registry = StrategyRegistry(StrategyStore(parts.engine), parts.clock, registry_changed)
+    rules = GateRules(
+        min_paper_days=parts.config.min_paper_days,
+        require_positive_risk_adj=parts.config.require_positive_risk_adj,
+        min_limited_live=timedelta(days=parts.config.min_limited_live_days),
+    )
+    registry = StrategyRegistry(StrategyStore(parts.engine), parts.clock, registry_changed, rules)
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
     return [registry_binding(registry), experiments_binding(tracker)]

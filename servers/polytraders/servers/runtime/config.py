@@ -34,6 +34,12 @@ class ServerConfig:
     """How long SIGTERM waits for in-flight calls before closing."""
     subscriber_queue: int = 10_000
     """Live reports buffered per subscriber before it falls back to reading the archive."""
+    min_paper_days: int = 14
+    """Continuous paper-trading days a paper gate must show before LIMITED_LIVE."""
+    require_positive_risk_adj: bool = True
+    """Whether that paper gate must also show a positive risk-adjusted return."""
+    min_limited_live_days: int = 7
+    """Days in LIMITED_LIVE before GENERAL_LIVE."""
 
     def replace(self, **changes: Any) -> ServerConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
