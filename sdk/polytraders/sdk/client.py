@@ -9,22 +9,20 @@ exceptions of `polytraders.sdk.errors`.
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from polytraders.governance.v1 import report_bus_pb2 as bus_pb
-from polytraders.governance.v1 import report_bus_pb2_grpc as bus_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 
-from .calls import AsyncStreamCall, AsyncUnaryCall, CallOptions, Metadata, StreamCall, UnaryCall
+from .calls import CallOptions
 from .clock import Clock
 from .experiments import ExperimentsFamily
-from .publisher import PublisherConfig, PublisherStats, ReportPublisher
+from .publisher import PublisherConfig, ReportPublisher
 from .registry import RegistryFamily
 from .report_builders import ReportBuilder
+from .reports import PublisherSlot, ReportsFamily
 from .tagging import BuilderCode, OrderIntent, OrderTagger
 
 # Reconnect quickly after an outage: the default backoff grows to two minutes.
@@ -45,135 +43,6 @@ def _target_for(target: str | Mapping[str, str], family: str) -> str:
         return target.get(family) or target["default"]
     except KeyError:
         raise ValueError(f"no target for {family!r} and no 'default' in {dict(target)}") from None
-
-
-def _subscription(
-    kinds: Iterable[rpb.ReportKind.ValueType],
-    bot_slugs: Iterable[str],
-    modes: Iterable[rpb.Mode.ValueType],
-    epoch_from: int,
-    epoch_to: int,
-    cursor: str,
-    live_only: bool,
-) -> bus_pb.SubscribeReportsRequest:
-    return bus_pb.SubscribeReportsRequest(
-        kinds=list(kinds),
-        bot_slugs=list(bot_slugs),
-        modes=list(modes),
-        epoch_from=epoch_from,
-        epoch_to=epoch_to,
-        cursor=cursor,
-        live_only=live_only,
-    )
-
-
-class ReportsClient:
-    """`gov.reports`: publish without blocking, publish and wait, subscribe."""
-
-    def __init__(
-        self,
-        channel: grpc.Channel,
-        metadata: Metadata,
-        options: CallOptions,
-        builder: ReportBuilder,
-        publisher_config: PublisherConfig,
-    ) -> None:
-        stub = bus_grpc.ReportBusServiceStub(channel)
-        self._publish_now = UnaryCall[bus_pb.PublishReportsRequest, bus_pb.PublishReportsResponse](
-            stub.PublishReports, metadata, options, idempotent=True
-        )
-        self._subscribe = StreamCall[bus_pb.SubscribeReportsRequest, bus_pb.SubscribeReportsResponse](
-            stub.SubscribeReports, metadata
-        )
-        self._make_publisher = lambda: ReportPublisher(channel, metadata, builder, publisher_config)
-        self._publisher: ReportPublisher | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def publisher(self) -> ReportPublisher:
-        """Started on first use, so a read-only client runs no background threads."""
-        if self._publisher is None:
-            with self._lock:
-                if self._publisher is None:
-                    self._publisher = self._make_publisher()
-        return self._publisher
-
-    def publish(self, report: rpb.Report) -> bool:
-        """Enqueue; never waits on governance. False only when shed by the outbox's overflow policy."""
-        return self.publisher.publish(report)
-
-    def publish_now(
-        self, reports: Sequence[rpb.Report], *, timeout: float | None = None
-    ) -> bus_pb.PublishReportsResponse:
-        """Publish and wait for the server's answer (retried; idempotent by report_id). Not for hot paths."""
-        return self._publish_now(bus_pb.PublishReportsRequest(reports=reports), timeout=timeout)
-
-    def subscribe(
-        self,
-        *,
-        kinds: Iterable[rpb.ReportKind.ValueType] = (),
-        bot_slugs: Iterable[str] = (),
-        modes: Iterable[rpb.Mode.ValueType] = (),
-        epoch_from: int = 0,
-        epoch_to: int = 0,
-        cursor: str = "",
-        live_only: bool = False,
-    ) -> Iterator[bus_pb.SubscribeReportsResponse]:
-        """Archived reports after `cursor`, then live ones; pass the last `cursor` seen to resume."""
-        request = _subscription(kinds, bot_slugs, modes, epoch_from, epoch_to, cursor, live_only)
-        return self._subscribe(request)
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything published was acknowledged; False if `timeout` ran out first."""
-        return self._publisher.flush(timeout) if self._publisher else True
-
-    def stats(self) -> PublisherStats:
-        return self.publisher.stats()
-
-    def close(self, timeout: float | None = None) -> bool:
-        return self._publisher.close(timeout) if self._publisher else True
-
-
-class AsyncReportsClient:
-    """`gov.reports` for asyncio; `publish()` is the same non-blocking outbox publisher."""
-
-    def __init__(
-        self, channel: grpc.aio.Channel, metadata: Metadata, options: CallOptions, sync: ReportsClient
-    ) -> None:
-        stub = bus_grpc.ReportBusServiceStub(channel)
-        self._publish_now = AsyncUnaryCall[bus_pb.PublishReportsRequest, bus_pb.PublishReportsResponse](
-            stub.PublishReports, metadata, options, idempotent=True
-        )
-        self._subscribe = AsyncStreamCall[bus_pb.SubscribeReportsRequest, bus_pb.SubscribeReportsResponse](
-            stub.SubscribeReports, metadata
-        )
-        self._sync = sync
-
-    def publish(self, report: rpb.Report) -> bool:
-        """Enqueue; never awaits governance (safe to call from the event loop)."""
-        return self._sync.publish(report)
-
-    async def publish_now(
-        self, reports: Sequence[rpb.Report], *, timeout: float | None = None
-    ) -> bus_pb.PublishReportsResponse:
-        return await self._publish_now(bus_pb.PublishReportsRequest(reports=reports), timeout=timeout)
-
-    def subscribe(
-        self,
-        *,
-        kinds: Iterable[rpb.ReportKind.ValueType] = (),
-        bot_slugs: Iterable[str] = (),
-        modes: Iterable[rpb.Mode.ValueType] = (),
-        epoch_from: int = 0,
-        epoch_to: int = 0,
-        cursor: str = "",
-        live_only: bool = False,
-    ) -> AsyncIterator[bus_pb.SubscribeReportsResponse]:
-        request = _subscription(kinds, bot_slugs, modes, epoch_from, epoch_to, cursor, live_only)
-        return self._subscribe(request)
-
-    async def flush(self, timeout: float | None = None) -> bool:
-        return await asyncio.to_thread(self._sync.flush, timeout)
 
 
 class Governance:
@@ -203,13 +72,15 @@ class Governance:
         self._options = call_options or CallOptions()
         self._target = target
         self._channels: dict[str, grpc.Channel] = {}
-        self.reports = ReportsClient(
-            self._channel("reports"),
-            self._metadata,
-            self._options,
-            self.builder,
-            publisher or PublisherConfig(),
+        self._publisher = PublisherSlot(
+            lambda: ReportPublisher(
+                self._channel("reports"), self._metadata, self.builder, publisher or PublisherConfig()
+            )
         )
+        self.reports = ReportsFamily(
+            self._channel("reports"), self._metadata, self._options, aio=False, publisher=self._publisher
+        )
+        """The report bus: `publish()` never blocks; `publish_now()`, `subscribe()`, `flush()`."""
         self.registry = RegistryFamily(self._channel("registry"), self._metadata, self._options, aio=False)
         """StrategyRegistry: stages, live-cap checks, watch; operator verbs for operator tokens."""
         self.experiments = ExperimentsFamily(
@@ -217,7 +88,7 @@ class Governance:
         )
         """ExperimentTracker: A/B experiments with an always-valid sequential test."""
         self._tagger = (
-            OrderTagger(BuilderCode(builder_code), lambda: self.reports.publisher, self.builder)
+            OrderTagger(BuilderCode(builder_code), self._publisher.get, self.builder)
             if builder_code
             else None
         )
@@ -245,7 +116,7 @@ class Governance:
 
     def close(self, timeout: float | None = None) -> bool:
         """Deliver what is pending within `timeout`, keep the rest in the outbox, close channels."""
-        delivered = self.reports.close(timeout)
+        delivered = self._publisher.close(timeout)
         for channel in self._channels.values():
             channel.close()
         return delivered
@@ -288,9 +159,8 @@ class AsyncGovernance:
         self.builder = self._blocking.builder
         self._options = self._blocking._options
         self._channels: dict[str, grpc.aio.Channel] = {}
-        self.reports = AsyncReportsClient(
-            self._channel("reports"), self._blocking._metadata, self._options, self._blocking.reports
-        )
+        self.reports = ReportsFamily(self._channel("reports"), self._blocking._metadata, self._options, aio=True,
+                                     publisher=self._blocking._publisher)  # fmt: skip
         self.registry = RegistryFamily(
             self._channel("registry"), self._blocking._metadata, self._options, aio=True
         )

@@ -1,0 +1,90 @@
+"""`gov.reports`: publish without blocking, publish and wait, subscribe."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from polytraders.governance.v1 import report_bus_pb2 as pb
+from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
+from polytraders.reports.v1 import reports_pb2 as rpb
+
+from .calls import CallOptions, Metadata
+from .families import Family
+from .publisher import PublisherStats, ReportPublisher
+
+
+class PublisherSlot:
+    """Starts the publisher on first use, so a read-only client runs no background threads."""
+
+    def __init__(self, start: Callable[[], ReportPublisher]) -> None:
+        self._start = start
+        self._publisher: ReportPublisher | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ReportPublisher:
+        if self._publisher is None:
+            with self._lock:
+                if self._publisher is None:
+                    self._publisher = self._start()
+        return self._publisher
+
+    def flush(self, timeout: float | None) -> bool:
+        return self._publisher.flush(timeout) if self._publisher else True
+
+    def close(self, timeout: float | None) -> bool:
+        return self._publisher.close(timeout) if self._publisher else True
+
+
+class ReportsFamily(Family):
+    stub_class = pb_grpc.ReportBusServiceStub
+    idempotent = frozenset({"PublishReports"})  # by report_id
+    streams = frozenset({"SubscribeReports"})
+
+    def __init__(
+        self, channel: Any, metadata: Metadata, options: CallOptions, *, aio: bool, publisher: PublisherSlot
+    ) -> None:
+        super().__init__(channel, metadata, options, aio=aio)
+        self._slot = publisher
+
+    @property
+    def publisher(self) -> ReportPublisher:
+        return self._slot.get()
+
+    def publish(self, report: rpb.Report) -> bool:
+        """Enqueue; never waits on governance (safe on an event loop). False only when shed by the overflow policy."""
+        return self._slot.get().publish(report)
+
+    def publish_now(self, reports: Sequence[rpb.Report]) -> pb.PublishReportsResponse:
+        """Publish and wait for the server's answer (retried; idempotent by report_id). Not for hot paths."""
+        return self._invoke("PublishReports", pb.PublishReportsRequest(reports=reports))
+
+    def subscribe(
+        self,
+        *,
+        kinds: Iterable[rpb.ReportKind.ValueType] = (),
+        bot_slugs: Iterable[str] = (),
+        modes: Iterable[rpb.Mode.ValueType] = (),
+        epoch_from: int = 0,
+        epoch_to: int = 0,
+        cursor: str = "",
+        live_only: bool = False,
+    ):  # type: ignore[no-untyped-def]
+        """Archived reports after `cursor`, then live ones; pass the last `cursor` seen to resume."""
+        request = pb.SubscribeReportsRequest(
+            kinds=list(kinds), bot_slugs=list(bot_slugs), modes=list(modes), epoch_from=epoch_from,
+            epoch_to=epoch_to, cursor=cursor, live_only=live_only,
+        )  # fmt: skip
+        return self._invoke("SubscribeReports", request)
+
+    def flush(self, timeout: float | None = None):  # type: ignore[no-untyped-def]
+        """Wait until everything published was acknowledged; False if `timeout` ran out first."""
+        return asyncio.to_thread(self._slot.flush, timeout) if self._aio else self._slot.flush(timeout)
+
+    def stats(self) -> PublisherStats:
+        return self._slot.get().stats()
+
+
+__all__ = ["PublisherSlot", "ReportsFamily"]
