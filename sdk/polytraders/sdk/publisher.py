@@ -280,6 +280,20 @@ class ReportPublisher:
         finally:
             conn.close()
 
+    def _loss_report(
+        self, event: str, severity: rpb.Severity.ValueType, explanation: str, metrics: dict[str, str]
+    ) -> rpb.Report:
+        """The OperationsReport that explains reports this publisher could not deliver."""
+        return self._builder.operations(
+            component=f"publisher:{self._builder.bot_slug}",
+            status=rpb.COMPONENT_STATUS_DEGRADED,
+            severity=severity,
+            event=event,
+            alert_key=f"{event}:{self._builder.bot_slug}",
+            explanation=explanation,
+            metrics=metrics,
+        )
+
     @staticmethod
     def _payload(item: bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]) -> bytes:
         if isinstance(item, bytes):
@@ -302,13 +316,10 @@ class ReportPublisher:
         by_kind = {
             rpb.ReportKind.Name(kind).removeprefix("REPORT_KIND_").lower(): n for kind, n in shed.items()
         }
-        report = self._builder.operations(
-            component=f"publisher:{self._builder.bot_slug}",
-            status=rpb.COMPONENT_STATUS_DEGRADED,
-            severity=rpb.SEVERITY_WARNING,
-            event="publisher.overflow",
-            alert_key=f"publisher.overflow:{self._builder.bot_slug}",
-            explanation=(
+        report = self._loss_report(
+            "publisher.overflow",
+            rpb.SEVERITY_WARNING,
+            (
                 f"The outbox reached its bound of {self.config.max_outbox_reports} reports; "
                 f"{sum(shed.values())} ONE_YEAR reports were shed before it recovered."
             ),
@@ -398,14 +409,11 @@ class ReportPublisher:
             len(refused),
             self.outbox.path,
         )
-        explanation = self._builder.operations(
-            component=f"publisher:{self._builder.bot_slug}",
-            status=rpb.COMPONENT_STATUS_DEGRADED,
-            severity=rpb.SEVERITY_ERROR,
-            event="publisher.dead_letter",
-            alert_key=f"publisher.dead_letter:{self._builder.bot_slug}",
-            explanation=f"Governance refused {len(refused)} reports as invalid: {reasons[refused[0]][0]}",
-            metrics={"dead_lettered": str(len(refused))},
+        explanation = self._loss_report(
+            "publisher.dead_letter",
+            rpb.SEVERITY_ERROR,
+            f"Governance refused {len(refused)} reports as invalid: {reasons[refused[0]][0]}",
+            {"dead_lettered": str(len(refused))},
         )
         with self._settled:  # one step, so flush() never sees zero between the refusal and its report
             self._depth -= len(refused) - 1

@@ -32,12 +32,7 @@ class _ExplodingBus(pb_grpc.ReportBusServiceServicer):
 
 
 def _binding(servicer: object, access: dict[str, frozenset[auth.Role]] = ACCESS) -> ServiceBinding:
-    return ServiceBinding(
-        descriptor=pb.DESCRIPTOR.services_by_name["ReportBusService"],
-        servicer=servicer,
-        add_to_server=pb_grpc.add_ReportBusServiceServicer_to_server,
-        access=access,
-    )
+    return ServiceBinding.of(pb, pb_grpc, "ReportBusService", servicer, access)
 
 
 @pytest.fixture

@@ -105,11 +105,8 @@ class StrategyRegistryServicer(pb_grpc.StrategyRegistryServiceServicer):
 
 
 def registry_binding(registry: StrategyRegistry) -> ServiceBinding:
-    return ServiceBinding(
-        descriptor=pb.DESCRIPTOR.services_by_name["StrategyRegistryService"],
-        servicer=StrategyRegistryServicer(registry),
-        add_to_server=pb_grpc.add_StrategyRegistryServiceServicer_to_server,
-        access=ACCESS,
+    return ServiceBinding.of(
+        pb, pb_grpc, "StrategyRegistryService", StrategyRegistryServicer(registry), ACCESS
     )
 
 
@@ -146,9 +143,6 @@ class ExperimentTrackerServicer(pb_grpc.ExperimentTrackerServiceServicer):
 
 
 def experiments_binding(tracker: ExperimentTracker) -> ServiceBinding:
-    return ServiceBinding(
-        descriptor=pb.DESCRIPTOR.services_by_name["ExperimentTrackerService"],
-        servicer=ExperimentTrackerServicer(tracker),
-        add_to_server=pb_grpc.add_ExperimentTrackerServiceServicer_to_server,
-        access=EXPERIMENT_ACCESS,
+    return ServiceBinding.of(
+        pb, pb_grpc, "ExperimentTrackerService", ExperimentTrackerServicer(tracker), EXPERIMENT_ACCESS
     )

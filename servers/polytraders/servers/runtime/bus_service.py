@@ -82,9 +82,4 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
 
 
 def report_bus_binding(bus: ReportBus) -> ServiceBinding:
-    return ServiceBinding(
-        descriptor=pb.DESCRIPTOR.services_by_name["ReportBusService"],
-        servicer=ReportBusServicer(bus),
-        add_to_server=pb_grpc.add_ReportBusServiceServicer_to_server,
-        access=ACCESS,
-    )
+    return ServiceBinding.of(pb, pb_grpc, "ReportBusService", ReportBusServicer(bus), ACCESS)

@@ -35,6 +35,23 @@ class ServiceBinding:
                 f"{self.descriptor.full_name}: access policy missing {sorted(missing)}, unknown {sorted(unknown)}"
             )
 
+    @classmethod
+    def of(
+        cls,
+        messages: Any,
+        stubs: Any,
+        service: str,
+        servicer: Any,
+        access: Mapping[str, frozenset[auth.Role]],
+    ) -> ServiceBinding:
+        """Bind `service` of a generated `_pb2` module and its `_pb2_grpc` twin."""
+        return cls(
+            descriptor=messages.DESCRIPTOR.services_by_name[service],
+            servicer=servicer,
+            add_to_server=getattr(stubs, f"add_{service}Servicer_to_server"),
+            access=access,
+        )
+
     @property
     def name(self) -> str:
         return self.descriptor.full_name
