@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,6 +32,14 @@ class Figure:
             target,
             met,
         )
+
+
+REPEATS = 3
+
+
+def best_of(measure: Callable[[], float], repeats: int = REPEATS) -> float:
+    """The best of a few runs: on a shared 2-core machine the slow runs measure the neighbours."""
+    return max(measure() for _ in range(repeats))
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -10,7 +10,7 @@ import grpc
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.sdk import Governance
 
-from .figures import Figure, percentile
+from .figures import REPEATS, Figure, percentile
 from .processes import governance, raw_grpc, serving
 
 CALLS = 5_000
@@ -49,10 +49,13 @@ def run() -> list[Figure]:
                 response_deserializer=pb.CheckLiveCapResponse.FromString,
             )
             assert check(request, metadata=BOT).allowed
-            ours = _timed(check, request)
+            ours = min((_timed(check, request) for _ in range(REPEATS)), key=lambda s: percentile(s, 0.5))
     with serving(raw_grpc()) as raw_address, grpc.insecure_channel(raw_address) as channel:
         put = channel.unary_unary("/bench.Raw/Put")
-        raw = _timed(put, request.SerializeToString())
+        raw = min(
+            (_timed(put, request.SerializeToString()) for _ in range(REPEATS)),
+            key=lambda s: percentile(s, 0.5),
+        )
     return [
         Figure.against(
             f"CheckLiveCap {label} over gRPC vs raw unary",

@@ -22,7 +22,7 @@ from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.archive import ReportArchive, report_archive
 from polytraders.servers.runtime.storage import create_schema, make_engine
 
-from .figures import Figure, percentile
+from .figures import Figure, best_of, percentile
 from .processes import governance, raw_grpc, serving
 
 PUBLISH = "/polytraders.governance.v1.ReportBusService/PublishReports"
@@ -214,16 +214,26 @@ def latency(
     return delays, rtts
 
 
+def _postgres_publish_rate(payloads: list[bytes]) -> Callable[[], float]:
+    def measure() -> float:
+        with postgres_schema() as url:
+            return publish_rate(url, payloads)
+
+    return measure
+
+
 def run() -> list[Figure]:
     batches = make_batches()
     payloads = [b.SerializeToString() for b in batches]
     rows = archive_rows(batches)
     with serving(raw_grpc()) as raw_address:
-        grpc_ceiling = raw_grpc_rate(raw_address, payloads)
+        grpc_ceiling = best_of(lambda: raw_grpc_rate(raw_address, payloads))
         figures = []
         with tempfile.TemporaryDirectory() as scratch:
-            sqlite_rate = publish_rate(f"sqlite:///{scratch}/bench.db", payloads)
-        sqlite_ceiling = min(grpc_ceiling, raw_sqlite_rate(rows))
+            sqlite_rate = best_of(
+                lambda: publish_rate(f"sqlite:///{scratch}/{uuid.uuid4().hex}.db", payloads)
+            )
+        sqlite_ceiling = min(grpc_ceiling, best_of(lambda: raw_sqlite_rate(rows)))
         figures.append(
             Figure.against(
                 "PublishReports → SQLite (batches of 500) vs min(raw gRPC, raw sqlite3)",
@@ -234,9 +244,8 @@ def run() -> list[Figure]:
                 sqlite_rate / sqlite_ceiling >= 0.6 and sqlite_rate >= 25_000,
             )
         )
-        with postgres_schema() as url:
-            pg_rate = publish_rate(url, payloads)
-        pg_ceiling = min(grpc_ceiling, raw_postgres_rate(rows))
+        pg_rate = best_of(_postgres_publish_rate(payloads))
+        pg_ceiling = min(grpc_ceiling, best_of(lambda: raw_postgres_rate(rows)))
         figures.append(
             Figure.against(
                 "PublishReports → PostgreSQL (batches of 500) vs min(raw gRPC, raw psycopg)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import tempfile
 import time
+import uuid
 from collections import deque
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from polytraders.sdk import Governance, OrderIntent, PublisherConfig
 from polytraders.servers.runtime.archive import ReportArchive
 from polytraders.servers.runtime.storage import make_engine
 
-from .figures import Figure, percentile
+from .figures import Figure, best_of, percentile
 from .processes import governance, serving
 from .report_bus import TOKEN_ID, make_batches, publish_rate
 
@@ -62,7 +63,8 @@ def run() -> list[Figure]:
 
         # Ceiling for tag_order(): setting the code on the intent, nothing else.
         bare_tag = _latencies(lambda i: i._replace(builder_code=CODE), intents)
-        rate = publish_rate(f"sqlite:///{scratch}/direct.db", [b.SerializeToString() for b in make_batches()])
+        payloads = [b.SerializeToString() for b in make_batches()]
+        rate = best_of(lambda: publish_rate(f"sqlite:///{scratch}/{uuid.uuid4().hex}.db", payloads))
 
     for label, q in (("p50", 0.5), ("p99", 0.99)):
         ours, ceiling = percentile(enqueue, q), percentile(bare_enqueue, q)
