@@ -58,8 +58,16 @@ class RegistryFamily(Family):
         )
         return self._invoke("RegisterStrategy", request, lambda r: r.strategy)
 
-    def promote(self, slug: str, to_stage: pb.Stage.ValueType, reason: str) -> pb.Strategy:
-        request = pb.PromoteStrategyRequest(slug=slug, to_stage=to_stage, reason=reason)
+    def promote(
+        self,
+        slug: str,
+        to_stage: pb.Stage.ValueType,
+        reason: str,
+        stage_metadata: dict[str, str] | None = None,
+    ) -> pb.Strategy:
+        request = pb.PromoteStrategyRequest(
+            slug=slug, to_stage=to_stage, reason=reason, stage_metadata=stage_metadata
+        )
         return self._invoke("PromoteStrategy", request, lambda r: r.strategy)
 
     def pause(

@@ -55,7 +55,8 @@ def test_a_strategy_walks_the_whole_lifecycle_and_every_shortcut_is_refused(
     with pytest.raises(PermissionDeniedError):
         bot.registry.promote("momentum", S.STAGE_SHADOW, "a bot may not promote")
 
-    reg.promote("momentum", S.STAGE_SHADOW, "paper looked fine")
+    shadow = reg.promote("momentum", S.STAGE_SHADOW, "paper looked fine", {"feed": "clob-ws-shadow-1"})
+    assert dict(shadow.stage_metadata) == {"feed": "clob-ws-shadow-1"}
     with pytest.raises(FailedPreconditionError, match="no paper gate artefact"):
         reg.promote("momentum", S.STAGE_LIMITED_LIVE, "no gate yet")
     reg.link_artefact("momentum", _gate(13, "1.2"))

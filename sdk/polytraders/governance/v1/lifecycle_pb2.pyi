@@ -221,14 +221,23 @@ class ListStrategiesResponse(_message.Message):
     def __init__(self, strategies: _Optional[_Iterable[_Union[Strategy, _Mapping]]] = ...) -> None: ...
 
 class PromoteStrategyRequest(_message.Message):
-    __slots__ = ("slug", "to_stage", "reason")
+    __slots__ = ("slug", "to_stage", "reason", "stage_metadata")
+    class StageMetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SLUG_FIELD_NUMBER: _ClassVar[int]
     TO_STAGE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    STAGE_METADATA_FIELD_NUMBER: _ClassVar[int]
     slug: str
     to_stage: Stage
     reason: str
-    def __init__(self, slug: _Optional[str] = ..., to_stage: _Optional[_Union[Stage, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+    stage_metadata: _containers.ScalarMap[str, str]
+    def __init__(self, slug: _Optional[str] = ..., to_stage: _Optional[_Union[Stage, str]] = ..., reason: _Optional[str] = ..., stage_metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class PromoteStrategyResponse(_message.Message):
     __slots__ = ("strategy",)

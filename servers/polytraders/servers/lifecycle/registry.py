@@ -205,7 +205,14 @@ class StrategyRegistry:
         )
         return strategy
 
-    async def promote(self, slug: str, to_stage: int, reason: str, actor: Principal) -> pb.Strategy:
+    async def promote(
+        self,
+        slug: str,
+        to_stage: int,
+        reason: str,
+        actor: Principal,
+        stage_metadata: dict[str, str] | None = None,
+    ) -> pb.Strategy:
         def change(strategy: pb.Strategy, now: datetime) -> str:
             self._require_authority(strategy, actor)
             allowed = NEXT_STAGES.get(strategy.stage, frozenset())
@@ -218,6 +225,8 @@ class StrategyRegistry:
                 )
             evidence = self._gate(strategy, to_stage, now)
             self._enter(strategy, to_stage, now, actor, reason)
+            strategy.stage_metadata.clear()
+            strategy.stage_metadata.update(stage_metadata or {})
             return (f"{actor.name} moved {slug} from {stage_name(strategy.history[-1].from_stage)} to "
                     f"{stage_name(to_stage)}: {reason}{evidence}")  # fmt: skip
 

@@ -53,7 +53,7 @@ class StrategyRegistryServicer(pb_grpc.StrategyRegistryServiceServicer):
 
     async def PromoteStrategy(self, request: pb.PromoteStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
         strategy = await self._registry.promote(
-            request.slug, request.to_stage, request.reason, current_principal()
+            request.slug, request.to_stage, request.reason, current_principal(), dict(request.stage_metadata)
         )
         return pb.PromoteStrategyResponse(strategy=strategy)
 
