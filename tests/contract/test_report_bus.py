@@ -142,6 +142,12 @@ def _without_body(report: rpb.Report) -> rpb.Report:
     return report
 
 
+def _with_bad_correction(report: rpb.Report) -> rpb.Report:
+    report.header.kind = rpb.REPORT_KIND_SETTLEMENT
+    report.settlement.corrects_report_id = "the-one-before"
+    return report
+
+
 def _unchanged(report: rpb.Report) -> rpb.Report:
     return report
 
@@ -205,6 +211,13 @@ BAD_PUBLISHES = [
         _with_header(retention=0),
         grpc.StatusCode.INVALID_ARGUMENT,
         "reports[1].header.retention",
+    ),
+    (
+        "correction names no report_id",
+        "bot",
+        _with_bad_correction,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].settlement.corrects_report_id",
     ),
     (
         "bad bot_slug",

@@ -195,6 +195,27 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from polytraders.governance.v1 import audit_pb2, audit_pb2_grpc
+
+    with grpc.insecure_channel(args.target) as channel:
+        try:
+            reply = audit_pb2_grpc.ComplianceLedgerServiceStub(channel).VerifyLedger(
+                audit_pb2.VerifyLedgerRequest(stream=args.stream or "", from_latest_checkpoint=args.from_checkpoint),
+                metadata=_metadata(args.token), timeout=3600,
+            )  # fmt: skip
+        except grpc.RpcError as error:
+            print(f"{error.code().name}: {error.details()}", file=sys.stderr)
+            return 2
+    if reply.ok:
+        print(f"ledger ok: {reply.entries_checked} entries, {reply.checkpoints_checked} checkpoints verified")
+        return 0
+    b = reply.first_break
+    problem = audit_pb2.LedgerProblem.Name(b.problem).removeprefix("LEDGER_PROBLEM_").lower()
+    print(f"ledger BROKEN at stream {b.stream} entry {b.seq} ({problem}): {b.explanation}")
+    return 1
+
+
 def cmd_contract_test(args: argparse.Namespace) -> int:
     """Run tests/contract against a running deploy; stops at the first broken contract."""
     suite = Path(__file__).resolve().parents[3] / "tests" / "contract"
@@ -284,6 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
     show.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
     show.set_defaults(run=cmd_experiments)
+
+    audit = commands.add_parser("audit", help="the compliance ledger").add_subparsers(
+        dest="audit", required=True
+    )
+    verify = audit.add_parser("verify", help="walk the hash chains; exit 1 naming the first broken entry")
+    verify.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+    verify.add_argument("--token", default=env("POLYTRADERS_TOKEN"), help="operator or auditor token")
+    verify.add_argument("--stream", help="one stream (a bot slug); default every stream")
+    verify.add_argument(
+        "--from-checkpoint", action="store_true", help="start at each stream's latest checkpoint"
+    )
+    verify.set_defaults(run=cmd_audit_verify)
 
     contract = commands.add_parser("contract-test", help="run the contract suite against a running target")
     contract.add_argument("target")

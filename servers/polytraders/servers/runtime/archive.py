@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from polytraders.reports.v1 import reports_pb2
 
+from .ledger import ComplianceLedger, LedgerRecord
 from .storage import metadata
 
 report_archive = Table(
@@ -95,6 +96,8 @@ class IncomingReport(NamedTuple):
     retention: int
     produced_at_us: int
     payload: bytes
+    corrects: str = ""
+    """For SEVEN_YEARS settlement records: the report_id of the record this one corrects."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class ReportArchive:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._ledger = ComplianceLedger()
         self._write_lock = threading.Lock()
         self._last_seq: int | None = None
         # Rows go to the driver as tuples: SQLAlchemy's per-row parameter processing would
@@ -174,6 +178,7 @@ class ReportArchive:
                     return self._store_new(batches, received_at_us, expires_at_us)
                 except IntegrityError:
                     self._last_seq = None  # another writer moved on; reload and retry
+                    self._ledger.forget_heads()
                     if attempt == 2:
                         raise
         raise AssertionError("unreachable")
@@ -198,6 +203,7 @@ class ReportArchive:
                 ).scalar_one()
             seq = self._last_seq
             rows: list[tuple] = []  # type: ignore[type-arg]
+            compliance: list[LedgerRecord] = []
             results: list[tuple[list[ArchivedReport], int]] = []
             for batch in batches:
                 stored: list[ArchivedReport] = []
@@ -210,9 +216,12 @@ class ReportArchive:
                     stored.append(
                         ArchivedReport(seq, r.report_id, r.kind, r.bot_slug, r.epoch, r.mode, r.payload)
                     )
+                    if r.retention == reports_pb2.RETENTION_SEVEN_YEARS:
+                        compliance.append(LedgerRecord(r.bot_slug, r.report_id, r.corrects, r.payload))
                 results.append((stored, len(batch) - len(stored)))
             if rows:
                 conn.exec_driver_sql(self._insert_sql, rows)
+                self._ledger.append(conn, compliance, received_at_us)
         self._last_seq = seq
         return results
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from polytraders.sdk.clock import Clock, SystemClock
+from polytraders.servers.audit.service import audit_bindings
 from polytraders.servers.lifecycle.group import lifecycle_bindings
 
 from .archive import ReportArchive
@@ -39,6 +40,7 @@ class MeshParts:
 GROUPS: dict[str, Callable[[MeshParts], list[ServiceBinding]]] = {
     "reports": lambda parts: [report_bus_binding(parts.bus)],
     "lifecycle": lambda parts: lifecycle_bindings(parts),
+    "audit": lambda parts: audit_bindings(parts),
 }
 
 

@@ -58,6 +58,9 @@ def to_incoming(report: reports_pb2.Report) -> IncomingReport | None:
         and header.HasField("produced_at")
     ):
         return None
+    corrects = report.settlement.corrects_report_id if body == "settlement" else ""
+    if corrects and not REPORT_ID.fullmatch(corrects):
+        return None
     produced = header.produced_at
     return IncomingReport(
         report_id,
@@ -68,6 +71,7 @@ def to_incoming(report: reports_pb2.Report) -> IncomingReport | None:
         retention,
         produced.seconds * 1_000_000 + produced.nanos // 1000,
         report.SerializeToString(deterministic=True),
+        corrects,
     )
 
 
@@ -113,6 +117,11 @@ def report_violations(report: reports_pb2.Report, where: str) -> list[FieldViola
         bad("mode", "is required" if not header.mode else f"unknown mode {header.mode}")
     if not header.HasField("produced_at"):
         bad("produced_at", "is required")
+    corrects = report.settlement.corrects_report_id if body == "settlement" else ""
+    if corrects and not REPORT_ID.fullmatch(corrects):
+        problems.append(
+            FieldViolation(f"{where}.settlement.corrects_report_id", "must be a canonical lowercase UUID")
+        )
     if header.retention not in _RETENTIONS:
         bad(
             "retention",

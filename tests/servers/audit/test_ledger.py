@@ -1,0 +1,150 @@
+"""The compliance ledger: tampering with the database directly is found, named, and exits the CLI non-zero."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from datetime import timedelta
+
+import grpc
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from polytraders.governance.v1 import audit_pb2 as pb
+from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
+from polytraders.sdk import ManualClock
+from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.runtime import ledger
+from polytraders.servers.runtime.mesh import MeshThread
+from tests.clients.test_cli import CLI
+
+AUDITOR = [("authorization", "Bearer dev-auditor-token")]
+
+
+def _publish_records(mesh: MeshThread, count: int, bot: str = "demo-bot") -> list[str]:
+    builder = ReportBuilder(bot)
+    records = [
+        builder.settlement(record_type="pnl.fill", subject=bot, realised_pnl_micros=i) for i in range(count)
+    ]
+    noise = [builder.operations(component="x") for _ in range(3)]  # ONE_YEAR: not in the ledger
+    for start in range(0, count, 500):
+        mesh.call(mesh.mesh.parts.bus.publish(records[start : start + 500] + noise[:1]))
+        noise = noise[1:] + [builder.operations(component="x")]
+    return [r.header.report_id for r in records]
+
+
+def _verify(mesh: MeshThread, **request: object) -> pb.VerifyLedgerResponse:
+    with grpc.insecure_channel(mesh.address) as channel:
+        return pb_grpc.ComplianceLedgerServiceStub(channel).VerifyLedger(
+            pb.VerifyLedgerRequest(**request), metadata=AUDITOR, timeout=60
+        )
+
+
+def _cli_verify(mesh: MeshThread) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, "audit", "verify", "--target", mesh.address, "--token", "dev-auditor-token"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def _sql(mesh: MeshThread, *statements: str) -> None:
+    with mesh.mesh.parts.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def _without_triggers(mesh: MeshThread) -> list[str]:
+    """What someone with write access to the database would do first."""
+    if mesh.mesh.parts.engine.dialect.name == "sqlite":
+        return ["DROP TRIGGER ledger_entries_no_update", "DROP TRIGGER ledger_entries_no_delete"]
+    return ["DROP TRIGGER ledger_entries_append_only ON ledger_entries"]
+
+
+TAMPERING: list[tuple[str, Callable[[str], list[str]], int, int, str]] = [
+    ("edit a payload", lambda s: [f"UPDATE ledger_entries SET payload = substr(payload, 2) WHERE stream = '{s}' AND seq = 7"],
+     7, pb.LEDGER_PROBLEM_EDITED, "edited"),
+    ("delete an entry", lambda s: [f"DELETE FROM ledger_entries WHERE stream = '{s}' AND seq = 12"],
+     12, pb.LEDGER_PROBLEM_REMOVED, "removed"),
+    ("swap two entries", lambda s: [f"UPDATE ledger_entries SET seq = -1 WHERE stream = '{s}' AND seq = 5",
+                                    f"UPDATE ledger_entries SET seq = 5 WHERE stream = '{s}' AND seq = 6",
+                                    f"UPDATE ledger_entries SET seq = 6 WHERE stream = '{s}' AND seq = -1"],
+     5, pb.LEDGER_PROBLEM_REORDERED, "reordered"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "tamper", "seq", "problem", "word"), TAMPERING, ids=[t[0] for t in TAMPERING]
+)
+def test_tampering_is_found_at_the_exact_entry(mesh: MeshThread, case, tamper, seq, problem, word) -> None:  # type: ignore[no-untyped-def]
+    ids = _publish_records(mesh, 20)
+    _publish_records(mesh, 5, bot="other-bot")
+    clean = _verify(mesh)
+    assert (clean.ok, clean.entries_checked) == (True, 25)
+    assert _cli_verify(mesh).returncode == 0
+
+    _sql(mesh, *_without_triggers(mesh), *tamper("demo-bot"))
+    broken = _verify(mesh)
+    cli = _cli_verify(mesh)
+
+    assert not broken.ok
+    assert (broken.first_break.stream, broken.first_break.seq, broken.first_break.problem) == (
+        "demo-bot",
+        seq,
+        problem,
+    )
+    if problem == pb.LEDGER_PROBLEM_EDITED:
+        assert broken.first_break.entry_id == ids[seq - 1]
+    assert cli.returncode == 1
+    assert f"ledger BROKEN at stream demo-bot entry {seq} ({word})" in cli.stdout
+    assert _verify(mesh, stream="other-bot").ok  # the other stream's chain is untouched
+
+
+def test_the_database_refuses_to_update_or_delete_an_entry(mesh: MeshThread) -> None:
+    _publish_records(mesh, 3)
+    for statement in (
+        "UPDATE ledger_entries SET payload = substr(payload, 2) WHERE seq = 1",
+        "DELETE FROM ledger_entries",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            _sql(mesh, statement)
+    assert _verify(mesh).entries_checked == 3
+
+
+def test_checkpoints_let_a_verifier_start_late_and_are_themselves_verified(mesh: MeshThread) -> None:
+    _publish_records(mesh, 2 * ledger.CHECKPOINT_EVERY + 10)
+    full = _verify(mesh)
+    recent = _verify(mesh, from_latest_checkpoint=True)
+    assert (full.ok, full.entries_checked, full.checkpoints_checked) == (
+        True,
+        2 * ledger.CHECKPOINT_EVERY + 10,
+        2,
+    )
+    assert (recent.ok, recent.entries_checked) == (True, 10)
+
+    _sql(mesh, "UPDATE ledger_checkpoints SET merkle_root = substr(merkle_root, 2) WHERE last_seq = 1024")
+    forged = _verify(mesh)
+    assert (forged.first_break.problem, forged.first_break.seq) == (pb.LEDGER_PROBLEM_CHECKPOINT, 1024)
+
+
+def test_the_purge_never_touches_the_ledger_and_corrections_are_new_entries(
+    mesh: MeshThread, clock: ManualClock
+) -> None:
+    builder = ReportBuilder("demo-bot")
+    original = builder.settlement(record_type="pnl.fill", realised_pnl_micros=100)
+    correction = builder.settlement(record_type="pnl.fill", realised_pnl_micros=90,
+                                    corrects_report_id=original.header.report_id)  # fmt: skip
+    mesh.call(mesh.mesh.parts.bus.publish([original, correction]))
+    clock.advance(timedelta(days=365 * 8))
+    assert mesh.call(mesh.mesh.parts.bus.purge_expired()) == 2  # gone from the archive after seven years ...
+    with mesh.mesh.parts.engine.connect() as conn:
+        rows = conn.execute(text("SELECT entry_id, corrects FROM ledger_entries ORDER BY seq")).all()
+    assert [tuple(r) for r in rows] == [(original.header.report_id, ""),
+                                        (correction.header.report_id, original.header.report_id)]  # fmt: skip
+    assert _verify(mesh).ok  # ... but the chain that proves them stays whole
+
+
+def test_only_operators_and_auditors_verify(mesh: MeshThread) -> None:
+    with grpc.insecure_channel(mesh.address) as channel, pytest.raises(grpc.RpcError) as refused:
+        pb_grpc.ComplianceLedgerServiceStub(channel).VerifyLedger(
+            pb.VerifyLedgerRequest(), metadata=[("authorization", "Bearer dev-bot-token")], timeout=10
+        )
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
