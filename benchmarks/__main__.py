@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from . import lifecycle, report_bus, sdk
+from . import ledger, lifecycle, report_bus, sdk
 from .figures import write
 
-MODULES = [report_bus, sdk, lifecycle]
+MODULES = [report_bus, sdk, lifecycle, ledger]
 
 
 def main() -> None:

@@ -1,0 +1,127 @@
+"""The compliance ledger at a million entries: append and verification speed, and flat memory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from sqlalchemy import text
+
+from polytraders.servers.runtime import ledger
+from polytraders.servers.runtime.storage import create_schema, make_engine
+
+from .figures import Figure
+
+ENTRIES = 1_000_000
+SMALL = 100_000
+BATCH = 1_000
+PAYLOAD = b"\x0a\x30" + b"s" * 300  # about a settlement record's size
+
+
+def _fill(database_url: str, count: int) -> float:
+    """Append `count` entries in transactions of BATCH; returns entries/s."""
+    engine = make_engine(database_url)
+    create_schema(engine)
+    chain = ledger.ComplianceLedger()
+    started = time.perf_counter()
+    for start in range(0, count, BATCH):
+        records = [
+            ledger.LedgerRecord("bench-bot", f"{n:036d}", "", PAYLOAD) for n in range(start, start + BATCH)
+        ]
+        with engine.begin() as conn:
+            chain.append(conn, records, 1_795_000_000_000_000)
+    rate = count / (time.perf_counter() - started)
+    engine.dispose()
+    return rate
+
+
+def _hash_only(count: int) -> float:
+    """The ceiling of verification: the same hashing with no database."""
+    started, prev = time.perf_counter(), ledger.GENESIS
+    for n in range(count):
+        prev = hashlib.sha256(prev + PAYLOAD + f"{n:036d}".encode()).digest()
+    return count / (time.perf_counter() - started)
+
+
+def _verify_in_fresh_process(database_url: str) -> dict[str, float]:
+    """Peak RSS is per process: verify in a new one so each size is measured on its own."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.ledger", database_url], capture_output=True, text=True,
+                         check=True, timeout=1800).stdout  # fmt: skip
+    return json.loads(out)
+
+
+def run() -> list[Figure]:
+    with tempfile.TemporaryDirectory() as scratch:
+        small_url, big_url = f"sqlite:///{scratch}/small.db", f"sqlite:///{scratch}/big.db"
+        _fill(small_url, SMALL)
+        append_rate = _fill(big_url, ENTRIES)
+        engine = make_engine(big_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM ledger_entries")).scalar_one() == ENTRIES
+        engine.dispose()
+        small, big = _verify_in_fresh_process(small_url), _verify_in_fresh_process(big_url)
+    raw_append = _raw_append_rate()
+    return [
+        Figure.against(
+            "ledger append, 1M entries (SQLite) vs raw sqlite3 insert",
+            append_rate,
+            "entries/s",
+            raw_append,
+            "reference",
+            True,
+        ),  # fmt: skip
+        Figure.against(
+            "ledger verify, 1M entries vs sha256 loop alone",
+            big["rate"],
+            "entries/s",
+            _hash_only(ENTRIES),
+            "reference",
+            True,
+        ),  # fmt: skip
+        Figure.against(
+            "ledger verify peak RSS at 1M vs at 100k entries",
+            big["max_rss_mb"],
+            "MB",
+            small["max_rss_mb"],
+            "ratio <= 1.2 (flat)",
+            big["max_rss_mb"] / small["max_rss_mb"] <= 1.2,
+        ),  # fmt: skip
+    ]
+
+
+def _raw_append_rate() -> float:
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = f"{scratch}/raw.db"
+        create_schema(make_engine(f"sqlite:///{path}"))
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("DROP TRIGGER ledger_entries_no_update")
+        started, prev = time.perf_counter(), ledger.GENESIS
+        for start in range(0, ENTRIES, BATCH):
+            rows = []
+            for n in range(start, start + BATCH):
+                digest = hashlib.sha256(prev + PAYLOAD).digest()
+                rows.append(("bench-bot", n + 1, f"{n:036d}", 0, "", PAYLOAD, prev, digest))
+                prev = digest
+            conn.executemany("INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.commit()
+        rate = ENTRIES / (time.perf_counter() - started)
+        conn.close()
+    return rate
+
+
+if __name__ == "__main__":
+    engine = make_engine(sys.argv[1])
+    began = time.perf_counter()
+    result = ledger.verify(engine)
+    assert result.ok, result.broken
+    print(json.dumps({"rate": result.entries_checked / (time.perf_counter() - began),
+                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))  # fmt: skip
