@@ -171,6 +171,8 @@ def test_publish_refuses_another_bots_report_and_any_after_close(tmp_path: Path)
     other = Governance("127.0.0.1:9", token="t", bot_slug="other-bot")
     with pytest.raises(ValueError, match="other-bot"):
         gov.reports.publish(other.builder.operations(component="x"))
+    with pytest.raises(ValueError, match="the limit is"):
+        gov.reports.publish(gov.builder.operations(component="x", explanation="y" * 2_000_000))
     gov.close(timeout=0)
     with pytest.raises(PublisherClosed):
         gov.reports.publish(gov.builder.operations(component="x"))

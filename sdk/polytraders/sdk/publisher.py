@@ -56,6 +56,10 @@ class PublisherConfig:
     """SQLite file of the outbox; default `.polytraders-outbox/<bot_slug>.sqlite` in the working directory."""
     batch_size: int = 500
     """Most reports per PublishReports call."""
+    max_batch_bytes: int = 4 * 1024 * 1024
+    """Most bytes per PublishReports call (well under the server's 16 MiB message limit)."""
+    max_report_bytes: int = 1024 * 1024
+    """Largest report publish() accepts; a larger one is refused at once (ValueError)."""
     linger: float = 0.02
     """How long a partial batch waits for company before it is sent, in seconds."""
     max_outbox_reports: int = 1_000_000
@@ -154,6 +158,10 @@ class ReportPublisher:
                 f"{self._builder.bot_slug!r}'s reports and each needs a report_id (use the report builders)"
             )
         payload = report.SerializeToString()
+        if len(payload) > self.config.max_report_bytes:
+            raise ValueError(
+                f"report {header.report_id} is {len(payload)} bytes; the limit is {self.config.max_report_bytes}"
+            )
         with self._lock:
             if self._closed:
                 raise PublisherClosed("publish() after close()")
@@ -241,7 +249,7 @@ class ReportPublisher:
         delivered = self.flush(self.config.close_timeout if timeout is None else timeout)
         self._stop_sender.set()
         self._rows_ready.set()
-        self._sender.join()
+        self._sender.join(self.config.call_timeout)  # at most one attempt in flight; the thread is a daemon
         self._stop_writer.set()
         self._wake_writer.set()
         self._writer.join()
@@ -265,20 +273,34 @@ class ReportPublisher:
                 with self._lock:
                     batch, self._incoming = self._incoming, deque()
                     shed, self._shed_since_write = self._shed_since_write, Counter()
-                if batch:
-                    Outbox.append(conn, [self._payload(item) for item in batch])
-                    with self._wrote:
-                        self._unwritten -= len(batch)
-                        self._wrote.notify_all()
-                    self._rows_ready.set()
-                if shed:
-                    Outbox.add_shed(conn, dict(shed))
-                if self._recovery_due:
-                    self._report_overflow(conn)
+                try:
+                    self._write(conn, batch, shed)
+                except Exception:  # the disk, not the bot: keep everything in memory and try again
+                    log.exception("outbox write failed; %d reports kept in memory, retrying", len(batch))
+                    with self._lock:
+                        self._incoming.extendleft(reversed(batch))
+                        self._shed_since_write.update(shed)
+                    self._stop_writer.wait(0.5)
+                    continue
                 if self._stop_writer.is_set() and not self._incoming:
                     return
         finally:
             conn.close()
+
+    def _write(self, conn, batch: deque, shed: Counter[int]) -> None:  # type: ignore[no-untyped-def,type-arg]
+        if batch:
+            payloads = [self._payload(item) for item in batch]
+            Outbox.append(conn, [p for p in payloads if p is not None])
+            with self._wrote:
+                self._unwritten -= len(batch)
+                self._depth -= payloads.count(None)
+                self._wrote.notify_all()
+                self._settled.notify_all()
+            self._rows_ready.set()
+        if shed:
+            Outbox.add_shed(conn, dict(shed))
+        if self._recovery_due:
+            self._report_overflow(conn)
 
     def _loss_report(
         self, event: str, severity: rpb.Severity.ValueType, explanation: str, metrics: dict[str, str]
@@ -295,11 +317,15 @@ class ReportPublisher:
         )
 
     @staticmethod
-    def _payload(item: bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]) -> bytes:
+    def _payload(item: bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]) -> bytes | None:
         if isinstance(item, bytes):
             return item
         build, args = item
-        payload = build(*args).SerializeToString()
+        try:
+            payload = build(*args).SerializeToString()
+        except Exception:  # a bug in a deferred build must not stop the outbox
+            log.exception("a deferred report could not be built; it is dropped")
+            return None
         time.sleep(0)  # hand the GIL back between builds: the bot's hot path comes first
         return payload
 
@@ -314,7 +340,12 @@ class ReportPublisher:
                 self._settled.notify_all()
             return
         by_kind = {
-            rpb.ReportKind.Name(kind).removeprefix("REPORT_KIND_").lower(): n for kind, n in shed.items()
+            (
+                rpb.ReportKind.Name(kind).removeprefix("REPORT_KIND_").lower()
+                if kind in rpb.ReportKind.values()
+                else str(kind)
+            ): n
+            for kind, n in shed.items()
         }
         report = self._loss_report(
             "publisher.overflow",
@@ -357,13 +388,25 @@ class ReportPublisher:
                     self._hurry.wait(self.config.linger)  # let a partial batch fill up a little
                     rows = Outbox.oldest(conn, self.config.batch_size)
                 try:
-                    self._deliver(conn, rows, retrying)
+                    self._deliver(conn, self._within_bytes(rows), retrying)
                 except grpc.RpcError:
                     if self._stop_sender.is_set():
                         return
                     raise
+                except Exception:  # the outbox file, not governance: log, wait, go on
+                    log.exception("outbox read or acknowledge failed; retrying")
+                    self._stop_sender.wait(1.0)
         finally:
             conn.close()
+
+    def _within_bytes(self, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """The longest prefix under max_batch_bytes (at least one row)."""
+        total = 0
+        for count, row in enumerate(rows):
+            total += len(row.payload) + 6
+            if total > self.config.max_batch_bytes and count:
+                return rows[:count]
+        return rows
 
     @staticmethod
     def _log_refusal(state: tenacity.RetryCallState) -> None:

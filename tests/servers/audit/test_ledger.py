@@ -125,6 +125,13 @@ def test_checkpoints_let_a_verifier_start_late_and_are_themselves_verified(mesh:
     assert (forged.first_break.problem, forged.first_break.seq) == (pb.LEDGER_PROBLEM_CHECKPOINT, 1024)
 
 
+def test_cutting_the_newest_entries_is_caught_by_the_checkpoint_that_covered_them(mesh: MeshThread) -> None:
+    _publish_records(mesh, 2 * ledger.CHECKPOINT_EVERY + 10)
+    _sql(mesh, *_without_triggers(mesh), "DELETE FROM ledger_entries WHERE seq > 2000")
+    truncated = _verify(mesh)
+    assert (truncated.first_break.problem, truncated.first_break.seq) == (pb.LEDGER_PROBLEM_REMOVED, 2001)
+
+
 def test_the_purge_never_touches_the_ledger_and_corrections_are_new_entries(
     mesh: MeshThread, clock: ManualClock
 ) -> None:

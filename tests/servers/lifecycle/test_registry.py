@@ -187,6 +187,8 @@ BAD_CALLS = [
      InvalidArgumentError, "artefact.ref"),
     ("artefact: bad return", lambda r: r.link_artefact("existing", _gate(14, "lots")), InvalidArgumentError,
      "artefact.paper_gate.risk_adjusted_return"),
+    ("artefact: infinite return", lambda r: r.link_artefact("existing", _gate(14, "Infinity")), InvalidArgumentError,
+     "artefact.paper_gate.risk_adjusted_return"),
     ("cap: not a live stage", lambda r: r.set_live_cap("existing", pb.LiveCap(stage=S.STAGE_PAPER)),
      InvalidArgumentError, "live_cap.stage"),
     ("cap: negative", lambda r: r.set_live_cap("existing", pb.LiveCap(stage=S.STAGE_LIMITED_LIVE,

@@ -19,10 +19,10 @@ from decimal import Decimal, InvalidOperation
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.sdk.clock import Clock
 from polytraders.servers.runtime.auth import Principal
-from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 from . import experiment_stats as stats
-from .registry import PAUSABLE, StrategyRegistry, timestamp_of
+from .registry import StrategyRegistry, timestamp_of
 from .store import ExperimentStore
 
 EXPERIMENT_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
@@ -92,9 +92,9 @@ class ExperimentTracker:
             accepted = await asyncio.to_thread(self._store.add_samples, experiment_id, rows)
             pairs = await asyncio.to_thread(self._store.pairs, experiment_id)
             verdict = self._evaluate(experiment, pairs)
+            if verdict:  # act before the verdict is saved: if acting fails, the next samples retry it
+                await self._act_on(experiment, verdict, actor)
             await asyncio.to_thread(self._store.save, experiment)
-        if verdict:
-            await self._act_on(experiment, verdict, actor)
         return experiment, accepted, len(samples) - accepted
 
     # -- machinery --------------------------------------------------------------------------------
@@ -195,11 +195,13 @@ class ExperimentTracker:
                 pb.DriftSignal(experiment_id=experiment.experiment_id, explanation=explanation, open=True),
                 actor,
             )
-            variant = await self._registry.get(experiment.variant_slug)
-            if experiment.pause_variant_on_drift and variant.stage in PAUSABLE:
-                await self._registry.pause(
-                    experiment.variant_slug, pb.PAUSE_SOURCE_EXPERIMENT_TRACKER, explanation, actor
-                )
+            if experiment.pause_variant_on_drift:
+                try:
+                    await self._registry.pause(
+                        experiment.variant_slug, pb.PAUSE_SOURCE_EXPERIMENT_TRACKER, explanation, actor
+                    )
+                except FailedPrecondition:
+                    pass  # already paused or retired: nothing left to stop
         else:
             explanation = f"{experiment.variant_slug} outperforms {experiment.control_slug}: {summary}"
         await self._emit(experiment, verdict, explanation, actor)

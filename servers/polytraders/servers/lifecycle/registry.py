@@ -12,6 +12,7 @@ SEVEN_YEARS SettlementReport of the authority decision.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from polytraders.servers.runtime.errors import (
 )
 
 from .store import StrategyStore
+
+log = logging.getLogger(__name__)
 
 S = pb.Stage
 NEXT_STAGES: dict[int, frozenset[int]] = {
@@ -115,12 +118,15 @@ class StrategyRegistry:
         # Reads (stage, live-cap checks) are the bots' hot path: served from memory, written through.
         # Like the report bus, this assumes one governance process writes a database.
         self._cache: dict[str, pb.Strategy] | None = None
+        self._loading = asyncio.Lock()
 
     # -- reads ------------------------------------------------------------------------------------
 
     async def _strategies(self) -> dict[str, pb.Strategy]:
         if self._cache is None:
-            self._cache = {s.slug: s for s in await asyncio.to_thread(self._store.list)}
+            async with self._loading:  # one load, so a late load never overwrites a newer change
+                if self._cache is None:
+                    self._cache = {s.slug: s for s in await asyncio.to_thread(self._store.list)}
         return self._cache
 
     async def get(self, slug: str) -> pb.Strategy:
@@ -270,11 +276,13 @@ class StrategyRegistry:
             )
         if artefact.kind == pb.ARTEFACT_KIND_PAPER_GATE:
             try:
-                Decimal(artefact.paper_gate.risk_adjusted_return or "0")
+                finite = Decimal(artefact.paper_gate.risk_adjusted_return or "0").is_finite()
             except InvalidOperation:
+                finite = False
+            if not finite:
                 raise InvalidArgument.field(
-                    "artefact.paper_gate.risk_adjusted_return", "must be a decimal string"
-                ) from None
+                    "artefact.paper_gate.risk_adjusted_return", "must be a finite decimal string"
+                )
 
         def change(strategy: pb.Strategy, now: datetime) -> str:
             linked = strategy.artefacts.add()
@@ -309,6 +317,8 @@ class StrategyRegistry:
 
         def change(strategy: pb.Strategy, now: datetime) -> str:
             if signal.open:
+                if any(d.experiment_id == signal.experiment_id and d.open for d in strategy.drift_signals):
+                    return f"drift signal from experiment {signal.experiment_id} on {slug} is already open"
                 recorded = strategy.drift_signals.add()
                 recorded.CopyFrom(signal)
                 recorded.raised_at.CopyFrom(timestamp_of(now))
@@ -374,6 +384,12 @@ class StrategyRegistry:
         return strategy
 
     async def _changed(self, strategy: pb.Strategy, action: str, explanation: str, actor: Principal) -> None:
-        await self._emit(strategy, action, explanation, actor)
+        """Tell watchers, then report. The change is stored already: a failed report is logged, not undone."""
         for queue in self._watchers:
             queue.put_nowait(strategy)
+        try:
+            await self._emit(strategy, action, explanation, actor)
+        except Exception:
+            log.exception(
+                "registry change stored but not reported (revision %s): %s", strategy.revision, explanation
+            )

@@ -181,6 +181,9 @@ class ReportArchive:
                     self._ledger.forget_heads()
                     if attempt == 2:
                         raise
+                except BaseException:
+                    self._ledger.forget_heads()  # the chain heads it advanced were rolled back
+                    raise
         raise AssertionError("unreachable")
 
     def _store_new(
