@@ -10,11 +10,13 @@ from .conftest import DEADLINE, Target
 REPORT_BUS = "polytraders.governance.v1.ReportBusService"
 REGISTRY = "polytraders.governance.v1.StrategyRegistryService"
 EXPERIMENTS = "polytraders.governance.v1.ExperimentTrackerService"
+LEDGER = "polytraders.governance.v1.ComplianceLedgerService"
+CONFIG_AUDIT = "polytraders.governance.v1.ParameterChangeAuditService"
 
 
 def test_the_server_and_the_report_bus_are_serving(target: Target) -> None:
     stub = health_pb2_grpc.HealthStub(target.channel)
-    for service in ("", REPORT_BUS, REGISTRY, EXPERIMENTS):
+    for service in ("", REPORT_BUS, REGISTRY, EXPERIMENTS, LEDGER, CONFIG_AUDIT):
         reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=DEADLINE)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 
+from .audit import ConfigAuditFamily, LedgerFamily
 from .calls import CallOptions
 from .clock import Clock
+from .config import AuditedConfig
 from .experiments import ExperimentsFamily
 from .publisher import PublisherConfig, ReportPublisher
 from .registry import RegistryFamily
@@ -87,6 +90,10 @@ class Governance:
             self._channel("experiments"), self._metadata, self._options, aio=False
         )
         """ExperimentTracker: A/B experiments with an always-valid sequential test."""
+        self.audit = ConfigAuditFamily(self._channel("audit"), self._metadata, self._options, aio=False)
+        """ParameterChangeAuditor: the configuration in force at an instant, and every change."""
+        self.ledger = LedgerFamily(self._channel("audit"), self._metadata, self._options, aio=False)
+        """The compliance ledger (operators and auditors)."""
         self._tagger = (
             OrderTagger(BuilderCode(builder_code), self._publisher.get, self.builder)
             if builder_code
@@ -98,6 +105,12 @@ class Governance:
         if target not in self._channels:
             self._channels[target] = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
         return self._channels[target]
+
+    def config(self, initial: Mapping[str, Any], *, actor: str | None = None) -> AuditedConfig:
+        """This bot's configuration, every edit recorded (fail-open: edits apply even when governance is down)."""
+        return AuditedConfig(
+            initial, builder=self.builder, publish=self.reports.publish, actor=actor or self.bot_slug
+        )
 
     def tag_order(self, order: OrderIntent) -> OrderIntent:
         """Put the configured builder code on an order intent (no RPC) and publish the tag report."""
@@ -164,12 +177,19 @@ class AsyncGovernance:
         self.registry = RegistryFamily(
             self._channel("registry"), self._blocking._metadata, self._options, aio=True
         )
+        metadata = self._blocking._metadata
+        self.experiments = ExperimentsFamily(self._channel("experiments"), metadata, self._options, aio=True)
+        self.audit = ConfigAuditFamily(self._channel("audit"), metadata, self._options, aio=True)
+        self.ledger = LedgerFamily(self._channel("audit"), metadata, self._options, aio=True)
 
     def _channel(self, family: str) -> grpc.aio.Channel:
         target = _target_for(self._blocking._target, family)
         if target not in self._channels:
             self._channels[target] = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
         return self._channels[target]
+
+    def config(self, initial: Mapping[str, Any], *, actor: str | None = None) -> AuditedConfig:
+        return self._blocking.config(initial, actor=actor)
 
     def tag_order(self, order: OrderIntent) -> OrderIntent:
         return self._blocking.tag_order(order)

@@ -22,23 +22,44 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%polytraders/governance/v1/audit.proto\x12\x19polytraders.governance.v1\"\x8c\x01\n\x0bLedgerBreak\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x10\n\x08\x65ntry_id\x18\x03 \x01(\t\x12\x39\n\x07problem\x18\x04 \x01(\x0e\x32(.polytraders.governance.v1.LedgerProblem\x12\x13\n\x0b\x65xplanation\x18\x05 \x01(\t\"E\n\x13VerifyLedgerRequest\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x1e\n\x16\x66rom_latest_checkpoint\x18\x02 \x01(\x08\"\x95\x01\n\x14VerifyLedgerResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x1b\n\x13\x63heckpoints_checked\x18\x03 \x01(\x03\x12;\n\x0b\x66irst_break\x18\x04 \x01(\x0b\x32&.polytraders.governance.v1.LedgerBreak*\xa3\x01\n\rLedgerProblem\x12\x1e\n\x1aLEDGER_PROBLEM_UNSPECIFIED\x10\x00\x12\x19\n\x15LEDGER_PROBLEM_EDITED\x10\x01\x12\x1a\n\x16LEDGER_PROBLEM_REMOVED\x10\x02\x12\x1c\n\x18LEDGER_PROBLEM_REORDERED\x10\x03\x12\x1d\n\x19LEDGER_PROBLEM_CHECKPOINT\x10\x04\x32\x8a\x01\n\x17\x43omplianceLedgerService\x12o\n\x0cVerifyLedger\x12..polytraders.governance.v1.VerifyLedgerRequest\x1a/.polytraders.governance.v1.VerifyLedgerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%polytraders/governance/v1/audit.proto\x12\x19polytraders.governance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x01\n\x0bLedgerBreak\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x10\n\x08\x65ntry_id\x18\x03 \x01(\t\x12\x39\n\x07problem\x18\x04 \x01(\x0e\x32(.polytraders.governance.v1.LedgerProblem\x12\x13\n\x0b\x65xplanation\x18\x05 \x01(\t\"E\n\x13VerifyLedgerRequest\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x1e\n\x16\x66rom_latest_checkpoint\x18\x02 \x01(\x08\"\x95\x01\n\x14VerifyLedgerResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x1b\n\x13\x63heckpoints_checked\x18\x03 \x01(\x03\x12;\n\x0b\x66irst_break\x18\x04 \x01(\x0b\x32&.polytraders.governance.v1.LedgerBreak\"\xaa\x03\n\x0c\x43onfigChange\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x10\n\x08\x62ot_slug\x18\x02 \x01(\t\x12.\n\nchanged_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0c\n\x04keys\x18\x07 \x03(\t\x12\x43\n\x06\x62\x65\x66ore\x18\x08 \x03(\x0b\x32\x33.polytraders.governance.v1.ConfigChange.BeforeEntry\x12\x41\n\x05\x61\x66ter\x18\t \x03(\x0b\x32\x32.polytraders.governance.v1.ConfigChange.AfterEntry\x12\x15\n\rsnapshot_json\x18\n \x01(\t\x12\x0c\n\x04\x64iff\x18\x0b \x01(\t\x1a-\n\x0b\x42\x65\x66oreEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a,\n\nAfterEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"N\n\x12GetConfigAtRequest\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x13GetConfigAtResponse\x12\x15\n\rsnapshot_json\x18\x01 \x01(\t\x12\x36\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\'.polytraders.governance.v1.ConfigChange\"\xa7\x01\n\x12ListChangesRequest\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05limit\x18\x06 \x01(\x05\"O\n\x13ListChangesResponse\x12\x38\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\'.polytraders.governance.v1.ConfigChange*\xa3\x01\n\rLedgerProblem\x12\x1e\n\x1aLEDGER_PROBLEM_UNSPECIFIED\x10\x00\x12\x19\n\x15LEDGER_PROBLEM_EDITED\x10\x01\x12\x1a\n\x16LEDGER_PROBLEM_REMOVED\x10\x02\x12\x1c\n\x18LEDGER_PROBLEM_REORDERED\x10\x03\x12\x1d\n\x19LEDGER_PROBLEM_CHECKPOINT\x10\x04\x32\x8a\x01\n\x17\x43omplianceLedgerService\x12o\n\x0cVerifyLedger\x12..polytraders.governance.v1.VerifyLedgerRequest\x1a/.polytraders.governance.v1.VerifyLedgerResponse2\xf9\x01\n\x1bParameterChangeAuditService\x12l\n\x0bGetConfigAt\x12-.polytraders.governance.v1.GetConfigAtRequest\x1a..polytraders.governance.v1.GetConfigAtResponse\x12l\n\x0bListChanges\x12-.polytraders.governance.v1.ListChangesRequest\x1a..polytraders.governance.v1.ListChangesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'polytraders.governance.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEDGERPROBLEM']._serialized_start=435
-  _globals['_LEDGERPROBLEM']._serialized_end=598
-  _globals['_LEDGERBREAK']._serialized_start=69
-  _globals['_LEDGERBREAK']._serialized_end=209
-  _globals['_VERIFYLEDGERREQUEST']._serialized_start=211
-  _globals['_VERIFYLEDGERREQUEST']._serialized_end=280
-  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=283
-  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=432
-  _globals['_COMPLIANCELEDGERSERVICE']._serialized_start=601
-  _globals['_COMPLIANCELEDGERSERVICE']._serialized_end=739
+  _globals['_CONFIGCHANGE_BEFOREENTRY']._loaded_options = None
+  _globals['_CONFIGCHANGE_BEFOREENTRY']._serialized_options = b'8\001'
+  _globals['_CONFIGCHANGE_AFTERENTRY']._loaded_options = None
+  _globals['_CONFIGCHANGE_AFTERENTRY']._serialized_options = b'8\001'
+  _globals['_LEDGERPROBLEM']._serialized_start=1330
+  _globals['_LEDGERPROBLEM']._serialized_end=1493
+  _globals['_LEDGERBREAK']._serialized_start=102
+  _globals['_LEDGERBREAK']._serialized_end=242
+  _globals['_VERIFYLEDGERREQUEST']._serialized_start=244
+  _globals['_VERIFYLEDGERREQUEST']._serialized_end=313
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=316
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=465
+  _globals['_CONFIGCHANGE']._serialized_start=468
+  _globals['_CONFIGCHANGE']._serialized_end=894
+  _globals['_CONFIGCHANGE_BEFOREENTRY']._serialized_start=803
+  _globals['_CONFIGCHANGE_BEFOREENTRY']._serialized_end=848
+  _globals['_CONFIGCHANGE_AFTERENTRY']._serialized_start=850
+  _globals['_CONFIGCHANGE_AFTERENTRY']._serialized_end=894
+  _globals['_GETCONFIGATREQUEST']._serialized_start=896
+  _globals['_GETCONFIGATREQUEST']._serialized_end=974
+  _globals['_GETCONFIGATRESPONSE']._serialized_start=976
+  _globals['_GETCONFIGATRESPONSE']._serialized_end=1076
+  _globals['_LISTCHANGESREQUEST']._serialized_start=1079
+  _globals['_LISTCHANGESREQUEST']._serialized_end=1246
+  _globals['_LISTCHANGESRESPONSE']._serialized_start=1248
+  _globals['_LISTCHANGESRESPONSE']._serialized_end=1327
+  _globals['_COMPLIANCELEDGERSERVICE']._serialized_start=1496
+  _globals['_COMPLIANCELEDGERSERVICE']._serialized_end=1634
+  _globals['_PARAMETERCHANGEAUDITSERVICE']._serialized_start=1637
+  _globals['_PARAMETERCHANGEAUDITSERVICE']._serialized_end=1886
 # @@protoc_insertion_point(module_scope)

@@ -102,3 +102,126 @@ class ComplianceLedgerService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ParameterChangeAuditServiceStub:
+    """Every configuration edit of every bot: who, when, what, before and after, and the
+    configuration in force at any instant. Recorded through the bots' publishers (fail-open).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetConfigAt = channel.unary_unary(
+                '/polytraders.governance.v1.ParameterChangeAuditService/GetConfigAt',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.GetConfigAtRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.GetConfigAtResponse.FromString,
+                _registered_method=True)
+        self.ListChanges = channel.unary_unary(
+                '/polytraders.governance.v1.ParameterChangeAuditService/ListChanges',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.ListChangesRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.ListChangesResponse.FromString,
+                _registered_method=True)
+
+
+class ParameterChangeAuditServiceServicer:
+    """Every configuration edit of every bot: who, when, what, before and after, and the
+    configuration in force at any instant. Recorded through the bots' publishers (fail-open).
+    """
+
+    def GetConfigAt(self, request, context):
+        """The exact configuration in force at an instant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChanges(self, request, context):
+        """Changes, newest first, with filters.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ParameterChangeAuditServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetConfigAt': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConfigAt,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.GetConfigAtRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.GetConfigAtResponse.SerializeToString,
+            ),
+            'ListChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChanges,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.ListChangesRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.ListChangesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'polytraders.governance.v1.ParameterChangeAuditService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('polytraders.governance.v1.ParameterChangeAuditService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ParameterChangeAuditService:
+    """Every configuration edit of every bot: who, when, what, before and after, and the
+    configuration in force at any instant. Recorded through the bots' publishers (fail-open).
+    """
+
+    @staticmethod
+    def GetConfigAt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.ParameterChangeAuditService/GetConfigAt',
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.GetConfigAtRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.GetConfigAtResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.ParameterChangeAuditService/ListChanges',
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.ListChangesRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.ListChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

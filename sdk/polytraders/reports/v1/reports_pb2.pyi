@@ -309,7 +309,7 @@ class ExecutionReport(_message.Message):
     def __init__(self, event: _Optional[_Union[ExecutionEvent, str]] = ..., order_id: _Optional[str] = ..., trade_id: _Optional[str] = ..., condition_id: _Optional[str] = ..., token_id: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[str] = ..., size_micros: _Optional[int] = ..., filled_size_micros: _Optional[int] = ..., builder_code: _Optional[str] = ..., fee_micros: _Optional[int] = ..., rebate_micros: _Optional[int] = ..., liquidity: _Optional[_Union[Liquidity, str]] = ..., order_type: _Optional[str] = ..., trade_status: _Optional[str] = ..., matched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explanation: _Optional[str] = ..., metrics: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class SettlementReport(_message.Message):
-    __slots__ = ("record_type", "subject", "condition_id", "token_id", "realised_pnl_micros", "unrealised_pnl_micros", "gross_fee_micros", "rebate_micros", "position_micros", "cash_delta_micros", "period_start", "period_end", "explanation", "metrics", "corrects_report_id")
+    __slots__ = ("record_type", "subject", "condition_id", "token_id", "realised_pnl_micros", "unrealised_pnl_micros", "gross_fee_micros", "rebate_micros", "position_micros", "cash_delta_micros", "period_start", "period_end", "explanation", "metrics", "corrects_report_id", "details_json")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -332,6 +332,7 @@ class SettlementReport(_message.Message):
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     CORRECTS_REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_JSON_FIELD_NUMBER: _ClassVar[int]
     record_type: str
     subject: str
     condition_id: str
@@ -347,7 +348,8 @@ class SettlementReport(_message.Message):
     explanation: str
     metrics: _containers.ScalarMap[str, str]
     corrects_report_id: str
-    def __init__(self, record_type: _Optional[str] = ..., subject: _Optional[str] = ..., condition_id: _Optional[str] = ..., token_id: _Optional[str] = ..., realised_pnl_micros: _Optional[int] = ..., unrealised_pnl_micros: _Optional[int] = ..., gross_fee_micros: _Optional[int] = ..., rebate_micros: _Optional[int] = ..., position_micros: _Optional[int] = ..., cash_delta_micros: _Optional[int] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explanation: _Optional[str] = ..., metrics: _Optional[_Mapping[str, str]] = ..., corrects_report_id: _Optional[str] = ...) -> None: ...
+    details_json: str
+    def __init__(self, record_type: _Optional[str] = ..., subject: _Optional[str] = ..., condition_id: _Optional[str] = ..., token_id: _Optional[str] = ..., realised_pnl_micros: _Optional[int] = ..., unrealised_pnl_micros: _Optional[int] = ..., gross_fee_micros: _Optional[int] = ..., rebate_micros: _Optional[int] = ..., position_micros: _Optional[int] = ..., cash_delta_micros: _Optional[int] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explanation: _Optional[str] = ..., metrics: _Optional[_Mapping[str, str]] = ..., corrects_report_id: _Optional[str] = ..., details_json: _Optional[str] = ...) -> None: ...
 
 class OperationsReport(_message.Message):
     __slots__ = ("component", "status", "severity", "event", "alert_key", "explanation", "metrics")

@@ -1,18 +1,25 @@
-"""ComplianceLedgerService: verification of the hash-chained SEVEN_YEARS ledger."""
+"""The audit group's servicers: ledger verification and the configuration history."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Engine
 
 from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
+from polytraders.sdk.clock import from_micros, to_micros
 from polytraders.servers.runtime import auth, ledger
+from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.server import ServiceBinding
 
-ACCESS = {"VerifyLedger": auth.INTERNAL_READ}
+from .config_history import ConfigChange, ConfigHistory
+
+LEDGER_ACCESS = {"VerifyLedger": auth.INTERNAL_READ}
+CONFIG_ACCESS = {"GetConfigAt": auth.READ, "ListChanges": auth.READ}
 PROBLEMS = {
     "edited": pb.LEDGER_PROBLEM_EDITED,
     "removed": pb.LEDGER_PROBLEM_REMOVED,
@@ -43,9 +50,63 @@ class ComplianceLedgerServicer(pb_grpc.ComplianceLedgerServiceServicer):
         return verification_message(result)
 
 
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromMicroseconds(to_micros(moment))
+    return stamp
+
+
+def _moment(stamp: Timestamp) -> datetime | None:
+    return from_micros(stamp.ToMicroseconds()) if stamp.ByteSize() else None
+
+
+def _change_message(change: ConfigChange) -> pb.ConfigChange:
+    return pb.ConfigChange(
+        change_id=change.change_id, bot_slug=change.bot_slug, changed_at=_timestamp(change.changed_at),
+        actor=change.actor, source=change.source, reason=change.reason, keys=change.keys, before=change.before,
+        after=change.after, snapshot_json=change.snapshot_json, diff=change.diff,
+    )  # fmt: skip
+
+
+def _readable(bot_slug: str) -> str:
+    """Bad input first, then whether this caller may read that bot's history."""
+    if not bot_slug:
+        raise InvalidArgument.field("bot_slug", "is required")
+    auth.current_principal().require_acting_for(bot_slug, "bot_slug")
+    return bot_slug
+
+
+class ParameterChangeAuditServicer(pb_grpc.ParameterChangeAuditServiceServicer):
+    def __init__(self, history: ConfigHistory) -> None:
+        self._history = history
+
+    async def GetConfigAt(self, request: pb.GetConfigAtRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        bot_slug = _readable(request.bot_slug)
+        if not request.HasField("at"):
+            raise InvalidArgument.field("at", "is required")
+        change = await self._history.config_at(bot_slug, from_micros(request.at.ToMicroseconds()))
+        return pb.GetConfigAtResponse(snapshot_json=change.snapshot_json, as_of=_change_message(change))
+
+    async def ListChanges(self, request: pb.ListChangesRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        changes = await self._history.changes(
+            _readable(request.bot_slug),
+            request.key,
+            request.actor,
+            _moment(request.since),
+            _moment(request.until),
+            request.limit,
+        )
+        return pb.ListChangesResponse(changes=[_change_message(c) for c in changes])
+
+
 def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
+    history = ConfigHistory(parts.engine, parts.bus)
+    parts.spawn(history.follow())
     return [
         ServiceBinding.of(
-            pb, pb_grpc, "ComplianceLedgerService", ComplianceLedgerServicer(parts.engine), ACCESS
-        )
+            pb, pb_grpc, "ComplianceLedgerService", ComplianceLedgerServicer(parts.engine), LEDGER_ACCESS
+        ),
+        ServiceBinding.of(
+            pb, pb_grpc, "ParameterChangeAuditService", ParameterChangeAuditServicer(history), CONFIG_ACCESS
+        ),  # fmt: skip
     ]

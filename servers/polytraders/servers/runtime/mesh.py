@@ -6,8 +6,9 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -34,6 +35,11 @@ class MeshParts:
     engine: Engine
     clock: Clock
     bus: ReportBus
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a group's background work (e.g. following the bus) for the life of the mesh."""
+        self.tasks.append(asyncio.get_running_loop().create_task(work))
 
 
 # Each bot group contributes its services; later groups add their entry here.
@@ -86,7 +92,11 @@ class Mesh:
 
     async def stop(self) -> None:
         """Drain: NOT_SERVING, end subscriber streams, finish in-flight calls, close storage."""
-        self.parts.bus.close()
+        self.parts.bus.close()  # also ends the groups' own subscriptions
+        if self.parts.tasks:
+            await asyncio.wait(self.parts.tasks, timeout=self.parts.config.drain_seconds)
+            for task in self.parts.tasks:
+                task.cancel()
         await self.server.drain(self.parts.config.drain_seconds)
         self.parts.engine.dispose()
 

@@ -1,0 +1,49 @@
+"""`gov.audit`: the configuration in force at an instant, the changes, and ledger verification."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from polytraders.governance.v1 import audit_pb2 as pb
+from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
+
+from .families import Family
+
+
+def _timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+class ConfigAuditFamily(Family):
+    """A bot reads its own history; operators and auditors read everyone's."""
+
+    stub_class = pb_grpc.ParameterChangeAuditServiceStub
+    idempotent = frozenset({"GetConfigAt", "ListChanges"})
+
+    def config_at(self, bot_slug: str, at: datetime) -> pb.GetConfigAtResponse:
+        return self._invoke("GetConfigAt", pb.GetConfigAtRequest(bot_slug=bot_slug, at=_timestamp(at)))
+
+    def changes(
+        self, bot_slug: str, *, key: str = "", actor: str = "", since: datetime | None = None,
+        until: datetime | None = None, limit: int = 0,
+    ) -> list[pb.ConfigChange]:  # fmt: skip
+        request = pb.ListChangesRequest(bot_slug=bot_slug, key=key, actor=actor, since=_timestamp(since),
+                                        until=_timestamp(until), limit=limit)  # fmt: skip
+        return self._invoke("ListChanges", request, lambda r: list(r.changes))
+
+
+class LedgerFamily(Family):
+    """Operators and auditors only."""
+
+    stub_class = pb_grpc.ComplianceLedgerServiceStub
+    idempotent = frozenset({"VerifyLedger"})
+
+    def verify(self, stream: str = "", *, from_latest_checkpoint: bool = False) -> pb.VerifyLedgerResponse:
+        request = pb.VerifyLedgerRequest(stream=stream, from_latest_checkpoint=from_latest_checkpoint)
+        return self._invoke("VerifyLedger", request)

@@ -1,0 +1,153 @@
+"""ParameterChangeAuditor: the configuration history of every bot, materialised from the bus.
+
+Bots record edits as SEVEN_YEARS "config.change" SettlementReports (the SDK's AuditedConfig),
+so the records themselves sit in the archive and the compliance ledger. This module follows
+the bus from where it last stopped and keeps one row per change, indexed for "the
+configuration in force at an instant" and for filtered listings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Engine, Index, String, Table, Text, func, insert, select
+
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.clock import from_micros, to_micros
+from polytraders.servers.runtime.archive import ReportFilter
+from polytraders.servers.runtime.bus import ReportBus
+from polytraders.servers.runtime.errors import InvalidArgument, NotFound
+from polytraders.servers.runtime.storage import metadata
+
+log = logging.getLogger(__name__)
+RECORD_TYPE = "config.change"
+
+config_changes = Table(
+    "config_changes",
+    metadata,
+    Column("change_id", String(36), primary_key=True),
+    Column("bot_slug", String(128), nullable=False),
+    Column("changed_at_us", BigInteger, nullable=False),
+    Column("archive_seq", BigInteger, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("keys_json", Text, nullable=False),
+    Column("before_json", Text, nullable=False),
+    Column("after_json", Text, nullable=False),
+    Column("snapshot_json", Text, nullable=False),
+    Index("config_changes_by_bot_time", "bot_slug", "changed_at_us"),
+)
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    change_id: str
+    bot_slug: str
+    changed_at: datetime
+    actor: str
+    source: str
+    reason: str
+    keys: list[str]
+    before: dict[str, str]
+    """JSON of each value before, by key (absent: the key did not exist)."""
+    after: dict[str, str]
+    snapshot_json: str
+
+    @property
+    def diff(self) -> str:
+        return "\n".join(
+            f"{k}: {self.before.get(k, '(absent)')} -> {self.after.get(k, '(removed)')}" for k in self.keys
+        )
+
+
+def _row_to_change(row) -> ConfigChange:  # type: ignore[no-untyped-def]
+    before, after = json.loads(row.before_json), json.loads(row.after_json)
+    dumps = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))  # noqa: E731
+    return ConfigChange(
+        row.change_id, row.bot_slug, from_micros(row.changed_at_us), row.actor, row.source, row.reason,
+        json.loads(row.keys_json), {k: dumps(v) for k, v in before.items()}, {k: dumps(v) for k, v in after.items()},
+        row.snapshot_json,
+    )  # fmt: skip
+
+
+class ConfigHistory:
+    def __init__(self, engine: Engine, bus: ReportBus) -> None:
+        self._engine = engine
+        self._bus = bus
+
+    async def follow(self) -> None:
+        """Materialise config changes from the bus, resuming after the last one stored; ends with the bus."""
+        after = await asyncio.to_thread(self._last_seq)
+        async for archived in self._bus.subscribe(
+            ReportFilter(kinds=frozenset({rpb.REPORT_KIND_SETTLEMENT})), after_seq=after
+        ):
+            report = rpb.Report.FromString(archived.payload)
+            if report.settlement.record_type != RECORD_TYPE:
+                continue
+            try:
+                await asyncio.to_thread(self._insert, archived.seq, report)
+            except (ValueError, KeyError) as error:  # a malformed record is kept in the archive, not here
+                log.error("config change %s not materialised: %s", report.header.report_id, error)
+
+    def _last_seq(self) -> int:
+        with self._engine.connect() as conn:
+            return conn.execute(select(func.coalesce(func.max(config_changes.c.archive_seq), 0))).scalar_one()
+
+    def _insert(self, seq: int, report: rpb.Report) -> None:
+        details = json.loads(report.settlement.details_json)
+        produced = report.header.produced_at
+        dumps = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))  # noqa: E731
+        with self._engine.begin() as conn:
+            conn.execute(insert(config_changes), {
+                "change_id": report.header.report_id, "bot_slug": report.header.bot_slug,
+                "changed_at_us": produced.seconds * 1_000_000 + produced.nanos // 1000, "archive_seq": seq,
+                "actor": details["actor"], "source": details["source"], "reason": details["reason"],
+                "keys_json": dumps(details["keys"]), "before_json": dumps(details["before"]),
+                "after_json": dumps(details["after"]), "snapshot_json": dumps(details["snapshot"]),
+            })  # fmt: skip
+
+    async def config_at(self, bot_slug: str, at: datetime) -> ConfigChange:
+        if not bot_slug:
+            raise InvalidArgument.field("bot_slug", "is required")
+        t = config_changes
+        query = (
+            select(t).where(t.c.bot_slug == bot_slug, t.c.changed_at_us <= to_micros(at))
+            .order_by(t.c.changed_at_us.desc(), t.c.archive_seq.desc()).limit(1)
+        )  # fmt: skip
+        row = await asyncio.to_thread(self._one, query)
+        if row is None:
+            raise NotFound(f"no configuration of {bot_slug!r} was recorded at or before {at.isoformat()}")
+        return _row_to_change(row)
+
+    async def changes(
+        self, bot_slug: str, key: str, actor: str, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[ConfigChange]:
+        if not bot_slug:
+            raise InvalidArgument.field("bot_slug", "is required")
+        if not 0 <= limit <= 1000:
+            raise InvalidArgument.field("limit", "must be between 1 and 1000 (0 means 100)")
+        t = config_changes
+        query = select(t).where(t.c.bot_slug == bot_slug)
+        if actor:
+            query = query.where(t.c.actor == actor)
+        if since:
+            query = query.where(t.c.changed_at_us >= to_micros(since))
+        if until:
+            query = query.where(t.c.changed_at_us < to_micros(until))
+        query = query.order_by(t.c.changed_at_us.desc(), t.c.archive_seq.desc())
+        rows = await asyncio.to_thread(self._all, query)
+        found = [_row_to_change(r) for r in rows]
+        return [c for c in found if not key or key in c.keys][: limit or 100]
+
+    def _one(self, query):  # type: ignore[no-untyped-def]
+        with self._engine.connect() as conn:
+            return conn.execute(query).first()
+
+    def _all(self, query):  # type: ignore[no-untyped-def]
+        with self._engine.connect() as conn:
+            return conn.execute(query).all()
