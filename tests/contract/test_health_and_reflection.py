@@ -12,11 +12,13 @@ REGISTRY = "polytraders.governance.v1.StrategyRegistryService"
 EXPERIMENTS = "polytraders.governance.v1.ExperimentTrackerService"
 LEDGER = "polytraders.governance.v1.ComplianceLedgerService"
 CONFIG_AUDIT = "polytraders.governance.v1.ParameterChangeAuditService"
+ACTIVITY = "polytraders.governance.v1.UserActivityLedgerService"
+SERVICES = (REPORT_BUS, REGISTRY, EXPERIMENTS, LEDGER, CONFIG_AUDIT, ACTIVITY)
 
 
 def test_the_server_and_the_report_bus_are_serving(target: Target) -> None:
     stub = health_pb2_grpc.HealthStub(target.channel)
-    for service in ("", REPORT_BUS, REGISTRY, EXPERIMENTS, LEDGER, CONFIG_AUDIT):
+    for service in ("", *SERVICES):
         reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=DEADLINE)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
 
@@ -26,7 +28,7 @@ def test_reflection_lists_the_governance_services(target: Target) -> None:
     replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
     names = {s.name for s in next(iter(replies)).list_services_response.service}
     assert {
-        REPORT_BUS,
+        *SERVICES,
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     } <= names

@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 
+from .activity import ActivityFamily
 from .audit import ConfigAuditFamily, LedgerFamily
 from .calls import CallOptions
 from .clock import Clock
@@ -67,11 +68,14 @@ class Governance:
         call_options: CallOptions | None = None,
         publisher: PublisherConfig | None = None,
         clock: Clock | None = None,
+        session_id: str | None = None,
     ) -> None:
         self.bot_slug = bot_slug
         self.builder = ReportBuilder(bot_slug, bot_class=bot_class, mode=mode, clock=clock)
         """Builds every kind of report with the header filled in."""
-        self._metadata = (("authorization", f"Bearer {token}"),)
+        self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
+        if session_id:  # operator tools: every action of this client is filed under the session
+            self._metadata += (("x-polytraders-session", session_id),)
         self._options = call_options or CallOptions()
         self._target = target
         self._channels: dict[str, grpc.Channel] = {}
@@ -94,6 +98,8 @@ class Governance:
         """ParameterChangeAuditor: the configuration in force at an instant, and every change."""
         self.ledger = LedgerFamily(self._channel("audit"), self._metadata, self._options, aio=False)
         """The compliance ledger (operators and auditors)."""
+        self.activity = ActivityFamily(self._channel("audit"), self._metadata, self._options, aio=False)
+        """UserActivityLedger: sessions and user actions (operators record, auditors read)."""
         self._tagger = (
             OrderTagger(BuilderCode(builder_code), self._publisher.get, self.builder)
             if builder_code
@@ -181,6 +187,7 @@ class AsyncGovernance:
         self.experiments = ExperimentsFamily(self._channel("experiments"), metadata, self._options, aio=True)
         self.audit = ConfigAuditFamily(self._channel("audit"), metadata, self._options, aio=True)
         self.ledger = LedgerFamily(self._channel("audit"), metadata, self._options, aio=True)
+        self.activity = ActivityFamily(self._channel("audit"), metadata, self._options, aio=True)
 
     def _channel(self, family: str) -> grpc.aio.Channel:
         target = _target_for(self._blocking._target, family)

@@ -225,3 +225,214 @@ class ParameterChangeAuditService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class UserActivityLedgerServiceStub:
+    """Every user-initiated action, per user and per session, kept seven years. Operator calls to
+    other governance RPCs that change something land here by themselves (the server records them).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.StartSession = channel.unary_unary(
+                '/polytraders.governance.v1.UserActivityLedgerService/StartSession',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.StartSessionRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.StartSessionResponse.FromString,
+                _registered_method=True)
+        self.EndSession = channel.unary_unary(
+                '/polytraders.governance.v1.UserActivityLedgerService/EndSession',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.EndSessionRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.EndSessionResponse.FromString,
+                _registered_method=True)
+        self.RecordUserAction = channel.unary_unary(
+                '/polytraders.governance.v1.UserActivityLedgerService/RecordUserAction',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.RecordUserActionRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.RecordUserActionResponse.FromString,
+                _registered_method=True)
+        self.ListUserActions = channel.unary_unary(
+                '/polytraders.governance.v1.UserActivityLedgerService/ListUserActions',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.ListUserActionsRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.ListUserActionsResponse.FromString,
+                _registered_method=True)
+
+
+class UserActivityLedgerServiceServicer:
+    """Every user-initiated action, per user and per session, kept seven years. Operator calls to
+    other governance RPCs that change something land here by themselves (the server records them).
+    """
+
+    def StartSession(self, request, context):
+        """Opens a session; its id goes in the x-polytraders-session metadata of the calls that follow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndSession(self, request, context):
+        """Closes a session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordUserAction(self, request, context):
+        """Records an action taken outside governance's own RPCs (e.g. a strategy started from a console).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUserActions(self, request, context):
+        """Actions, newest first, by user, session, action and time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_UserActivityLedgerServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'StartSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartSession,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.StartSessionRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.StartSessionResponse.SerializeToString,
+            ),
+            'EndSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndSession,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.EndSessionRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.EndSessionResponse.SerializeToString,
+            ),
+            'RecordUserAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordUserAction,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.RecordUserActionRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.RecordUserActionResponse.SerializeToString,
+            ),
+            'ListUserActions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserActions,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.ListUserActionsRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_audit__pb2.ListUserActionsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'polytraders.governance.v1.UserActivityLedgerService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('polytraders.governance.v1.UserActivityLedgerService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class UserActivityLedgerService:
+    """Every user-initiated action, per user and per session, kept seven years. Operator calls to
+    other governance RPCs that change something land here by themselves (the server records them).
+    """
+
+    @staticmethod
+    def StartSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.UserActivityLedgerService/StartSession',
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.StartSessionRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.StartSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.UserActivityLedgerService/EndSession',
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.EndSessionRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.EndSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordUserAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.UserActivityLedgerService/RecordUserAction',
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.RecordUserActionRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.RecordUserActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserActions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.UserActivityLedgerService/ListUserActions',
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.ListUserActionsRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_audit__pb2.ListUserActionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,12 +17,12 @@ from sqlalchemy import BigInteger, Column, Engine, Index, String, Table, Text, f
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
-from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument, NotFound
 from polytraders.servers.runtime.storage import metadata
 
-log = logging.getLogger(__name__)
+from .follower import follow_records
+
 RECORD_TYPE = "config.change"
 
 config_changes = Table(
@@ -82,17 +81,7 @@ class ConfigHistory:
 
     async def follow(self) -> None:
         """Materialise config changes from the bus, resuming after the last one stored; ends with the bus."""
-        after = await asyncio.to_thread(self._last_seq)
-        async for archived in self._bus.subscribe(
-            ReportFilter(kinds=frozenset({rpb.REPORT_KIND_SETTLEMENT})), after_seq=after
-        ):
-            report = rpb.Report.FromString(archived.payload)
-            if report.settlement.record_type != RECORD_TYPE:
-                continue
-            try:
-                await asyncio.to_thread(self._insert, archived.seq, report)
-            except (ValueError, KeyError) as error:  # a malformed record is kept in the archive, not here
-                log.error("config change %s not materialised: %s", report.header.report_id, error)
+        await follow_records(self._bus, RECORD_TYPE, await asyncio.to_thread(self._last_seq), self._insert)
 
     def _last_seq(self) -> int:
         with self._engine.connect() as conn:

@@ -1,8 +1,9 @@
-"""The audit group's servicers: ledger verification and the configuration history."""
+"""The audit group's servicers: ledger verification, configuration history, user activity."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
 
 import grpc
@@ -14,9 +15,11 @@ from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import from_micros, to_micros
 from polytraders.servers.runtime import auth, ledger
 from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .config_history import ConfigChange, ConfigHistory
+from .user_activity import UserAction, UserActivity
 
 LEDGER_ACCESS = {"VerifyLedger": auth.INTERNAL_READ}
 CONFIG_ACCESS = {"GetConfigAt": auth.READ, "ListChanges": auth.READ}
@@ -99,14 +102,64 @@ class ParameterChangeAuditServicer(pb_grpc.ParameterChangeAuditServiceServicer):
         return pb.ListChangesResponse(changes=[_change_message(c) for c in changes])
 
 
+ACTIVITY_ACCESS = {
+    "StartSession": auth.OPERATE,
+    "EndSession": auth.OPERATE,
+    "RecordUserAction": auth.OPERATE,
+    "ListUserActions": auth.INTERNAL_READ,
+}
+
+
+def _action_message(action: UserAction) -> pb.UserAction:
+    return pb.UserAction(action_id=action.action_id, user=action.user, session_id=action.session_id,
+                         action=action.action, target=action.target, at=_timestamp(action.at),
+                         details_json=action.details_json)  # fmt: skip
+
+
+class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
+    def __init__(self, activity: UserActivity) -> None:
+        self._activity = activity
+
+    async def StartSession(self, request: pb.StartSessionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        session_id = await self._activity.start_session(auth.current_principal().name, request.description)
+        return pb.StartSessionResponse(session_id=session_id)
+
+    async def EndSession(self, request: pb.EndSessionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        await self._activity.end_session(auth.current_principal().name, request.session_id)
+        return pb.EndSessionResponse()
+
+    async def RecordUserAction(self, request: pb.RecordUserActionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        try:
+            details = json.loads(request.details_json or "{}")
+        except ValueError:
+            raise InvalidArgument.field("details_json", "must be a JSON object") from None
+        action_id = await self._activity.record(
+            auth.current_principal().name, request.session_id, request.action, request.target, details
+        )
+        return pb.RecordUserActionResponse(action_id=action_id)
+
+    async def ListUserActions(self, request: pb.ListUserActionsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        actions = await self._activity.list(request.user, request.session_id, request.action, _moment(request.since),
+                                            _moment(request.until), request.limit)  # fmt: skip
+        return pb.ListUserActionsResponse(actions=[_action_message(a) for a in actions])
+
+
 def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
     history = ConfigHistory(parts.engine, parts.bus)
+    activity = UserActivity(
+        parts.engine, parts.bus, GovernanceReporter(parts.bus, "user-activity-ledger", parts.clock)
+    )
     parts.spawn(history.follow())
+    parts.spawn(activity.follow())
+    parts.on_operator_action = activity.record_operator_call
     return [
         ServiceBinding.of(
             pb, pb_grpc, "ComplianceLedgerService", ComplianceLedgerServicer(parts.engine), LEDGER_ACCESS
         ),
         ServiceBinding.of(
             pb, pb_grpc, "ParameterChangeAuditService", ParameterChangeAuditServicer(history), CONFIG_ACCESS
-        ),  # fmt: skip
+        ),
+        ServiceBinding.of(
+            pb, pb_grpc, "UserActivityLedgerService", UserActivityLedgerServicer(activity), ACTIVITY_ACCESS
+        ),
     ]

@@ -65,6 +65,8 @@ def status_for(error: GovernanceError) -> grpc.Status:
 
 
 _INTERNAL = code_pb2.INTERNAL
+SESSION_METADATA = "x-polytraders-session"
+OperatorActionHook = Callable[[auth.Principal, str, Any, str], Awaitable[None]]
 
 
 class GovernanceInterceptor(grpc.aio.ServerInterceptor):
@@ -79,10 +81,12 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         tokens: auth.TokenBook | None,
         access: Mapping[str, frozenset[auth.Role]],
         open_services: frozenset[str],
+        on_operator_action: OperatorActionHook | None = None,
     ) -> None:
         self._tokens = tokens
         self._access = access
         self._open = open_services
+        self._on_operator_action = on_operator_action
 
     async def intercept_service(
         self,
@@ -93,6 +97,19 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or details.method.split("/")[1] in self._open:
             return handler
         return self._wrap(handler, details)
+
+    async def _after_operator_action(
+        self, call: _Call, details: grpc.HandlerCallDetails, request: Any
+    ) -> None:
+        """Every successful operator call that changes something reaches the one hook (user activity)."""
+        if self._on_operator_action is None or self._access.get(details.method) != auth.OPERATE:
+            return
+        metadata = dict(details.invocation_metadata or ())
+        session = metadata.get(SESSION_METADATA, "")
+        try:
+            await self._on_operator_action(call.principal, details.method, request, str(session))
+        except Exception:  # the action happened; losing its record is logged loudly, not turned into an error
+            log.exception("operator action %s by %s not recorded", details.method, call.principal.name)
 
     def _admit(self, details: grpc.HandlerCallDetails) -> auth.Principal:
         if self._tokens is None:
@@ -113,9 +130,11 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
                 with _Call(self, details, context) as call:
                     await call.admit()
                     try:
-                        return await inner(request, context)
+                        response = await inner(request, context)
                     except Exception as error:  # noqa: BLE001 - mapped, never leaked
                         await call.fail(error)
+                    await self._after_operator_action(call, details, request)
+                    return response
 
             return grpc.unary_unary_rpc_method_handler(
                 unary, handler.request_deserializer, handler.response_serializer
@@ -157,6 +176,11 @@ class _Call:
     def __enter__(self) -> _Call:
         self._started = time.perf_counter()
         return self
+
+    @property
+    def principal(self) -> auth.Principal:
+        assert self._principal is not None
+        return self._principal
 
     async def admit(self) -> None:
         try:

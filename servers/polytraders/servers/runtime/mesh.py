@@ -21,6 +21,7 @@ from .auth import TokenBook
 from .bus import ReportBus
 from .bus_service import report_bus_binding
 from .config import ServerConfig
+from .interceptors import OperatorActionHook
 from .server import GovernanceServer, ServiceBinding, start_server
 from .storage import create_schema, make_engine
 
@@ -36,6 +37,8 @@ class MeshParts:
     clock: Clock
     bus: ReportBus
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    on_operator_action: OperatorActionHook | None = None
+    """Set by the audit group: where every operator call that changes something is recorded."""
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a group's background work (e.g. following the bus) for the life of the mesh."""
@@ -87,6 +90,7 @@ class Mesh:
             port=config.port,
             tokens=tokens,
             max_message_bytes=config.max_message_bytes,
+            on_operator_action=parts.on_operator_action,
         )
         return cls(parts, server, groups)
 

@@ -27,3 +27,11 @@ class GovernanceReporter:
             explanation=explanation, metrics=metrics,
         )  # fmt: skip
         await self._bus.publish([operations, record])
+
+    async def record(self, record_type: str, subject: str, explanation: str, details_json: str) -> str:
+        """One SEVEN_YEARS SettlementReport with structured details; returns its report_id."""
+        report = self.builder.settlement(
+            record_type=record_type, subject=subject, explanation=explanation, details_json=details_json
+        )
+        await self._bus.publish([report])
+        return report.header.report_id

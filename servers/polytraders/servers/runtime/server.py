@@ -13,7 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from . import auth
-from .interceptors import GovernanceInterceptor
+from .interceptors import GovernanceInterceptor, OperatorActionHook
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ async def start_server(
     port: int,
     tokens: auth.TokenBook | None,
     max_message_bytes: int,
+    on_operator_action: OperatorActionHook | None = None,
 ) -> GovernanceServer:
     if tokens is None:
         log.warning("AUTH IS DISABLED: every caller is treated as an operator. Never run a deploy like this.")
@@ -93,7 +94,7 @@ async def start_server(
     for binding in bindings:
         access.update(binding.full_access())
     server = grpc.aio.server(
-        interceptors=[GovernanceInterceptor(tokens, access, OPEN_SERVICES)],
+        interceptors=[GovernanceInterceptor(tokens, access, OPEN_SERVICES, on_operator_action)],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),

@@ -1,0 +1,29 @@
+"""Materialising one kind of SEVEN_YEARS record from the bus, resuming where the last run stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.servers.runtime.archive import ReportFilter
+from polytraders.servers.runtime.bus import ReportBus
+
+log = logging.getLogger(__name__)
+
+
+async def follow_records(
+    bus: ReportBus, record_type: str, after_seq: int, store: Callable[[int, rpb.Report], None]
+) -> None:
+    """Call `store(seq, report)` (in a thread) for each settlement of `record_type`; ends with the bus."""
+    async for archived in bus.subscribe(
+        ReportFilter(kinds=frozenset({rpb.REPORT_KIND_SETTLEMENT})), after_seq=after_seq
+    ):
+        report = rpb.Report.FromString(archived.payload)
+        if report.settlement.record_type != record_type:
+            continue
+        try:
+            await asyncio.to_thread(store, archived.seq, report)
+        except (ValueError, KeyError, TypeError) as error:  # kept in the archive and the ledger, not here
+            log.error("%s %s not materialised: %s", record_type, report.header.report_id, error)

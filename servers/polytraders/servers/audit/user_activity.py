@@ -1,0 +1,152 @@
+"""UserActivityLedger: every user-initiated action, per user and per session, kept seven years.
+
+Actions are SEVEN_YEARS "user.action" SettlementReports (so they enter the compliance ledger),
+recorded either explicitly (RecordUserAction, sessions) or by the server itself for every
+operator call that changes something (`record_operator_call`, the interceptor's one hook).
+They are materialised from the bus into a table indexed by user and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import json_format
+from sqlalchemy import BigInteger, Column, Engine, Index, String, Table, Text, func, insert, select
+
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.clock import from_micros, to_micros
+from polytraders.sdk.config import canonical_json
+from polytraders.sdk.report_builders import new_report_id
+from polytraders.servers.runtime.auth import Principal
+from polytraders.servers.runtime.bus import ReportBus
+from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.storage import metadata
+
+from .follower import follow_records
+
+RECORD_TYPE = "user.action"
+SELF_RECORDING = "/polytraders.governance.v1.UserActivityLedgerService/"
+
+user_actions = Table(
+    "user_actions",
+    metadata,
+    Column("action_id", String(36), primary_key=True),
+    Column("user_name", String(128), nullable=False),
+    Column("session_id", String(64), nullable=False),
+    Column("action", String(128), nullable=False),
+    Column("target", String(256), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("archive_seq", BigInteger, nullable=False),
+    Column("details_json", Text, nullable=False),
+    Index("user_actions_by_user_time", "user_name", "at_us"),
+    Index("user_actions_by_session", "session_id"),
+)
+
+
+@dataclass(frozen=True)
+class UserAction:
+    action_id: str
+    user: str
+    session_id: str
+    action: str
+    target: str
+    at: datetime
+    details_json: str
+
+
+def _target(request: Any) -> str:
+    for field in ("slug", "experiment_id", "bot_slug", "stream"):
+        value = getattr(request, field, "")
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+class UserActivity:
+    def __init__(self, engine: Engine, bus: ReportBus, reporter: GovernanceReporter) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._reporter = reporter
+
+    async def record(self, user: str, session_id: str, action: str, target: str, details: Any) -> str:
+        if not action:
+            raise InvalidArgument.field("action", "is required")
+        details_json = canonical_json({"user": user, "session_id": session_id, "action": action, "target": target,
+                                       "details": details})  # fmt: skip
+        return await self._reporter.record(
+            RECORD_TYPE,
+            user,
+            f"{user} {action} {target}".rstrip() + (f" (session {session_id})" if session_id else ""),
+            details_json,
+        )
+
+    async def record_operator_call(
+        self, caller: Principal, method: str, request: Any, session_id: str
+    ) -> None:
+        """The interceptor's hook: an operator's successful call that changed something."""
+        if method.startswith(SELF_RECORDING):
+            return  # those record themselves
+        details = json_format.MessageToDict(request, preserving_proto_field_name=True)
+        await self.record(caller.name, session_id, method.rsplit("/", 1)[-1], _target(request), details)
+
+    async def start_session(self, user: str, description: str) -> str:
+        session_id = new_report_id()
+        await self.record(user, session_id, "session.start", "", {"description": description})
+        return session_id
+
+    async def end_session(self, user: str, session_id: str) -> None:
+        if not session_id:
+            raise InvalidArgument.field("session_id", "is required")
+        await self.record(user, session_id, "session.end", "", {})
+
+    async def follow(self) -> None:
+        await follow_records(self._bus, RECORD_TYPE, await asyncio.to_thread(self._last_seq), self._insert)
+
+    def _last_seq(self) -> int:
+        with self._engine.connect() as conn:
+            return conn.execute(select(func.coalesce(func.max(user_actions.c.archive_seq), 0))).scalar_one()
+
+    def _insert(self, seq: int, report: rpb.Report) -> None:
+        record = json.loads(report.settlement.details_json)
+        produced = report.header.produced_at
+        with self._engine.begin() as conn:
+            conn.execute(insert(user_actions), {
+                "action_id": report.header.report_id, "user_name": record["user"], "session_id": record["session_id"],
+                "action": record["action"], "target": record["target"], "archive_seq": seq,
+                "at_us": produced.seconds * 1_000_000 + produced.nanos // 1000,
+                "details_json": canonical_json(record["details"]),
+            })  # fmt: skip
+
+    async def list(
+        self,
+        user: str,
+        session_id: str,
+        action: str,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> list[UserAction]:
+        if not 0 <= limit <= 1000:
+            raise InvalidArgument.field("limit", "must be between 1 and 1000 (0 means 100)")
+        t = user_actions
+        query = select(t)
+        for column, value in ((t.c.user_name, user), (t.c.session_id, session_id), (t.c.action, action)):
+            if value:
+                query = query.where(column == value)
+        if since:
+            query = query.where(t.c.at_us >= to_micros(since))
+        if until:
+            query = query.where(t.c.at_us < to_micros(until))
+        query = query.order_by(t.c.at_us.desc(), t.c.archive_seq.desc()).limit(limit or 100)
+
+        def fetch() -> list[UserAction]:
+            with self._engine.connect() as conn:
+                return [UserAction(r.action_id, r.user_name, r.session_id, r.action, r.target, from_micros(r.at_us),
+                                   r.details_json) for r in conn.execute(query)]  # fmt: skip
+
+        return await asyncio.to_thread(fetch)
