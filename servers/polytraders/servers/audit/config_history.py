@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Engine, Index, String, Table, Text, func, insert, select
+from sqlalchemy import BigInteger, Column, Engine, Index, String, Table, Text, insert, select
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
@@ -81,11 +81,7 @@ class ConfigHistory:
 
     async def follow(self) -> None:
         """Materialise config changes from the bus, resuming after the last one stored; ends with the bus."""
-        await follow_records(self._bus, RECORD_TYPE, await asyncio.to_thread(self._last_seq), self._insert)
-
-    def _last_seq(self) -> int:
-        with self._engine.connect() as conn:
-            return conn.execute(select(func.coalesce(func.max(config_changes.c.archive_seq), 0))).scalar_one()
+        await follow_records(self._bus, self._engine, config_changes, RECORD_TYPE, self._insert)
 
     def _insert(self, seq: int, report: rpb.Report) -> None:
         details = json.loads(report.settlement.details_json)

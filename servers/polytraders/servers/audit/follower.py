@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from sqlalchemy import Engine, Table, func, select
+
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
@@ -13,10 +15,17 @@ from polytraders.servers.runtime.bus import ReportBus
 log = logging.getLogger(__name__)
 
 
+def _last_seq(engine: Engine, table: Table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.coalesce(func.max(table.c.archive_seq), 0))).scalar_one()
+
+
 async def follow_records(
-    bus: ReportBus, record_type: str, after_seq: int, store: Callable[[int, rpb.Report], None]
+    bus: ReportBus, engine: Engine, table: Table, record_type: str, store: Callable[[int, rpb.Report], None]
 ) -> None:
-    """Call `store(seq, report)` (in a thread) for each settlement of `record_type`; ends with the bus."""
+    """Call `store(seq, report)` (in a thread) for each settlement of `record_type` after the last
+    one `table` holds (its `archive_seq` column); ends when the bus closes."""
+    after_seq = await asyncio.to_thread(_last_seq, engine, table)
     async for archived in bus.subscribe(
         ReportFilter(kinds=frozenset({rpb.REPORT_KIND_SETTLEMENT})), after_seq=after_seq
     ):

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import BigInteger, Column, Engine, Index, String, Table, Text, func, insert, select
+from sqlalchemy import BigInteger, Column, Engine, Index, String, Table, Text, insert, select
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
@@ -105,11 +105,8 @@ class UserActivity:
         await self.record(user, session_id, "session.end", "", {})
 
     async def follow(self) -> None:
-        await follow_records(self._bus, RECORD_TYPE, await asyncio.to_thread(self._last_seq), self._insert)
-
-    def _last_seq(self) -> int:
-        with self._engine.connect() as conn:
-            return conn.execute(select(func.coalesce(func.max(user_actions.c.archive_seq), 0))).scalar_one()
+        """Materialise user actions from the bus, resuming after the last one stored; ends with the bus."""
+        await follow_records(self._bus, self._engine, user_actions, RECORD_TYPE, self._insert)
 
     def _insert(self, seq: int, report: rpb.Report) -> None:
         record = json.loads(report.settlement.details_json)
