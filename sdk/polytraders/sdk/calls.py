@@ -52,19 +52,20 @@ def _policy(options: CallOptions, idempotent: bool) -> dict[str, Any]:
     )
 
 
-class UnaryCall(Generic[Request, Response]):
-    def __init__(
-        self,
-        method: grpc.UnaryUnaryMultiCallable,
-        metadata: Metadata,
-        options: CallOptions,
-        *,
-        idempotent: bool,
-    ) -> None:
+class _UnaryCallBase(Generic[Request, Response]):
+    _retrying_class: type[tenacity.BaseRetrying]
+
+    def __init__(self, method: Any, metadata: Metadata, options: CallOptions, *, idempotent: bool) -> None:
         self._method = method
         self._metadata = tuple(metadata)
         self._options = options
-        self._retrying = tenacity.Retrying(**_policy(options, idempotent))
+        self._retrying = self._retrying_class(**_policy(options, idempotent))
+
+
+class UnaryCall(_UnaryCallBase[Request, Response]):
+    """A blocking unary call (`method` is a grpc.UnaryUnaryMultiCallable)."""
+
+    _retrying_class = tenacity.Retrying
 
     def __call__(self, request: Request, *, timeout: float | None = None) -> Response:
         try:
@@ -75,19 +76,10 @@ class UnaryCall(Generic[Request, Response]):
             raise from_rpc_error(error) from None
 
 
-class AsyncUnaryCall(Generic[Request, Response]):
-    def __init__(
-        self,
-        method: grpc.aio.UnaryUnaryMultiCallable,
-        metadata: Metadata,
-        options: CallOptions,
-        *,
-        idempotent: bool,
-    ) -> None:
-        self._method = method
-        self._metadata = tuple(metadata)
-        self._options = options
-        self._retrying = tenacity.AsyncRetrying(**_policy(options, idempotent))
+class AsyncUnaryCall(_UnaryCallBase[Request, Response]):
+    """An asyncio unary call (`method` is a grpc.aio.UnaryUnaryMultiCallable)."""
+
+    _retrying_class = tenacity.AsyncRetrying
 
     async def __call__(self, request: Request, *, timeout: float | None = None) -> Response:
         async def attempt() -> Response:

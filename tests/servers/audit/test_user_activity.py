@@ -80,9 +80,22 @@ def test_actions_are_queryable_by_user_and_action(operator: Governance, mesh: Me
         ("dev-bot-token", lambda g: g.activity.start_session(), PermissionDeniedError, None),
         ("dev-operator-token", lambda g: g.activity.record(""), InvalidArgumentError, "action"),
         ("dev-operator-token", lambda g: g.activity.end_session(""), InvalidArgumentError, "session_id"),
+        (
+            "dev-operator-token",
+            lambda g: g.activity.record("halt", details=[1, 2]),
+            InvalidArgumentError,
+            "details_json",
+        ),
         ("dev-operator-token", lambda g: g.activity.list(limit=5000), InvalidArgumentError, "limit"),
     ],
-    ids=["bot lists", "bot starts a session", "no action", "no session", "limit too large"],
+    ids=[
+        "bot lists",
+        "bot starts a session",
+        "no action",
+        "no session",
+        "details not an object",
+        "limit too large",
+    ],
 )
 def test_bad_activity_calls_are_refused_and_record_nothing(
     mesh: MeshThread, token, call, error, field

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime
 
 import grpc
@@ -129,12 +128,12 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
         return pb.EndSessionResponse()
 
     async def RecordUserAction(self, request: pb.RecordUserActionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        try:
-            details = json.loads(request.details_json or "{}")
-        except ValueError:
-            raise InvalidArgument.field("details_json", "must be a JSON object") from None
-        action_id = await self._activity.record(
-            auth.current_principal().name, request.session_id, request.action, request.target, details
+        action_id = await self._activity.record_reported(
+            auth.current_principal().name,
+            request.session_id,
+            request.action,
+            request.target,
+            request.details_json,
         )
         return pb.RecordUserActionResponse(action_id=action_id)
 

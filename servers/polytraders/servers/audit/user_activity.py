@@ -85,6 +85,18 @@ class UserActivity:
             details_json,
         )
 
+    async def record_reported(
+        self, user: str, session_id: str, action: str, target: str, details_json: str
+    ) -> str:
+        """An action a console reports itself; its details must be a JSON object."""
+        try:
+            details = json.loads(details_json or "{}")
+        except ValueError:
+            details = None
+        if not isinstance(details, dict):
+            raise InvalidArgument.field("details_json", "must be a JSON object")
+        return await self.record(user, session_id, action, target, details)
+
     async def record_operator_call(
         self, caller: Principal, method: str, request: Any, session_id: str
     ) -> None:
