@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -77,9 +78,11 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url_for_backend(request, request.param)
 
 
-def start_mesh(database_url: str, clock: ManualClock) -> MeshThread:
-    """Every group on one loopback port, with the dev tokens."""
-    config = ServerConfig(port=0, database_url=database_url, tokens_file=str(DEV_TOKENS), drain_seconds=2)
+def start_mesh(database_url: str, clock: ManualClock, **settings: Any) -> MeshThread:
+    """Every group on one loopback port, with the dev tokens (and any other server `settings`)."""
+    config = ServerConfig(
+        port=0, database_url=database_url, tokens_file=str(DEV_TOKENS), drain_seconds=2, **settings
+    )
     return MeshThread(config, clock=clock)
 
 

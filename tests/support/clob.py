@@ -6,7 +6,7 @@ every request is recorded so tests can assert on what the client asked for.
 
 from __future__ import annotations
 
-import dataclasses
+import base64
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -16,8 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from polymarket import PRODUCTION, Environment
-from polymarket.environments import _create_environment  # the SDK's only Environment factory
+from polymarket import Environment
+
+from polytraders.clients.clob import environment_at
 
 TOKEN_ID = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 CONDITION_ID = "0x" + "cd" * 32
@@ -45,14 +46,7 @@ class LocalClob:
         self.routes[(method, path)] = lambda _query: (status, body)
 
     def environment(self) -> Environment:
-        base = self.url
-        config = dataclasses.replace(
-            PRODUCTION._config,
-            clob_url=base, relayer_url=f"{base}/relayer", gamma_url=f"{base}/gamma", data_url=f"{base}/data",
-            rfq_url=f"{base}/rfq", rpc_url=f"{base}/rpc", builder_gateway_url=f"{base}/builder-gateway",
-            collateral_return_url=f"{base}/collateral-return", perps_url=f"{base}/perps",
-        )  # fmt: skip
-        return _create_environment(name="local-clob", config=config)
+        return environment_at(self.url)
 
     def paths(self) -> list[str]:
         return [f"{r.method} {r.path}" for r in self.requests]
@@ -69,6 +63,56 @@ def market(clob: LocalClob, token_id: str = TOKEN_ID, condition_id: str = CONDIT
          "asks": [{"price": "0.52", "size": "1000"}], "min_order_size": "5", "tick_size": "0.01",
          "neg_risk": False, "hash": "0"},
     )  # fmt: skip
+
+
+END_CURSOR = "LTE="
+
+
+def _cursor(offset: int) -> str:
+    return base64.b64encode(str(offset).encode()).decode()
+
+
+def builder_trade(
+    trade_id: str, market: str, size: str, price: str, match_time: int, *, builder: str,
+    trade_type: str = "TAKER", fee_usdc: str = "0", asset_id: str = TOKEN_ID, side: str = "BUY",
+    status: str = "TRADE_STATUS_CONFIRMED", size_usdc: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One row of `GET /builder/trades` as the CLOB sends it (camelCase, decimal strings)."""
+    from decimal import Decimal
+
+    notional = size_usdc if size_usdc is not None else str(Decimal(size) * Decimal(price))
+    return {
+        "id": trade_id, "tradeType": trade_type, "takerOrderHash": "0x" + "11" * 32, "builder": builder,
+        "market": market, "assetId": asset_id, "side": side, "size": size, "sizeUsdc": notional, "price": price,
+        "status": status, "outcome": "Yes", "outcomeIndex": 0, "owner": "owner-key", "maker": "0x" + "22" * 20,
+        "transactionHash": "0x" + "33" * 32, "matchTime": str(match_time), "bucketIndex": 0, "fee": "0",
+        "feeUsdc": fee_usdc, "createdAt": str(match_time), "updatedAt": str(match_time),
+    }  # fmt: skip
+
+
+def serve_builder_trades(
+    clob: LocalClob, rows: list[dict[str, Any]], *, page_size: int = 300, failures: list[int] | None = None
+) -> None:
+    """`GET /builder/trades`: the CLOB's filters (builder_code, after/before strictly, unix seconds),
+    base64-offset cursors ending in LTE=, and first the HTTP statuses in `failures`, one per request."""
+    pending = list(failures or [])
+
+    def handle(query: dict[str, list[str]]) -> tuple[int, Any]:
+        if pending:
+            return pending.pop(0), {"error": "upstream unavailable"}
+        code = query.get("builder_code", [""])[0]
+        after = int(query.get("after", ["-1"])[0])
+        before = int(query.get("before", [str(2**62)])[0])
+        chosen = [r for r in rows if r["builder"] == code and after < int(r["matchTime"]) < before]
+        offset = int(base64.b64decode(query.get("next_cursor", ["MA=="])[0]))
+        page = chosen[offset : offset + page_size]
+        following = offset + page_size
+        return 200, {
+            "limit": page_size, "count": len(page), "data": page,
+            "next_cursor": _cursor(following) if following < len(chosen) else END_CURSOR,
+        }  # fmt: skip
+
+    clob.routes[("GET", "/builder/trades")] = handle
 
 
 @contextmanager

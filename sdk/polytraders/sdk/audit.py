@@ -9,15 +9,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
 
+from .clock import to_timestamp
 from .families import Family
 
 
 def _timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    return None if moment is None else to_timestamp(moment)
 
 
 class ConfigAuditFamily(Family):

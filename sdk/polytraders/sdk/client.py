@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 
 from .activity import ActivityFamily
+from .attribution import AttributionFamily, RevenueFamily
 from .audit import ConfigAuditFamily, LedgerFamily
 from .calls import CallOptions
 from .clock import Clock
@@ -100,6 +101,12 @@ class Governance:
         """The compliance ledger (operators and auditors)."""
         self.activity = ActivityFamily(self._channel("audit"), self._metadata, self._options, aio=False)
         """UserActivityLedger: sessions and user actions (operators record, auditors read)."""
+        self.attribution = AttributionFamily(
+            self._channel("attribution"), self._metadata, self._options, aio=False
+        )
+        """BuilderAttribution: the fill log, reconciliation against the exchange, quarantine."""
+        self.revenue = RevenueFamily(self._channel("attribution"), self._metadata, self._options, aio=False)
+        """AttributionRevenueReporter: daily builder-fee and rebate revenue reports."""
         self._tagger = (
             OrderTagger(BuilderCode(builder_code), self._publisher.get, self.builder)
             if builder_code
@@ -188,6 +195,8 @@ class AsyncGovernance:
         self.audit = ConfigAuditFamily(self._channel("audit"), metadata, self._options, aio=True)
         self.ledger = LedgerFamily(self._channel("audit"), metadata, self._options, aio=True)
         self.activity = ActivityFamily(self._channel("audit"), metadata, self._options, aio=True)
+        self.attribution = AttributionFamily(self._channel("attribution"), metadata, self._options, aio=True)
+        self.revenue = RevenueFamily(self._channel("attribution"), metadata, self._options, aio=True)
 
     def _channel(self, family: str) -> grpc.aio.Channel:
         target = _target_for(self._blocking._target, family)

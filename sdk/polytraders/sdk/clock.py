@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -46,3 +48,15 @@ def to_micros(moment: datetime) -> int:
 
 def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
+
+
+def to_timestamp(moment: datetime) -> Timestamp:
+    """The wire form of an instant, exact to the microsecond."""
+    stamp = Timestamp()
+    stamp.FromMicroseconds(to_micros(moment))
+    return stamp
+
+
+def from_timestamp(stamp: Timestamp) -> datetime | None:
+    """An instant from the wire; None when the field was left unset."""
+    return from_micros(stamp.ToMicroseconds()) if stamp.ByteSize() else None

@@ -40,14 +40,21 @@ class Family:
                     getattr(stub, method), metadata, options, idempotent=method in self.idempotent
                 )
 
-    def _invoke(self, method: str, request: Any, post: Callable[[Any], Any] = _identity) -> Any:
+    def _invoke(
+        self,
+        method: str,
+        request: Any,
+        post: Callable[[Any], Any] = _identity,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
         call = self._calls[method]
         if method in self.streams:
             return call(request)
         if not self._aio:
-            return post(call(request))
+            return post(call(request, timeout=timeout))
 
         async def invoke() -> Any:
-            return post(await call(request))
+            return post(await call(request, timeout=timeout))
 
         return invoke()

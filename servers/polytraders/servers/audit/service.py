@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Engine
 
 from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
-from polytraders.sdk.clock import from_micros, to_micros
+from polytraders.sdk.clock import from_micros, from_timestamp, to_timestamp
 from polytraders.servers.runtime import auth, ledger
 from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.reporter import GovernanceReporter
@@ -52,19 +50,9 @@ class ComplianceLedgerServicer(pb_grpc.ComplianceLedgerServiceServicer):
         return verification_message(result)
 
 
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromMicroseconds(to_micros(moment))
-    return stamp
-
-
-def _moment(stamp: Timestamp) -> datetime | None:
-    return from_micros(stamp.ToMicroseconds()) if stamp.ByteSize() else None
-
-
 def _change_message(change: ConfigChange) -> pb.ConfigChange:
     return pb.ConfigChange(
-        change_id=change.change_id, bot_slug=change.bot_slug, changed_at=_timestamp(change.changed_at),
+        change_id=change.change_id, bot_slug=change.bot_slug, changed_at=to_timestamp(change.changed_at),
         actor=change.actor, source=change.source, reason=change.reason, keys=change.keys, before=change.before,
         after=change.after, snapshot_json=change.snapshot_json, diff=change.diff,
     )  # fmt: skip
@@ -94,8 +82,8 @@ class ParameterChangeAuditServicer(pb_grpc.ParameterChangeAuditServiceServicer):
             _readable(request.bot_slug),
             request.key,
             request.actor,
-            _moment(request.since),
-            _moment(request.until),
+            from_timestamp(request.since),
+            from_timestamp(request.until),
             request.limit,
         )
         return pb.ListChangesResponse(changes=[_change_message(c) for c in changes])
@@ -111,7 +99,7 @@ ACTIVITY_ACCESS = {
 
 def _action_message(action: UserAction) -> pb.UserAction:
     return pb.UserAction(action_id=action.action_id, user=action.user, session_id=action.session_id,
-                         action=action.action, target=action.target, at=_timestamp(action.at),
+                         action=action.action, target=action.target, at=to_timestamp(action.at),
                          details_json=action.details_json)  # fmt: skip
 
 
@@ -138,8 +126,8 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
         return pb.RecordUserActionResponse(action_id=action_id)
 
     async def ListUserActions(self, request: pb.ListUserActionsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        actions = await self._activity.list(request.user, request.session_id, request.action, _moment(request.since),
-                                            _moment(request.until), request.limit)  # fmt: skip
+        actions = await self._activity.list(request.user, request.session_id, request.action, from_timestamp(request.since),
+                                            from_timestamp(request.until), request.limit)  # fmt: skip
         return pb.ListUserActionsResponse(actions=[_action_message(a) for a in actions])
 
 

@@ -40,6 +40,24 @@ class ServerConfig:
     """Whether that paper gate must also show a positive risk-adjusted return."""
     min_limited_live_days: int = 7
     """Days in LIMITED_LIVE before GENERAL_LIVE."""
+    builder_code: str = ""
+    """Polytraders' bytes32 builder code; attribution and revenue need it (empty: they refuse to run)."""
+    clob_url: str = ""
+    """The CLOB's base URL; empty means polymarket-client's production environment."""
+    clob_requests_per_second: float = 5.0
+    """Rate limit of every request governance makes to the CLOB."""
+    clob_attempts: int = 5
+    """Tries per CLOB request (transport errors, 429 and 5xx are retried)."""
+    clob_backoff_seconds: float = 0.5
+    """First wait before a retry; doubles per retry (a 429's Retry-After wins)."""
+    volume_drift_tolerance: str = "0.001"
+    """Attributed notional may differ by this share (0.001 = 0.1 %) per market and in total."""
+    maker_addresses: tuple[str, ...] = ()
+    """Our makers' addresses, whose daily rebates the revenue report reads."""
+    builder_taker_fee_bps: int = 0
+    """Our builder fee on taker fills (basis points of notional), for the expected-revenue column."""
+    builder_maker_fee_bps: int = 0
+    """Our builder fee on maker fills."""
 
     def replace(self, **changes: Any) -> ServerConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -13,15 +13,18 @@ from typing import Any
 from sqlalchemy import Engine
 
 from polytraders.sdk.clock import Clock, SystemClock
+from polytraders.servers.attribution.service import attribution_bindings
 from polytraders.servers.audit.service import audit_bindings
 from polytraders.servers.lifecycle.group import lifecycle_bindings
 
+from .alerts import AlertSink, BusAlertSink
 from .archive import ReportArchive
 from .auth import TokenBook
 from .bus import ReportBus
 from .bus_service import report_bus_binding
 from .config import ServerConfig
 from .interceptors import OperatorActionHook
+from .reporter import GovernanceReporter
 from .server import GovernanceServer, ServiceBinding, start_server
 from .storage import create_schema, make_engine
 
@@ -36,6 +39,8 @@ class MeshParts:
     engine: Engine
     clock: Clock
     bus: ReportBus
+    alerts: AlertSink
+    """Where groups raise alerts (OperationsReports on the bus; the operations group can add a pager)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     on_operator_action: OperatorActionHook | None = None
     """Set by the audit group: where every operator call that changes something is recorded."""
@@ -50,6 +55,7 @@ GROUPS: dict[str, Callable[[MeshParts], list[ServiceBinding]]] = {
     "reports": lambda parts: [report_bus_binding(parts.bus)],
     "lifecycle": lambda parts: lifecycle_bindings(parts),
     "audit": lambda parts: audit_bindings(parts),
+    "attribution": lambda parts: attribution_bindings(parts),
 }
 
 
@@ -74,15 +80,17 @@ class Mesh:
         if unknown:
             raise ValueError(f"unknown groups {unknown}; available: {sorted(GROUPS)}")
         tokens = TokenBook.from_file(config.tokens_file) if config.auth else None
+        clock = clock or SystemClock()
         engine = make_engine(config.database_url)
         await asyncio.to_thread(create_schema, engine)
         bus = ReportBus(
             ReportArchive(engine),
-            clock or SystemClock(),
+            clock,
             max_batch=config.max_batch_reports,
             subscriber_queue=config.subscriber_queue,
         )
-        parts = MeshParts(config, engine, clock or SystemClock(), bus)
+        alerts = BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock))
+        parts = MeshParts(config, engine, clock, bus, alerts)
         bindings = [binding for group in groups for binding in GROUPS[group](parts)]
         server = await start_server(
             bindings,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock
 from polytraders.sdk.report_builders import ReportBuilder
@@ -28,10 +31,32 @@ class GovernanceReporter:
         )  # fmt: skip
         await self._bus.publish([operations, record])
 
-    async def record(self, record_type: str, subject: str, explanation: str, details_json: str) -> str:
-        """One SEVEN_YEARS SettlementReport with structured details; returns its report_id."""
+    async def operations(
+        self,
+        component: str,
+        event: str,
+        status: rpb.ComponentStatus.ValueType,
+        severity: rpb.Severity.ValueType,
+        explanation: str,
+        metrics: Mapping[str, str],
+        *,
+        alert_key: str = "",
+    ) -> str:
+        """One OperationsReport (ONE_YEAR); returns its report_id."""
+        report = self.builder.operations(
+            component=component, event=event, status=status, severity=severity, explanation=explanation,
+            metrics=dict(metrics), alert_key=alert_key,
+        )  # fmt: skip
+        await self._bus.publish([report])
+        return report.header.report_id
+
+    async def record(
+        self, record_type: str, subject: str, explanation: str, details_json: str, **fields: Any
+    ) -> str:
+        """One SEVEN_YEARS SettlementReport with structured details (and any other settlement
+        `fields`); returns its report_id."""
         report = self.builder.settlement(
-            record_type=record_type, subject=subject, explanation=explanation, details_json=details_json
+            record_type=record_type, subject=subject, explanation=explanation, details_json=details_json, **fields
         )
         await self._bus.publish([report])
         return report.header.report_id

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 # Every group's tables hang off this one MetaData, so one create_all builds the schema.
@@ -37,3 +42,24 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 def create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key: Sequence[str],
+    *,
+    replace: bool = True,
+) -> None:
+    """Insert rows; a row whose `key` is already stored replaces it (or, with replace=False, is skipped)."""
+    if not rows:
+        return
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(table)
+    if replace:
+        replaced = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in key}
+        statement = statement.on_conflict_do_update(index_elements=list(key), set_=replaced)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(key))
+    conn.execute(statement, list(rows))

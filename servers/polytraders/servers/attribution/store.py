@@ -1,0 +1,287 @@
+"""Reconciliations, the exchange's report as each one read it, quarantine cases and revenue reports."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+
+from polytraders.governance.v1 import attribution_pb2 as pb
+from polytraders.sdk.clock import to_micros
+from polytraders.servers.runtime.errors import FailedPrecondition, NotFound
+from polytraders.servers.runtime.storage import metadata, upsert
+
+from .reconcile import ExchangeTrade, Finding, Kind
+
+_CHUNK = 5000
+
+reconciliations = Table(
+    "attribution_reconciliations",
+    metadata,
+    Column("reconciliation_id", String(36), primary_key=True),
+    Column("window_start_us", BigInteger, nullable=False),
+    Column("window_end_us", BigInteger, nullable=False),
+    Column("finished_us", BigInteger, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Index("attribution_reconciliations_by_window", "window_start_us", "window_end_us", "finished_us"),
+)
+
+exchange_trades = Table(
+    "attribution_exchange_trades",
+    metadata,
+    Column("reconciliation_id", String(36), primary_key=True),
+    Column("record_key", String(160), primary_key=True),
+    Column("condition_id", String(80), nullable=False),
+    Column("price", String(32), nullable=False),
+    Column("size_micros", BigInteger, nullable=False),
+    Column("notional_micros", BigInteger, nullable=False),
+    Column("builder_fee_micros", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("matched_at_us", BigInteger, nullable=False),
+)
+
+quarantine_cases = Table(
+    "attribution_quarantine_cases",
+    metadata,
+    Column("case_id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("reconciliation_id", String(36), nullable=False),
+    Column("condition_id", String(80), nullable=False),
+    Column("explanation", Text, nullable=False),
+    Column("opened_us", BigInteger, nullable=False),
+    Column("released_us", BigInteger),
+    Column("released_by", String(128), nullable=False, default=""),
+    Column("release_reason", Text, nullable=False, default=""),
+    Index("attribution_quarantine_by_opened", "opened_us"),
+)
+
+quarantine_records = Table(
+    "attribution_quarantine_records",
+    metadata,
+    Column("case_id", String(32), primary_key=True),
+    Column("record_key", String(160), primary_key=True),
+    Index("attribution_quarantine_records_by_key", "record_key"),
+)
+
+revenue_reports = Table(
+    "attribution_revenue_reports",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("day", Integer, nullable=False),
+    Column("produced_us", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Index("attribution_revenue_by_day", "day", "produced_us"),
+)
+
+KIND_NUMBERS = {kind: pb.DiscrepancyKind.Value(f"DISCREPANCY_KIND_{kind.value}") for kind in Kind}
+
+
+def case_id(finding: Finding, window_start: datetime, window_end: datetime) -> str:
+    """The same discrepancy found again maps to the same case: a trade's by its record, a market's by window."""
+    subject = finding.key or f"{finding.condition_id}|{to_micros(window_start)}|{to_micros(window_end)}"
+    return hashlib.sha256(f"{finding.kind.value}|{subject}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    record_key: str
+    case_id: str
+    kind: str
+    reason: str
+
+
+class AttributionStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def keep_exchange_trades(
+        self, reconciliation_id: str, trades: Iterable[ExchangeTrade]
+    ) -> Iterator[ExchangeTrade]:
+        """Pass the exchange's trades through, writing them under this reconciliation in chunks."""
+        chunk: list[dict[str, object]] = []
+
+        def write() -> None:
+            with self._engine.begin() as conn:
+                upsert(conn, exchange_trades, chunk, ["reconciliation_id", "record_key"], replace=False)
+            chunk.clear()
+
+        for trade in trades:
+            chunk.append({
+                "reconciliation_id": reconciliation_id, "record_key": trade.key, "condition_id": trade.condition_id,
+                "price": str(trade.price), "size_micros": trade.size_micros, "notional_micros": trade.notional_micros,
+                "builder_fee_micros": trade.builder_fee_micros, "status": trade.status,
+                "matched_at_us": trade.matched_at_us,
+            })  # fmt: skip
+            if len(chunk) >= _CHUNK:
+                write()
+            yield trade
+        write()
+
+    def forget_exchange_trades(self, reconciliation_id: str) -> None:
+        """A failed reconciliation keeps no partial report."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                delete(exchange_trades).where(exchange_trades.c.reconciliation_id == reconciliation_id)
+            )
+
+    def exchange_trades_of(self, reconciliation_id: str) -> list[ExchangeTrade]:
+        t = exchange_trades
+        with self._engine.connect() as conn:
+            return [
+                ExchangeTrade(
+                    r.record_key,
+                    r.condition_id,
+                    Decimal(r.price),
+                    r.size_micros,
+                    r.notional_micros,
+                    r.builder_fee_micros,
+                    r.status,
+                    r.matched_at_us,
+                )  # fmt: skip
+                for r in conn.execute(select(t).where(t.c.reconciliation_id == reconciliation_id))
+            ]
+
+    def save_reconciliation(
+        self, result: pb.Reconciliation, cases: list[tuple[str, Finding]], opened: datetime
+    ) -> None:
+        """The run, and a case per finding whose case is new (a known case keeps its history)."""
+        with self._engine.begin() as conn:
+            conn.execute(insert(reconciliations), {
+                "reconciliation_id": result.reconciliation_id, "window_start_us": result.window_start.ToMicroseconds(),
+                "window_end_us": result.window_end.ToMicroseconds(), "finished_us": result.finished_at.ToMicroseconds(),
+                "status": result.status, "body": result.SerializeToString(deterministic=True),
+            })  # fmt: skip
+            upsert(conn, quarantine_cases, [
+                {"case_id": case, "kind": finding.kind.value, "reconciliation_id": result.reconciliation_id,
+                 "condition_id": finding.condition_id, "explanation": finding.explanation,
+                 "opened_us": to_micros(opened), "released_us": None, "released_by": "", "release_reason": ""}
+                for case, finding in cases
+            ], ["case_id"], replace=False)  # fmt: skip
+            records = [
+                {"case_id": case, "record_key": key} for case, finding in cases for key in finding.record_keys
+            ]
+            for start in range(0, len(records), _CHUNK):
+                upsert(conn, quarantine_records, records[start : start + _CHUNK], ["case_id", "record_key"],
+                       replace=False)  # fmt: skip
+
+    def reconciliation(self, reconciliation_id: str) -> pb.Reconciliation:
+        query = select(reconciliations.c.body).where(reconciliations.c.reconciliation_id == reconciliation_id)
+        with self._engine.connect() as conn:
+            body = conn.execute(query).scalar_one_or_none()
+        if body is None:
+            raise NotFound(f"reconciliation {reconciliation_id!r} does not exist")
+        return pb.Reconciliation.FromString(body)
+
+    def latest_reconciliation(self, start: datetime, end: datetime) -> pb.Reconciliation | None:
+        """The last successful reconciliation of exactly this window."""
+        r = reconciliations
+        query = (
+            select(r.c.body)
+            .where(r.c.window_start_us == to_micros(start), r.c.window_end_us == to_micros(end),
+                   r.c.status != pb.RECONCILIATION_STATUS_FAILED)
+            .order_by(r.c.finished_us.desc())
+            .limit(1)
+        )  # fmt: skip
+        with self._engine.connect() as conn:
+            body = conn.execute(query).scalar_one_or_none()
+        return None if body is None else pb.Reconciliation.FromString(body)
+
+    def _case(self, conn, row) -> pb.QuarantineCase:  # type: ignore[no-untyped-def]
+        keys = conn.execute(
+            select(quarantine_records.c.record_key)
+            .where(quarantine_records.c.case_id == row.case_id)
+            .order_by(quarantine_records.c.record_key)
+        ).scalars()
+        case = pb.QuarantineCase(
+            case_id=row.case_id, kind=KIND_NUMBERS[Kind(row.kind)], reconciliation_id=row.reconciliation_id,
+            condition_id=row.condition_id, explanation=row.explanation, record_keys=list(keys),
+            released=row.released_us is not None, released_by=row.released_by, release_reason=row.release_reason,
+        )  # fmt: skip
+        case.opened_at.FromMicroseconds(row.opened_us)
+        if row.released_us is not None:
+            case.released_at.FromMicroseconds(row.released_us)
+        return case
+
+    def cases(self, include_released: bool, condition_id: str, limit: int) -> list[pb.QuarantineCase]:
+        q = quarantine_cases
+        query = select(q).order_by(q.c.opened_us.desc(), q.c.case_id).limit(limit)
+        if not include_released:
+            query = query.where(q.c.released_us.is_(None))
+        if condition_id:
+            query = query.where(q.c.condition_id == condition_id)
+        with self._engine.connect() as conn:
+            return [self._case(conn, row) for row in conn.execute(query).all()]
+
+    def release(self, case: str, by: str, reason: str, at: datetime) -> pb.QuarantineCase:
+        q = quarantine_cases
+        with self._engine.begin() as conn:
+            row = conn.execute(select(q).where(q.c.case_id == case)).first()
+            if row is None:
+                raise NotFound(f"quarantine case {case!r} does not exist")
+            if row.released_us is not None:
+                raise FailedPrecondition(
+                    f"quarantine case {case!r} was already released by {row.released_by}"
+                )
+            conn.execute(
+                update(q)
+                .where(q.c.case_id == case)
+                .values(released_us=to_micros(at), released_by=by, release_reason=reason)
+            )
+            return self._case(conn, conn.execute(select(q).where(q.c.case_id == case)).one())
+
+    def exclusions(self, record_keys: Iterable[str]) -> dict[str, Exclusion]:
+        """Of these records, those an unreleased case holds (first case by id when several do)."""
+        wanted = set(record_keys)
+        q, r = quarantine_cases, quarantine_records
+        query = (
+            select(r.c.record_key, q.c.case_id, q.c.kind, q.c.explanation)
+            .select_from(r.join(q, r.c.case_id == q.c.case_id))
+            .where(q.c.released_us.is_(None))
+            .order_by(q.c.case_id)
+        )
+        found: dict[str, Exclusion] = {}
+        with self._engine.connect() as conn:
+            for row in conn.execute(query):
+                if row.record_key in wanted and row.record_key not in found:
+                    found[row.record_key] = Exclusion(row.record_key, row.case_id, row.kind, row.explanation)
+        return found
+
+    def save_revenue(self, report: pb.RevenueReport) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(insert(revenue_reports), {
+                "report_id": report.report_id, "day": report.day, "produced_us": report.produced_at.ToMicroseconds(),
+                "body": report.SerializeToString(deterministic=True),
+            })  # fmt: skip
+
+    def revenue_reports(self, from_day: int, to_day: int) -> list[pb.RevenueReport]:
+        """The report in force (the latest) for each day in range, oldest day first."""
+        t = revenue_reports
+        query = (
+            select(t.c.day, t.c.body)
+            .where(t.c.day >= from_day, t.c.day <= to_day)
+            .order_by(t.c.day, t.c.produced_us, t.c.report_id)
+        )
+        latest: dict[int, bytes] = {}
+        with self._engine.connect() as conn:
+            for day, body in conn.execute(query):
+                latest[day] = body
+        return [pb.RevenueReport.FromString(latest[day]) for day in sorted(latest)]
