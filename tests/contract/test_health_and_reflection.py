@@ -13,7 +13,9 @@ EXPERIMENTS = "polytraders.governance.v1.ExperimentTrackerService"
 LEDGER = "polytraders.governance.v1.ComplianceLedgerService"
 CONFIG_AUDIT = "polytraders.governance.v1.ParameterChangeAuditService"
 ACTIVITY = "polytraders.governance.v1.UserActivityLedgerService"
-SERVICES = (REPORT_BUS, REGISTRY, EXPERIMENTS, LEDGER, CONFIG_AUDIT, ACTIVITY)
+ATTRIBUTION = "polytraders.governance.v1.BuilderAttributionService"
+REVENUE = "polytraders.governance.v1.AttributionRevenueService"
+SERVICES = (REPORT_BUS, REGISTRY, EXPERIMENTS, LEDGER, CONFIG_AUDIT, ACTIVITY, ATTRIBUTION, REVENUE)
 
 
 def test_the_server_and_the_report_bus_are_serving(target: Target) -> None:

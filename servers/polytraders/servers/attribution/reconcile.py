@@ -64,7 +64,9 @@ class Finding:
     condition_id: str
     explanation: str
     record_keys: tuple[str, ...]
-    """The records this finding sets aside (one for a trade-level kind, a market's or the window's all)."""
+    """The records this finding sets aside: a trade-level kind its record; a count mismatch the
+    market's records found on one side only; a volume drift, which no record explains, every
+    record of the market (or of the window)."""
     key: str = ""
     bot_slug: str = ""
     local_value: str = ""
@@ -78,6 +80,8 @@ class _Market:
     local_count: int = 0
     exchange_count: int = 0
     keys: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    """Records on one side only: what a count mismatch consists of."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,9 @@ def reconcile_builder_trades(
         if key in seen:
             duplicates += 1
             continue
+        fill = local.get(key)
+        if fill is not None:
+            key = fill.key  # keep our copy of the key string: the exchange's can be freed
         seen.add(key)
         if is_failed(trade.status):
             continue
@@ -131,8 +138,8 @@ def reconcile_builder_trades(
         market.exchange_volume += trade.notional_micros
         market.exchange_count += 1
         market.keys.append(key)
-        fill = local.get(key)
         if fill is None:
+            market.unmatched.append(key)
             findings.append(Finding(
                 Kind.UNKNOWN_TRADE, trade.condition_id,
                 f"the exchange attributes trade {key} ({trade.size_micros} micro-shares at {trade.price}) "
@@ -175,6 +182,7 @@ def reconcile_builder_trades(
         market.local_count += 1
         if fill.key not in seen:
             market.keys.append(fill.key)
+            market.unmatched.append(fill.key)
             findings.append(Finding(
                 Kind.UNATTRIBUTED_FILL, fill.condition_id,
                 f"{fill.bot_slug}'s fill {fill.key} carried our builder code, but the exchange's "
@@ -199,7 +207,7 @@ def reconcile_builder_trades(
                 Kind.ORDER_COUNT_MISMATCH, condition_id,
                 f"market {condition_id}: {market.local_count} attributed fills in our log, "
                 f"{market.exchange_count} in the exchange's report",
-                tuple(market.keys), local_value=str(market.local_count), exchange_value=str(market.exchange_count),
+                tuple(market.unmatched), local_value=str(market.local_count), exchange_value=str(market.exchange_count),
             ))  # fmt: skip
     if beyond(tolerance_ratio, total_local, total_exchange):
         findings.append(Finding(

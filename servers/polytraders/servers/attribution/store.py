@@ -92,6 +92,7 @@ revenue_reports = Table(
     Index("attribution_revenue_by_day", "day", "produced_us"),
 )
 
+MARKET_LEVEL = frozenset({Kind.VOLUME_DRIFT.value, Kind.ORDER_COUNT_MISMATCH.value})
 KIND_NUMBERS = {kind: pb.DiscrepancyKind.Value(f"DISCREPANCY_KIND_{kind.value}") for kind in Kind}
 
 
@@ -249,20 +250,23 @@ class AttributionStore:
             return self._case(conn, conn.execute(select(q).where(q.c.case_id == case)).one())
 
     def exclusions(self, record_keys: Iterable[str]) -> dict[str, Exclusion]:
-        """Of these records, those an unreleased case holds (first case by id when several do)."""
+        """Of these records, those an unreleased case holds; when several do, the trade-level case
+        (it names the cause) before a market-level one."""
         wanted = set(record_keys)
         q, r = quarantine_cases, quarantine_records
         query = (
             select(r.c.record_key, q.c.case_id, q.c.kind, q.c.explanation)
             .select_from(r.join(q, r.c.case_id == q.c.case_id))
             .where(q.c.released_us.is_(None))
-            .order_by(q.c.case_id)
         )
-        found: dict[str, Exclusion] = {}
         with self._engine.connect() as conn:
-            for row in conn.execute(query):
-                if row.record_key in wanted and row.record_key not in found:
-                    found[row.record_key] = Exclusion(row.record_key, row.case_id, row.kind, row.explanation)
+            rows = sorted(
+                (row for row in conn.execute(query) if row.record_key in wanted),
+                key=lambda row: (row.kind in MARKET_LEVEL, row.case_id),
+            )
+        found: dict[str, Exclusion] = {}
+        for row in rows:
+            found.setdefault(row.record_key, Exclusion(row.record_key, row.case_id, row.kind, row.explanation))
         return found
 
     def save_revenue(self, report: pb.RevenueReport) -> None:
