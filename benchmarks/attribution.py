@@ -31,7 +31,9 @@ def _fills() -> Iterator[LocalFill]:
     for n in range(RECORDS):
         price = PRICES[n % 99]
         size = 1_000_000 + n % 5000
-        yield LocalFill(f"trade-{n}:TAKER", "bot-1", f"0xmarket{n % MARKETS}", price, size, int(price * size), CODE)
+        yield LocalFill(
+            f"trade-{n}:TAKER", "bot-1", f"0xmarket{n % MARKETS}", price, size, int(price * size), CODE
+        )
 
 
 def _trades() -> Iterator[ExchangeTrade]:
@@ -68,12 +70,20 @@ def run() -> list[Figure]:
     assert ours["findings"] >= DIFFERING and join["findings"] == DIFFERING
     return [
         Figure.against(
-            "reconcile 1M fills vs 1M trades: records/s vs dict-join", RECORDS / ours["seconds"], "records/s",
-            RECORDS / join["seconds"], "reference (no target given)", True,
+            "reconcile 1M fills vs 1M trades: records/s vs dict-join",
+            RECORDS / ours["seconds"],
+            "records/s",
+            RECORDS / join["seconds"],
+            "reference (no target given)",
+            True,
         ),  # fmt: skip
         Figure.against(
-            "reconcile 1M vs 1M: peak RSS vs dict-join", ours["max_rss_mb"], "MB", join["max_rss_mb"],
-            "reference (no target given)", True,
+            "reconcile 1M vs 1M: peak RSS vs dict-join",
+            ours["max_rss_mb"],
+            "MB",
+            join["max_rss_mb"],
+            "reference (no target given)",
+            True,
         ),  # fmt: skip
     ]
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from polytraders.sdk import Governance, ManualClock
 from tests.conftest import DEV_TOKENS, REPO
+from tests.servers.attribution.day import CODE, DAY, DAY_TRADES, MARKET_A, Trade, fill_report
+from tests.support.clob import local_clob, serve_builder_trades
 
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "polytraders-gov")
@@ -28,32 +33,33 @@ class Served:
     address: str
 
 
-@pytest.fixture
-def served(database_url: str) -> Iterator[Served]:
+@contextmanager
+def serving(database_url: str, **env: str) -> Iterator[Served]:
+    """`polytraders-gov serve` in its own process, with extra POLYTRADERS_* settings in `env`."""
     process = subprocess.Popen(
-        [
-            CLI,
-            "serve",
-            "--port",
-            "0",
-            "--database-url",
-            database_url,
-            "--tokens-file",
-            str(DEV_TOKENS),
-        ],
+        [CLI, "serve", "--port", "0", "--database-url", database_url, "--tokens-file", str(DEV_TOKENS)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
+        env={**os.environ, **env},
     )
     assert process.stdout is not None
     banner = process.stdout.readline()
     match = re.search(r"on (127\.0\.0\.1:\d+)", banner)
     assert match, banner + process.stderr.read()  # type: ignore[union-attr]
-    yield Served(process, match.group(1))
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    try:
+        yield Served(process, match.group(1))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def served(database_url: str) -> Iterator[Served]:
+    with serving(database_url) as running:
+        yield running
 
 
 def _grpcurl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -238,3 +244,31 @@ def test_experiments_show_prints_the_always_valid_result(served: Served) -> None
         "pnl",
         "RUNNING",
     ]
+
+
+def test_an_operator_reconciles_a_day_and_reads_the_quarantine(database_url: str) -> None:
+    """The real process reads a local CLOB through polymarket-client; grpcurl and the CLI see the result."""
+    stranger = Trade("t-9", MARKET_A, "10", "0.5", DAY_TRADES[0].at)
+    with local_clob() as clob:
+        serve_builder_trades(clob, [t.row() for t in [*DAY_TRADES, stranger]])
+        settings = {"POLYTRADERS_BUILDER_CODE": CODE, "POLYTRADERS_CLOB_URL": clob.url}
+        with serving(database_url, **settings) as served:
+            with Governance(served.address, token="dev-operator-token", bot_slug="ops") as gov:
+                gov.reports.publish_now([fill_report(t, ManualClock(DAY)) for t in DAY_TRADES])
+            operator = ["--target", served.address, "--token", "dev-operator-token"]
+            ran = subprocess.run([CLI, "attribution", "reconcile", "--day", "20261123", *operator],
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+            assert ran.returncode == 0, ran.stderr
+            assert (
+                "DISCREPANCIES" in ran.stdout and "UNKNOWN_TRADE" in ran.stdout and "t-9:TAKER" in ran.stdout
+            )
+            listed = _grpcurl("-H", "authorization: Bearer dev-auditor-token", "-d", "{}", served.address,
+                              "polytraders.governance.v1.BuilderAttributionService/ListQuarantine")  # fmt: skip
+            assert listed.returncode == 0, listed.stderr
+            cases = json.loads(listed.stdout)["cases"]
+            unknown = next(c for c in cases if c["kind"] == "DISCREPANCY_KIND_UNKNOWN_TRADE")
+            assert unknown["record_keys"] == ["t-9:TAKER"]
+            released = subprocess.run([CLI, "attribution", "release", unknown["case_id"], "--reason", "desk trade",
+                                       *operator], capture_output=True, text=True, timeout=60)  # fmt: skip
+            assert released.returncode == 0 and "released" in released.stdout, released.stderr
+    assert {r.method for r in clob.requests} == {"GET"}

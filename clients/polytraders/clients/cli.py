@@ -195,6 +195,86 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day_window(day: str):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    try:
+        start = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise SystemExit(f"--day must be a UTC day as YYYYMMDD, got {day!r}") from None
+    return start, start + timedelta(days=1)
+
+
+def _money(micros: int) -> str:
+    from decimal import Decimal
+
+    return f"{Decimal(micros).scaleb(-6):f}"
+
+
+def cmd_attribution(args: argparse.Namespace) -> int:
+    from polytraders.governance.v1 import attribution_pb2
+    from polytraders.sdk import Governance, GovernanceError
+
+    def kind(value: int) -> str:
+        return attribution_pb2.DiscrepancyKind.Name(value).removeprefix("DISCREPANCY_KIND_")
+
+    with Governance(args.target, token=args.token or "", bot_slug="polytraders-gov") as gov:
+        try:
+            if args.attribution == "reconcile":
+                result = gov.attribution.reconcile(*_day_window(args.day))
+                status = attribution_pb2.ReconciliationStatus.Name(result.status).removeprefix(
+                    "RECONCILIATION_STATUS_"
+                )
+                print(f"{result.reconciliation_id}  {status}  ours {result.local_fills} fills / "
+                      f"{_money(result.local_volume_micros)} pUSD, exchange {result.exchange_trades} trades / "
+                      f"{_money(result.exchange_volume_micros)} pUSD, drift {result.volume_drift or '-'}")  # fmt: skip
+                if result.failure:
+                    print(result.failure)
+                print(_table(["kind", "record", "market", "case", "explanation"],
+                             [[kind(d.kind), f"{d.trade_id}:{d.liquidity}" if d.trade_id else "-", d.condition_id or "total",
+                               d.case_id, d.explanation] for d in result.discrepancies]))  # fmt: skip
+                return 0 if result.status != attribution_pb2.RECONCILIATION_STATUS_FAILED else 1
+            if args.attribution == "release":
+                released = gov.attribution.release(args.case_id, args.reason)
+                print(
+                    f"released {released.case_id} ({len(released.record_keys)} records) by {released.released_by}"
+                )
+                return 0
+            cases = gov.attribution.quarantine(include_released=args.all)
+        except GovernanceError as error:
+            print(error, file=sys.stderr)
+            return 1
+    print(_table(["case", "kind", "opened", "records", "released", "explanation"],
+                 [[c.case_id, kind(c.kind), c.opened_at.ToJsonString(), str(len(c.record_keys)),
+                   c.released_by or "-", c.explanation] for c in cases]))  # fmt: skip
+    return 0
+
+
+def cmd_revenue(args: argparse.Namespace) -> int:
+    from polytraders.sdk import Governance, GovernanceError
+
+    _day_window(args.day)
+    with Governance(args.target, token=args.token or "", bot_slug="polytraders-gov") as gov:
+        try:
+            if args.revenue == "report":
+                response = gov.revenue.report_day(int(args.day))
+                if not response.published:
+                    print(f"not reported: {response.failure}", file=sys.stderr)
+                    return 1
+                report = response.report
+            else:
+                report = gov.revenue.get(int(args.day))
+        except GovernanceError as error:
+            print(error, file=sys.stderr)
+            return 1
+    print(report.explanation)
+    print(_table(["market", "builder fees", "expected", "rebates (exchange)", "rebates (ours)", "trades"],
+                 [[m.condition_id, _money(m.builder_fee_micros), _money(m.expected_builder_fee_micros),
+                   _money(m.exchange_rebate_micros), _money(m.internal_rebate_micros), str(m.trades)]
+                  for m in report.markets]))  # fmt: skip
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from polytraders.governance.v1 import audit_pb2, audit_pb2_grpc
 
@@ -317,6 +397,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--from-checkpoint", action="store_true", help="start at each stream's latest checkpoint"
     )
     verify.set_defaults(run=cmd_audit_verify)
+
+    attribution = commands.add_parser("attribution", help="builder attribution").add_subparsers(
+        dest="attribution", required=True
+    )
+    reconcile = attribution.add_parser(
+        "reconcile", help="reconcile a UTC day against the exchange (operator)"
+    )
+    reconcile.add_argument("--day", required=True, help="YYYYMMDD")
+    quarantine = attribution.add_parser("quarantine", help="records held back from revenue")
+    quarantine.add_argument("--all", action="store_true", help="released cases too")
+    release = attribution.add_parser("release", help="release a quarantine case (operator)")
+    release.add_argument("case_id")
+    release.add_argument("--reason", required=True)
+    for command in (reconcile, quarantine, release):
+        command.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+        command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+        command.set_defaults(run=cmd_attribution)
+
+    revenue = commands.add_parser("revenue", help="daily builder-fee revenue").add_subparsers(
+        dest="revenue", required=True
+    )
+    for verb, text in (
+        ("report", "compute and publish a finished day (operator)"),
+        ("show", "the report in force"),
+    ):
+        command = revenue.add_parser(verb, help=text)
+        command.add_argument("day", help="YYYYMMDD")
+        command.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+        command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+        command.set_defaults(run=cmd_revenue)
 
     contract = commands.add_parser("contract-test", help="run the contract suite against a running target")
     contract.add_argument("target")

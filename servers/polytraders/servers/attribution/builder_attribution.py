@@ -67,24 +67,33 @@ def discrepancy(finding: Finding, case: str) -> pb.Discrepancy:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class AttributionParts:
+    """What BuilderAttribution and the revenue reporter share."""
+
+    store: AttributionStore
+    exchange: ReaderFactory
+    clock: Clock
+    alerts: AlertSink
+
+
 class BuilderAttribution:
     def __init__(
         self,
         fill_log: FillLog,
-        store: AttributionStore,
-        exchange: ReaderFactory,
+        parts: AttributionParts,
         settings: AttributionSettings,
-        clock: Clock,
         reporter: GovernanceReporter,
-        alerts: AlertSink,
     ) -> None:
         self.fill_log = fill_log
-        self._store = store
-        self._exchange = exchange
+        self._store, self._exchange, self._clock, self._alerts = (
+            parts.store,
+            parts.exchange,
+            parts.clock,
+            parts.alerts,
+        )
         self._settings = settings
-        self._clock = clock
         self._reporter = reporter
-        self._alerts = alerts
         self._running = asyncio.Lock()
 
     @property
@@ -126,9 +135,7 @@ class BuilderAttribution:
         except ExchangeUnavailable as error:
             self._store.forget_exchange_trades(result.reconciliation_id)
             result.status = pb.RECONCILIATION_STATUS_FAILED
-            result.failure = (
-                f"the exchange's builder report could not be read: {describe(error)}"
-            )
+            result.failure = f"the exchange's builder report could not be read: {describe(error)}"
             result.local_fills = len(fills)
         finally:
             result.pages, result.retries = reader.pages, reader.retries

@@ -19,17 +19,17 @@ from google.protobuf import json_format
 
 from polytraders.governance.v1 import attribution_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk.clock import Clock, to_timestamp
+from polytraders.sdk.clock import to_timestamp
 from polytraders.sdk.config import canonical_json
-from polytraders.servers.runtime.alerts import Alert, AlertSink
+from polytraders.servers.runtime.alerts import Alert
 from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 
-from .builder_attribution import BuilderAttribution
-from .exchange import ExchangeUnavailable, ReaderFactory, describe, rebates_by_market
+from .builder_attribution import AttributionParts, BuilderAttribution
+from .exchange import ExchangeUnavailable, describe, rebates_by_market
 from .fill_log import FillRecord
 from .reconcile import ExchangeTrade, Kind, is_failed
-from .store import KIND_NUMBERS, AttributionStore, Exclusion
+from .store import KIND_NUMBERS, Exclusion
 
 COMPONENT = "attribution-revenue"
 RECORD_TYPE = "attribution.revenue.daily"
@@ -147,20 +147,19 @@ class AttributionRevenue:
     def __init__(
         self,
         attribution: BuilderAttribution,
-        store: AttributionStore,
-        exchange: ReaderFactory,
+        parts: AttributionParts,
         settings: RevenueSettings,
-        clock: Clock,
         reporter: GovernanceReporter,
-        alerts: AlertSink,
     ) -> None:
         self._attribution = attribution
-        self._store = store
-        self._exchange = exchange
+        self._store, self._exchange, self._clock, self._alerts = (
+            parts.store,
+            parts.exchange,
+            parts.clock,
+            parts.alerts,
+        )
         self._settings = settings
-        self._clock = clock
         self._reporter = reporter
-        self._alerts = alerts
         self._running = asyncio.Lock()
 
     async def report_day(self, day: int) -> pb.ReportRevenueResponse:
@@ -181,9 +180,7 @@ class AttributionRevenue:
             try:
                 report = await asyncio.to_thread(self._compute, day, code, reconciliation.reconciliation_id)
             except ExchangeUnavailable as error:
-                return await self._failed(
-                    day, f"the exchange's rebates could not be read: {describe(error)}"
-                )
+                return await self._failed(day, f"the exchange's rebates could not be read: {describe(error)}")
             previous = await asyncio.to_thread(self._store.revenue_reports, day, day)
             if previous:
                 report.corrects_report_id = previous[0].report_id

@@ -19,7 +19,7 @@ from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
 
-from .builder_attribution import AttributionSettings, BuilderAttribution
+from .builder_attribution import AttributionParts, AttributionSettings, BuilderAttribution
 from .exchange import ReaderFactory
 from .fill_log import FillLog, FillRecord
 from .revenue import AttributionRevenue, RevenueSettings
@@ -151,16 +151,12 @@ def attribution_settings(config: ServerConfig) -> tuple[AttributionSettings, Rev
 
 def attribution_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
     settings, revenue_settings = attribution_settings(parts.config)
-    exchange = clob_readers(parts.config)
     store = AttributionStore(parts.engine)
-    attribution = BuilderAttribution(
-        FillLog(parts.engine, parts.bus.archive), store, exchange, settings, parts.clock,
-        GovernanceReporter(parts.bus, "builder-attribution", parts.clock), parts.alerts,
-    )  # fmt: skip
-    revenue = AttributionRevenue(
-        attribution, store, exchange, revenue_settings, parts.clock,
-        GovernanceReporter(parts.bus, "attribution-revenue", parts.clock), parts.alerts,
-    )  # fmt: skip
+    shared = AttributionParts(store, clob_readers(parts.config), parts.clock, parts.alerts)
+    attribution = BuilderAttribution(FillLog(parts.engine, parts.bus.archive), shared, settings,
+                                     GovernanceReporter(parts.bus, "builder-attribution", parts.clock))  # fmt: skip
+    revenue = AttributionRevenue(attribution, shared, revenue_settings,
+                                 GovernanceReporter(parts.bus, "attribution-revenue", parts.clock))  # fmt: skip
     return [
         ServiceBinding.of(pb, pb_grpc, "BuilderAttributionService",
                           BuilderAttributionServicer(attribution, store), ATTRIBUTION_ACCESS),

@@ -266,7 +266,9 @@ class AttributionStore:
             )
         found: dict[str, Exclusion] = {}
         for row in rows:
-            found.setdefault(row.record_key, Exclusion(row.record_key, row.case_id, row.kind, row.explanation))
+            found.setdefault(
+                row.record_key, Exclusion(row.record_key, row.case_id, row.kind, row.explanation)
+            )
         return found
 
     def save_revenue(self, report: pb.RevenueReport) -> None:

@@ -56,7 +56,11 @@ class GovernanceReporter:
         """One SEVEN_YEARS SettlementReport with structured details (and any other settlement
         `fields`); returns its report_id."""
         report = self.builder.settlement(
-            record_type=record_type, subject=subject, explanation=explanation, details_json=details_json, **fields
+            record_type=record_type,
+            subject=subject,
+            explanation=explanation,
+            details_json=details_json,
+            **fields,
         )
         await self._bus.publish([report])
         return report.header.report_id
