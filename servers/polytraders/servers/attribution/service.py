@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import grpc
@@ -15,7 +17,8 @@ from polytraders.sdk.clock import from_timestamp, to_timestamp
 from polytraders.sdk.tagging import BuilderCode
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.config import ServerConfig
-from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument
+from polytraders.servers.runtime.paging import page_size
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
 
@@ -37,12 +40,6 @@ REVENUE_ACCESS = {
     "GetRevenueReport": auth.READ,
     "ListRevenueReports": auth.READ,
 }
-
-
-def page_size(limit: int) -> int:
-    if not 0 <= limit <= 1000:
-        raise InvalidArgument.field("limit", "must be between 1 and 1000 (0 means 100)")
-    return limit or 100
 
 
 def _fill_message(fill: FillRecord) -> pb.Fill:
@@ -121,6 +118,12 @@ class AttributionRevenueServicer(pb_grpc.AttributionRevenueServiceServicer):
         )
 
 
+def previous_day(moment: datetime) -> datetime:
+    """The UTC day before the one `moment` falls in, as its midnight."""
+    midnight = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=1)
+
+
 def clob_readers(config: ServerConfig) -> ReaderFactory:
     """A fresh adapter per run (its page and retry counts are that run's), one rate limit for all."""
     environment = environment_at(config.clob_url) if config.clob_url else PRODUCTION
@@ -157,6 +160,26 @@ def attribution_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-unty
                                      GovernanceReporter(parts.bus, "builder-attribution", parts.clock))  # fmt: skip
     revenue = AttributionRevenue(attribution, shared, revenue_settings,
                                  GovernanceReporter(parts.bus, "attribution-revenue", parts.clock))  # fmt: skip
+
+    async def reconcile_previous_day(arguments: Mapping[str, str], scheduled: datetime) -> str:
+        start = previous_day(scheduled)
+        result = await attribution.reconcile(start, start + timedelta(days=1))
+        status = pb.ReconciliationStatus.Name(result.status).removeprefix("RECONCILIATION_STATUS_")
+        if result.status == pb.RECONCILIATION_STATUS_FAILED:
+            raise FailedPrecondition(
+                f"reconciliation {result.reconciliation_id} of {start:%Y-%m-%d} FAILED: {result.failure}"
+            )
+        return f"reconciliation {result.reconciliation_id} of {start:%Y-%m-%d}: {status}, {len(result.discrepancies)} discrepancies"
+
+    async def revenue_previous_day(arguments: Mapping[str, str], scheduled: datetime) -> str:
+        day = int(f"{previous_day(scheduled):%Y%m%d}")
+        response = await revenue.report_day(day)
+        if not response.published:
+            raise FailedPrecondition(f"revenue for {day} not reported: {response.failure}")
+        return f"revenue for {day}: report {response.report.report_id}"
+
+    parts.commands["attribution.reconcile"] = reconcile_previous_day
+    parts.commands["attribution.revenue"] = revenue_previous_day
     return [
         ServiceBinding.of(pb, pb_grpc, "BuilderAttributionService",
                           BuilderAttributionServicer(attribution, store), ATTRIBUTION_ACCESS),

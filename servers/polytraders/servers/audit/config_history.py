@@ -19,6 +19,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument, NotFound
+from polytraders.servers.runtime.paging import page_size
 from polytraders.servers.runtime.storage import metadata
 
 from .follower import follow_records
@@ -114,8 +115,7 @@ class ConfigHistory:
     ) -> list[ConfigChange]:
         if not bot_slug:
             raise InvalidArgument.field("bot_slug", "is required")
-        if not 0 <= limit <= 1000:
-            raise InvalidArgument.field("limit", "must be between 1 and 1000 (0 means 100)")
+        size = page_size(limit)
         t = config_changes
         query = select(t).where(t.c.bot_slug == bot_slug)
         if actor:
@@ -127,7 +127,7 @@ class ConfigHistory:
         query = query.order_by(t.c.changed_at_us.desc(), t.c.archive_seq.desc())
         rows = await asyncio.to_thread(self._all, query)
         found = [_row_to_change(r) for r in rows]
-        return [c for c in found if not key or key in c.keys][: limit or 100]
+        return [c for c in found if not key or key in c.keys][:size]
 
     def _one(self, query):  # type: ignore[no-untyped-def]
         with self._engine.connect() as conn:

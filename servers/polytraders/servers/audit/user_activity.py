@@ -24,6 +24,7 @@ from polytraders.sdk.report_builders import new_report_id
 from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.paging import page_size
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.storage import metadata
 
@@ -140,8 +141,6 @@ class UserActivity:
         until: datetime | None,
         limit: int,
     ) -> list[UserAction]:
-        if not 0 <= limit <= 1000:
-            raise InvalidArgument.field("limit", "must be between 1 and 1000 (0 means 100)")
         t = user_actions
         query = select(t)
         for column, value in ((t.c.user_name, user), (t.c.session_id, session_id), (t.c.action, action)):
@@ -151,7 +150,7 @@ class UserActivity:
             query = query.where(t.c.at_us >= to_micros(since))
         if until:
             query = query.where(t.c.at_us < to_micros(until))
-        query = query.order_by(t.c.at_us.desc(), t.c.archive_seq.desc()).limit(limit or 100)
+        query = query.order_by(t.c.at_us.desc(), t.c.archive_seq.desc()).limit(page_size(limit))
 
         def fetch() -> list[UserAction]:
             with self._engine.connect() as conn:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
-from polytraders.servers.runtime.auth import Principal
+from polytraders.servers.runtime.auth import Principal, Role
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .experiments import ExperimentTracker
-from .registry import GateRules, StrategyRegistry, stage_name
+from .registry import LIVE_STAGES, GateRules, StrategyRegistry, stage_name
 from .service import experiments_binding, registry_binding
 from .store import ExperimentStore, StrategyStore
 
@@ -44,5 +45,17 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
         min_limited_live=timedelta(days=parts.config.min_limited_live_days),
     )
     registry = StrategyRegistry(StrategyStore(parts.engine), parts.clock, registry_changed, rules)
+
+    async def pause_live(arguments: Mapping[str, str], scheduled: datetime) -> str:
+        """Pause every LIMITED_LIVE and GENERAL_LIVE strategy (IncidentCommander's SEV1 action)."""
+        actor = Principal("incident-commander", Role.OPERATOR)
+        reason = arguments.get("reason", "incident")
+        paused = [
+            (await registry.pause(s.slug, pb.PAUSE_SOURCE_INCIDENT_COMMANDER, reason, actor)).slug
+            for s in await registry.list(LIVE_STAGES)
+        ]
+        return f"paused {len(paused)} live strategies" + (f": {', '.join(paused)}" if paused else "")
+
+    parts.commands["registry.pause_live"] = pause_live
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
     return [registry_binding(registry), experiments_binding(tracker)]

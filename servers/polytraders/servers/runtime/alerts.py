@@ -1,8 +1,8 @@
 """Where governance raises alerts. One call shape for every group, so the sink can be swapped.
 
-The mesh starts with alerts as OperationsReports on the bus (`alert.trigger` / `alert.resolve`,
-grouped by `alert_key`); the operations group can put a pager in front of that sink without any
-caller changing.
+Every alert goes to the `AlertRouter` the mesh hands each group: it always reaches the bus as an
+OperationsReport (`alert.trigger` / `alert.resolve`, grouped by `alert_key`), and the operations
+group adds the pager and log sinks to the same router, so no caller changes.
 """
 
 from __future__ import annotations
@@ -49,3 +49,17 @@ class BusAlertSink:
             alert.metrics,
             alert_key=alert.alert_key,
         )
+
+
+class AlertRouter:
+    """Every alert to every sink, in the order they were added (the bus first)."""
+
+    def __init__(self, *sinks: AlertSink) -> None:
+        self._sinks = list(sinks)
+
+    def add(self, sink: AlertSink) -> None:
+        self._sinks.append(sink)
+
+    async def send(self, alert: Alert) -> None:
+        for sink in self._sinks:
+            await sink.send(alert)

@@ -58,6 +58,30 @@ class ServerConfig:
     """Our builder fee on taker fills (basis points of notional), for the expected-revenue column."""
     builder_maker_fee_bps: int = 0
     """Our builder fee on maker fills."""
+    cron_manifest: str = ""
+    """CronRunner's TOML manifest; empty means the governance default shipped with the package."""
+    cron_poll_seconds: float = 1.0
+    """How often CronRunner looks for due tasks."""
+    fleet_manifest: str = ""
+    """HealthHeartbeat's fleet (config/fleet.toml holds the 97 production bots); empty polls nothing."""
+    heartbeat_interval_seconds: float = 10.0
+    """Time between health sweeps of the fleet."""
+    missed_heartbeats_to_alert: int = 3
+    """Consecutive missed heartbeats before a bot is paged (and restarted, if it has a command)."""
+    probe_deadline_seconds: float = 0.5
+    """Deadline of one health probe."""
+    slo_manifest: str = ""
+    """SLAMonitor's SLO definitions; empty means the default shipped with the package."""
+    pager_webhook_url: str = ""
+    """PagerDuty Events API v2 endpoint (or anything speaking it); empty pages to the log and the bus only."""
+    pager_routing_key: str = ""
+    """The integration's routing key."""
+    incident_sev1_actions: tuple[str, ...] = ("pause_live", "flatten", "page")
+    """Auto-actions of a SEV1 incident: pause_live, flatten, page."""
+    incident_sev2_actions: tuple[str, ...] = ("page",)
+    """Auto-actions of a SEV2 incident."""
+    incident_sev3_actions: tuple[str, ...] = ("page",)
+    """Auto-actions of a SEV3 incident."""
 
     def replace(self, **changes: Any) -> ServerConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -67,6 +67,8 @@ def status_for(error: GovernanceError) -> grpc.Status:
 _INTERNAL = code_pb2.INTERNAL
 SESSION_METADATA = "x-polytraders-session"
 OperatorActionHook = Callable[[auth.Principal, str, Any, str], Awaitable[None]]
+OutcomeHook = Callable[[str, grpc.StatusCode, float], None]
+"""(method, status code, seconds) of every unary call: the SLO monitor's feed. Must be cheap."""
 
 
 class GovernanceInterceptor(grpc.aio.ServerInterceptor):
@@ -82,11 +84,13 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         access: Mapping[str, frozenset[auth.Role]],
         open_services: frozenset[str],
         on_operator_action: OperatorActionHook | None = None,
+        on_outcome: OutcomeHook | None = None,
     ) -> None:
         self._tokens = tokens
         self._access = access
         self._open = open_services
         self._on_operator_action = on_operator_action
+        self.on_outcome = on_outcome
 
     async def intercept_service(
         self,
@@ -127,7 +131,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
             inner = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                with _Call(self, details, context) as call:
+                with _Call(self, details, context, unary=True) as call:
                     await call.admit()
                     try:
                         response = await inner(request, context)
@@ -165,8 +169,11 @@ class _Call:
         interceptor: GovernanceInterceptor,
         details: grpc.HandlerCallDetails,
         context: grpc.aio.ServicerContext,
+        *,
+        unary: bool = False,
     ) -> None:
         self._interceptor = interceptor
+        self._unary = unary
         self._details = details
         self._context = context
         self._principal: auth.Principal | None = None
@@ -208,6 +215,9 @@ class _Call:
             auth.reset_current_principal(self._token)
         if exc_type is not None and self._code is grpc.StatusCode.OK:
             self._code = grpc.StatusCode.CANCELLED
+        elapsed = time.perf_counter() - self._started
+        if self._unary and self._interceptor.on_outcome is not None:
+            self._interceptor.on_outcome(self._details.method, self._code, elapsed)
         if not access_log.isEnabledFor(logging.INFO):
             return
         principal = self._principal
@@ -218,7 +228,7 @@ class _Call:
                     "caller": principal.name if principal else None,
                     "role": principal.role.value if principal else None,
                     "code": self._code.name,
-                    "ms": round((time.perf_counter() - self._started) * 1000, 3),
+                    "ms": round(elapsed * 1000, 3),
                 }
             )
         )

@@ -6,8 +6,9 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,14 +17,16 @@ from polytraders.sdk.clock import Clock, SystemClock
 from polytraders.servers.attribution.service import attribution_bindings
 from polytraders.servers.audit.service import audit_bindings
 from polytraders.servers.lifecycle.group import lifecycle_bindings
+from polytraders.servers.operations.service import operations_bindings
 
-from .alerts import AlertSink, BusAlertSink
+from .alerts import AlertRouter, BusAlertSink
 from .archive import ReportArchive
 from .auth import TokenBook
 from .bus import ReportBus
 from .bus_service import report_bus_binding
+from .commands import Command
 from .config import ServerConfig
-from .interceptors import OperatorActionHook
+from .interceptors import OperatorActionHook, OutcomeHook
 from .reporter import GovernanceReporter
 from .server import GovernanceServer, ServiceBinding, start_server
 from .storage import create_schema, make_engine
@@ -39,23 +42,58 @@ class MeshParts:
     engine: Engine
     clock: Clock
     bus: ReportBus
-    alerts: AlertSink
-    """Where groups raise alerts (OperationsReports on the bus; the operations group can add a pager)."""
+    alerts: AlertRouter
+    """Where groups raise alerts (OperationsReports on the bus; the operations group adds the pager)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     on_operator_action: OperatorActionHook | None = None
     """Set by the audit group: where every operator call that changes something is recorded."""
+    on_outcome: OutcomeHook | None = None
+    """Set by the operations group: every unary call's code and latency, for the SLOs."""
+    commands: dict[str, Command] = field(default_factory=dict)
+    """Governance operations cron may run, by name; each group adds its own."""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """What a group must do when the mesh stops (end its streams, close its channels)."""
+    domains: dict[str, Any] = field(default_factory=dict)
+    """What a group built, by group name, for embedders and tests (e.g. the operations group's CronRunner)."""
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a group's background work (e.g. following the bus) for the life of the mesh."""
         self.tasks.append(asyncio.get_running_loop().create_task(work))
 
+    def every(self, seconds: float, work: Callable[[], Awaitable[Any]]) -> None:
+        """Run `work` now and then every `seconds` until the mesh stops; a failing round is logged."""
 
-# Each bot group contributes its services; later groups add their entry here.
+        async def rounds() -> None:
+            while not self.stopping.is_set():
+                try:
+                    await work()
+                except Exception:  # noqa: BLE001 - one bad round must not end the loop
+                    log.exception("periodic %s failed", getattr(work, "__qualname__", work))
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), seconds)
+                except TimeoutError:
+                    pass
+
+        self.spawn(rounds())
+
+
+def reports_group(parts: MeshParts) -> list[ServiceBinding]:
+    async def purge(arguments: Mapping[str, str], scheduled: datetime) -> str:
+        return f"purged {await parts.bus.purge_expired()} reports whose retention ended"
+
+    parts.commands["reports.purge"] = purge
+    return [report_bus_binding(parts.bus)]
+
+
+# Each bot group contributes its services (and its scheduler commands); operations comes last,
+# so its scheduler sees every other group's commands.
 GROUPS: dict[str, Callable[[MeshParts], list[ServiceBinding]]] = {
-    "reports": lambda parts: [report_bus_binding(parts.bus)],
+    "reports": reports_group,
     "lifecycle": lambda parts: lifecycle_bindings(parts),
     "audit": lambda parts: audit_bindings(parts),
     "attribution": lambda parts: attribution_bindings(parts),
+    "operations": lambda parts: operations_bindings(parts),
 }
 
 
@@ -89,7 +127,7 @@ class Mesh:
             max_batch=config.max_batch_reports,
             subscriber_queue=config.subscriber_queue,
         )
-        alerts = BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock))
+        alerts = AlertRouter(BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock)))
         parts = MeshParts(config, engine, clock, bus, alerts)
         bindings = [binding for group in groups for binding in GROUPS[group](parts)]
         server = await start_server(
@@ -99,11 +137,15 @@ class Mesh:
             tokens=tokens,
             max_message_bytes=config.max_message_bytes,
             on_operator_action=parts.on_operator_action,
+            on_outcome=parts.on_outcome,
         )
         return cls(parts, server, groups)
 
     async def stop(self) -> None:
         """Drain: NOT_SERVING, end subscriber streams, finish in-flight calls, close storage."""
+        self.parts.stopping.set()
+        for stop in self.parts.on_stop:
+            await stop()
         self.parts.bus.close()  # also ends the groups' own subscriptions
         if self.parts.tasks:
             await asyncio.wait(self.parts.tasks, timeout=self.parts.config.drain_seconds)

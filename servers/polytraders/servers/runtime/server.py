@@ -13,7 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from . import auth
-from .interceptors import GovernanceInterceptor, OperatorActionHook
+from .interceptors import GovernanceInterceptor, OperatorActionHook, OutcomeHook
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ async def start_server(
     tokens: auth.TokenBook | None,
     max_message_bytes: int,
     on_operator_action: OperatorActionHook | None = None,
+    on_outcome: OutcomeHook | None = None,
 ) -> GovernanceServer:
     if tokens is None:
         log.warning("AUTH IS DISABLED: every caller is treated as an operator. Never run a deploy like this.")
@@ -94,7 +95,7 @@ async def start_server(
     for binding in bindings:
         access.update(binding.full_access())
     server = grpc.aio.server(
-        interceptors=[GovernanceInterceptor(tokens, access, OPEN_SERVICES, on_operator_action)],
+        interceptors=[GovernanceInterceptor(tokens, access, OPEN_SERVICES, on_operator_action, on_outcome)],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),

@@ -1,0 +1,318 @@
+"""CronRunner: governance's scheduled jobs, each firing once, in order, at its UTC moment.
+
+Schedule math is croniter's, in UTC (local daylight-saving changes cannot move a firing).
+
+Policy, in this order:
+- Ordering: every firing due at a tick joins one queue, ordered by scheduled moment, then by the
+  task's position in the manifest; the queue runs one dispatch at a time.
+- At most once: a firing is recorded (and the task's last scheduled moment advanced) in one
+  transaction *before* its target runs. A process that stops mid-dispatch leaves it RUNNING;
+  the next start marks it INTERRUPTED and alerts, and never runs it again.
+- Missed runs (the process was down, or a tick came late): of the firings a task missed, only
+  the latest may run, and only if it is no later than the task's deadline; the others, and a
+  latest one past its deadline, are recorded as MISSED with the reason. Nothing is skipped
+  silently.
+- First start: a task that has never fired starts from now (no backlog from the past).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from croniter import croniter
+from sqlalchemy import BigInteger, Column, Engine, Index, Integer, String, Table, Text, insert, select, update
+
+from polytraders.governance.v1 import operations_pb2 as pb
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.clock import Clock, from_micros, to_micros, to_timestamp
+from polytraders.sdk.report_builders import new_report_id
+from polytraders.servers.runtime.alerts import Alert, AlertSink
+from polytraders.servers.runtime.commands import Command
+from polytraders.servers.runtime.errors import GovernanceError, InvalidArgument, NotFound
+from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.storage import metadata, upsert
+
+log = logging.getLogger(__name__)
+COMPONENT = "cron"
+MAX_MISSED_LISTED = 1000
+
+cron_state = Table(
+    "cron_state",
+    metadata,
+    Column("task", String(128), primary_key=True),
+    Column("last_scheduled_us", BigInteger, nullable=False),
+)
+
+cron_dispatches = Table(
+    "cron_dispatches",
+    metadata,
+    Column("dispatch_id", String(36), primary_key=True),
+    Column("task", String(128), nullable=False),
+    Column("scheduled_us", BigInteger, nullable=False),
+    Column("started_us", BigInteger),
+    Column("finished_us", BigInteger),
+    Column("outcome", Integer, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("triggered_by", String(128), nullable=False),
+    Index("cron_dispatches_by_task", "task", "scheduled_us"),
+    Index("cron_dispatches_by_time", "scheduled_us"),
+)
+
+
+@dataclass(frozen=True)
+class CronTask:
+    name: str
+    cron_expression: str
+    target: str
+    """"governance:<command>" or "bus:<event>"."""
+    arguments: Mapping[str, str]
+    enabled: bool
+    deadline: timedelta
+
+
+def parse_manifest(text: str, source: str = "cron manifest") -> list[CronTask]:
+    """`[[task]]` tables: name, cron_expression, target, arguments, enabled, deadline_seconds."""
+    tasks: list[CronTask] = []
+    for i, entry in enumerate(tomllib.loads(text).get("task", [])):
+        where = f"{source}: [[task]] #{i}"
+        try:
+            task = CronTask(entry["name"], entry["cron_expression"], entry["target"],
+                            {k: str(v) for k, v in entry.get("arguments", {}).items()}, bool(entry.get("enabled", True)),
+                            timedelta(seconds=int(entry.get("deadline_seconds", 3600))))  # fmt: skip
+        except KeyError as missing:
+            raise ValueError(f"{where} has no {missing}") from None
+        if not croniter.is_valid(task.cron_expression):
+            raise ValueError(f"{where} ({task.name}): invalid cron_expression {task.cron_expression!r}")
+        kind, _, name = task.target.partition(":")
+        if kind not in ("governance", "bus") or not name:
+            raise ValueError(f"{where} ({task.name}): target must be governance:<command> or bus:<event>")
+        if task.deadline < timedelta(0):
+            raise ValueError(f"{where} ({task.name}): deadline_seconds must not be negative")
+        if any(t.name == task.name for t in tasks):
+            raise ValueError(f"{where}: task {task.name!r} is listed twice")
+        tasks.append(task)
+    return tasks
+
+
+def load_manifest(path: str | Path) -> list[CronTask]:
+    return parse_manifest(Path(path).read_text(), str(path))
+
+
+def firings(expression: str, after: datetime, until: datetime, limit: int) -> list[datetime]:
+    """Scheduled moments in (after, until], UTC: the latest `limit` + 1 when there are more."""
+    schedule = croniter(expression, after)
+    found: list[datetime] = []
+    while (moment := schedule.get_next(datetime)) <= until:
+        found.append(moment)
+        if len(found) > limit:
+            del found[0]
+    return found
+
+
+def _dispatch_message(row: Mapping[str, Any]) -> pb.Dispatch:
+    dispatch = pb.Dispatch(dispatch_id=row["dispatch_id"], task=row["task"], outcome=row["outcome"],
+                           scheduled_at=to_timestamp(from_micros(row["scheduled_us"])), detail=row["detail"],
+                           triggered_by=row["triggered_by"])  # fmt: skip
+    if row["started_us"] is not None:
+        dispatch.started_at.CopyFrom(to_timestamp(from_micros(row["started_us"])))
+        dispatch.lateness_micros = row["started_us"] - row["scheduled_us"]
+    if row["finished_us"] is not None:
+        dispatch.finished_at.CopyFrom(to_timestamp(from_micros(row["finished_us"])))
+    return dispatch
+
+
+class CronRunner:
+    def __init__(
+        self,
+        tasks: Sequence[CronTask],
+        engine: Engine,
+        clock: Clock,
+        commands: Mapping[str, Command],
+        reporter: GovernanceReporter,
+        alerts: AlertSink,
+    ) -> None:
+        self.tasks = list(tasks)
+        self._engine = engine
+        self._clock = clock
+        self._commands = commands
+        self._reporter = reporter
+        self._alerts = alerts
+        self._last: dict[str, datetime] = {}
+        self._lock = asyncio.Lock()
+        self._started = False
+
+    async def start(self) -> None:
+        """Load the last fire of every task; settle dispatches a stopped process left RUNNING."""
+        now = self._clock.now()
+        interrupted = await asyncio.to_thread(self._recover, now)
+        for row in interrupted:
+            explanation = (f"cron task {row.task} (scheduled {from_micros(row.scheduled_us).isoformat()}) was running "
+                           "when governance stopped; it is not run again (at most once)")  # fmt: skip
+            await self._alerts.send(Alert(COMPONENT, f"cron:{row.task}:{row.scheduled_us}", rpb.SEVERITY_ERROR,
+                                          explanation, {"task": row.task, "dispatch_id": row.dispatch_id}))  # fmt: skip
+        for task in self.tasks:
+            if task.target.startswith("governance:") and task.target.partition(":")[2] not in self._commands:
+                log.warning(
+                    "cron task %s targets %s, which no group of this mesh provides", task.name, task.target
+                )
+        self._started = True
+
+    def _recover(self, now: datetime):  # type: ignore[no-untyped-def]
+        d = cron_dispatches
+        with self._engine.begin() as conn:
+            stored = dict(conn.execute(select(cron_state.c.task, cron_state.c.last_scheduled_us)).all())
+            fresh = [
+                {"task": t.name, "last_scheduled_us": to_micros(now)}
+                for t in self.tasks
+                if t.name not in stored
+            ]
+            upsert(conn, cron_state, fresh, ["task"], replace=False)
+            running = conn.execute(select(d).where(d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING)).all()
+            conn.execute(update(d).where(d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING).values(
+                outcome=pb.DISPATCH_OUTCOME_INTERRUPTED, finished_us=to_micros(now),
+                detail="governance stopped while it ran; not run again"))  # fmt: skip
+        self._last = {t.name: from_micros(stored.get(t.name, to_micros(now))) for t in self.tasks}
+        return running
+
+    async def tick(self) -> list[pb.Dispatch]:
+        """Dispatch everything due by now, in the documented order; returns what it recorded."""
+        if not self._started:
+            await self.start()
+        async with self._lock:
+            now = self._clock.now()
+            queue: list[tuple[datetime, int, CronTask, list[datetime]]] = []
+            for position, task in enumerate(self.tasks):
+                if not task.enabled:
+                    continue
+                due = firings(task.cron_expression, self._last[task.name], now, MAX_MISSED_LISTED)
+                if due:
+                    queue.append((due[-1], position, task, due[:-1]))
+            queue.sort(key=lambda entry: (entry[0], entry[1]))
+            recorded: list[pb.Dispatch] = []
+            for latest, _, task, superseded in queue:
+                for moment in superseded:
+                    recorded.append(
+                        await self._missed(task, moment, f"superseded by the firing at {latest.isoformat()}")
+                    )
+                if self._clock.now() - latest > task.deadline:
+                    late = self._clock.now() - latest
+                    recorded.append(
+                        await self._missed(
+                            task, latest, f"found {late} late, past its deadline of {task.deadline}"
+                        )
+                    )
+                else:
+                    recorded.append(await self._dispatch(task, latest, "schedule"))
+            return recorded
+
+    async def trigger_now(self, name: str, by: str) -> pb.Dispatch:
+        if not name:
+            raise InvalidArgument.field("task", "is required")
+        task = next((t for t in self.tasks if t.name == name), None)
+        if task is None:
+            raise NotFound(f"no cron task {name!r}; tasks: {[t.name for t in self.tasks]}")
+        async with self._lock:
+            return await self._dispatch(task, self._clock.now(), by, advance=False)
+
+    async def _missed(self, task: CronTask, moment: datetime, reason: str) -> pb.Dispatch:
+        row = {"dispatch_id": new_report_id(), "task": task.name, "scheduled_us": to_micros(moment), "started_us": None,
+               "finished_us": None, "outcome": pb.DISPATCH_OUTCOME_MISSED, "detail": f"missed: {reason}",
+               "triggered_by": "schedule"}  # fmt: skip
+        await asyncio.to_thread(self._begin, task.name, moment, row)
+        dispatch = _dispatch_message(row)
+        await self._heartbeat(dispatch, rpb.SEVERITY_WARNING)
+        return dispatch
+
+    def _begin(self, task: str, moment: datetime | None, row: dict[str, Any]) -> None:
+        """Record the firing and advance the task's schedule in one transaction."""
+        with self._engine.begin() as conn:
+            conn.execute(insert(cron_dispatches), row)
+            if moment is not None:
+                conn.execute(update(cron_state).where(cron_state.c.task == task)
+                             .values(last_scheduled_us=to_micros(moment)))  # fmt: skip
+        if moment is not None:
+            self._last[task] = moment
+
+    def _finish(self, dispatch_id: str, outcome: int, detail: str, finished: datetime) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(update(cron_dispatches).where(cron_dispatches.c.dispatch_id == dispatch_id)
+                         .values(outcome=outcome, detail=detail, finished_us=to_micros(finished)))  # fmt: skip
+
+    async def _dispatch(
+        self, task: CronTask, scheduled: datetime, by: str, *, advance: bool = True
+    ) -> pb.Dispatch:
+        started = self._clock.now()
+        row = {"dispatch_id": new_report_id(), "task": task.name, "scheduled_us": to_micros(scheduled),
+               "started_us": to_micros(started), "finished_us": None, "outcome": pb.DISPATCH_OUTCOME_RUNNING,
+               "detail": "", "triggered_by": by}  # fmt: skip
+        await asyncio.to_thread(self._begin, task.name, scheduled if advance else None, row)
+        try:
+            detail = await self._run_target(task, scheduled)
+            outcome = pb.DISPATCH_OUTCOME_SUCCEEDED
+        except (GovernanceError, ValueError, OSError) as error:
+            detail, outcome = f"{type(error).__name__}: {error}", pb.DISPATCH_OUTCOME_FAILED
+        row.update(outcome=outcome, detail=detail, finished_us=to_micros(self._clock.now()))
+        await asyncio.to_thread(self._finish, row["dispatch_id"], outcome, detail, self._clock.now())  # type: ignore[arg-type]
+        dispatch = _dispatch_message(row)
+        await self._heartbeat(
+            dispatch, rpb.SEVERITY_INFO if outcome == pb.DISPATCH_OUTCOME_SUCCEEDED else rpb.SEVERITY_ERROR
+        )
+        return dispatch
+
+    async def _run_target(self, task: CronTask, scheduled: datetime) -> str:
+        kind, _, name = task.target.partition(":")
+        if kind == "bus":
+            report_id = await self._reporter.operations(
+                COMPONENT, name, rpb.COMPONENT_STATUS_HEALTHY, rpb.SEVERITY_INFO,
+                f"cron task {task.name} requests {name} (scheduled {scheduled.isoformat()})", dict(task.arguments),
+            )  # fmt: skip
+            return f"published {name} as report {report_id}"
+        command = self._commands.get(name)
+        if command is None:
+            raise ValueError(f"no group of this mesh provides governance:{name}")
+        return await command(task.arguments, scheduled)
+
+    async def _heartbeat(self, dispatch: pb.Dispatch, severity: int) -> None:
+        """The OperationsReport every dispatch (or recorded miss) emits."""
+        outcome = pb.DispatchOutcome.Name(dispatch.outcome).removeprefix("DISPATCH_OUTCOME_")
+        metrics = {"task": dispatch.task, "scheduled_at": dispatch.scheduled_at.ToJsonString(), "outcome": outcome,
+                   "dispatch_id": dispatch.dispatch_id, "triggered_by": dispatch.triggered_by}  # fmt: skip
+        if dispatch.HasField("started_at"):
+            metrics.update(
+                started_at=dispatch.started_at.ToJsonString(), lateness_micros=str(dispatch.lateness_micros)
+            )
+        status = (
+            rpb.COMPONENT_STATUS_HEALTHY if severity == rpb.SEVERITY_INFO else rpb.COMPONENT_STATUS_DEGRADED
+        )
+        await self._reporter.operations(COMPONENT, "cron.dispatch", status, severity,
+                                        f"cron task {dispatch.task}: {outcome.lower()}; {dispatch.detail}".rstrip("; "),
+                                        metrics)  # fmt: skip
+
+    def schedule(self) -> list[pb.CronTask]:
+        now = self._clock.now()
+        listed = []
+        for task in self.tasks:
+            last = self._last.get(task.name)
+            entry = pb.CronTask(name=task.name, cron_expression=task.cron_expression, target=task.target,
+                                arguments=dict(task.arguments), enabled=task.enabled,
+                                deadline_seconds=int(task.deadline.total_seconds()),
+                                next_at=to_timestamp(croniter(task.cron_expression, max(now, last or now)).get_next(datetime)))  # fmt: skip
+            if last is not None:
+                entry.last_scheduled_at.CopyFrom(to_timestamp(last))
+            listed.append(entry)
+        return listed
+
+    def dispatches(self, task: str, limit: int) -> list[pb.Dispatch]:
+        d = cron_dispatches
+        query = select(d).order_by(d.c.scheduled_us.desc(), d.c.started_us.desc()).limit(limit)
+        if task:
+            query = query.where(d.c.task == task)
+        with self._engine.connect() as conn:
+            return [_dispatch_message(row._mapping) for row in conn.execute(query)]

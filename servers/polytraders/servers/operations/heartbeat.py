@@ -1,0 +1,250 @@
+"""HealthHeartbeat: every bot's grpc.health.v1 endpoint, polled concurrently, paged after N misses.
+
+The fleet is data (a TOML manifest the operator edits). A sweep probes every bot at once, each
+with its own deadline, so one dead host costs one deadline, not one per bot. After
+`missed_heartbeats_to_alert` misses in a row a bot is paged (once) and, when it has one, its
+restart command runs in the background; its first SERVING answer resolves the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+import time
+import tomllib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from polytraders.governance.v1 import operations_pb2 as pb
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.clock import Clock, to_timestamp
+from polytraders.servers.runtime.alerts import Alert, AlertSink
+from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.reporter import GovernanceReporter
+
+log = logging.getLogger(__name__)
+COMPONENT = "health-heartbeat"
+
+
+@dataclass(frozen=True)
+class FleetBot:
+    slug: str
+    bot_class: str
+    layer: str
+    target: str
+    """host:port of the bot's grpc.health.v1 endpoint."""
+    restart_command: tuple[str, ...] = ()
+
+
+def load_fleet(path: str | Path) -> list[FleetBot]:
+    """`[[bot]]` tables: slug, class, layer, health_target, and optionally restart_command."""
+    data = tomllib.loads(Path(path).read_text())
+    fleet, seen = [], set()
+    for i, entry in enumerate(data.get("bot", [])):
+        try:
+            bot = FleetBot(entry["slug"], entry["class"], entry["layer"], entry["health_target"],
+                           tuple(shlex.split(entry.get("restart_command", ""))))  # fmt: skip
+        except KeyError as missing:
+            raise ValueError(f"{path}: [[bot]] #{i} has no {missing}") from None
+        if bot.slug in seen:
+            raise ValueError(f"{path}: bot {bot.slug!r} is listed twice")
+        seen.add(bot.slug)
+        fleet.append(bot)
+    return fleet
+
+
+@dataclass
+class _BotState:
+    bot: FleetBot
+    status: int = pb.BOT_STATUS_UNKNOWN
+    misses: int = 0
+    last_serving: datetime | None = None
+    alerting: bool = False
+    detail: str = ""
+
+    def message(self) -> pb.BotHealth:
+        health = pb.BotHealth(
+            bot_slug=self.bot.slug, bot_class=self.bot.bot_class, layer=self.bot.layer, target=self.bot.target,
+            status=self.status, consecutive_misses=self.misses, alerting=self.alerting, detail=self.detail,
+        )  # fmt: skip
+        if self.last_serving:
+            health.last_serving_at.CopyFrom(to_timestamp(self.last_serving))
+        return health
+
+
+class HealthHeartbeat:
+    def __init__(
+        self,
+        fleet: Sequence[FleetBot],
+        clock: Clock,
+        alerts: AlertSink,
+        reporter: GovernanceReporter,
+        *,
+        misses_to_alert: int = 3,
+        probe_deadline_seconds: float = 0.5,
+    ) -> None:
+        self._states = {bot.slug: _BotState(bot) for bot in fleet}
+        self._clock = clock
+        self._alerts = alerts
+        self._reporter = reporter
+        self._misses_to_alert = misses_to_alert
+        self._deadline = probe_deadline_seconds
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._restarts: set[asyncio.Task[None]] = set()
+        self._watchers: set[asyncio.Queue[pb.FleetHealth | None]] = set()
+        self._sweeps = 0
+        self._last = pb.FleetHealth()
+        self._sweeping = asyncio.Lock()
+
+    async def _probe(self, bot: FleetBot) -> tuple[int, str]:
+        channel = self._channels.get(bot.target)
+        if channel is None:
+            channel = self._channels[bot.target] = grpc.aio.insecure_channel(bot.target)
+        try:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=self._deadline
+            )
+        except grpc.aio.AioRpcError as error:
+            return pb.BOT_STATUS_UNREACHABLE, f"{error.code().name}: {error.details()}"
+        if reply.status == health_pb2.HealthCheckResponse.SERVING:
+            return pb.BOT_STATUS_SERVING, ""
+        return pb.BOT_STATUS_NOT_SERVING, health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+    async def sweep(self) -> pb.FleetHealth:
+        """Probe every bot once; page, restart and resolve as the counts say; report the fleet."""
+        async with self._sweeping:
+            began = time.perf_counter()
+            now = self._clock.now()
+            states = list(self._states.values())
+            found = await asyncio.gather(*(self._probe(s.bot) for s in states))
+            for state, (status, detail) in zip(states, found, strict=True):
+                await self._record(state, status, detail, now)
+            self._sweeps += 1
+            fleet = self._snapshot(now, int((time.perf_counter() - began) * 1_000_000))
+            self._last = fleet
+        await self._report(fleet)
+        for queue in self._watchers:
+            queue.put_nowait(fleet)
+        return fleet
+
+    async def _record(self, state: _BotState, status: int, detail: str, now: datetime) -> None:
+        state.status, state.detail = status, detail
+        key = f"health:{state.bot.slug}"
+        if status == pb.BOT_STATUS_SERVING:
+            state.misses, state.last_serving = 0, now
+            if state.alerting:
+                state.alerting = False
+                await self._alerts.send(Alert(COMPONENT, key, rpb.SEVERITY_INFO,
+                                              f"{state.bot.slug} answers SERVING again", resolved=True))  # fmt: skip
+            return
+        state.misses += 1
+        if state.misses == self._misses_to_alert and not state.alerting:
+            state.alerting = True
+            seen = state.last_serving.isoformat() if state.last_serving else "never since governance started"
+            await self._alerts.send(Alert(
+                COMPONENT, key, rpb.SEVERITY_PAGE,
+                f"{state.bot.slug} ({state.bot.layer}) missed {state.misses} heartbeats in a row at {state.bot.target}: "
+                f"{detail}; last SERVING {seen}"
+                + ("; restarting it" if state.bot.restart_command else ""),
+                {"bot_slug": state.bot.slug, "layer": state.bot.layer, "misses": str(state.misses)},
+            ))  # fmt: skip
+            if state.bot.restart_command:
+                task = asyncio.get_running_loop().create_task(self._restart(state.bot))
+                self._restarts.add(task)
+                task.add_done_callback(self._restarts.discard)
+
+    async def _restart(self, bot: FleetBot) -> None:
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *bot.restart_command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            )
+            _, stderr = await process.communicate()
+            outcome, status = f"exited {process.returncode}", rpb.COMPONENT_STATUS_DEGRADED
+            if process.returncode:
+                outcome += f": {stderr.decode(errors='replace')[-500:]}"
+        except OSError as error:
+            outcome, status = f"could not start: {error}", rpb.COMPONENT_STATUS_DOWN
+        await self._reporter.operations(
+            f"bot:{bot.slug}", "health.restart", status, rpb.SEVERITY_WARNING,
+            f"restart command for {bot.slug} ({shlex.join(bot.restart_command)}) {outcome}", {"bot_slug": bot.slug},
+        )  # fmt: skip
+
+    async def restarts_finished(self) -> None:
+        if self._restarts:
+            await asyncio.gather(*self._restarts)
+
+    def _snapshot(self, now: datetime, duration_us: int) -> pb.FleetHealth:
+        fleet = pb.FleetHealth(sweep=self._sweeps, swept_at=to_timestamp(now), duration_micros=duration_us)
+        layers: dict[str, pb.LayerHealth] = {}
+        for state in self._states.values():
+            fleet.bots.append(state.message())
+            layer = layers.setdefault(state.bot.layer, pb.LayerHealth(layer=state.bot.layer))
+            layer.bots += 1
+            layer.serving += state.status == pb.BOT_STATUS_SERVING
+            layer.alerting += state.alerting
+        fleet.layers.extend(layers[name] for name in sorted(layers))
+        return fleet
+
+    async def _report(self, fleet: pb.FleetHealth) -> None:
+        serving = sum(layer.serving for layer in fleet.layers)
+        alerting = sum(layer.alerting for layer in fleet.layers)
+        status = rpb.COMPONENT_STATUS_HEALTHY if serving == len(fleet.bots) else rpb.COMPONENT_STATUS_DEGRADED
+        metrics = {"bots": str(len(fleet.bots)), "serving": str(serving), "alerting": str(alerting),
+                   "sweep": str(fleet.sweep), "duration_micros": str(fleet.duration_micros)}  # fmt: skip
+        for layer in fleet.layers:
+            metrics[f"layer.{layer.layer}.serving"] = f"{layer.serving}/{layer.bots}"
+        by_layer = ", ".join(f"{layer.layer} {layer.serving}/{layer.bots}" for layer in fleet.layers)
+        await self._reporter.operations(
+            "health.sweep", "health.sweep", status,
+            rpb.SEVERITY_INFO if status == rpb.COMPONENT_STATUS_HEALTHY else rpb.SEVERITY_WARNING,
+            f"sweep {fleet.sweep}: {serving} of {len(fleet.bots)} bots SERVING ({by_layer}); {alerting} paged", metrics,
+        )  # fmt: skip
+
+    def fleet(self, layer: str = "") -> pb.FleetHealth:
+        return _only_layer(self._last, layer)
+
+    async def watch(self, layer: str = "") -> AsyncIterator[pb.FleetHealth]:
+        """The last sweep, then every sweep, until the heartbeat stops."""
+        queue: asyncio.Queue[pb.FleetHealth | None] = asyncio.Queue()
+        self._watchers.add(queue)
+        try:
+            yield _only_layer(self._last, layer)
+            while (fleet := await queue.get()) is not None:
+                yield _only_layer(fleet, layer)
+        finally:
+            self._watchers.discard(queue)
+
+    async def close(self) -> None:
+        """End every watch stream and close the probe channels (the mesh is stopping)."""
+        for queue in self._watchers:
+            queue.put_nowait(None)
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()
+
+    @property
+    def layers(self) -> set[str]:
+        return {s.bot.layer for s in self._states.values()}
+
+
+def _only_layer(fleet: pb.FleetHealth, layer: str) -> pb.FleetHealth:
+    if not layer:
+        return fleet
+    chosen = pb.FleetHealth(sweep=fleet.sweep, swept_at=fleet.swept_at, duration_micros=fleet.duration_micros)
+    chosen.bots.extend(b for b in fleet.bots if b.layer == layer)
+    chosen.layers.extend(entry for entry in fleet.layers if entry.layer == layer)
+    return chosen
+
+
+def check_layer(heartbeat: HealthHeartbeat, layer: str) -> str:
+    if layer and layer not in heartbeat.layers:
+        raise InvalidArgument.field(
+            "layer", f"no bot of the fleet is in layer {layer!r}; layers: {sorted(heartbeat.layers)}"
+        )
+    return layer

@@ -1,0 +1,198 @@
+"""The operations group's servicers, and how the group is built from the mesh's parts.
+
+CronRunner and HealthHeartbeat are internal: operators and auditors only, nothing in the
+bot-facing SDK; the fleet hears from them through reports on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+import grpc
+
+from polytraders.governance.v1 import operations_pb2 as pb
+from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
+from polytraders.sdk.clock import from_timestamp
+from polytraders.servers.runtime import auth
+from polytraders.servers.runtime.paging import page_size
+from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.server import ServiceBinding
+
+from .cron import CronRunner, load_manifest
+from .heartbeat import HealthHeartbeat, check_layer, load_fleet
+from .incidents import IncidentCommander, check_actions
+from .pager import LogAlertSink, WebhookAlertSink
+from .slo import SlaMonitor, load_slos
+
+HERE = Path(__file__).parent
+CRON_ACCESS = {
+    "ListSchedule": auth.INTERNAL_READ,
+    "ListDispatches": auth.INTERNAL_READ,
+    "TriggerNow": auth.OPERATE,
+}
+HEARTBEAT_ACCESS = {"GetFleetHealth": auth.INTERNAL_READ, "WatchFleetHealth": auth.INTERNAL_READ}
+SLO_ACCESS = {"ListSlos": auth.READ}
+INCIDENT_ACCESS = {
+    "DeclareIncident": auth.BOT_WRITE,  # a guard or a monitor bot may declare; operators act on it
+    "GetIncident": auth.READ,
+    "ListIncidents": auth.READ,
+    "AssignRole": auth.OPERATE,
+    "AddNote": auth.OPERATE,
+    "ResolveIncident": auth.OPERATE,
+    "OpenPostmortem": auth.OPERATE,
+    "CloseRca": auth.OPERATE,
+    "ListOverdueRcas": auth.READ,
+}
+
+
+def _caller() -> str:
+    return auth.current_principal().name
+
+
+class CronRunnerServicer(pb_grpc.CronRunnerServiceServicer):
+    def __init__(self, cron: CronRunner) -> None:
+        self._cron = cron
+
+    async def ListSchedule(self, request: pb.ListScheduleRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.ListScheduleResponse(tasks=self._cron.schedule())
+
+    async def ListDispatches(self, request: pb.ListDispatchesRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        found = await asyncio.to_thread(self._cron.dispatches, request.task, page_size(request.limit))
+        return pb.ListDispatchesResponse(dispatches=found)
+
+    async def TriggerNow(self, request: pb.TriggerNowRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.TriggerNowResponse(dispatch=await self._cron.trigger_now(request.task, _caller()))
+
+
+class HealthHeartbeatServicer(pb_grpc.HealthHeartbeatServiceServicer):
+    def __init__(self, heartbeat: HealthHeartbeat) -> None:
+        self._heartbeat = heartbeat
+
+    async def GetFleetHealth(self, request: pb.GetFleetHealthRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.GetFleetHealthResponse(
+            fleet=self._heartbeat.fleet(check_layer(self._heartbeat, request.layer))
+        )
+
+    async def WatchFleetHealth(self, request: pb.WatchFleetHealthRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        async for fleet in self._heartbeat.watch(check_layer(self._heartbeat, request.layer)):
+            yield pb.WatchFleetHealthResponse(fleet=fleet)
+
+
+class SlaMonitorServicer(pb_grpc.SlaMonitorServiceServicer):
+    def __init__(self, monitor: SlaMonitor) -> None:
+        self._monitor = monitor
+
+    async def ListSlos(self, request: pb.ListSlosRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.ListSlosResponse(slos=self._monitor.last() or await self._monitor.evaluate())
+
+
+class IncidentCommanderServicer(pb_grpc.IncidentCommanderServiceServicer):
+    def __init__(self, commander: IncidentCommander) -> None:
+        self._commander = commander
+
+    async def DeclareIncident(self, request: pb.DeclareIncidentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        incident = await self._commander.declare(
+            request.title, request.severity, request.description, _caller()
+        )
+        return pb.DeclareIncidentResponse(incident=incident)
+
+    async def GetIncident(self, request: pb.GetIncidentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.GetIncidentResponse(incident=await self._commander.get(request.incident_id))
+
+    async def ListIncidents(self, request: pb.ListIncidentsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.ListIncidentsResponse(incidents=await self._commander.list(request.states, request.limit))
+
+    async def AssignRole(self, request: pb.AssignRoleRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        incident = await self._commander.assign_role(
+            request.incident_id, request.role, request.holder, _caller()
+        )
+        return pb.AssignRoleResponse(incident=incident)
+
+    async def AddNote(self, request: pb.AddNoteRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.AddNoteResponse(
+            incident=await self._commander.add_note(request.incident_id, request.note, _caller())
+        )
+
+    async def ResolveIncident(self, request: pb.ResolveIncidentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        incident = await self._commander.resolve(request.incident_id, request.resolution, _caller())
+        return pb.ResolveIncidentResponse(incident=incident)
+
+    async def OpenPostmortem(self, request: pb.OpenPostmortemRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        incident = await self._commander.open_postmortem(request.incident_id, request.rca_owner,
+                                                         from_timestamp(request.rca_due_at), _caller())  # fmt: skip
+        return pb.OpenPostmortemResponse(incident=incident)
+
+    async def CloseRca(self, request: pb.CloseRcaRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.CloseRcaResponse(
+            incident=await self._commander.close_rca(request.incident_id, request.summary, _caller())
+        )
+
+    async def ListOverdueRcas(self, request: pb.ListOverdueRcasRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.ListOverdueRcasResponse(incidents=await self._commander.overdue())
+
+
+def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
+    config = parts.config
+    parts.alerts.add(LogAlertSink())
+    if config.pager_webhook_url:
+        parts.alerts.add(WebhookAlertSink(config.pager_webhook_url, config.pager_routing_key))
+
+    heartbeat = HealthHeartbeat(
+        load_fleet(config.fleet_manifest) if config.fleet_manifest else [], parts.clock, parts.alerts,
+        GovernanceReporter(parts.bus, "health-heartbeat", parts.clock),
+        misses_to_alert=config.missed_heartbeats_to_alert, probe_deadline_seconds=config.probe_deadline_seconds,
+    )  # fmt: skip
+    monitor = SlaMonitor(load_slos(config.slo_manifest or HERE / "default_slos.toml"), parts.engine, parts.clock,
+                         GovernanceReporter(parts.bus, "sla-monitor", parts.clock), parts.alerts)  # fmt: skip
+    parts.on_outcome = monitor.record_call
+    commander = IncidentCommander(
+        parts.engine, parts.bus, parts.clock, GovernanceReporter(parts.bus, "incident-commander", parts.clock),
+        parts.alerts, check_actions({"sev1": config.incident_sev1_actions, "sev2": config.incident_sev2_actions,
+                                     "sev3": config.incident_sev3_actions}),
+        parts.commands.get("registry.pause_live"),
+    )  # fmt: skip
+
+    async def evaluate_slos(arguments: Mapping[str, str], scheduled: datetime) -> str:
+        statuses = await monitor.evaluate()
+        firing = [f"{s.name} ({a.severity})" for s in statuses for a in s.alerts if a.firing]
+        return f"{len(statuses)} SLOs evaluated; burning: {', '.join(firing) or 'none'}"
+
+    parts.commands["slo.evaluate"] = evaluate_slos
+    parts.commands["incidents.check_rcas"] = commander.check_overdue_rcas
+    cron = CronRunner(load_manifest(config.cron_manifest or HERE / "default_cron.toml"), parts.engine, parts.clock,
+                      parts.commands, GovernanceReporter(parts.bus, "cron-runner", parts.clock), parts.alerts)  # fmt: skip
+
+    async def sweep() -> None:
+        monitor.record_sweep(await heartbeat.sweep())
+
+    parts.every(config.cron_poll_seconds, cron.tick)
+    if heartbeat.layers:
+        parts.every(config.heartbeat_interval_seconds, sweep)
+    parts.on_stop.append(heartbeat.close)
+    parts.spawn(commander.follow_acknowledgements())
+    parts.domains["operations"] = OperationsGroup(cron, heartbeat, monitor, commander)
+    return [
+        ServiceBinding.of(pb, pb_grpc, "CronRunnerService", CronRunnerServicer(cron), CRON_ACCESS),
+        ServiceBinding.of(
+            pb, pb_grpc, "HealthHeartbeatService", HealthHeartbeatServicer(heartbeat), HEARTBEAT_ACCESS
+        ),
+        ServiceBinding.of(pb, pb_grpc, "SlaMonitorService", SlaMonitorServicer(monitor), SLO_ACCESS),
+        ServiceBinding.of(
+            pb, pb_grpc, "IncidentCommanderService", IncidentCommanderServicer(commander), INCIDENT_ACCESS
+        ),
+    ]
+
+
+class OperationsGroup:
+    """The group's domain objects, reachable from tests and embedders through `mesh.parts.operations`."""
+
+    def __init__(
+        self, cron: CronRunner, heartbeat: HealthHeartbeat, monitor: SlaMonitor, commander: IncidentCommander
+    ):
+        self.cron = cron
+        self.heartbeat = heartbeat
+        self.monitor = monitor
+        self.commander = commander
