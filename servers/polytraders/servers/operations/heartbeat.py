@@ -111,6 +111,10 @@ class HealthHeartbeat:
                 health_pb2.HealthCheckRequest(), timeout=self._deadline
             )
         except grpc.aio.AioRpcError as error:
+            # a fresh channel next time: a failed one sits in reconnect backoff past the next sweeps
+            stale = self._channels.pop(bot.target, None)
+            if stale is not None:
+                await stale.close()
             return pb.BOT_STATUS_UNREACHABLE, f"{error.code().name}: {error.details()}"
         if reply.status == health_pb2.HealthCheckResponse.SERVING:
             return pb.BOT_STATUS_SERVING, ""
