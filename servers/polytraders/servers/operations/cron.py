@@ -309,6 +309,26 @@ class CronRunner:
             listed.append(entry)
         return listed
 
+    def seconds_to_next(self) -> float:
+        """Until the earliest next firing of any enabled task (0 when one is due)."""
+        now = self._clock.now()
+        upcoming = [croniter(t.cron_expression, self._last.get(t.name, now)).get_next(datetime)
+                    for t in self.tasks if t.enabled]  # fmt: skip
+        return max(0.0, (min(upcoming) - now).total_seconds()) if upcoming else float("inf")
+
+    async def run(self, stopping: asyncio.Event, max_wait_seconds: float) -> None:
+        """Tick when the next task is due (re-checking at least every `max_wait_seconds`) until `stopping`."""
+        await self.start()
+        while not stopping.is_set():
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 - a failing tick must not stop the schedule
+                log.exception("cron tick failed")
+            try:
+                await asyncio.wait_for(stopping.wait(), min(self.seconds_to_next(), max_wait_seconds))
+            except TimeoutError:
+                pass
+
     def dispatches(self, task: str, limit: int) -> list[pb.Dispatch]:
         d = cron_dispatches
         query = select(d).order_by(d.c.scheduled_us.desc(), d.c.started_us.desc()).limit(limit)

@@ -168,7 +168,7 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
     async def sweep() -> None:
         monitor.record_sweep(await heartbeat.sweep())
 
-    parts.every(config.cron_poll_seconds, cron.tick)
+    parts.spawn(cron.run(parts.stopping, config.cron_poll_seconds))
     if heartbeat.layers:
         parts.every(config.heartbeat_interval_seconds, sweep)
     parts.on_stop.append(heartbeat.close)

@@ -61,7 +61,7 @@ class ServerConfig:
     cron_manifest: str = ""
     """CronRunner's TOML manifest; empty means the governance default shipped with the package."""
     cron_poll_seconds: float = 1.0
-    """How often CronRunner looks for due tasks."""
+    """CronRunner wakes when the next task is due, and at least this often (to notice clock jumps)."""
     fleet_manifest: str = ""
     """HealthHeartbeat's fleet (config/fleet.toml holds the 97 production bots); empty polls nothing."""
     heartbeat_interval_seconds: float = 10.0
