@@ -99,3 +99,24 @@ def test_the_adapter_can_only_read() -> None:
     reader = ClobReader()
     assert type(reader._client).__name__ == "PublicClient"  # holds no key: it cannot sign an order
     reader.close()
+
+
+def test_a_failure_mid_report_resumes_from_that_pages_cursor() -> None:
+    with local_clob() as clob:
+        serve_builder_trades(clob, rows(650), page_size=300)
+        serve = clob.routes[("GET", "/builder/trades")]
+        failures = iter([(502, {"error": "bad gateway"})])
+
+        def second_page_fails_once(query):  # type: ignore[no-untyped-def]
+            if query.get("next_cursor") == ["MzAw"]:
+                failed = next(failures, None)
+                if failed:
+                    return failed
+            return serve(query)
+
+        clob.routes[("GET", "/builder/trades")] = second_page_fails_once
+        reader = ClobReader(clob.environment(), sleep=Sleeps(), rate_limit=RateLimit(0))
+        assert len(list(reader.builder_trades(CODE))) == 650
+    cursors = [r.query.get("next_cursor", [None])[0] for r in clob.requests]
+    assert cursors == [None, "MzAw", "MzAw", "NjAw"]  # the first page is not read again
+    assert reader.retries == 1

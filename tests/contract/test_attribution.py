@@ -20,8 +20,8 @@ from .rpc import violations
 
 def _window(start: int, end: int) -> pb.ReconcileRequest:
     request = pb.ReconcileRequest()
-    request.window_start.FromSeconds(start)
-    request.window_end.FromSeconds(end)
+    request.window_start.seconds = start  # set raw: the server, not this client, must judge the range
+    request.window_end.seconds = end
     return request
 
 
@@ -48,6 +48,9 @@ REFUSALS: list[tuple[str, str | None, Call, grpc.StatusCode, str | None]] = [
     ("backwards window", "operator", lambda t: _attribution(t).Reconcile(_window(1_795_478_400, 1_795_392_000),
                                                                          metadata=t.metadata("operator"), timeout=DEADLINE),
      grpc.StatusCode.INVALID_ARGUMENT, "window_end"),
+    ("window out of range", "operator", lambda t: _attribution(t).Reconcile(_window(-70_000_000_000, 1_795_392_000),
+                                                                            metadata=t.metadata("operator"), timeout=DEADLINE),
+     grpc.StatusCode.INVALID_ARGUMENT, "window_start"),
     ("no window", "operator", lambda t: _attribution(t).Reconcile(pb.ReconcileRequest(), metadata=t.metadata("operator"),
                                                                   timeout=DEADLINE), grpc.StatusCode.INVALID_ARGUMENT,
      "window_start"),

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from polymarket import PRODUCTION, Environment, PublicClient
 from polymarket.environments import _create_environment  # the client's only Environment factory
-from polymarket.errors import RateLimitError, RequestRejectedError, TransportError
+from polymarket.errors import RateLimitError, RequestRejectedError, TransportError, UnexpectedResponseError
 from polymarket.models.clob import BuilderTrade, RebatedFee
 from polymarket.pagination import Page
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
@@ -136,11 +136,15 @@ class ClobReader:
             before=None if before is None else str(before),
         )
         page: Page[BuilderTrade] = self._call(paginator.first_page)
+        requested: set[str] = set()
         while True:
             self.pages += 1
             yield from page.items
             if not page.has_more or page.next_cursor is None:
                 return
+            if page.next_cursor in requested:  # a report that pages in a circle never ends
+                raise UnexpectedResponseError(f"the builder report repeated cursor {page.next_cursor!r}")
+            requested.add(page.next_cursor)
             page = self._call(paginator.from_cursor(page.next_cursor).first_page)
 
     def current_rebates(self, day: str, maker_address: str) -> tuple[RebatedFee, ...]:

@@ -51,7 +51,9 @@ def from_micros(micros: int) -> datetime:
 
 
 def to_timestamp(moment: datetime) -> Timestamp:
-    """The wire form of an instant, exact to the microsecond."""
+    """The wire form of an instant, exact to the microsecond. Naive datetimes are refused: UTC only."""
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment!r} has no timezone; pass a timezone-aware UTC datetime")
     stamp = Timestamp()
     stamp.FromMicroseconds(to_micros(moment))
     return stamp

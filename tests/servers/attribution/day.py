@@ -119,6 +119,12 @@ def desk(database_url: str, clock: ManualClock) -> Iterator[DeskFactory]:
             operator = stack.enter_context(
                 Governance(mesh.address, token="dev-operator-token", bot_slug="ops-desk")
             )
-            return Desk(clob, mesh, operator, clock, database_url)
+            desks.append(Desk(clob, mesh, operator, clock, database_url))
+            return desks[-1]
 
+        desks: list[Desk] = []
         yield start
+        for (
+            day
+        ) in desks:  # read-only by construction: nothing but the two report reads ever reached the exchange
+            assert set(day.clob.paths()) <= {"GET /builder/trades", "GET /rebates/current"}, day.clob.paths()

@@ -33,7 +33,9 @@ from tests.servers.attribution.day import (
     Desk,
     DeskFactory,
     Trade,
+    fill_report,
 )
+from tests.support.clob import serve_builder_trades
 
 KIND = pb.DiscrepancyKind
 
@@ -333,3 +335,61 @@ def test_bad_requests_name_the_field_and_change_nothing(desk: DeskFactory, case,
         assert [v.field for v in refused.value.violations] == [field]
     assert day.operator.attribution.quarantine(include_released=True) == []
     assert len(day.operator.attribution.fills()) == 4
+
+
+def test_a_window_that_has_not_ended_is_refused(desk: DeskFactory) -> None:
+    day = desk(DAY_TRADES)
+    now = day.clock.now()
+    with pytest.raises(FailedPreconditionError, match="reconcile a window once it is over"):
+        day.operator.attribution.reconcile(now - timedelta(hours=1), now + timedelta(hours=1))
+    assert day.builder_requests() == []
+
+
+def test_reports_that_cannot_be_clob_fills_stay_out_of_the_log(desk: DeskFactory) -> None:
+    day = desk(DAY_TRADES)
+    day.log(DAY_TRADES)
+    for bad in (dataclasses.replace(DAY_TRADES[0], trade_id="t-nan", price="NaN"),
+                dataclasses.replace(DAY_TRADES[0], trade_id="t" * 200),
+                dataclasses.replace(DAY_TRADES[0], trade_id="t-big", price="7")):  # fmt: skip
+        day.operator.reports.publish_now([fill_report(bad, day.clock)])
+
+    result = day.operator.attribution.reconcile(*WINDOW)
+
+    assert result.status == pb.RECONCILIATION_STATUS_CLEAN, result.discrepancies
+    assert sorted(f.trade_id for f in day.operator.attribution.fills()) == ["t-1", "t-2", "t-3", "t-4"]
+
+
+def test_a_report_that_pages_in_a_circle_fails_the_run(desk: DeskFactory) -> None:
+    day = desk(DAY_TRADES, page_size=2)
+    serve = day.clob.routes[("GET", "/builder/trades")]
+
+    def circle(query):  # type: ignore[no-untyped-def]
+        status, body = serve({k: v for k, v in query.items() if k != "next_cursor"})
+        return status, {**body, "next_cursor": "Mg=="}
+
+    day.clob.routes[("GET", "/builder/trades")] = circle
+    day.log(DAY_TRADES)
+
+    result = day.operator.attribution.reconcile(*WINDOW)
+
+    assert result.status == pb.RECONCILIATION_STATUS_FAILED and "repeated cursor 'Mg=='" in result.failure
+    assert day.operator.attribution.quarantine(include_released=True) == []
+
+
+def test_a_released_case_does_not_let_new_records_through(desk: DeskFactory) -> None:
+    stranger = Trade("t-9", MARKET_A, "10", "0.5", timedelta(hours=8))
+    day = desk(DAY_TRADES + [stranger], volume_drift_tolerance="0.5")
+    day.log(DAY_TRADES)
+    first = day.operator.attribution.reconcile(*WINDOW)
+    (count,) = [d for d in first.discrepancies if d.kind == KIND.DISCREPANCY_KIND_ORDER_COUNT_MISMATCH]
+    day.operator.attribution.release(count.case_id, "t-9 explained")
+    day.clob.routes.clear()
+    serve_builder_trades(day.clob, [t.row() for t in [*DAY_TRADES, stranger,
+                                                       Trade("t-10", MARKET_A, "10", "0.5", timedelta(hours=9))]])  # fmt: skip
+
+    second = day.operator.attribution.reconcile(*WINDOW)
+
+    (again,) = [d for d in second.discrepancies if d.kind == KIND.DISCREPANCY_KIND_ORDER_COUNT_MISMATCH]
+    assert again.case_id != count.case_id
+    held = {c.case_id: list(c.record_keys) for c in day.operator.attribution.quarantine()}
+    assert held[again.case_id] == ["t-10:TAKER"]

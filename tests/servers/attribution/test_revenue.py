@@ -66,6 +66,14 @@ def test_a_day_of_revenue_with_a_quarantined_trade_left_out_then_corrected(desk:
     assert (markets[MARKET_A].builder_fee_micros, markets[MARKET_B].builder_fee_micros) == (250_000, 160_000)
     assert sum(m.builder_fee_micros for m in report.markets) == report.builder_fee_micros
     assert "1 records were excluded by quarantine, withholding 0.005000 pUSD" in report.explanation
+    # twice what our rates imply is beyond the 50 % tolerance; the rebates (24 % apart) are not
+    assert list(report.differences) == [
+        "builder fees: the exchange reported 0.410000 pUSD, our fills imply 0.205000 pUSD"
+    ]
+    alerts = [r.operations for r in archived(day.database_url, "governance-alerts")]
+    assert [(a.alert_key, a.severity) for a in alerts if a.component == "attribution-revenue"] == [
+        ("attribution.revenue:20261123", rpb.SEVERITY_WARNING)
+    ]
     assert day.operator.revenue.get(REVENUE_DAY) == report
 
     (published,) = [r for r in archived(day.database_url, "attribution-revenue") if r.HasField("settlement")]

@@ -20,6 +20,7 @@ class DiscrepancyKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DISCREPANCY_KIND_ORDER_COUNT_MISMATCH: _ClassVar[DiscrepancyKind]
     DISCREPANCY_KIND_PRICE_MISMATCH: _ClassVar[DiscrepancyKind]
     DISCREPANCY_KIND_SIZE_MISMATCH: _ClassVar[DiscrepancyKind]
+    DISCREPANCY_KIND_STATUS_MISMATCH: _ClassVar[DiscrepancyKind]
 
 class ReconciliationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -35,6 +36,7 @@ DISCREPANCY_KIND_VOLUME_DRIFT: DiscrepancyKind
 DISCREPANCY_KIND_ORDER_COUNT_MISMATCH: DiscrepancyKind
 DISCREPANCY_KIND_PRICE_MISMATCH: DiscrepancyKind
 DISCREPANCY_KIND_SIZE_MISMATCH: DiscrepancyKind
+DISCREPANCY_KIND_STATUS_MISMATCH: DiscrepancyKind
 RECONCILIATION_STATUS_UNSPECIFIED: ReconciliationStatus
 RECONCILIATION_STATUS_CLEAN: ReconciliationStatus
 RECONCILIATION_STATUS_DISCREPANCIES: ReconciliationStatus
@@ -63,7 +65,7 @@ class Discrepancy(_message.Message):
     def __init__(self, kind: _Optional[_Union[DiscrepancyKind, str]] = ..., trade_id: _Optional[str] = ..., liquidity: _Optional[str] = ..., condition_id: _Optional[str] = ..., bot_slug: _Optional[str] = ..., local_value: _Optional[str] = ..., exchange_value: _Optional[str] = ..., explanation: _Optional[str] = ..., case_id: _Optional[str] = ...) -> None: ...
 
 class Reconciliation(_message.Message):
-    __slots__ = ("reconciliation_id", "window_start", "window_end", "started_at", "finished_at", "status", "local_fills", "exchange_trades", "duplicate_trades", "local_volume_micros", "exchange_volume_micros", "volume_drift", "pages", "retries", "discrepancies", "failure")
+    __slots__ = ("reconciliation_id", "window_start", "window_end", "started_at", "finished_at", "status", "local_fills", "exchange_trades", "duplicate_trades", "local_volume_micros", "exchange_volume_micros", "volume_drift", "pages", "retries", "discrepancies", "failure", "discrepancies_omitted")
     RECONCILIATION_ID_FIELD_NUMBER: _ClassVar[int]
     WINDOW_START_FIELD_NUMBER: _ClassVar[int]
     WINDOW_END_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +82,7 @@ class Reconciliation(_message.Message):
     RETRIES_FIELD_NUMBER: _ClassVar[int]
     DISCREPANCIES_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
+    DISCREPANCIES_OMITTED_FIELD_NUMBER: _ClassVar[int]
     reconciliation_id: str
     window_start: _timestamp_pb2.Timestamp
     window_end: _timestamp_pb2.Timestamp
@@ -96,7 +99,8 @@ class Reconciliation(_message.Message):
     retries: int
     discrepancies: _containers.RepeatedCompositeFieldContainer[Discrepancy]
     failure: str
-    def __init__(self, reconciliation_id: _Optional[str] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[ReconciliationStatus, str]] = ..., local_fills: _Optional[int] = ..., exchange_trades: _Optional[int] = ..., duplicate_trades: _Optional[int] = ..., local_volume_micros: _Optional[int] = ..., exchange_volume_micros: _Optional[int] = ..., volume_drift: _Optional[str] = ..., pages: _Optional[int] = ..., retries: _Optional[int] = ..., discrepancies: _Optional[_Iterable[_Union[Discrepancy, _Mapping]]] = ..., failure: _Optional[str] = ...) -> None: ...
+    discrepancies_omitted: int
+    def __init__(self, reconciliation_id: _Optional[str] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[ReconciliationStatus, str]] = ..., local_fills: _Optional[int] = ..., exchange_trades: _Optional[int] = ..., duplicate_trades: _Optional[int] = ..., local_volume_micros: _Optional[int] = ..., exchange_volume_micros: _Optional[int] = ..., volume_drift: _Optional[str] = ..., pages: _Optional[int] = ..., retries: _Optional[int] = ..., discrepancies: _Optional[_Iterable[_Union[Discrepancy, _Mapping]]] = ..., failure: _Optional[str] = ..., discrepancies_omitted: _Optional[int] = ...) -> None: ...
 
 class ReconcileRequest(_message.Message):
     __slots__ = ("window_start", "window_end")
@@ -183,7 +187,7 @@ class ListFillsResponse(_message.Message):
     def __init__(self, fills: _Optional[_Iterable[_Union[Fill, _Mapping]]] = ...) -> None: ...
 
 class QuarantineCase(_message.Message):
-    __slots__ = ("case_id", "kind", "reconciliation_id", "condition_id", "explanation", "record_keys", "opened_at", "released", "released_at", "released_by", "release_reason")
+    __slots__ = ("case_id", "kind", "reconciliation_id", "condition_id", "explanation", "record_keys", "opened_at", "released", "released_at", "released_by", "release_reason", "record_count")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     RECONCILIATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -195,6 +199,7 @@ class QuarantineCase(_message.Message):
     RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
     RELEASED_BY_FIELD_NUMBER: _ClassVar[int]
     RELEASE_REASON_FIELD_NUMBER: _ClassVar[int]
+    RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     kind: DiscrepancyKind
     reconciliation_id: str
@@ -206,7 +211,8 @@ class QuarantineCase(_message.Message):
     released_at: _timestamp_pb2.Timestamp
     released_by: str
     release_reason: str
-    def __init__(self, case_id: _Optional[str] = ..., kind: _Optional[_Union[DiscrepancyKind, str]] = ..., reconciliation_id: _Optional[str] = ..., condition_id: _Optional[str] = ..., explanation: _Optional[str] = ..., record_keys: _Optional[_Iterable[str]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released: _Optional[bool] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_by: _Optional[str] = ..., release_reason: _Optional[str] = ...) -> None: ...
+    record_count: int
+    def __init__(self, case_id: _Optional[str] = ..., kind: _Optional[_Union[DiscrepancyKind, str]] = ..., reconciliation_id: _Optional[str] = ..., condition_id: _Optional[str] = ..., explanation: _Optional[str] = ..., record_keys: _Optional[_Iterable[str]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released: _Optional[bool] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_by: _Optional[str] = ..., release_reason: _Optional[str] = ..., record_count: _Optional[int] = ...) -> None: ...
 
 class ListQuarantineRequest(_message.Message):
     __slots__ = ("include_released", "condition_id", "limit")
@@ -269,7 +275,7 @@ class MarketRevenue(_message.Message):
     def __init__(self, condition_id: _Optional[str] = ..., builder_fee_micros: _Optional[int] = ..., expected_builder_fee_micros: _Optional[int] = ..., exchange_rebate_micros: _Optional[int] = ..., internal_rebate_micros: _Optional[int] = ..., trades: _Optional[int] = ...) -> None: ...
 
 class RevenueReport(_message.Message):
-    __slots__ = ("day", "report_id", "corrects_report_id", "builder_code", "reconciliation_id", "builder_fee_micros", "expected_builder_fee_micros", "exchange_rebate_micros", "internal_rebate_micros", "counted_trades", "exclusions", "markets", "explanation", "produced_at")
+    __slots__ = ("day", "report_id", "corrects_report_id", "builder_code", "reconciliation_id", "builder_fee_micros", "expected_builder_fee_micros", "exchange_rebate_micros", "internal_rebate_micros", "counted_trades", "exclusions", "markets", "explanation", "produced_at", "differences")
     DAY_FIELD_NUMBER: _ClassVar[int]
     REPORT_ID_FIELD_NUMBER: _ClassVar[int]
     CORRECTS_REPORT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -284,6 +290,7 @@ class RevenueReport(_message.Message):
     MARKETS_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     PRODUCED_AT_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
     day: int
     report_id: str
     corrects_report_id: str
@@ -298,7 +305,8 @@ class RevenueReport(_message.Message):
     markets: _containers.RepeatedCompositeFieldContainer[MarketRevenue]
     explanation: str
     produced_at: _timestamp_pb2.Timestamp
-    def __init__(self, day: _Optional[int] = ..., report_id: _Optional[str] = ..., corrects_report_id: _Optional[str] = ..., builder_code: _Optional[str] = ..., reconciliation_id: _Optional[str] = ..., builder_fee_micros: _Optional[int] = ..., expected_builder_fee_micros: _Optional[int] = ..., exchange_rebate_micros: _Optional[int] = ..., internal_rebate_micros: _Optional[int] = ..., counted_trades: _Optional[int] = ..., exclusions: _Optional[_Iterable[_Union[RevenueExclusion, _Mapping]]] = ..., markets: _Optional[_Iterable[_Union[MarketRevenue, _Mapping]]] = ..., explanation: _Optional[str] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    differences: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, day: _Optional[int] = ..., report_id: _Optional[str] = ..., corrects_report_id: _Optional[str] = ..., builder_code: _Optional[str] = ..., reconciliation_id: _Optional[str] = ..., builder_fee_micros: _Optional[int] = ..., expected_builder_fee_micros: _Optional[int] = ..., exchange_rebate_micros: _Optional[int] = ..., internal_rebate_micros: _Optional[int] = ..., counted_trades: _Optional[int] = ..., exclusions: _Optional[_Iterable[_Union[RevenueExclusion, _Mapping]]] = ..., markets: _Optional[_Iterable[_Union[MarketRevenue, _Mapping]]] = ..., explanation: _Optional[str] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., differences: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReportRevenueRequest(_message.Message):
     __slots__ = ("day",)

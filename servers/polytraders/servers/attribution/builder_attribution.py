@@ -24,12 +24,11 @@ from polytraders.servers.runtime.reporter import GovernanceReporter
 
 from .exchange import ExchangeUnavailable, ReaderFactory, describe, trades_in_window
 from .fill_log import FillLog
-from .reconcile import Finding, Outcome, reconcile_builder_trades
-from .store import KIND_NUMBERS, AttributionStore, case_id
+from .reconcile import Finding, Outcome, is_failed, reconcile_builder_trades
+from .store import KIND_NUMBERS, LISTED, AttributionStore, case_id
 
 COMPONENT = "builder-attribution"
 MAX_WINDOW = timedelta(days=31)
-_RECORDED_FINDINGS = 1000
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class AttributionSettings:
     """Largest |exchange − local| / local notional that is not a discrepancy, per market and in total."""
 
 
-def check_window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+def check_window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
     violations = []
     if start is None:
         violations.append(FieldViolation("window_start", "is required"))
@@ -55,6 +54,11 @@ def check_window(start: datetime | None, end: datetime | None) -> tuple[datetime
             )
     if violations:
         raise InvalidArgument(violations)
+    if end > now:  # type: ignore[operator]
+        raise FailedPrecondition(
+            f"the window ends {end.isoformat()}, after now: reconcile a window once it is over, "  # type: ignore[union-attr]
+            "or its report would be counted as complete"
+        )
     return start, end  # type: ignore[return-value]
 
 
@@ -105,13 +109,14 @@ class BuilderAttribution:
         return self._settings.builder_code
 
     async def reconcile(self, start: datetime | None, end: datetime | None) -> pb.Reconciliation:
-        start, end = check_window(start, end)
+        start, end = check_window(start, end, self._clock.now())
         code = self.builder_code
         async with self._running:  # one at a time: cases and the exchange's rate limit are shared
             started = self._clock.now()
+            previous = await asyncio.to_thread(self._store.last_status, start, end)
             await self.fill_log.catch_up()
             result, cases = await asyncio.to_thread(self._reconcile, code, start, end, started)
-        await self._announce(result, cases)
+        await self._announce(result, cases, previous)
         return result
 
     def _reconcile(
@@ -136,13 +141,17 @@ class BuilderAttribution:
             self._store.forget_exchange_trades(result.reconciliation_id)
             result.status = pb.RECONCILIATION_STATUS_FAILED
             result.failure = f"the exchange's builder report could not be read: {describe(error)}"
-            result.local_fills = len(fills)
+            result.local_fills = sum(1 for fill in fills if not is_failed(fill.status))
         finally:
             result.pages, result.retries = reader.pages, reader.retries
             reader.close()
         cases: list[tuple[str, Finding]] = []
+        finished = self._clock.now()
         if outcome is not None:
-            cases = [(case_id(f, start, end), f) for f in outcome.findings]
+            opened = self._store.open_cases(
+                result.reconciliation_id, [(case_id(f, start, end), f) for f in outcome.findings], finished
+            )
+            cases = list(zip(opened, outcome.findings, strict=True))
             result.status = (
                 pb.RECONCILIATION_STATUS_DISCREPANCIES if cases else pb.RECONCILIATION_STATUS_CLEAN
             )
@@ -151,15 +160,17 @@ class BuilderAttribution:
             result.local_volume_micros = outcome.local_volume_micros
             result.exchange_volume_micros = outcome.exchange_volume_micros
             result.volume_drift = str(outcome.volume_drift)
-            result.discrepancies.extend(discrepancy(f, case) for case, f in cases)
-        finished = self._clock.now()
+            result.discrepancies.extend(discrepancy(f, case) for case, f in cases[:LISTED])
+            result.discrepancies_omitted = max(0, len(cases) - LISTED)
         result.finished_at.CopyFrom(to_timestamp(finished))
-        self._store.save_reconciliation(result, cases, finished)
+        self._store.save_reconciliation(result)
         return result, cases
 
-    async def _announce(self, result: pb.Reconciliation, cases: list[tuple[str, Finding]]) -> None:
-        """An OperationsReport for every run, an alert for every run that is not clean, and the
-        SEVEN_YEARS record of what was quarantined."""
+    async def _announce(
+        self, result: pb.Reconciliation, cases: list[tuple[str, Finding]], previous: int | None
+    ) -> None:
+        """An OperationsReport for every run, an alert for every run that is not clean (resolved by
+        the window's next clean run), and the SEVEN_YEARS record of what was quarantined."""
         window = f"{result.window_start.ToJsonString()}..{result.window_end.ToJsonString()}"
         metrics = {
             "reconciliation_id": result.reconciliation_id, "local_fills": str(result.local_fills),
@@ -177,10 +188,12 @@ class BuilderAttribution:
                            f"({', '.join(kinds)}); the affected records are quarantined until an operator releases them")  # fmt: skip
             severity = rpb.SEVERITY_WARNING
         else:
-            await self._reporter.operations(
-                COMPONENT, "attribution.reconcile", rpb.COMPONENT_STATUS_HEALTHY, rpb.SEVERITY_INFO,
-                f"builder attribution reconciliation of {window}: CLEAN", metrics,
-            )  # fmt: skip
+            explanation = f"builder attribution reconciliation of {window}: CLEAN"
+            await self._reporter.operations(COMPONENT, "attribution.reconcile", rpb.COMPONENT_STATUS_HEALTHY,
+                                            rpb.SEVERITY_INFO, explanation, metrics)  # fmt: skip
+            if previous not in (None, pb.RECONCILIATION_STATUS_CLEAN):
+                await self._alerts.send(Alert(COMPONENT, f"attribution.reconcile:{window}", rpb.SEVERITY_INFO,
+                                              explanation, metrics, resolved=True))  # fmt: skip
             return
         await self._alerts.send(
             Alert(COMPONENT, f"attribution.reconcile:{window}", severity, explanation, metrics)
@@ -191,8 +204,8 @@ class BuilderAttribution:
                 "window_start": result.window_start.ToJsonString(), "window_end": result.window_end.ToJsonString(),
                 "cases": [{"case_id": case, "kind": f.kind.value, "condition_id": f.condition_id, "record": f.key,
                            "records": len(f.record_keys), "explanation": f.explanation}
-                          for case, f in cases[:_RECORDED_FINDINGS]],
-                "cases_not_listed": max(0, len(cases) - _RECORDED_FINDINGS),
+                          for case, f in cases[:LISTED]],
+                "cases_not_listed": max(0, len(cases) - LISTED),
             }  # fmt: skip
             await self._reporter.record(
                 "attribution.quarantine", self._settings.builder_code, explanation, canonical_json(details)

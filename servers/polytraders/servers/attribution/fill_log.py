@@ -10,6 +10,7 @@ later report of the same trade side (e.g. MATCHED, then CONFIRMED) replaces the 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -34,6 +35,7 @@ from polytraders.servers.runtime.storage import metadata, upsert
 
 from .reconcile import LocalFill, record_key
 
+log = logging.getLogger(__name__)
 _PAGE = 5000
 LIQUIDITY = {rpb.LIQUIDITY_MAKER: "MAKER", rpb.LIQUIDITY_TAKER: "TAKER"}
 SIDES = {rpb.SIDE_BUY: "BUY", rpb.SIDE_SELL: "SELL"}
@@ -110,15 +112,33 @@ class FillRecord:
                          self.notional_micros, self.builder_code, self.trade_status)  # fmt: skip
 
 
+_WIDTHS = {
+    "trade_id": 128,
+    "order_id": 128,
+    "condition_id": 80,
+    "token_id": 80,
+    "builder_code": 66,
+    "trade_status": 32,
+}
+
+
 def _fill_row(seq: int, report: rpb.Report) -> dict[str, object] | None:
+    """The log's row for a FILL report, or None when the report cannot be a fill on the CLOB."""
     e = report.execution
     if not e.trade_id or e.liquidity not in LIQUIDITY:
         return None  # not reconcilable: the exchange keys every record by trade and side
+    if (
+        any(len(getattr(e, name)) > width for name, width in _WIDTHS.items())
+        or len(report.header.trace_id) > 128
+    ):
+        return None
     try:
         price = Decimal(e.price)
-    except ArithmeticError:
+    except (ArithmeticError, ValueError):
         return None
     size = e.filled_size_micros or e.size_micros
+    if not price.is_finite() or not 0 < price <= 1 or len(str(price)) > 32 or not 0 < size < 2**62:
+        return None
     matched = e.matched_at if e.HasField("matched_at") else report.header.produced_at
     return {
         "record_key": record_key(e.trade_id, LIQUIDITY[e.liquidity]), "report_id": report.header.report_id,
@@ -162,9 +182,18 @@ class FillLog:
                 event = report.execution.event
                 if event == rpb.EXECUTION_EVENT_FILL:
                     row = _fill_row(archived.seq, report)
-                    if row is not None:
+                    if row is None:
+                        log.warning("fill report %s from %s is not a CLOB fill (trade id, side, price in (0, 1], "
+                                    "size); left out of the fill log", report.header.report_id, report.header.bot_slug)  # fmt: skip
+                    else:
                         fill_rows[row["record_key"]] = row  # type: ignore[index]
-                elif event == rpb.EXECUTION_EVENT_ORDER_TAGGED and report.header.trace_id:
+                elif (
+                    event == rpb.EXECUTION_EVENT_ORDER_TAGGED
+                    and report.header.trace_id
+                    and len(report.header.trace_id) <= 128
+                    and len(report.execution.token_id) <= 80
+                    and len(report.execution.builder_code) <= 66
+                ):
                     e = report.execution
                     tag_rows[(report.header.trace_id, e.token_id)] = {
                         "trace_id": report.header.trace_id, "token_id": e.token_id,

@@ -24,6 +24,7 @@ class Kind(Enum):
     ORDER_COUNT_MISMATCH = "ORDER_COUNT_MISMATCH"
     PRICE_MISMATCH = "PRICE_MISMATCH"
     SIZE_MISMATCH = "SIZE_MISMATCH"
+    STATUS_MISMATCH = "STATUS_MISMATCH"
 
 
 def record_key(trade_id: str, liquidity: str) -> str:
@@ -115,10 +116,7 @@ def reconcile_builder_trades(
 ) -> Outcome:
     """Findings of one window: trade-level first, then per market (by condition id), then the total."""
     tolerance_ratio = Fraction(tolerance)
-    local: dict[str, LocalFill] = {}
-    for fill in fills:
-        if not is_failed(fill.status):
-            local[fill.key] = fill
+    local: dict[str, LocalFill] = {fill.key: fill for fill in fills}
     markets: defaultdict[str, _Market] = defaultdict(_Market)
     findings: list[Finding] = []
     seen: set[str] = set()
@@ -132,6 +130,15 @@ def reconcile_builder_trades(
         if fill is not None:
             key = fill.key  # keep our copy of the key string: the exchange's can be freed
         seen.add(key)
+        if fill is not None and is_failed(trade.status) != is_failed(fill.status):
+            # reversed money on one side only: the record is held, and counted on neither side
+            findings.append(Finding(
+                Kind.STATUS_MISMATCH, trade.condition_id,
+                f"trade {key}: {fill.bot_slug} logged it {fill.status}, the exchange reports {trade.status}",
+                (key,), key, fill.bot_slug, fill.status, trade.status,
+            ))  # fmt: skip
+            del local[key]
+            continue
         if is_failed(trade.status):
             continue
         market = markets[trade.condition_id]
@@ -161,6 +168,8 @@ def reconcile_builder_trades(
                 (key,), key, fill.bot_slug, str(fill.size_micros), str(trade.size_micros),
             ))  # fmt: skip
     for fill in local.values():
+        if is_failed(fill.status):
+            continue
         if fill.builder_code != builder_code:
             carried = (
                 f"carried builder code {fill.builder_code}"
@@ -176,11 +185,12 @@ def reconcile_builder_trades(
                 Kind.MISSING_CODE, fill.condition_id, f"{fill.bot_slug}'s fill {fill.key} {carried}{attributed}",
                 (fill.key,), fill.key, fill.bot_slug, fill.builder_code,
             ))  # fmt: skip
-            continue
+            if fill.key not in seen:
+                continue  # neither side counts it; if the exchange did, so do we (no drift for nothing)
         market = markets[fill.condition_id]
         market.local_volume += fill.notional_micros
         market.local_count += 1
-        if fill.key not in seen:
+        if fill.key not in seen and fill.builder_code == builder_code:
             market.keys.append(fill.key)
             market.unmatched.append(fill.key)
             findings.append(Finding(
@@ -217,4 +227,5 @@ def reconcile_builder_trades(
             tuple(k for m in markets.values() for k in m.keys),
             local_value=str(total_local), exchange_value=str(total_exchange),
         ))  # fmt: skip
-    return Outcome(findings, len(local), len(seen), duplicates, total_local, total_exchange)
+    counted = sum(1 for fill in local.values() if not is_failed(fill.status))
+    return Outcome(findings, counted, len(seen), duplicates, total_local, total_exchange)

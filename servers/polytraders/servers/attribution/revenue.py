@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 
 from google.protobuf import json_format
 
@@ -28,7 +29,7 @@ from polytraders.servers.runtime.reporter import GovernanceReporter
 from .builder_attribution import AttributionParts, BuilderAttribution
 from .exchange import ExchangeUnavailable, describe, rebates_by_market
 from .fill_log import FillRecord
-from .reconcile import ExchangeTrade, Kind, is_failed
+from .reconcile import ExchangeTrade, Kind, beyond, is_failed
 from .store import KIND_NUMBERS, Exclusion
 
 COMPONENT = "attribution-revenue"
@@ -43,13 +44,19 @@ class RevenueSettings:
     """Our builder fee on taker fills, in basis points of notional."""
     maker_fee_bps: int
     """Our builder fee on maker fills."""
+    tolerance: Decimal = Decimal("0.001")
+    """How far the exchange's figures may stray from ours (a share of ours) before it is flagged."""
 
 
 def parse_day(day: int, field: str = "day") -> datetime:
     try:
+        if not 20000101 <= day <= 99991230:
+            raise ValueError(day)
         return datetime(day // 10000, day // 100 % 100, day % 100, tzinfo=UTC)
     except ValueError:
-        raise InvalidArgument.field(field, f"must be a UTC day as YYYYMMDD, got {day}") from None
+        raise InvalidArgument.field(
+            field, f"must be a UTC day as YYYYMMDD (2000 to 9999), got {day}"
+        ) from None
 
 
 def pusd(micros: int) -> str:
@@ -116,8 +123,26 @@ def compute_revenue(
         report.internal_rebate_micros += market.internal_rebate_micros
         report.counted_trades += market.trades
     report.exclusions.extend(sorted(excluded, key=lambda e: e.record_key))
+    report.differences.extend(differences(report, settings))
     report.explanation = explain(report)
     return report
+
+
+def differences(report: pb.RevenueReport, settings: RevenueSettings) -> list[str]:
+    """Where the exchange's figures and ours disagree beyond the tolerance (only what both sides measure)."""
+    tolerance = Fraction(settings.tolerance)
+    found = []
+    if (settings.taker_fee_bps or settings.maker_fee_bps) and beyond(
+        tolerance, report.expected_builder_fee_micros, report.builder_fee_micros
+    ):
+        found.append(f"builder fees: the exchange reported {pusd(report.builder_fee_micros)}, our fills imply "
+                     f"{pusd(report.expected_builder_fee_micros)}")  # fmt: skip
+    if settings.maker_addresses and beyond(
+        tolerance, report.internal_rebate_micros, report.exchange_rebate_micros
+    ):
+        found.append(f"maker rebates: the exchange reported {pusd(report.exchange_rebate_micros)}, our fills accrued "
+                     f"{pusd(report.internal_rebate_micros)}")  # fmt: skip
+    return found
 
 
 def explain(report: pb.RevenueReport) -> str:
@@ -129,6 +154,8 @@ def explain(report: pb.RevenueReport) -> str:
         f"{pusd(report.builder_fee_micros - report.expected_builder_fee_micros)}). Maker rebates: the exchange "
         f"reported {pusd(report.exchange_rebate_micros)}, our fills accrued {pusd(report.internal_rebate_micros)}."
     )
+    if report.differences:
+        text += f" Beyond tolerance: {'; '.join(report.differences)}."
     if not report.exclusions:
         return text + " Nothing was excluded by quarantine."
     withheld = sum(e.builder_fee_micros for e in report.exclusions)
@@ -196,6 +223,10 @@ class AttributionRevenue:
                          "internal_rebate_micros": str(report.internal_rebate_micros)},
             )  # fmt: skip
             await asyncio.to_thread(self._store.save_revenue, report)
+        if report.differences:
+            await self._alerts.send(Alert(COMPONENT, f"attribution.revenue:{day}", rpb.SEVERITY_WARNING,
+                                          f"revenue for {day} disagrees with our fills: {'; '.join(report.differences)}",
+                                          {"report_id": report.report_id}))  # fmt: skip
         return pb.ReportRevenueResponse(published=True, report=report)
 
     def _compute(self, day: int, code: str, reconciliation_id: str) -> pb.RevenueReport:

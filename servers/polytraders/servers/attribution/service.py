@@ -13,13 +13,13 @@ from polymarket import PRODUCTION
 from polytraders.clients.clob import ClobReader, RateLimit, RetryPolicy, environment_at
 from polytraders.governance.v1 import attribution_pb2 as pb
 from polytraders.governance.v1 import attribution_pb2_grpc as pb_grpc
-from polytraders.sdk.clock import from_timestamp, to_timestamp
+from polytraders.sdk.clock import to_timestamp
 from polytraders.sdk.tagging import BuilderCode
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.config import ServerConfig
 from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument
-from polytraders.servers.runtime.paging import page_size
 from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.requests import instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .builder_attribution import AttributionParts, AttributionSettings, BuilderAttribution
@@ -59,7 +59,7 @@ class BuilderAttributionServicer(pb_grpc.BuilderAttributionServiceServicer):
 
     async def Reconcile(self, request: pb.ReconcileRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
         result = await self._attribution.reconcile(
-            from_timestamp(request.window_start), from_timestamp(request.window_end)
+            instant(request.window_start, "window_start"), instant(request.window_end, "window_end")
         )
         return pb.ReconcileResponse(reconciliation=result)
 
@@ -79,7 +79,7 @@ class BuilderAttributionServicer(pb_grpc.BuilderAttributionServiceServicer):
         log = self._attribution.fill_log
         await log.catch_up()
         found = await asyncio.to_thread(log.list, bot_slug, request.condition_id.lower(),
-                                        from_timestamp(request.since), from_timestamp(request.until), limit)  # fmt: skip
+                                        instant(request.since, "since"), instant(request.until, "until"), limit)  # fmt: skip
         return pb.ListFillsResponse(fills=[_fill_message(f) for f in found])
 
     async def ListQuarantine(self, request: pb.ListQuarantineRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
@@ -148,7 +148,9 @@ def attribution_settings(config: ServerConfig) -> tuple[AttributionSettings, Rev
             raise ValueError(f"builder fee rates are basis points between 0 and 10000, got {bps}")
     return (
         AttributionSettings(code, tolerance),
-        RevenueSettings(config.maker_addresses, config.builder_taker_fee_bps, config.builder_maker_fee_bps),
+        RevenueSettings(
+            config.maker_addresses, config.builder_taker_fee_bps, config.builder_maker_fee_bps, tolerance
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     insert,
     select,
     update,
@@ -32,6 +33,8 @@ from polytraders.servers.runtime.storage import metadata, upsert
 from .reconcile import ExchangeTrade, Finding, Kind
 
 _CHUNK = 5000
+LISTED = 1000
+"""Most records or discrepancies one message lists (the rest are counted)."""
 
 reconciliations = Table(
     "attribution_reconciliations",
@@ -161,28 +164,50 @@ class AttributionStore:
                 for r in conn.execute(select(t).where(t.c.reconciliation_id == reconciliation_id))
             ]
 
-    def save_reconciliation(
-        self, result: pb.Reconciliation, cases: list[tuple[str, Finding]], opened: datetime
-    ) -> None:
-        """The run, and a case per finding whose case is new (a known case keeps its history)."""
+    def open_cases(
+        self, reconciliation_id: str, cases: list[tuple[str, Finding]], opened: datetime
+    ) -> list[str]:
+        """A case per finding, returning each finding's case id. A case found again keeps its id and
+        history; if it was released and the finding now holds records it did not, those go into a new
+        case (named after this reconciliation), so a release never lets later records through."""
+        effective: list[str] = []
+        rows: list[dict[str, object]] = []
+        records: list[dict[str, str]] = []
+        with self._engine.begin() as conn:
+            known = {
+                row.case_id: row.released_us is not None
+                for row in conn.execute(select(quarantine_cases.c.case_id, quarantine_cases.c.released_us)
+                                        .where(quarantine_cases.c.case_id.in_([c for c, _ in cases])))
+            } if cases else {}  # fmt: skip
+            for case, finding in cases:
+                keys = set(finding.record_keys)
+                if known.get(case):  # released before
+                    held = set(conn.execute(select(quarantine_records.c.record_key)
+                                            .where(quarantine_records.c.case_id == case)).scalars())  # fmt: skip
+                    keys -= held
+                    if not keys:
+                        effective.append(case)
+                        continue
+                    case = hashlib.sha256(f"{case}|{reconciliation_id}".encode()).hexdigest()[:32]
+                effective.append(case)
+                rows.append({"case_id": case, "kind": finding.kind.value, "reconciliation_id": reconciliation_id,
+                             "condition_id": finding.condition_id, "explanation": finding.explanation,
+                             "opened_us": to_micros(opened), "released_us": None, "released_by": "",
+                             "release_reason": ""})  # fmt: skip
+                records.extend({"case_id": case, "record_key": key} for key in sorted(keys))
+            upsert(conn, quarantine_cases, rows, ["case_id"], replace=False)
+            for start in range(0, len(records), _CHUNK):
+                upsert(conn, quarantine_records, records[start : start + _CHUNK], ["case_id", "record_key"],
+                       replace=False)  # fmt: skip
+        return effective
+
+    def save_reconciliation(self, result: pb.Reconciliation) -> None:
         with self._engine.begin() as conn:
             conn.execute(insert(reconciliations), {
                 "reconciliation_id": result.reconciliation_id, "window_start_us": result.window_start.ToMicroseconds(),
                 "window_end_us": result.window_end.ToMicroseconds(), "finished_us": result.finished_at.ToMicroseconds(),
                 "status": result.status, "body": result.SerializeToString(deterministic=True),
             })  # fmt: skip
-            upsert(conn, quarantine_cases, [
-                {"case_id": case, "kind": finding.kind.value, "reconciliation_id": result.reconciliation_id,
-                 "condition_id": finding.condition_id, "explanation": finding.explanation,
-                 "opened_us": to_micros(opened), "released_us": None, "released_by": "", "release_reason": ""}
-                for case, finding in cases
-            ], ["case_id"], replace=False)  # fmt: skip
-            records = [
-                {"case_id": case, "record_key": key} for case, finding in cases for key in finding.record_keys
-            ]
-            for start in range(0, len(records), _CHUNK):
-                upsert(conn, quarantine_records, records[start : start + _CHUNK], ["case_id", "record_key"],
-                       replace=False)  # fmt: skip
 
     def reconciliation(self, reconciliation_id: str) -> pb.Reconciliation:
         query = select(reconciliations.c.body).where(reconciliations.c.reconciliation_id == reconciliation_id)
@@ -191,6 +216,14 @@ class AttributionStore:
         if body is None:
             raise NotFound(f"reconciliation {reconciliation_id!r} does not exist")
         return pb.Reconciliation.FromString(body)
+
+    def last_status(self, start: datetime, end: datetime) -> int | None:
+        """How the last reconciliation of exactly this window ended, if there was one."""
+        r = reconciliations
+        query = (select(r.c.status).where(r.c.window_start_us == to_micros(start), r.c.window_end_us == to_micros(end))
+                 .order_by(r.c.finished_us.desc()).limit(1))  # fmt: skip
+        with self._engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
 
     def latest_reconciliation(self, start: datetime, end: datetime) -> pb.Reconciliation | None:
         """The last successful reconciliation of exactly this window."""
@@ -207,14 +240,16 @@ class AttributionStore:
         return None if body is None else pb.Reconciliation.FromString(body)
 
     def _case(self, conn, row) -> pb.QuarantineCase:  # type: ignore[no-untyped-def]
+        r = quarantine_records
         keys = conn.execute(
-            select(quarantine_records.c.record_key)
-            .where(quarantine_records.c.case_id == row.case_id)
-            .order_by(quarantine_records.c.record_key)
+            select(r.c.record_key).where(r.c.case_id == row.case_id).order_by(r.c.record_key).limit(LISTED)
         ).scalars()
+        count = conn.execute(
+            select(func.count()).select_from(r).where(r.c.case_id == row.case_id)
+        ).scalar_one()
         case = pb.QuarantineCase(
             case_id=row.case_id, kind=KIND_NUMBERS[Kind(row.kind)], reconciliation_id=row.reconciliation_id,
-            condition_id=row.condition_id, explanation=row.explanation, record_keys=list(keys),
+            condition_id=row.condition_id, explanation=row.explanation, record_keys=list(keys), record_count=count,
             released=row.released_us is not None, released_by=row.released_by, release_reason=row.release_reason,
         )  # fmt: skip
         case.opened_at.FromMicroseconds(row.opened_us)
@@ -235,35 +270,34 @@ class AttributionStore:
     def release(self, case: str, by: str, reason: str, at: datetime) -> pb.QuarantineCase:
         q = quarantine_cases
         with self._engine.begin() as conn:
-            row = conn.execute(select(q).where(q.c.case_id == case)).first()
-            if row is None:
-                raise NotFound(f"quarantine case {case!r} does not exist")
-            if row.released_us is not None:
+            released = conn.execute(
+                update(q)
+                .where(q.c.case_id == case, q.c.released_us.is_(None))  # one release wins, however many race
+                .values(released_us=to_micros(at), released_by=by, release_reason=reason)
+            ).rowcount
+            if not released:
+                row = conn.execute(select(q).where(q.c.case_id == case)).first()
+                if row is None:
+                    raise NotFound(f"quarantine case {case!r} does not exist")
                 raise FailedPrecondition(
                     f"quarantine case {case!r} was already released by {row.released_by}"
                 )
-            conn.execute(
-                update(q)
-                .where(q.c.case_id == case)
-                .values(released_us=to_micros(at), released_by=by, release_reason=reason)
-            )
             return self._case(conn, conn.execute(select(q).where(q.c.case_id == case)).one())
 
     def exclusions(self, record_keys: Iterable[str]) -> dict[str, Exclusion]:
         """Of these records, those an unreleased case holds; when several do, the trade-level case
         (it names the cause) before a market-level one."""
-        wanted = set(record_keys)
+        wanted = sorted(set(record_keys))
         q, r = quarantine_cases, quarantine_records
-        query = (
-            select(r.c.record_key, q.c.case_id, q.c.kind, q.c.explanation)
-            .select_from(r.join(q, r.c.case_id == q.c.case_id))
-            .where(q.c.released_us.is_(None))
-        )
+        rows = []
         with self._engine.connect() as conn:
-            rows = sorted(
-                (row for row in conn.execute(query) if row.record_key in wanted),
-                key=lambda row: (row.kind in MARKET_LEVEL, row.case_id),
-            )
+            for start in range(0, len(wanted), LISTED):
+                rows.extend(conn.execute(
+                    select(r.c.record_key, q.c.case_id, q.c.kind, q.c.explanation)
+                    .select_from(r.join(q, r.c.case_id == q.c.case_id))
+                    .where(q.c.released_us.is_(None), r.c.record_key.in_(wanted[start : start + LISTED]))
+                ).all())  # fmt: skip
+        rows.sort(key=lambda row: (row.kind in MARKET_LEVEL, row.case_id))
         found: dict[str, Exclusion] = {}
         for row in rows:
             found.setdefault(

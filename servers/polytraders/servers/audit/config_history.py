@@ -19,7 +19,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument, NotFound
-from polytraders.servers.runtime.paging import page_size
+from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.storage import metadata
 
 from .follower import follow_records

@@ -9,10 +9,11 @@ from sqlalchemy import Engine
 
 from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
-from polytraders.sdk.clock import from_micros, from_timestamp, to_timestamp
+from polytraders.sdk.clock import to_timestamp
 from polytraders.servers.runtime import auth, ledger
 from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.requests import instant
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .config_history import ConfigChange, ConfigHistory
@@ -72,9 +73,10 @@ class ParameterChangeAuditServicer(pb_grpc.ParameterChangeAuditServiceServicer):
 
     async def GetConfigAt(self, request: pb.GetConfigAtRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
         bot_slug = _readable(request.bot_slug)
-        if not request.HasField("at"):
+        at = instant(request.at, "at")
+        if at is None:
             raise InvalidArgument.field("at", "is required")
-        change = await self._history.config_at(bot_slug, from_micros(request.at.ToMicroseconds()))
+        change = await self._history.config_at(bot_slug, at)
         return pb.GetConfigAtResponse(snapshot_json=change.snapshot_json, as_of=_change_message(change))
 
     async def ListChanges(self, request: pb.ListChangesRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
@@ -82,8 +84,8 @@ class ParameterChangeAuditServicer(pb_grpc.ParameterChangeAuditServiceServicer):
             _readable(request.bot_slug),
             request.key,
             request.actor,
-            from_timestamp(request.since),
-            from_timestamp(request.until),
+            instant(request.since, "since"),
+            instant(request.until, "until"),
             request.limit,
         )
         return pb.ListChangesResponse(changes=[_change_message(c) for c in changes])
@@ -126,8 +128,8 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
         return pb.RecordUserActionResponse(action_id=action_id)
 
     async def ListUserActions(self, request: pb.ListUserActionsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        actions = await self._activity.list(request.user, request.session_id, request.action, from_timestamp(request.since),
-                                            from_timestamp(request.until), request.limit)  # fmt: skip
+        actions = await self._activity.list(request.user, request.session_id, request.action, instant(request.since, "since"),
+                                            instant(request.until, "until"), request.limit)  # fmt: skip
         return pb.ListUserActionsResponse(actions=[_action_message(a) for a in actions])
 
 

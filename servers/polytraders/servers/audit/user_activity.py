@@ -24,8 +24,8 @@ from polytraders.sdk.report_builders import new_report_id
 from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument
-from polytraders.servers.runtime.paging import page_size
 from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.storage import metadata
 
 from .follower import follow_records

@@ -47,8 +47,8 @@ from polytraders.servers.runtime.errors import (
     InvalidArgument,
     NotFound,
 )
-from polytraders.servers.runtime.paging import page_size
 from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.storage import metadata
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,9 @@ import grpc
 
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
-from polytraders.sdk.clock import from_timestamp
 from polytraders.servers.runtime import auth
-from polytraders.servers.runtime.paging import page_size
 from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.requests import instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .cron import CronRunner, load_manifest
@@ -122,7 +121,7 @@ class IncidentCommanderServicer(pb_grpc.IncidentCommanderServiceServicer):
 
     async def OpenPostmortem(self, request: pb.OpenPostmortemRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
         incident = await self._commander.open_postmortem(request.incident_id, request.rca_owner,
-                                                         from_timestamp(request.rca_due_at), _caller())  # fmt: skip
+                                                         instant(request.rca_due_at, "rca_due_at"), _caller())  # fmt: skip
         return pb.OpenPostmortemResponse(incident=incident)
 
     async def CloseRca(self, request: pb.CloseRcaRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]

@@ -1,0 +1,29 @@
+"""Reading request fields every servicer shares: list limits and instants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from polytraders.sdk.clock import from_timestamp
+
+from .errors import InvalidArgument
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+def page_size(limit: int, field: str = "limit") -> int:
+    """A request's `limit`: 1 to 1000, and 0 means the default of 100."""
+    if not 0 <= limit <= MAX_PAGE:
+        raise InvalidArgument.field(field, f"must be between 1 and {MAX_PAGE} (0 means {DEFAULT_PAGE})")
+    return limit or DEFAULT_PAGE
+
+
+def instant(stamp: Timestamp, field: str) -> datetime | None:
+    """A request's timestamp (None when unset); one outside 0001..9999 names its field."""
+    try:
+        return from_timestamp(stamp)
+    except (ValueError, OverflowError):
+        raise InvalidArgument.field(field, "is not a valid timestamp (years 0001 to 9999, UTC)") from None
