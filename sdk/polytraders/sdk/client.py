@@ -24,6 +24,7 @@ from .calls import CallOptions
 from .clock import Clock
 from .config import AuditedConfig
 from .experiments import ExperimentsFamily
+from .incidents import IncidentsFamily
 from .publisher import PublisherConfig, ReportPublisher
 from .registry import RegistryFamily
 from .report_builders import ReportBuilder
@@ -107,6 +108,8 @@ class Governance:
         """BuilderAttribution: the fill log, reconciliation against the exchange, quarantine."""
         self.revenue = RevenueFamily(self._channel("attribution"), self._metadata, self._options, aio=False)
         """AttributionRevenueReporter: daily builder-fee and rebate revenue reports."""
+        self.incidents = IncidentsFamily(self._channel("incidents"), self._metadata, self._options, aio=False)
+        """IncidentCommander: a guard or monitor declares; anyone reads."""
         self._tagger = (
             OrderTagger(BuilderCode(builder_code), self._publisher.get, self.builder)
             if builder_code
@@ -197,6 +200,7 @@ class AsyncGovernance:
         self.activity = ActivityFamily(self._channel("audit"), metadata, self._options, aio=True)
         self.attribution = AttributionFamily(self._channel("attribution"), metadata, self._options, aio=True)
         self.revenue = RevenueFamily(self._channel("attribution"), metadata, self._options, aio=True)
+        self.incidents = IncidentsFamily(self._channel("incidents"), metadata, self._options, aio=True)
 
     def _channel(self, family: str) -> grpc.aio.Channel:
         target = _target_for(self._blocking._target, family)

@@ -206,3 +206,20 @@ class _Bound:
     def __getattr__(self, name: str) -> Callable[[Any], Any]:
         method = getattr(self._stub, name)
         return lambda request: method(request, metadata=self._metadata, timeout=10)
+
+
+def test_a_guard_bot_declares_through_the_sdk_and_may_do_nothing_more(mesh: MeshThread) -> None:
+    with Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot") as guard:
+        declared = guard.incidents.declare(
+            "drawdown guard tripped on mm-crypto-1", "SEV2", "drawdown 9 % > 8 % limit"
+        )
+        assert (declared.declared_by, declared.severity) == ("demo-bot", pb.INCIDENT_SEVERITY_SEV2)
+        assert [i.incident_id for i in guard.incidents.list(open_only=True)] == [declared.incident_id]
+        with pytest.raises(ValueError, match="severity must be one of"):
+            guard.incidents.declare("x", "SEV9")
+    commander = _commander(mesh)
+    with pytest.raises(grpc.RpcError) as refused:
+        commander.ResolveIncident(
+            pb.ResolveIncidentRequest(incident_id=declared.incident_id, resolution="x"), metadata=BOT
+        )
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
