@@ -81,7 +81,21 @@ class AttributionParts:
     alerts: AlertSink
 
 
-class BuilderAttribution:
+class AttributionService:
+    """What both services hold: the shared parts, their own reporter, and a lock that runs one job at a time."""
+
+    def __init__(self, parts: AttributionParts, reporter: GovernanceReporter) -> None:
+        self._store, self._exchange, self._clock, self._alerts = (
+            parts.store,
+            parts.exchange,
+            parts.clock,
+            parts.alerts,
+        )
+        self._reporter = reporter
+        self._running = asyncio.Lock()
+
+
+class BuilderAttribution(AttributionService):
     def __init__(
         self,
         fill_log: FillLog,
@@ -89,16 +103,9 @@ class BuilderAttribution:
         settings: AttributionSettings,
         reporter: GovernanceReporter,
     ) -> None:
+        super().__init__(parts, reporter)
         self.fill_log = fill_log
-        self._store, self._exchange, self._clock, self._alerts = (
-            parts.store,
-            parts.exchange,
-            parts.clock,
-            parts.alerts,
-        )
         self._settings = settings
-        self._reporter = reporter
-        self._running = asyncio.Lock()
 
     @property
     def builder_code(self) -> str:

@@ -26,7 +26,7 @@ from polytraders.servers.runtime.alerts import Alert
 from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 
-from .builder_attribution import AttributionParts, BuilderAttribution
+from .builder_attribution import AttributionParts, AttributionService, BuilderAttribution
 from .exchange import ExchangeUnavailable, describe, rebates_by_market
 from .fill_log import FillRecord
 from .reconcile import ExchangeTrade, Kind, beyond, is_failed
@@ -170,24 +170,14 @@ def explain(report: pb.RevenueReport) -> str:
     )
 
 
-class AttributionRevenue:
+class AttributionRevenue(AttributionService):
     def __init__(
-        self,
-        attribution: BuilderAttribution,
-        parts: AttributionParts,
-        settings: RevenueSettings,
+        self, attribution: BuilderAttribution, parts: AttributionParts, settings: RevenueSettings,
         reporter: GovernanceReporter,
-    ) -> None:
+    ) -> None:  # fmt: skip
+        super().__init__(parts, reporter)
         self._attribution = attribution
-        self._store, self._exchange, self._clock, self._alerts = (
-            parts.store,
-            parts.exchange,
-            parts.clock,
-            parts.alerts,
-        )
         self._settings = settings
-        self._reporter = reporter
-        self._running = asyncio.Lock()
 
     async def report_day(self, day: int) -> pb.ReportRevenueResponse:
         start = parse_day(day)
