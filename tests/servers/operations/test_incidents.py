@@ -14,9 +14,10 @@ from polytraders.governance.v1 import lifecycle_pb2 as lpb
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk import Governance, ManualClock
+from polytraders.sdk import Governance, ManualClock, PermissionDeniedError
 from polytraders.sdk.clock import to_timestamp
 from polytraders.servers.runtime.mesh import MeshThread
+from tests.conftest import start_mesh
 from tests.contract.rpc import violations
 from tests.sdk.test_publisher import archived
 
@@ -175,6 +176,10 @@ REFUSALS: list[tuple[str, Any, list, grpc.StatusCode, str | None]] = [
      grpc.StatusCode.INVALID_ARGUMENT, "note"),
     ("limit", lambda c, i: c.ListIncidents(pb.ListIncidentsRequest(limit=1001)), AUDITOR,
      grpc.StatusCode.INVALID_ARGUMENT, "limit"),
+    ("no incident id", lambda c, i: c.AddNote(pb.AddNoteRequest(note="x")), OPS, grpc.StatusCode.INVALID_ARGUMENT,
+     "incident_id"),
+    ("unknown state", lambda c, i: c.ListIncidents(pb.ListIncidentsRequest(states=[42])), AUDITOR,
+     grpc.StatusCode.INVALID_ARGUMENT, "states"),
 ]  # fmt: skip
 
 
@@ -208,7 +213,26 @@ class _Bound:
         return lambda request: method(request, metadata=self._metadata, timeout=10)
 
 
-def test_a_guard_bot_declares_through_the_sdk_and_may_do_nothing_more(mesh: MeshThread) -> None:
+def test_a_guard_bot_declares_through_the_sdk_and_may_do_nothing_more(
+    database_url: str, clock: ManualClock
+) -> None:
+    mesh = start_mesh(database_url, clock, incident_declarers=("demo-bot",))
+    try:
+        _guard_declares(mesh)
+    finally:
+        mesh.stop()
+
+
+def test_a_bot_that_is_no_guard_may_not_declare(mesh: MeshThread) -> None:
+    with (
+        Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot") as bot,
+        pytest.raises(PermissionDeniedError, match="incident_declarers"),
+    ):
+        bot.incidents.declare("everything is fine", "SEV1")
+    assert _commander(mesh).ListIncidents(pb.ListIncidentsRequest(), metadata=AUDITOR).incidents == []
+
+
+def _guard_declares(mesh: MeshThread) -> None:
     with Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot") as guard:
         declared = guard.incidents.declare(
             "drawdown guard tripped on mm-crypto-1", "SEV2", "drawdown 9 % > 8 % limit"

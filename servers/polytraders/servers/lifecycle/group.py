@@ -50,11 +50,18 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
         """Pause every LIMITED_LIVE and GENERAL_LIVE strategy (IncidentCommander's SEV1 action)."""
         actor = Principal("incident-commander", Role.OPERATOR)
         reason = arguments.get("reason", "incident")
-        paused = [
-            (await registry.pause(s.slug, pb.PAUSE_SOURCE_INCIDENT_COMMANDER, reason, actor)).slug
-            for s in await registry.list(LIVE_STAGES)
-        ]
-        return f"paused {len(paused)} live strategies" + (f": {', '.join(paused)}" if paused else "")
+        paused, failed = [], []
+        for strategy in await registry.list(LIVE_STAGES):
+            try:  # one strategy that cannot be paused must not leave the others live
+                paused.append(
+                    (
+                        await registry.pause(strategy.slug, pb.PAUSE_SOURCE_INCIDENT_COMMANDER, reason, actor)
+                    ).slug
+                )
+            except Exception as error:  # noqa: BLE001 - named in the result, on the incident's timeline
+                failed.append(f"{strategy.slug} ({type(error).__name__}: {error})")
+        done = f"paused {len(paused)} live strategies" + (f": {', '.join(paused)}" if paused else "")
+        return done + (f"; FAILED to pause {', '.join(failed)}" if failed else "")
 
     parts.commands["registry.pause_live"] = pause_live
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tomllib
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +28,20 @@ from pathlib import Path
 from typing import Any
 
 from croniter import croniter
-from sqlalchemy import BigInteger, Column, Engine, Index, Integer, String, Table, Text, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
 
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -41,13 +55,15 @@ from polytraders.servers.runtime.storage import metadata, upsert
 
 log = logging.getLogger(__name__)
 COMPONENT = "cron"
-MAX_MISSED_LISTED = 1000
+MISSED_LISTED = 100
+"""Missed firings recorded one by one; earlier ones are recorded as one summary row."""
 
 cron_state = Table(
     "cron_state",
     metadata,
     Column("task", String(128), primary_key=True),
     Column("last_scheduled_us", BigInteger, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
 )
 
 cron_dispatches = Table(
@@ -105,15 +121,19 @@ def load_manifest(path: str | Path) -> list[CronTask]:
     return parse_manifest(Path(path).read_text(), str(path))
 
 
-def firings(expression: str, after: datetime, until: datetime, limit: int) -> list[datetime]:
-    """Scheduled moments in (after, until], UTC: the latest `limit` + 1 when there are more."""
+def firings(
+    expression: str, after: datetime, until: datetime, listed: int
+) -> tuple[list[datetime], int, datetime | None]:
+    """Scheduled moments in (after, until], UTC: the latest `listed` + 1 of them, how many earlier
+    ones that leaves out, and the first of those."""
     schedule = croniter(expression, after)
-    found: list[datetime] = []
+    found: deque[datetime] = deque(maxlen=listed + 1)
+    total, first = 0, None
     while (moment := schedule.get_next(datetime)) <= until:
+        first = first or moment
         found.append(moment)
-        if len(found) > limit:
-            del found[0]
-    return found
+        total += 1
+    return list(found), total - len(found), first
 
 
 def _dispatch_message(row: Mapping[str, Any]) -> pb.Dispatch:
@@ -167,13 +187,15 @@ class CronRunner:
     def _recover(self, now: datetime):  # type: ignore[no-untyped-def]
         d = cron_dispatches
         with self._engine.begin() as conn:
-            stored = dict(conn.execute(select(cron_state.c.task, cron_state.c.last_scheduled_us)).all())
-            fresh = [
-                {"task": t.name, "last_scheduled_us": to_micros(now)}
-                for t in self.tasks
-                if t.name not in stored
-            ]
-            upsert(conn, cron_state, fresh, ["task"], replace=False)
+            rows = conn.execute(select(cron_state)).all()
+            stored = {r.task: r.last_scheduled_us for r in rows}
+            was_enabled = {r.task: r.enabled for r in rows}
+            # a new task, or one disabled until now, starts from now: no backlog from before
+            for t in self.tasks:
+                if t.name not in stored or (t.enabled and not was_enabled[t.name]) or not t.enabled:
+                    stored[t.name] = to_micros(now)
+            upsert(conn, cron_state, [{"task": t.name, "last_scheduled_us": stored[t.name], "enabled": t.enabled}
+                                      for t in self.tasks], ["task"])  # fmt: skip
             running = conn.execute(select(d).where(d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING)).all()
             conn.execute(update(d).where(d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING).values(
                 outcome=pb.DISPATCH_OUTCOME_INTERRUPTED, finished_us=to_micros(now),
@@ -187,16 +209,23 @@ class CronRunner:
             await self.start()
         async with self._lock:
             now = self._clock.now()
-            queue: list[tuple[datetime, int, CronTask, list[datetime]]] = []
+            queue: list[tuple[datetime, int, CronTask, list[datetime], int, datetime | None]] = []
             for position, task in enumerate(self.tasks):
                 if not task.enabled:
                     continue
-                due = firings(task.cron_expression, self._last[task.name], now, MAX_MISSED_LISTED)
+                due, unlisted, first = firings(
+                    task.cron_expression, self._last[task.name], now, MISSED_LISTED
+                )
                 if due:
-                    queue.append((due[-1], position, task, due[:-1]))
+                    queue.append((due[-1], position, task, due[:-1], unlisted, first))
             queue.sort(key=lambda entry: (entry[0], entry[1]))
             recorded: list[pb.Dispatch] = []
-            for latest, _, task, superseded in queue:
+            for latest, _, task, superseded, unlisted, first in queue:
+                if unlisted:
+                    recorded.append(await self._missed(
+                        task, first, f"{unlisted} firings from {first.isoformat()} until before "  # type: ignore[union-attr]
+                        f"{superseded[0].isoformat()} (not listed one by one), superseded by the firing at {latest.isoformat()}",
+                    ))  # fmt: skip
                 for moment in superseded:
                     recorded.append(
                         await self._missed(task, moment, f"superseded by the firing at {latest.isoformat()}")
@@ -256,7 +285,10 @@ class CronRunner:
         try:
             detail = await self._run_target(task, scheduled)
             outcome = pb.DISPATCH_OUTCOME_SUCCEEDED
-        except (GovernanceError, ValueError, OSError) as error:
+        except GovernanceError as error:
+            detail, outcome = f"{type(error).__name__}: {error}", pb.DISPATCH_OUTCOME_FAILED
+        except Exception as error:  # noqa: BLE001 - any failure of a target is that dispatch's outcome
+            log.exception("cron task %s failed", task.name)
             detail, outcome = f"{type(error).__name__}: {error}", pb.DISPATCH_OUTCOME_FAILED
         row.update(outcome=outcome, detail=detail, finished_us=to_micros(self._clock.now()))
         await asyncio.to_thread(self._finish, row["dispatch_id"], outcome, detail, self._clock.now())  # type: ignore[arg-type]
@@ -320,12 +352,14 @@ class CronRunner:
         """Tick when the next task is due (re-checking at least every `max_wait_seconds`) until `stopping`."""
         await self.start()
         while not stopping.is_set():
+            wait = max_wait_seconds
             try:
                 await self.tick()
-            except Exception:  # noqa: BLE001 - a failing tick must not stop the schedule
+                wait = min(self.seconds_to_next(), max_wait_seconds)
+            except Exception:  # noqa: BLE001 - a failing tick must not stop the schedule (nor spin)
                 log.exception("cron tick failed")
             try:
-                await asyncio.wait_for(stopping.wait(), min(self.seconds_to_next(), max_wait_seconds))
+                await asyncio.wait_for(stopping.wait(), wait)
             except TimeoutError:
                 pass
 

@@ -101,6 +101,7 @@ class HealthHeartbeat:
         self._sweeps = 0
         self._last = pb.FleetHealth()
         self._sweeping = asyncio.Lock()
+        self._closed = False
 
     async def _probe(self, bot: FleetBot) -> tuple[int, str]:
         channel = self._channels.get(bot.target)
@@ -134,7 +135,7 @@ class HealthHeartbeat:
             self._last = fleet
         await self._report(fleet)
         for queue in self._watchers:
-            queue.put_nowait(fleet)
+            _offer_latest(queue, fleet)
         return fleet
 
     async def _record(self, state: _BotState, status: int, detail: str, now: datetime) -> None:
@@ -215,7 +216,11 @@ class HealthHeartbeat:
 
     async def watch(self, layer: str = "") -> AsyncIterator[pb.FleetHealth]:
         """The last sweep, then every sweep, until the heartbeat stops."""
-        queue: asyncio.Queue[pb.FleetHealth | None] = asyncio.Queue()
+        if self._closed:
+            return
+        queue: asyncio.Queue[pb.FleetHealth | None] = asyncio.Queue(
+            maxsize=1
+        )  # a slow reader gets the latest
         self._watchers.add(queue)
         try:
             yield _only_layer(self._last, layer)
@@ -226,8 +231,9 @@ class HealthHeartbeat:
 
     async def close(self) -> None:
         """End every watch stream and close the probe channels (the mesh is stopping)."""
+        self._closed = True
         for queue in self._watchers:
-            queue.put_nowait(None)
+            _offer_latest(queue, None)
         for channel in self._channels.values():
             await channel.close()
         self._channels.clear()
@@ -235,6 +241,13 @@ class HealthHeartbeat:
     @property
     def layers(self) -> set[str]:
         return {s.bot.layer for s in self._states.values()}
+
+
+def _offer_latest(queue: asyncio.Queue[pb.FleetHealth | None], item: pb.FleetHealth | None) -> None:
+    """Replace what a watcher has not read yet: it needs the fleet as it is, not every sweep it missed."""
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(item)
 
 
 def _only_layer(fleet: pb.FleetHealth, layer: str) -> pb.FleetHealth:

@@ -43,7 +43,6 @@ from polytraders.servers.runtime.commands import Command
 from polytraders.servers.runtime.errors import (
     FailedPrecondition,
     FieldViolation,
-    GovernanceError,
     InvalidArgument,
     NotFound,
 )
@@ -150,6 +149,8 @@ class IncidentCommander:
         )  # fmt: skip
 
     async def _change(self, incident_id: str, change) -> pb.Incident:  # type: ignore[no-untyped-def]
+        if not incident_id:
+            raise InvalidArgument.field("incident_id", "is required")
         async with self._lock:
             incident = await asyncio.to_thread(self._load, incident_id)
             await change(incident)
@@ -177,7 +178,13 @@ class IncidentCommander:
             await asyncio.to_thread(self._save, incident, new=True)
             await self._record(incident, "declared")
             for action in self._auto_actions.get(severity, ()):
-                await self._auto_action(incident, action)
+                try:
+                    await self._auto_action(incident, action)
+                except Exception as error:  # noqa: BLE001 - one failed action must not cancel the others
+                    log.exception("incident %s: auto-action %s failed", incident.incident_id, action)
+                    await self._note(
+                        incident, ACTOR, f"auto.{action}", f"FAILED: {type(error).__name__}: {error}"
+                    )
             await asyncio.to_thread(self._save, incident)
         return incident
 
@@ -189,10 +196,7 @@ class IncidentCommander:
                     incident, ACTOR, "auto.pause_live", "no strategy registry in this mesh: nothing paused"
                 )
                 return
-            try:
-                done = await self._pause_live({"reason": reason}, self._clock.now())
-            except GovernanceError as error:
-                done = f"pausing live strategies failed: {error}"
+            done = await self._pause_live({"reason": reason}, self._clock.now())
             await self._note(incident, ACTOR, "auto.pause_live", done)
         elif action == "flatten":
             request = self._reporter.builder.decision(
@@ -318,6 +322,11 @@ class IncidentCommander:
 
     async def list(self, states: Sequence[int], limit: int) -> list[pb.Incident]:
         query = select(incidents.c.body).order_by(incidents.c.declared_us.desc()).limit(page_size(limit))
+        unknown = [
+            s for s in states if s not in pb.IncidentState.values() or s == pb.INCIDENT_STATE_UNSPECIFIED
+        ]
+        if unknown:
+            raise InvalidArgument.field("states", f"unknown incident states {unknown}")
         if states:
             query = query.where(incidents.c.state.in_(list(states)))
 
@@ -377,4 +386,9 @@ class IncidentCommander:
                              ref: str = report.header.report_id) -> None:  # fmt: skip
                 await self._note(incident, slug, "flatten.ack", text, ref)
 
-            await self._change(incident_id, change)
+            try:
+                await self._change(incident_id, change)
+            except Exception:  # noqa: BLE001 - keep following: the acknowledgement stays in the archive
+                log.exception(
+                    "flatten acknowledgement %s not put on incident %s", report.header.report_id, incident_id
+                )

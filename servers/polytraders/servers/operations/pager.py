@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import urllib.request
+from http.client import HTTPException
 from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -73,8 +74,6 @@ class WebhookAlertSink:
         self._source = source
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._delivery: asyncio.Task[None] | None = None
-        self.delivered = 0
-        self.failed = 0
 
     async def send(self, alert: Alert) -> None:
         if not alert.resolved and alert.severity < self._min_severity:
@@ -87,6 +86,13 @@ class WebhookAlertSink:
         """Wait until every queued event was delivered or given up on."""
         await self._queue.join()
 
+    async def close(self, timeout_seconds: float = 5.0) -> None:
+        """At shutdown: give queued events a bounded chance to go out."""
+        try:
+            await asyncio.wait_for(self.drained(), timeout_seconds)
+        except TimeoutError:
+            log.error("pager webhook: %d events not delivered before shutdown", self._queue.qsize())
+
     def _post(self, body: bytes) -> None:
         request = urllib.request.Request(self._url, body, {"Content-Type": "application/json"}, method="POST")
         with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310 - configured URL
@@ -98,14 +104,12 @@ class WebhookAlertSink:
             body = json.dumps(event).encode()
             try:
                 async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(OSError), stop=stop_after_attempt(self._attempts),
+                    retry=retry_if_exception_type((OSError, HTTPException)), stop=stop_after_attempt(self._attempts),
                     wait=wait_exponential(multiplier=self._backoff, max=30), reraise=True,
                 ):  # fmt: skip
                     with attempt:
                         await asyncio.to_thread(self._post, body)
-                self.delivered += 1
-            except OSError as error:  # urllib's HTTP and network errors
-                self.failed += 1
+            except Exception as error:  # noqa: BLE001 - one undeliverable event must not stop the others
                 log.error(
                     "pager webhook gave up on %s %s: %s", event["event_action"], event["dedup_key"], error
                 )

@@ -16,6 +16,7 @@ import grpc
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 from polytraders.servers.runtime import auth
+from polytraders.servers.runtime.errors import PermissionDenied
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
@@ -35,7 +36,7 @@ CRON_ACCESS = {
 HEARTBEAT_ACCESS = {"GetFleetHealth": auth.INTERNAL_READ, "WatchFleetHealth": auth.INTERNAL_READ}
 SLO_ACCESS = {"ListSlos": auth.READ}
 INCIDENT_ACCESS = {
-    "DeclareIncident": auth.BOT_WRITE,  # a guard or a monitor bot may declare; operators act on it
+    "DeclareIncident": auth.BOT_WRITE,  # operators, and the guard and monitor bots of incident_declarers
     "GetIncident": auth.READ,
     "ListIncidents": auth.READ,
     "AssignRole": auth.OPERATE,
@@ -85,16 +86,21 @@ class SlaMonitorServicer(pb_grpc.SlaMonitorServiceServicer):
         self._monitor = monitor
 
     async def ListSlos(self, request: pb.ListSlosRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        return pb.ListSlosResponse(slos=self._monitor.last() or await self._monitor.evaluate())
+        return pb.ListSlosResponse(slos=self._monitor.last())
 
 
 class IncidentCommanderServicer(pb_grpc.IncidentCommanderServiceServicer):
-    def __init__(self, commander: IncidentCommander) -> None:
+    def __init__(self, commander: IncidentCommander, declarers: frozenset[str]) -> None:
         self._commander = commander
+        self._declarers = declarers
 
     async def DeclareIncident(self, request: pb.DeclareIncidentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        caller = auth.current_principal()
+        if caller.role is auth.Role.BOT and caller.bot_slug not in self._declarers:
+            raise PermissionDenied(f"bot {caller.bot_slug!r} is not a guard or monitor allowed to declare incidents "
+                                   "(incident_declarers)")  # fmt: skip
         incident = await self._commander.declare(
-            request.title, request.severity, request.description, _caller()
+            request.title, request.severity, request.description, caller.name
         )
         return pb.DeclareIncidentResponse(incident=incident)
 
@@ -137,7 +143,9 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
     config = parts.config
     parts.alerts.add(LogAlertSink())
     if config.pager_webhook_url:
-        parts.alerts.add(WebhookAlertSink(config.pager_webhook_url, config.pager_routing_key))
+        pager = WebhookAlertSink(config.pager_webhook_url, config.pager_routing_key)
+        parts.alerts.add(pager)
+        parts.on_stop.append(pager.close)
 
     heartbeat = HealthHeartbeat(
         load_fleet(config.fleet_manifest) if config.fleet_manifest else [], parts.clock, parts.alerts,
@@ -172,7 +180,6 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
         parts.every(config.heartbeat_interval_seconds, sweep)
     parts.on_stop.append(heartbeat.close)
     parts.spawn(commander.follow_acknowledgements())
-    parts.domains["operations"] = OperationsGroup(cron, heartbeat, monitor, commander)
     return [
         ServiceBinding.of(pb, pb_grpc, "CronRunnerService", CronRunnerServicer(cron), CRON_ACCESS),
         ServiceBinding.of(
@@ -180,18 +187,10 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
         ),
         ServiceBinding.of(pb, pb_grpc, "SlaMonitorService", SlaMonitorServicer(monitor), SLO_ACCESS),
         ServiceBinding.of(
-            pb, pb_grpc, "IncidentCommanderService", IncidentCommanderServicer(commander), INCIDENT_ACCESS
+            pb,
+            pb_grpc,
+            "IncidentCommanderService",
+            IncidentCommanderServicer(commander, frozenset(config.incident_declarers)),
+            INCIDENT_ACCESS,
         ),
     ]
-
-
-class OperationsGroup:
-    """The group's domain objects, reachable from tests and embedders through `mesh.parts.operations`."""
-
-    def __init__(
-        self, cron: CronRunner, heartbeat: HealthHeartbeat, monitor: SlaMonitor, commander: IncidentCommander
-    ):
-        self.cron = cron
-        self.heartbeat = heartbeat
-        self.monitor = monitor
-        self.commander = commander

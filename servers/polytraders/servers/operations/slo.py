@@ -31,7 +31,7 @@ from polytraders.sdk.clock import Clock, to_micros, to_timestamp
 from polytraders.sdk.config import canonical_json
 from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import metadata
+from polytraders.servers.runtime.storage import insert_for, metadata
 
 COMPONENT = "sla-monitor"
 FLEET = "fleet"
@@ -165,6 +165,7 @@ class SlaMonitor:
         self._firing: set[tuple[str, str, int]] = set()
         self._last: list[pb.SloStatus] = []
         self._recorded_hour: int | None = None
+        self._evaluating = asyncio.Lock()
 
     def _count(self, slo: Slo, good: int, total: int) -> None:
         key = (slo.name, int(self._clock.now().timestamp()) // 60)
@@ -190,30 +191,42 @@ class SlaMonitor:
             self._count(slo, serving, len(fleet.bots))
 
     def _flush(self, pending: Mapping[tuple[str, int], list[int]], now: datetime) -> None:
-        """Add pending counts to the table and read back each SLO's window."""
+        """Add pending counts to the table, forget minutes older than every window, read each SLO's window."""
+        now_minute = to_micros(now) // 60_000_000
+        oldest = now_minute - max(int(slo.window.total_seconds() // 60) for slo in self.slos)
+        rows = [{"slo": name, "minute": minute, "good": good, "total": total}
+                for (name, minute), (good, total) in pending.items()]  # fmt: skip
         with self._engine.begin() as conn:
-            for (name, minute), (good, total) in pending.items():
-                row = conn.execute(select(slo_minutes.c.good, slo_minutes.c.total).where(
-                    slo_minutes.c.slo == name, slo_minutes.c.minute == minute)).first()  # fmt: skip
-                if row is None:
-                    conn.execute(
-                        slo_minutes.insert(), {"slo": name, "minute": minute, "good": good, "total": total}
-                    )
-                else:
-                    conn.execute(slo_minutes.update().where(slo_minutes.c.slo == name, slo_minutes.c.minute == minute)
-                                 .values(good=row.good + good, total=row.total + total))  # fmt: skip
-            now_minute = to_micros(now) // 60_000_000
+            if rows:
+                statement = insert_for(conn, slo_minutes)
+                conn.execute(statement.on_conflict_do_update(
+                    index_elements=["slo", "minute"],
+                    set_={"good": slo_minutes.c.good + statement.excluded.good,
+                          "total": slo_minutes.c.total + statement.excluded.total},
+                ), rows)  # fmt: skip
+            conn.execute(slo_minutes.delete().where(slo_minutes.c.minute <= oldest))
             for slo in self.slos:
                 first = now_minute - int(slo.window.total_seconds() // 60)
-                rows = conn.execute(select(slo_minutes.c.minute, slo_minutes.c.good, slo_minutes.c.total).where(
+                found = conn.execute(select(slo_minutes.c.minute, slo_minutes.c.good, slo_minutes.c.total).where(
                     slo_minutes.c.slo == slo.name, slo_minutes.c.minute > first)).all()  # fmt: skip
-                self._minutes[slo.name] = {r.minute: (r.good, r.total) for r in rows}
+                self._minutes[slo.name] = {r.minute: (r.good, r.total) for r in found}
 
     async def evaluate(self) -> list[pb.SloStatus]:
         """Every SLO now; alerts on every rule that starts or stops firing; SEVEN_YEARS records."""
+        async with self._evaluating:
+            return await self._evaluate()
+
+    async def _evaluate(self) -> list[pb.SloStatus]:
         now = self._clock.now()
         pending, self._pending = self._pending, {}  # swapped on the loop, where the hooks count
-        await asyncio.to_thread(self._flush, pending, now)
+        try:
+            await asyncio.to_thread(self._flush, pending, now)
+        except Exception:
+            for key, (good, total) in pending.items():  # counted again next time, not lost
+                counts = self._pending.setdefault(key, [0, 0])
+                counts[0] += good
+                counts[1] += total
+            raise
         statuses = [evaluate(slo, self._minutes[slo.name], now) for slo in self.slos]
         changes = []
         for status in statuses:

@@ -82,6 +82,8 @@ class ServerConfig:
     """Auto-actions of a SEV2 incident."""
     incident_sev3_actions: tuple[str, ...] = ("page",)
     """Auto-actions of a SEV3 incident."""
+    incident_declarers: tuple[str, ...] = ()
+    """Bot slugs (guards, monitors) whose tokens may declare incidents; operators always may."""
 
     def replace(self, **changes: Any) -> ServerConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

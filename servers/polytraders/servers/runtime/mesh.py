@@ -54,8 +54,6 @@ class MeshParts:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """What a group must do when the mesh stops (end its streams, close its channels)."""
-    domains: dict[str, Any] = field(default_factory=dict)
-    """What a group built, by group name, for embedders and tests (e.g. the operations group's CronRunner)."""
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a group's background work (e.g. following the bus) for the life of the mesh."""

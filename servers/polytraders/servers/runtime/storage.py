@@ -44,6 +44,11 @@ def create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
 
 
+def insert_for(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
+    """An INSERT that knows ON CONFLICT on this connection's dialect (SQLite or PostgreSQL)."""
+    return (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
 def upsert(
     conn: Connection,
     table: Table,
@@ -55,8 +60,7 @@ def upsert(
     """Insert rows; a row whose `key` is already stored replaces it (or, with replace=False, is skipped)."""
     if not rows:
         return
-    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = dialect_insert(table)
+    statement = insert_for(conn, table)
     if replace:
         replaced = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in key}
         statement = statement.on_conflict_do_update(index_elements=list(key), set_=replaced)
