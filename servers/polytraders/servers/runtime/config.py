@@ -58,6 +58,10 @@ class ServerConfig:
     """Our builder fee on taker fills (basis points of notional), for the expected-revenue column."""
     builder_maker_fee_bps: int = 0
     """Our builder fee on maker fills."""
+    maker_rebate_share: str = "0.20"
+    """Share of the taker fee a maker fill earns as rebate, when its report names none (20-25 % on Polymarket)."""
+    maker_rebate_shares: tuple[str, ...] = ()
+    """Per-market shares as "condition_id=share" (comma-separated in the environment)."""
     cron_manifest: str = ""
     """CronRunner's TOML manifest; empty means the governance default shipped with the package."""
     cron_poll_seconds: float = 1.0

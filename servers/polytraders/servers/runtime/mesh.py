@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from polytraders.sdk.clock import Clock, SystemClock
 from polytraders.servers.attribution.service import attribution_bindings
 from polytraders.servers.audit.service import audit_bindings
+from polytraders.servers.ledger.service import ledger_bindings
 from polytraders.servers.lifecycle.group import lifecycle_bindings
 from polytraders.servers.operations.service import operations_bindings
 
@@ -91,6 +92,7 @@ GROUPS: dict[str, Callable[[MeshParts], list[ServiceBinding]]] = {
     "lifecycle": lambda parts: lifecycle_bindings(parts),
     "audit": lambda parts: audit_bindings(parts),
     "attribution": lambda parts: attribution_bindings(parts),
+    "ledger": lambda parts: ledger_bindings(parts),
     "operations": lambda parts: operations_bindings(parts),
 }
 

@@ -1,0 +1,451 @@
+"""The P&L ledger: a journal of every fill and settlement, the positions it leaves, and its reports.
+
+Fills arrive from the bus (live FILL ExecutionReports, followed from a stored cursor, so a restart
+resumes without a gap) or through RecordFill; both are idempotent by report_id. Each booking
+writes its journal entry and the position in one transaction, then publishes a SEVEN_YEARS
+`pnl.fill` SettlementReport. GetPnl sums journal entries, so every group adds up to the total.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Boolean, Column, Engine, Index, String, Table, select
+
+from polytraders.governance.v1 import ledger_pb2 as pb
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.clock import Clock, to_micros
+from polytraders.servers.runtime.archive import ReportFilter
+from polytraders.servers.runtime.bus import ReportBus
+from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument
+from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.storage import metadata, upsert
+
+from .pnl import Holding, buy, convert, maker_rebate, mark_of, notional, sell, settle
+
+log = logging.getLogger(__name__)
+
+pnl_entries = Table(
+    "pnl_entries",
+    metadata,
+    Column("entry_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("bot_slug", String(128), nullable=False),
+    Column("condition_id", String(80), nullable=False),
+    Column("token_id", String(80), nullable=False),
+    Column("builder_code", String(66), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("price", String(32), nullable=False),
+    Column("size_micros", BigInteger, nullable=False),
+    Column("notional_micros", BigInteger, nullable=False),
+    Column("fee_micros", BigInteger, nullable=False),
+    Column("rebate_micros", BigInteger, nullable=False),
+    Column("realised_micros", BigInteger, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("pnl_entries_by_time", "at_us"),
+)
+
+pnl_positions = Table(
+    "pnl_positions",
+    metadata,
+    Column("bot_slug", String(128), primary_key=True),
+    Column("token_id", String(80), primary_key=True),
+    Column("condition_id", String(80), nullable=False),
+    Column("size_micros", BigInteger, nullable=False),
+    Column("cost_micros", BigInteger, nullable=False),
+    Column("realised_micros", BigInteger, nullable=False),
+    Column("resolved", Boolean, nullable=False),
+)
+
+pnl_marks = Table(
+    "pnl_marks",
+    metadata,
+    Column("token_id", String(80), primary_key=True),
+    Column("mark", String(32), nullable=False),
+)
+
+ledger_cursor = Table(
+    "ledger_cursor",
+    metadata,
+    Column("follower", String(32), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+
+SIDES = {rpb.SIDE_BUY: "BUY", rpb.SIDE_SELL: "SELL"}
+DIMENSIONS = {pb.PNL_DIMENSION_BOT: "bot_slug", pb.PNL_DIMENSION_MARKET: "condition_id",
+              pb.PNL_DIMENSION_BUILDER: "builder_code"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RebateShares:
+    default: Decimal
+    by_market: Mapping[str, Decimal]
+
+    def of(self, condition_id: str) -> Decimal:
+        return self.by_market.get(condition_id, self.default)
+
+
+@dataclass(frozen=True)
+class Booked:
+    holding: Holding
+    realised: int
+    entry: dict[str, object]
+
+
+def _fill_violations(report: rpb.Report) -> list[FieldViolation]:
+    where = "report.execution"
+    e = report.execution
+    problems = []
+    if not report.HasField("execution") or e.event != rpb.EXECUTION_EVENT_FILL:
+        return [FieldViolation(f"{where}.event", "must be a FILL ExecutionReport")]
+    if not report.header.report_id:
+        problems.append(FieldViolation("report.header.report_id", "is required"))
+    if not report.header.bot_slug:
+        problems.append(FieldViolation("report.header.bot_slug", "is required"))
+    if e.side not in SIDES:
+        problems.append(FieldViolation(f"{where}.side", "must be BUY or SELL"))
+    if not e.token_id or not e.condition_id:
+        problems.append(FieldViolation(f"{where}.token_id", "token and condition ids are required"))
+    try:
+        price = Decimal(e.price)
+        if not (price.is_finite() and 0 < price <= 1):
+            raise ValueError
+    except (ArithmeticError, ValueError):
+        problems.append(FieldViolation(f"{where}.price", "must be a decimal string in (0, 1]"))
+    if (e.filled_size_micros or e.size_micros) <= 0:
+        problems.append(FieldViolation(f"{where}.filled_size_micros", "must be positive"))
+    if e.fee_micros < 0 or e.rebate_micros < 0:
+        problems.append(FieldViolation(f"{where}.fee_micros", "fees and rebates are never negative"))
+    return problems
+
+
+class PnLLedger:
+    def __init__(
+        self, engine: Engine, bus: ReportBus, clock: Clock, reporter: GovernanceReporter, shares: RebateShares
+    ) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._clock = clock
+        self._reporter = reporter
+        self._shares = shares
+        self._lock = asyncio.Lock()
+        self._holdings: dict[tuple[str, str], Holding] | None = None
+        self._marks: dict[str, Decimal] = {}
+
+    def _load(self) -> None:
+        with self._engine.connect() as conn:
+            self._holdings = {
+                (r.bot_slug, r.token_id): Holding(
+                    r.bot_slug,
+                    r.condition_id,
+                    r.token_id,
+                    r.size_micros,
+                    r.cost_micros,
+                    r.realised_micros,
+                    r.resolved,
+                )  # fmt: skip
+                for r in conn.execute(select(pnl_positions))
+            }
+            self._marks = {r.token_id: Decimal(r.mark) for r in conn.execute(select(pnl_marks))}
+
+    async def _ready(self) -> dict[tuple[str, str], Holding]:
+        if self._holdings is None:
+            await asyncio.to_thread(self._load)
+        return self._holdings  # type: ignore[return-value]
+
+    def _book(self, report: rpb.Report) -> Booked:
+        """The journal entry and new holding of a fill; raises InvalidArgument and changes nothing."""
+        problems = _fill_violations(report)
+        if problems:
+            raise InvalidArgument(problems)
+        e, header = report.execution, report.header
+        key = (header.bot_slug, e.token_id)
+        holding = self._holdings.get(key) or Holding(header.bot_slug, e.condition_id, e.token_id)  # type: ignore[union-attr]
+        price, size = Decimal(e.price), e.filled_size_micros or e.size_micros
+        if holding.resolved:
+            raise InvalidArgument.field("report.execution.token_id", f"token {e.token_id} already resolved")
+        if e.side == rpb.SIDE_BUY:
+            holding, realised = buy(holding, price, size)
+        else:
+            holding, realised = sell(holding, price, size, "report.execution.filled_size_micros")
+        maker = e.liquidity == rpb.LIQUIDITY_MAKER
+        taker_fee = int(e.metrics.get("taker_fee_micros", "0") or 0)
+        rebate = maker_rebate(e.rebate_micros, maker, taker_fee, self._shares.of(e.condition_id))
+        matched = e.matched_at if e.HasField("matched_at") else header.produced_at
+        entry = {
+            "entry_id": header.report_id, "kind": "fill", "bot_slug": header.bot_slug, "condition_id": e.condition_id,
+            "token_id": e.token_id, "builder_code": e.builder_code.lower(), "side": SIDES[e.side], "price": str(price),
+            "size_micros": size, "notional_micros": notional(price, size), "fee_micros": e.fee_micros,
+            "rebate_micros": rebate, "realised_micros": realised, "at_us": matched.ToMicroseconds(),
+        }  # fmt: skip
+        return Booked(holding, realised, entry)
+
+    def _commit(self, booked: Sequence[Booked], cursor: int | None) -> list[Booked]:
+        """Journal entries, positions and the bus cursor in one transaction; returns what was new."""
+        with self._engine.begin() as conn:
+            ids = [b.entry["entry_id"] for b in booked]
+            known = set(
+                conn.execute(select(pnl_entries.c.entry_id).where(pnl_entries.c.entry_id.in_(ids))).scalars()
+            )
+            fresh = [b for b in booked if b.entry["entry_id"] not in known]
+            if fresh:
+                conn.execute(pnl_entries.insert(), [b.entry for b in fresh])
+                upsert(
+                    conn, pnl_positions, [_position_row(b.holding) for b in fresh], ["bot_slug", "token_id"]
+                )
+            if cursor is not None:
+                upsert(conn, ledger_cursor, [{"follower": "pnl", "seq": cursor}], ["follower"])
+        return fresh
+
+    async def record_fill(self, report: rpb.Report) -> pb.RecordFillResponse:
+        async with self._lock:
+            holdings = await self._ready()
+            booked = self._book(report)
+            fresh = await asyncio.to_thread(self._commit, [booked], None)
+            if fresh:
+                holdings[(booked.holding.bot_slug, booked.holding.token_id)] = booked.holding
+        if not fresh:
+            return pb.RecordFillResponse(booked=False, position=self.position(holdings[(report.header.bot_slug,
+                                                                                          report.execution.token_id)]))  # fmt: skip
+        report_id = await self._publish(booked, report)
+        return pb.RecordFillResponse(position=self.position(booked.holding), realised_pnl_micros=booked.realised,
+                                     settlement_report_id=report_id, booked=True)  # fmt: skip
+
+    async def _publish(self, booked: Booked, fill: rpb.Report) -> str:
+        e, holding = booked.entry, booked.holding
+        fee, rebate, size = int(e["fee_micros"]), int(e["rebate_micros"]), int(e["size_micros"])  # type: ignore[call-overload]
+        amount = int(e["notional_micros"])  # type: ignore[call-overload]
+        cash = (amount if e["side"] == "SELL" else -amount) - fee + rebate
+        mark = self._marks.get(holding.token_id)
+        average = (
+            (Decimal(holding.cost_micros) / holding.size_micros).quantize(Decimal("0.000001"))
+            if holding.size_micros
+            else Decimal(0)
+        )
+        explanation = (f"{holding.bot_slug} {str(e['side']).lower()}s {Decimal(size).scaleb(-6)} of token {holding.token_id} at "
+                       f"{e['price']}: realised {Decimal(booked.realised).scaleb(-6)} pUSD, fee {Decimal(fee).scaleb(-6)}, "
+                       f"rebate {Decimal(rebate).scaleb(-6)}; now holds {Decimal(holding.size_micros).scaleb(-6)} at an "
+                       f"average cost of {average}")  # fmt: skip
+        report = self._reporter.builder.settlement(
+            trace_id=fill.header.trace_id, causation_id=fill.header.report_id, record_type="pnl.fill",
+            subject=holding.bot_slug, condition_id=holding.condition_id, token_id=holding.token_id,
+            realised_pnl_micros=booked.realised, unrealised_pnl_micros=holding.unrealised(mark), gross_fee_micros=fee,
+            rebate_micros=rebate, position_micros=holding.size_micros, cash_delta_micros=cash, explanation=explanation,
+            metrics={"average_cost": str(average), "builder_code": str(e["builder_code"]), "mark": str(mark or "")},
+        )  # fmt: skip
+        await self._bus.publish([report])
+        return report.header.report_id
+
+    async def record_mark(self, token_id: str, best_bid: str, best_ask: str, last_trade: str) -> Decimal:
+        if not token_id:
+            raise InvalidArgument.field("token_id", "is required")
+        mark = mark_of(best_bid, best_ask, last_trade)
+        async with self._lock:
+            await self._ready()
+            self._marks[token_id] = mark
+            await asyncio.to_thread(self._save_mark, token_id, mark)
+        return mark
+
+    def _save_mark(self, token_id: str, mark: Decimal) -> None:
+        with self._engine.begin() as conn:
+            upsert(conn, pnl_marks, [{"token_id": token_id, "mark": str(mark)}], ["token_id"])
+
+    async def record_resolution(
+        self, condition_id: str, winner: str, tokens: Sequence[str]
+    ) -> list[pb.Position]:
+        violations = []
+        if not condition_id:
+            violations.append(FieldViolation("condition_id", "is required"))
+        if not winner or winner not in tokens:
+            violations.append(FieldViolation("winning_token_id", "must be one of token_ids"))
+        if violations:
+            raise InvalidArgument(violations)
+        at = to_micros(self._clock.now())
+        async with self._lock:
+            holdings = await self._ready()
+            settled = []
+            for _, holding in sorted(holdings.items()):
+                if holding.token_id in tokens and not holding.resolved:
+                    payout = Decimal(1 if holding.token_id == winner else 0)
+                    after, realised = settle(holding, payout)
+                    entry = {"entry_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"resolution:{condition_id}:{holding.bot_slug}:{holding.token_id}")),
+                             "kind": "resolution", "bot_slug": holding.bot_slug, "condition_id": holding.condition_id,
+                             "token_id": holding.token_id, "builder_code": "", "side": "SETTLE", "price": str(payout),
+                             "size_micros": holding.size_micros, "notional_micros": notional(payout, holding.size_micros),
+                             "fee_micros": 0, "rebate_micros": 0, "realised_micros": realised, "at_us": at}  # fmt: skip
+                    settled.append(Booked(after, realised, entry))
+            fresh = await asyncio.to_thread(self._commit, settled, None)
+            for booked in fresh:
+                holdings[(booked.holding.bot_slug, booked.holding.token_id)] = booked.holding
+        for booked in fresh:
+            h = booked.holding
+            await self._reporter.record(
+                "pnl.resolution", h.bot_slug,
+                f"market {condition_id} resolved ({winner} pays 1): {h.bot_slug}'s {Decimal(int(booked.entry['size_micros'])).scaleb(-6)} "  # type: ignore[call-overload]
+                f"of {h.token_id} settled at {booked.entry['price']}, realising {Decimal(booked.realised).scaleb(-6)} pUSD",
+                "", condition_id=condition_id, token_id=h.token_id, realised_pnl_micros=booked.realised,
+                position_micros=0, cash_delta_micros=int(booked.entry["notional_micros"]),  # type: ignore[call-overload]
+            )  # fmt: skip
+        return [self.position(b.holding) for b in fresh]
+
+    async def record_conversion(self, request: pb.RecordConversionRequest) -> pb.RecordConversionResponse:
+        violations = []
+        if not request.bot_slug:
+            violations.append(FieldViolation("bot_slug", "is required"))
+        if not request.conversion_id:
+            violations.append(
+                FieldViolation("conversion_id", "is required (the conversion's transaction hash)")
+            )
+        if not request.from_no_token_ids:
+            violations.append(FieldViolation("from_no_token_ids", "at least one NO token is converted"))
+        if not request.to_yes or any(not (t.condition_id and t.token_id) for t in request.to_yes):
+            violations.append(
+                FieldViolation("to_yes", "every YES token received needs its condition and token id")
+            )
+        if request.amount_micros <= 0:
+            violations.append(FieldViolation("amount_micros", "must be positive"))
+        if violations:
+            raise InvalidArgument(violations)
+        at = to_micros(self._clock.now())
+        touched = [
+            (request.bot_slug, t) for t in [*request.from_no_token_ids, *(y.token_id for y in request.to_yes)]
+        ]
+        async with self._lock:
+            holdings = await self._ready()
+            if await asyncio.to_thread(self._booked, _conversion_entry(request.conversion_id, touched[0][1])):
+                return pb.RecordConversionResponse(positions=[self.position(holdings[k]) for k in touched])
+            given = []
+            for token in request.from_no_token_ids:
+                holding = holdings.get((request.bot_slug, token))
+                if holding is None:
+                    raise InvalidArgument.field(
+                        "from_no_token_ids", f"{request.bot_slug} holds no token {token}"
+                    )
+                given.append(holding)
+            received = [holdings.get((request.bot_slug, t.token_id)) or Holding(request.bot_slug, t.condition_id, t.token_id)
+                        for t in request.to_yes]  # fmt: skip
+            after_given, after_received, realised, cash = convert(given, received, request.amount_micros)
+            entries = []
+            for i, holding in enumerate([*after_given, *after_received]):
+                entries.append(Booked(holding, realised if i == 0 else 0, {
+                    "entry_id": _conversion_entry(request.conversion_id, holding.token_id),
+                    "kind": "conversion", "bot_slug": holding.bot_slug, "condition_id": holding.condition_id,
+                    "token_id": holding.token_id, "builder_code": "", "side": "CONVERT", "price": "",
+                    "size_micros": request.amount_micros, "notional_micros": 0, "fee_micros": 0, "rebate_micros": 0,
+                    "realised_micros": realised if i == 0 else 0, "at_us": at,
+                }))  # fmt: skip
+            fresh = await asyncio.to_thread(self._commit, entries, None)
+            for booked in fresh:
+                holdings[(booked.holding.bot_slug, booked.holding.token_id)] = booked.holding
+        if fresh:
+            await self._reporter.record(
+                "pnl.conversion", request.bot_slug,
+                f"{request.bot_slug} converted {Decimal(request.amount_micros).scaleb(-6)} of NO "
+                f"{', '.join(request.from_no_token_ids)} into YES {', '.join(t.token_id for t in request.to_yes)} and "
+                f"{Decimal(cash).scaleb(-6)} pUSD; the cost carries over (realised {Decimal(realised).scaleb(-6)})",
+                "", realised_pnl_micros=realised, cash_delta_micros=cash,
+            )  # fmt: skip
+        return pb.RecordConversionResponse(positions=[self.position(holdings[k]) for k in touched],
+                                           realised_pnl_micros=realised if fresh else 0)  # fmt: skip
+
+    def _booked(self, entry_id: str) -> bool:
+        with self._engine.connect() as conn:
+            return (
+                conn.execute(select(pnl_entries.c.entry_id).where(pnl_entries.c.entry_id == entry_id)).first()
+                is not None
+            )
+
+    def position(self, holding: Holding) -> pb.Position:
+        mark = self._marks.get(holding.token_id)
+        return pb.Position(bot_slug=holding.bot_slug, condition_id=holding.condition_id, token_id=holding.token_id,
+                           size_micros=holding.size_micros, cost_micros=holding.cost_micros,
+                           realised_pnl_micros=holding.realised_micros, unrealised_pnl_micros=holding.unrealised(mark),
+                           mark="" if mark is None or holding.resolved else str(mark), resolved=holding.resolved)  # fmt: skip
+
+    async def positions(self, bot_slug: str, include_closed: bool) -> list[pb.Position]:
+        holdings = await self._ready()
+        return [self.position(h) for _, h in sorted(holdings.items())
+                if (not bot_slug or h.bot_slug == bot_slug) and (include_closed or h.size_micros)]  # fmt: skip
+
+    async def pnl(
+        self, group_by: Sequence[int], since: datetime | None, until: datetime | None
+    ) -> pb.GetPnlResponse:
+        unknown = [d for d in group_by if d not in DIMENSIONS]
+        if unknown:
+            raise InvalidArgument.field("group_by", f"unknown dimensions {unknown}")
+        columns = [DIMENSIONS[d] for d in dict.fromkeys(group_by)]
+        query = select(pnl_entries)
+        if since:
+            query = query.where(pnl_entries.c.at_us >= to_micros(since))
+        if until:
+            query = query.where(pnl_entries.c.at_us < to_micros(until))
+
+        def fetch() -> list:  # type: ignore[type-arg]
+            with self._engine.connect() as conn:
+                return conn.execute(query).all()
+
+        rows: dict[tuple[str, ...], pb.PnlRow] = defaultdict(pb.PnlRow)
+        total = pb.PnlRow()
+        for entry in await asyncio.to_thread(fetch):
+            group = tuple(getattr(entry, c) for c in columns)
+            for row in (rows[group], total):
+                row.realised_pnl_micros += entry.realised_micros
+                row.gross_fee_micros += entry.fee_micros
+                row.rebate_micros += entry.rebate_micros
+                row.fills += entry.kind == "fill"
+                row.notional_micros += entry.notional_micros if entry.kind == "fill" else 0
+        response = pb.GetPnlResponse()
+        for group in sorted(rows):
+            row = rows[group]
+            for column, value in zip(columns, group, strict=True):
+                setattr(row, column, value)
+            response.rows.append(_net(row))
+        response.total.CopyFrom(_net(total))
+        return response
+
+    async def follow(self) -> None:
+        """Book every live FILL ExecutionReport and take every observation's mark, from the stored cursor."""
+        with self._engine.connect() as conn:
+            after = (
+                conn.execute(select(ledger_cursor.c.seq).where(ledger_cursor.c.follower == "pnl")).scalar()
+                or 0
+            )
+        kinds = frozenset({rpb.REPORT_KIND_EXECUTION, rpb.REPORT_KIND_OBSERVATION})
+        async for archived in self._bus.subscribe(ReportFilter(kinds=kinds, modes=frozenset({rpb.MODE_LIVE})),
+                                                  after_seq=after):  # fmt: skip
+            report = rpb.Report.FromString(archived.payload)
+            try:
+                if report.HasField("observation"):
+                    o = report.observation
+                    if o.token_id and (o.best_bid or o.best_ask or o.last_trade_price):
+                        await self.record_mark(o.token_id, o.best_bid, o.best_ask, o.last_trade_price)
+                elif report.execution.event == rpb.EXECUTION_EVENT_FILL:
+                    await self.record_fill(report)
+            except InvalidArgument as error:  # kept in the archive; P&L says why it was not booked
+                log.warning(
+                    "report %s from %s not booked: %s", report.header.report_id, report.header.bot_slug, error
+                )
+            await asyncio.to_thread(self._commit, [], archived.seq)
+
+
+def _conversion_entry(conversion_id: str, token_id: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"conversion:{conversion_id}:{token_id}"))
+
+
+def _net(row: pb.PnlRow) -> pb.PnlRow:
+    row.net_fee_micros = row.gross_fee_micros - row.rebate_micros
+    row.net_pnl_micros = row.realised_pnl_micros - row.net_fee_micros
+    return row
+
+
+def _position_row(holding: Holding) -> dict[str, object]:
+    return {"bot_slug": holding.bot_slug, "token_id": holding.token_id, "condition_id": holding.condition_id,
+            "size_micros": holding.size_micros, "cost_micros": holding.cost_micros,
+            "realised_micros": holding.realised_micros, "resolved": holding.resolved}  # fmt: skip

@@ -1,0 +1,103 @@
+"""The ledger group's servicers, and how the group is built from the mesh's parts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+import grpc
+
+from polytraders.governance.v1 import ledger_pb2 as pb
+from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
+from polytraders.sdk.clock import to_timestamp
+from polytraders.servers.runtime import auth
+from polytraders.servers.runtime.config import ServerConfig
+from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.requests import instant
+from polytraders.servers.runtime.server import ServiceBinding
+
+from .book import PnLLedger, RebateShares
+
+PNL_ACCESS = {
+    "RecordFill": auth.BOT_WRITE,
+    "RecordMark": auth.BOT_WRITE,
+    "RecordResolution": auth.OPERATE,
+    "RecordConversion": auth.BOT_WRITE,
+    "GetPnl": auth.READ,
+    "ListPositions": auth.READ,
+}
+
+
+class PnLReporterServicer(pb_grpc.PnLReporterServiceServicer):
+    def __init__(self, ledger: PnLLedger) -> None:
+        self._ledger = ledger
+
+    async def RecordFill(self, request: pb.RecordFillRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        auth.current_principal().require_acting_for(request.report.header.bot_slug, "report.header.bot_slug")
+        return await self._ledger.record_fill(request.report)
+
+    async def RecordMark(self, request: pb.RecordMarkRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        mark = await self._ledger.record_mark(request.token_id, request.best_bid, request.best_ask,
+                                              request.last_trade_price)  # fmt: skip
+        return pb.RecordMarkResponse(mark=str(mark))
+
+    async def RecordResolution(self, request: pb.RecordResolutionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        settled = await self._ledger.record_resolution(request.condition_id, request.winning_token_id,
+                                                       list(request.token_ids))  # fmt: skip
+        return pb.RecordResolutionResponse(settled=settled)
+
+    async def RecordConversion(self, request: pb.RecordConversionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        auth.current_principal().require_acting_for(request.bot_slug, "bot_slug")
+        return await self._ledger.record_conversion(request)
+
+    async def GetPnl(self, request: pb.GetPnlRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return await self._ledger.pnl(list(request.group_by), instant(request.since, "since"),
+                                      instant(request.until, "until"))  # fmt: skip
+
+    async def ListPositions(self, request: pb.ListPositionsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        caller = auth.current_principal()
+        bot_slug = request.bot_slug or (caller.bot_slug if caller.role is auth.Role.BOT else "")
+        caller.require_acting_for(bot_slug, "bot_slug")
+        return pb.ListPositionsResponse(
+            positions=await self._ledger.positions(bot_slug, request.include_closed)
+        )
+
+
+def rebate_shares(config: ServerConfig) -> RebateShares:
+    """`maker_rebate_share` for every market, `maker_rebate_shares` ("condition_id=share") per market."""
+    try:
+        default = Decimal(config.maker_rebate_share)
+        by_market = {
+            k.strip().lower(): Decimal(v)
+            for k, _, v in (item.partition("=") for item in config.maker_rebate_shares)
+        }
+    except InvalidOperation:
+        raise ValueError("maker rebate shares must be decimals, e.g. 0.20 or 0xabc…=0.25") from None
+    if not all(0 <= share <= 1 for share in (default, *by_market.values())):
+        raise ValueError("maker rebate shares lie between 0 and 1")
+    return RebateShares(default, by_market)
+
+
+def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
+    reporter = GovernanceReporter(parts.bus, "pnl-reporter", parts.clock)
+    ledger = PnLLedger(parts.engine, parts.bus, parts.clock, reporter, rebate_shares(parts.config))
+
+    async def pnl_window(arguments: Mapping[str, str], scheduled: datetime) -> str:
+        """The window report: P&L by bot for the hour (or `hours`) before the scheduled moment."""
+        end = scheduled.replace(minute=0, second=0, microsecond=0)
+        start = end - timedelta(hours=int(arguments.get("hours", "1")))
+        result = await ledger.pnl([pb.PNL_DIMENSION_BOT], start, end)
+        for row in result.rows:
+            await reporter.record(
+                "pnl.window", row.bot_slug,
+                f"{row.bot_slug} from {start.isoformat()} to {end.isoformat()}: realised {row.realised_pnl_micros} "
+                f"micro-pUSD over {row.fills} fills, fees {row.gross_fee_micros}, rebates {row.rebate_micros}",
+                "", realised_pnl_micros=row.realised_pnl_micros, gross_fee_micros=row.gross_fee_micros,
+                rebate_micros=row.rebate_micros, period_start=to_timestamp(start), period_end=to_timestamp(end),
+            )  # fmt: skip
+        return f"P&L window {start.isoformat()}..{end.isoformat()}: {len(result.rows)} bots reported"
+
+    parts.commands["pnl.window"] = pnl_window
+    parts.spawn(ledger.follow())
+    return [ServiceBinding.of(pb, pb_grpc, "PnLReporterService", PnLReporterServicer(ledger), PNL_ACCESS)]

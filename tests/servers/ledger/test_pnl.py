@@ -1,0 +1,229 @@
+"""PnLReporter over gRPC on both backends, every number computed by hand in the test."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from polytraders.governance.v1 import ledger_pb2 as pb
+from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk import Governance, ManualClock, ReportBuilder
+from polytraders.servers.runtime.mesh import MeshThread
+from tests.conftest import start_mesh
+from tests.contract.rpc import violations
+from tests.sdk.test_publisher import archived
+
+OPS = [("authorization", "Bearer dev-operator-token")]
+MARKET, YES, NO = "0x" + "aa" * 32, "1001", "1002"
+OTHER, OTHER_YES, OTHER_NO = "0x" + "bb" * 32, "2001", "2002"
+CODE = "0x" + "ab" * 32
+T0 = datetime(2026, 11, 24, 10, tzinfo=UTC)
+
+
+def fill(bot: str, token: str, side: int, price: str, shares: str, *, market: str = MARKET, fee: int = 0,
+         maker: bool = False, taker_fee: int = 0, at: timedelta = timedelta(), rebate: int = 0) -> rpb.Report:  # fmt: skip
+    matched = Timestamp()
+    matched.FromDatetime(T0 + at)
+    size = int(Decimal(shares) * 1_000_000)
+    return ReportBuilder(bot, bot_class="execution").execution(
+        event=rpb.EXECUTION_EVENT_FILL, trade_id=f"t-{bot}-{token}-{at.total_seconds()}", condition_id=market,
+        token_id=token, side=side, price=price, filled_size_micros=size, fee_micros=fee, rebate_micros=rebate,
+        liquidity=rpb.LIQUIDITY_MAKER if maker else rpb.LIQUIDITY_TAKER, builder_code=CODE, matched_at=matched,
+        metrics={"taker_fee_micros": str(taker_fee)} if taker_fee else {},
+    )  # fmt: skip
+
+
+BUY, SELL = rpb.SIDE_BUY, rpb.SIDE_SELL
+
+
+@pytest.fixture
+def ledger(database_url: str, clock: ManualClock):  # type: ignore[no-untyped-def]
+    mesh = start_mesh(database_url, clock, maker_rebate_shares=(f"{MARKET}=0.25",))
+    yield mesh, pb_grpc.PnLReporterServiceStub(grpc.insecure_channel(mesh.address))
+    mesh.stop()
+
+
+def test_a_trading_day_by_hand(ledger, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    mesh, pnl = ledger
+
+    def book(report: rpb.Report) -> pb.RecordFillResponse:
+        return pnl.RecordFill(pb.RecordFillRequest(report=report), metadata=OPS)
+
+    # scale in on YES: 100 at 0.40 (taker, 0.50 fee), then a partial fill of 50 at 0.46 (0.23 fee)
+    first = book(fill("mm-1", YES, BUY, "0.40", "100", fee=500_000, at=timedelta(minutes=1)))
+    assert (first.position.size_micros, first.position.cost_micros, first.realised_pnl_micros) == (
+        100_000_000,
+        40_000_000,
+        0,
+    )
+    second = book(fill("mm-1", YES, BUY, "0.46", "50", fee=230_000, at=timedelta(minutes=2)))
+    assert (second.position.size_micros, second.position.cost_micros) == (
+        150_000_000,
+        63_000_000,
+    )  # average 0.42
+    # scale out: sell 60 at 0.50 as maker; the rebate is 25 % (this market's share) of the 1.00 taker fee
+    sale = fill("mm-1", YES, SELL, "0.50", "60", maker=True, taker_fee=1_000_000, at=timedelta(minutes=3))
+    third = book(sale)
+    assert third.realised_pnl_micros == 30_000_000 - 25_200_000  # 60 × 0.50 − 60 × 0.42
+    assert (third.position.size_micros, third.position.cost_micros) == (90_000_000, 37_800_000)
+    # the same fill report again books nothing
+    again = book(sale)
+    assert again.booked is False and again.position.size_micros == 90_000_000
+    # and NO of the same market
+    book(fill("mm-1", NO, BUY, "0.55", "30", fee=165_000, at=timedelta(minutes=4)))
+
+    # outcome tokens cannot be shorted: refused, nothing changes
+    with pytest.raises(grpc.RpcError) as refused:
+        book(fill("mm-1", YES, SELL, "0.50", "100", at=timedelta(minutes=5)))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "report.execution.filled_size_micros" in violations(refused.value)
+
+    # marks: YES at the mid of 0.47/0.49; NO's book is one-sided, so its last trade, 0.52
+    assert (
+        pnl.RecordMark(
+            pb.RecordMarkRequest(token_id=YES, best_bid="0.47", best_ask="0.49"), metadata=OPS
+        ).mark
+        == "0.48"
+    )
+    pnl.RecordMark(pb.RecordMarkRequest(token_id=NO, best_ask="0.60", last_trade_price="0.52"), metadata=OPS)
+    positions = {
+        p.token_id: p
+        for p in pnl.ListPositions(pb.ListPositionsRequest(bot_slug="mm-1"), metadata=OPS).positions
+    }
+    assert positions[YES].unrealised_pnl_micros == 90 * 480_000 - 37_800_000  # 5.40
+    assert positions[NO].unrealised_pnl_micros == 30 * 520_000 - 16_500_000  # −0.90
+
+    # a second bot in another market, which resolves to 0 for it
+    book(fill("mm-2", OTHER_YES, BUY, "0.30", "10", market=OTHER, fee=21_000, at=timedelta(minutes=6)))
+    # the market resolves: YES pays 1, NO pays 0
+    settled = pnl.RecordResolution(pb.RecordResolutionRequest(condition_id=MARKET, winning_token_id=YES,
+                                                              token_ids=[YES, NO]), metadata=OPS).settled  # fmt: skip
+    assert {(p.token_id, p.realised_pnl_micros) for p in settled} == {
+        (YES, 4_800_000 + 52_200_000),
+        (NO, -16_500_000),
+    }
+    pnl.RecordResolution(pb.RecordResolutionRequest(condition_id=OTHER, winning_token_id=OTHER_NO,
+                                                    token_ids=[OTHER_YES, OTHER_NO]), metadata=OPS)  # fmt: skip
+
+    by_bot = pnl.GetPnl(pb.GetPnlRequest(group_by=[pb.PNL_DIMENSION_BOT]), metadata=OPS)
+    rows = {r.bot_slug: r for r in by_bot.rows}
+    assert rows["mm-1"].realised_pnl_micros == 4_800_000 + 52_200_000 - 16_500_000  # 40.50
+    assert (rows["mm-1"].gross_fee_micros, rows["mm-1"].rebate_micros) == (
+        500_000 + 230_000 + 165_000,
+        250_000,
+    )
+    assert rows["mm-1"].net_pnl_micros == 40_500_000 - (895_000 - 250_000)
+    assert rows["mm-2"].realised_pnl_micros == -3_000_000 and rows["mm-2"].net_pnl_micros == -3_021_000
+    assert by_bot.total.realised_pnl_micros == 37_500_000 and by_bot.total.fills == 5
+    for dims in (
+        [pb.PNL_DIMENSION_MARKET],
+        [pb.PNL_DIMENSION_BOT, pb.PNL_DIMENSION_MARKET, pb.PNL_DIMENSION_BUILDER],
+    ):
+        grouped = pnl.GetPnl(pb.GetPnlRequest(group_by=dims), metadata=OPS)
+        for field in (
+            "realised_pnl_micros",
+            "gross_fee_micros",
+            "rebate_micros",
+            "net_pnl_micros",
+            "notional_micros",
+        ):
+            assert (
+                sum(getattr(r, field) for r in grouped.rows)
+                == getattr(grouped.total, field)
+                == getattr(by_bot.total, field)
+            )
+    window = Timestamp()
+    window.FromDatetime(T0 + timedelta(minutes=2, seconds=30))
+    early = pnl.GetPnl(pb.GetPnlRequest(until=window), metadata=OPS).total
+    assert (early.fills, early.realised_pnl_micros, early.gross_fee_micros) == (2, 0, 730_000)
+
+    reports = [r.settlement for r in archived(database_url, "pnl-reporter") if r.HasField("settlement")]
+    fills = [r for r in reports if r.record_type == "pnl.fill"]
+    assert len(fills) == 5 and fills[2].cash_delta_micros == 30_000_000 + 250_000
+    assert fills[2].metrics["average_cost"] == "0.420000"
+    assert sorted(r.realised_pnl_micros for r in reports if r.record_type == "pnl.resolution") == [
+        -16_500_000, -3_000_000, 52_200_000,
+    ]  # fmt: skip
+
+
+def test_fills_published_on_the_bus_are_booked(mesh: MeshThread) -> None:
+    with Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot") as bot:
+        bot.reports.publish_now([fill("demo-bot", YES, BUY, "0.25", "8", fee=10_000)])
+    pnl = pb_grpc.PnLReporterServiceStub(grpc.insecure_channel(mesh.address))
+    deadline = time.monotonic() + 20
+    while not (
+        positions := pnl.ListPositions(
+            pb.ListPositionsRequest(), metadata=[("authorization", "Bearer dev-bot-token")]
+        ).positions
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert [(p.bot_slug, p.size_micros, p.cost_micros) for p in positions] == [
+        ("demo-bot", 8_000_000, 2_000_000)
+    ]
+
+
+BAD = [
+    ("not a fill", lambda: rpb.Report(header=rpb.ReportHeader(report_id="r", bot_slug="b"),
+                                      execution=rpb.ExecutionReport(event=rpb.EXECUTION_EVENT_ORDER_TAGGED)),
+     "report.execution.event"),
+    ("price above 1", lambda: fill("mm-1", YES, BUY, "1.5", "1"), "report.execution.price"),
+    ("no size", lambda: fill("mm-1", YES, BUY, "0.5", "0"), "report.execution.filled_size_micros"),
+    ("sell with nothing held", lambda: fill("mm-1", YES, SELL, "0.5", "1"), "report.execution.filled_size_micros"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "report", "field"), BAD, ids=[b[0] for b in BAD])
+def test_bad_fills_name_the_field_and_change_nothing(ledger, case, report, field) -> None:  # type: ignore[no-untyped-def]
+    _, pnl = ledger
+    with pytest.raises(grpc.RpcError) as refused:
+        pnl.RecordFill(pb.RecordFillRequest(report=report()), metadata=OPS)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and field in violations(refused.value)
+    assert pnl.ListPositions(pb.ListPositionsRequest(include_closed=True), metadata=OPS).positions == []
+    assert pnl.GetPnl(pb.GetPnlRequest(), metadata=OPS).total.fills == 0
+
+
+def test_a_bot_books_only_its_own_fills(mesh: MeshThread) -> None:
+    pnl = pb_grpc.PnLReporterServiceStub(grpc.insecure_channel(mesh.address))
+    with pytest.raises(grpc.RpcError) as refused:
+        pnl.RecordFill(pb.RecordFillRequest(report=fill("someone-else", YES, BUY, "0.5", "1")),
+                       metadata=[("authorization", "Bearer dev-bot-token")])  # fmt: skip
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_neg_risk_conversion_carries_the_cost_over(ledger) -> None:  # type: ignore[no-untyped-def]
+    """Event with outcomes A, B, C: 10 NO-A at 0.70 and 10 NO-B at 0.80 (cost 15.00) convert into 10
+    YES-C and (2 − 1) × 10 = 10 pUSD. Either way C pays 20 and A or B pays 10: the same exposure, so
+    nothing is realised and YES-C carries the remaining 5.00 of cost (0.50 a share)."""
+    _, pnl = ledger
+    market_a, market_b, market_c = ("0x" + c * 64 for c in "abc")
+    for market, token, price in ((market_a, "no-a", "0.70"), (market_b, "no-b", "0.80")):
+        pnl.RecordFill(
+            pb.RecordFillRequest(report=fill("arb-1", token, BUY, price, "10", market=market)), metadata=OPS
+        )
+    request = pb.RecordConversionRequest(bot_slug="arb-1", from_no_token_ids=["no-a", "no-b"], amount_micros=10_000_000,
+                                         to_yes=[pb.OutcomeToken(condition_id=market_c, token_id="yes-c")],
+                                         conversion_id="0x" + "99" * 32)  # fmt: skip
+    converted = pnl.RecordConversion(request, metadata=OPS)
+    assert converted.realised_pnl_micros == 0
+    assert [(p.token_id, p.size_micros, p.cost_micros) for p in converted.positions] == [
+        ("no-a", 0, 0), ("no-b", 0, 0), ("yes-c", 10_000_000, 5_000_000),
+    ]  # fmt: skip
+    assert (
+        pnl.RecordConversion(request, metadata=OPS).realised_pnl_micros == 0
+    )  # the same conversion books nothing
+    with pytest.raises(grpc.RpcError) as refused:
+        pnl.RecordConversion(pb.RecordConversionRequest(bot_slug="arb-1", from_no_token_ids=["no-a"], amount_micros=1,
+                                                        to_yes=request.to_yes, conversion_id="0x01"), metadata=OPS)  # fmt: skip
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "amount_micros" in violations(
+        refused.value
+    )
+    settled = pnl.RecordResolution(pb.RecordResolutionRequest(condition_id=market_c, winning_token_id="yes-c",
+                                                              token_ids=["yes-c"]), metadata=OPS).settled  # fmt: skip
+    assert [p.realised_pnl_micros for p in settled] == [10_000_000 - 5_000_000]  # 20 in all for 15 of cost
