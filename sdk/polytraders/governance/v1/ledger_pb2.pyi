@@ -181,3 +181,53 @@ class ListPositionsResponse(_message.Message):
     POSITIONS_FIELD_NUMBER: _ClassVar[int]
     positions: _containers.RepeatedCompositeFieldContainer[Position]
     def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ...) -> None: ...
+
+class Explanation(_message.Message):
+    __slots__ = ("fill_report_id", "trace_id", "bot_slug", "report_id", "corrects_report_id", "text", "missing", "matched_at")
+    FILL_REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    BOT_SLUG_FIELD_NUMBER: _ClassVar[int]
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    CORRECTS_REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_AT_FIELD_NUMBER: _ClassVar[int]
+    fill_report_id: str
+    trace_id: str
+    bot_slug: str
+    report_id: str
+    corrects_report_id: str
+    text: str
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    matched_at: _timestamp_pb2.Timestamp
+    def __init__(self, fill_report_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., bot_slug: _Optional[str] = ..., report_id: _Optional[str] = ..., corrects_report_id: _Optional[str] = ..., text: _Optional[str] = ..., missing: _Optional[_Iterable[str]] = ..., matched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ExplainRequest(_message.Message):
+    __slots__ = ("fill_report_id",)
+    FILL_REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    fill_report_id: str
+    def __init__(self, fill_report_id: _Optional[str] = ...) -> None: ...
+
+class ExplainResponse(_message.Message):
+    __slots__ = ("explanation",)
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    explanation: Explanation
+    def __init__(self, explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+
+class ListExplanationsRequest(_message.Message):
+    __slots__ = ("bot_slug", "trace_id", "incomplete_only", "limit")
+    BOT_SLUG_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    INCOMPLETE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    bot_slug: str
+    trace_id: str
+    incomplete_only: bool
+    limit: int
+    def __init__(self, bot_slug: _Optional[str] = ..., trace_id: _Optional[str] = ..., incomplete_only: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListExplanationsResponse(_message.Message):
+    __slots__ = ("explanations",)
+    EXPLANATIONS_FIELD_NUMBER: _ClassVar[int]
+    explanations: _containers.RepeatedCompositeFieldContainer[Explanation]
+    def __init__(self, explanations: _Optional[_Iterable[_Union[Explanation, _Mapping]]] = ...) -> None: ...

@@ -322,3 +322,132 @@ class PnLReporterService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class PostTradeExplainerServiceStub:
+    """PostTradeExplainer: every fill in plain English, joined by trace_id from the decision, the guards'
+    votes and the order's execution reports; a missing link is said, never invented. Each explanation
+    is a SEVEN_YEARS SettlementReport ("explain.fill"); a link that arrives later publishes a
+    correction naming the explanation it completes.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Explain = channel.unary_unary(
+                '/polytraders.governance.v1.PostTradeExplainerService/Explain',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ExplainRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ExplainResponse.FromString,
+                _registered_method=True)
+        self.ListExplanations = channel.unary_unary(
+                '/polytraders.governance.v1.PostTradeExplainerService/ListExplanations',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListExplanationsRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListExplanationsResponse.FromString,
+                _registered_method=True)
+
+
+class PostTradeExplainerServiceServicer:
+    """PostTradeExplainer: every fill in plain English, joined by trace_id from the decision, the guards'
+    votes and the order's execution reports; a missing link is said, never invented. Each explanation
+    is a SEVEN_YEARS SettlementReport ("explain.fill"); a link that arrives later publishes a
+    correction naming the explanation it completes.
+    """
+
+    def Explain(self, request, context):
+        """The explanation in force for one fill.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExplanations(self, request, context):
+        """Explanations, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PostTradeExplainerServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Explain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explain,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ExplainRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ExplainResponse.SerializeToString,
+            ),
+            'ListExplanations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExplanations,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListExplanationsRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListExplanationsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'polytraders.governance.v1.PostTradeExplainerService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('polytraders.governance.v1.PostTradeExplainerService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PostTradeExplainerService:
+    """PostTradeExplainer: every fill in plain English, joined by trace_id from the decision, the guards'
+    votes and the order's execution reports; a missing link is said, never invented. Each explanation
+    is a SEVEN_YEARS SettlementReport ("explain.fill"); a link that arrives later publishes a
+    correction naming the explanation it completes.
+    """
+
+    @staticmethod
+    def Explain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PostTradeExplainerService/Explain',
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.ExplainRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.ExplainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExplanations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PostTradeExplainerService/ListExplanations',
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListExplanationsRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListExplanationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

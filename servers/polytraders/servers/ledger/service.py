@@ -18,6 +18,7 @@ from polytraders.servers.runtime.requests import instant
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .book import PnLLedger, RebateShares
+from .explainer import PostTradeExplainer
 
 PNL_ACCESS = {
     "RecordFill": auth.BOT_WRITE,
@@ -64,6 +65,26 @@ class PnLReporterServicer(pb_grpc.PnLReporterServiceServicer):
         )
 
 
+EXPLAINER_ACCESS = {"Explain": auth.READ, "ListExplanations": auth.READ}
+
+
+class PostTradeExplainerServicer(pb_grpc.PostTradeExplainerServiceServicer):
+    def __init__(self, explainer: PostTradeExplainer) -> None:
+        self._explainer = explainer
+
+    async def Explain(self, request: pb.ExplainRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        explanation = await self._explainer.get(request.fill_report_id)
+        auth.current_principal().require_acting_for(explanation.bot_slug, "fill_report_id")
+        return pb.ExplainResponse(explanation=explanation)
+
+    async def ListExplanations(self, request: pb.ListExplanationsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        caller = auth.current_principal()
+        bot_slug = request.bot_slug or (caller.bot_slug if caller.role is auth.Role.BOT else "")
+        caller.require_acting_for(bot_slug, "bot_slug")
+        found = await self._explainer.list(bot_slug, request.trace_id, request.incomplete_only, request.limit)
+        return pb.ListExplanationsResponse(explanations=found)
+
+
 def rebate_shares(config: ServerConfig) -> RebateShares:
     """`maker_rebate_share` for every market, `maker_rebate_shares` ("condition_id=share") per market."""
     try:
@@ -98,6 +119,13 @@ def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-d
             )  # fmt: skip
         return f"P&L window {start.isoformat()}..{end.isoformat()}: {len(result.rows)} bots reported"
 
+    explainer = PostTradeExplainer(parts.engine, parts.bus, GovernanceReporter(parts.bus, "post-trade-explainer", parts.clock),
+                                   parts.queries.get("registry.stage_at"))  # fmt: skip
     parts.commands["pnl.window"] = pnl_window
     parts.spawn(ledger.follow())
-    return [ServiceBinding.of(pb, pb_grpc, "PnLReporterService", PnLReporterServicer(ledger), PNL_ACCESS)]
+    parts.spawn(explainer.follow())
+    return [
+        ServiceBinding.of(pb, pb_grpc, "PnLReporterService", PnLReporterServicer(ledger), PNL_ACCESS),
+        ServiceBinding.of(pb, pb_grpc, "PostTradeExplainerService", PostTradeExplainerServicer(explainer),
+                          EXPLAINER_ACCESS),
+    ]  # fmt: skip

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
+from polytraders.sdk.clock import to_micros
 from polytraders.servers.runtime.auth import Principal, Role
+from polytraders.servers.runtime.errors import NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
 
@@ -63,6 +65,16 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
         done = f"paused {len(paused)} live strategies" + (f": {', '.join(paused)}" if paused else "")
         return done + (f"; FAILED to pause {', '.join(failed)}" if failed else "")
 
+    async def stage_at(slug: str, at: datetime) -> str | None:
+        """The stage `slug` was at, at `at` (None when the registry has no such strategy)."""
+        try:
+            strategy = await registry.get(slug)
+        except NotFound:
+            return None
+        entered = [c.to_stage for c in strategy.history if c.at.ToMicroseconds() <= to_micros(at)]
+        return stage_name(entered[-1]) if entered else None
+
     parts.commands["registry.pause_live"] = pause_live
+    parts.queries["registry.stage_at"] = stage_at
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
     return [registry_binding(registry), experiments_binding(tracker)]

@@ -52,6 +52,8 @@ class MeshParts:
     """Set by the operations group: every unary call's code and latency, for the SLOs."""
     commands: dict[str, Command] = field(default_factory=dict)
     """Governance operations cron may run, by name; each group adds its own."""
+    queries: dict[str, Callable[..., Awaitable[Any]]] = field(default_factory=dict)
+    """Reads one group offers another, by name (e.g. "registry.stage_at" for the explainer)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """What a group must do when the mesh stops (end its streams, close its channels)."""
