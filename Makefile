@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' | sort)
 PORT   ?= 50051
 
-.PHONY: run test proto bench lint clean
+.PHONY: run test proto bench lint contracts clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/buf lint
 	$(BIN)/ruff check sdk/polytraders/sdk servers clients tests benchmarks examples
+
+## make contracts: recompile the test contracts (needs node and npm; the artefacts are committed)
+contracts:
+	npx --yes solc@0.8.28 --bin --abi --optimize -o contracts/build contracts/TestPUSD.sol contracts/TestConditionalTokens.sol
 
 clean:
 	rm -rf $(VENV)

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from polymarket import PRODUCTION, Environment, PublicClient
+from polymarket import PRODUCTION, Environment, PublicClient, SecureClient
 from polymarket.environments import _create_environment  # the client's only Environment factory
 from polymarket.errors import RateLimitError, RequestRejectedError, TransportError, UnexpectedResponseError
-from polymarket.models.clob import BuilderTrade, RebatedFee
-from polymarket.pagination import Page
+from polymarket.models.clob import BuilderTrade, OpenOrder, RebatedFee
+from polymarket.pagination import Page, Paginator
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 T = TypeVar("T")
@@ -80,18 +80,12 @@ class RetryPolicy:
     max_backoff_seconds: float = 30.0
 
 
-class ClobReader:
-    """What governance may ask the CLOB. Counts its pages and retries for the caller's report."""
+class _Policed:
+    """One retry policy and one rate limit around every request; counts pages and retries."""
 
     def __init__(
-        self,
-        environment: Environment = PRODUCTION,
-        *,
-        retry: RetryPolicy = RetryPolicy(),
-        rate_limit: RateLimit | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        self, retry: RetryPolicy, rate_limit: RateLimit | None, sleep: Callable[[float], None]
     ) -> None:
-        self._client = PublicClient(environment)
         self._retry = retry
         self._rate_limit = rate_limit or RateLimit(10.0, sleep=sleep)
         self._sleep = sleep
@@ -125,17 +119,9 @@ class ClobReader:
         )
         return retrying(limited)
 
-    def builder_trades(
-        self, builder_code: str, *, after: int | None = None, before: int | None = None
-    ) -> Iterator[BuilderTrade]:
-        """Every trade the exchange attributes to `builder_code`, matched strictly between the
-        unix seconds `after` and `before`, page after page to the end cursor."""
-        paginator = self._client.list_builder_trades(
-            builder_code=builder_code,
-            after=None if after is None else str(after),
-            before=None if before is None else str(before),
-        )
-        page: Page[BuilderTrade] = self._call(paginator.first_page)
+    def _all_pages(self, paginator: Paginator[T]) -> Iterator[T]:
+        """Every item, page after page to the end cursor; a failed page is retried from its own cursor."""
+        page: Page[T] = self._call(paginator.first_page)
         requested: set[str] = set()
         while True:
             self.pages += 1
@@ -143,13 +129,65 @@ class ClobReader:
             if not page.has_more or page.next_cursor is None:
                 return
             if page.next_cursor in requested:  # a report that pages in a circle never ends
-                raise UnexpectedResponseError(f"the builder report repeated cursor {page.next_cursor!r}")
+                raise UnexpectedResponseError(f"the CLOB repeated cursor {page.next_cursor!r}")
             requested.add(page.next_cursor)
             page = self._call(paginator.from_cursor(page.next_cursor).first_page)
+
+
+class ClobReader(_Policed):
+    """What governance may ask the CLOB about builders and rebates: public reads, no keys."""
+
+    def __init__(
+        self,
+        environment: Environment = PRODUCTION,
+        *,
+        retry: RetryPolicy = RetryPolicy(),
+        rate_limit: RateLimit | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(retry, rate_limit, sleep)
+        self._client = PublicClient(environment)
+
+    def builder_trades(
+        self, builder_code: str, *, after: int | None = None, before: int | None = None
+    ) -> Iterator[BuilderTrade]:
+        """Every trade the exchange attributes to `builder_code`, matched strictly between the
+        unix seconds `after` and `before`, page after page to the end cursor."""
+        yield from self._all_pages(self._client.list_builder_trades(
+            builder_code=builder_code,
+            after=None if after is None else str(after),
+            before=None if before is None else str(before),
+        ))  # fmt: skip
 
     def current_rebates(self, day: str, maker_address: str) -> tuple[RebatedFee, ...]:
         """Maker rebates the exchange credited `maker_address` for a YYYY-MM-DD day, per market."""
         return self._call(lambda: self._client.get_current_rebates(date=day, maker_address=maker_address))
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class OpenOrdersReader(_Policed):
+    """One account's open orders (L2-authenticated). It holds the account's key only because the
+    client needs it to authenticate; it offers no way to place or cancel an order."""
+
+    def __init__(
+        self,
+        private_key: str,
+        wallet: str,
+        environment: Environment = PRODUCTION,
+        *,
+        retry: RetryPolicy = RetryPolicy(),
+        rate_limit: RateLimit | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(retry, rate_limit, sleep)
+        self._client = self._call(
+            lambda: SecureClient.create(private_key=private_key, wallet=wallet, environment=environment)
+        )
+
+    def open_orders(self) -> list[OpenOrder]:
+        return list(self._all_pages(self._client.list_open_orders()))
 
     def close(self) -> None:
         self._client.close()

@@ -231,3 +231,61 @@ class ListExplanationsResponse(_message.Message):
     EXPLANATIONS_FIELD_NUMBER: _ClassVar[int]
     explanations: _containers.RepeatedCompositeFieldContainer[Explanation]
     def __init__(self, explanations: _Optional[_Iterable[_Union[Explanation, _Mapping]]] = ...) -> None: ...
+
+class PortfolioDiscrepancy(_message.Message):
+    __slots__ = ("bot_slug", "subject", "ref", "expected", "actual", "value_micros", "explanation", "above_threshold")
+    BOT_SLUG_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_FIELD_NUMBER: _ClassVar[int]
+    VALUE_MICROS_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    ABOVE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    bot_slug: str
+    subject: str
+    ref: str
+    expected: str
+    actual: str
+    value_micros: int
+    explanation: str
+    above_threshold: bool
+    def __init__(self, bot_slug: _Optional[str] = ..., subject: _Optional[str] = ..., ref: _Optional[str] = ..., expected: _Optional[str] = ..., actual: _Optional[str] = ..., value_micros: _Optional[int] = ..., explanation: _Optional[str] = ..., above_threshold: _Optional[bool] = ...) -> None: ...
+
+class SyncCycle(_message.Message):
+    __slots__ = ("cycle", "at", "ok", "failure", "accounts", "discrepancies", "paused_strategies")
+    CYCLE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    DISCREPANCIES_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_STRATEGIES_FIELD_NUMBER: _ClassVar[int]
+    cycle: int
+    at: _timestamp_pb2.Timestamp
+    ok: bool
+    failure: str
+    accounts: int
+    discrepancies: _containers.RepeatedCompositeFieldContainer[PortfolioDiscrepancy]
+    paused_strategies: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cycle: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ok: _Optional[bool] = ..., failure: _Optional[str] = ..., accounts: _Optional[int] = ..., discrepancies: _Optional[_Iterable[_Union[PortfolioDiscrepancy, _Mapping]]] = ..., paused_strategies: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SyncNowRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SyncNowResponse(_message.Message):
+    __slots__ = ("cycle",)
+    CYCLE_FIELD_NUMBER: _ClassVar[int]
+    cycle: SyncCycle
+    def __init__(self, cycle: _Optional[_Union[SyncCycle, _Mapping]] = ...) -> None: ...
+
+class GetLastSyncRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetLastSyncResponse(_message.Message):
+    __slots__ = ("cycle",)
+    CYCLE_FIELD_NUMBER: _ClassVar[int]
+    cycle: SyncCycle
+    def __init__(self, cycle: _Optional[_Union[SyncCycle, _Mapping]] = ...) -> None: ...

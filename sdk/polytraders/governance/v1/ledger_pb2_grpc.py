@@ -451,3 +451,126 @@ class PostTradeExplainerService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class PortfolioSyncServiceStub:
+    """PortfolioSync: positions and open orders as governance knows them, reconciled every
+    sync_interval_s against the CLOB's open orders and the chain's pUSD and outcome-token balances.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.SyncNow = channel.unary_unary(
+                '/polytraders.governance.v1.PortfolioSyncService/SyncNow',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.SyncNowRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.SyncNowResponse.FromString,
+                _registered_method=True)
+        self.GetLastSync = channel.unary_unary(
+                '/polytraders.governance.v1.PortfolioSyncService/GetLastSync',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.GetLastSyncRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.GetLastSyncResponse.FromString,
+                _registered_method=True)
+
+
+class PortfolioSyncServiceServicer:
+    """PortfolioSync: positions and open orders as governance knows them, reconciled every
+    sync_interval_s against the CLOB's open orders and the chain's pUSD and outcome-token balances.
+    """
+
+    def SyncNow(self, request, context):
+        """Run a sync cycle now (operators).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLastSync(self, request, context):
+        """The last cycle.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PortfolioSyncServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'SyncNow': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncNow,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.SyncNowRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.SyncNowResponse.SerializeToString,
+            ),
+            'GetLastSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLastSync,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.GetLastSyncRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.GetLastSyncResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'polytraders.governance.v1.PortfolioSyncService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('polytraders.governance.v1.PortfolioSyncService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PortfolioSyncService:
+    """PortfolioSync: positions and open orders as governance knows them, reconciled every
+    sync_interval_s against the CLOB's open orders and the chain's pUSD and outcome-token balances.
+    """
+
+    @staticmethod
+    def SyncNow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PortfolioSyncService/SyncNow',
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.SyncNowRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.SyncNowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLastSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PortfolioSyncService/GetLastSync',
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.GetLastSyncRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.GetLastSyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -7,18 +7,23 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import grpc
+from polymarket import PRODUCTION
 
+from polytraders.clients.chain import ChainReader
+from polytraders.clients.clob import OpenOrdersReader, RateLimit, RetryPolicy, environment_at
 from polytraders.governance.v1 import ledger_pb2 as pb
 from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import to_timestamp
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.config import ServerConfig
+from polytraders.servers.runtime.errors import FailedPrecondition
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import instant
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .book import PnLLedger, RebateShares
 from .explainer import PostTradeExplainer
+from .portfolio import Account, PortfolioSync, load_portfolio, private_key
 
 PNL_ACCESS = {
     "RecordFill": auth.BOT_WRITE,
@@ -66,6 +71,25 @@ class PnLReporterServicer(pb_grpc.PnLReporterServiceServicer):
 
 
 EXPLAINER_ACCESS = {"Explain": auth.READ, "ListExplanations": auth.READ}
+SYNC_ACCESS = {"SyncNow": auth.OPERATE, "GetLastSync": auth.INTERNAL_READ}
+
+
+class PortfolioSyncServicer(pb_grpc.PortfolioSyncServiceServicer):
+    def __init__(self, sync: PortfolioSync | None) -> None:
+        self._sync = sync
+
+    def _configured(self) -> PortfolioSync:
+        if self._sync is None:
+            raise FailedPrecondition(
+                "PortfolioSync has no accounts: set portfolio_manifest (POLYTRADERS_PORTFOLIO_MANIFEST)"
+            )
+        return self._sync
+
+    async def SyncNow(self, request: pb.SyncNowRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.SyncNowResponse(cycle=await self._configured().cycle())
+
+    async def GetLastSync(self, request: pb.GetLastSyncRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.GetLastSyncResponse(cycle=self._configured().last())
 
 
 class PostTradeExplainerServicer(pb_grpc.PostTradeExplainerServiceServicer):
@@ -124,8 +148,47 @@ def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-d
     parts.commands["pnl.window"] = pnl_window
     parts.spawn(ledger.follow())
     parts.spawn(explainer.follow())
+    sync = portfolio_sync(parts, ledger)
+    if sync is not None:
+        parts.spawn(sync.follow())
+        parts.every(parts.config.sync_interval_s, sync.cycle)
     return [
         ServiceBinding.of(pb, pb_grpc, "PnLReporterService", PnLReporterServicer(ledger), PNL_ACCESS),
         ServiceBinding.of(pb, pb_grpc, "PostTradeExplainerService", PostTradeExplainerServicer(explainer),
                           EXPLAINER_ACCESS),
+        ServiceBinding.of(pb, pb_grpc, "PortfolioSyncService", PortfolioSyncServicer(sync), SYNC_ACCESS),
     ]  # fmt: skip
+
+
+def portfolio_sync(parts, ledger: PnLLedger) -> PortfolioSync | None:  # type: ignore[no-untyped-def]
+    """PortfolioSync over the configured accounts, the chain and the CLOB (None without a manifest)."""
+    config = parts.config
+    if not config.portfolio_manifest:
+        return None
+    accounts, events = load_portfolio(config.portfolio_manifest)
+    chain_config = PRODUCTION._config
+    environment = environment_at(config.clob_url) if config.clob_url else PRODUCTION
+    retry = RetryPolicy(attempts=config.clob_attempts, backoff_seconds=config.clob_backoff_seconds)
+    rate_limit = RateLimit(config.clob_requests_per_second)
+    try:
+        threshold = int(Decimal(config.discrepancy_alert_usd) * 1_000_000)
+    except InvalidOperation:
+        raise ValueError(
+            f"discrepancy_alert_usd must be a decimal, got {config.discrepancy_alert_usd!r}"
+        ) from None
+
+    def chain() -> ChainReader:
+        return ChainReader(config.chain_rpc_url or chain_config.rpc_url,
+                           config.collateral_address or chain_config.collateral_token,
+                           config.conditional_tokens_address or chain_config.conditional_tokens)  # fmt: skip
+
+    def orders(account: Account) -> OpenOrdersReader:
+        return OpenOrdersReader(
+            private_key(account), account.address, environment, retry=retry, rate_limit=rate_limit
+        )
+
+    return PortfolioSync(
+        accounts, events, ledger, chain, orders, parts.bus, parts.clock,
+        GovernanceReporter(parts.bus, "portfolio-sync", parts.clock), parts.alerts, threshold_micros=threshold,
+        pause=parts.commands.get("registry.pause") if config.pause_on_discrepancy else None,
+    )  # fmt: skip

@@ -74,7 +74,15 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
         entered = [c.to_stage for c in strategy.history if c.at.ToMicroseconds() <= to_micros(at)]
         return stage_name(entered[-1]) if entered else None
 
+    async def pause_for(arguments: Mapping[str, str], scheduled: datetime) -> str:
+        """Pause one strategy for a governance bot (arguments: slug, reason, source)."""
+        source = pb.PauseSource.Value(f"PAUSE_SOURCE_{arguments.get('source', 'portfolio_sync').upper()}")
+        actor = Principal(arguments.get("source", "portfolio_sync").replace("_", "-"), Role.OPERATOR)
+        paused = await registry.pause(arguments["slug"], source, arguments.get("reason", ""), actor)
+        return f"paused {paused.slug}"
+
     parts.commands["registry.pause_live"] = pause_live
+    parts.commands["registry.pause"] = pause_for
     parts.queries["registry.stage_at"] = stage_at
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
     return [registry_binding(registry), experiments_binding(tracker)]

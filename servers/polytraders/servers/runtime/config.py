@@ -62,6 +62,20 @@ class ServerConfig:
     """Share of the taker fee a maker fill earns as rebate, when its report names none (20-25 % on Polymarket)."""
     maker_rebate_shares: tuple[str, ...] = ()
     """Per-market shares as "condition_id=share" (comma-separated in the environment)."""
+    portfolio_manifest: str = ""
+    """PortfolioSync's accounts and negative-risk events (TOML); empty syncs nothing."""
+    sync_interval_s: float = 60.0
+    """Time between PortfolioSync cycles."""
+    discrepancy_alert_usd: str = "50"
+    """A portfolio discrepancy worth more than this (pUSD) alerts as an error and may pause the strategy."""
+    pause_on_discrepancy: bool = True
+    """Whether such a discrepancy pauses the bot's strategy through the registry."""
+    chain_rpc_url: str = ""
+    """Polygon JSON-RPC endpoint; empty means polymarket-client's production RPC."""
+    collateral_address: str = ""
+    """pUSD's address; empty means polymarket-client's production CollateralToken."""
+    conditional_tokens_address: str = ""
+    """The Conditional Tokens (ERC-1155) address; empty means production's."""
     cron_manifest: str = ""
     """CronRunner's TOML manifest; empty means the governance default shipped with the package."""
     cron_poll_seconds: float = 1.0
