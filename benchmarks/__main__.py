@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from . import attribution, ledger, lifecycle, operations, report_bus, sdk
+from . import attribution, ledger, lifecycle, operations, pnl, report_bus, sdk
 from .figures import write
 
-MODULES = [report_bus, sdk, lifecycle, ledger, attribution, operations]
+MODULES = [report_bus, sdk, lifecycle, ledger, attribution, operations, pnl]
 
 
 def main() -> None:
