@@ -176,7 +176,25 @@ BAD = [
     ("price above 1", lambda: fill("mm-1", YES, BUY, "1.5", "1"), "report.execution.price"),
     ("no size", lambda: fill("mm-1", YES, BUY, "0.5", "0"), "report.execution.filled_size_micros"),
     ("sell with nothing held", lambda: fill("mm-1", YES, SELL, "0.5", "1"), "report.execution.filled_size_micros"),
+    ("paper fill", lambda: _with(fill("mm-1", YES, BUY, "0.5", "1"), mode=rpb.MODE_PAPER), "report.header.mode"),
+    ("failed trade", lambda: _with(fill("mm-1", YES, BUY, "0.5", "1"), trade_status="TRADE_STATUS_FAILED"),
+     "report.execution.trade_status"),
+    ("fractional taker fee", lambda: _with(fill("mm-1", YES, BUY, "0.5", "1"), taker_fee="1.5"),
+     "report.execution.metrics"),
+    ("overlong price", lambda: fill("mm-1", YES, BUY, "0." + "5" * 40, "1"), "report.execution.price"),
 ]  # fmt: skip
+
+
+def _with(
+    report: rpb.Report, *, mode: int | None = None, trade_status: str = "", taker_fee: str = ""
+) -> rpb.Report:
+    if mode is not None:
+        report.header.mode = mode
+    if trade_status:
+        report.execution.trade_status = trade_status
+    if taker_fee:
+        report.execution.metrics["taker_fee_micros"] = taker_fee
+    return report
 
 
 @pytest.mark.parametrize(("case", "report", "field"), BAD, ids=[b[0] for b in BAD])
@@ -227,3 +245,16 @@ def test_a_neg_risk_conversion_carries_the_cost_over(ledger) -> None:  # type: i
     settled = pnl.RecordResolution(pb.RecordResolutionRequest(condition_id=market_c, winning_token_id="yes-c",
                                                               token_ids=["yes-c"]), metadata=OPS).settled  # fmt: skip
     assert [p.realised_pnl_micros for p in settled] == [10_000_000 - 5_000_000]  # 20 in all for 15 of cost
+
+
+def test_a_later_status_of_the_same_fill_is_not_booked_again(ledger) -> None:  # type: ignore[no-untyped-def]
+    _, pnl = ledger
+    matched = fill("mm-1", YES, BUY, "0.40", "10", fee=1_000)
+    matched.execution.trade_status = "MATCHED"
+    confirmed = rpb.Report()
+    confirmed.CopyFrom(matched)
+    confirmed.header.report_id = "0190c4e0-1c2d-7a3b-8c4d-5e6f708192a3"  # a new report of the same trade
+    confirmed.execution.trade_status = "CONFIRMED"
+    assert pnl.RecordFill(pb.RecordFillRequest(report=matched), metadata=OPS).booked
+    again = pnl.RecordFill(pb.RecordFillRequest(report=confirmed), metadata=OPS)
+    assert (again.booked, again.position.size_micros) == (False, 10_000_000)

@@ -119,11 +119,45 @@ def _fill_violations(report: rpb.Report) -> list[FieldViolation]:
             raise ValueError
     except (ArithmeticError, ValueError):
         problems.append(FieldViolation(f"{where}.price", "must be a decimal string in (0, 1]"))
-    if (e.filled_size_micros or e.size_micros) <= 0:
-        problems.append(FieldViolation(f"{where}.filled_size_micros", "must be positive"))
+    if e.filled_size_micros <= 0:
+        problems.append(
+            FieldViolation(f"{where}.filled_size_micros", "must be positive: how much this fill filled")
+        )
     if e.fee_micros < 0 or e.rebate_micros < 0:
         problems.append(FieldViolation(f"{where}.fee_micros", "fees and rebates are never negative"))
+    if report.header.mode != rpb.MODE_LIVE:
+        problems.append(
+            FieldViolation(
+                "report.header.mode", "only LIVE fills move pUSD; paper and replay keep their own books"
+            )
+        )
+    if e.trade_status.upper().endswith("FAILED"):
+        problems.append(
+            FieldViolation(f"{where}.trade_status", "a FAILED trade was reversed: there is nothing to book")
+        )
+    if not e.metrics.get("taker_fee_micros", "0").isdigit():
+        problems.append(FieldViolation(f"{where}.metrics", "taker_fee_micros must be a non-negative integer"))
+    for name, width in _WIDTHS.items():
+        owner = report.header if name in ("bot_slug", "report_id") else e
+        if len(getattr(owner, name)) > width:
+            problems.append(FieldViolation(f"{where}.{name}", f"is longer than {width} characters"))
     return problems
+
+
+_WIDTHS = {"price": 32, "builder_code": 66, "token_id": 80, "condition_id": 80, "trade_id": 128, "order_id": 128,
+           "bot_slug": 128, "report_id": 36}  # fmt: skip
+
+
+def fill_entry_id(report: rpb.Report) -> str:
+    """One journal entry per bot, trade, side and order: a later status of the same fill is the same entry."""
+    e = report.execution
+    if not e.trade_id:
+        return report.header.report_id
+    return str(
+        uuid.uuid5(
+            uuid.NAMESPACE_URL, f"fill:{report.header.bot_slug}:{e.trade_id}:{e.liquidity}:{e.order_id}"
+        )
+    )
 
 
 class PnLLedger:
@@ -168,7 +202,7 @@ class PnLLedger:
         e, header = report.execution, report.header
         key = (header.bot_slug, e.token_id)
         holding = self._holdings.get(key) or Holding(header.bot_slug, e.condition_id, e.token_id)  # type: ignore[union-attr]
-        price, size = Decimal(e.price), e.filled_size_micros or e.size_micros
+        price, size = Decimal(e.price), e.filled_size_micros
         if holding.resolved:
             raise InvalidArgument.field("report.execution.token_id", f"token {e.token_id} already resolved")
         if e.side == rpb.SIDE_BUY:
@@ -180,7 +214,7 @@ class PnLLedger:
         rebate = maker_rebate(e.rebate_micros, maker, taker_fee, self._shares.of(e.condition_id))
         matched = e.matched_at if e.HasField("matched_at") else header.produced_at
         entry = {
-            "entry_id": header.report_id, "kind": "fill", "bot_slug": header.bot_slug, "condition_id": e.condition_id,
+            "entry_id": fill_entry_id(report), "kind": "fill", "bot_slug": header.bot_slug, "condition_id": e.condition_id,
             "token_id": e.token_id, "builder_code": e.builder_code.lower(), "side": SIDES[e.side], "price": str(price),
             "size_micros": size, "notional_micros": notional(price, size), "fee_micros": e.fee_micros,
             "rebate_micros": rebate, "realised_micros": realised, "at_us": matched.ToMicroseconds(),
@@ -207,6 +241,12 @@ class PnLLedger:
     async def record_fill(self, report: rpb.Report) -> pb.RecordFillResponse:
         async with self._lock:
             holdings = await self._ready()
+            problems = _fill_violations(report)
+            if problems:
+                raise InvalidArgument(problems)
+            if await asyncio.to_thread(self._booked, fill_entry_id(report)):  # a retry, or a later status
+                held = holdings[(report.header.bot_slug, report.execution.token_id)]
+                return pb.RecordFillResponse(booked=False, position=self.position(held))
             booked = self._book(report)
             fresh = await asyncio.to_thread(self._commit, [booked], None)
             if fresh:
@@ -311,6 +351,11 @@ class PnLLedger:
             )
         if request.amount_micros <= 0:
             violations.append(FieldViolation("amount_micros", "must be positive"))
+        tokens = [*request.from_no_token_ids, *(t.token_id for t in request.to_yes)]
+        if len(set(tokens)) != len(tokens):
+            violations.append(
+                FieldViolation("to_yes", "every token given and received must be a different one")
+            )
         if violations:
             raise InvalidArgument(violations)
         at = to_micros(self._clock.now())
@@ -432,6 +477,8 @@ class PnLLedger:
                 log.warning(
                     "report %s from %s not booked: %s", report.header.report_id, report.header.bot_slug, error
                 )
+            except Exception:  # noqa: BLE001 - one report must not stop the books of every other bot
+                log.exception("report %s from %s not booked", report.header.report_id, report.header.bot_slug)
             await asyncio.to_thread(self._commit, [], archived.seq)
 
 

@@ -72,8 +72,9 @@ def pusd(micros: int) -> str:
     return f"{Decimal(micros).scaleb(-6):f} pUSD"
 
 
-def explain_fill(fill: rpb.Report, trace: list[rpb.Report], stage: str | None) -> tuple[str, list[str]]:
-    """The text of a fill's explanation and the links it lacks; pure, from the reports alone."""
+def explain_fill(fill: rpb.Report, trace: list[rpb.Report], stage: str) -> tuple[str, list[str]]:
+    """The text of a fill's explanation and the links it lacks; pure, from the reports alone.
+    `stage` says where the strategy stood, e.g. " at stage LIMITED_LIVE", or why that is unknown."""
     e, header = fill.execution, fill.header
     side = "bought" if e.side == rpb.SIDE_BUY else "sold"
     liquidity = {rpb.LIQUIDITY_MAKER: "as maker", rpb.LIQUIDITY_TAKER: "as taker"}.get(e.liquidity, "")
@@ -90,8 +91,7 @@ def explain_fill(fill: rpb.Report, trace: list[rpb.Report], stage: str | None) -
                      "strategy decided this trade, on which signal and why, is not known.")  # fmt: skip
     else:
         d = decision.decision
-        where = f" at stage {stage}" if stage else " (the registry has no record of this strategy)"
-        parts.append(f"Strategy {d.strategy_slug} v{d.strategy_version}{where} decided it"
+        parts.append(f"Strategy {d.strategy_slug} v{d.strategy_version}{stage} decided it"
                      + (f" on signal {d.signal_name} = {d.signal_value}" if d.signal_name else ", naming no signal")
                      + f": {d.explanation or 'it gave no reason'}.")  # fmt: skip
         asked = (
@@ -170,9 +170,9 @@ class PostTradeExplainer:
         e = fill.execution
         matched = e.matched_at if e.HasField("matched_at") else fill.header.produced_at
         decisions = [r for r in trace if r.HasField("decision")]
-        stage = None
-        if decisions and self._stage_at is not None:
-            stage = await self._stage_at(
+        stage = ""
+        if decisions:
+            stage = await self._stage(
                 decisions[-1].decision.strategy_slug, from_micros(matched.ToMicroseconds())
             )
         text, missing = explain_fill(fill, trace, stage)
@@ -191,6 +191,16 @@ class PostTradeExplainer:
                "missing": ",".join(missing), "complete": not missing, "matched_us": matched.ToMicroseconds(), "seq": seq}  # fmt: skip
         await asyncio.to_thread(self._save, row)
         return _message(row)
+
+    async def _stage(self, slug: str, at: datetime) -> str:
+        if self._stage_at is None:
+            return " (its stage is unknown: no strategy registry is served with this explainer)"
+        try:
+            stage = await self._stage_at(slug, at)
+        except Exception:  # noqa: BLE001 - said in the text, never guessed
+            log.exception("stage of %s at %s", slug, at)
+            return " (its stage is unknown: the strategy registry could not be read)"
+        return f" at stage {stage}" if stage else " (the registry has no record of this strategy)"
 
     def _save(self, row: dict[str, object]) -> None:
         with self._engine.begin() as conn:

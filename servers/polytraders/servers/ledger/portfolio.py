@@ -116,6 +116,8 @@ class _Order:
 class _BotView:
     orders: dict[str, _Order] = field(default_factory=dict)
     cash_since_sync: int = 0
+    counted: set[str] = field(default_factory=set)
+    """Fills whose pUSD was counted (a later status of the same fill moves nothing again)."""
     collateral: int | None = None
     """The pUSD balance the last good cycle read."""
 
@@ -158,42 +160,74 @@ class PortfolioSync:
         self._cycles = 0
         self._last = pb.SyncCycle()
         self._lock = asyncio.Lock()
+        self._bots = frozenset(a.bot_slug for a in self._accounts)
+        self._caught_up = asyncio.Event()
 
     def observe(self, report: rpb.Report) -> None:
-        """Governance's view of a bot's open orders and pUSD, from its ExecutionReports."""
+        """Governance's view of a bot's open orders and pUSD: its ExecutionReports, and the pUSD a
+        negative-risk conversion paid it (PnLReporter's `pnl.conversion` records)."""
+        if report.HasField("settlement"):
+            if report.settlement.record_type == "pnl.conversion" and report.settlement.subject in self._bots:
+                self._views[report.settlement.subject].cash_since_sync += report.settlement.cash_delta_micros
+            return
         e, view = report.execution, self._views[report.header.bot_slug]
         if e.event == rpb.EXECUTION_EVENT_ORDER_ACCEPTED and e.order_id:
             view.orders[e.order_id] = _Order(e.token_id, Decimal(e.price or "0"), e.size_micros)
         elif e.event in (rpb.EXECUTION_EVENT_ORDER_CANCELLED, rpb.EXECUTION_EVENT_ORDER_REJECTED):
             view.orders.pop(e.order_id, None)
         elif e.event == rpb.EXECUTION_EVENT_FILL:
-            size = e.filled_size_micros or e.size_micros
-            amount = notional(Decimal(e.price or "0"), size)
+            key = f"{e.trade_id}:{e.liquidity}:{e.order_id}"
+            if key in view.counted or e.trade_status.upper().endswith("FAILED"):
+                return
+            view.counted.add(key)
+            amount = notional(Decimal(e.price or "0"), e.filled_size_micros)
             view.cash_since_sync += (amount if e.side == rpb.SIDE_SELL else -amount) - e.fee_micros
             order = view.orders.get(e.order_id)
             if order is not None:
-                order.filled += size
+                order.filled += e.filled_size_micros
                 if order.filled >= order.size:
                     del view.orders[e.order_id]
 
     async def follow(self) -> None:
-        bots = frozenset(a.bot_slug for a in self._accounts)
-        kinds = frozenset({rpb.REPORT_KIND_EXECUTION})
-        async for archived in self._bus.subscribe(
-            ReportFilter(kinds=kinds, bot_slugs=bots, modes=frozenset({rpb.MODE_LIVE}))
-        ):
-            try:
-                self.observe(rpb.Report.FromString(archived.payload))
-            except ArithmeticError:
-                log.warning("execution report %s has no usable price", archived.report_id)
+        """Replay the archive (no cycle runs before this is done: it would judge a half-built view),
+        then follow live reports."""
+        executions = ReportFilter(kinds=frozenset({rpb.REPORT_KIND_EXECUTION}), bot_slugs=self._bots,
+                                  modes=frozenset({rpb.MODE_LIVE}))  # fmt: skip
+        conversions = ReportFilter(
+            kinds=frozenset({rpb.REPORT_KIND_SETTLEMENT}), bot_slugs=frozenset({"pnl-reporter"})
+        )
+        both = ReportFilter(kinds=executions.kinds | conversions.kinds)
+        last = 0
+        while True:
+            page = await asyncio.to_thread(self._bus.archive.read_after, last, both, 5000)
+            for archived in page:
+                if executions.matches(archived) or conversions.matches(archived):
+                    self._observe(archived)
+            if page:
+                last = page[-1].seq
+            if len(page) < 5000:
+                break
+        self._caught_up.set()
+        async for archived in self._bus.subscribe(both, after_seq=last):
+            if executions.matches(archived) or conversions.matches(archived):
+                self._observe(archived)
+
+    def _observe(self, archived: Any) -> None:
+        try:
+            self.observe(rpb.Report.FromString(archived.payload))
+        except ArithmeticError:
+            log.warning("report %s has no usable price", archived.report_id)
 
     def _read(self, positions: Mapping[str, list[pb.Position]]) -> dict[str, _Read]:
         """Everything the outside world says, for every account, or an exception: all or nothing."""
         chain = self._chain()
         found = {}
         for account in self._accounts:
-            tokens = {p.token_id for p in positions.get(account.bot_slug, [])}
+            tokens = {p.token_id for p in positions.get(account.bot_slug, []) if not p.resolved}
             tokens |= {t for event in self._events for t in event.tokens}
+            odd = sorted(t for t in tokens if not t.isdigit())
+            if odd:
+                raise ValueError(f"token ids must be uint256 decimals to be read on chain: {odd}")
             reader = self._orders(account)
             try:
                 orders = {o.id: o for o in reader.open_orders()}
@@ -204,6 +238,7 @@ class PortfolioSync:
         return found
 
     async def cycle(self) -> pb.SyncCycle:
+        await self._caught_up.wait()
         async with self._lock:
             self._cycles += 1
             result = pb.SyncCycle(
@@ -216,7 +251,7 @@ class PortfolioSync:
                 )
             try:
                 read = await asyncio.to_thread(self._read, positions)
-            except (PolymarketError, *ChainUnavailable) as error:  # type: ignore[misc]
+            except (PolymarketError, ValueError, *ChainUnavailable) as error:  # type: ignore[misc]
                 result.ok = False
                 result.failure = f"{type(error).__name__}: {error}"
                 await self._report_failure(result)
@@ -237,10 +272,13 @@ class PortfolioSync:
         bot, view = account.bot_slug, self._views[account.bot_slug]
         found = []
 
-        def discrepancy(subject: str, ref: str, expected: str, actual: str, value: int, why: str) -> None:
+        def discrepancy(
+            subject: str, ref: str, expected: str, actual: str, value: int, why: str, risk: bool = True
+        ) -> None:
+            """`risk`: money or tokens missing, or an order nobody reported; a surplus is told, never acted on."""
             found.append(pb.PortfolioDiscrepancy(bot_slug=bot, subject=subject, ref=ref, expected=expected, actual=actual,
                                                  value_micros=value, explanation=why,
-                                                 above_threshold=value > self._threshold))  # fmt: skip
+                                                 above_threshold=risk and value > self._threshold))  # fmt: skip
 
         if view.collateral is not None:
             expected = view.collateral + view.cash_since_sync
@@ -248,9 +286,11 @@ class PortfolioSync:
                 gap = read.collateral - expected
                 discrepancy("collateral", account.address, str(expected), str(read.collateral), abs(gap),
                             f"{bot}'s pUSD is {read.collateral} micro-units on chain; its fills since the last sync "
-                            f"explain {expected}: {gap:+} moved outside the bot")  # fmt: skip
+                            f"explain {expected}: {gap:+} moved outside the bot", gap < 0)  # fmt: skip
         view.collateral, view.cash_since_sync = read.collateral, 0  # each cycle re-bases
-        sizes = {p.token_id: p.size_micros for p in positions}
+        sizes = {
+            p.token_id: p.size_micros for p in positions if not p.resolved
+        }  # resolved ones await redemption
         marks = {p.token_id: Decimal(p.mark) for p in positions if p.mark}
         in_events = set()
         for event in self._events:
@@ -268,7 +308,8 @@ class PortfolioSync:
             if ours != chain:
                 value = notional(marks.get(token, Decimal(1)), abs(chain - ours))
                 discrepancy("token", token, str(ours), str(chain), value,
-                            f"{bot} holds {chain} micro-shares of token {token} on chain; governance's ledger says {ours}")  # fmt: skip
+                            f"{bot} holds {chain} micro-shares of token {token} on chain; governance's ledger says {ours}",
+                            chain < ours)  # fmt: skip
         for order_id, order in sorted(read.orders.items()):
             if order_id not in view.orders:
                 remaining = int((order.original_size - order.size_matched) * 1_000_000)

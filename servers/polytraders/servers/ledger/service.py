@@ -160,6 +160,15 @@ def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-d
     ]  # fmt: skip
 
 
+def _pause_command(parts):  # type: ignore[no-untyped-def]
+    pause = parts.commands.get("registry.pause")
+    if pause is None:
+        raise ValueError(
+            "pause_on_discrepancy needs the lifecycle group (its registry) served in the same mesh"
+        )
+    return pause
+
+
 def portfolio_sync(parts, ledger: PnLLedger) -> PortfolioSync | None:  # type: ignore[no-untyped-def]
     """PortfolioSync over the configured accounts, the chain and the CLOB (None without a manifest)."""
     config = parts.config
@@ -190,5 +199,5 @@ def portfolio_sync(parts, ledger: PnLLedger) -> PortfolioSync | None:  # type: i
     return PortfolioSync(
         accounts, events, ledger, chain, orders, parts.bus, parts.clock,
         GovernanceReporter(parts.bus, "portfolio-sync", parts.clock), parts.alerts, threshold_micros=threshold,
-        pause=parts.commands.get("registry.pause") if config.pause_on_discrepancy else None,
+        pause=_pause_command(parts) if config.pause_on_discrepancy else None,
     )  # fmt: skip
