@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,13 @@ _KIND_BY_BODY = {
 def new_report_id() -> str:
     """A time-ordered UUIDv7: unique, and cheap for the archive's unique index."""
     return str(uuid_utils.uuid7())
+
+
+def seeded_report_ids(seed: str) -> Callable[[], str]:
+    """Report ids that depend only on `seed` and the order they are asked for (UUIDv5): a replay
+    run twice names its reports the same."""
+    counter = itertools.count(1)
+    return lambda: str(uuid.uuid5(uuid.NAMESPACE_URL, f"polytraders-replay:{seed}:{next(counter)}"))
 
 
 def _kind(body_field: str, default_retention: rpb.Retention.ValueType) -> Callable[..., rpb.Report]:
@@ -58,11 +67,14 @@ class ReportBuilder:
         bot_class: str = "strategy",
         mode: rpb.Mode.ValueType = rpb.MODE_LIVE,
         clock: Clock | None = None,
+        report_ids: Callable[[], str] = new_report_id,
     ) -> None:
         self.bot_slug = bot_slug
         self.bot_class = bot_class
         self.mode = mode
         self.clock = clock or SystemClock()
+        self.report_ids = report_ids
+        """Where report ids come from: UUIDv7 live; a seeded sequence in a replay, so its output is byte-identical."""
 
     def _envelope(
         self,
@@ -77,7 +89,7 @@ class ReportBuilder:
         micros = to_micros(now)
         report = rpb.Report(**{body_field: fields})
         header = report.header  # set in place: cheaper than building a header and copying it in
-        header.report_id = new_report_id()
+        header.report_id = self.report_ids()
         header.kind = _KIND_BY_BODY[body_field]
         header.bot_slug = self.bot_slug
         header.bot_class = self.bot_class

@@ -1,0 +1,61 @@
+"""The three exchange ports. Only these differ between live, paper and replay.
+
+- `SimulatedPort` runs the matching simulator: against the live book (paper) or an archived one
+  (replay). It never signs, never submits and never touches the chain.
+- `LivePort` sends the order through polymarket-client to the CLOB; the CLOB reports its fills.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..tagging import OrderIntent
+from .matching import MarketRules, MatchingEngine, OrderRefused, SimFill
+from .path import BookUpdate, Placed
+
+MICROS = 1_000_000
+
+
+class SimulatedPort:
+    def __init__(self, rules: MarketRules | None = None) -> None:
+        self._rules = rules or MarketRules()
+        self.books: dict[str, MatchingEngine] = {}
+
+    def _engine(self, token_id: str) -> MatchingEngine:
+        if token_id not in self.books:
+            self.books[token_id] = MatchingEngine(self._rules)
+        return self.books[token_id]
+
+    def observe(self, book: BookUpdate) -> list[SimFill]:
+        engine = self._engine(book.token_id)
+        fills = []
+        if book.last_trade is not None:  # the trade first, then the book it left (see matching.py)
+            fills += engine.trade(*book.last_trade)
+        fills += engine.snapshot(dict(book.bids), dict(book.asks))
+        return fills
+
+    def place(self, order: OrderIntent, order_id: str) -> Placed:
+        size = int(order.size * MICROS)  # type: ignore[operator]
+        try:
+            fills = self._engine(order.token_id).submit(order_id, order.side, order.price, size,  # type: ignore[arg-type]
+                                                        order_type=order.order_type, builder=bool(order.builder_code))  # fmt: skip
+        except OrderRefused as refused:
+            return Placed(order_id, [], str(refused))
+        return Placed(order_id, fills)
+
+
+class LivePort:
+    """Orders to the CLOB through polymarket-client's SecureClient (its keys, its signing)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def observe(self, book: BookUpdate) -> list[SimFill]:
+        return []  # live fills arrive from the CLOB, as the bot's execution reports
+
+    def place(self, order: OrderIntent, order_id: str) -> Placed:
+        try:
+            response = self._client.place_limit_order(**order.limit_kwargs())
+        except Exception as error:  # noqa: BLE001 - the CLOB's refusal is the order's outcome
+            return Placed(order_id, [], f"{type(error).__name__}: {error}")
+        return Placed(getattr(response, "order_id", None) or getattr(response, "id", None) or order_id, [])
