@@ -27,17 +27,18 @@ THROWAWAY_KEY = "0x" + "11" * 32
 
 @dataclass
 class Momentum:
-    """Buys 10 when the best bid rose twice in a row; sells what it holds when it fell."""
+    """Buys `shares` when the best bid rose twice in a row; sells what it holds when it fell."""
 
     slug: str = "momentum"
     version: str = "1.0"
+    shares: int = 10
     bids: list[D] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
 
     def on_book(self, book: BookUpdate, position_micros: int) -> Sequence[Intent]:
         self.bids.append(book.best_bid or D(0))
         if len(self.bids) >= 3 and self.bids[-3] < self.bids[-2] < self.bids[-1] and book.best_ask:
-            return [Intent(book.token_id, book.condition_id, "BUY", book.best_ask, 10 * M, "bid_rises", "2",
+            return [Intent(book.token_id, book.condition_id, "BUY", book.best_ask, self.shares * M, "bid_rises", "2",
                            "two rising bids in a row")]  # fmt: skip
         if len(self.bids) >= 2 and self.bids[-1] < self.bids[-2] and position_micros > 0 and book.best_bid:
             return [Intent(book.token_id, book.condition_id, "SELL", book.best_bid, position_micros, "bid_falls", "1",

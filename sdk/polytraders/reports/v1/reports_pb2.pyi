@@ -5,7 +5,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -161,7 +161,7 @@ class ReportHeader(_message.Message):
     def __init__(self, report_id: _Optional[str] = ..., kind: _Optional[_Union[ReportKind, str]] = ..., bot_slug: _Optional[str] = ..., bot_class: _Optional[str] = ..., epoch: _Optional[int] = ..., mode: _Optional[_Union[Mode, str]] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., retention: _Optional[_Union[Retention, str]] = ...) -> None: ...
 
 class ObservationReport(_message.Message):
-    __slots__ = ("condition_id", "token_id", "source", "best_bid", "best_ask", "last_trade_price", "best_bid_size_micros", "best_ask_size_micros", "observed_at", "explanation", "metrics")
+    __slots__ = ("condition_id", "token_id", "source", "best_bid", "best_ask", "last_trade_price", "best_bid_size_micros", "best_ask_size_micros", "observed_at", "explanation", "metrics", "bids", "asks", "last_trade_size_micros")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +180,9 @@ class ObservationReport(_message.Message):
     OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    BIDS_FIELD_NUMBER: _ClassVar[int]
+    ASKS_FIELD_NUMBER: _ClassVar[int]
+    LAST_TRADE_SIZE_MICROS_FIELD_NUMBER: _ClassVar[int]
     condition_id: str
     token_id: str
     source: str
@@ -191,7 +194,18 @@ class ObservationReport(_message.Message):
     observed_at: _timestamp_pb2.Timestamp
     explanation: str
     metrics: _containers.ScalarMap[str, str]
-    def __init__(self, condition_id: _Optional[str] = ..., token_id: _Optional[str] = ..., source: _Optional[str] = ..., best_bid: _Optional[str] = ..., best_ask: _Optional[str] = ..., last_trade_price: _Optional[str] = ..., best_bid_size_micros: _Optional[int] = ..., best_ask_size_micros: _Optional[int] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explanation: _Optional[str] = ..., metrics: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    bids: _containers.RepeatedCompositeFieldContainer[BookLevel]
+    asks: _containers.RepeatedCompositeFieldContainer[BookLevel]
+    last_trade_size_micros: int
+    def __init__(self, condition_id: _Optional[str] = ..., token_id: _Optional[str] = ..., source: _Optional[str] = ..., best_bid: _Optional[str] = ..., best_ask: _Optional[str] = ..., last_trade_price: _Optional[str] = ..., best_bid_size_micros: _Optional[int] = ..., best_ask_size_micros: _Optional[int] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explanation: _Optional[str] = ..., metrics: _Optional[_Mapping[str, str]] = ..., bids: _Optional[_Iterable[_Union[BookLevel, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[BookLevel, _Mapping]]] = ..., last_trade_size_micros: _Optional[int] = ...) -> None: ...
+
+class BookLevel(_message.Message):
+    __slots__ = ("price", "size_micros")
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_MICROS_FIELD_NUMBER: _ClassVar[int]
+    price: str
+    size_micros: int
+    def __init__(self, price: _Optional[str] = ..., size_micros: _Optional[int] = ...) -> None: ...
 
 class DecisionReport(_message.Message):
     __slots__ = ("strategy_slug", "strategy_version", "action", "condition_id", "token_id", "side", "price", "size_micros", "signal_name", "signal_value", "order_id", "explanation", "metrics")

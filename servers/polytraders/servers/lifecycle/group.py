@@ -12,9 +12,10 @@ from polytraders.servers.runtime.errors import NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
 
+from .backtest import Backtester
 from .experiments import ExperimentTracker
 from .registry import LIVE_STAGES, GateRules, StrategyRegistry, stage_name
-from .service import experiments_binding, registry_binding
+from .service import backtest_binding, experiments_binding, registry_binding
 from .store import ExperimentStore, StrategyStore
 
 
@@ -85,4 +86,5 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
     parts.commands["registry.pause"] = pause_for
     parts.queries["registry.stage_at"] = stage_at
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
-    return [registry_binding(registry), experiments_binding(tracker)]
+    backtester = Backtester(parts.engine, parts.bus, parts.clock, registry)
+    return [registry_binding(registry), experiments_binding(tracker), backtest_binding(backtester)]

@@ -6,12 +6,15 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from polytraders.governance.v1 import backtest_pb2 as bpb
+from polytraders.governance.v1 import backtest_pb2_grpc as bpb_grpc
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.auth import current_principal
 from polytraders.servers.runtime.server import ServiceBinding
 
+from .backtest import Backtester
 from .experiments import ExperimentTracker
 from .registry import StrategyRegistry
 
@@ -145,4 +148,38 @@ class ExperimentTrackerServicer(pb_grpc.ExperimentTrackerServiceServicer):
 def experiments_binding(tracker: ExperimentTracker) -> ServiceBinding:
     return ServiceBinding.of(
         pb, pb_grpc, "ExperimentTrackerService", ExperimentTrackerServicer(tracker), EXPERIMENT_ACCESS
+    )
+
+
+BACKTEST_ACCESS = {
+    "StartBacktest": auth.OPERATE,
+    "GetBacktest": auth.READ,
+    "StreamBacktestReports": auth.READ,
+    "ListBacktests": auth.READ,
+}
+
+
+class BacktesterServicer(bpb_grpc.BacktesterServiceServicer):
+    def __init__(self, backtester: Backtester) -> None:
+        self._backtester = backtester
+
+    async def StartBacktest(self, request: bpb.StartBacktestRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return bpb.StartBacktestResponse(backtest=await self._backtester.start(request, current_principal()))
+
+    async def GetBacktest(self, request: bpb.GetBacktestRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return bpb.GetBacktestResponse(backtest=await self._backtester.get(request.backtest_id))
+
+    async def StreamBacktestReports(  # type: ignore[no-untyped-def]
+        self, request: bpb.StreamBacktestReportsRequest, context: grpc.aio.ServicerContext
+    ):
+        async for report in self._backtester.reports(request.backtest_id):
+            yield bpb.StreamBacktestReportsResponse(report=report)
+
+    async def ListBacktests(self, request: bpb.ListBacktestsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return bpb.ListBacktestsResponse(backtests=await self._backtester.list(request.limit))
+
+
+def backtest_binding(backtester: Backtester) -> ServiceBinding:
+    return ServiceBinding.of(
+        bpb, bpb_grpc, "BacktesterService", BacktesterServicer(backtester), BACKTEST_ACCESS
     )

@@ -1,0 +1,368 @@
+"""Backtester: archived book snapshots through the very execution path bots trade with.
+
+The input is the archive's ObservationReports carrying book levels for the chosen tokens, read
+page by page in bus order (memory does not grow with history). The strategy is imported by path
+and runs in an ExecutionPath behind the replay port (the matching simulator). Report ids are
+seeded from the inputs' digest and every timestamp comes from the replayed books, so the same
+inputs give a byte-identical report stream; the run records both digests. Emitted reports go to
+the bus (mode REPLAY, under the run's own bot slug, ONE_YEAR). Figures are computed as the run
+goes: P&L (realised plus marked at the mid), fees, Sharpe and Sortino of the per-update equity
+changes (not annualised), maximum drawdown, fill ratio, per market; plus an equity-curve PNG and
+an HTML page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import html
+import importlib
+import json
+import struct
+import zlib
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Column, Engine, LargeBinary, String, Table, select
+
+from polytraders.governance.v1 import backtest_pb2 as pb
+from polytraders.governance.v1 import lifecycle_pb2 as lpb
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.clock import Clock, to_micros, to_timestamp
+from polytraders.sdk.execution.matching import MarketRules
+from polytraders.sdk.execution.path import BookUpdate, ExecutionPath
+from polytraders.sdk.execution.ports import SimulatedPort
+from polytraders.sdk.report_builders import ReportBuilder, new_report_id, seeded_report_ids
+from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
+from polytraders.servers.runtime.auth import Principal
+from polytraders.servers.runtime.bus import ReportBus
+from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from polytraders.servers.runtime.requests import page_size
+from polytraders.servers.runtime.storage import metadata
+
+from .registry import StrategyRegistry
+
+_PAGE = 2000
+_CURVE_POINTS = 1200
+_PUBLISH_BATCH = 500
+
+backtests = Table(
+    "backtests",
+    metadata,
+    Column("backtest_id", String(36), primary_key=True),
+    Column("ran_us", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+)
+
+
+def book_update(report: rpb.Report) -> BookUpdate:
+    o = report.observation
+    trade = (Decimal(o.last_trade_price), o.last_trade_size_micros) if o.last_trade_size_micros else None
+    return BookUpdate(o.token_id, o.condition_id, report.header.produced_at.ToDatetime(tzinfo=UTC),
+                      tuple((Decimal(level.price), level.size_micros) for level in o.bids),
+                      tuple((Decimal(level.price), level.size_micros) for level in o.asks), trade)  # fmt: skip
+
+
+def load_strategy(path: str, parameters: dict[str, object]):  # type: ignore[no-untyped-def]
+    module, _, name = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)(**parameters)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise InvalidArgument.field("strategy", f"cannot load {path!r}: {error}") from None
+    except TypeError as error:
+        raise InvalidArgument.field(
+            "parameters_json", f"{path} does not take these parameters: {error}"
+        ) from None
+
+
+@dataclass
+class _Figures:
+    """Running figures: cash, positions, marks, equity statistics, a decimated curve."""
+
+    cash: int = 0
+    fees: int = 0
+    ordered: int = 0
+    filled: int = 0
+    fills: int = 0
+    events: int = 0
+    positions: dict[str, int] = field(default_factory=dict)
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    market_of: dict[str, str] = field(default_factory=dict)
+    market_cash: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    previous: int = 0
+    n: int = 0
+    mean: Decimal = Decimal(0)
+    m2: Decimal = Decimal(0)
+    downside: Decimal = Decimal(0)
+    peak: int = 0
+    drawdown: int = 0
+    curve: list[int] = field(default_factory=list)
+    step: int = 1
+
+    def report(self, report: rpb.Report) -> None:
+        e = report.execution
+        if e.event == rpb.EXECUTION_EVENT_ORDER_ACCEPTED:
+            self.ordered += e.size_micros
+        elif e.event == rpb.EXECUTION_EVENT_FILL:
+            amount = int(Decimal(e.price) * e.filled_size_micros)
+            signed = amount if e.side == rpb.SIDE_SELL else -amount
+            self.cash += signed - e.fee_micros
+            self.market_cash[e.condition_id] += signed - e.fee_micros
+            self.fees += e.fee_micros
+            self.filled += e.filled_size_micros
+            self.fills += 1
+            delta = e.filled_size_micros if e.side == rpb.SIDE_BUY else -e.filled_size_micros
+            self.positions[e.token_id] = self.positions.get(e.token_id, 0) + delta
+            self.market_of[e.token_id] = e.condition_id
+
+    def book(self, update: BookUpdate) -> None:
+        self.events += 1
+        if update.best_bid is not None and update.best_ask is not None:
+            self.marks[update.token_id] = (update.best_bid + update.best_ask) / 2
+        equity = self.equity()
+        change = Decimal(equity - self.previous)
+        self.previous = equity
+        self.n += 1
+        delta = change - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (change - self.mean)
+        self.downside += min(change, Decimal(0)) ** 2
+        self.peak = max(self.peak, equity)
+        self.drawdown = max(self.drawdown, self.peak - equity)
+        if self.events % self.step == 0:
+            self.curve.append(equity)
+            if len(self.curve) >= _CURVE_POINTS:  # keep it bounded: every other point, twice the step
+                self.curve, self.step = self.curve[::2], self.step * 2
+
+    def marked(self, token: str) -> int:
+        return int(self.marks.get(token, Decimal(0)) * self.positions.get(token, 0))
+
+    def equity(self) -> int:
+        return self.cash + sum(self.marked(token) for token in self.positions)
+
+    def result(self) -> pb.BacktestResult:
+        variance = self.m2 / (self.n - 1) if self.n > 1 else Decimal(0)
+        downside = (self.downside / self.n) if self.n else Decimal(0)
+        sharpe = self.mean / variance.sqrt() if variance > 0 else Decimal(0)
+        sortino = self.mean / downside.sqrt() if downside > 0 else Decimal(0)
+        per_market = defaultdict(int, self.market_cash)
+        for token in self.positions:
+            per_market[self.market_of[token]] += self.marked(token)
+        return pb.BacktestResult(
+            pnl_micros=self.equity(), fee_micros=self.fees, sharpe=f"{sharpe:.4f}", sortino=f"{sortino:.4f}",
+            max_drawdown_micros=self.drawdown, fill_ratio=f"{Decimal(self.filled) / self.ordered:.4f}" if self.ordered else "0",
+            events=self.events, fills=self.fills, per_market=[f"{m}={p}" for m, p in sorted(per_market.items())],
+        )  # fmt: skip
+
+
+def equity_png(curve: Sequence[int], width: int = 600, height: int = 200) -> bytes:
+    """The equity curve as a grayscale PNG (a black line on white), written by hand: zlib and struct."""
+    pixels = [[255] * width for _ in range(height)]
+    if curve:
+        low, high = min(curve), max(curve)
+        span = (high - low) or 1
+        for x in range(width):
+            value = curve[min(len(curve) - 1, x * len(curve) // width)]
+            y = height - 1 - (value - low) * (height - 1) // span
+            for dy in (-1, 0, 1):
+                pixels[max(0, min(height - 1, y + dy))][x] = 0
+    raw = b"".join(b"\x00" + bytes(row) for row in pixels)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def report_html(run: pb.Backtest) -> str:
+    rows = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(str(a))}</td><td>{html.escape(str(b))}</td></tr>"
+                   for name, a, b in _figures(run))  # fmt: skip
+    image = base64.b64encode(run.equity_png).decode()
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Backtest {run.backtest_id}</title></head><body>"
+            f"<h1>Backtest {html.escape(run.backtest_id)}</h1><p>{html.escape(run.request.strategy)} over "
+            f"{', '.join(map(html.escape, run.request.token_ids))}; inputs {run.input_digest[:16]}…, outputs "
+            f"{run.output_digest[:16]}…</p><table><tr><th></th><th>A</th><th>B</th></tr>{rows}</table>"
+            f"<img alt='equity curve' src='data:image/png;base64,{image}'></body></html>")  # fmt: skip
+
+
+def _figures(run: pb.Backtest) -> list[tuple[str, object, object]]:
+    a, b = run.result, run.result_b
+    has_b = bool(run.request.parameters_b_json)
+    return [(name, getattr(a, attr), getattr(b, attr) if has_b else "-") for name, attr in (
+        ("P&L (micro-pUSD)", "pnl_micros"), ("fees", "fee_micros"), ("Sharpe", "sharpe"), ("Sortino", "sortino"),
+        ("max drawdown", "max_drawdown_micros"), ("fill ratio", "fill_ratio"), ("book updates", "events"),
+        ("fills", "fills"))]  # fmt: skip
+
+
+class Backtester:
+    def __init__(self, engine: Engine, bus: ReportBus, clock: Clock, registry: StrategyRegistry) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._clock = clock
+        self._registry = registry
+
+    def _books(self, tokens: frozenset[str], start: datetime, end: datetime) -> Iterator[rpb.Report]:
+        archive: ReportArchive = self._bus.archive
+        epochs = ReportFilter(kinds=frozenset({rpb.REPORT_KIND_OBSERVATION}),
+                              epoch_from=int(f"{start:%Y%m%d}"), epoch_to=int(f"{end:%Y%m%d}"))  # fmt: skip
+        start_us, end_us, after = to_micros(start), to_micros(end), 0
+        while True:
+            page = archive.read_after(after, epochs, _PAGE)
+            for archived in page:
+                report = rpb.Report.FromString(archived.payload)
+                o, at = report.observation, report.header.produced_at.ToMicroseconds()
+                if o.token_id in tokens and (o.bids or o.asks) and start_us <= at < end_us:
+                    yield report
+            if len(page) < _PAGE:
+                return
+            after = page[-1].seq
+
+    def _inputs_digest(self, tokens: frozenset[str], start: datetime, end: datetime) -> str:
+        digest = hashlib.sha256()
+        for report in self._books(tokens, start, end):
+            digest.update(report.SerializeToString(deterministic=True))
+        return digest.hexdigest()
+
+    def _replay(self, request: pb.StartBacktestRequest, parameters: dict[str, object], seed: str, slug: str,
+                publish: list[list[rpb.Report]]) -> tuple[_Figures, str]:  # fmt: skip
+        """One pass over the inputs with one parameter set; reports are handed over in batches."""
+        strategy = load_strategy(request.strategy, parameters)
+        figures, digest, batch = _Figures(), hashlib.sha256(), []
+
+        def emit(report: rpb.Report) -> None:
+            digest.update(report.SerializeToString(deterministic=True))
+            figures.report(report)
+            batch.append(report)
+            if len(batch) >= _PUBLISH_BATCH:
+                publish.append(list(batch))
+                batch.clear()
+
+        builder = ReportBuilder(
+            slug, bot_class="backtest", mode=rpb.MODE_REPLAY, report_ids=seeded_report_ids(seed)
+        )
+        path = ExecutionPath(strategy, [], SimulatedPort(MarketRules()), builder, emit)
+        start, end = request.window_start.ToDatetime(tzinfo=UTC), request.window_end.ToDatetime(tzinfo=UTC)
+        for report in self._books(frozenset(request.token_ids), start, end):
+            update = book_update(report)
+            path.on_book(update)
+            figures.book(update)
+        if batch:
+            publish.append(list(batch))
+        return figures, digest.hexdigest()
+
+    async def start(self, request: pb.StartBacktestRequest, actor: Principal) -> pb.Backtest:
+        violations = []
+        if not request.strategy or ":" not in request.strategy:
+            violations.append(FieldViolation("strategy", "is required, as package.module:ClassName"))
+        if not request.token_ids:
+            violations.append(FieldViolation("token_ids", "at least one token is replayed"))
+        if not request.HasField("window_start") or not request.HasField("window_end"):
+            violations.append(FieldViolation("window_end", "the window needs both ends"))
+        elif request.window_end.ToMicroseconds() <= request.window_start.ToMicroseconds():
+            violations.append(FieldViolation("window_end", "must be after window_start"))
+        parameters = [_parameters(request.parameters_json, "parameters_json")]
+        if request.parameters_b_json:
+            parameters.append(_parameters(request.parameters_b_json, "parameters_b_json"))
+        if violations:
+            raise InvalidArgument(violations)
+        if request.strategy_slug:
+            await self._registry.get(request.strategy_slug)  # NOT_FOUND before any work
+        start, end = request.window_start.ToDatetime(tzinfo=UTC), request.window_end.ToDatetime(tzinfo=UTC)
+        input_digest = await asyncio.to_thread(self._inputs_digest, frozenset(request.token_ids), start, end)
+        run = pb.Backtest(backtest_id=new_report_id(), request=request, input_digest=input_digest,
+                          ran_at=to_timestamp(self._clock.now()))  # fmt: skip
+        results = []
+        for params in parameters:
+            seed = hashlib.sha256(
+                f"{input_digest}|{request.strategy}|{json.dumps(params, sort_keys=True)}".encode()
+            ).hexdigest()
+            slug = f"backtest-{seed[:16]}"  # from the inputs: an identical run repeats its reports exactly
+            run.bot_slug = run.bot_slug or slug
+            batches: list[list[rpb.Report]] = []
+            figures, output_digest = await asyncio.to_thread(
+                self._replay, request, params, seed, slug, batches
+            )
+            for batch in batches:
+                await self._bus.publish(batch)
+            results.append((figures, output_digest))
+        (figures, run.output_digest), rest = results[0], results[1:]
+        run.result.CopyFrom(figures.result())
+        if rest:
+            run.result_b.CopyFrom(rest[0][0].result())
+        run.equity_png = equity_png(figures.curve)
+        run.html = report_html(run)
+        await asyncio.to_thread(self._save, run)
+        if request.strategy_slug:
+            await self._registry.link_artefact(request.strategy_slug,
+                                               lpb.Artefact(kind=lpb.ARTEFACT_KIND_BACKTEST_RUN, ref=run.backtest_id), actor)  # fmt: skip
+        return run
+
+    def _save(self, run: pb.Backtest) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(backtests.insert(), {"backtest_id": run.backtest_id, "ran_us": run.ran_at.ToMicroseconds(),
+                                              "body": run.SerializeToString(deterministic=True)})  # fmt: skip
+
+    async def get(self, backtest_id: str) -> pb.Backtest:
+        if not backtest_id:
+            raise InvalidArgument.field("backtest_id", "is required")
+
+        def fetch() -> bytes | None:
+            with self._engine.connect() as conn:
+                return conn.execute(
+                    select(backtests.c.body).where(backtests.c.backtest_id == backtest_id)
+                ).scalar()
+
+        body = await asyncio.to_thread(fetch)
+        if body is None:
+            raise NotFound(f"no backtest {backtest_id!r}")
+        return pb.Backtest.FromString(body)
+
+    async def list(self, limit: int) -> list[pb.Backtest]:
+        query = (
+            select(backtests.c.body)
+            .order_by(backtests.c.ran_us.desc(), backtests.c.backtest_id.desc())
+            .limit(page_size(limit))
+        )
+
+        def fetch() -> list[pb.Backtest]:
+            with self._engine.connect() as conn:
+                runs = [pb.Backtest.FromString(body) for body in conn.execute(query).scalars()]
+            for run in runs:
+                run.ClearField("equity_png")
+                run.ClearField("html")
+            return runs
+
+        return await asyncio.to_thread(fetch)
+
+    async def reports(self, backtest_id: str):  # type: ignore[no-untyped-def]
+        """The run's reports (parameters A), from the archive, in order."""
+        slug = (await self.get(backtest_id)).bot_slug
+        after = 0
+        while True:
+            page = await asyncio.to_thread(self._bus.archive.read_after, after,
+                                           ReportFilter(bot_slugs=frozenset({slug}), modes=frozenset({rpb.MODE_REPLAY})), _PAGE)  # fmt: skip
+            for archived in page:
+                yield rpb.Report.FromString(archived.payload)
+            if len(page) < _PAGE:
+                return
+            after = page[-1].seq
+
+
+def _parameters(text: str, field_name: str) -> dict[str, object]:
+    try:
+        parameters = json.loads(text or "{}")
+    except ValueError:
+        parameters = None
+    if not isinstance(parameters, dict):
+        raise InvalidArgument.field(field_name, "must be a JSON object")
+    return parameters
