@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from polytraders.sdk import Governance, ManualClock
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk import Governance, ManualClock, ReportBuilder
 from tests.conftest import DEV_TOKENS, REPO
+from tests.sdk.test_execution_path import BOOKS
 from tests.servers.attribution.day import CODE, DAY, DAY_TRADES, MARKET_A, Trade, fill_report
+from tests.servers.lifecycle.test_backtest import STRATEGY
 from tests.support.clob import local_clob, serve_builder_trades
 
 BIN = Path(sys.executable).parent
@@ -272,3 +275,26 @@ def test_an_operator_reconciles_a_day_and_reads_the_quarantine(database_url: str
                                        *operator], capture_output=True, text=True, timeout=60)  # fmt: skip
             assert released.returncode == 0 and "released" in released.stdout, released.stderr
     assert {r.method for r in clob.requests} == {"GET"}
+
+
+def test_an_operator_runs_and_shows_a_backtest(database_url: str, tmp_path: Path) -> None:
+    # the strategy must be importable where governance runs: here, from the repository's tests package
+    with serving(database_url, PYTHONPATH=str(REPO)) as served:
+        with Governance(served.address, token="dev-operator-token", bot_slug="ops") as ops:
+            feed = ReportBuilder("clob-book-feed-1", bot_class="data")
+            ops.reports.publish_now([feed.observation(
+                produced_at=b.at, condition_id=b.condition_id, token_id=b.token_id, source="clob.book",
+                bids=[rpb.BookLevel(price=str(p), size_micros=q) for p, q in b.bids],
+                asks=[rpb.BookLevel(price=str(p), size_micros=q) for p, q in b.asks]) for b in BOOKS])  # fmt: skip
+        operator = ["--target", served.address, "--token", "dev-operator-token"]
+        ran = subprocess.run([CLI, "backtest", "run", "--strategy", STRATEGY, "--token-id", BOOKS[0].token_id,
+                              "--from", BOOKS[0].at.isoformat(), "--until", "2026-11-25T00:00:00+00:00",
+                              "--params-b", '{"shares": 5}', "--html", str(tmp_path / "run.html"), *operator],
+                             capture_output=True, text=True, timeout=120, cwd=REPO)  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        backtest_id = ran.stdout.split()[1].rstrip(":")
+        assert "fills" in ran.stdout and (tmp_path / "run.html").read_text().startswith("<!doctype html>")
+        shown = subprocess.run(
+            [CLI, "backtest", "show", backtest_id, *operator], capture_output=True, text=True, timeout=60
+        )
+        assert shown.returncode == 0 and backtest_id in shown.stdout, shown.stderr

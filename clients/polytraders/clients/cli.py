@@ -275,6 +275,41 @@ def cmd_revenue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from polytraders.governance.v1 import backtest_pb2, backtest_pb2_grpc
+    from polytraders.sdk.clock import to_timestamp
+
+    with grpc.insecure_channel(args.target) as channel:
+        stub = backtest_pb2_grpc.BacktesterServiceStub(channel)
+        try:
+            if args.backtest == "run":
+                request = backtest_pb2.StartBacktestRequest(
+                    strategy=args.strategy, parameters_json=args.params, parameters_b_json=args.params_b or "",
+                    strategy_slug=args.slug or "", token_ids=args.token_ids,
+                    window_start=to_timestamp(datetime.fromisoformat(args.start)),
+                    window_end=to_timestamp(datetime.fromisoformat(args.end)),
+                )  # fmt: skip
+                run = stub.StartBacktest(request, metadata=_metadata(args.token), timeout=3600).backtest
+            else:
+                run = stub.GetBacktest(backtest_pb2.GetBacktestRequest(backtest_id=args.backtest_id),
+                                       metadata=_metadata(args.token), timeout=60).backtest  # fmt: skip
+        except grpc.RpcError as error:
+            print(f"{error.code().name}: {error.details()}", file=sys.stderr)
+            return 1
+    if args.html:
+        Path(args.html).write_text(run.html)
+    a, b = run.result, run.result_b
+    print(f"backtest {run.backtest_id}: inputs {run.input_digest[:16]}…, outputs {run.output_digest[:16]}…")
+    rows = [[name, str(getattr(a, field)), str(getattr(b, field)) if run.request.parameters_b_json else "-"]
+            for name, field in (("P&L (µpUSD)", "pnl_micros"), ("fees", "fee_micros"), ("Sharpe", "sharpe"),
+                                ("Sortino", "sortino"), ("max drawdown", "max_drawdown_micros"),
+                                ("fill ratio", "fill_ratio"), ("events", "events"), ("fills", "fills"))]  # fmt: skip
+    print(_table(["", "A", "B"], rows))
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from polytraders.governance.v1 import audit_pb2, audit_pb2_grpc
 
@@ -427,6 +462,26 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
         command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
         command.set_defaults(run=cmd_revenue)
+
+    backtest = commands.add_parser("backtest", help="the backtester").add_subparsers(
+        dest="backtest", required=True
+    )
+    run = backtest.add_parser("run", help="replay archived books through a strategy (operator)")
+    run.add_argument("--strategy", required=True, help="package.module:ClassName")
+    run.add_argument("--params", default="{}", help="its parameters, a JSON object")
+    run.add_argument("--params-b", help="a second parameter set for an A/B comparison")
+    run.add_argument("--token-id", dest="token_ids", action="append", required=True,
+                     help="an outcome token to replay (repeatable)")  # fmt: skip
+    run.add_argument("--from", dest="start", required=True, help="start, ISO 8601 with a timezone")
+    run.add_argument("--until", dest="end", required=True, help="end (exclusive), ISO 8601 with a timezone")
+    run.add_argument("--slug", help="the registry strategy the run is linked to")
+    shown = backtest.add_parser("show", help="one run's figures")
+    shown.add_argument("backtest_id")
+    for command in (run, shown):
+        command.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+        command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+        command.add_argument("--html", help="write the HTML report (with the equity curve) to this file")
+        command.set_defaults(run=cmd_backtest)
 
     contract = commands.add_parser("contract-test", help="run the contract suite against a running target")
     contract.add_argument("target")
