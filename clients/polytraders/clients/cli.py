@@ -278,14 +278,14 @@ def cmd_revenue(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from polytraders.governance.v1 import backtest_pb2, backtest_pb2_grpc
+    from polytraders.governance.v1 import lifecycle_pb2, lifecycle_pb2_grpc
     from polytraders.sdk.clock import to_timestamp
 
     with grpc.insecure_channel(args.target) as channel:
-        stub = backtest_pb2_grpc.BacktesterServiceStub(channel)
+        stub = lifecycle_pb2_grpc.BacktesterServiceStub(channel)
         try:
             if args.backtest == "run":
-                request = backtest_pb2.StartBacktestRequest(
+                request = lifecycle_pb2.StartBacktestRequest(
                     strategy=args.strategy, parameters_json=args.params, parameters_b_json=args.params_b or "",
                     strategy_slug=args.slug or "", token_ids=args.token_ids,
                     window_start=to_timestamp(datetime.fromisoformat(args.start)),
@@ -293,7 +293,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 )  # fmt: skip
                 run = stub.StartBacktest(request, metadata=_metadata(args.token), timeout=3600).backtest
             else:
-                run = stub.GetBacktest(backtest_pb2.GetBacktestRequest(backtest_id=args.backtest_id),
+                run = stub.GetBacktest(lifecycle_pb2.GetBacktestRequest(backtest_id=args.backtest_id),
                                        metadata=_metadata(args.token), timeout=60).backtest  # fmt: skip
         except grpc.RpcError as error:
             print(f"{error.code().name}: {error.details()}", file=sys.stderr)

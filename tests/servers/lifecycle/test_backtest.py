@@ -8,8 +8,8 @@ import json
 import grpc
 import pytest
 
-from polytraders.governance.v1 import backtest_pb2 as pb
-from polytraders.governance.v1 import backtest_pb2_grpc as pb_grpc
+from polytraders.governance.v1 import lifecycle_pb2 as pb
+from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ReportBuilder
 from polytraders.sdk.clock import to_timestamp

@@ -750,3 +750,214 @@ class ExperimentTrackerService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BacktesterServiceStub:
+    """Backtester: replays archived book snapshots through the execution path the bots trade live with
+    (the replay port: the matching simulator), deterministically, and reports what the strategy did.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.StartBacktest = channel.unary_unary(
+                '/polytraders.governance.v1.BacktesterService/StartBacktest',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartBacktestRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartBacktestResponse.FromString,
+                _registered_method=True)
+        self.GetBacktest = channel.unary_unary(
+                '/polytraders.governance.v1.BacktesterService/GetBacktest',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetBacktestRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetBacktestResponse.FromString,
+                _registered_method=True)
+        self.StreamBacktestReports = channel.unary_stream(
+                '/polytraders.governance.v1.BacktesterService/StreamBacktestReports',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StreamBacktestReportsRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StreamBacktestReportsResponse.FromString,
+                _registered_method=True)
+        self.ListBacktests = channel.unary_unary(
+                '/polytraders.governance.v1.BacktesterService/ListBacktests',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListBacktestsRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListBacktestsResponse.FromString,
+                _registered_method=True)
+
+
+class BacktesterServiceServicer:
+    """Backtester: replays archived book snapshots through the execution path the bots trade live with
+    (the replay port: the matching simulator), deterministically, and reports what the strategy did.
+    """
+
+    def StartBacktest(self, request, context):
+        """Run a backtest (operators). It runs to the end before answering; runs are short on purpose.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBacktest(self, request, context):
+        """One run's results.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamBacktestReports(self, request, context):
+        """Every report a run emitted, in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBacktests(self, request, context):
+        """Runs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BacktesterServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'StartBacktest': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartBacktest,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartBacktestRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartBacktestResponse.SerializeToString,
+            ),
+            'GetBacktest': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBacktest,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetBacktestRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetBacktestResponse.SerializeToString,
+            ),
+            'StreamBacktestReports': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamBacktestReports,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StreamBacktestReportsRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StreamBacktestReportsResponse.SerializeToString,
+            ),
+            'ListBacktests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBacktests,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListBacktestsRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListBacktestsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'polytraders.governance.v1.BacktesterService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('polytraders.governance.v1.BacktesterService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class BacktesterService:
+    """Backtester: replays archived book snapshots through the execution path the bots trade live with
+    (the replay port: the matching simulator), deterministically, and reports what the strategy did.
+    """
+
+    @staticmethod
+    def StartBacktest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.BacktesterService/StartBacktest',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartBacktestRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartBacktestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBacktest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.BacktesterService/GetBacktest',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetBacktestRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetBacktestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamBacktestReports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/polytraders.governance.v1.BacktesterService/StreamBacktestReports',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StreamBacktestReportsRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StreamBacktestReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBacktests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.BacktesterService/ListBacktests',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListBacktestsRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListBacktestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -29,8 +29,7 @@ from decimal import Decimal
 
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, String, Table, select
 
-from polytraders.governance.v1 import backtest_pb2 as pb
-from polytraders.governance.v1 import lifecycle_pb2 as lpb
+from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, to_micros, to_timestamp
 from polytraders.sdk.execution.matching import MarketRules
@@ -304,7 +303,7 @@ class Backtester:
         await asyncio.to_thread(self._save, run)
         if request.strategy_slug:
             await self._registry.link_artefact(request.strategy_slug,
-                                               lpb.Artefact(kind=lpb.ARTEFACT_KIND_BACKTEST_RUN, ref=run.backtest_id), actor)  # fmt: skip
+                                               pb.Artefact(kind=pb.ARTEFACT_KIND_BACKTEST_RUN, ref=run.backtest_id), actor)  # fmt: skip
         return run
 
     def _save(self, run: pb.Backtest) -> None:

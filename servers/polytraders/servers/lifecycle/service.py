@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from polytraders.governance.v1 import backtest_pb2 as bpb
-from polytraders.governance.v1 import backtest_pb2_grpc as bpb_grpc
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
 from polytraders.servers.runtime import auth
@@ -159,27 +157,27 @@ BACKTEST_ACCESS = {
 }
 
 
-class BacktesterServicer(bpb_grpc.BacktesterServiceServicer):
+class BacktesterServicer(pb_grpc.BacktesterServiceServicer):
     def __init__(self, backtester: Backtester) -> None:
         self._backtester = backtester
 
-    async def StartBacktest(self, request: bpb.StartBacktestRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        return bpb.StartBacktestResponse(backtest=await self._backtester.start(request, current_principal()))
+    async def StartBacktest(self, request: pb.StartBacktestRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.StartBacktestResponse(backtest=await self._backtester.start(request, current_principal()))
 
-    async def GetBacktest(self, request: bpb.GetBacktestRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        return bpb.GetBacktestResponse(backtest=await self._backtester.get(request.backtest_id))
+    async def GetBacktest(self, request: pb.GetBacktestRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.GetBacktestResponse(backtest=await self._backtester.get(request.backtest_id))
 
     async def StreamBacktestReports(  # type: ignore[no-untyped-def]
-        self, request: bpb.StreamBacktestReportsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.StreamBacktestReportsRequest, context: grpc.aio.ServicerContext
     ):
         async for report in self._backtester.reports(request.backtest_id):
-            yield bpb.StreamBacktestReportsResponse(report=report)
+            yield pb.StreamBacktestReportsResponse(report=report)
 
-    async def ListBacktests(self, request: bpb.ListBacktestsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        return bpb.ListBacktestsResponse(backtests=await self._backtester.list(request.limit))
+    async def ListBacktests(self, request: pb.ListBacktestsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.ListBacktestsResponse(backtests=await self._backtester.list(request.limit))
 
 
 def backtest_binding(backtester: Backtester) -> ServiceBinding:
     return ServiceBinding.of(
-        bpb, bpb_grpc, "BacktesterService", BacktesterServicer(backtester), BACKTEST_ACCESS
+        pb, pb_grpc, "BacktesterService", BacktesterServicer(backtester), BACKTEST_ACCESS
     )
