@@ -25,11 +25,13 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 T = TypeVar("T")
 
 
-def environment_at(clob_url: str) -> Environment:
-    """Production's environment with every HTTP endpoint under `clob_url` (a local CLOB, a proxy)."""
+def environment_at(clob_url: str, market_ws_url: str = "") -> Environment:
+    """Production's environment with every HTTP endpoint under `clob_url` (a local CLOB, a proxy),
+    and, when given, the market websocket channel at `market_ws_url`."""
     base = clob_url.rstrip("/")
     config = dataclasses.replace(
         PRODUCTION._config,
+        clob_market_ws_url=market_ws_url or PRODUCTION._config.clob_market_ws_url,
         clob_url=base, relayer_url=f"{base}/relayer", gamma_url=f"{base}/gamma", data_url=f"{base}/data",
         rfq_url=f"{base}/rfq", rpc_url=f"{base}/rpc", builder_gateway_url=f"{base}/builder-gateway",
         collateral_return_url=f"{base}/collateral-return", perps_url=f"{base}/perps",

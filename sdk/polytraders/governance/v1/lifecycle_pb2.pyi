@@ -581,3 +581,99 @@ class ListBacktestsResponse(_message.Message):
     BACKTESTS_FIELD_NUMBER: _ClassVar[int]
     backtests: _containers.RepeatedCompositeFieldContainer[Backtest]
     def __init__(self, backtests: _Optional[_Iterable[_Union[Backtest, _Mapping]]] = ...) -> None: ...
+
+class PaperDay(_message.Message):
+    __slots__ = ("day", "equity_start_micros", "equity_end_micros")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    EQUITY_START_MICROS_FIELD_NUMBER: _ClassVar[int]
+    EQUITY_END_MICROS_FIELD_NUMBER: _ClassVar[int]
+    day: int
+    equity_start_micros: int
+    equity_end_micros: int
+    def __init__(self, day: _Optional[int] = ..., equity_start_micros: _Optional[int] = ..., equity_end_micros: _Optional[int] = ...) -> None: ...
+
+class PaperSession(_message.Message):
+    __slots__ = ("session_id", "strategy_slug", "strategy", "parameters_json", "token_ids", "running", "events", "fills", "equity_micros", "failure")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_SLUG_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_JSON_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    FILLS_FIELD_NUMBER: _ClassVar[int]
+    EQUITY_MICROS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    strategy_slug: str
+    strategy: str
+    parameters_json: str
+    token_ids: _containers.RepeatedScalarFieldContainer[str]
+    running: bool
+    events: int
+    fills: int
+    equity_micros: int
+    failure: str
+    def __init__(self, session_id: _Optional[str] = ..., strategy_slug: _Optional[str] = ..., strategy: _Optional[str] = ..., parameters_json: _Optional[str] = ..., token_ids: _Optional[_Iterable[str]] = ..., running: _Optional[bool] = ..., events: _Optional[int] = ..., fills: _Optional[int] = ..., equity_micros: _Optional[int] = ..., failure: _Optional[str] = ...) -> None: ...
+
+class StartPaperSessionRequest(_message.Message):
+    __slots__ = ("strategy", "parameters_json", "strategy_slug", "token_ids", "capital_micros")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_JSON_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_SLUG_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    CAPITAL_MICROS_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    parameters_json: str
+    strategy_slug: str
+    token_ids: _containers.RepeatedScalarFieldContainer[str]
+    capital_micros: int
+    def __init__(self, strategy: _Optional[str] = ..., parameters_json: _Optional[str] = ..., strategy_slug: _Optional[str] = ..., token_ids: _Optional[_Iterable[str]] = ..., capital_micros: _Optional[int] = ...) -> None: ...
+
+class StartPaperSessionResponse(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: PaperSession
+    def __init__(self, session: _Optional[_Union[PaperSession, _Mapping]] = ...) -> None: ...
+
+class StopPaperSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class StopPaperSessionResponse(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: PaperSession
+    def __init__(self, session: _Optional[_Union[PaperSession, _Mapping]] = ...) -> None: ...
+
+class GetPaperSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class GetPaperSessionResponse(_message.Message):
+    __slots__ = ("session", "days")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    session: PaperSession
+    days: _containers.RepeatedCompositeFieldContainer[PaperDay]
+    def __init__(self, session: _Optional[_Union[PaperSession, _Mapping]] = ..., days: _Optional[_Iterable[_Union[PaperDay, _Mapping]]] = ...) -> None: ...
+
+class EvaluatePaperGateRequest(_message.Message):
+    __slots__ = ("strategy_slug",)
+    STRATEGY_SLUG_FIELD_NUMBER: _ClassVar[int]
+    strategy_slug: str
+    def __init__(self, strategy_slug: _Optional[str] = ...) -> None: ...
+
+class EvaluatePaperGateResponse(_message.Message):
+    __slots__ = ("gate", "passes", "explanation")
+    GATE_FIELD_NUMBER: _ClassVar[int]
+    PASSES_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    gate: PaperGate
+    passes: bool
+    explanation: str
+    def __init__(self, gate: _Optional[_Union[PaperGate, _Mapping]] = ..., passes: _Optional[bool] = ..., explanation: _Optional[str] = ...) -> None: ...

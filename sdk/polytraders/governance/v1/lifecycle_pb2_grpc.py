@@ -961,3 +961,217 @@ class BacktesterService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class PaperTradeServiceStub:
+    """Paper-Trade Runner: a strategy on the live market feed through the execution path's paper port
+    (simulated fills against the current book, a paper account per strategy). It never signs, never
+    submits and never touches the chain. Its continuous paper days make the promotion gate.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.StartPaperSession = channel.unary_unary(
+                '/polytraders.governance.v1.PaperTradeService/StartPaperSession',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartPaperSessionRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartPaperSessionResponse.FromString,
+                _registered_method=True)
+        self.StopPaperSession = channel.unary_unary(
+                '/polytraders.governance.v1.PaperTradeService/StopPaperSession',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StopPaperSessionRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StopPaperSessionResponse.FromString,
+                _registered_method=True)
+        self.GetPaperSession = channel.unary_unary(
+                '/polytraders.governance.v1.PaperTradeService/GetPaperSession',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionResponse.FromString,
+                _registered_method=True)
+        self.EvaluatePaperGate = channel.unary_unary(
+                '/polytraders.governance.v1.PaperTradeService/EvaluatePaperGate',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.EvaluatePaperGateRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.EvaluatePaperGateResponse.FromString,
+                _registered_method=True)
+
+
+class PaperTradeServiceServicer:
+    """Paper-Trade Runner: a strategy on the live market feed through the execution path's paper port
+    (simulated fills against the current book, a paper account per strategy). It never signs, never
+    submits and never touches the chain. Its continuous paper days make the promotion gate.
+    """
+
+    def StartPaperSession(self, request, context):
+        """Start a strategy on the live feed (operators).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopPaperSession(self, request, context):
+        """Stop it (operators).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPaperSession(self, request, context):
+        """Its account and its days.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EvaluatePaperGate(self, request, context):
+        """Compute the strategy's paper gate from its days and link it in the registry (operators).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PaperTradeServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'StartPaperSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartPaperSession,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartPaperSessionRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartPaperSessionResponse.SerializeToString,
+            ),
+            'StopPaperSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopPaperSession,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StopPaperSessionRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StopPaperSessionResponse.SerializeToString,
+            ),
+            'GetPaperSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPaperSession,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionResponse.SerializeToString,
+            ),
+            'EvaluatePaperGate': grpc.unary_unary_rpc_method_handler(
+                    servicer.EvaluatePaperGate,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.EvaluatePaperGateRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.EvaluatePaperGateResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'polytraders.governance.v1.PaperTradeService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('polytraders.governance.v1.PaperTradeService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PaperTradeService:
+    """Paper-Trade Runner: a strategy on the live market feed through the execution path's paper port
+    (simulated fills against the current book, a paper account per strategy). It never signs, never
+    submits and never touches the chain. Its continuous paper days make the promotion gate.
+    """
+
+    @staticmethod
+    def StartPaperSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PaperTradeService/StartPaperSession',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartPaperSessionRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StartPaperSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopPaperSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PaperTradeService/StopPaperSession',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StopPaperSessionRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.StopPaperSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPaperSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PaperTradeService/GetPaperSession',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EvaluatePaperGate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PaperTradeService/EvaluatePaperGate',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.EvaluatePaperGateRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.EvaluatePaperGateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

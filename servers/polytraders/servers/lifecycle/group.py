@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from polymarket import PRODUCTION, Environment
+
+from polytraders.clients.clob import environment_at
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.sdk.clock import to_micros
 from polytraders.servers.runtime.auth import Principal, Role
@@ -14,8 +17,9 @@ from polytraders.servers.runtime.server import ServiceBinding
 
 from .backtest import Backtester
 from .experiments import ExperimentTracker
+from .paper import PaperTrader
 from .registry import LIVE_STAGES, GateRules, StrategyRegistry, stage_name
-from .service import backtest_binding, experiments_binding, registry_binding
+from .service import backtest_binding, experiments_binding, paper_binding, registry_binding
 from .store import ExperimentStore, StrategyStore
 
 
@@ -87,4 +91,14 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
     parts.queries["registry.stage_at"] = stage_at
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
     backtester = Backtester(parts.engine, parts.bus, parts.clock, registry)
-    return [registry_binding(registry), experiments_binding(tracker), backtest_binding(backtester)]
+    config = parts.config
+
+    def market_feed() -> Environment:
+        if not (config.clob_url or config.clob_market_ws_url):
+            return PRODUCTION
+        return environment_at(config.clob_url or PRODUCTION._config.clob_url, config.clob_market_ws_url)
+
+    trader = PaperTrader(parts.engine, parts.bus, parts.clock, registry, rules, market_feed)
+    parts.on_stop.append(trader.stop_all)
+    return [registry_binding(registry), experiments_binding(tracker), backtest_binding(backtester),
+            paper_binding(trader)]  # fmt: skip

@@ -14,6 +14,7 @@ from polytraders.servers.runtime.server import ServiceBinding
 
 from .backtest import Backtester
 from .experiments import ExperimentTracker
+from .paper import PaperTrader
 from .registry import StrategyRegistry
 
 ACCESS = {
@@ -181,3 +182,37 @@ def backtest_binding(backtester: Backtester) -> ServiceBinding:
     return ServiceBinding.of(
         pb, pb_grpc, "BacktesterService", BacktesterServicer(backtester), BACKTEST_ACCESS
     )
+
+
+PAPER_ACCESS = {
+    "StartPaperSession": auth.OPERATE,
+    "StopPaperSession": auth.OPERATE,
+    "GetPaperSession": auth.READ,
+    "EvaluatePaperGate": auth.OPERATE,
+}
+
+
+class PaperTradeServicer(pb_grpc.PaperTradeServiceServicer):
+    def __init__(self, trader: PaperTrader) -> None:
+        self._trader = trader
+
+    async def StartPaperSession(
+        self, request: pb.StartPaperSessionRequest, context: grpc.aio.ServicerContext
+    ):  # type: ignore[no-untyped-def]
+        return pb.StartPaperSessionResponse(session=await self._trader.start(request))
+
+    async def StopPaperSession(self, request: pb.StopPaperSessionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.StopPaperSessionResponse(session=await self._trader.stop(request.session_id))
+
+    async def GetPaperSession(self, request: pb.GetPaperSessionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        session, days = await self._trader.get(request.session_id)
+        return pb.GetPaperSessionResponse(session=session, days=days)
+
+    async def EvaluatePaperGate(
+        self, request: pb.EvaluatePaperGateRequest, context: grpc.aio.ServicerContext
+    ):  # type: ignore[no-untyped-def]
+        return await self._trader.evaluate_gate(request.strategy_slug, current_principal())
+
+
+def paper_binding(trader: PaperTrader) -> ServiceBinding:
+    return ServiceBinding.of(pb, pb_grpc, "PaperTradeService", PaperTradeServicer(trader), PAPER_ACCESS)

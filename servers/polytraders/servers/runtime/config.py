@@ -44,6 +44,8 @@ class ServerConfig:
     """Polytraders' bytes32 builder code; attribution and revenue need it (empty: they refuse to run)."""
     clob_url: str = ""
     """The CLOB's base URL; empty means polymarket-client's production environment."""
+    clob_market_ws_url: str = ""
+    """The CLOB's market websocket channel (paper trading's feed); empty means production's."""
     clob_requests_per_second: float = 5.0
     """Rate limit of every request governance makes to the CLOB."""
     clob_attempts: int = 5

@@ -1,0 +1,274 @@
+"""Paper-Trade Runner: a strategy on the live market feed, through the paper port.
+
+The feed is Polymarket's market websocket channel, read with polymarket-client's keyless public
+client (book snapshots, price changes, last trades); the strategy runs in the SDK's ExecutionPath
+behind the simulated port, so its fills are simulated against the current book and nothing is
+signed, submitted or sent to the chain. Every report goes to the bus in mode PAPER under the
+strategy's own paper slug. The paper account (capital plus P&L at the mid) is closed per UTC day,
+and the days make the promotion gate: continuous days up to the last one (a missing day resets the
+count), and their risk-adjusted return (mean daily return over its standard deviation). The gate
+is linked in the registry, where LIMITED_LIVE checks it against `min_paper_days`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from polymarket import AsyncPublicClient, Environment
+from polymarket.models.clob.market_events import (
+    MarketBookEvent,
+    MarketLastTradePriceEvent,
+    MarketPriceChangeEvent,
+)
+from polymarket.streams import MarketSpec
+from sqlalchemy import BigInteger, Column, Engine, Integer, String, Table, select
+
+from polytraders.governance.v1 import lifecycle_pb2 as pb
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.clock import Clock
+from polytraders.sdk.execution.matching import MarketRules
+from polytraders.sdk.execution.path import BookUpdate, ExecutionPath
+from polytraders.sdk.execution.ports import SimulatedPort
+from polytraders.sdk.report_builders import ReportBuilder, new_report_id
+from polytraders.servers.runtime.auth import Principal
+from polytraders.servers.runtime.bus import ReportBus
+from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from polytraders.servers.runtime.storage import metadata, upsert
+
+from .backtest import _Figures, _parameters, load_strategy
+from .registry import GateRules, StrategyRegistry, paper_gate_passes
+
+log = logging.getLogger(__name__)
+MICROS = Decimal(1_000_000)
+DEFAULT_CAPITAL = 1_000_000_000
+
+paper_days = Table(
+    "paper_days",
+    metadata,
+    Column("strategy_slug", String(128), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("equity_start_micros", BigInteger, nullable=False),
+    Column("equity_end_micros", BigInteger, nullable=False),
+    Column("capital_micros", BigInteger, nullable=False),
+)
+
+
+def paper_gate(days: list[tuple[int, int, int, int]]) -> pb.PaperGate:
+    """From (day, equity at start, at end, capital) rows, oldest first: the trailing run of
+    consecutive calendar days and the mean over standard deviation of their returns."""
+    run: list[tuple[int, int, int, int]] = []
+    for row in days:
+        if run and _date(row[0]) != _date(run[-1][0]) + timedelta(days=1):
+            run = []
+        run.append(row)
+    returns = [Decimal(end - start) / Decimal(capital) for _, start, end, capital in run]
+    ratio = Decimal(0)
+    if len(returns) > 1:
+        mean = sum(returns) / len(returns)
+        variance = sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
+        ratio = mean / variance.sqrt() if variance else (Decimal(1) if mean > 0 else Decimal(0))
+    return pb.PaperGate(continuous_paper_days=len(run), risk_adjusted_return=f"{ratio:.4f}")
+
+
+def _date(day: int) -> date:
+    return date(day // 10000, day // 100 % 100, day % 100)
+
+
+@dataclass
+class _Book:
+    condition_id: str = ""
+    bids: dict[Decimal, int] = field(default_factory=dict)
+    asks: dict[Decimal, int] = field(default_factory=dict)
+
+    def update(self, token_id: str, at: datetime, trade: tuple[Decimal, int] | None = None) -> BookUpdate:
+        return BookUpdate(token_id, self.condition_id, at, tuple(sorted(self.bids.items(), reverse=True)),
+                          tuple(sorted(self.asks.items())), trade)  # fmt: skip
+
+
+def _micros(size: Decimal) -> int:
+    return int(size * MICROS)
+
+
+@dataclass
+class _Session:
+    message: pb.PaperSession
+    capital: int
+    task: asyncio.Task[None] | None = None
+    figures: _Figures = field(default_factory=_Figures)
+    day: int = 0
+    day_start: int = 0
+    equity: int | None = None
+    """Paper equity after the last update (None before the first)."""
+
+
+class PaperTrader:
+    def __init__(
+        self,
+        engine: Engine,
+        bus: ReportBus,
+        clock: Clock,
+        registry: StrategyRegistry,
+        rules: GateRules,
+        environment: Callable[[], Environment],
+    ) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._clock = clock
+        self._registry = registry
+        self._rules = rules
+        self._environment = environment
+        self._sessions: dict[str, _Session] = {}
+
+    async def start(self, request: pb.StartPaperSessionRequest) -> pb.PaperSession:
+        violations = []
+        if ":" not in request.strategy:
+            violations.append(FieldViolation("strategy", "is required, as package.module:ClassName"))
+        if not request.strategy_slug:
+            violations.append(FieldViolation("strategy_slug", "is required: the paper days count for it"))
+        if not request.token_ids:
+            violations.append(FieldViolation("token_ids", "at least one token is traded"))
+        if request.capital_micros < 0:
+            violations.append(FieldViolation("capital_micros", "must not be negative"))
+        if violations:
+            raise InvalidArgument(violations)
+        strategy = load_strategy(request.strategy, _parameters(request.parameters_json, "parameters_json"))
+        await self._registry.get(request.strategy_slug)
+        session = _Session(pb.PaperSession(session_id=new_report_id(), strategy_slug=request.strategy_slug,
+                                           strategy=request.strategy, parameters_json=request.parameters_json,
+                                           token_ids=request.token_ids, running=True),
+                           request.capital_micros or DEFAULT_CAPITAL)  # fmt: skip
+        self._sessions[session.message.session_id] = session
+        session.task = asyncio.get_running_loop().create_task(self._follow(session, strategy))
+        return session.message
+
+    async def _follow(self, session: _Session, strategy: Any) -> None:
+        """Read the market channel until stopped; each book update goes through the paper path."""
+        message = session.message
+        pending: list[rpb.Report] = []
+        builder = ReportBuilder(f"paper-{message.strategy_slug}"[:128], bot_class="paper", mode=rpb.MODE_PAPER,
+                                clock=self._clock)  # fmt: skip
+        path = ExecutionPath(strategy, [], SimulatedPort(MarketRules()), builder, pending.append)
+        books: dict[str, _Book] = {}
+        client = AsyncPublicClient(self._environment())
+        try:
+            handle = await client.subscribe(MarketSpec(asset_ids=list(message.token_ids)))
+            try:
+                async for event in handle:
+                    for update in self._updates(event, books):
+                        path.on_book(update)
+                        for report in pending:  # the fills first: the equity after the update includes them
+                            session.figures.report(report)
+                        session.figures.book(update)
+                        if pending:
+                            await self._bus.publish(list(pending))
+                            pending.clear()
+                        await asyncio.to_thread(self._close_day, session, update.at)
+            finally:
+                await handle.close()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the session says why it stopped
+            log.exception("paper session %s stopped", message.session_id)
+            message.failure = f"{type(error).__name__}: {error}"
+        finally:
+            message.running = False
+            await client.close()
+
+    def _updates(self, event: Any, books: dict[str, _Book]) -> list[BookUpdate]:
+        now = self._clock.now()
+        if isinstance(event, MarketBookEvent):
+            p = event.payload
+            book = books.setdefault(p.asset_id, _Book())
+            book.condition_id = p.condition_id
+            book.bids = {level.price: _micros(level.size) for level in p.bids if level.size > 0}
+            book.asks = {level.price: _micros(level.size) for level in p.asks if level.size > 0}
+            return [book.update(p.asset_id, (p.timestamp or now).astimezone(UTC))]
+        if isinstance(event, MarketPriceChangeEvent):
+            updates = []
+            for change in event.payload.price_changes:
+                book = books.setdefault(change.asset_id, _Book(event.payload.condition_id))
+                side = book.bids if change.side == "BUY" else book.asks
+                if change.size > 0:
+                    side[change.price] = _micros(change.size)
+                else:
+                    side.pop(change.price, None)
+                updates.append(book.update(change.asset_id, (event.payload.timestamp or now).astimezone(UTC)))
+            return updates
+        if isinstance(event, MarketLastTradePriceEvent) and event.payload.size:
+            p = event.payload
+            book = books.setdefault(p.asset_id, _Book(p.condition_id))
+            return [book.update(p.asset_id, (p.timestamp or now).astimezone(UTC), (p.price, _micros(p.size)))]
+        return []
+
+    def _close_day(self, session: _Session, at: datetime) -> None:
+        """Keep the day's paper equity: where it started and where it is now."""
+        day = int(f"{at:%Y%m%d}")
+        equity = session.capital + session.figures.equity()
+        if day != session.day:  # a new day starts where the last update left the account
+            session.day, session.day_start = (
+                day,
+                session.capital if session.equity is None else session.equity,
+            )
+        session.equity = equity
+        message = session.message
+        message.events, message.fills, message.equity_micros = (
+            session.figures.events,
+            session.figures.fills,
+            equity,
+        )
+        with self._engine.begin() as conn:
+            upsert(conn, paper_days, [{"strategy_slug": message.strategy_slug, "day": day,
+                                       "equity_start_micros": session.day_start, "equity_end_micros": equity,
+                                       "capital_micros": session.capital}], ["strategy_slug", "day"])  # fmt: skip
+
+    def _session(self, session_id: str) -> _Session:
+        if not session_id:
+            raise InvalidArgument.field("session_id", "is required")
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"no paper session {session_id!r} in this process")
+        return session
+
+    async def stop(self, session_id: str) -> pb.PaperSession:
+        session = self._session(session_id)
+        if session.task is not None:
+            session.task.cancel()
+            await asyncio.gather(session.task, return_exceptions=True)
+        session.message.running = False
+        return session.message
+
+    async def stop_all(self) -> None:
+        for session_id in list(self._sessions):
+            await self.stop(session_id)
+
+    def _days(self, slug: str) -> list[tuple[int, int, int, int]]:
+        d = paper_days
+        query = select(d.c.day, d.c.equity_start_micros, d.c.equity_end_micros, d.c.capital_micros)
+        with self._engine.connect() as conn:
+            return [
+                tuple(row) for row in conn.execute(query.where(d.c.strategy_slug == slug).order_by(d.c.day))
+            ]  # type: ignore[misc]
+
+    async def get(self, session_id: str) -> tuple[pb.PaperSession, list[pb.PaperDay]]:
+        session = self._session(session_id)
+        days = await asyncio.to_thread(self._days, session.message.strategy_slug)
+        return session.message, [
+            pb.PaperDay(day=d, equity_start_micros=s, equity_end_micros=e) for d, s, e, _ in days
+        ]
+
+    async def evaluate_gate(self, slug: str, actor: Principal) -> pb.EvaluatePaperGateResponse:
+        if not slug:
+            raise InvalidArgument.field("strategy_slug", "is required")
+        await self._registry.get(slug)
+        gate = paper_gate(await asyncio.to_thread(self._days, slug))
+        strategy = await self._registry.link_artefact(
+            slug, pb.Artefact(kind=pb.ARTEFACT_KIND_PAPER_GATE, ref=f"paper-gate-{gate.continuous_paper_days}d",
+                              paper_gate=gate), actor)  # fmt: skip
+        passes, why = paper_gate_passes(strategy, self._rules)
+        return pb.EvaluatePaperGateResponse(gate=gate, passes=passes, explanation=why)
