@@ -4,6 +4,10 @@ figures, an equity curve and an HTML page, linked in the registry."""
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import grpc
 import pytest
@@ -13,6 +17,7 @@ from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ReportBuilder
 from polytraders.sdk.clock import to_timestamp
+from polytraders.sdk.execution.path import BookUpdate, Intent
 from polytraders.servers.runtime.mesh import MeshThread
 from tests.contract.rpc import violations
 from tests.sdk.test_execution_path import BOOKS, T0
@@ -22,16 +27,21 @@ OPS = [("authorization", "Bearer dev-operator-token")]
 STRATEGY = "tests.sdk.test_execution_path:Momentum"
 
 
-def _archive_books(mesh: MeshThread) -> None:
+def _snapshots(mesh: MeshThread, token: str, books: list[BookUpdate]) -> None:
     feed = ReportBuilder("clob-book-feed-1", bot_class="data")
     observations = [feed.observation(
-        produced_at=book.at, condition_id=book.condition_id, token_id=book.token_id, source="clob.book",
+        produced_at=book.at, condition_id=book.condition_id, token_id=token, source="clob.book",
         best_bid=str(book.best_bid), best_ask=str(book.best_ask),
         bids=[rpb.BookLevel(price=str(p), size_micros=s) for p, s in book.bids],
         asks=[rpb.BookLevel(price=str(p), size_micros=s) for p, s in book.asks],
-    ) for book in BOOKS]  # fmt: skip
+    ) for book in books]  # fmt: skip
     with Governance(mesh.address, token="dev-operator-token", bot_slug="ops") as ops:
         ops.reports.publish_now(observations)
+
+
+def _archive_books(mesh: MeshThread) -> None:
+    _snapshots(mesh, TOKEN_ID, BOOKS)
+    with Governance(mesh.address, token="dev-operator-token", bot_slug="ops") as ops:
         ops.registry.register("momentum", owner="alpha", version="1.0")
 
 
@@ -106,3 +116,99 @@ def test_bad_backtests_are_refused_and_nothing_is_run(mesh: MeshThread, case, ch
     with pytest.raises(grpc.RpcError) as bot:
         stub.StartBacktest(_request(), metadata=[("authorization", "Bearer dev-bot-token")])
     assert bot.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+@dataclass
+class SignalFollower:
+    """Buys `shares` at the ask whenever signal-bot says go."""
+
+    slug: str = "follower"
+    version: str = "1"
+    shares: int = 5
+    ask: Decimal | None = None
+    token: str = ""
+
+    def on_book(self, book: BookUpdate, position_micros: int) -> list[Intent]:
+        self.ask, self.token = book.best_ask, book.token_id
+        return []
+
+    def on_fill(self, fill: object) -> None:
+        pass
+
+    def on_report(self, report: rpb.Report) -> list[Intent]:
+        if report.observation.metrics.get("go") == "1" and self.ask is not None:
+            return [
+                Intent(self.token, BOOKS[0].condition_id, "BUY", self.ask, self.shares * 1_000_000, "go", "1")
+            ]
+        return []
+
+
+def _deltas(mesh: MeshThread, token: str) -> None:
+    """The same books as BOOKS for another token: one snapshot, then only the levels that changed."""
+    feed = ReportBuilder("clob-book-feed-2", bot_class="data")
+    reports, previous = [], None
+    for book in BOOKS:
+        levels = {"bids": dict(book.bids), "asks": dict(book.asks)}
+        if previous is None:
+            changed, source = levels, "clob.book"
+        else:
+            changed = {side: {p: levels[side].get(p, 0) for p in set(levels[side]) | set(previous[side])
+                              if levels[side].get(p, 0) != previous[side].get(p, 0)} for side in levels}  # fmt: skip
+            source = "clob.book.delta"
+        reports.append(feed.observation(produced_at=book.at, condition_id=book.condition_id, token_id=token,
+                                        source=source, **{side: [rpb.BookLevel(price=str(p), size_micros=s)
+                                                                 for p, s in sorted(changed[side].items())]
+                                                          for side in ("bids", "asks")}))  # fmt: skip
+        previous = levels
+    with Governance(mesh.address, token="dev-operator-token", bot_slug="ops") as ops:
+        ops.reports.publish_now(reports)
+
+
+def test_deltas_signals_and_audited_parameters(mesh: MeshThread) -> None:
+    _archive_books(mesh)
+    _deltas(mesh, "2002")
+    stub = pb_grpc.BacktesterServiceStub(grpc.insecure_channel(mesh.address))
+    snapshots = stub.StartBacktest(_request(strategy_slug=""), metadata=OPS).backtest
+    deltas = stub.StartBacktest(_request(strategy_slug="", token_ids=["2002"]), metadata=OPS).backtest
+    assert (deltas.result.fills, deltas.result.pnl_micros) == (
+        snapshots.result.fills,
+        snapshots.result.pnl_micros,
+    )
+
+    # inputs replay in bus order: three books, the signal, the rest
+    signal = ReportBuilder("signal-bot", bot_class="signal").observation(
+        produced_at=BOOKS[2].at + timedelta(seconds=0.5), source="signal.go", metrics={"go": "1"})  # fmt: skip
+    _snapshots(mesh, "4004", BOOKS[:3])
+    with Governance(mesh.address, token="dev-operator-token", bot_slug="ops") as ops:
+        ops.reports.publish_now([signal])
+    _snapshots(mesh, "4004", BOOKS[3:])
+    followed = stub.StartBacktest(_request(strategy="tests.servers.lifecycle.test_backtest:SignalFollower", strategy_slug="",
+                                           token_ids=["4004"], signal_bot_slugs=["signal-bot"]), metadata=OPS).backtest  # fmt: skip
+    fills = [r.report.execution for r in stub.StreamBacktestReports(
+        pb.StreamBacktestReportsRequest(backtest_id=followed.backtest_id), metadata=OPS)
+        if r.report.execution.event == rpb.EXECUTION_EVENT_FILL]  # fmt: skip
+    assert [(f.price, f.filled_size_micros) for f in fills] == [
+        ("0.46", 5_000_000)
+    ]  # the ask after the 3rd book
+
+    with Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot") as bot:
+        config = bot.config({"shares": 3})
+        assert bot.reports.flush(timeout=10)
+    at = to_timestamp(datetime.now(UTC) + timedelta(days=1))
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            audited = stub.StartBacktest(_request(strategy_slug="", parameters_from_bot="demo-bot", parameters_at=at),
+                                         metadata=OPS).backtest  # fmt: skip
+            break
+        except grpc.RpcError as error:  # the configuration reaches the audit history through the bus
+            assert error.code() == grpc.StatusCode.NOT_FOUND and time.monotonic() < deadline
+            time.sleep(0.05)
+    buys = [
+        r.report.decision.size_micros
+        for r in stub.StreamBacktestReports(
+            pb.StreamBacktestReportsRequest(backtest_id=audited.backtest_id), metadata=OPS
+        )
+        if r.report.HasField("decision")
+    ]
+    assert buys[0] == 3_000_000 and dict(config) == {"shares": 3}

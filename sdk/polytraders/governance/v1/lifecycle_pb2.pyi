@@ -477,7 +477,7 @@ class ListExperimentsResponse(_message.Message):
     def __init__(self, experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ...) -> None: ...
 
 class StartBacktestRequest(_message.Message):
-    __slots__ = ("strategy", "parameters_json", "strategy_slug", "token_ids", "window_start", "window_end", "parameters_b_json")
+    __slots__ = ("strategy", "parameters_json", "strategy_slug", "token_ids", "window_start", "window_end", "parameters_b_json", "signal_bot_slugs", "parameters_from_bot", "parameters_at")
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_JSON_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_SLUG_FIELD_NUMBER: _ClassVar[int]
@@ -485,6 +485,9 @@ class StartBacktestRequest(_message.Message):
     WINDOW_START_FIELD_NUMBER: _ClassVar[int]
     WINDOW_END_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_B_JSON_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_BOT_SLUGS_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FROM_BOT_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_AT_FIELD_NUMBER: _ClassVar[int]
     strategy: str
     parameters_json: str
     strategy_slug: str
@@ -492,7 +495,10 @@ class StartBacktestRequest(_message.Message):
     window_start: _timestamp_pb2.Timestamp
     window_end: _timestamp_pb2.Timestamp
     parameters_b_json: str
-    def __init__(self, strategy: _Optional[str] = ..., parameters_json: _Optional[str] = ..., strategy_slug: _Optional[str] = ..., token_ids: _Optional[_Iterable[str]] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parameters_b_json: _Optional[str] = ...) -> None: ...
+    signal_bot_slugs: _containers.RepeatedScalarFieldContainer[str]
+    parameters_from_bot: str
+    parameters_at: _timestamp_pb2.Timestamp
+    def __init__(self, strategy: _Optional[str] = ..., parameters_json: _Optional[str] = ..., strategy_slug: _Optional[str] = ..., token_ids: _Optional[_Iterable[str]] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parameters_b_json: _Optional[str] = ..., signal_bot_slugs: _Optional[_Iterable[str]] = ..., parameters_from_bot: _Optional[str] = ..., parameters_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class BacktestResult(_message.Message):
     __slots__ = ("pnl_micros", "fee_micros", "sharpe", "sortino", "max_drawdown_micros", "fill_ratio", "events", "fills", "per_market")
@@ -617,18 +623,20 @@ class PaperSession(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., strategy_slug: _Optional[str] = ..., strategy: _Optional[str] = ..., parameters_json: _Optional[str] = ..., token_ids: _Optional[_Iterable[str]] = ..., running: _Optional[bool] = ..., events: _Optional[int] = ..., fills: _Optional[int] = ..., equity_micros: _Optional[int] = ..., failure: _Optional[str] = ...) -> None: ...
 
 class StartPaperSessionRequest(_message.Message):
-    __slots__ = ("strategy", "parameters_json", "strategy_slug", "token_ids", "capital_micros")
+    __slots__ = ("strategy", "parameters_json", "strategy_slug", "token_ids", "capital_micros", "signal_bot_slugs")
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_JSON_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_SLUG_FIELD_NUMBER: _ClassVar[int]
     TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     CAPITAL_MICROS_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_BOT_SLUGS_FIELD_NUMBER: _ClassVar[int]
     strategy: str
     parameters_json: str
     strategy_slug: str
     token_ids: _containers.RepeatedScalarFieldContainer[str]
     capital_micros: int
-    def __init__(self, strategy: _Optional[str] = ..., parameters_json: _Optional[str] = ..., strategy_slug: _Optional[str] = ..., token_ids: _Optional[_Iterable[str]] = ..., capital_micros: _Optional[int] = ...) -> None: ...
+    signal_bot_slugs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, strategy: _Optional[str] = ..., parameters_json: _Optional[str] = ..., strategy_slug: _Optional[str] = ..., token_ids: _Optional[_Iterable[str]] = ..., capital_micros: _Optional[int] = ..., signal_bot_slugs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StartPaperSessionResponse(_message.Message):
     __slots__ = ("session",)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -92,6 +92,8 @@ class Strategy(Protocol):
 
     def on_fill(self, fill: Fill) -> None: ...
 
+    # Optional: `on_report(report) -> Sequence[Intent]` receives other bots' reports (signals).
+
 
 class Guard(Protocol):
     name: str
@@ -131,6 +133,14 @@ class ExecutionPath:
             self._filled(fill, book.at)
         for intent in self.strategy.on_book(book, self.positions.get(book.token_id, 0)):
             self._decide(intent, book.at)
+
+    def on_report(self, report: rpb.Report) -> None:
+        """Another bot's report (a signal, say): passed to a strategy that has `on_report`."""
+        react = getattr(self.strategy, "on_report", None)
+        if react is not None:
+            at = report.header.produced_at.ToDatetime(tzinfo=UTC)
+            for intent in react(report) or ():
+                self._decide(intent, at)
 
     def _decide(self, intent: Intent, at: datetime) -> None:
         self._sequence += 1

@@ -138,6 +138,7 @@ def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-de
     activity = UserActivity(
         parts.engine, parts.bus, GovernanceReporter(parts.bus, "user-activity-ledger", parts.clock)
     )
+    parts.queries["audit.config_at"] = history.config_at
     parts.spawn(history.follow())
     parts.spawn(activity.follow())
     parts.on_operator_action = activity.record_operator_call

@@ -22,10 +22,11 @@ import json
 import struct
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, String, Table, select
 
@@ -36,10 +37,11 @@ from polytraders.sdk.execution.matching import MarketRules
 from polytraders.sdk.execution.path import BookUpdate, ExecutionPath
 from polytraders.sdk.execution.ports import SimulatedPort
 from polytraders.sdk.report_builders import ReportBuilder, new_report_id, seeded_report_ids
-from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
+from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.bus import ReportBus
-from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.storage import metadata
 
@@ -64,6 +66,36 @@ def book_update(report: rpb.Report) -> BookUpdate:
     return BookUpdate(o.token_id, o.condition_id, report.header.produced_at.ToDatetime(tzinfo=UTC),
                       tuple((Decimal(level.price), level.size_micros) for level in o.bids),
                       tuple((Decimal(level.price), level.size_micros) for level in o.asks), trade)  # fmt: skip
+
+
+def is_book(report: rpb.Report, tokens: frozenset[str]) -> bool:
+    o = report.observation
+    return report.HasField("observation") and o.token_id in tokens and o.source.startswith("clob.book")
+
+
+class BookReplay:
+    """Each token's book as the archive tells it: "clob.book" observations are whole snapshots,
+    "clob.book.delta" ones carry changed levels only (size 0 removes a level)."""
+
+    def __init__(self) -> None:
+        self._books: dict[str, tuple[dict[Decimal, int], dict[Decimal, int]]] = {}
+
+    def apply(self, report: rpb.Report) -> BookUpdate:
+        o = report.observation
+        bids, asks = self._books.setdefault(o.token_id, ({}, {}))
+        if not o.source.endswith(".delta"):
+            bids.clear()
+            asks.clear()
+        for levels, side in ((o.bids, bids), (o.asks, asks)):
+            for level in levels:
+                price = Decimal(level.price)
+                if level.size_micros > 0:
+                    side[price] = level.size_micros
+                else:
+                    side.pop(price, None)
+        trade = (Decimal(o.last_trade_price), o.last_trade_size_micros) if o.last_trade_size_micros else None
+        return BookUpdate(o.token_id, o.condition_id, report.header.produced_at.ToDatetime(tzinfo=UTC),
+                          tuple(sorted(bids.items(), reverse=True)), tuple(sorted(asks.items())), trade)  # fmt: skip
 
 
 def load_strategy(path: str, parameters: dict[str, object]):  # type: ignore[no-untyped-def]
@@ -204,31 +236,45 @@ def _figures(run: pb.Backtest) -> list[tuple[str, object, object]]:
 
 
 class Backtester:
-    def __init__(self, engine: Engine, bus: ReportBus, clock: Clock, registry: StrategyRegistry) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        bus: ReportBus,
+        clock: Clock,
+        registry: StrategyRegistry,
+        reporter: GovernanceReporter,
+        queries: Mapping[str, Callable[..., Awaitable[Any]]],
+    ) -> None:
         self._engine = engine
         self._bus = bus
         self._clock = clock
         self._registry = registry
+        self._reporter = reporter
+        self._queries = queries
+        """The mesh's cross-group reads ("audit.config_at"), looked up when a run needs one."""
 
-    def _books(self, tokens: frozenset[str], start: datetime, end: datetime) -> Iterator[rpb.Report]:
-        archive: ReportArchive = self._bus.archive
-        epochs = ReportFilter(kinds=frozenset({rpb.REPORT_KIND_OBSERVATION}),
-                              epoch_from=int(f"{start:%Y%m%d}"), epoch_to=int(f"{end:%Y%m%d}"))  # fmt: skip
+    def _inputs(self, request: pb.StartBacktestRequest) -> Iterator[rpb.Report]:
+        """The window's book observations of the tokens and the signal bots' reports, in bus order."""
+        start, end = request.window_start.ToDatetime(tzinfo=UTC), request.window_end.ToDatetime(tzinfo=UTC)
+        tokens, signals = frozenset(request.token_ids), frozenset(request.signal_bot_slugs)
+        kinds = frozenset() if signals else frozenset({rpb.REPORT_KIND_OBSERVATION})
+        window = ReportFilter(kinds=kinds, epoch_from=int(f"{start:%Y%m%d}"), epoch_to=int(f"{end:%Y%m%d}"))
         start_us, end_us, after = to_micros(start), to_micros(end), 0
         while True:
-            page = archive.read_after(after, epochs, _PAGE)
+            page = self._bus.archive.read_after(after, window, _PAGE)
             for archived in page:
                 report = rpb.Report.FromString(archived.payload)
-                o, at = report.observation, report.header.produced_at.ToMicroseconds()
-                if o.token_id in tokens and (o.bids or o.asks) and start_us <= at < end_us:
+                if not start_us <= report.header.produced_at.ToMicroseconds() < end_us:
+                    continue
+                if is_book(report, tokens) or report.header.bot_slug in signals:
                     yield report
             if len(page) < _PAGE:
                 return
             after = page[-1].seq
 
-    def _inputs_digest(self, tokens: frozenset[str], start: datetime, end: datetime) -> str:
+    def _inputs_digest(self, request: pb.StartBacktestRequest) -> str:
         digest = hashlib.sha256()
-        for report in self._books(tokens, start, end):
+        for report in self._inputs(request):
             digest.update(report.SerializeToString(deterministic=True))
         return digest.hexdigest()
 
@@ -250,11 +296,14 @@ class Backtester:
             slug, bot_class="backtest", mode=rpb.MODE_REPLAY, report_ids=seeded_report_ids(seed)
         )
         path = ExecutionPath(strategy, [], SimulatedPort(MarketRules()), builder, emit)
-        start, end = request.window_start.ToDatetime(tzinfo=UTC), request.window_end.ToDatetime(tzinfo=UTC)
-        for report in self._books(frozenset(request.token_ids), start, end):
-            update = book_update(report)
-            path.on_book(update)
-            figures.book(update)
+        books, tokens = BookReplay(), frozenset(request.token_ids)
+        for report in self._inputs(request):
+            if is_book(report, tokens):
+                update = books.apply(report)
+                path.on_book(update)
+                figures.book(update)
+            else:
+                path.on_report(report)
         if batch:
             publish.append(list(batch))
         return figures, digest.hexdigest()
@@ -274,10 +323,11 @@ class Backtester:
             parameters.append(_parameters(request.parameters_b_json, "parameters_b_json"))
         if violations:
             raise InvalidArgument(violations)
+        if request.parameters_from_bot:
+            parameters[0] = await self._audited_parameters(request)
         if request.strategy_slug:
             await self._registry.get(request.strategy_slug)  # NOT_FOUND before any work
-        start, end = request.window_start.ToDatetime(tzinfo=UTC), request.window_end.ToDatetime(tzinfo=UTC)
-        input_digest = await asyncio.to_thread(self._inputs_digest, frozenset(request.token_ids), start, end)
+        input_digest = await asyncio.to_thread(self._inputs_digest, request)
         run = pb.Backtest(backtest_id=new_report_id(), request=request, input_digest=input_digest,
                           ran_at=to_timestamp(self._clock.now()))  # fmt: skip
         results = []
@@ -301,10 +351,28 @@ class Backtester:
         run.equity_png = equity_png(figures.curve)
         run.html = report_html(run)
         await asyncio.to_thread(self._save, run)
+        r = run.result
+        await self._reporter.operations(
+            "backtester", "backtest.run", rpb.COMPONENT_STATUS_HEALTHY, rpb.SEVERITY_INFO,
+            f"backtest {run.backtest_id} of {request.strategy} over {r.events} book updates: {r.fills} fills, "
+            f"P&L {r.pnl_micros} micro-pUSD, inputs {run.input_digest[:16]}, outputs {run.output_digest[:16]}",
+            {"backtest_id": run.backtest_id, "input_digest": run.input_digest, "output_digest": run.output_digest,
+             "bot_slug": run.bot_slug, "events": str(r.events), "fills": str(r.fills), "pnl_micros": str(r.pnl_micros)},
+        )  # fmt: skip
         if request.strategy_slug:
             await self._registry.link_artefact(request.strategy_slug,
                                                pb.Artefact(kind=pb.ARTEFACT_KIND_BACKTEST_RUN, ref=run.backtest_id), actor)  # fmt: skip
         return run
+
+    async def _audited_parameters(self, request: pb.StartBacktestRequest) -> dict[str, object]:
+        """The bot's configuration in force at `parameters_at`, from the audit group's history."""
+        config_at = self._queries.get("audit.config_at")
+        if config_at is None:
+            raise FailedPrecondition("parameters_from_bot needs the audit group served in this mesh")
+        if not request.HasField("parameters_at"):
+            raise InvalidArgument.field("parameters_at", "is required with parameters_from_bot")
+        change = await config_at(request.parameters_from_bot, request.parameters_at.ToDatetime(tzinfo=UTC))
+        return json.loads(change.snapshot_json)
 
     def _save(self, run: pb.Backtest) -> None:
         with self._engine.begin() as conn:

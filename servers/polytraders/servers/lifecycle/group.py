@@ -90,7 +90,8 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
     parts.commands["registry.pause"] = pause_for
     parts.queries["registry.stage_at"] = stage_at
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
-    backtester = Backtester(parts.engine, parts.bus, parts.clock, registry)
+    backtester = Backtester(parts.engine, parts.bus, parts.clock, registry,
+                            GovernanceReporter(parts.bus, "backtester", parts.clock), parts.queries)  # fmt: skip
     config = parts.config
 
     def market_feed() -> Environment:

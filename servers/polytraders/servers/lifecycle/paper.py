@@ -36,6 +36,7 @@ from polytraders.sdk.execution.matching import MarketRules
 from polytraders.sdk.execution.path import BookUpdate, ExecutionPath
 from polytraders.sdk.execution.ports import SimulatedPort
 from polytraders.sdk.report_builders import ReportBuilder, new_report_id
+from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument, NotFound
@@ -105,6 +106,7 @@ class _Session:
     day_start: int = 0
     equity: int | None = None
     """Paper equity after the last update (None before the first)."""
+    signal_bots: tuple[str, ...] = ()
 
 
 class PaperTrader:
@@ -142,7 +144,7 @@ class PaperTrader:
         session = _Session(pb.PaperSession(session_id=new_report_id(), strategy_slug=request.strategy_slug,
                                            strategy=request.strategy, parameters_json=request.parameters_json,
                                            token_ids=request.token_ids, running=True),
-                           request.capital_micros or DEFAULT_CAPITAL)  # fmt: skip
+                           request.capital_micros or DEFAULT_CAPITAL, signal_bots=tuple(request.signal_bot_slugs))  # fmt: skip
         self._sessions[session.message.session_id] = session
         session.task = asyncio.get_running_loop().create_task(self._follow(session, strategy))
         return session.message
@@ -156,18 +158,15 @@ class PaperTrader:
         path = ExecutionPath(strategy, [], SimulatedPort(MarketRules()), builder, pending.append)
         books: dict[str, _Book] = {}
         client = AsyncPublicClient(self._environment())
+        signals = asyncio.get_running_loop().create_task(self._signals(session, path, pending))
         try:
             handle = await client.subscribe(MarketSpec(asset_ids=list(message.token_ids)))
             try:
                 async for event in handle:
                     for update in self._updates(event, books):
                         path.on_book(update)
-                        for report in pending:  # the fills first: the equity after the update includes them
-                            session.figures.report(report)
+                        await self._flush(session, pending)  # the fills first: the day's equity includes them
                         session.figures.book(update)
-                        if pending:
-                            await self._bus.publish(list(pending))
-                            pending.clear()
                         await asyncio.to_thread(self._close_day, session, update.at)
             finally:
                 await handle.close()
@@ -178,7 +177,25 @@ class PaperTrader:
             message.failure = f"{type(error).__name__}: {error}"
         finally:
             message.running = False
+            signals.cancel()
             await client.close()
+
+    async def _signals(self, session: _Session, path: ExecutionPath, pending: list[rpb.Report]) -> None:
+        """The signal bots' live reports on the bus, to the strategy's `on_report`."""
+        slugs = frozenset(session.signal_bots)
+        if not slugs:
+            return
+        async for archived in self._bus.subscribe(ReportFilter(bot_slugs=slugs), live_only=True):
+            path.on_report(rpb.Report.FromString(archived.payload))
+            await self._flush(session, pending)
+
+    async def _flush(self, session: _Session, pending: list[rpb.Report]) -> None:
+        for report in pending:
+            session.figures.report(report)
+        if pending:
+            batch = list(pending)
+            pending.clear()
+            await self._bus.publish(batch)
 
     def _updates(self, event: Any, books: dict[str, _Book]) -> list[BookUpdate]:
         now = self._clock.now()
