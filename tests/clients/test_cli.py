@@ -279,7 +279,7 @@ def test_an_operator_reconciles_a_day_and_reads_the_quarantine(database_url: str
 
 def test_an_operator_runs_and_shows_a_backtest(database_url: str, tmp_path: Path) -> None:
     # the strategy must be importable where governance runs: here, from the repository's tests package
-    with serving(database_url, PYTHONPATH=str(REPO)) as served:
+    with serving(database_url, PYTHONPATH=str(REPO), POLYTRADERS_STRATEGY_PACKAGES="tests") as served:
         with Governance(served.address, token="dev-operator-token", bot_slug="ops") as ops:
             feed = ReportBuilder("clob-book-feed-1", bot_class="data")
             ops.reports.publish_now([feed.observation(

@@ -132,3 +132,18 @@ def test_live_paper_and_replay_decide_the_same_from_the_same_inputs() -> None:
     assert len(posted) == len([r for r in live if r.execution.event == rpb.EXECUTION_EVENT_ORDER_SUBMITTED])
     tagged = [r.execution.builder_code for r in live if r.execution.event == rpb.EXECUTION_EVENT_ORDER_TAGGED]
     assert tagged and set(tagged) == {CODE}
+
+
+def test_the_live_port_reports_the_clobs_refusal_as_a_rejection() -> None:
+    with local_clob() as clob:
+        market(clob)
+        clob.json("POST", "/order", {"success": False, "orderID": "", "status": "", "makingAmount": "0",
+                                     "takingAmount": "0", "errorMsg": "invalid nonce"})  # fmt: skip
+        client = SecureClient.create(private_key=THROWAWAY_KEY, wallet=Account.from_key(THROWAWAY_KEY).address,
+                                     environment=clob.environment())  # fmt: skip
+        live = run(LivePort(client), rpb.MODE_LIVE)
+        client.close()
+    events = [r.execution.event for r in live if r.HasField("execution")]
+    assert rpb.EXECUTION_EVENT_ORDER_REJECTED in events and rpb.EXECUTION_EVENT_ORDER_ACCEPTED not in events
+    (rejected,) = [r.execution for r in live if r.execution.event == rpb.EXECUTION_EVENT_ORDER_REJECTED][:1]
+    assert "invalid" in rejected.explanation

@@ -68,7 +68,7 @@ def test_a_resting_order_waits_behind_the_queue_ahead_of_it() -> None:
     assert book.submit("o1", BUY, D("0.48"), 100 * M) == []
     assert book.resting["o1"].ahead == 300 * M  # behind the 300 already bid at 0.48
     assert book.trade(D("0.48"), 200 * M) == []  # the queue ahead trades first
-    book.change(BUY, D("0.48"), 100 * M)  # ...and the book shows it: 200 left the front
+    book.snapshot(bids={D("0.48"): 100 * M, D("0.47"): 100 * M}, asks=dict(book.asks))  # 200 left the front
     assert book.resting["o1"].ahead == 100 * M
     (partial,) = book.trade(D("0.48"), 130 * M)  # 100 ahead of us, then 30 of ours
     assert (partial.size_micros, partial.price, partial.maker, partial.fee_micros) == (
@@ -84,6 +84,18 @@ def test_a_resting_order_waits_behind_the_queue_ahead_of_it() -> None:
 def test_a_book_update_that_crosses_a_resting_order_fills_it() -> None:
     book = engine()
     book.submit("o1", SELL, D("0.55"), 40 * M)
-    fills = book.change(BUY, D("0.56"), 25 * M)  # someone bids above our offer
+    fills = book.snapshot(
+        bids={**book.bids, D("0.56"): 25 * M}, asks=dict(book.asks)
+    )  # someone bids above our offer
     assert [(f.price, f.size_micros, f.maker) for f in fills] == [(D("0.55"), 25 * M, True)]
     assert book.resting["o1"].left == 15 * M and D("0.56") not in book.bids
+
+
+def test_resting_orders_fill_best_price_first_then_first_placed() -> None:
+    book = engine()
+    book.submit("a-best-price", BUY, D("0.49"), 10 * M)
+    book.submit("b-earlier-worse", BUY, D("0.48"), 10 * M)  # behind the 300 at 0.48
+    book.submit("c-same-price-later", BUY, D("0.49"), 10 * M)
+    fills = book.trade(D("0.47"), 25 * M)  # through both prices
+    assert [(f.order_id, f.size_micros) for f in fills] == [("a-best-price", 10 * M), ("c-same-price-later", 10 * M),
+                                                           ("b-earlier-worse", 5 * M)]  # fmt: skip

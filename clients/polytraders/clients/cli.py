@@ -281,6 +281,15 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from polytraders.governance.v1 import lifecycle_pb2, lifecycle_pb2_grpc
     from polytraders.sdk.clock import to_timestamp
 
+    if args.backtest == "run":
+        try:
+            window = [datetime.fromisoformat(moment) for moment in (args.start, args.end)]
+        except ValueError as error:
+            print(f"--from and --until must be ISO 8601 instants: {error}", file=sys.stderr)
+            return 2
+        if any(moment.tzinfo is None for moment in window):
+            print("--from and --until need a timezone, e.g. 2026-11-23T00:00:00+00:00", file=sys.stderr)
+            return 2
     with grpc.insecure_channel(args.target) as channel:
         stub = lifecycle_pb2_grpc.BacktesterServiceStub(channel)
         try:
@@ -288,8 +297,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 request = lifecycle_pb2.StartBacktestRequest(
                     strategy=args.strategy, parameters_json=args.params, parameters_b_json=args.params_b or "",
                     strategy_slug=args.slug or "", token_ids=args.token_ids,
-                    window_start=to_timestamp(datetime.fromisoformat(args.start)),
-                    window_end=to_timestamp(datetime.fromisoformat(args.end)),
+                    window_start=to_timestamp(window[0]), window_end=to_timestamp(window[1]),
                 )  # fmt: skip
                 run = stub.StartBacktest(request, metadata=_metadata(args.token), timeout=3600).backtest
             else:

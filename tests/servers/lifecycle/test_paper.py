@@ -23,7 +23,7 @@ from tests.support.market_ws import book_event, market_channel
 
 OPS = [("authorization", "Bearer dev-operator-token")]
 STRATEGY = "tests.sdk.test_execution_path:Momentum"
-DAY0 = datetime(2026, 10, 1, 12, tzinfo=UTC)
+DAY0 = datetime(2026, 10, 27, 12, tzinfo=UTC)  # the 28th day is 2026-11-23: yesterday, by the test clock
 
 
 def days_of_books(first: int, count: int) -> list[dict]:
@@ -42,15 +42,17 @@ def days_of_books(first: int, count: int) -> list[dict]:
 def test_the_gate_counts_trailing_consecutive_days() -> None:
     day = lambda n: int(f"{(DAY0 + timedelta(days=n)):%Y%m%d}")  # noqa: E731
     rows = [(day(n), 1_000_000_000, 1_000_000_000 + 1_000 * (n % 3 + 1), 1_000_000_000) for n in range(13)]
-    assert paper_gate(rows).continuous_paper_days == 13
+    today = (DAY0 + timedelta(days=28)).date()
+    assert paper_gate(rows, (DAY0 + timedelta(days=13)).date()).continuous_paper_days == 13
+    assert paper_gate(rows, today).continuous_paper_days == 0  # it stopped two weeks ago: a gap
     later = rows + [
         (day(n), 1_000_000_000, 1_000_000_000 + 1_000 * (n % 3 + 1), 1_000_000_000) for n in range(14, 28)
     ]
-    gate = paper_gate(later)
+    gate = paper_gate(later, today)
     # returns (×1e-6) 3,1,2 repeating over days 14..27: five 3s, five 1s, four 2s; mean 2,
     # sample variance 10/13, so the ratio is 2 / sqrt(10/13) = 2.2804
     assert (gate.continuous_paper_days, gate.risk_adjusted_return) == (14, "2.2804")
-    assert paper_gate([]).continuous_paper_days == 0
+    assert paper_gate([], today).continuous_paper_days == 0
 
 
 def _wait(stub: pb_grpc.PaperTradeServiceStub, session_id: str, events: int) -> pb.GetPaperSessionResponse:
@@ -80,8 +82,9 @@ def test_13_days_a_gap_and_14_days_pass_the_gate_only_after_the_second_run(
             )
             first = stub.StartPaperSession(request, metadata=OPS).session
             run = _wait(stub, first.session_id, 26)
-            assert [d.day for d in run.days][0] == 20261001 and len(run.days) == 13
+            assert [d.day for d in run.days][0] == 20261027 and len(run.days) == 13
             stub.StopPaperSession(pb.StopPaperSessionRequest(session_id=first.session_id), metadata=OPS)
+            clock.set(DAY0 + timedelta(days=13))  # the morning after the first run's last day
             gate = stub.EvaluatePaperGate(pb.EvaluatePaperGateRequest(strategy_slug="momentum"), metadata=OPS)
             assert (gate.gate.continuous_paper_days, gate.passes) == (
                 13,
@@ -90,6 +93,7 @@ def test_13_days_a_gap_and_14_days_pass_the_gate_only_after_the_second_run(
 
             second = stub.StartPaperSession(request, metadata=OPS).session
             _wait(stub, second.session_id, 28)
+            clock.set(DAY0 + timedelta(days=28))  # the morning after the second run's last day
             gate = stub.EvaluatePaperGate(pb.EvaluatePaperGateRequest(strategy_slug="momentum"), metadata=OPS)
             assert (gate.gate.continuous_paper_days, gate.passes) == (14, True), gate.explanation
             with Governance(mesh.address, token="dev-operator-token", bot_slug="ops") as ops:

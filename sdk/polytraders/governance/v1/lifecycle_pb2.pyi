@@ -477,7 +477,7 @@ class ListExperimentsResponse(_message.Message):
     def __init__(self, experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ...) -> None: ...
 
 class StartBacktestRequest(_message.Message):
-    __slots__ = ("strategy", "parameters_json", "strategy_slug", "token_ids", "window_start", "window_end", "parameters_b_json", "signal_bot_slugs", "parameters_from_bot", "parameters_at")
+    __slots__ = ("strategy", "parameters_json", "strategy_slug", "token_ids", "window_start", "window_end", "parameters_b_json", "signal_bot_slugs", "parameters_from_bot", "parameters_at", "fee_rate", "fee_exponent", "tick_size", "min_size_micros")
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_JSON_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_SLUG_FIELD_NUMBER: _ClassVar[int]
@@ -488,6 +488,10 @@ class StartBacktestRequest(_message.Message):
     SIGNAL_BOT_SLUGS_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FROM_BOT_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_AT_FIELD_NUMBER: _ClassVar[int]
+    FEE_RATE_FIELD_NUMBER: _ClassVar[int]
+    FEE_EXPONENT_FIELD_NUMBER: _ClassVar[int]
+    TICK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIZE_MICROS_FIELD_NUMBER: _ClassVar[int]
     strategy: str
     parameters_json: str
     strategy_slug: str
@@ -498,7 +502,11 @@ class StartBacktestRequest(_message.Message):
     signal_bot_slugs: _containers.RepeatedScalarFieldContainer[str]
     parameters_from_bot: str
     parameters_at: _timestamp_pb2.Timestamp
-    def __init__(self, strategy: _Optional[str] = ..., parameters_json: _Optional[str] = ..., strategy_slug: _Optional[str] = ..., token_ids: _Optional[_Iterable[str]] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parameters_b_json: _Optional[str] = ..., signal_bot_slugs: _Optional[_Iterable[str]] = ..., parameters_from_bot: _Optional[str] = ..., parameters_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    fee_rate: str
+    fee_exponent: str
+    tick_size: str
+    min_size_micros: int
+    def __init__(self, strategy: _Optional[str] = ..., parameters_json: _Optional[str] = ..., strategy_slug: _Optional[str] = ..., token_ids: _Optional[_Iterable[str]] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parameters_b_json: _Optional[str] = ..., signal_bot_slugs: _Optional[_Iterable[str]] = ..., parameters_from_bot: _Optional[str] = ..., parameters_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fee_rate: _Optional[str] = ..., fee_exponent: _Optional[str] = ..., tick_size: _Optional[str] = ..., min_size_micros: _Optional[int] = ...) -> None: ...
 
 class BacktestResult(_message.Message):
     __slots__ = ("pnl_micros", "fee_micros", "sharpe", "sortino", "max_drawdown_micros", "fill_ratio", "events", "fills", "per_market")
@@ -523,7 +531,7 @@ class BacktestResult(_message.Message):
     def __init__(self, pnl_micros: _Optional[int] = ..., fee_micros: _Optional[int] = ..., sharpe: _Optional[str] = ..., sortino: _Optional[str] = ..., max_drawdown_micros: _Optional[int] = ..., fill_ratio: _Optional[str] = ..., events: _Optional[int] = ..., fills: _Optional[int] = ..., per_market: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Backtest(_message.Message):
-    __slots__ = ("backtest_id", "request", "result", "result_b", "input_digest", "output_digest", "equity_png", "html", "ran_at", "bot_slug")
+    __slots__ = ("backtest_id", "request", "result", "result_b", "input_digest", "output_digest", "equity_png", "html", "ran_at", "bot_slug", "output_digest_b")
     BACKTEST_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
@@ -534,6 +542,7 @@ class Backtest(_message.Message):
     HTML_FIELD_NUMBER: _ClassVar[int]
     RAN_AT_FIELD_NUMBER: _ClassVar[int]
     BOT_SLUG_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DIGEST_B_FIELD_NUMBER: _ClassVar[int]
     backtest_id: str
     request: StartBacktestRequest
     result: BacktestResult
@@ -544,7 +553,8 @@ class Backtest(_message.Message):
     html: str
     ran_at: _timestamp_pb2.Timestamp
     bot_slug: str
-    def __init__(self, backtest_id: _Optional[str] = ..., request: _Optional[_Union[StartBacktestRequest, _Mapping]] = ..., result: _Optional[_Union[BacktestResult, _Mapping]] = ..., result_b: _Optional[_Union[BacktestResult, _Mapping]] = ..., input_digest: _Optional[str] = ..., output_digest: _Optional[str] = ..., equity_png: _Optional[bytes] = ..., html: _Optional[str] = ..., ran_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., bot_slug: _Optional[str] = ...) -> None: ...
+    output_digest_b: str
+    def __init__(self, backtest_id: _Optional[str] = ..., request: _Optional[_Union[StartBacktestRequest, _Mapping]] = ..., result: _Optional[_Union[BacktestResult, _Mapping]] = ..., result_b: _Optional[_Union[BacktestResult, _Mapping]] = ..., input_digest: _Optional[str] = ..., output_digest: _Optional[str] = ..., equity_png: _Optional[bytes] = ..., html: _Optional[str] = ..., ran_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., bot_slug: _Optional[str] = ..., output_digest_b: _Optional[str] = ...) -> None: ...
 
 class StartBacktestResponse(_message.Message):
     __slots__ = ("backtest",)

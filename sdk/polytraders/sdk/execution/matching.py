@@ -79,6 +79,7 @@ class _Resting:
     size: int
     builder: bool
     ahead: int
+    placed: int
     filled: int = 0
 
     @property
@@ -95,31 +96,22 @@ class MatchingEngine:
     asks: dict[Decimal, int] = field(default_factory=dict)
     resting: dict[str, _Resting] = field(default_factory=dict)
     _trades: Iterator[int] = field(default_factory=lambda: count(1))
+    _placed: Iterator[int] = field(default_factory=lambda: count(1))
 
     # -- the book ---------------------------------------------------------------------------------
 
     def snapshot(self, bids: Mapping[Decimal, int], asks: Mapping[Decimal, int]) -> list[SimFill]:
-        """A whole new book; our resting orders keep the queue they had, capped by the new level."""
+        """The book as it is now. Where a level shrank, the front of its queue left, so our orders
+        resting there move up by that much; then any order the new book crosses fills."""
+        before = {BUY: self.bids, SELL: self.asks}
         self.bids, self.asks = (
             {p: s for p, s in bids.items() if s > 0},
             {p: s for p, s in asks.items() if s > 0},
         )
         for order in self.resting.values():
-            order.ahead = min(order.ahead, self._level(order.side, order.price))
-        return self._crossed()
-
-    def change(self, side: str, price: Decimal, size_micros: int) -> list[SimFill]:
-        """One level's new size (0 removes it)."""
-        levels = self.bids if side == BUY else self.asks
-        before = levels.get(price, 0)
-        if size_micros > 0:
-            levels[price] = size_micros
-        else:
-            levels.pop(price, None)
-        if size_micros < before:  # the front of the queue left: ours moves up
-            for order in self.resting.values():
-                if order.side == side and order.price == price:
-                    order.ahead = max(0, order.ahead - (before - size_micros))
+            shrank = before[order.side].get(order.price, 0) - self._level(order.side, order.price)
+            if shrank > 0:
+                order.ahead = max(0, order.ahead - shrank)
         return self._crossed()
 
     def trade(self, price: Decimal, size_micros: int) -> list[SimFill]:
@@ -127,7 +119,7 @@ class MatchingEngine:
         book update that follows a trade moves our place; the trade itself does not); a trade through
         our price fills us outright."""
         fills = []
-        for order in sorted(self.resting.values(), key=lambda o: o.order_id):
+        for order in self._priority():
             if size_micros <= 0:
                 break
             through = price < order.price if order.side == BUY else price > order.price
@@ -143,10 +135,14 @@ class MatchingEngine:
     def _level(self, side: str, price: Decimal) -> int:
         return (self.bids if side == BUY else self.asks).get(price, 0)
 
+    def _priority(self) -> list[_Resting]:
+        """Our resting orders best price first, then first placed first (price-time priority)."""
+        return sorted(self.resting.values(), key=lambda o: (-o.price if o.side == BUY else o.price, o.placed))
+
     def _crossed(self) -> list[SimFill]:
         """Our resting orders that the book now crosses fill against the crossing levels."""
         fills = []
-        for order in sorted(self.resting.values(), key=lambda o: o.order_id):
+        for order in self._priority():
             opposite = self.asks if order.side == BUY else self.bids
             for price in sorted(opposite, reverse=order.side == SELL):
                 if order.left == 0 or (price > order.price if order.side == BUY else price < order.price):
@@ -185,8 +181,8 @@ class MatchingEngine:
             if not left:
                 break
         if left and order_type == "GTC":
-            self.resting[order_id] = _Resting(order_id, side, price, size_micros, builder,
-                                              ahead=self._level(side, price), filled=size_micros - left)  # fmt: skip
+            self.resting[order_id] = _Resting(order_id, side, price, size_micros, builder, ahead=self._level(side, price),
+                                              placed=next(self._placed), filled=size_micros - left)  # fmt: skip
         return fills
 
     def cancel(self, order_id: str) -> bool:

@@ -45,7 +45,9 @@ class SimulatedPort:
 
 
 class LivePort:
-    """Orders to the CLOB through polymarket-client's SecureClient (its keys, its signing)."""
+    """Orders to the CLOB through polymarket-client's SecureClient (its keys, its signing). GTC
+    orders go as limit orders; FAK and FOK as market orders bounded by the intent's price, which is
+    how the CLOB takes them."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -55,7 +57,17 @@ class LivePort:
 
     def place(self, order: OrderIntent, order_id: str) -> Placed:
         try:
-            response = self._client.place_limit_order(**order.limit_kwargs())
+            if order.order_type in ("FAK", "FOK"):
+                bound = {"max_price": order.price} if order.side == "BUY" else {"min_price": order.price}
+                quantity = (
+                    {"amount": order.price * order.size} if order.side == "BUY" else {"shares": order.size}
+                )  # type: ignore[operator]
+                response = self._client.place_market_order(token_id=order.token_id, side=order.side, order_type=order.order_type,
+                                                           builder_code=order.builder_code, **quantity, **bound)  # fmt: skip
+            else:
+                response = self._client.place_limit_order(**order.limit_kwargs())
         except Exception as error:  # noqa: BLE001 - the CLOB's refusal is the order's outcome
             return Placed(order_id, [], f"{type(error).__name__}: {error}")
-        return Placed(getattr(response, "order_id", None) or getattr(response, "id", None) or order_id, [])
+        if not getattr(response, "ok", True):  # polymarket-client returns a refusal, it does not raise one
+            return Placed(order_id, [], f"{response.code}: {response.message}")
+        return Placed(response.order_id, [])

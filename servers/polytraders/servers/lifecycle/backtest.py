@@ -18,6 +18,7 @@ import base64
 import hashlib
 import html
 import importlib
+import inspect
 import json
 import struct
 import zlib
@@ -33,7 +34,7 @@ from sqlalchemy import BigInteger, Column, Engine, LargeBinary, String, Table, s
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, to_micros, to_timestamp
-from polytraders.sdk.execution.matching import MarketRules
+from polytraders.sdk.execution.matching import FeeSchedule, MarketRules
 from polytraders.sdk.execution.path import BookUpdate, ExecutionPath
 from polytraders.sdk.execution.ports import SimulatedPort
 from polytraders.sdk.report_builders import ReportBuilder, new_report_id, seeded_report_ids
@@ -88,18 +89,61 @@ class BookReplay:
             asks.clear()
         for levels, side in ((o.bids, bids), (o.asks, asks)):
             for level in levels:
-                price = Decimal(level.price)
+                price = _price(level.price)
+                if price is None:
+                    continue  # not a price on a CLOB book: left out, as the exchange never shows one
                 if level.size_micros > 0:
                     side[price] = level.size_micros
                 else:
                     side.pop(price, None)
-        trade = (Decimal(o.last_trade_price), o.last_trade_size_micros) if o.last_trade_size_micros else None
+        last = _price(o.last_trade_price)
+        trade = (
+            (last, o.last_trade_size_micros) if last is not None and o.last_trade_size_micros > 0 else None
+        )
         return BookUpdate(o.token_id, o.condition_id, report.header.produced_at.ToDatetime(tzinfo=UTC),
                           tuple(sorted(bids.items(), reverse=True)), tuple(sorted(asks.items())), trade)  # fmt: skip
 
 
-def load_strategy(path: str, parameters: dict[str, object]):  # type: ignore[no-untyped-def]
+def _price(text: str) -> Decimal | None:
+    try:
+        price = Decimal(text)
+    except ArithmeticError:
+        return None
+    return price if price.is_finite() and 0 < price < 1 else None
+
+
+def market_rules(request: pb.StartBacktestRequest) -> MarketRules:
+    try:
+        fees = FeeSchedule(Decimal(request.fee_rate or "0"), Decimal(request.fee_exponent or "1"))
+        rules = MarketRules(Decimal(request.tick_size or "0.01"), request.min_size_micros or 5_000_000, fees)
+    except ArithmeticError:
+        raise InvalidArgument.field(
+            "fee_rate", "fee rate, exponent and tick size must be decimal strings"
+        ) from None
+    if not (0 <= fees.rate < 1 and 0 < rules.tick_size < 1 and rules.min_size_micros > 0):
+        raise InvalidArgument.field(
+            "fee_rate", "fee rate in [0, 1), tick size in (0, 1), a positive minimum size"
+        )
+    return rules
+
+
+def strategy_code_digest(path: str) -> str:
+    """sha256 of the strategy module's source ("" when it has none to read)."""
+    module = importlib.import_module(path.partition(":")[0])
+    try:
+        return hashlib.sha256(inspect.getsource(module).encode()).hexdigest()
+    except (OSError, TypeError):
+        return ""
+
+
+def load_strategy(path: str, parameters: dict[str, object], packages: Sequence[str]):  # type: ignore[no-untyped-def]
+    """The strategy object; only from the configured packages (`strategy_packages`): an import path
+    from a request must not reach anything else on the server."""
     module, _, name = path.partition(":")
+    if not any(module == p or module.startswith(f"{p}.") for p in packages):
+        raise InvalidArgument.field(
+            "strategy", f"{module!r} is not in the strategy packages {list(packages)}"
+        )
     try:
         return getattr(importlib.import_module(module), name)(**parameters)
     except (ImportError, AttributeError, ValueError) as error:
@@ -244,7 +288,9 @@ class Backtester:
         registry: StrategyRegistry,
         reporter: GovernanceReporter,
         queries: Mapping[str, Callable[..., Awaitable[Any]]],
+        packages: Sequence[str],
     ) -> None:
+        self._packages = packages
         self._engine = engine
         self._bus = bus
         self._clock = clock
@@ -253,8 +299,9 @@ class Backtester:
         self._queries = queries
         """The mesh's cross-group reads ("audit.config_at"), looked up when a run needs one."""
 
-    def _inputs(self, request: pb.StartBacktestRequest) -> Iterator[rpb.Report]:
-        """The window's book observations of the tokens and the signal bots' reports, in bus order."""
+    def _inputs(self, request: pb.StartBacktestRequest, ceiling: int) -> Iterator[rpb.Report]:
+        """The window's book observations of the tokens and the signal bots' reports, in bus order, up
+        to the archive's `ceiling` seq (fixed when the run starts: every pass reads the same data)."""
         start, end = request.window_start.ToDatetime(tzinfo=UTC), request.window_end.ToDatetime(tzinfo=UTC)
         tokens, signals = frozenset(request.token_ids), frozenset(request.signal_bot_slugs)
         kinds = frozenset() if signals else frozenset({rpb.REPORT_KIND_OBSERVATION})
@@ -263,6 +310,8 @@ class Backtester:
         while True:
             page = self._bus.archive.read_after(after, window, _PAGE)
             for archived in page:
+                if archived.seq > ceiling:
+                    return
                 report = rpb.Report.FromString(archived.payload)
                 if not start_us <= report.header.produced_at.ToMicroseconds() < end_us:
                     continue
@@ -272,40 +321,47 @@ class Backtester:
                 return
             after = page[-1].seq
 
-    def _inputs_digest(self, request: pb.StartBacktestRequest) -> str:
+    def _inputs_digest(self, request: pb.StartBacktestRequest, ceiling: int) -> str:
         digest = hashlib.sha256()
-        for report in self._inputs(request):
+        for report in self._inputs(request, ceiling):
             digest.update(report.SerializeToString(deterministic=True))
         return digest.hexdigest()
 
     def _replay(self, request: pb.StartBacktestRequest, parameters: dict[str, object], seed: str, slug: str,
-                publish: list[list[rpb.Report]]) -> tuple[_Figures, str]:  # fmt: skip
-        """One pass over the inputs with one parameter set; reports are handed over in batches."""
-        strategy = load_strategy(request.strategy, parameters)
+                ceiling: int, loop: asyncio.AbstractEventLoop) -> tuple[_Figures, str]:  # fmt: skip
+        """One pass over the inputs with one parameter set, publishing its reports as it goes."""
+        strategy = load_strategy(request.strategy, parameters, self._packages)
         figures, digest, batch = _Figures(), hashlib.sha256(), []
+
+        def publish() -> None:
+            asyncio.run_coroutine_threadsafe(self._bus.publish(list(batch)), loop).result()
+            batch.clear()
 
         def emit(report: rpb.Report) -> None:
             digest.update(report.SerializeToString(deterministic=True))
             figures.report(report)
             batch.append(report)
             if len(batch) >= _PUBLISH_BATCH:
-                publish.append(list(batch))
-                batch.clear()
+                publish()
 
         builder = ReportBuilder(
             slug, bot_class="backtest", mode=rpb.MODE_REPLAY, report_ids=seeded_report_ids(seed)
         )
-        path = ExecutionPath(strategy, [], SimulatedPort(MarketRules()), builder, emit)
+        path = ExecutionPath(strategy, [], SimulatedPort(market_rules(request)), builder, emit)
         books, tokens = BookReplay(), frozenset(request.token_ids)
-        for report in self._inputs(request):
-            if is_book(report, tokens):
-                update = books.apply(report)
-                path.on_book(update)
-                figures.book(update)
-            else:
-                path.on_report(report)
+        for n, report in enumerate(self._inputs(request, ceiling)):
+            try:
+                if is_book(report, tokens):
+                    update = books.apply(report)
+                    path.on_book(update)
+                    figures.book(update)
+                else:
+                    path.on_report(report)
+            except (ArithmeticError, ValueError, TypeError, KeyError, AttributeError) as error:
+                raise FailedPrecondition(f"the strategy failed on input {n} ({report.header.report_id}): "
+                                         f"{type(error).__name__}: {error}") from None  # fmt: skip
         if batch:
-            publish.append(list(batch))
+            publish()
         return figures, digest.hexdigest()
 
     async def start(self, request: pb.StartBacktestRequest, actor: Principal) -> pb.Backtest:
@@ -325,29 +381,31 @@ class Backtester:
             raise InvalidArgument(violations)
         if request.parameters_from_bot:
             parameters[0] = await self._audited_parameters(request)
+        for params in parameters:  # the class and its parameters, checked before any work
+            load_strategy(request.strategy, params, self._packages)
+        market_rules(request)
         if request.strategy_slug:
             await self._registry.get(request.strategy_slug)  # NOT_FOUND before any work
-        input_digest = await asyncio.to_thread(self._inputs_digest, request)
+        ceiling = await asyncio.to_thread(self._bus.archive.last_seq)
+        input_digest = await asyncio.to_thread(self._inputs_digest, request, ceiling)
         run = pb.Backtest(backtest_id=new_report_id(), request=request, input_digest=input_digest,
                           ran_at=to_timestamp(self._clock.now()))  # fmt: skip
         results = []
+        code = strategy_code_digest(request.strategy)
+        loop = asyncio.get_running_loop()
         for params in parameters:
-            seed = hashlib.sha256(
-                f"{input_digest}|{request.strategy}|{json.dumps(params, sort_keys=True)}".encode()
-            ).hexdigest()
-            slug = f"backtest-{seed[:16]}"  # from the inputs: an identical run repeats its reports exactly
+            # everything the reports depend on: the inputs, the strategy's code and its parameters;
+            # an identical run repeats its reports exactly, a changed one cannot reuse their ids
+            seed = hashlib.sha256(f"{input_digest}|{request.strategy}|{code}|{json.dumps(params, sort_keys=True)}"
+                                  f"|{market_rules(request)}".encode()).hexdigest()  # fmt: skip
+            slug = f"backtest-{seed[:16]}"
             run.bot_slug = run.bot_slug or slug
-            batches: list[list[rpb.Report]] = []
-            figures, output_digest = await asyncio.to_thread(
-                self._replay, request, params, seed, slug, batches
-            )
-            for batch in batches:
-                await self._bus.publish(batch)
-            results.append((figures, output_digest))
+            results.append(await asyncio.to_thread(self._replay, request, params, seed, slug, ceiling, loop))
         (figures, run.output_digest), rest = results[0], results[1:]
         run.result.CopyFrom(figures.result())
         if rest:
             run.result_b.CopyFrom(rest[0][0].result())
+            run.output_digest_b = rest[0][1]
         run.equity_png = equity_png(figures.curve)
         run.html = report_html(run)
         await asyncio.to_thread(self._save, run)

@@ -1,4 +1,4 @@
-"""The lifecycle group: StrategyRegistry and ExperimentTracker (later: backtests, paper trading)."""
+"""The lifecycle group: StrategyRegistry, ExperimentTracker, Backtester and the Paper-Trade Runner."""
 
 from __future__ import annotations
 
@@ -91,7 +91,8 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
     parts.queries["registry.stage_at"] = stage_at
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
     backtester = Backtester(parts.engine, parts.bus, parts.clock, registry,
-                            GovernanceReporter(parts.bus, "backtester", parts.clock), parts.queries)  # fmt: skip
+                            GovernanceReporter(parts.bus, "backtester", parts.clock), parts.queries,
+                            parts.config.strategy_packages)  # fmt: skip
     config = parts.config
 
     def market_feed() -> Environment:
@@ -99,7 +100,9 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
             return PRODUCTION
         return environment_at(config.clob_url or PRODUCTION._config.clob_url, config.clob_market_ws_url)
 
-    trader = PaperTrader(parts.engine, parts.bus, parts.clock, registry, rules, market_feed)
+    trader = PaperTrader(
+        parts.engine, parts.bus, parts.clock, registry, rules, market_feed, config.strategy_packages
+    )
     parts.on_stop.append(trader.stop_all)
     return [registry_binding(registry), experiments_binding(tracker), backtest_binding(backtester),
             paper_binding(trader)]  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -39,7 +39,7 @@ from polytraders.sdk.report_builders import ReportBuilder, new_report_id
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.bus import ReportBus
-from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from polytraders.servers.runtime.storage import metadata, upsert
 
 from .backtest import _Figures, _parameters, load_strategy
@@ -60,14 +60,17 @@ paper_days = Table(
 )
 
 
-def paper_gate(days: list[tuple[int, int, int, int]]) -> pb.PaperGate:
+def paper_gate(days: list[tuple[int, int, int, int]], today: date) -> pb.PaperGate:
     """From (day, equity at start, at end, capital) rows, oldest first: the trailing run of
-    consecutive calendar days and the mean over standard deviation of their returns."""
+    consecutive calendar days, if it reaches yesterday or today (paper trading that stopped earlier
+    is a gap too), and the mean over standard deviation of their returns."""
     run: list[tuple[int, int, int, int]] = []
     for row in days:
         if run and _date(row[0]) != _date(run[-1][0]) + timedelta(days=1):
             run = []
         run.append(row)
+    if run and _date(run[-1][0]) < today - timedelta(days=1):
+        run = []
     returns = [Decimal(end - start) / Decimal(capital) for _, start, end, capital in run]
     ratio = Decimal(0)
     if len(returns) > 1:
@@ -107,6 +110,8 @@ class _Session:
     equity: int | None = None
     """Paper equity after the last update (None before the first)."""
     signal_bots: tuple[str, ...] = ()
+    current: dict[str, object] | None = None
+    """Today's row of the paper account, written when the day ends (or the session stops)."""
 
 
 class PaperTrader:
@@ -118,7 +123,9 @@ class PaperTrader:
         registry: StrategyRegistry,
         rules: GateRules,
         environment: Callable[[], Environment],
+        packages: Sequence[str],
     ) -> None:
+        self._packages = packages
         self._engine = engine
         self._bus = bus
         self._clock = clock
@@ -139,8 +146,17 @@ class PaperTrader:
             violations.append(FieldViolation("capital_micros", "must not be negative"))
         if violations:
             raise InvalidArgument(violations)
-        strategy = load_strategy(request.strategy, _parameters(request.parameters_json, "parameters_json"))
+        strategy = load_strategy(
+            request.strategy, _parameters(request.parameters_json, "parameters_json"), self._packages
+        )
         await self._registry.get(request.strategy_slug)
+        if any(
+            s.message.running and s.message.strategy_slug == request.strategy_slug
+            for s in self._sessions.values()
+        ):
+            raise FailedPrecondition(
+                f"{request.strategy_slug} already has a running paper session: one account per strategy"
+            )
         session = _Session(pb.PaperSession(session_id=new_report_id(), strategy_slug=request.strategy_slug,
                                            strategy=request.strategy, parameters_json=request.parameters_json,
                                            token_ids=request.token_ids, running=True),
@@ -167,7 +183,9 @@ class PaperTrader:
                         path.on_book(update)
                         await self._flush(session, pending)  # the fills first: the day's equity includes them
                         session.figures.book(update)
-                        await asyncio.to_thread(self._close_day, session, update.at)
+                        finished = self._account(session, update.at)
+                        if finished is not None:
+                            await asyncio.to_thread(self._save_day, finished)
             finally:
                 await handle.close()
         except asyncio.CancelledError:
@@ -178,6 +196,9 @@ class PaperTrader:
         finally:
             message.running = False
             signals.cancel()
+            await asyncio.gather(signals, return_exceptions=True)
+            if session.current is not None:
+                await asyncio.to_thread(self._save_day, session.current)
             await client.close()
 
     async def _signals(self, session: _Session, path: ExecutionPath, pending: list[rpb.Report]) -> None:
@@ -223,11 +244,13 @@ class PaperTrader:
             return [book.update(p.asset_id, (p.timestamp or now).astimezone(UTC), (p.price, _micros(p.size)))]
         return []
 
-    def _close_day(self, session: _Session, at: datetime) -> None:
-        """Keep the day's paper equity: where it started and where it is now."""
+    def _account(self, session: _Session, at: datetime) -> dict[str, object] | None:
+        """The paper account after an update: today's row, and the day it just finished, if any."""
         day = int(f"{at:%Y%m%d}")
         equity = session.capital + session.figures.equity()
+        finished = None
         if day != session.day:  # a new day starts where the last update left the account
+            finished = session.current
             session.day, session.day_start = (
                 day,
                 session.capital if session.equity is None else session.equity,
@@ -239,10 +262,13 @@ class PaperTrader:
             session.figures.fills,
             equity,
         )
+        session.current = {"strategy_slug": message.strategy_slug, "day": day, "equity_start_micros": session.day_start,
+                           "equity_end_micros": equity, "capital_micros": session.capital}  # fmt: skip
+        return finished
+
+    def _save_day(self, row: dict[str, object]) -> None:
         with self._engine.begin() as conn:
-            upsert(conn, paper_days, [{"strategy_slug": message.strategy_slug, "day": day,
-                                       "equity_start_micros": session.day_start, "equity_end_micros": equity,
-                                       "capital_micros": session.capital}], ["strategy_slug", "day"])  # fmt: skip
+            upsert(conn, paper_days, [row], ["strategy_slug", "day"])
 
     def _session(self, session_id: str) -> _Session:
         if not session_id:
@@ -272,9 +298,21 @@ class PaperTrader:
                 tuple(row) for row in conn.execute(query.where(d.c.strategy_slug == slug).order_by(d.c.day))
             ]  # type: ignore[misc]
 
+    async def _all_days(self, slug: str) -> list[tuple[int, int, int, int]]:
+        """The strategy's written days, and today's row of its running session (not written yet)."""
+        days = await asyncio.to_thread(self._days, slug)
+        for session in self._sessions.values():
+            row = session.current
+            if session.message.running and session.message.strategy_slug == slug and row is not None:
+                today = tuple(
+                    int(row[k]) for k in ("day", "equity_start_micros", "equity_end_micros", "capital_micros")
+                )  # type: ignore[call-overload]
+                days = [d for d in days if d[0] != today[0]] + [today]  # type: ignore[list-item]
+        return days
+
     async def get(self, session_id: str) -> tuple[pb.PaperSession, list[pb.PaperDay]]:
         session = self._session(session_id)
-        days = await asyncio.to_thread(self._days, session.message.strategy_slug)
+        days = await self._all_days(session.message.strategy_slug)
         return session.message, [
             pb.PaperDay(day=d, equity_start_micros=s, equity_end_micros=e) for d, s, e, _ in days
         ]
@@ -283,7 +321,7 @@ class PaperTrader:
         if not slug:
             raise InvalidArgument.field("strategy_slug", "is required")
         await self._registry.get(slug)
-        gate = paper_gate(await asyncio.to_thread(self._days, slug))
+        gate = paper_gate(await self._all_days(slug), self._clock.now().date())
         strategy = await self._registry.link_artefact(
             slug, pb.Artefact(kind=pb.ARTEFACT_KIND_PAPER_GATE, ref=f"paper-gate-{gate.continuous_paper_days}d",
                               paper_gate=gate), actor)  # fmt: skip

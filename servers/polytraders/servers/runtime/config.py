@@ -78,6 +78,8 @@ class ServerConfig:
     """pUSD's address; empty means polymarket-client's production CollateralToken."""
     conditional_tokens_address: str = ""
     """The Conditional Tokens (ERC-1155) address; empty means production's."""
+    strategy_packages: tuple[str, ...] = ("strategies",)
+    """Packages the backtester and the paper runner may import strategies from (nothing else)."""
     cron_manifest: str = ""
     """CronRunner's TOML manifest; empty means the governance default shipped with the package."""
     cron_poll_seconds: float = 1.0
