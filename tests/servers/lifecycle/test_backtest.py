@@ -19,8 +19,9 @@ from polytraders.sdk import Governance, ReportBuilder
 from polytraders.sdk.clock import to_timestamp
 from polytraders.sdk.execution.path import BookUpdate, Intent
 from polytraders.servers.runtime.mesh import MeshThread
+from tests.conftest import start_mesh
 from tests.contract.rpc import violations
-from tests.sdk.test_execution_path import BOOKS, T0
+from tests.sdk.test_execution_path import BOOKS, T0, MaxPosition, Momentum
 from tests.support.clob import TOKEN_ID
 
 OPS = [("authorization", "Bearer dev-operator-token")]
@@ -80,7 +81,12 @@ def test_a_backtest_is_deterministic_and_compares_two_parameter_sets(mesh: MeshT
 BAD = [
     ("no strategy", {"strategy": ""}, grpc.StatusCode.INVALID_ARGUMENT, "strategy"),
     ("no such strategy", {"strategy": "tests.nowhere:Nothing"}, grpc.StatusCode.INVALID_ARGUMENT, "strategy"),
-    ("outside the strategy packages", {"strategy": "os:system"}, grpc.StatusCode.INVALID_ARGUMENT, "strategy"),
+    (
+        "outside the strategy packages",
+        {"strategy": "os:system"},
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "strategy",
+    ),
     ("fee rate", {"fee_rate": "abc"}, grpc.StatusCode.INVALID_ARGUMENT, "fee_rate"),
     (
         "parameters not an object",
@@ -217,3 +223,30 @@ def test_deltas_signals_and_audited_parameters(mesh: MeshThread) -> None:
         if r.report.HasField("decision")
     ]
     assert buys[0] == 3_000_000 and dict(config) == {"shares": 3}
+
+
+@dataclass
+class GuardedMomentum(Momentum):
+    """Momentum with its position guard: the backtester runs a strategy's guards, as live."""
+
+    guards: tuple = (MaxPosition(),)
+
+
+def test_a_backtest_runs_the_strategys_guards_and_tags_its_orders(database_url: str, clock) -> None:  # type: ignore[no-untyped-def]
+    mesh = start_mesh(database_url, clock, builder_code="0x" + "ab" * 32)
+    try:
+        _archive_books(mesh)
+        stub = pb_grpc.BacktesterServiceStub(grpc.insecure_channel(mesh.address))
+        run = stub.StartBacktest(_request(strategy="tests.servers.lifecycle.test_backtest:GuardedMomentum"),
+                                 metadata=OPS).backtest  # fmt: skip
+        reports = [r.report for r in stub.StreamBacktestReports(pb.StreamBacktestReportsRequest(backtest_id=run.backtest_id),
+                                                                metadata=OPS)]  # fmt: skip
+    finally:
+        mesh.stop()
+    votes = [r.risk_vote for r in reports if r.HasField("risk_vote")]
+    assert votes and {v.guard_name for v in votes} == {"max_position"}
+    assert any(v.verdict == rpb.VERDICT_RESIZE for v in votes)
+    tags = [
+        r.execution.builder_code for r in reports if r.execution.event == rpb.EXECUTION_EVENT_ORDER_TAGGED
+    ]
+    assert tags and set(tags) == {"0x" + "ab" * 32}

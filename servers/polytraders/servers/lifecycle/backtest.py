@@ -289,8 +289,11 @@ class Backtester:
         reporter: GovernanceReporter,
         queries: Mapping[str, Callable[..., Awaitable[Any]]],
         packages: Sequence[str],
+        builder_code: str = "",
     ) -> None:
         self._packages = packages
+        self._builder_code = builder_code
+        """Tagged on every simulated order, as live (empty: not configured, nothing tagged)."""
         self._engine = engine
         self._bus = bus
         self._clock = clock
@@ -347,7 +350,8 @@ class Backtester:
         builder = ReportBuilder(
             slug, bot_class="backtest", mode=rpb.MODE_REPLAY, report_ids=seeded_report_ids(seed)
         )
-        path = ExecutionPath(strategy, [], SimulatedPort(market_rules(request)), builder, emit)
+        path = ExecutionPath(strategy, getattr(strategy, "guards", ()), SimulatedPort(market_rules(request)), builder,
+                             emit, builder_code=self._builder_code)  # fmt: skip
         books, tokens = BookReplay(), frozenset(request.token_ids)
         for n, report in enumerate(self._inputs(request, ceiling)):
             try:

@@ -92,7 +92,7 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
     backtester = Backtester(parts.engine, parts.bus, parts.clock, registry,
                             GovernanceReporter(parts.bus, "backtester", parts.clock), parts.queries,
-                            parts.config.strategy_packages)  # fmt: skip
+                            parts.config.strategy_packages, parts.config.builder_code)  # fmt: skip
     config = parts.config
 
     def market_feed() -> Environment:
@@ -100,9 +100,8 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
             return PRODUCTION
         return environment_at(config.clob_url or PRODUCTION._config.clob_url, config.clob_market_ws_url)
 
-    trader = PaperTrader(
-        parts.engine, parts.bus, parts.clock, registry, rules, market_feed, config.strategy_packages
-    )
+    trader = PaperTrader(parts.engine, parts.bus, parts.clock, registry, rules, market_feed,
+                         config.strategy_packages, config.builder_code)  # fmt: skip
     parts.on_stop.append(trader.stop_all)
     return [registry_binding(registry), experiments_binding(tracker), backtest_binding(backtester),
             paper_binding(trader)]  # fmt: skip

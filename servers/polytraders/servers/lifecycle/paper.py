@@ -124,8 +124,10 @@ class PaperTrader:
         rules: GateRules,
         environment: Callable[[], Environment],
         packages: Sequence[str],
+        builder_code: str = "",
     ) -> None:
         self._packages = packages
+        self._builder_code = builder_code
         self._engine = engine
         self._bus = bus
         self._clock = clock
@@ -171,7 +173,8 @@ class PaperTrader:
         pending: list[rpb.Report] = []
         builder = ReportBuilder(f"paper-{message.strategy_slug}"[:128], bot_class="paper", mode=rpb.MODE_PAPER,
                                 clock=self._clock)  # fmt: skip
-        path = ExecutionPath(strategy, [], SimulatedPort(MarketRules()), builder, pending.append)
+        path = ExecutionPath(strategy, getattr(strategy, "guards", ()), SimulatedPort(MarketRules()), builder,
+                             pending.append, builder_code=self._builder_code)  # fmt: skip
         books: dict[str, _Book] = {}
         client = AsyncPublicClient(self._environment())
         signals = asyncio.get_running_loop().create_task(self._signals(session, path, pending))
