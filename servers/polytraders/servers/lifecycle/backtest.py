@@ -279,25 +279,34 @@ def _figures(run: pb.Backtest) -> list[tuple[str, object, object]]:
         ("fills", "fills"))]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class SimulationParts:
+    """What the backtester and the paper runner share."""
+
+    engine: Engine
+    bus: ReportBus
+    clock: Clock
+    registry: StrategyRegistry
+    packages: Sequence[str]
+    """The strategy packages (`strategy_packages`) a request may import from."""
+    builder_code: str = ""
+    """Tagged on every simulated order, as live (empty: not configured, nothing tagged)."""
+
+
 class Backtester:
     def __init__(
         self,
-        engine: Engine,
-        bus: ReportBus,
-        clock: Clock,
-        registry: StrategyRegistry,
+        parts: SimulationParts,
         reporter: GovernanceReporter,
         queries: Mapping[str, Callable[..., Awaitable[Any]]],
-        packages: Sequence[str],
-        builder_code: str = "",
     ) -> None:
-        self._packages = packages
-        self._builder_code = builder_code
-        """Tagged on every simulated order, as live (empty: not configured, nothing tagged)."""
-        self._engine = engine
-        self._bus = bus
-        self._clock = clock
-        self._registry = registry
+        self._engine, self._bus, self._clock, self._registry = (
+            parts.engine,
+            parts.bus,
+            parts.clock,
+            parts.registry,
+        )
+        self._packages, self._builder_code = parts.packages, parts.builder_code
         self._reporter = reporter
         self._queries = queries
         """The mesh's cross-group reads ("audit.config_at"), looked up when a run needs one."""

@@ -15,7 +15,7 @@ from polytraders.servers.runtime.errors import NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
 
-from .backtest import Backtester
+from .backtest import Backtester, SimulationParts
 from .experiments import ExperimentTracker
 from .paper import PaperTrader
 from .registry import LIVE_STAGES, GateRules, StrategyRegistry, stage_name
@@ -90,9 +90,11 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
     parts.commands["registry.pause"] = pause_for
     parts.queries["registry.stage_at"] = stage_at
     tracker = ExperimentTracker(ExperimentStore(parts.engine), registry, parts.clock, experiment_changed)
-    backtester = Backtester(parts.engine, parts.bus, parts.clock, registry,
-                            GovernanceReporter(parts.bus, "backtester", parts.clock), parts.queries,
-                            parts.config.strategy_packages, parts.config.builder_code)  # fmt: skip
+    simulation = SimulationParts(parts.engine, parts.bus, parts.clock, registry, parts.config.strategy_packages,
+                                 parts.config.builder_code)  # fmt: skip
+    backtester = Backtester(
+        simulation, GovernanceReporter(parts.bus, "backtester", parts.clock), parts.queries
+    )
     config = parts.config
 
     def market_feed() -> Environment:
@@ -100,8 +102,7 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
             return PRODUCTION
         return environment_at(config.clob_url or PRODUCTION._config.clob_url, config.clob_market_ws_url)
 
-    trader = PaperTrader(parts.engine, parts.bus, parts.clock, registry, rules, market_feed,
-                         config.strategy_packages, config.builder_code)  # fmt: skip
+    trader = PaperTrader(simulation, rules, market_feed)
     parts.on_stop.append(trader.stop_all)
     return [registry_binding(registry), experiments_binding(tracker), backtest_binding(backtester),
             paper_binding(trader)]  # fmt: skip

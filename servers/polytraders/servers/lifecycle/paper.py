@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -27,23 +27,21 @@ from polymarket.models.clob.market_events import (
     MarketPriceChangeEvent,
 )
 from polymarket.streams import MarketSpec
-from sqlalchemy import BigInteger, Column, Engine, Integer, String, Table, select
+from sqlalchemy import BigInteger, Column, Integer, String, Table, select
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk.clock import Clock
 from polytraders.sdk.execution.matching import MarketRules
 from polytraders.sdk.execution.path import BookUpdate, ExecutionPath
 from polytraders.sdk.execution.ports import SimulatedPort
 from polytraders.sdk.report_builders import ReportBuilder, new_report_id
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.auth import Principal
-from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from polytraders.servers.runtime.storage import metadata, upsert
 
-from .backtest import _Figures, _parameters, load_strategy
-from .registry import GateRules, StrategyRegistry, paper_gate_passes
+from .backtest import SimulationParts, _Figures, _parameters, load_strategy
+from .registry import GateRules, paper_gate_passes
 
 log = logging.getLogger(__name__)
 MICROS = Decimal(1_000_000)
@@ -116,22 +114,15 @@ class _Session:
 
 class PaperTrader:
     def __init__(
-        self,
-        engine: Engine,
-        bus: ReportBus,
-        clock: Clock,
-        registry: StrategyRegistry,
-        rules: GateRules,
-        environment: Callable[[], Environment],
-        packages: Sequence[str],
-        builder_code: str = "",
+        self, parts: SimulationParts, rules: GateRules, environment: Callable[[], Environment]
     ) -> None:
-        self._packages = packages
-        self._builder_code = builder_code
-        self._engine = engine
-        self._bus = bus
-        self._clock = clock
-        self._registry = registry
+        self._engine, self._bus, self._clock, self._registry = (
+            parts.engine,
+            parts.bus,
+            parts.clock,
+            parts.registry,
+        )
+        self._packages, self._builder_code = parts.packages, parts.builder_code
         self._rules = rules
         self._environment = environment
         self._sessions: dict[str, _Session] = {}
