@@ -27,6 +27,7 @@ def book_event(
     token_id: str, market: str, at_ms: int, bids: list[tuple[str, str]], asks: list[tuple[str, str]]
 ) -> dict:
     return {"event_type": "book", "asset_id": token_id, "market": market, "timestamp": str(at_ms), "hash": "0x00",
+            "tick_size": "0.01", "min_order_size": "5",
             "bids": [{"price": p, "size": s} for p, s in bids], "asks": [{"price": p, "size": s} for p, s in asks]}  # fmt: skip
 
 

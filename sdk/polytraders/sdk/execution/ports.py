@@ -26,6 +26,10 @@ class SimulatedPort:
             self.books[token_id] = MatchingEngine(self._rules)
         return self.books[token_id]
 
+    def set_rules(self, token_id: str, rules: MarketRules) -> None:
+        """The market's own tick size, minimum size and fees, as its feed announces them."""
+        self._engine(token_id).rules = rules
+
     def observe(self, book: BookUpdate) -> list[SimFill]:
         engine = self._engine(book.token_id)
         fills = []

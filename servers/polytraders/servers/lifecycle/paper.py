@@ -164,7 +164,8 @@ class PaperTrader:
         pending: list[rpb.Report] = []
         builder = ReportBuilder(f"paper-{message.strategy_slug}"[:128], bot_class="paper", mode=rpb.MODE_PAPER,
                                 clock=self._clock)  # fmt: skip
-        path = ExecutionPath(strategy, getattr(strategy, "guards", ()), SimulatedPort(MarketRules()), builder,
+        port = SimulatedPort(MarketRules())
+        path = ExecutionPath(strategy, getattr(strategy, "guards", ()), port, builder,
                              pending.append, builder_code=self._builder_code)  # fmt: skip
         books: dict[str, _Book] = {}
         client = AsyncPublicClient(self._environment())
@@ -173,6 +174,13 @@ class PaperTrader:
             handle = await client.subscribe(MarketSpec(asset_ids=list(message.token_ids)))
             try:
                 async for event in handle:
+                    if (
+                        isinstance(event, MarketBookEvent)
+                        and event.payload.tick_size
+                        and event.payload.min_order_size
+                    ):
+                        port.set_rules(event.payload.asset_id, MarketRules(
+                            event.payload.tick_size, _micros(event.payload.min_order_size)))  # fmt: skip
                     for update in self._updates(event, books):
                         path.on_book(update)
                         await self._flush(session, pending)  # the fills first: the day's equity includes them
