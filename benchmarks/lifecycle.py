@@ -31,7 +31,7 @@ def run() -> list[Figure]:
                                      position_change_micros=5_000_000)  # fmt: skip
     with (
         tempfile.TemporaryDirectory() as scratch,
-        serving(governance(f"sqlite:///{scratch}/b.db")) as address,
+        serving(governance(f"sqlite:///{scratch}/b.db", groups="reports,lifecycle")) as address,
     ):
         with Governance(address, token="dev-operator-token", bot_slug="bench-console") as ops:
             ops.registry.register("bench", owner="bench", version="1")

@@ -30,7 +30,9 @@ def serving(command: list[str]) -> Iterator[str]:
         process.wait(30)
 
 
-def governance(database_url: str) -> list[str]:
+def governance(database_url: str, groups: str = "reports") -> list[str]:
+    """A governance server serving only the `groups` a figure measures: with every group, the
+    ledger would book the benchmark's fills and publish reports of its own into the same archive."""
     return [
         str(Path(sys.executable).parent / "polytraders-gov"),
         "serve",
@@ -42,6 +44,8 @@ def governance(database_url: str) -> list[str]:
         database_url,
         "--tokens-file",
         TOKENS,
+        "--groups",
+        groups,
     ]
 
 
