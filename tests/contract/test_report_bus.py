@@ -148,6 +148,16 @@ def _with_bad_correction(report: rpb.Report) -> rpb.Report:
     return report
 
 
+def _with_two_ids_in_one(report: rpb.Report) -> rpb.Report:
+    report.header.report_id = f"{report.header.report_id}\n{report.header.report_id}"
+    return report
+
+
+def _produced_at_the_unix_epoch(report: rpb.Report) -> rpb.Report:
+    report.header.produced_at.FromSeconds(0)
+    return report
+
+
 def _unchanged(report: rpb.Report) -> rpb.Report:
     return report
 
@@ -175,6 +185,20 @@ BAD_PUBLISHES = [
         _with_header(report_id="not-a-uuid"),
         grpc.StatusCode.INVALID_ARGUMENT,
         "reports[1].header.report_id",
+    ),
+    (
+        "report_id holding two ids on two lines",
+        "bot",
+        _with_two_ids_in_one,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.report_id",
+    ),
+    (
+        "produced_at the unix epoch",
+        "bot",
+        _produced_at_the_unix_epoch,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.produced_at",
     ),
     (
         "unknown kind",
@@ -223,6 +247,13 @@ BAD_PUBLISHES = [
         "bad bot_slug",
         "operator",
         _with_header(bot_slug="Bad Slug!"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "reports[1].header.bot_slug",
+    ),
+    (
+        "bot_slug holding two slugs on two lines",
+        "operator",
+        _with_header(bot_slug="alpha-bot\nbeta-bot"),
         grpc.StatusCode.INVALID_ARGUMENT,
         "reports[1].header.bot_slug",
     ),

@@ -10,6 +10,7 @@ import pytest
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import ManualClock
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.runtime import ledger
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
 from polytraders.servers.runtime.bus import ReportBus, retention_ends
 from polytraders.servers.runtime.errors import InvalidArgument
@@ -141,3 +142,27 @@ def test_a_second_archive_on_the_same_database_continues_the_sequence(
     again = asyncio.run(bus.publish(_reports(1)))
     assert (again.accepted, again.last_seq) == (1, 6)
     assert bus.archive.count() == 6
+
+
+def test_a_group_mixing_resent_and_new_reports_stores_each_once_with_no_gap_in_seq(
+    bus: ReportBus, database_url: str
+) -> None:
+    """The optimistic write meets a resend: it is rolled back and rewritten without the old ones."""
+    builder = ReportBuilder("alpha-bot")
+    old = [builder.settlement(explanation=f"old {i}", retention=rpb.RETENTION_SEVEN_YEARS) for i in range(2)]
+    asyncio.run(bus.publish(old))
+    new = [builder.settlement(explanation=f"new {i}", retention=rpb.RETENTION_SEVEN_YEARS) for i in range(3)]
+    first = bus.validate([old[0], new[0], new[0]])  # a resend, a new one, and it again
+    second = bus.validate([new[1], old[1], new[0], new[2]])
+    results = bus.archive.store([first, second], 1_000, {1: 2_000, 2: 3_000})
+    assert [(b.first_seq, [r.report_id for r in b.reports], b.duplicates) for b in results] == [
+        (3, [new[0].header.report_id], 2),
+        (4, [new[1].header.report_id, new[2].header.report_id], 2),
+    ]
+    archived = bus.archive.read_after(0, ReportFilter(), 100)
+    assert [a.seq for a in archived] == [1, 2, 3, 4, 5]
+    assert [a.report_id for a in archived] == [r.header.report_id for r in [*old, new[0], new[1], new[2]]]
+    engine = make_engine(database_url)
+    chain = ledger.verify(engine)
+    engine.dispose()
+    assert (chain.ok, chain.entries_checked) == (True, 5)

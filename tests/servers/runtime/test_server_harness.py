@@ -32,7 +32,7 @@ class _ExplodingBus(pb_grpc.ReportBusServiceServicer):
 
 
 def _binding(servicer: object, access: dict[str, frozenset[auth.Role]] = ACCESS) -> ServiceBinding:
-    return ServiceBinding.of(pb, pb_grpc, "ReportBusService", servicer, access)
+    return ServiceBinding.of(pb, "ReportBusService", servicer, access)
 
 
 @pytest.fixture

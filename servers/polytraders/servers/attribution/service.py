@@ -183,8 +183,8 @@ def attribution_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-unty
     parts.commands["attribution.reconcile"] = reconcile_previous_day
     parts.commands["attribution.revenue"] = revenue_previous_day
     return [
-        ServiceBinding.of(pb, pb_grpc, "BuilderAttributionService",
+        ServiceBinding.of(pb, "BuilderAttributionService",
                           BuilderAttributionServicer(attribution, store), ATTRIBUTION_ACCESS),
-        ServiceBinding.of(pb, pb_grpc, "AttributionRevenueService",
+        ServiceBinding.of(pb, "AttributionRevenueService",
                           AttributionRevenueServicer(revenue), REVENUE_ACCESS),
     ]  # fmt: skip

@@ -144,12 +144,12 @@ def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-de
     parts.on_operator_action = activity.record_operator_call
     return [
         ServiceBinding.of(
-            pb, pb_grpc, "ComplianceLedgerService", ComplianceLedgerServicer(parts.engine), LEDGER_ACCESS
+            pb, "ComplianceLedgerService", ComplianceLedgerServicer(parts.engine), LEDGER_ACCESS
         ),
         ServiceBinding.of(
-            pb, pb_grpc, "ParameterChangeAuditService", ParameterChangeAuditServicer(history), CONFIG_ACCESS
+            pb, "ParameterChangeAuditService", ParameterChangeAuditServicer(history), CONFIG_ACCESS
         ),
         ServiceBinding.of(
-            pb, pb_grpc, "UserActivityLedgerService", UserActivityLedgerServicer(activity), ACTIVITY_ACCESS
+            pb, "UserActivityLedgerService", UserActivityLedgerServicer(activity), ACTIVITY_ACCESS
         ),
     ]

@@ -153,10 +153,10 @@ def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-d
         parts.spawn(sync.follow())
         parts.every(parts.config.sync_interval_s, sync.cycle)
     return [
-        ServiceBinding.of(pb, pb_grpc, "PnLReporterService", PnLReporterServicer(ledger), PNL_ACCESS),
-        ServiceBinding.of(pb, pb_grpc, "PostTradeExplainerService", PostTradeExplainerServicer(explainer),
+        ServiceBinding.of(pb, "PnLReporterService", PnLReporterServicer(ledger), PNL_ACCESS),
+        ServiceBinding.of(pb, "PostTradeExplainerService", PostTradeExplainerServicer(explainer),
                           EXPLAINER_ACCESS),
-        ServiceBinding.of(pb, pb_grpc, "PortfolioSyncService", PortfolioSyncServicer(sync), SYNC_ACCESS),
+        ServiceBinding.of(pb, "PortfolioSyncService", PortfolioSyncServicer(sync), SYNC_ACCESS),
     ]  # fmt: skip
 
 

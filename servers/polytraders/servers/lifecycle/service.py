@@ -107,9 +107,7 @@ class StrategyRegistryServicer(pb_grpc.StrategyRegistryServiceServicer):
 
 
 def registry_binding(registry: StrategyRegistry) -> ServiceBinding:
-    return ServiceBinding.of(
-        pb, pb_grpc, "StrategyRegistryService", StrategyRegistryServicer(registry), ACCESS
-    )
+    return ServiceBinding.of(pb, "StrategyRegistryService", StrategyRegistryServicer(registry), ACCESS)
 
 
 EXPERIMENT_ACCESS = {
@@ -146,7 +144,7 @@ class ExperimentTrackerServicer(pb_grpc.ExperimentTrackerServiceServicer):
 
 def experiments_binding(tracker: ExperimentTracker) -> ServiceBinding:
     return ServiceBinding.of(
-        pb, pb_grpc, "ExperimentTrackerService", ExperimentTrackerServicer(tracker), EXPERIMENT_ACCESS
+        pb, "ExperimentTrackerService", ExperimentTrackerServicer(tracker), EXPERIMENT_ACCESS
     )
 
 
@@ -179,9 +177,7 @@ class BacktesterServicer(pb_grpc.BacktesterServiceServicer):
 
 
 def backtest_binding(backtester: Backtester) -> ServiceBinding:
-    return ServiceBinding.of(
-        pb, pb_grpc, "BacktesterService", BacktesterServicer(backtester), BACKTEST_ACCESS
-    )
+    return ServiceBinding.of(pb, "BacktesterService", BacktesterServicer(backtester), BACKTEST_ACCESS)
 
 
 PAPER_ACCESS = {
@@ -215,4 +211,4 @@ class PaperTradeServicer(pb_grpc.PaperTradeServiceServicer):
 
 
 def paper_binding(trader: PaperTrader) -> ServiceBinding:
-    return ServiceBinding.of(pb, pb_grpc, "PaperTradeService", PaperTradeServicer(trader), PAPER_ACCESS)
+    return ServiceBinding.of(pb, "PaperTradeService", PaperTradeServicer(trader), PAPER_ACCESS)

@@ -181,14 +181,11 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
     parts.on_stop.append(heartbeat.close)
     parts.spawn(commander.follow_acknowledgements())
     return [
-        ServiceBinding.of(pb, pb_grpc, "CronRunnerService", CronRunnerServicer(cron), CRON_ACCESS),
-        ServiceBinding.of(
-            pb, pb_grpc, "HealthHeartbeatService", HealthHeartbeatServicer(heartbeat), HEARTBEAT_ACCESS
-        ),
-        ServiceBinding.of(pb, pb_grpc, "SlaMonitorService", SlaMonitorServicer(monitor), SLO_ACCESS),
+        ServiceBinding.of(pb, "CronRunnerService", CronRunnerServicer(cron), CRON_ACCESS),
+        ServiceBinding.of(pb, "HealthHeartbeatService", HealthHeartbeatServicer(heartbeat), HEARTBEAT_ACCESS),
+        ServiceBinding.of(pb, "SlaMonitorService", SlaMonitorServicer(monitor), SLO_ACCESS),
         ServiceBinding.of(
             pb,
-            pb_grpc,
             "IncidentCommanderService",
             IncidentCommanderServicer(commander, frozenset(config.incident_declarers)),
             INCIDENT_ACCESS,

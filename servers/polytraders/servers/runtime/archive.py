@@ -10,13 +10,16 @@ The topic is `polytraders.reports.<kind>` and the partition key `bot_slug+epoch`
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 from typing import NamedTuple
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     Integer,
     LargeBinary,
@@ -135,13 +138,53 @@ class ReportFilter:
 
 
 _ID_CHUNK = 1000  # ids per duplicate-check query, well under every driver's parameter limit
+_ROWS_PER_INSERT = 1000  # rows per multi-row INSERT: 11,000 parameters, under SQLite's 32,766
+
+
+_COLUMNS = ", ".join(c.name for c in report_archive.columns)
+_STAGING = "report_archive_staging"
+
+
+@lru_cache(maxsize=16)
+def _insert_sql(marker: str, rows: int) -> str:
+    """One INSERT of `rows` rows that skips a report_id already stored (counted by the caller)."""
+    row = f"({', '.join([marker] * len(report_archive.columns))})"
+    return (
+        f"INSERT INTO {report_archive.name} ({_COLUMNS}) "
+        f"VALUES {', '.join([row] * rows)} ON CONFLICT (report_id) DO NOTHING"
+    )
+
+
+class StoredBatch(NamedTuple):
+    """What one published batch added: its new reports, numbered from `first_seq` on."""
+
+    first_seq: int
+    reports: list[IncomingReport]
+    duplicates: int
+
+    @property
+    def last_seq(self) -> int | None:
+        return self.first_seq + len(self.reports) - 1 if self.reports else None
+
+    def archived(self) -> Iterator[ArchivedReport]:
+        for seq, r in enumerate(self.reports, self.first_seq):
+            yield ArchivedReport(seq, r.report_id, r.kind, r.bot_slug, r.epoch, r.mode, r.payload)
+
+
+class _AlreadyStored(Exception):
+    """Some report of the group was stored before: the optimistic write is rolled back."""
 
 
 class ReportArchive:
     """Stores batches all-or-nothing and idempotently; reads them back in `seq` order.
 
+    The write is optimistic: a group is inserted as if every report were new, with
+    ON CONFLICT DO NOTHING, and only if the database skipped a row (a resend) is it rolled
+    back and written again without the reports already stored. So the common case costs
+    one multi-row INSERT per thousand reports and no lookup, and `seq` stays gapless.
+
     One writer per process (a lock); a second process writing the same database is safe
-    too: a clash on `seq` or `report_id` rolls the batch back and it is retried afresh.
+    too: a clash on `seq` rolls the group back and it is retried afresh.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -149,14 +192,13 @@ class ReportArchive:
         self._ledger = ComplianceLedger()
         self._write_lock = threading.Lock()
         self._last_seq: int | None = None
-        # Rows go to the driver as tuples: SQLAlchemy's per-row parameter processing would
-        # cost more than the insert itself on the publish path.
-        marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        columns = [c.name for c in report_archive.columns]
-        self._known_ids_sql = lambda n: (
-            f"SELECT report_id FROM {report_archive.name} WHERE report_id IN ({', '.join([marker] * n)})"
-        )
-        self._insert_sql = f"INSERT INTO {report_archive.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+        # Rows go to the driver as flat parameters of one statement: SQLAlchemy's per-row
+        # processing, and a driver round (and GIL hand-over) per row, would cost more than
+        # the insert itself on the publish path.
+        self._marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert_new = self._copy_new if engine.dialect.name == "postgresql" else self._insert_values
+        # COPY runs on the driver's own cursor, whose errors SQLAlchemy never sees to wrap.
+        self._clashes = (IntegrityError, engine.dialect.loaded_dbapi.IntegrityError)
 
     def last_seq(self) -> int:
         with self._engine.connect() as conn:
@@ -167,66 +209,101 @@ class ReportArchive:
         batches: Sequence[Sequence[IncomingReport]],
         received_at_us: int,
         expires_at_us: dict[int, int],
-    ) -> list[tuple[list[ArchivedReport], int]]:
-        """Store what is new in each batch, all batches in one transaction (group commit).
-
-        Returns, per batch, the reports it stored (with their seq) and how many were duplicates.
-        """
+    ) -> list[StoredBatch]:
+        """Store what is new in each batch, all batches in one transaction (group commit)."""
         with self._write_lock:
-            for attempt in range(3):
+            known: set[str] = set()  # ids stored before; empty while we assume a fresh group
+            for attempt in range(4):
                 try:
-                    return self._store_new(batches, received_at_us, expires_at_us)
-                except IntegrityError:
-                    self._last_seq = None  # another writer moved on; reload and retry
+                    return self._write(batches, received_at_us, expires_at_us, known)
+                except _AlreadyStored:
                     self._ledger.forget_heads()
-                    if attempt == 2:
+                    known = self._known_ids(batches)
+                except self._clashes:
+                    self._last_seq = None  # another writer took our seq: reload and retry
+                    self._ledger.forget_heads()
+                    if attempt == 3:
                         raise
                 except BaseException:
                     self._ledger.forget_heads()  # the chain heads it advanced were rolled back
                     raise
-        raise AssertionError("unreachable")
+        raise RuntimeError("reports kept being stored by another writer while this one wrote them")
 
-    def _store_new(
+    def _known_ids(self, batches: Sequence[Sequence[IncomingReport]]) -> set[str]:
+        ids = list({r.report_id: None for batch in batches for r in batch})
+        known: set[str] = set()
+        with self._engine.connect() as conn:
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[start : start + _ID_CHUNK]
+                markers = ", ".join([self._marker] * len(chunk))
+                sql = f"SELECT report_id FROM {report_archive.name} WHERE report_id IN ({markers})"
+                known.update(row[0] for row in conn.exec_driver_sql(sql, tuple(chunk)))
+        return known
+
+    def _write(
         self,
         batches: Sequence[Sequence[IncomingReport]],
         received_at_us: int,
         expires_at_us: dict[int, int],
-    ) -> list[tuple[list[ArchivedReport], int]]:
+        known: set[str],
+    ) -> list[StoredBatch]:
         with self._engine.begin() as conn:
-            ids = list({r.report_id: None for batch in batches for r in batch})
-            known: set[str] = set()
-            for start in range(0, len(ids), _ID_CHUNK):
-                chunk = ids[start : start + _ID_CHUNK]
-                known.update(
-                    row[0] for row in conn.exec_driver_sql(self._known_ids_sql(len(chunk)), tuple(chunk))
-                )
             if self._last_seq is None:
                 self._last_seq = conn.execute(
                     select(func.coalesce(func.max(report_archive.c.seq), 0))
                 ).scalar_one()
             seq = self._last_seq
+            seen = set(known)
             rows: list[tuple] = []  # type: ignore[type-arg]
             compliance: list[LedgerRecord] = []
-            results: list[tuple[list[ArchivedReport], int]] = []
+            results: list[StoredBatch] = []
             for batch in batches:
-                stored: list[ArchivedReport] = []
+                stored: list[IncomingReport] = []
                 for r in batch:
-                    if r.report_id in known:
+                    if r.report_id in seen:
                         continue
-                    known.add(r.report_id)
+                    seen.add(r.report_id)
                     seq += 1
                     rows.append((seq, *r[:7], received_at_us, expires_at_us[r.retention], r.payload))
-                    stored.append(
-                        ArchivedReport(seq, r.report_id, r.kind, r.bot_slug, r.epoch, r.mode, r.payload)
-                    )
+                    stored.append(r)
                     if r.retention == reports_pb2.RETENTION_SEVEN_YEARS:
                         compliance.append(LedgerRecord(r.bot_slug, r.report_id, r.corrects, r.payload))
-                results.append((stored, len(batch) - len(stored)))
-            if rows:
-                conn.exec_driver_sql(self._insert_sql, rows)
-                self._ledger.append(conn, compliance, received_at_us)
+                results.append(StoredBatch(seq - len(stored) + 1, stored, len(batch) - len(stored)))
+            if rows and self._insert_new(conn, rows) != len(rows):
+                raise _AlreadyStored
+            self._ledger.append(conn, compliance, received_at_us)
         self._last_seq = seq
         return results
+
+    def _insert_values(self, conn: Connection, rows: list[tuple]) -> int:  # type: ignore[type-arg]
+        """Multi-row INSERTs: one statement (one GIL release) per thousand rows, not one per row."""
+        inserted = 0
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            params = tuple(chain.from_iterable(chunk))
+            inserted += conn.exec_driver_sql(_insert_sql(self._marker, len(chunk)), params).rowcount
+        return inserted
+
+    def _copy_new(self, conn: Connection, rows: list[tuple]) -> int:  # type: ignore[type-arg]
+        """PostgreSQL: COPY into a transaction-scoped staging table, then INSERT what is new.
+
+        COPY is PostgreSQL's bulk path but knows no ON CONFLICT; staging keeps both.
+        """
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE {report_archive.name}) ON COMMIT DELETE ROWS"
+            )
+            with cursor.copy(f"COPY {_STAGING} ({_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {report_archive.name} ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} "
+                "ON CONFLICT (report_id) DO NOTHING"
+            )
+            return cursor.rowcount
+        finally:
+            cursor.close()
 
     def read_after(self, after_seq: int, report_filter: ReportFilter, limit: int) -> list[ArchivedReport]:
         t = report_archive

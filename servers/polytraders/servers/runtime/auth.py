@@ -46,6 +46,12 @@ class Principal:
         if self.role is Role.BOT and bot_slug != self.bot_slug:
             raise PermissionDenied(f"{field}: a bot token for {self.bot_slug!r} may not act for {bot_slug!r}")
 
+    def require_acting_for_each(self, bot_slugs: Iterable[str], field: str) -> None:
+        """`require_acting_for` over many; `field` takes each one's index, e.g. "reports[{}].bot_slug"."""
+        if self.role is Role.BOT:
+            for index, bot_slug in enumerate(bot_slugs):
+                self.require_acting_for(bot_slug, field.format(index))
+
 
 ANONYMOUS_OPERATOR = Principal("auth-disabled", Role.OPERATOR)
 

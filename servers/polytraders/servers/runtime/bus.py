@@ -24,6 +24,7 @@ from .report_validation import report_violations, to_incoming
 log = logging.getLogger(__name__)
 
 _PAGE = 500
+GROUP_REPORTS = 500
 _RETENTIONS = (reports_pb2.RETENTION_ONE_YEAR, reports_pb2.RETENTION_SEVEN_YEARS)
 
 
@@ -85,28 +86,29 @@ class ReportBus:
         self._subscriptions: set[_Subscription] = set()
         self._closed = False
 
-    def validate(self, reports: Sequence[reports_pb2.Report]) -> list[IncomingReport]:
-        """All-or-nothing: one bad report rejects the batch, naming every bad field."""
+    def validate(
+        self, reports: Sequence[reports_pb2.Report], payloads: Sequence[bytes] | None = None
+    ) -> list[IncomingReport]:
+        """All-or-nothing: one bad report rejects the batch, naming every bad field.
+
+        `payloads`, one per report, are the reports' bytes as published; stored as they came.
+        """
         if not reports:
             raise InvalidArgument.field("reports", "at least one report is required")
         if len(reports) > self._max_batch:
             raise InvalidArgument.field(
                 "reports", f"{len(reports)} reports exceed the batch limit of {self._max_batch}"
             )
+        if payloads is not None and len(payloads) != len(reports):
+            payloads = None
+        incoming = to_incoming(reports, payloads)
+        if incoming is not None:
+            return incoming
         violations: list[FieldViolation] = []
-        incoming: list[IncomingReport] = []
         for index, report in enumerate(reports):
-            row = to_incoming(report)
-            if row is None:
-                where = f"reports[{index}]"
-                violations.extend(
-                    report_violations(report, where) or [FieldViolation(where, "is not a valid report")]
-                )
-            else:
-                incoming.append(row)
-        if violations:
-            raise InvalidArgument(violations)
-        return incoming
+            where = f"reports[{index}]"
+            violations.extend(report_violations(report, where))
+        raise InvalidArgument(violations or [FieldViolation("reports", "holds an invalid report")])
 
     async def publish(self, reports: Sequence[reports_pb2.Report]) -> PublishResult:
         return await self.publish_validated(self.validate(reports))
@@ -119,6 +121,22 @@ class ReportBus:
             self._writer = asyncio.create_task(self._write_pending())
         return await done
 
+    def _next_group(self) -> list[tuple[Sequence[IncomingReport], asyncio.Future[PublishResult]]]:
+        """The oldest pending batches, up to GROUP_REPORTS reports (at least one batch).
+
+        Small batches from many bots share a commit; big ones are written one or two at a
+        time, so the next batches are validated while this one is written.
+        """
+        size = 0
+        for taken, (batch, _) in enumerate(self._pending):
+            if taken and size + len(batch) > GROUP_REPORTS:
+                break
+            size += len(batch)
+        else:
+            taken = len(self._pending)
+        group, self._pending = self._pending[:taken], self._pending[taken:]
+        return group
+
     async def _write_pending(self) -> None:
         """Group commit: every batch that queued while the last transaction ran goes into the next one.
 
@@ -126,7 +144,7 @@ class ReportBus:
         the writer runs as its own task, so a caller that hangs up cannot stall the others.
         """
         while self._pending:
-            group, self._pending = self._pending, []
+            group = self._next_group()
             received = self._clock.now().astimezone(UTC)
             expiry = {r: to_micros(retention_ends(received, r)) for r in _RETENTIONS}
             try:
@@ -138,14 +156,13 @@ class ReportBus:
                     if not done.done():
                         done.set_exception(error)
                 continue
-            for (_, done), (stored, duplicates) in zip(group, results, strict=True):
-                for report in stored:
-                    for subscription in self._subscriptions:
-                        subscription.offer(report)
+            for (_, done), stored in zip(group, results, strict=True):
+                if self._subscriptions:
+                    for report in stored.archived():
+                        for subscription in self._subscriptions:
+                            subscription.offer(report)
                 if not done.done():
-                    done.set_result(
-                        PublishResult(len(stored), duplicates, stored[-1].seq if stored else None)
-                    )
+                    done.set_result(PublishResult(len(stored.reports), stored.duplicates, stored.last_seq))
 
     async def subscribe(
         self, report_filter: ReportFilter, *, after_seq: int = 0, live_only: bool = False

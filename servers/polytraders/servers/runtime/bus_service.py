@@ -13,13 +13,17 @@ from . import auth
 from .archive import ReportFilter
 from .bus import ReportBus
 from .errors import InvalidArgument
-from .server import ServiceBinding
+from .report_validation import repeated_field_bytes
+from .server import ServiceBinding, WireRequest
 
 ACCESS = {
     "PublishReports": auth.BOT_WRITE,
     "SubscribeReports": auth.READ,
     "PurgeExpiredReports": auth.OPERATE,
 }
+
+
+_REPORTS_FIELD = pb.PublishReportsRequest.REPORTS_FIELD_NUMBER
 
 
 def parse_cursor(cursor: str) -> int:
@@ -35,12 +39,13 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
         self._bus = bus
 
     async def PublishReports(
-        self, request: pb.PublishReportsRequest, context: grpc.aio.ServicerContext
+        self, request: WireRequest, context: grpc.aio.ServicerContext
     ) -> pb.PublishReportsResponse:
-        incoming = self._bus.validate(request.reports)
-        caller = auth.current_principal()
-        for index, report in enumerate(incoming):
-            caller.require_acting_for(report.bot_slug, f"reports[{index}].header.bot_slug")
+        reports = request.message.reports
+        incoming = self._bus.validate(reports, repeated_field_bytes(request.wire, _REPORTS_FIELD))
+        auth.current_principal().require_acting_for_each(
+            (r.bot_slug for r in incoming), "reports[{}].header.bot_slug"
+        )
         result = await self._bus.publish_validated(incoming)
         return pb.PublishReportsResponse(
             accepted_count=result.accepted,
@@ -82,4 +87,6 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
 
 
 def report_bus_binding(bus: ReportBus) -> ServiceBinding:
-    return ServiceBinding.of(pb, pb_grpc, "ReportBusService", ReportBusServicer(bus), ACCESS)
+    return ServiceBinding.of(
+        pb, "ReportBusService", ReportBusServicer(bus), ACCESS, wire_requests=frozenset({"PublishReports"})
+    )

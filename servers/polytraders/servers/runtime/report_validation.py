@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 
@@ -36,43 +37,88 @@ def is_epoch(value: int) -> bool:
     return 19_700_101 <= value <= 99_991_231
 
 
-def to_incoming(report: reports_pb2.Report) -> IncomingReport | None:
-    """The archive row of a valid report, or None if anything is wrong (report_violations says what).
+_REPORT_IDS = re.compile(rf"(?:{REPORT_ID.pattern}\n)+")
+_BOT_SLUGS = re.compile(rf"(?:{BOT_SLUG.pattern}\n)+")
+_KIND_BODIES = frozenset(BODY_FOR_KIND.items())
+_new_incoming = tuple.__new__  # IncomingReport without its keyword-handling constructor: the hot path
 
-    The publish path's fast lane: every field is read once and checked in one expression.
+
+def _each_matches(one_per_line: re.Pattern[str], values: list[str]) -> bool:
+    """Every value matches, checked in one regex call; a value holding a newline fails."""
+    lines = "\n".join(values) + "\n"
+    return lines.count("\n") == len(values) and one_per_line.fullmatch(lines) is not None
+
+
+def to_incoming(
+    reports: Sequence[reports_pb2.Report], payloads: Sequence[bytes] | None = None
+) -> list[IncomingReport] | None:
+    """The archive rows of a batch of valid reports, or None if anything is wrong (report_violations says what).
+
+    `payloads` are the reports' bytes as published, stored as they came; without them each
+    report is serialised deterministically. The publish path's fast lane: each field is read
+    once per report into a column, and each column is checked in one call (the ids and slugs
+    by one regex over all of them). A missing header or timestamp reads as empty and fails.
     """
-    if not report.HasField("header"):
-        return None
-    header = report.header
-    report_id, kind, slug, epoch = header.report_id, header.kind, header.bot_slug, header.epoch
-    mode, retention = header.mode, header.retention
-    body = report.WhichOneof("body")
+    headers = [r.header for r in reports]
+    ids = [h.report_id for h in headers]
+    slugs = [h.bot_slug for h in headers]
+    kinds = [h.kind for h in headers]
+    epochs = [h.epoch for h in headers]
+    modes = [h.mode for h in headers]
+    retentions = [h.retention for h in headers]
+    produced = [t.seconds * 1_000_000 + t.nanos // 1000 for t in [h.produced_at for h in headers]]
+    bodies = [r.WhichOneof("body") for r in reports]
     if not (
-        body is not None
-        and BODY_FOR_KIND.get(kind) == body
-        and REPORT_ID.fullmatch(report_id)
-        and BOT_SLUG.fullmatch(slug)
-        and is_epoch(epoch)
-        and mode in _MODES
-        and retention in _RETENTIONS
-        and header.HasField("produced_at")
+        set(zip(kinds, bodies, strict=True)) <= _KIND_BODIES
+        and _each_matches(_REPORT_IDS, ids)
+        and _each_matches(_BOT_SLUGS, slugs)
+        and all(map(is_epoch, set(epochs)))
+        and set(modes) <= _MODES
+        and set(retentions) <= _RETENTIONS
+        and min(produced) > 0
     ):
         return None
-    corrects = report.settlement.corrects_report_id if body == "settlement" else ""
-    if corrects and not REPORT_ID.fullmatch(corrects):
+    corrects = [
+        r.settlement.corrects_report_id if b == "settlement" else ""
+        for r, b in zip(reports, bodies, strict=True)
+    ]
+    if any(c and not REPORT_ID.fullmatch(c) for c in corrects):
         return None
-    produced = header.produced_at
-    return IncomingReport(
-        report_id,
-        kind,
-        slug,
-        epoch,
-        mode,
-        retention,
-        produced.seconds * 1_000_000 + produced.nanos // 1000,
-        report.SerializeToString(deterministic=True),
-        corrects,
-    )
+    if payloads is None:
+        payloads = [r.SerializeToString(deterministic=True) for r in reports]
+    columns = zip(ids, kinds, slugs, epochs, modes, retentions, produced, payloads, corrects, strict=True)
+    return [_new_incoming(IncomingReport, row) for row in columns]
+
+
+def repeated_field_bytes(wire: bytes, field_number: int) -> list[bytes] | None:
+    """Each entry of a repeated message field, cut from its message's wire bytes, in order.
+
+    Cutting costs less than re-serialising each entry once parsed. None when the bytes do
+    not walk as a well-formed message (the caller serialises instead).
+    """
+    wanted = field_number << 3 | 2
+    entries: list[bytes] = []
+    pos, end = 0, len(wire)
+    try:
+        while pos < end:
+            key = wire[pos]
+            pos += 1
+            if key & 0x80 or key & 7 != 2:  # only length-delimited fields below 16 come here
+                return None
+            byte = wire[pos]
+            pos += 1
+            length, shift = byte & 0x7F, 7
+            while byte & 0x80:
+                byte = wire[pos]
+                pos += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+            if key == wanted:
+                entries.append(wire[pos : pos + length])
+            pos += length
+    except IndexError:
+        return None
+    return entries if pos == end else None
 
 
 def report_violations(report: reports_pb2.Report, where: str) -> list[FieldViolation]:
@@ -117,6 +163,8 @@ def report_violations(report: reports_pb2.Report, where: str) -> list[FieldViola
         bad("mode", "is required" if not header.mode else f"unknown mode {header.mode}")
     if not header.HasField("produced_at"):
         bad("produced_at", "is required")
+    elif header.produced_at.seconds * 1_000_000 + header.produced_at.nanos // 1000 <= 0:
+        bad("produced_at", "must be after 1970-01-01T00:00:00Z")
     corrects = report.settlement.corrects_report_id if body == "settlement" else ""
     if corrects and not REPORT_ID.fullmatch(corrects):
         problems.append(

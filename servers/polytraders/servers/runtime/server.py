@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 import grpc
+from google.protobuf import message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -18,39 +21,56 @@ from .interceptors import GovernanceInterceptor, OperatorActionHook, OutcomeHook
 log = logging.getLogger(__name__)
 
 
+def settle_heap() -> None:
+    """Once a serving process has started: keep the collector off what lives as long as it does.
+
+    Everything imported and built at startup (hundreds of thousands of objects) is frozen out
+    of collections, and young collections run less often, so a batch's short-lived rows die
+    by reference count instead of being promoted and rescanned. On the publish path this cut
+    the collector's share of the event loop's time from about a fifth to a few percent.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+class WireRequest(NamedTuple):
+    """A request as parsed, beside the bytes it arrived as (for methods that store those bytes)."""
+
+    message: Any
+    wire: bytes
+
+
 @dataclass(frozen=True)
 class ServiceBinding:
-    """A servicer, how to add it to a server, and who may call each of its methods."""
+    """A servicer, who may call each of its methods, and how its requests are decoded."""
 
     descriptor: ServiceDescriptor
     servicer: Any
-    add_to_server: Callable[[Any, grpc.aio.Server], None]
     access: Mapping[str, frozenset[auth.Role]]
+    wire_requests: frozenset[str] = frozenset()
+    """Methods whose servicer receives a `WireRequest` rather than the parsed message alone."""
 
     def __post_init__(self) -> None:
         methods = {m.name for m in self.descriptor.methods}
         missing, unknown = methods - set(self.access), set(self.access) - methods
-        if missing or unknown:
+        if missing or unknown or not self.wire_requests <= methods:
             raise ValueError(
-                f"{self.descriptor.full_name}: access policy missing {sorted(missing)}, unknown {sorted(unknown)}"
+                f"{self.descriptor.full_name}: access policy missing {sorted(missing)}, "
+                f"unknown {sorted(unknown)}; wire requests {sorted(self.wire_requests)}"
             )
 
     @classmethod
     def of(
         cls,
         messages: Any,
-        stubs: Any,
         service: str,
         servicer: Any,
         access: Mapping[str, frozenset[auth.Role]],
+        *,
+        wire_requests: frozenset[str] = frozenset(),
     ) -> ServiceBinding:
-        """Bind `service` of a generated `_pb2` module and its `_pb2_grpc` twin."""
-        return cls(
-            descriptor=messages.DESCRIPTOR.services_by_name[service],
-            servicer=servicer,
-            add_to_server=getattr(stubs, f"add_{service}Servicer_to_server"),
-            access=access,
-        )
+        """Bind `service` of a generated `_pb2` module."""
+        return cls(messages.DESCRIPTOR.services_by_name[service], servicer, access, wire_requests)
 
     @property
     def name(self) -> str:
@@ -58,6 +78,34 @@ class ServiceBinding:
 
     def full_access(self) -> dict[str, frozenset[auth.Role]]:
         return {f"/{self.name}/{method}": roles for method, roles in self.access.items()}
+
+    def add_to_server(self, server: grpc.aio.Server) -> None:
+        """What generated `add_*Servicer_to_server` does, read off the descriptor."""
+        handlers = {}
+        for method in self.descriptor.methods:
+            request = message_factory.GetMessageClass(method.input_type)
+            response = message_factory.GetMessageClass(method.output_type)
+            deserialize = request.FromString
+            if method.name in self.wire_requests:
+                deserialize = partial(_wire_request, request.FromString)
+            if method.client_streaming:
+                raise ValueError(f"{self.name}/{method.name}: client streaming is not served")
+            handler = (
+                grpc.unary_stream_rpc_method_handler
+                if method.server_streaming
+                else grpc.unary_unary_rpc_method_handler
+            )
+            handlers[method.name] = handler(
+                getattr(self.servicer, method.name),
+                request_deserializer=deserialize,
+                response_serializer=response.SerializeToString,
+            )
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(self.name, handlers),))
+        server.add_registered_method_handlers(self.name, handlers)
+
+
+def _wire_request(parse: Callable[[bytes], Any], wire: bytes) -> WireRequest:
+    return WireRequest(parse(wire), wire)
 
 
 OPEN_SERVICES = frozenset({health.SERVICE_NAME, reflection.SERVICE_NAME})
@@ -105,7 +153,7 @@ async def start_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for binding in bindings:
-        binding.add_to_server(binding.servicer, server)
+        binding.add_to_server(server)
     names = [b.name for b in bindings]
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     bound = server.add_insecure_port(f"{host}:{port}")
