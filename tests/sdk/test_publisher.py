@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from polytraders.governance.v1 import report_bus_pb2
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, PublisherClosed, PublisherConfig
+from polytraders.sdk.publisher import _request_body
+from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.archive import report_archive
 from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.storage import make_engine
@@ -178,3 +181,14 @@ def test_publish_refuses_another_bots_report_and_any_after_close(tmp_path: Path)
         gov.reports.publish(gov.builder.operations(component="x"))
     with gov.reports.publisher.outbox.connect() as conn:
         assert gov.reports.publisher.outbox.count(conn) == 0
+
+
+@pytest.mark.parametrize("explanation_bytes", [0, 60, 100, 16_300, 20_000, 3_000_000])
+def test_the_request_body_framed_from_stored_reports_parses_back_to_them(explanation_bytes: int) -> None:
+    """Lengths on both sides of the one-, two- and three-byte varint boundaries."""
+    builder = ReportBuilder("alpha-bot")
+    reports = [
+        builder.operations(component="test", explanation="x" * (explanation_bytes + i)) for i in range(3)
+    ]
+    body = _request_body(r.SerializeToString() for r in reports)
+    assert list(report_bus_pb2.PublishReportsRequest.FromString(body).reports) == reports

@@ -28,8 +28,9 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +94,21 @@ class PublisherClosed(RuntimeError):
 
 
 def _frame(payload: bytes) -> bytes:
-    """One `reports` entry of a PublishReportsRequest: field 1, length-delimited."""
-    size, prefix = len(payload), bytearray(b"\x0a")
+    """The key and length that make `payload` one `reports` entry of a PublishReportsRequest."""
+    size = len(payload)
+    if size < 0x4000:  # a report is a few hundred bytes: one or two length bytes
+        return bytes((0x0A, size)) if size < 0x80 else bytes((0x0A, size & 0x7F | 0x80, size >> 7))
+    prefix = bytearray(b"\x0a")
     while size > 0x7F:
         prefix.append(size & 0x7F | 0x80)
         size >>= 7
     prefix.append(size)
-    return bytes(prefix) + payload
+    return bytes(prefix)
+
+
+def _request_body(payloads: Iterable[bytes]) -> bytes:
+    """A serialised PublishReportsRequest of already serialised reports, without parsing them."""
+    return b"".join(chain.from_iterable((_frame(p), p) for p in payloads))
 
 
 class ReportPublisher:
@@ -416,7 +425,7 @@ class ReportPublisher:
         log.warning("governance did not take the batch (%s: %s); kept in the outbox, retrying", code, details)
 
     def _deliver(self, conn, rows: list[OutboxRow], retrying: tenacity.Retrying) -> None:  # type: ignore[no-untyped-def]
-        body = b"".join(_frame(row.payload) for row in rows)
+        body = _request_body(row.payload for row in rows)
         try:
             retrying(self._send, body, timeout=self.config.call_timeout, metadata=self._metadata)
         except grpc.RpcError as error:
