@@ -3,9 +3,9 @@
 `publish()` only serialises the report and appends it to memory. Two background threads do
 the rest: the *writer* commits what was appended to the bot's SQLite outbox (within a few
 milliseconds: it gathers a burst into one commit), the *sender* ships the outbox to governance
-in order, in batches (by count and linger time), and deletes rows only once the server
-acknowledged them. Across outages it
-retries with backoff; across restarts the next process resends what is left. The server is
+in order, in batches (by count and linger time; one call at a time, its successor read and
+framed while it is out), and deletes rows only once the server acknowledged them.
+Across outages it retries with backoff; across restarts the next process resends what is left. The server is
 idempotent by report_id, so at-least-once delivery becomes exactly-once storage.
 
 What a SIGKILL can cost: reports appended but not yet committed by the writer (the last
@@ -386,27 +386,77 @@ class ReportPublisher:
             before_sleep=self._log_refusal,
             reraise=True,
         )
+        in_flight: deque[tuple[list[OutboxRow], grpc.Future]] = deque()
+        sent_through = 0  # the last outbox seq sent ahead of its acknowledgement
         try:
             while not self._stop_sender.is_set():
-                rows = Outbox.oldest(conn, self.config.batch_size)
-                if not rows:
-                    self._rows_ready.wait(0.5)
-                    self._rows_ready.clear()
-                    continue
-                if len(rows) < self.config.batch_size and not self._hurry.is_set():
-                    self._hurry.wait(self.config.linger)  # let a partial batch fill up a little
-                    rows = Outbox.oldest(conn, self.config.batch_size)
                 try:
-                    self._deliver(conn, self._within_bytes(rows), retrying)
+                    sent_through = self._send_step(conn, retrying, in_flight, sent_through)
                 except grpc.RpcError:
                     if self._stop_sender.is_set():
                         return
                     raise
-                except Exception:  # the outbox file, not governance: log, wait, go on
+                except Exception:  # the outbox file, not governance: start again from the oldest row
                     log.exception("outbox read or acknowledge failed; retrying")
+                    for _, call in in_flight:
+                        call.cancel()
+                    in_flight.clear()
+                    sent_through = 0
                     self._stop_sender.wait(1.0)
         finally:
+            for rows, call in in_flight:  # the call out when the sender stopped
+                if call.done() and not call.cancelled() and call.exception() is None:
+                    self._acknowledged(conn, rows)
+                else:
+                    call.cancel()
             conn.close()
+
+    def _send_step(
+        self,
+        conn,  # type: ignore[no-untyped-def]
+        retrying: tenacity.Retrying,
+        in_flight: deque[tuple[list[OutboxRow], grpc.Future]],
+        sent_through: int,
+    ) -> int:
+        """Send a batch, or settle the call in flight; returns the new sent_through.
+
+        One call at a time keeps the archive in the order the bot published (two calls in
+        flight may be stored in either order). The bot's own work overlaps the server's
+        instead: the next full batch is read and framed while a call is out, sent the moment
+        that call is answered, and the answered rows are deleted while the next call is out.
+        """
+        batch = self.config.batch_size
+        if not in_flight:
+            rows = Outbox.oldest(conn, batch, sent_through)
+            if not rows:
+                self._rows_ready.wait(0.5)
+                self._rows_ready.clear()
+                return sent_through
+            if len(rows) < batch and not self._hurry.is_set():
+                self._hurry.wait(self.config.linger)  # let a partial batch fill up a little
+                rows = Outbox.oldest(conn, batch, sent_through)
+            return self._send_ahead(rows, in_flight)
+        ahead = Outbox.oldest(conn, batch, sent_through)
+        body = _request_body(row.payload for row in self._within_bytes(ahead)) if len(ahead) == batch else b""
+        rows, call = in_flight.popleft()
+        if call.exception() is not None:
+            # Start again from the oldest unacknowledged row, with retries and dead letters.
+            self._deliver(conn, self._within_bytes(Outbox.oldest(conn, batch)), retrying)
+            return 0
+        if body:
+            sent_through = self._send_ahead(ahead, in_flight, body)
+        self._acknowledged(conn, rows)
+        return sent_through
+
+    def _send_ahead(
+        self, rows: list[OutboxRow], in_flight: deque[tuple[list[OutboxRow], grpc.Future]], body: bytes = b""
+    ) -> int:
+        rows = self._within_bytes(rows)
+        body = body or _request_body(row.payload for row in rows)
+        in_flight.append(
+            (rows, self._send.future(body, timeout=self.config.call_timeout, metadata=self._metadata))
+        )
+        return rows[-1].seq
 
     def _within_bytes(self, rows: list[OutboxRow]) -> list[OutboxRow]:
         """The longest prefix under max_batch_bytes (at least one row)."""
@@ -433,6 +483,9 @@ class ReportPublisher:
                 raise
             self._dead_letter(conn, rows, error)
             return
+        self._acknowledged(conn, rows)
+
+    def _acknowledged(self, conn, rows: list[OutboxRow]) -> None:  # type: ignore[no-untyped-def]
         Outbox.acknowledge(conn, rows[-1].seq)
         with self._settled:
             self._depth -= len(rows)
