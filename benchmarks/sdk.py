@@ -77,6 +77,6 @@ def run() -> list[Figure]:
             "tag_order() p99 vs OrderIntent._replace", ours, "µs", ceiling, "p99 < 20 µs", ours < 20
         )
     )
-    figures.append(Figure.against("publish() → archive end to end vs PublishReports (SQLite)", end_to_end,
+    figures.append(Figure.against(f"publish() → archive end to end (SDK default batches of up to {PublisherConfig.batch_size}) vs PublishReports (batches of 500, SQLite)", end_to_end,
                                   "reports/s", rate, "ratio >= 0.7", end_to_end / rate >= 0.7))  # fmt: skip
     return figures

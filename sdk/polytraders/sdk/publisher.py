@@ -55,8 +55,10 @@ _REPORT_INDEX = re.compile(r"reports\[(\d+)\]")
 class PublisherConfig:
     outbox_path: str | None = None
     """SQLite file of the outbox; default `.polytraders-outbox/<bot_slug>.sqlite` in the working directory."""
-    batch_size: int = 500
-    """Most reports per PublishReports call."""
+    batch_size: int = 2000
+    """Most reports per PublishReports call (at most the server's `max_batch_reports`, 5000 by
+    default). A bot's steady trickle goes out by linger time long before this; the bound matters
+    when a backlog drains, where fewer, larger calls cost less on both sides."""
     max_batch_bytes: int = 4 * 1024 * 1024
     """Most bytes per PublishReports call (well under the server's 16 MiB message limit)."""
     max_report_bytes: int = 1024 * 1024
