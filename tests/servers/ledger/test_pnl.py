@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -9,12 +10,18 @@ from decimal import Decimal
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import func, select
 
 from polytraders.governance.v1 import ledger_pb2 as pb
 from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock, ReportBuilder
+from polytraders.servers.ledger.book import PnLLedger, RebateShares, pnl_unpublished
+from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
+from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.storage import create_schema, make_engine
 from tests.conftest import start_mesh
 from tests.contract.rpc import violations
 from tests.sdk.test_publisher import archived
@@ -258,3 +265,47 @@ def test_a_later_status_of_the_same_fill_is_not_booked_again(ledger) -> None:  #
     assert pnl.RecordFill(pb.RecordFillRequest(report=matched), metadata=OPS).booked
     again = pnl.RecordFill(pb.RecordFillRequest(report=confirmed), metadata=OPS)
     assert (again.booked, again.position.size_micros) == (False, 10_000_000)
+
+
+class _BusThatFailsOnce(ReportBus):
+    """The bus going away between a booking's commit and its report (a crash at that point)."""
+
+    failed = False
+
+    async def publish(self, reports):  # type: ignore[no-untyped-def]
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("the bus went away")
+        return await super().publish(reports)
+
+
+def test_a_booking_whose_report_did_not_reach_the_bus_publishes_it_on_the_next_start(
+    database_url: str, clock: ManualClock
+) -> None:
+    engine = make_engine(database_url)
+    create_schema(engine)
+
+    def ledger(bus: ReportBus) -> PnLLedger:
+        return PnLLedger(
+            engine, bus, clock, GovernanceReporter(bus, "pnl-reporter", clock), RebateShares(Decimal(0), {})
+        )
+
+    try:
+        failing = _BusThatFailsOnce(ReportArchive(engine), clock)
+        with pytest.raises(ConnectionError):
+            asyncio.run(ledger(failing).record_fill(fill("mm-1", YES, BUY, "0.40", "10")))
+        assert ReportArchive(engine).count() == 0  # booked, but nothing said yet
+
+        restarted = ledger(ReportBus(ReportArchive(engine), clock))
+        again = asyncio.run(restarted.record_fill(fill("mm-1", YES, BUY, "0.40", "10")))
+        assert not again.booked  # the booking itself was kept
+        stored = [
+            rpb.Report.FromString(a.payload) for a in ReportArchive(engine).read_after(0, ReportFilter(), 10)
+        ]
+        assert [(r.settlement.record_type, r.settlement.position_micros) for r in stored] == [
+            ("pnl.fill", 10_000_000)
+        ]
+        with engine.connect() as conn:  # published, then forgotten: a later start sends nothing again
+            assert conn.execute(select(func.count()).select_from(pnl_unpublished)).scalar_one() == 0
+    finally:
+        engine.dispose()

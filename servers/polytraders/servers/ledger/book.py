@@ -2,8 +2,9 @@
 
 Fills arrive from the bus (live FILL ExecutionReports, followed from a stored cursor, so a restart
 resumes without a gap) or through RecordFill; both are idempotent by report_id. Each booking
-writes its journal entry and the position in one transaction, then publishes a SEVEN_YEARS
-`pnl.fill` SettlementReport. GetPnl sums journal entries, so every group adds up to the total.
+writes its journal entry, the position and its SEVEN_YEARS SettlementReport (`pnl.fill`,
+`pnl.resolution`, `pnl.conversion`) in one transaction, then publishes the report; one the bus
+never took (a crash in between) is published when the ledger next starts. GetPnl sums journal entries, so every group adds up to the total.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Column, Engine, Index, String, Table, select
+from sqlalchemy import BigInteger, Boolean, Column, Engine, Index, LargeBinary, String, Table, delete, select
 
 from polytraders.governance.v1 import ledger_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -50,6 +51,16 @@ pnl_entries = Table(
     Column("realised_micros", BigInteger, nullable=False),
     Column("at_us", BigInteger, nullable=False),
     Index("pnl_entries_by_time", "at_us"),
+)
+
+pnl_unpublished = Table(
+    "pnl_unpublished",
+    metadata,
+    # The reports of a booking, written in its transaction and deleted once on the bus; what a
+    # crash (or a bus failure) left here is published when the ledger starts.
+    Column("report_id", String(36), primary_key=True),
+    Column("booked_at_us", BigInteger, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
 )
 
 pnl_positions = Table(
@@ -192,7 +203,25 @@ class PnLLedger:
     async def _ready(self) -> dict[tuple[str, str], Holding]:
         if self._holdings is None:
             await asyncio.to_thread(self._load)
+            with self._engine.connect() as conn:
+                leftovers = conn.execute(
+                    select(pnl_unpublished.c.payload).order_by(pnl_unpublished.c.booked_at_us)
+                ).scalars()
+                await self._publish_booked([rpb.Report.FromString(payload) for payload in leftovers])
         return self._holdings  # type: ignore[return-value]
+
+    async def _publish_booked(self, reports: Sequence[rpb.Report]) -> None:
+        """Put a booking's reports on the bus, then forget them (a retry after a crash is a duplicate)."""
+        if not reports:
+            return
+        await self._bus.publish(reports)
+
+        def forget() -> None:
+            with self._engine.begin() as conn:
+                ids = [r.header.report_id for r in reports]
+                conn.execute(delete(pnl_unpublished).where(pnl_unpublished.c.report_id.in_(ids)))
+
+        await asyncio.to_thread(forget)
 
     def _book(self, report: rpb.Report) -> Booked:
         """The journal entry and new holding of a fill; raises InvalidArgument and changes nothing."""
@@ -221,22 +250,35 @@ class PnLLedger:
         }  # fmt: skip
         return Booked(holding, realised, entry)
 
-    def _commit(self, booked: Sequence[Booked], cursor: int | None) -> list[Booked]:
-        """Journal entries, positions and the bus cursor in one transaction; returns what was new."""
+    def _commit(
+        self,
+        booked: Sequence[Booked],
+        cursor: int | None,
+        reports_of: Callable[[list[Booked]], list[rpb.Report]] = lambda fresh: [],
+    ) -> tuple[list[Booked], list[rpb.Report]]:
+        """Journal entries, positions, their reports (to publish) and the bus cursor in one
+        transaction; returns what was new and its reports."""
         with self._engine.begin() as conn:
             ids = [b.entry["entry_id"] for b in booked]
             known = set(
                 conn.execute(select(pnl_entries.c.entry_id).where(pnl_entries.c.entry_id.in_(ids))).scalars()
             )
             fresh = [b for b in booked if b.entry["entry_id"] not in known]
+            reports = reports_of(fresh) if fresh else []
             if fresh:
                 conn.execute(pnl_entries.insert(), [b.entry for b in fresh])
                 upsert(
                     conn, pnl_positions, [_position_row(b.holding) for b in fresh], ["bot_slug", "token_id"]
                 )
+            if reports:
+                at = to_micros(self._clock.now())
+                conn.execute(pnl_unpublished.insert(), [
+                    {"report_id": r.header.report_id, "booked_at_us": at, "payload": r.SerializeToString(deterministic=True)}
+                    for r in reports
+                ])  # fmt: skip
             if cursor is not None:
                 upsert(conn, ledger_cursor, [{"follower": "pnl", "seq": cursor}], ["follower"])
-        return fresh
+        return fresh, reports
 
     async def record_fill(self, report: rpb.Report) -> pb.RecordFillResponse:
         async with self._lock:
@@ -248,17 +290,19 @@ class PnLLedger:
                 held = holdings[(report.header.bot_slug, report.execution.token_id)]
                 return pb.RecordFillResponse(booked=False, position=self.position(held))
             booked = self._book(report)
-            fresh = await asyncio.to_thread(self._commit, [booked], None)
+            fresh, reports = await asyncio.to_thread(
+                self._commit, [booked], None, lambda _: [self._fill_report(booked, report)]
+            )
             if fresh:
                 holdings[(booked.holding.bot_slug, booked.holding.token_id)] = booked.holding
         if not fresh:
             return pb.RecordFillResponse(booked=False, position=self.position(holdings[(report.header.bot_slug,
                                                                                           report.execution.token_id)]))  # fmt: skip
-        report_id = await self._publish(booked, report)
+        await self._publish_booked(reports)
         return pb.RecordFillResponse(position=self.position(booked.holding), realised_pnl_micros=booked.realised,
-                                     settlement_report_id=report_id, booked=True)  # fmt: skip
+                                     settlement_report_id=reports[0].header.report_id, booked=True)  # fmt: skip
 
-    async def _publish(self, booked: Booked, fill: rpb.Report) -> str:
+    def _fill_report(self, booked: Booked, fill: rpb.Report) -> rpb.Report:
         e, holding = booked.entry, booked.holding
         fee, rebate, size = int(e["fee_micros"]), int(e["rebate_micros"]), int(e["size_micros"])  # type: ignore[call-overload]
         amount = int(e["notional_micros"])  # type: ignore[call-overload]
@@ -273,15 +317,13 @@ class PnLLedger:
                        f"{e['price']}: realised {Decimal(booked.realised).scaleb(-6)} pUSD, fee {Decimal(fee).scaleb(-6)}, "
                        f"rebate {Decimal(rebate).scaleb(-6)}; now holds {Decimal(holding.size_micros).scaleb(-6)} at an "
                        f"average cost of {average}")  # fmt: skip
-        report = self._reporter.builder.settlement(
+        return self._reporter.builder.settlement(
             trace_id=fill.header.trace_id, causation_id=fill.header.report_id, record_type="pnl.fill",
             subject=holding.bot_slug, condition_id=holding.condition_id, token_id=holding.token_id,
             realised_pnl_micros=booked.realised, unrealised_pnl_micros=holding.unrealised(mark), gross_fee_micros=fee,
             rebate_micros=rebate, position_micros=holding.size_micros, cash_delta_micros=cash, explanation=explanation,
             metrics={"average_cost": str(average), "builder_code": str(e["builder_code"]), "mark": str(mark or "")},
         )  # fmt: skip
-        await self._bus.publish([report])
-        return report.header.report_id
 
     async def record_mark(self, token_id: str, best_bid: str, best_ask: str, last_trade: str) -> Decimal:
         if not token_id:
@@ -321,19 +363,26 @@ class PnLLedger:
                              "size_micros": holding.size_micros, "notional_micros": notional(payout, holding.size_micros),
                              "fee_micros": 0, "rebate_micros": 0, "realised_micros": realised, "at_us": at}  # fmt: skip
                     settled.append(Booked(after, realised, entry))
-            fresh = await asyncio.to_thread(self._commit, settled, None)
+            fresh, reports = await asyncio.to_thread(
+                self._commit,
+                settled,
+                None,
+                lambda fresh: [self._resolution_report(condition_id, winner, b) for b in fresh],
+            )
             for booked in fresh:
                 holdings[(booked.holding.bot_slug, booked.holding.token_id)] = booked.holding
-        for booked in fresh:
-            h = booked.holding
-            await self._reporter.record(
-                "pnl.resolution", h.bot_slug,
-                f"market {condition_id} resolved ({winner} pays 1): {h.bot_slug}'s {Decimal(int(booked.entry['size_micros'])).scaleb(-6)} "  # type: ignore[call-overload]
-                f"of {h.token_id} settled at {booked.entry['price']}, realising {Decimal(booked.realised).scaleb(-6)} pUSD",
-                "", condition_id=condition_id, token_id=h.token_id, realised_pnl_micros=booked.realised,
-                position_micros=0, cash_delta_micros=int(booked.entry["notional_micros"]),  # type: ignore[call-overload]
-            )  # fmt: skip
+        await self._publish_booked(reports)
         return [self.position(b.holding) for b in fresh]
+
+    def _resolution_report(self, condition_id: str, winner: str, booked: Booked) -> rpb.Report:
+        h = booked.holding
+        return self._reporter.builder.settlement(
+            record_type="pnl.resolution", subject=h.bot_slug,
+            explanation=f"market {condition_id} resolved ({winner} pays 1): {h.bot_slug}'s {Decimal(int(booked.entry['size_micros'])).scaleb(-6)} "  # type: ignore[call-overload]
+                        f"of {h.token_id} settled at {booked.entry['price']}, realising {Decimal(booked.realised).scaleb(-6)} pUSD",
+            condition_id=condition_id, token_id=h.token_id, realised_pnl_micros=booked.realised,
+            position_micros=0, cash_delta_micros=int(booked.entry["notional_micros"]),  # type: ignore[call-overload]
+        )  # fmt: skip
 
     async def record_conversion(self, request: pb.RecordConversionRequest) -> pb.RecordConversionResponse:
         violations = []
@@ -386,17 +435,18 @@ class PnLLedger:
                     "size_micros": request.amount_micros, "notional_micros": 0, "fee_micros": 0, "rebate_micros": 0,
                     "realised_micros": realised if i == 0 else 0, "at_us": at,
                 }))  # fmt: skip
-            fresh = await asyncio.to_thread(self._commit, entries, None)
+            fresh, reports = await asyncio.to_thread(
+                self._commit, entries, None, lambda _: [self._reporter.builder.settlement(
+                    record_type="pnl.conversion", subject=request.bot_slug,
+                    explanation=f"{request.bot_slug} converted {Decimal(request.amount_micros).scaleb(-6)} of NO "
+                                f"{', '.join(request.from_no_token_ids)} into YES {', '.join(t.token_id for t in request.to_yes)} and "
+                                f"{Decimal(cash).scaleb(-6)} pUSD; the cost carries over (realised {Decimal(realised).scaleb(-6)})",
+                    realised_pnl_micros=realised, cash_delta_micros=cash,
+                )]
+            )  # fmt: skip
             for booked in fresh:
                 holdings[(booked.holding.bot_slug, booked.holding.token_id)] = booked.holding
-        if fresh:
-            await self._reporter.record(
-                "pnl.conversion", request.bot_slug,
-                f"{request.bot_slug} converted {Decimal(request.amount_micros).scaleb(-6)} of NO "
-                f"{', '.join(request.from_no_token_ids)} into YES {', '.join(t.token_id for t in request.to_yes)} and "
-                f"{Decimal(cash).scaleb(-6)} pUSD; the cost carries over (realised {Decimal(realised).scaleb(-6)})",
-                "", realised_pnl_micros=realised, cash_delta_micros=cash,
-            )  # fmt: skip
+        await self._publish_booked(reports)
         return pb.RecordConversionResponse(positions=[self.position(holdings[k]) for k in touched],
                                            realised_pnl_micros=realised if fresh else 0)  # fmt: skip
 
