@@ -111,7 +111,8 @@ def raw_grpc_rate(address: str, payloads: list[bytes]) -> float:
 
 
 def archive_rows(batches: list[pb.PublishReportsRequest]) -> list[list[tuple]]:
-    """The exact rows the archive stores for these batches."""
+    """The rows the archive stores for these batches (payloads serialised here; the archive keeps
+    the published bytes, which are the same size)."""
     rows, seq = [], 0
     for batch in batches:
         chunk = []

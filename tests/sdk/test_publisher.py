@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +13,13 @@ from sqlalchemy import select
 from polytraders.governance.v1 import report_bus_pb2
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, PublisherClosed, PublisherConfig
+from polytraders.sdk.outbox import Outbox
 from polytraders.sdk.publisher import _request_body
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.archive import report_archive
 from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.storage import make_engine
-from tests.conftest import REPO
+from tests.conftest import REPO, start_mesh
 from tests.support.governance_process import GovernanceProcess
 
 BOT = str(Path(__file__).with_name("bot_process.py"))
@@ -192,3 +194,38 @@ def test_the_request_body_framed_from_stored_reports_parses_back_to_them(explana
     ]
     body = _request_body(r.SerializeToString() for r in reports)
     assert list(report_bus_pb2.PublishReportsRequest.FromString(body).reports) == reports
+
+
+def test_the_outbox_appends_in_order_under_an_old_sqlite_parameter_limit(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    conn = outbox.connect()
+    try:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # SQLite before 3.32
+        payloads = [f"report {i}".encode() for i in range(2_500)]
+        Outbox.append(conn, payloads)
+        assert [row.payload for row in Outbox.oldest(conn, 3_000)] == payloads
+    finally:
+        conn.close()
+
+
+def test_batches_bigger_than_governance_takes_are_sent_smaller_and_nothing_is_set_aside(
+    database_url: str,
+    tmp_path: Path,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    mesh = start_mesh(database_url, clock, max_batch_reports=100)
+    gov = Governance(
+        mesh.address, token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), batch_size=500),
+    )  # fmt: skip
+    try:
+        reports = [gov.builder.operations(component="x", explanation=f"n{i}") for i in range(300)]
+        for report in reports:
+            gov.reports.publish(report)
+        assert gov.reports.flush(timeout=60)
+        stats = gov.reports.publisher.stats()
+        assert (stats.delivered, stats.dead_lettered) == (300, 0)
+        assert [r.operations.explanation for r in archived(database_url)] == [f"n{i}" for i in range(300)]
+    finally:
+        gov.close(timeout=10)
+        mesh.stop()

@@ -60,10 +60,12 @@ class Outbox:
     @staticmethod
     def append(conn: sqlite3.Connection, payloads: list[bytes]) -> None:
         """In order, in one transaction; a statement per thousand rows (a GIL hand-off each, not per row)."""
+        # SQLite before 3.32 allows 999 parameters a statement.
+        per_statement = min(_ROWS_PER_INSERT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
         with conn:
             conn.execute("BEGIN")
-            for start in range(0, len(payloads), _ROWS_PER_INSERT):
-                chunk = payloads[start : start + _ROWS_PER_INSERT]
+            for start in range(0, len(payloads), per_statement):
+                chunk = payloads[start : start + per_statement]
                 conn.execute(_insert_sql(len(chunk)), chunk)
 
     @staticmethod

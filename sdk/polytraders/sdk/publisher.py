@@ -137,6 +137,7 @@ class ReportPublisher:
         self._incoming: deque[bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]] = deque()
         self._unwritten = 0
         self._depth = backlog
+        self._batch_size = self.config.batch_size  # halved while governance refuses batches this big
         self._shed_since_write: Counter[int] = Counter()
         self._totals = Counter[str]()
         self._closed = False
@@ -260,7 +261,8 @@ class ReportPublisher:
         delivered = self.flush(self.config.close_timeout if timeout is None else timeout)
         self._stop_sender.set()
         self._rows_ready.set()
-        self._sender.join(self.config.call_timeout)  # at most one attempt in flight; the thread is a daemon
+        # The thread is a daemon: if a call is still out when this gives up, its rows stay in the outbox.
+        self._sender.join(self.config.call_timeout)
         self._stop_writer.set()
         self._wake_writer.set()
         self._writer.join()
@@ -427,7 +429,7 @@ class ReportPublisher:
         instead: the next full batch is read and framed while a call is out, sent the moment
         that call is answered, and the answered rows are deleted while the next call is out.
         """
-        batch = self.config.batch_size
+        batch = self._batch_size
         if not in_flight:
             rows = Outbox.oldest(conn, batch, sent_through)
             if not rows:
@@ -483,7 +485,7 @@ class ReportPublisher:
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.INVALID_ARGUMENT:  # type: ignore[attr-defined]
                 raise
-            self._dead_letter(conn, rows, error)
+            self._refused(conn, rows, error)
             return
         self._acknowledged(conn, rows)
 
@@ -499,7 +501,8 @@ class ReportPublisher:
                 self._wake_writer.set()
             self._settled.notify_all()
 
-    def _dead_letter(self, conn, rows: list[OutboxRow], error: grpc.RpcError) -> None:  # type: ignore[no-untyped-def]
+    def _refused(self, conn, rows: list[OutboxRow], error: grpc.RpcError) -> None:  # type: ignore[no-untyped-def]
+        """Governance refused the batch as invalid: set the named reports aside, or send smaller batches."""
         reasons: dict[int, list[str]] = {}
         for violation in field_violations(error):
             match = _REPORT_INDEX.match(violation.field)
@@ -507,8 +510,13 @@ class ReportPublisher:
                 reasons.setdefault(int(match.group(1)), []).append(
                     f"{violation.field}: {violation.description}"
                 )
-        if not reasons:  # the batch as a whole was refused: set all of it aside rather than loop forever
-            reasons = {i: [error.details() or "refused"] for i in range(len(rows))}  # type: ignore[attr-defined]
+        if not reasons and len(rows) > 1:  # the batch as a whole, by its size: send smaller ones
+            self._batch_size = max(1, len(rows) // 2)
+            log.warning("governance refused a batch of %d (%s); sending %d at a time",
+                        len(rows), error.details(), self._batch_size)  # type: ignore[attr-defined]  # fmt: skip
+            return
+        if not reasons:  # a lone report refused as a whole: set it aside rather than loop forever
+            reasons = {0: [error.details() or "refused"]}  # type: ignore[attr-defined]
         refused = sorted(reasons)
         Outbox.dead_letter(conn, [rows[i] for i in refused], ["; ".join(reasons[i]) for i in refused])
         log.error(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import ManualClock
@@ -166,3 +168,32 @@ def test_a_group_mixing_resent_and_new_reports_stores_each_once_with_no_gap_in_s
     chain = ledger.verify(engine)
     engine.dispose()
     assert (chain.ok, chain.entries_checked) == (True, 5)
+
+
+def test_an_old_sqlite_parameter_limit_only_makes_the_inserts_smaller(tmp_path, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    """SQLite before 3.32 allows 999 parameters a statement; a batch of 500 needs 5,500."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    event.listen(engine, "connect", lambda conn, _: conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999))
+    create_schema(engine)
+    try:
+        bus = ReportBus(ReportArchive(engine), clock)
+        reports = _reports(500)
+        assert asyncio.run(bus.publish(reports)).accepted == 500
+        archived = bus.archive.read_after(0, ReportFilter(), 1000)
+        assert [a.report_id for a in archived] == [r.header.report_id for r in reports]
+    finally:
+        engine.dispose()
+
+
+def test_a_seven_year_record_is_archived_canonically_and_an_ordinary_report_as_published(
+    bus: ReportBus,
+) -> None:
+    builder = ReportBuilder("alpha-bot")
+    ordinary = builder.operations(component="x")
+    record = builder.settlement(explanation="kept", retention=rpb.RETENTION_SEVEN_YEARS)
+    # A header the parser overrides with the one after it: kept verbatim only outside the ledger.
+    overridden = rpb.Report(header=rpb.ReportHeader(bot_slug="evil-bot")).SerializeToString()
+    wire = [overridden + ordinary.SerializeToString(), overridden + record.SerializeToString()]
+    incoming = bus.validate([rpb.Report.FromString(w) for w in wire], wire)
+    assert [r.bot_slug for r in incoming] == ["alpha-bot", "alpha-bot"]
+    assert [r.payload for r in incoming] == [wire[0], record.SerializeToString(deterministic=True)]

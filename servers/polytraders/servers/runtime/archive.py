@@ -9,6 +9,7 @@ The topic is `polytraders.reports.<kind>` and the partition key `bot_slug+epoch`
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -138,7 +139,7 @@ class ReportFilter:
 
 
 _ID_CHUNK = 1000  # ids per duplicate-check query, well under every driver's parameter limit
-_ROWS_PER_INSERT = 1000  # rows per multi-row INSERT: 11,000 parameters, under SQLite's 32,766
+_ROWS_PER_INSERT = 1000  # rows per multi-row INSERT, unless the driver allows fewer parameters
 
 
 _COLUMNS = ", ".join(c.name for c in report_archive.columns)
@@ -276,10 +277,16 @@ class ReportArchive:
         return results
 
     def _insert_values(self, conn: Connection, rows: list[tuple]) -> int:  # type: ignore[type-arg]
-        """Multi-row INSERTs: one statement (one GIL release) per thousand rows, not one per row."""
+        """Multi-row INSERTs: one statement (one GIL release) per thousand rows, not one per row.
+
+        SQLite before 3.32 allows 999 parameters a statement (later ones 32,766): the rows per
+        statement follow the connection's own limit.
+        """
+        limit = conn.connection.dbapi_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
+        per_statement = max(1, min(_ROWS_PER_INSERT, limit // len(report_archive.columns)))
         inserted = 0
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[start : start + _ROWS_PER_INSERT]
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
             params = tuple(chain.from_iterable(chunk))
             inserted += conn.exec_driver_sql(_insert_sql(self._marker, len(chunk)), params).rowcount
         return inserted

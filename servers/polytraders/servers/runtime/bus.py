@@ -138,7 +138,8 @@ class ReportBus:
         return group
 
     async def _write_pending(self) -> None:
-        """Group commit: every batch that queued while the last transaction ran goes into the next one.
+        """Group commit: the batches that queued while the last transaction ran go into the next one
+        (up to GROUP_REPORTS reports, at least one batch).
 
         Each batch stays all-or-nothing (a failed transaction fails every batch in it), and
         the writer runs as its own task, so a caller that hangs up cannot stall the others.

@@ -4,8 +4,7 @@ A stream is the producing bot's slug. Entry n of a stream stores
     hash_n = sha256(hash_{n-1} || canonical(entry_n)),  hash_0 = 32 zero bytes,
 where canonical(entry) is the concatenation, each field length-prefixed (4-byte big-endian
 length, then the bytes), of: stream, entry_id, recorded_at in microseconds (decimal), the
-entry_id it corrects ("" if none), and the record's protobuf bytes as archived (as the bot
-published them; the deterministic serialisation for records governance builds itself).
+entry_id it corrects ("" if none), and the record's deterministic protobuf serialisation.
 Order is carried by the chain itself (each hash covers its predecessor's), so an entry moved
 elsewhere still matches its own hash but no longer follows its new predecessor. Nothing updates or deletes an entry: a correction is a new entry naming the
 one it corrects. Every `CHECKPOINT_EVERY` entries a checkpoint records the Merkle root of that

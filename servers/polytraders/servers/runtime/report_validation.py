@@ -40,6 +40,7 @@ def is_epoch(value: int) -> bool:
 _REPORT_IDS = re.compile(rf"(?:{REPORT_ID.pattern}\n)+")
 _BOT_SLUGS = re.compile(rf"(?:{BOT_SLUG.pattern}\n)+")
 _KIND_BODIES = frozenset(BODY_FOR_KIND.items())
+_SEVEN_YEARS = reports_pb2.RETENTION_SEVEN_YEARS
 _new_incoming = tuple.__new__  # IncomingReport without its keyword-handling constructor: the hot path
 
 
@@ -54,8 +55,9 @@ def to_incoming(
 ) -> list[IncomingReport] | None:
     """The archive rows of a batch of valid reports, or None if anything is wrong (report_violations says what).
 
-    `payloads` are the reports' bytes as published, stored as they came; without them each
-    report is serialised deterministically. The publish path's fast lane: each field is read
+    `payloads` are the reports' bytes as published, stored as they came (a copy of an ordinary
+    report may keep bytes a parser overrides); without them, and always for SEVEN_YEARS records,
+    a report is serialised deterministically. The publish path's fast lane: each field is read
     once per report into a column, and each column is checked in one call (the ids and slugs
     by one regex over all of them). A missing header or timestamp reads as empty and fails.
     """
@@ -86,6 +88,11 @@ def to_incoming(
         return None
     if payloads is None:
         payloads = [r.SerializeToString(deterministic=True) for r in reports]
+    elif _SEVEN_YEARS in retentions:  # the compliance ledger keeps exactly what was validated, canonically
+        payloads = [
+            r.SerializeToString(deterministic=True) if kept == _SEVEN_YEARS else payload
+            for r, kept, payload in zip(reports, retentions, payloads, strict=True)
+        ]
     columns = zip(ids, kinds, slugs, epochs, modes, retentions, produced, payloads, corrects, strict=True)
     return [_new_incoming(IncomingReport, row) for row in columns]
 
@@ -103,7 +110,7 @@ def repeated_field_bytes(wire: bytes, field_number: int) -> list[bytes] | None:
         while pos < end:
             key = wire[pos]
             pos += 1
-            if key & 0x80 or key & 7 != 2:  # only length-delimited fields below 16 come here
+            if key & 0x80 or key & 7 != 2:  # anything but a length-delimited field below 16: give up
                 return None
             byte = wire[pos]
             pos += 1
