@@ -45,7 +45,7 @@ def _metadata(token: str | None) -> list[tuple[str, str]]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from polytraders.servers.runtime.config import load_config
     from polytraders.servers.runtime.mesh import Mesh
-    from polytraders.servers.runtime.server import settle_heap
+    from polytraders.servers.runtime.server import tune_interpreter_for_serving
 
     _configure_logging(args.log_level)
     config = load_config(args.config).replace(
@@ -59,7 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     async def serve() -> None:
         mesh = await Mesh.start(config)
-        settle_heap()
+        tune_interpreter_for_serving()
         print(f"polytraders governance serving {', '.join(mesh.groups)} on {mesh.address}", flush=True)
         print(f"  try: grpcurl -plaintext {mesh.address} list", flush=True)
         await mesh.serve_until_signalled()

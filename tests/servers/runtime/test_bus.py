@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import ManualClock
+from polytraders.sdk.publisher import _request_body as request_body
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime import ledger
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
@@ -157,7 +158,7 @@ def test_a_group_mixing_resent_and_new_reports_stores_each_once_with_no_gap_in_s
     first = bus.validate([old[0], new[0], new[0]])  # a resend, a new one, and it again
     second = bus.validate([new[1], old[1], new[0], new[2]])
     results = bus.archive.store([first, second], 1_000, {1: 2_000, 2: 3_000})
-    assert [(b.first_seq, [r.report_id for r in b.reports], b.duplicates) for b in results] == [
+    assert [(b.first_seq, list(b.reports.report_ids), b.duplicates) for b in results] == [
         (3, [new[0].header.report_id], 2),
         (4, [new[1].header.report_id, new[2].header.report_id], 2),
     ]
@@ -194,6 +195,6 @@ def test_a_seven_year_record_is_archived_canonically_and_an_ordinary_report_as_p
     # A header the parser overrides with the one after it: kept verbatim only outside the ledger.
     overridden = rpb.Report(header=rpb.ReportHeader(bot_slug="evil-bot")).SerializeToString()
     wire = [overridden + ordinary.SerializeToString(), overridden + record.SerializeToString()]
-    incoming = bus.validate([rpb.Report.FromString(w) for w in wire], wire)
-    assert [r.bot_slug for r in incoming] == ["alpha-bot", "alpha-bot"]
-    assert [r.payload for r in incoming] == [wire[0], record.SerializeToString(deterministic=True)]
+    incoming = bus.validate([rpb.Report.FromString(w) for w in wire], request_body(wire))
+    assert list(incoming.bot_slugs) == ["alpha-bot", "alpha-bot"]
+    assert list(incoming.payloads) == [wire[0], record.SerializeToString(deterministic=True)]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, count, islice, repeat
 from typing import NamedTuple
 
 from sqlalchemy import (
@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from polytraders.reports.v1 import reports_pb2
 
 from .ledger import ComplianceLedger, LedgerRecord
-from .storage import metadata
+from .storage import WalCheckpointer, metadata
 
 report_archive = Table(
     "report_archive",
@@ -89,19 +89,31 @@ class ArchivedReport(NamedTuple):
         return f"{self.bot_slug}+{self.epoch}"
 
 
-class IncomingReport(NamedTuple):
-    """A validated report on its way in; its fields are the row's, in column order."""
+@dataclass(frozen=True, slots=True)
+class IncomingBatch:
+    """A validated batch on its way in, a column per field (one entry per report, in order).
 
-    report_id: str
-    kind: int
-    bot_slug: str
-    epoch: int
-    mode: int
-    retention: int
-    produced_at_us: int
-    payload: bytes
-    corrects: str = ""
+    Columns, not a tuple per report: the publish path hands them to the driver through
+    `zip`, and building and taking apart a row object per report cost as much as storing it.
+    """
+
+    report_ids: Sequence[str]
+    kinds: Sequence[int]
+    bot_slugs: Sequence[str]
+    epochs: Sequence[int]
+    modes: Sequence[int]
+    retentions: Sequence[int]
+    produced_at_us: Sequence[int]
+    payloads: Sequence[bytes]
+    corrects: Sequence[str]
     """For SEVEN_YEARS settlement records: the report_id of the record this one corrects."""
+
+    def __len__(self) -> int:
+        return len(self.report_ids)
+
+    def select(self, indices: Sequence[int]) -> IncomingBatch:
+        """Only the reports at `indices`, in that order."""
+        return IncomingBatch(*([getattr(self, f.name)[i] for i in indices] for f in fields(self)))
 
 
 @dataclass(frozen=True)
@@ -160,20 +172,46 @@ class StoredBatch(NamedTuple):
     """What one published batch added: its new reports, numbered from `first_seq` on."""
 
     first_seq: int
-    reports: list[IncomingReport]
+    reports: IncomingBatch
     duplicates: int
 
     @property
     def last_seq(self) -> int | None:
-        return self.first_seq + len(self.reports) - 1 if self.reports else None
+        return self.first_seq + len(self.reports) - 1 if len(self.reports) else None
 
     def archived(self) -> Iterator[ArchivedReport]:
-        for seq, r in enumerate(self.reports, self.first_seq):
-            yield ArchivedReport(seq, r.report_id, r.kind, r.bot_slug, r.epoch, r.mode, r.payload)
+        r = self.reports
+        rows = zip(count(self.first_seq), r.report_ids, r.kinds, r.bot_slugs, r.epochs, r.modes, r.payloads)
+        return map(ArchivedReport._make, rows)
 
 
 class _AlreadyStored(Exception):
     """Some report of the group was stored before: the optimistic write is rolled back."""
+
+
+_SEVEN_YEARS = reports_pb2.RETENTION_SEVEN_YEARS
+
+
+def _new_reports(batch: IncomingBatch, seen: set[str]) -> IncomingBatch:
+    """The reports of `batch` whose ids are not in `seen` (first of each id only); adds them to it."""
+    ids = batch.report_ids
+    distinct = set(ids)
+    if len(distinct) == len(ids) and seen.isdisjoint(distinct):
+        seen.update(distinct)
+        return batch
+    kept = []
+    for index, report_id in enumerate(ids):
+        if report_id not in seen:
+            seen.add(report_id)
+            kept.append(index)
+    return batch.select(kept)
+
+
+def _compliance_records(batch: IncomingBatch) -> list[LedgerRecord]:
+    columns = zip(
+        batch.retentions, batch.bot_slugs, batch.report_ids, batch.corrects, batch.payloads, strict=True
+    )
+    return [LedgerRecord(*record) for retention, *record in columns if retention == _SEVEN_YEARS]
 
 
 class ReportArchive:
@@ -200,6 +238,7 @@ class ReportArchive:
         self._insert_new = self._copy_new if engine.dialect.name == "postgresql" else self._insert_values
         # COPY runs on the driver's own cursor, whose errors SQLAlchemy never sees to wrap.
         self._clashes = (IntegrityError, engine.dialect.loaded_dbapi.IntegrityError)
+        self._checkpointer = WalCheckpointer.for_engine(engine)
 
     def last_seq(self) -> int:
         with self._engine.connect() as conn:
@@ -207,7 +246,7 @@ class ReportArchive:
 
     def store(
         self,
-        batches: Sequence[Sequence[IncomingReport]],
+        batches: Sequence[IncomingBatch],
         received_at_us: int,
         expires_at_us: dict[int, int],
     ) -> list[StoredBatch]:
@@ -230,8 +269,8 @@ class ReportArchive:
                     raise
         raise RuntimeError("reports kept being stored by another writer while this one wrote them")
 
-    def _known_ids(self, batches: Sequence[Sequence[IncomingReport]]) -> set[str]:
-        ids = list({r.report_id: None for batch in batches for r in batch})
+    def _known_ids(self, batches: Sequence[IncomingBatch]) -> set[str]:
+        ids = list(dict.fromkeys(chain.from_iterable(b.report_ids for b in batches)))
         known: set[str] = set()
         with self._engine.connect() as conn:
             for start in range(0, len(ids), _ID_CHUNK):
@@ -243,7 +282,7 @@ class ReportArchive:
 
     def _write(
         self,
-        batches: Sequence[Sequence[IncomingReport]],
+        batches: Sequence[IncomingBatch],
         received_at_us: int,
         expires_at_us: dict[int, int],
         known: set[str],
@@ -255,43 +294,57 @@ class ReportArchive:
                 ).scalar_one()
             seq = self._last_seq
             seen = set(known)
-            rows: list[tuple] = []  # type: ignore[type-arg]
+            rows: list[Iterator[tuple]] = []  # type: ignore[type-arg]
             compliance: list[LedgerRecord] = []
             results: list[StoredBatch] = []
             for batch in batches:
-                stored: list[IncomingReport] = []
-                for r in batch:
-                    if r.report_id in seen:
-                        continue
-                    seen.add(r.report_id)
-                    seq += 1
-                    rows.append((seq, *r[:7], received_at_us, expires_at_us[r.retention], r.payload))
-                    stored.append(r)
-                    if r.retention == reports_pb2.RETENTION_SEVEN_YEARS:
-                        compliance.append(LedgerRecord(r.bot_slug, r.report_id, r.corrects, r.payload))
-                results.append(StoredBatch(seq - len(stored) + 1, stored, len(batch) - len(stored)))
-            if rows and self._insert_new(conn, rows) != len(rows):
+                new = _new_reports(batch, seen)
+                rows.append(
+                    zip(
+                        range(seq + 1, seq + len(new) + 1),
+                        new.report_ids,
+                        new.kinds,
+                        new.bot_slugs,
+                        new.epochs,
+                        new.modes,
+                        new.retentions,
+                        new.produced_at_us,
+                        repeat(received_at_us),
+                        map(expires_at_us.__getitem__, new.retentions),
+                        new.payloads,
+                    )
+                )
+                if _SEVEN_YEARS in new.retentions:
+                    compliance.extend(_compliance_records(new))
+                results.append(StoredBatch(seq + 1, new, len(batch) - len(new)))
+                seq += len(new)
+            stored = seq - self._last_seq
+            if stored and self._insert_new(conn, chain.from_iterable(rows), stored) != stored:
                 raise _AlreadyStored
             self._ledger.append(conn, compliance, received_at_us)
         self._last_seq = seq
+        if self._checkpointer is not None:
+            self._checkpointer.wrote(sum(sum(map(len, r.reports.payloads)) for r in results))
         return results
 
-    def _insert_values(self, conn: Connection, rows: list[tuple]) -> int:  # type: ignore[type-arg]
+    def _insert_values(self, conn: Connection, rows: Iterator[tuple], count: int) -> int:  # type: ignore[type-arg]
         """Multi-row INSERTs: one statement (one GIL release) per thousand rows, not one per row.
 
         SQLite before 3.32 allows 999 parameters a statement (later ones 32,766): the rows per
         statement follow the connection's own limit.
         """
+        width = len(report_archive.columns)
         limit = conn.connection.dbapi_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
-        per_statement = max(1, min(_ROWS_PER_INSERT, limit // len(report_archive.columns)))
+        per_statement = max(1, min(_ROWS_PER_INSERT, limit // width))
+        values = chain.from_iterable(rows)
         inserted = 0
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            params = tuple(chain.from_iterable(chunk))
-            inserted += conn.exec_driver_sql(_insert_sql(self._marker, len(chunk)), params).rowcount
+        for start in range(0, count, per_statement):
+            chunk = min(per_statement, count - start)
+            params = tuple(islice(values, chunk * width))
+            inserted += conn.exec_driver_sql(_insert_sql(self._marker, chunk), params).rowcount
         return inserted
 
-    def _copy_new(self, conn: Connection, rows: list[tuple]) -> int:  # type: ignore[type-arg]
+    def _copy_new(self, conn: Connection, rows: Iterator[tuple], count: int) -> int:  # type: ignore[type-arg]
         """PostgreSQL: COPY into a transaction-scoped staging table, then INSERT what is new.
 
         COPY is PostgreSQL's bulk path but knows no ON CONFLICT; staging keeps both.

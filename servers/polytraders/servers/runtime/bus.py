@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from polytraders.reports.v1 import reports_pb2
 from polytraders.sdk.clock import Clock, to_micros
 
-from .archive import ArchivedReport, IncomingReport, ReportArchive, ReportFilter
+from .archive import ArchivedReport, IncomingBatch, ReportArchive, ReportFilter
 from .errors import FieldViolation, InvalidArgument
 from .report_validation import report_violations, to_incoming
 
@@ -81,17 +81,16 @@ class ReportBus:
         self._clock = clock
         self._max_batch = max_batch
         self._subscriber_queue = subscriber_queue
-        self._pending: list[tuple[Sequence[IncomingReport], asyncio.Future[PublishResult]]] = []
+        self._pending: list[tuple[IncomingBatch, asyncio.Future[PublishResult]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._subscriptions: set[_Subscription] = set()
         self._closed = False
 
-    def validate(
-        self, reports: Sequence[reports_pb2.Report], payloads: Sequence[bytes] | None = None
-    ) -> list[IncomingReport]:
+    def validate(self, reports: Sequence[reports_pb2.Report], wire: bytes | None = None) -> IncomingBatch:
         """All-or-nothing: one bad report rejects the batch, naming every bad field.
 
-        `payloads`, one per report, are the reports' bytes as published; stored as they came.
+        `wire` is the PublishReportsRequest the reports came in, when they came over gRPC:
+        their headers are read from it a column at a time, and each is stored as published.
         """
         if not reports:
             raise InvalidArgument.field("reports", "at least one report is required")
@@ -99,9 +98,7 @@ class ReportBus:
             raise InvalidArgument.field(
                 "reports", f"{len(reports)} reports exceed the batch limit of {self._max_batch}"
             )
-        if payloads is not None and len(payloads) != len(reports):
-            payloads = None
-        incoming = to_incoming(reports, payloads)
+        incoming = to_incoming(reports, wire)
         if incoming is not None:
             return incoming
         violations: list[FieldViolation] = []
@@ -113,7 +110,7 @@ class ReportBus:
     async def publish(self, reports: Sequence[reports_pb2.Report]) -> PublishResult:
         return await self.publish_validated(self.validate(reports))
 
-    async def publish_validated(self, incoming: Sequence[IncomingReport]) -> PublishResult:
+    async def publish_validated(self, incoming: IncomingBatch) -> PublishResult:
         """Queue the batch for the writer and wait until it is stored (or refused as a whole)."""
         done: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
         self._pending.append((incoming, done))
@@ -121,7 +118,7 @@ class ReportBus:
             self._writer = asyncio.create_task(self._write_pending())
         return await done
 
-    def _next_group(self) -> list[tuple[Sequence[IncomingReport], asyncio.Future[PublishResult]]]:
+    def _next_group(self) -> list[tuple[IncomingBatch, asyncio.Future[PublishResult]]]:
         """The oldest pending batches, up to GROUP_REPORTS reports (at least one batch).
 
         Small batches from many bots share a commit; big ones are written one or two at a

@@ -13,7 +13,6 @@ from . import auth
 from .archive import ReportFilter
 from .bus import ReportBus
 from .errors import InvalidArgument
-from .report_validation import repeated_field_bytes
 from .server import ServiceBinding, WireRequest
 
 ACCESS = {
@@ -21,9 +20,6 @@ ACCESS = {
     "SubscribeReports": auth.READ,
     "PurgeExpiredReports": auth.OPERATE,
 }
-
-
-_REPORTS_FIELD = pb.PublishReportsRequest.REPORTS_FIELD_NUMBER
 
 
 def parse_cursor(cursor: str) -> int:
@@ -42,10 +38,8 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
         self, request: WireRequest, context: grpc.aio.ServicerContext
     ) -> pb.PublishReportsResponse:
         reports = request.message.reports
-        incoming = self._bus.validate(reports, repeated_field_bytes(request.wire, _REPORTS_FIELD))
-        auth.current_principal().require_acting_for_each(
-            (r.bot_slug for r in incoming), "reports[{}].header.bot_slug"
-        )
+        incoming = self._bus.validate(reports, request.wire)
+        auth.current_principal().require_acting_for_each(incoming.bot_slugs, "reports[{}].header.bot_slug")
         result = await self._bus.publish_validated(incoming)
         return pb.PublishReportsResponse(
             accepted_count=result.accepted,

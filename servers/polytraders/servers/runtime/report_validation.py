@@ -9,8 +9,9 @@ from functools import lru_cache
 
 from polytraders.reports.v1 import reports_pb2
 
-from .archive import IncomingReport
+from .archive import IncomingBatch
 from .errors import FieldViolation
+from .header_columns import HeaderColumns, published_reports, read_header_columns
 
 REPORT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 BOT_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
@@ -40,8 +41,9 @@ def is_epoch(value: int) -> bool:
 _REPORT_IDS = re.compile(rf"(?:{REPORT_ID.pattern}\n)+")
 _BOT_SLUGS = re.compile(rf"(?:{BOT_SLUG.pattern}\n)+")
 _KIND_BODIES = frozenset(BODY_FOR_KIND.items())
+_KINDS = frozenset(BODY_FOR_KIND)
 _SEVEN_YEARS = reports_pb2.RETENTION_SEVEN_YEARS
-_new_incoming = tuple.__new__  # IncomingReport without its keyword-handling constructor: the hot path
+_SETTLEMENT = reports_pb2.REPORT_KIND_SETTLEMENT
 
 
 def _each_matches(one_per_line: re.Pattern[str], values: list[str]) -> bool:
@@ -50,82 +52,65 @@ def _each_matches(one_per_line: re.Pattern[str], values: list[str]) -> bool:
     return lines.count("\n") == len(values) and one_per_line.fullmatch(lines) is not None
 
 
-def to_incoming(
-    reports: Sequence[reports_pb2.Report], payloads: Sequence[bytes] | None = None
-) -> list[IncomingReport] | None:
+def to_incoming(reports: Sequence[reports_pb2.Report], wire: bytes | None = None) -> IncomingBatch | None:
     """The archive rows of a batch of valid reports, or None if anything is wrong (report_violations says what).
 
-    `payloads` are the reports' bytes as published, stored as they came (a copy of an ordinary
-    report may keep bytes a parser overrides); without them, and always for SEVEN_YEARS records,
-    a report is serialised deterministically. The publish path's fast lane: each field is read
-    once per report into a column, and each column is checked in one call (the ids and slugs
-    by one regex over all of them). A missing header or timestamp reads as empty and fails.
+    `wire` is the PublishReportsRequest the reports were parsed from: the headers are then
+    read as columns from it (`header_columns`), and each report is stored as it came (a copy
+    of an ordinary report may keep bytes a parser overrides). Without it, or when a column
+    does not line up, each header is read from its parsed message. SEVEN_YEARS records are
+    always serialised deterministically. Each column is checked in one call (the ids and
+    slugs by one regex over all of them). A missing header or timestamp reads as empty and fails.
     """
-    headers = [r.header for r in reports]
-    ids = [h.report_id for h in headers]
-    slugs = [h.bot_slug for h in headers]
-    kinds = [h.kind for h in headers]
-    epochs = [h.epoch for h in headers]
-    modes = [h.mode for h in headers]
-    retentions = [h.retention for h in headers]
-    produced = [t.seconds * 1_000_000 + t.nanos // 1000 for t in [h.produced_at for h in headers]]
-    bodies = [r.WhichOneof("body") for r in reports]
+    columns = read_header_columns(wire, len(reports)) if wire is not None else None
+    if columns is None:
+        columns = _read_each_header(reports, published_reports(wire) if wire is not None else None)
+    ids, kinds, slugs, epochs, modes, retentions, produced, payloads = columns
     if not (
-        set(zip(kinds, bodies, strict=True)) <= _KIND_BODIES
-        and _each_matches(_REPORT_IDS, ids)
+        _each_matches(_REPORT_IDS, ids)
         and _each_matches(_BOT_SLUGS, slugs)
         and all(map(is_epoch, set(epochs)))
+        and set(kinds) <= _KINDS
         and set(modes) <= _MODES
         and set(retentions) <= _RETENTIONS
         and min(produced) > 0
     ):
         return None
-    corrects = [
-        r.settlement.corrects_report_id if b == "settlement" else ""
-        for r, b in zip(reports, bodies, strict=True)
-    ]
-    if any(c and not REPORT_ID.fullmatch(c) for c in corrects):
-        return None
-    if payloads is None:
-        payloads = [r.SerializeToString(deterministic=True) for r in reports]
-    elif _SEVEN_YEARS in retentions:  # the compliance ledger keeps exactly what was validated, canonically
+    corrects = [""] * len(ids)
+    if _SETTLEMENT in kinds:
+        corrects = [
+            r.settlement.corrects_report_id if k == _SETTLEMENT else ""
+            for r, k in zip(reports, kinds, strict=True)
+        ]
+        if any(c and not REPORT_ID.fullmatch(c) for c in corrects):
+            return None
+    if _SEVEN_YEARS in retentions:  # the compliance ledger keeps exactly what was validated, canonically
         payloads = [
             r.SerializeToString(deterministic=True) if kept == _SEVEN_YEARS else payload
             for r, kept, payload in zip(reports, retentions, payloads, strict=True)
         ]
-    columns = zip(ids, kinds, slugs, epochs, modes, retentions, produced, payloads, corrects, strict=True)
-    return [_new_incoming(IncomingReport, row) for row in columns]
+    return IncomingBatch(ids, kinds, slugs, epochs, modes, retentions, produced, payloads, corrects)
 
 
-def repeated_field_bytes(wire: bytes, field_number: int) -> list[bytes] | None:
-    """Each entry of a repeated message field, cut from its message's wire bytes, in order.
-
-    Cutting costs less than re-serialising each entry once parsed. None when the bytes do
-    not walk as a well-formed message (the caller serialises instead).
-    """
-    wanted = field_number << 3 | 2
-    entries: list[bytes] = []
-    pos, end = 0, len(wire)
-    try:
-        while pos < end:
-            key = wire[pos]
-            pos += 1
-            if key & 0x80 or key & 7 != 2:  # anything but a length-delimited field below 16: give up
-                return None
-            byte = wire[pos]
-            pos += 1
-            length, shift = byte & 0x7F, 7
-            while byte & 0x80:
-                byte = wire[pos]
-                pos += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-            if key == wanted:
-                entries.append(wire[pos : pos + length])
-            pos += length
-    except IndexError:
-        return None
-    return entries if pos == end else None
+def _read_each_header(reports: Sequence[reports_pb2.Report], payloads: list[bytes] | None) -> HeaderColumns:
+    """The general path: each field read off each parsed report; a body that does not match
+    its kind reads as kind 0, which fails validation. Without `payloads` (the reports as
+    published) each report is serialised."""
+    headers = [r.header for r in reports]
+    kinds = [
+        h.kind if (h.kind, r.WhichOneof("body")) in _KIND_BODIES else 0
+        for h, r in zip(headers, reports, strict=True)
+    ]
+    return HeaderColumns(
+        [h.report_id for h in headers],
+        kinds,
+        [h.bot_slug for h in headers],
+        [h.epoch for h in headers],
+        [h.mode for h in headers],
+        [h.retention for h in headers],
+        [t.seconds * 1_000_000 + t.nanos // 1000 for t in [h.produced_at for h in headers]],
+        payloads or [r.SerializeToString(deterministic=True) for r in reports],
+    )
 
 
 def report_violations(report: reports_pb2.Report, where: str) -> list[FieldViolation]:

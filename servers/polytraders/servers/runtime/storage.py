@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
 
 # Every group's tables hang off this one MetaData, so one create_all builds the schema.
 metadata = MetaData()
@@ -37,7 +43,61 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_CHECKPOINT_PAGES}")
     cursor.close()
+
+
+_BACKSTOP_CHECKPOINT_PAGES = 16_384
+"""A committing connection checkpoints the WAL itself only past 64 MiB of 4 KiB pages: the
+`WalCheckpointer` normally keeps it far below, off the writer's path; this bounds the WAL
+(and the cost of the read path) should it fall behind."""
+
+
+class WalCheckpointer:
+    """Copies a SQLite WAL back into the database file on a thread of its own.
+
+    SQLite's own auto-checkpoint runs inside the commit that crosses 1,000 pages: copying
+    4 MiB and an fsync, on the writer's time, which was most of a commit's cost on the
+    publish path. The archive's writer calls `wrote()` after each commit instead; past
+    `every_bytes` written since the last checkpoint a PASSIVE checkpoint (which never blocks
+    a writer or a reader) runs on a single background thread, the database work without the
+    GIL. Under a writer that never pauses the WAL cannot restart behind it, so it grows
+    until the backstop auto-checkpoint (above), which finds the pages already copied.
+    PostgreSQL engines get no checkpointer.
+    """
+
+    def __init__(self, engine: Engine, *, every_bytes: int = 4 << 20) -> None:
+        self._engine = engine
+        self._every_bytes = every_bytes
+        self._since_last = 0
+        self._lock = threading.Lock()
+        self._running: Future[None] | None = None
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> WalCheckpointer | None:
+        return cls(engine) if engine.dialect.name == "sqlite" else None
+
+    def wrote(self, byte_count: int) -> None:
+        """After a commit of about `byte_count` bytes: checkpoint if enough has piled up."""
+        with self._lock:
+            self._since_last += byte_count
+            if self._since_last < self._every_bytes or (self._running and not self._running.done()):
+                return
+            self._since_last = 0
+            self._running = _checkpoints().submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        try:
+            with self._engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except Exception:  # noqa: BLE001 - a missed checkpoint only leaves the WAL longer
+            log.warning("WAL checkpoint failed; the next commit tries again", exc_info=True)
+
+
+@lru_cache(maxsize=1)
+def _checkpoints() -> ThreadPoolExecutor:
+    """One thread for every checkpointer in the process: checkpoints are rare and short."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-checkpoint")
 
 
 def create_schema(engine: Engine) -> None:
