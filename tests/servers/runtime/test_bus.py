@@ -147,6 +147,20 @@ def test_a_second_archive_on_the_same_database_continues_the_sequence(
     assert bus.archive.count() == 6
 
 
+def test_a_resend_among_new_reports_is_counted_once_and_leaves_no_gap_in_seq(bus: ReportBus) -> None:
+    """The single-statement write refuses the whole batch on the resend; the transactional one stores the rest."""
+    first = _reports(3)
+    asyncio.run(bus.publish(first))
+    second = _reports(2)
+    result = asyncio.run(bus.publish([second[0], first[1], second[1]]))
+    assert (result.accepted, result.duplicates, result.last_seq) == (2, 1, 5)
+    archived = bus.archive.read_after(0, ReportFilter(), 100)
+    assert [(a.seq, a.report_id) for a in archived] == [
+        (seq, r.header.report_id) for seq, r in enumerate([*first, second[0], second[1]], 1)
+    ]
+    assert asyncio.run(bus.publish(_reports(1))).last_seq == 6
+
+
 def test_a_group_mixing_resent_and_new_reports_stores_each_once_with_no_gap_in_seq(
     bus: ReportBus, database_url: str
 ) -> None:
