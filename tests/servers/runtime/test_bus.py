@@ -17,7 +17,7 @@ from polytraders.servers.runtime import ledger
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
 from polytraders.servers.runtime.bus import ReportBus, retention_ends
 from polytraders.servers.runtime.errors import InvalidArgument
-from polytraders.servers.runtime.storage import create_schema, make_engine
+from polytraders.servers.runtime.storage import WalCheckpointer, create_schema, make_engine
 
 
 @pytest.fixture
@@ -212,3 +212,24 @@ def test_a_seven_year_record_is_archived_canonically_and_an_ordinary_report_as_p
     incoming = bus.validate([rpb.Report.FromString(w) for w in wire], request_body(wire))
     assert list(incoming.bot_slugs) == ["alpha-bot", "alpha-bot"]
     assert list(incoming.payloads) == [wire[0], record.SerializeToString(deterministic=True)]
+
+
+def test_the_wal_is_copied_back_by_the_background_checkpoint(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without the checkpoint the new pages would stay in the WAL and the database file would not grow."""
+    database = tmp_path / "wal.db"
+    engine = make_engine(f"sqlite:///{database}")
+    create_schema(engine)
+    try:
+        archive = ReportArchive(engine)
+        archive._checkpointer = checkpointer = WalCheckpointer(engine, every_bytes=1)
+        bus = ReportBus(archive, ManualClock(datetime(2026, 11, 24, tzinfo=UTC)))
+        asyncio.run(bus.publish(_reports(1)))  # the first write: its pages and the schema's reach the file
+        checkpointer._running.result(timeout=10)  # type: ignore[union-attr]
+        before = database.stat().st_size
+        asyncio.run(
+            bus.publish([ReportBuilder("alpha-bot").operations(explanation="x" * 2000) for _ in range(50)])
+        )
+        checkpointer._running.result(timeout=10)  # type: ignore[union-attr]
+        assert database.stat().st_size >= before + 50 * 2000
+    finally:
+        engine.dispose()

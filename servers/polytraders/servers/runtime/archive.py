@@ -233,6 +233,13 @@ def _compliance_records(batch: IncomingBatch) -> list[LedgerRecord]:
     return [LedgerRecord(*record) for retention, *record in columns if retention == _SEVEN_YEARS]
 
 
+def _rows_per_statement(connection: sqlite3.Connection) -> int:
+    """The most archive rows one SQLite statement may carry: SQLite before 3.32 allows 999
+    parameters a statement, later ones 32,766."""
+    limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(_ROWS_PER_INSERT, limit // len(report_archive.columns)))
+
+
 class _SingleStatementInsert:
     """A SQLite connection of the archive's own in autocommit mode, checked out of the pool
     on first use and kept: each INSERT on it is its own transaction."""
@@ -251,9 +258,7 @@ class _SingleStatementInsert:
 
     @property
     def rows(self) -> int:
-        """The most rows one statement may carry (old SQLite allows 999 parameters)."""
-        limit = self.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        return max(1, min(_ROWS_PER_INSERT, limit // len(report_archive.columns)))
+        return _rows_per_statement(self.connection)
 
     def insert(self, values: Iterator[object], rows: int) -> None:
         self.connection.execute(_insert_sql("?", rows, skip_stored=False), tuple(values))
@@ -406,8 +411,7 @@ class ReportArchive:
         statement follow the connection's own limit.
         """
         width = len(report_archive.columns)
-        limit = conn.connection.dbapi_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
-        per_statement = max(1, min(_ROWS_PER_INSERT, limit // width))
+        per_statement = _rows_per_statement(conn.connection.dbapi_connection)  # type: ignore[arg-type]
         values = chain.from_iterable(rows)
         inserted = 0
         for start in range(0, count, per_statement):
