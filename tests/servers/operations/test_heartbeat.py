@@ -95,28 +95,33 @@ def test_97_bots_three_killed_paged_after_exactly_n_misses_restarted_and_resolve
         ]
         with webhook_receiver() as (url, received):
             pager = WebhookAlertSink(url, "routing-key-1", backoff_seconds=0.01)
+            # A generous deadline: the first sweep connects 97 channels on a busy 2-core machine,
+            # and a killed bot refuses its connection at once whatever the deadline.
             heartbeat = HealthHeartbeat(fleet, desk.clock, AlertRouter(desk.alerts, pager), desk.reporter("health-heartbeat"),
-                                        misses_to_alert=3, probe_deadline_seconds=0.5)  # fmt: skip
-            sweeps = [await heartbeat.sweep()]
-            for i in KILLED:
-                await servers[i][0].stop(None)
-            for _ in range(3):
+                                        misses_to_alert=3, probe_deadline_seconds=5.0)  # fmt: skip
+            try:
+                sweeps = [await heartbeat.sweep()]
+                for i in KILLED:
+                    await servers[i][0].stop(None)
+                for _ in range(3):
+                    sweeps.append(await heartbeat.sweep())
+                    pages_after = [a for a in desk.alerts.sent if not a.resolved]
+                    if len(sweeps) < 4:
+                        assert pages_after == [], f"paged after {len(sweeps) - 1} misses"
+                await heartbeat.restarts_finished()
+                await pager.drained()
+                triggers = list(received)
+                sweeps.append(await heartbeat.sweep())  # a fourth miss pages nobody again
+                for i in KILLED:
+                    servers[i] = await serve_health(servers[i][1])  # back on the same port
                 sweeps.append(await heartbeat.sweep())
-                pages_after = [a for a in desk.alerts.sent if not a.resolved]
-                if len(sweeps) < 4:
-                    assert pages_after == [], f"paged after {len(sweeps) - 1} misses"
-            await heartbeat.restarts_finished()
-            await pager.drained()
-            triggers = list(received)
-            sweeps.append(await heartbeat.sweep())  # a fourth miss pages nobody again
-            for i in KILLED:
-                servers[i] = await serve_health(servers[i][1])  # back on the same port
-            sweeps.append(await heartbeat.sweep())
-            await pager.drained()
-            resolves = received[len(triggers) :]
-            await heartbeat.close()
-            for server, _ in servers:
-                await server.stop(None)
+                await pager.drained()
+                resolves = received[len(triggers) :]
+            finally:
+                # Servers left running past their event loop hang the interpreter when collected.
+                await heartbeat.close()
+                for server, _ in servers:
+                    await server.stop(None)
         return sweeps, triggers, resolves, desk.alerts.sent
 
     sweeps, triggers, resolves, alerts = desk_on(
