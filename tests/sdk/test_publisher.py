@@ -202,10 +202,33 @@ def test_the_outbox_appends_in_order_under_an_old_sqlite_parameter_limit(tmp_pat
     try:
         conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # SQLite before 3.32
         payloads = [f"report {i}".encode() for i in range(2_500)]
-        Outbox.append(conn, payloads)
-        assert [row.payload for row in Outbox.oldest(conn, 3_000)] == payloads
+        stored = Outbox.append(conn, payloads[:1]) + Outbox.append(conn, payloads[1:])
+        assert Outbox.oldest(conn, 3_000) == stored  # append names each row's seq as stored
+        assert [row.payload for row in stored] == payloads
     finally:
         conn.close()
+
+
+def test_a_backlog_past_the_memory_bound_is_read_back_from_the_outbox_in_order(
+    database_url: str, tmp_path: Path, clock, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """The sender takes the writer's copies while they follow on; past the bound it reads the file."""
+    monkeypatch.setattr("polytraders.sdk.publisher._SEND_QUEUE_BYTES", 20_000)  # about 200 reports
+    mesh = start_mesh(database_url, clock)
+    gov = Governance(
+        mesh.address, token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), batch_size=150),
+    )  # fmt: skip
+    try:
+        reports = [gov.builder.operations(component="x", explanation=f"n{i}") for i in range(3_000)]
+        for report in reports:
+            gov.reports.publish(report)
+        assert gov.reports.flush(timeout=60)
+        assert [r.header.report_id for r in archived(database_url)] == [r.header.report_id for r in reports]
+        assert gov.reports.publisher.stats().delivered == 3_000
+    finally:
+        gov.close(timeout=10)
+        mesh.stop()
 
 
 def test_batches_bigger_than_governance_takes_are_sent_smaller_and_nothing_is_set_aside(

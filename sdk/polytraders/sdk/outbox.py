@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -32,8 +32,7 @@ def _insert_sql(rows: int) -> str:
     return f"INSERT INTO outbox (payload) VALUES {', '.join(['(?)'] * rows)}"
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
+class OutboxRow(NamedTuple):
     seq: int
     payload: bytes
 
@@ -58,15 +57,29 @@ class Outbox:
         return conn
 
     @staticmethod
-    def append(conn: sqlite3.Connection, payloads: list[bytes]) -> None:
-        """In order, in one transaction; a statement per thousand rows (a GIL hand-off each, not per row)."""
+    def append(conn: sqlite3.Connection, payloads: list[bytes]) -> list[OutboxRow]:
+        """In order, in one transaction; a statement per thousand rows (a GIL hand-off each, not per row).
+
+        Returns the rows as stored. AUTOINCREMENT numbers one statement's rows consecutively,
+        one past the largest seq the table ever held, so each statement's seqs end at its
+        `lastrowid`.
+        """
         # SQLite before 3.32 allows 999 parameters a statement.
         per_statement = min(_ROWS_PER_INSERT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        stored: list[OutboxRow] = []
+
+        def insert(chunk: list[bytes]) -> None:
+            last = conn.execute(_insert_sql(len(chunk)), chunk).lastrowid
+            stored.extend(map(OutboxRow, range(last - len(chunk) + 1, last + 1), chunk))
+
+        if len(payloads) <= per_statement:  # a statement is a transaction of its own: one trip, not three
+            insert(payloads)
+            return stored
         with conn:
             conn.execute("BEGIN")
             for start in range(0, len(payloads), per_statement):
-                chunk = payloads[start : start + per_statement]
-                conn.execute(_insert_sql(len(chunk)), chunk)
+                insert(payloads[start : start + per_statement])
+        return stored
 
     @staticmethod
     def oldest(conn: sqlite3.Connection, limit: int, after_seq: int = 0) -> list[OutboxRow]:
@@ -74,13 +87,11 @@ class Outbox:
         rows = conn.execute(
             "SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
         )
-        return [OutboxRow(seq, payload) for seq, payload in rows]
+        return list(map(OutboxRow._make, rows))
 
     @staticmethod
     def acknowledge(conn: sqlite3.Connection, through_seq: int) -> None:
-        with conn:
-            conn.execute("BEGIN")
-            conn.execute("DELETE FROM outbox WHERE seq <= ?", (through_seq,))
+        conn.execute("DELETE FROM outbox WHERE seq <= ?", (through_seq,))  # autocommit: one statement
 
     @staticmethod
     def dead_letter(conn: sqlite3.Connection, rows: list[OutboxRow], reasons: list[str]) -> None:

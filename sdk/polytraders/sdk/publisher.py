@@ -3,8 +3,11 @@
 `publish()` only serialises the report and appends it to memory. Two background threads do
 the rest: the *writer* commits what was appended to the bot's SQLite outbox (within a few
 milliseconds: it gathers a burst into one commit), the *sender* ships the outbox to governance
-in order, in batches (by count and linger time; one call at a time, its successor read and
-framed while it is out), and deletes rows only once the server acknowledged them.
+in order, in batches (by count and linger time; one call at a time, its successor framed while
+it is out), and deletes rows only once the server acknowledged them. The writer hands what it
+committed to the sender in memory too, so rows are read back from the file only after a
+restart, a failed call, or a backlog past the memory bound: reading row by row hands the GIL
+back and forth once per row, which a bot's busy thread turns into milliseconds each.
 Across outages it retries with backoff; across restarts the next process resends what is left. The server is
 idempotent by report_id, so at-least-once delivery becomes exactly-once storage.
 
@@ -30,7 +33,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,8 @@ log = logging.getLogger(__name__)
 
 PUBLISH_METHOD = "/polytraders.governance.v1.ReportBusService/PublishReports"
 _WRITE_LINGER = 0.001
+_SEND_QUEUE_BYTES = 16 << 20
+"""Most bytes of committed reports the writer hands the sender in memory; beyond, the sender reads the file."""
 _REPORT_INDEX = re.compile(r"reports\[(\d+)\]")
 
 
@@ -135,6 +140,8 @@ class ReportPublisher:
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
         self._incoming: deque[bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]] = deque()
+        self._committed: deque[OutboxRow] = deque()  # the writer's rows, in seq order, not yet sent past
+        self._committed_bytes = 0
         self._unwritten = 0
         self._depth = backlog
         self._batch_size = self.config.batch_size  # halved while governance refuses batches this big
@@ -303,7 +310,7 @@ class ReportPublisher:
     def _write(self, conn, batch: deque, shed: Counter[int]) -> None:  # type: ignore[no-untyped-def,type-arg]
         if batch:
             payloads = [self._payload(item) for item in batch]
-            Outbox.append(conn, [p for p in payloads if p is not None])
+            self._append(conn, [p for p in payloads if p is not None])
             with self._wrote:
                 self._unwritten -= len(batch)
                 self._depth -= payloads.count(None)
@@ -314,6 +321,15 @@ class ReportPublisher:
             Outbox.add_shed(conn, dict(shed))
         if self._recovery_due:
             self._report_overflow(conn)
+
+    def _append(self, conn, payloads: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+        """Commit to the outbox, and hand the stored rows to the sender while they fit in memory."""
+        rows = Outbox.append(conn, payloads)
+        size = sum(map(len, payloads))
+        with self._lock:
+            if self._committed_bytes + size <= _SEND_QUEUE_BYTES:
+                self._committed.extend(rows)
+                self._committed_bytes += size
 
     def _loss_report(
         self, event: str, severity: rpb.Severity.ValueType, explanation: str, metrics: dict[str, str]
@@ -369,7 +385,7 @@ class ReportPublisher:
             ),
             metrics={f"shed.{kind}": str(n) for kind, n in sorted(by_kind.items())},
         )
-        Outbox.append(conn, [report.SerializeToString()])
+        self._append(conn, [report.SerializeToString()])
         self._rows_ready.set()
 
     # -- the sender thread ------------------------------------------------------------------------
@@ -431,16 +447,16 @@ class ReportPublisher:
         """
         batch = self._batch_size
         if not in_flight:
-            rows = Outbox.oldest(conn, batch, sent_through)
+            rows = self._unsent(conn, batch, sent_through)
             if not rows:
                 self._rows_ready.wait(0.5)
                 self._rows_ready.clear()
                 return sent_through
             if len(rows) < batch and not self._hurry.is_set():
                 self._hurry.wait(self.config.linger)  # let a partial batch fill up a little
-                rows = Outbox.oldest(conn, batch, sent_through)
+                rows = self._unsent(conn, batch, sent_through)
             return self._send_ahead(rows, in_flight)
-        ahead = Outbox.oldest(conn, batch, sent_through)
+        ahead = self._unsent(conn, batch, sent_through)
         body = _request_body(row.payload for row in self._within_bytes(ahead)) if len(ahead) == batch else b""
         rows, call = in_flight.popleft()
         if call.exception() is not None:
@@ -451,6 +467,18 @@ class ReportPublisher:
             sent_through = self._send_ahead(ahead, in_flight, body)
         self._acknowledged(conn, rows)
         return sent_through
+
+    def _unsent(self, conn, limit: int, after_seq: int) -> list[OutboxRow]:  # type: ignore[no-untyped-def]
+        """The first `limit` outbox rows after `after_seq`: the writer's copies when they follow on
+        without a gap, else read back from the file."""
+        with self._lock:
+            committed = self._committed
+            while committed and committed[0].seq <= after_seq:
+                self._committed_bytes -= len(committed.popleft().payload)
+            rows = list(islice(committed, limit))
+        if rows and rows[0].seq == after_seq + 1 and rows[-1].seq == after_seq + len(rows):
+            return rows  # seqs only rise, so first and last in place means none is missing
+        return Outbox.oldest(conn, limit, after_seq)
 
     def _send_ahead(
         self, rows: list[OutboxRow], in_flight: deque[tuple[list[OutboxRow], grpc.Future]], body: bytes = b""

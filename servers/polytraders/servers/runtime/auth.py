@@ -48,9 +48,13 @@ class Principal:
 
     def require_acting_for_each(self, bot_slugs: Iterable[str], field: str) -> None:
         """`require_acting_for` over many; `field` takes each one's index, e.g. "reports[{}].bot_slug"."""
-        if self.role is Role.BOT:
-            for index, bot_slug in enumerate(bot_slugs):
-                self.require_acting_for(bot_slug, field.format(index))
+        if self.role is not Role.BOT:
+            return
+        bot_slugs = list(bot_slugs)
+        if set(bot_slugs) <= {self.bot_slug}:  # the common case, checked at C speed
+            return
+        index = next(i for i, slug in enumerate(bot_slugs) if slug != self.bot_slug)
+        self.require_acting_for(bot_slugs[index], field.format(index))
 
 
 ANONYMOUS_OPERATOR = Principal("auth-disabled", Role.OPERATOR)

@@ -1,6 +1,7 @@
 """The report bus: archive first, then live fan-out, so a subscriber can always catch up.
 
-One writer task per process stores publishes, so `seq` order is commit order is fan-out order.
+One writer per process (a worker thread while anything is pending) stores publishes, so `seq`
+order is commit order is fan-out order.
 A subscriber registers for live reports *before* it reads the archive, drops live reports
 it already read, and falls back to the archive whenever its live buffer overflowed:
 the archive holds everything, so no subscriber ever sees a gap or a duplicate.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +19,7 @@ from datetime import UTC, datetime
 from polytraders.reports.v1 import reports_pb2
 from polytraders.sdk.clock import Clock, to_micros
 
-from .archive import ArchivedReport, IncomingBatch, ReportArchive, ReportFilter
+from .archive import ArchivedReport, IncomingBatch, ReportArchive, ReportFilter, StoredBatch
 from .errors import FieldViolation, InvalidArgument
 from .report_validation import report_violations, to_incoming
 
@@ -82,7 +84,8 @@ class ReportBus:
         self._max_batch = max_batch
         self._subscriber_queue = subscriber_queue
         self._pending: list[tuple[IncomingBatch, asyncio.Future[PublishResult]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._queue_lock = threading.Lock()
+        self._writing = False
         self._subscriptions: set[_Subscription] = set()
         self._closed = False
 
@@ -112,10 +115,13 @@ class ReportBus:
 
     async def publish_validated(self, incoming: IncomingBatch) -> PublishResult:
         """Queue the batch for the writer and wait until it is stored (or refused as a whole)."""
-        done: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
-        self._pending.append((incoming, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_pending())
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[PublishResult] = loop.create_future()
+        with self._queue_lock:
+            self._pending.append((incoming, done))
+            idle, self._writing = not self._writing, True
+        if idle:
+            loop.run_in_executor(None, self._write_pending, loop)
         return await done
 
     def _next_group(self) -> list[tuple[IncomingBatch, asyncio.Future[PublishResult]]]:
@@ -134,33 +140,55 @@ class ReportBus:
         group, self._pending = self._pending[:taken], self._pending[taken:]
         return group
 
-    async def _write_pending(self) -> None:
-        """Group commit: the batches that queued while the last transaction ran go into the next one
-        (up to GROUP_REPORTS reports, at least one batch).
+    def _write_pending(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Group commit, on a worker thread until nothing is pending: the batches that queued
+        while the last transaction ran go into the next one (up to GROUP_REPORTS reports, at
+        least one batch).
 
-        Each batch stays all-or-nothing (a failed transaction fails every batch in it), and
-        the writer runs as its own task, so a caller that hangs up cannot stall the others.
+        The thread takes the next group itself the moment a store returns, so the database
+        never waits for the event loop to come round; the loop only hears the outcome (and
+        fans it out) in store order. Each batch stays all-or-nothing: a failed transaction
+        fails every batch in it.
         """
-        while self._pending:
-            group = self._next_group()
+        while True:
+            with self._queue_lock:
+                if not self._pending:
+                    self._writing = False
+                    return
+                group = self._next_group()
             received = self._clock.now().astimezone(UTC)
             expiry = {r: to_micros(retention_ends(received, r)) for r in _RETENTIONS}
             try:
-                results = await asyncio.to_thread(
-                    self.archive.store, [batch for batch, _ in group], to_micros(received), expiry
+                outcome: list[StoredBatch] | Exception = self.archive.store(
+                    [batch for batch, _ in group], to_micros(received), expiry
                 )
             except Exception as error:  # noqa: BLE001 - handed to every caller in the group
-                for _, done in group:
-                    if not done.done():
-                        done.set_exception(error)
-                continue
-            for (_, done), stored in zip(group, results, strict=True):
-                if self._subscriptions:
-                    for report in stored.archived():
-                        for subscription in self._subscriptions:
-                            subscription.offer(report)
+                outcome = error
+            try:
+                loop.call_soon_threadsafe(self._settle, group, outcome)
+            except RuntimeError:  # the loop closed under us: no caller is left to tell
+                with self._queue_lock:
+                    self._writing = False
+                return
+
+    def _settle(
+        self,
+        group: list[tuple[IncomingBatch, asyncio.Future[PublishResult]]],
+        outcome: list[StoredBatch] | Exception,
+    ) -> None:
+        """On the loop: fan the stored reports out, then answer each caller of the group."""
+        if isinstance(outcome, Exception):
+            for _, done in group:
                 if not done.done():
-                    done.set_result(PublishResult(len(stored.reports), stored.duplicates, stored.last_seq))
+                    done.set_exception(outcome)
+            return
+        for (_, done), stored in zip(group, outcome, strict=True):
+            if self._subscriptions:
+                for report in stored.archived():
+                    for subscription in self._subscriptions:
+                        subscription.offer(report)
+            if not done.done():
+                done.set_result(PublishResult(len(stored.reports), stored.duplicates, stored.last_seq))
 
     async def subscribe(
         self, report_filter: ReportFilter, *, after_seq: int = 0, live_only: bool = False
