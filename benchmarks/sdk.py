@@ -11,10 +11,11 @@ from decimal import Decimal
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, OrderIntent, PublisherConfig
+from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.archive import ReportArchive
 from polytraders.servers.runtime.storage import make_engine
 
-from .figures import Figure, best_of, percentile
+from .figures import REPEATS, Figure, best_of, percentile
 from .processes import governance, serving
 from .report_bus import TOKEN_ID, make_batches, publish_rate
 
@@ -31,37 +32,56 @@ def _latencies(call, items) -> list[float]:  # type: ignore[no-untyped-def]
     return samples
 
 
+def _end_to_end(scratch: str) -> tuple[float, list[float]]:
+    """100,000 publish() calls on a fresh server and outbox: reports/s from the first call to the
+    last row in the archive, and each call's µs."""
+    database_url = f"sqlite:///{scratch}/{uuid.uuid4().hex}.db"
+    with serving(governance(database_url)) as address:
+        gov = Governance(
+            address, token="dev-bot-token", bot_slug="demo-bot", builder_code=CODE,
+            publisher=PublisherConfig(outbox_path=f"{scratch}/{uuid.uuid4().hex}.sqlite"),
+        )  # fmt: skip
+        reports = [gov.builder.execution(event=rpb.EXECUTION_EVENT_FILL, token_id=TOKEN_ID, price="0.43",
+                                         size_micros=25_000_000, fee_micros=1_250) for _ in range(100_000)]  # fmt: skip
+        started = time.perf_counter()
+        enqueue = _latencies(gov.reports.publish, reports)
+        assert gov.reports.flush(timeout=300)
+        rate = len(reports) / (time.perf_counter() - started)
+        gov.close(timeout=60)
+    assert ReportArchive(make_engine(database_url)).count() == len(reports)
+    return rate, enqueue
+
+
+def _tagging(scratch: str) -> list[float]:
+    """Each tag_order() call's µs, on a bot's heap (the tag's report goes out through the publisher)."""
+    with serving(governance(f"sqlite:///{scratch}/{uuid.uuid4().hex}.db")) as address:
+        gov = Governance(
+            address, token="dev-bot-token", bot_slug="demo-bot", builder_code=CODE,
+            publisher=PublisherConfig(outbox_path=f"{scratch}/{uuid.uuid4().hex}.sqlite"),
+        )  # fmt: skip
+        gc.collect()
+        intents = [OrderIntent.limit(TOKEN_ID, "BUY", Decimal("0.43"), Decimal("25")) for _ in range(20_000)]
+        tagging = _latencies(gov.tag_order, intents)
+        gov.close(timeout=60)
+    return tagging
+
+
 def run() -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as scratch:
-        database_url = f"sqlite:///{scratch}/bench.db"
-        with serving(governance(database_url)) as address:
-            gov = Governance(
-                address, token="dev-bot-token", bot_slug="demo-bot", builder_code=CODE,
-                publisher=PublisherConfig(outbox_path=f"{scratch}/outbox.sqlite"),
-            )  # fmt: skip
-            reports = [gov.builder.execution(event=rpb.EXECUTION_EVENT_FILL, token_id=TOKEN_ID, price="0.43",
-                                             size_micros=25_000_000, fee_micros=1_250) for _ in range(100_000)]  # fmt: skip
-
-            # publish() → rows in the archive, end to end, while the sender ships them.
-            started = time.perf_counter()
-            enqueue = _latencies(gov.reports.publish, reports)
-            assert gov.reports.flush(timeout=300)
-            end_to_end = len(reports) / (time.perf_counter() - started)
-            assert ReportArchive(make_engine(database_url)).count() == len(reports)
-
-            bare = deque()  # ceiling for publish(): serialise and append, nothing else
-            bare_enqueue = _latencies(lambda r: bare.append(r.SerializeToString()), reports)
-            bare.clear()
-            del reports  # the tagging loop runs on a bot's heap, not a benchmark's
-            gc.collect()
-            intents = [
-                OrderIntent.limit(TOKEN_ID, "BUY", Decimal("0.43"), Decimal("25")) for _ in range(20_000)
-            ]
-            tagging = _latencies(gov.tag_order, intents)
-            gov.close(timeout=60)
-
+        # Best of a few runs, as for PublishReports beside it; the calls' latencies of them all.
+        runs = [_end_to_end(scratch) for _ in range(REPEATS)]
+        end_to_end = max(r for r, _ in runs)
+        enqueue = [sample for _, samples in runs for sample in samples]
+        bare: deque[bytes] = deque()  # ceiling for publish(): serialise and append, nothing else
+        reports = [ReportBuilder("demo-bot").execution(event=rpb.EXECUTION_EVENT_FILL, token_id=TOKEN_ID, price="0.43",
+                                                       size_micros=25_000_000, fee_micros=1_250) for _ in range(100_000)]  # fmt: skip
+        bare_enqueue = _latencies(lambda r: bare.append(r.SerializeToString()), reports)
+        bare.clear()
+        del reports  # the tagging loop runs on a bot's heap, not a benchmark's
+        tagging = _tagging(scratch)
         # Ceiling for tag_order(): setting the code on the intent, nothing else.
+        intents = [OrderIntent.limit(TOKEN_ID, "BUY", Decimal("0.43"), Decimal("25")) for _ in range(20_000)]
         bare_tag = _latencies(lambda i: i._replace(builder_code=CODE), intents)
         payloads = [b.SerializeToString() for b in make_batches()]
         rate = best_of(lambda: publish_rate(f"sqlite:///{scratch}/{uuid.uuid4().hex}.db", payloads))

@@ -286,12 +286,14 @@ class ReportPublisher:
     def _write_loop(self) -> None:
         conn = self.outbox.connect()
         try:
+            backlog = False
             while True:
-                if self._wake_writer.wait(0.2) and not self._stop_writer.is_set():
+                if not backlog and self._wake_writer.wait(0.2) and not self._stop_writer.is_set():
                     time.sleep(_WRITE_LINGER)  # gather a burst into one commit; fewer GIL hand-offs
                 self._wake_writer.clear()
                 with self._lock:
-                    batch, self._incoming = self._incoming, deque()
+                    batch = self._take_incoming()
+                    backlog = bool(self._incoming)
                     shed, self._shed_since_write = self._shed_since_write, Counter()
                 try:
                     self._write(conn, batch, shed)
@@ -306,6 +308,14 @@ class ReportPublisher:
                     return
         finally:
             conn.close()
+
+    def _take_incoming(self) -> deque[bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]]:
+        """Up to a batch of what was published (under the lock): a burst is committed a batch at a
+        time, so the sender ships the first while the writer commits the rest."""
+        if len(self._incoming) <= self.config.batch_size:
+            taken, self._incoming = self._incoming, deque()
+            return taken
+        return deque(map(lambda _: self._incoming.popleft(), range(self.config.batch_size)))
 
     def _write(self, conn, batch: deque, shed: Counter[int]) -> None:  # type: ignore[no-untyped-def,type-arg]
         if batch:
