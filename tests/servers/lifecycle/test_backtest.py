@@ -250,3 +250,23 @@ def test_a_backtest_runs_the_strategys_guards_and_tags_its_orders(database_url: 
         r.execution.builder_code for r in reports if r.execution.event == rpb.EXECUTION_EVENT_ORDER_TAGGED
     ]
     assert tags and set(tags) == {"0x" + "ab" * 32}
+
+
+def test_sharpe_and_sortino_are_those_of_the_per_update_equity_changes() -> None:
+    """Checked against the textbook formulas over the same changes (sample standard deviation;
+    downside deviation over every update, gains counting as zero)."""
+    from statistics import mean, stdev
+
+    from polytraders.servers.lifecycle.backtest import _Figures
+
+    equities = [0, 1_500_000, 1_200_000, 2_900_000, 2_900_000, 2_100_000, 4_000_000, 3_750_000]
+    figures = _Figures()
+    for equity in equities:
+        figures.cash = equity  # no positions: equity is the cash
+        figures.book(BookUpdate(TOKEN_ID, "0xc", T0, (), ()))
+    changes = [Decimal(b - a) for a, b in zip([0, *equities], equities, strict=False)]
+    downside = (sum(min(c, Decimal(0)) ** 2 for c in changes) / len(changes)).sqrt()
+    result = figures.result()
+    assert result.sharpe == f"{mean(changes) / stdev(changes):.4f}"
+    assert result.sortino == f"{mean(changes) / downside:.4f}"
+    assert result.max_drawdown_micros == 800_000

@@ -108,6 +108,8 @@ class MatchingEngine:
             {p: s for p, s in bids.items() if s > 0},
             {p: s for p, s in asks.items() if s > 0},
         )
+        if not self.resting:
+            return []
         for order in self.resting.values():
             shrank = before[order.side].get(order.price, 0) - self._level(order.side, order.price)
             if shrank > 0:
