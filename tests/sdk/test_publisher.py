@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -209,26 +211,39 @@ def test_the_outbox_appends_in_order_under_an_old_sqlite_parameter_limit(tmp_pat
         conn.close()
 
 
+@contextmanager
+def _bot_on_mesh(
+    database_url: str, clock, outbox: Path, batch_size: int, **mesh_options: object  # type: ignore[no-untyped-def]
+) -> Iterator[Governance]:
+    mesh = start_mesh(database_url, clock, **mesh_options)
+    gov = Governance(
+        mesh.address, token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(outbox), batch_size=batch_size),
+    )  # fmt: skip
+    try:
+        yield gov
+    finally:
+        gov.close(timeout=10)
+        mesh.stop()
+
+
+def _publish_and_flush(gov: Governance, count: int) -> list[rpb.Report]:
+    reports = [gov.builder.operations(component="x", explanation=f"n{i}") for i in range(count)]
+    for report in reports:
+        gov.reports.publish(report)
+    assert gov.reports.flush(timeout=60)
+    return reports
+
+
 def test_a_backlog_past_the_memory_bound_is_read_back_from_the_outbox_in_order(
     database_url: str, tmp_path: Path, clock, monkeypatch  # type: ignore[no-untyped-def]
 ) -> None:
     """The sender takes the writer's copies while they follow on; past the bound it reads the file."""
     monkeypatch.setattr("polytraders.sdk.publisher._SEND_QUEUE_BYTES", 20_000)  # about 200 reports
-    mesh = start_mesh(database_url, clock)
-    gov = Governance(
-        mesh.address, token="dev-bot-token", bot_slug="demo-bot",
-        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), batch_size=150),
-    )  # fmt: skip
-    try:
-        reports = [gov.builder.operations(component="x", explanation=f"n{i}") for i in range(3_000)]
-        for report in reports:
-            gov.reports.publish(report)
-        assert gov.reports.flush(timeout=60)
+    with _bot_on_mesh(database_url, clock, tmp_path / "o.sqlite", batch_size=150) as gov:
+        reports = _publish_and_flush(gov, 3_000)
         assert [r.header.report_id for r in archived(database_url)] == [r.header.report_id for r in reports]
         assert gov.reports.publisher.stats().delivered == 3_000
-    finally:
-        gov.close(timeout=10)
-        mesh.stop()
 
 
 def test_batches_bigger_than_governance_takes_are_sent_smaller_and_nothing_is_set_aside(
@@ -236,19 +251,8 @@ def test_batches_bigger_than_governance_takes_are_sent_smaller_and_nothing_is_se
     tmp_path: Path,
     clock,  # type: ignore[no-untyped-def]
 ) -> None:
-    mesh = start_mesh(database_url, clock, max_batch_reports=100)
-    gov = Governance(
-        mesh.address, token="dev-bot-token", bot_slug="demo-bot",
-        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), batch_size=500),
-    )  # fmt: skip
-    try:
-        reports = [gov.builder.operations(component="x", explanation=f"n{i}") for i in range(300)]
-        for report in reports:
-            gov.reports.publish(report)
-        assert gov.reports.flush(timeout=60)
+    with _bot_on_mesh(database_url, clock, tmp_path / "o.sqlite", batch_size=500, max_batch_reports=100) as gov:
+        _publish_and_flush(gov, 300)
         stats = gov.reports.publisher.stats()
         assert (stats.delivered, stats.dead_lettered) == (300, 0)
         assert [r.operations.explanation for r in archived(database_url)] == [f"n{i}" for i in range(300)]
-    finally:
-        gov.close(timeout=10)
-        mesh.stop()
