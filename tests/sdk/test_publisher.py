@@ -187,6 +187,24 @@ def test_publish_refuses_another_bots_report_and_any_after_close(tmp_path: Path)
         assert gov.reports.publisher.outbox.count(conn) == 0
 
 
+def test_a_deferred_report_that_cannot_be_built_is_dropped_and_nothing_waits_on_it(tmp_path: Path) -> None:
+    gov = Governance(
+        "127.0.0.1:9", token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite")),
+    )  # fmt: skip
+    publisher = gov.reports.publisher
+
+    def broken() -> rpb.Report:
+        raise RuntimeError("a bug in the bot's report")
+
+    assert publisher.publish_deferred(rpb.REPORT_KIND_EXECUTION, rpb.RETENTION_ONE_YEAR, broken)
+    assert publisher.persisted(timeout=5)  # the writer got past the lone broken build
+    assert publisher.stats().pending == 0
+    assert gov.close(timeout=1)
+    with publisher.outbox.connect() as conn:
+        assert publisher.outbox.count(conn) == 0
+
+
 @pytest.mark.parametrize("explanation_bytes", [0, 60, 100, 16_300, 20_000, 3_000_000])
 def test_the_request_body_framed_from_stored_reports_parses_back_to_them(explanation_bytes: int) -> None:
     """Lengths on both sides of the one-, two- and three-byte varint boundaries."""

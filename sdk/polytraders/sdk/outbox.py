@@ -72,6 +72,8 @@ class Outbox:
             last = conn.execute(_insert_sql(len(chunk)), chunk).lastrowid
             stored.extend(map(OutboxRow, range(last - len(chunk) + 1, last + 1), chunk))
 
+        if not payloads:
+            return stored
         if len(payloads) <= per_statement:  # a statement is a transaction of its own: one trip, not three
             insert(payloads)
             return stored

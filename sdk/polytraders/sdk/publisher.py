@@ -471,7 +471,9 @@ class ReportPublisher:
         rows, call = in_flight.popleft()
         if call.exception() is not None:
             # Start again from the oldest unacknowledged row, with retries and dead letters.
-            self._deliver(conn, self._within_bytes(Outbox.oldest(conn, batch)), retrying)
+            oldest = self._within_bytes(Outbox.oldest(conn, batch))
+            if oldest:
+                self._deliver(conn, oldest, retrying)
             return 0
         if body:
             sent_through = self._send_ahead(ahead, in_flight, body)
@@ -517,6 +519,9 @@ class ReportPublisher:
         log.warning("governance did not take the batch (%s: %s); kept in the outbox, retrying", code, details)
 
     def _deliver(self, conn, rows: list[OutboxRow], retrying: tenacity.Retrying) -> None:  # type: ignore[no-untyped-def]
+        with self._lock:  # after a failed call the file is the truth (dead letters leave it)
+            self._committed.clear()
+            self._committed_bytes = 0
         body = _request_body(row.payload for row in rows)
         try:
             retrying(self._send, body, timeout=self.config.call_timeout, metadata=self._metadata)

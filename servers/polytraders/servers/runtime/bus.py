@@ -121,7 +121,12 @@ class ReportBus:
             self._pending.append((incoming, done))
             idle, self._writing = not self._writing, True
         if idle:
-            loop.run_in_executor(None, self._write_pending, loop)
+            try:
+                loop.run_in_executor(None, self._write_pending, loop)
+            except BaseException:  # no writer started: the next publish starts one
+                with self._queue_lock:
+                    self._writing = False
+                raise
         return await done
 
     def _next_group(self) -> list[tuple[IncomingBatch, asyncio.Future[PublishResult]]]:
@@ -156,18 +161,23 @@ class ReportBus:
                     self._writing = False
                     return
                 group = self._next_group()
-            received = self._clock.now().astimezone(UTC)
-            expiry = {r: to_micros(retention_ends(received, r)) for r in _RETENTIONS}
             try:
+                received = self._clock.now().astimezone(UTC)
+                expiry = {r: to_micros(retention_ends(received, r)) for r in _RETENTIONS}
                 outcome: list[StoredBatch] | Exception = self.archive.store(
                     [batch for batch, _ in group], to_micros(received), expiry
                 )
             except Exception as error:  # noqa: BLE001 - handed to every caller in the group
                 outcome = error
+            except BaseException:  # the thread itself is going: let the next publish start another
+                with self._queue_lock:
+                    self._writing = False
+                raise
             try:
                 loop.call_soon_threadsafe(self._settle, group, outcome)
-            except RuntimeError:  # the loop closed under us: no caller is left to tell
+            except RuntimeError:  # the loop closed under us: none of its callers is left to tell
                 with self._queue_lock:
+                    self._pending.clear()
                     self._writing = False
                 return
 
