@@ -257,11 +257,20 @@ def test_a_backlog_past_the_memory_bound_is_read_back_from_the_outbox_in_order(
     database_url: str, tmp_path: Path, clock, monkeypatch  # type: ignore[no-untyped-def]
 ) -> None:
     """The sender takes the writer's copies while they follow on; past the bound it reads the file."""
-    monkeypatch.setattr("polytraders.sdk.publisher._SEND_QUEUE_BYTES", 20_000)  # about 200 reports
+    monkeypatch.setattr("polytraders.sdk.publisher._SEND_QUEUE_BYTES", 60_000)  # about 600 reports
+    read_back: list[int] = []  # rows each read of the file returned
+    oldest = Outbox.oldest
+    monkeypatch.setattr(Outbox, "oldest", staticmethod(lambda conn, limit, after_seq=0: read_back.append(
+        len(rows := oldest(conn, limit, after_seq))) or rows))  # fmt: skip
     with _bot_on_mesh(database_url, clock, tmp_path / "o.sqlite", batch_size=150) as gov:
-        reports = _publish_and_flush(gov, 3_000)
-        assert [r.header.report_id for r in archived(database_url)] == [r.header.report_id for r in reports]
-        assert gov.reports.publisher.stats().delivered == 3_000
+        within = _publish_and_flush(gov, 450)
+        assert sum(read_back) < len(within)  # within the bound rows go out from memory (the file only
+        # when the sender looks between the writer's commit and its hand-over)
+        beyond = _publish_and_flush(gov, 3_000)
+        assert sum(read_back) > 0  # past it, rows were read back from the file
+        sent = within + beyond
+        assert [r.header.report_id for r in archived(database_url)] == [r.header.report_id for r in sent]
+        assert gov.reports.publisher.stats().delivered == 3_450
 
 
 def test_batches_bigger_than_governance_takes_are_sent_smaller_and_nothing_is_set_aside(

@@ -315,7 +315,7 @@ class ReportPublisher:
         if len(self._incoming) <= self.config.batch_size:
             taken, self._incoming = self._incoming, deque()
             return taken
-        return deque(map(lambda _: self._incoming.popleft(), range(self.config.batch_size)))
+        return deque(self._incoming.popleft() for _ in range(self.config.batch_size))
 
     def _write(self, conn, batch: deque, shed: Counter[int]) -> None:  # type: ignore[no-untyped-def,type-arg]
         if batch:
