@@ -72,12 +72,15 @@ def _produced_at(report: rpb.Report) -> datetime:
     return from_micros(stamp.seconds * 1_000_000 + stamp.nanos // 1000)
 
 
+def _levels(levels: Sequence[rpb.BookLevel]) -> tuple[tuple[Decimal, int], ...]:
+    return tuple([(_decimal(level.price), level.size_micros) for level in levels])
+
+
 def book_update(report: rpb.Report) -> BookUpdate:
     o = report.observation
     trade = (_decimal(o.last_trade_price), o.last_trade_size_micros) if o.last_trade_size_micros else None
     return BookUpdate(o.token_id, o.condition_id, _produced_at(report),
-                      tuple((_decimal(level.price), level.size_micros) for level in o.bids),
-                      tuple((_decimal(level.price), level.size_micros) for level in o.asks), trade)  # fmt: skip
+                      _levels(o.bids), _levels(o.asks), trade)  # fmt: skip
 
 
 def is_book(report: rpb.Report, tokens: frozenset[str]) -> bool:
@@ -218,8 +221,10 @@ class _Figures:
         self.change_squares += change * change
         if change < 0:
             self.loss_squares += change * change
-        self.peak = max(self.peak, equity)
-        self.drawdown = max(self.drawdown, self.peak - equity)
+        if equity > self.peak:
+            self.peak = equity
+        elif self.peak - equity > self.drawdown:
+            self.drawdown = self.peak - equity
         if self.events % self.step == 0:
             self.curve.append(equity)
             if len(self.curve) >= _CURVE_POINTS:  # keep it bounded: every other point, twice the step
