@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
+from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import ManualClock
 from polytraders.sdk.publisher import _request_body as request_body
@@ -17,6 +18,7 @@ from polytraders.servers.runtime import ledger
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
 from polytraders.servers.runtime.bus import ReportBus, retention_ends
 from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.requests import WireRequest
 from polytraders.servers.runtime.storage import WalCheckpointer, create_schema, make_engine
 
 
@@ -209,7 +211,8 @@ def test_a_seven_year_record_is_archived_canonically_and_an_ordinary_report_as_p
     # A header the parser overrides with the one after it: kept verbatim only outside the ledger.
     overridden = rpb.Report(header=rpb.ReportHeader(bot_slug="evil-bot")).SerializeToString()
     wire = [overridden + ordinary.SerializeToString(), overridden + record.SerializeToString()]
-    incoming = bus.validate([rpb.Report.FromString(w) for w in wire], request_body(wire))
+    request = WireRequest(pb.PublishReportsRequest.FromString(request_body(wire)), request_body(wire))
+    incoming = bus.validate(request.message.reports, request)
     assert list(incoming.bot_slugs) == ["alpha-bot", "alpha-bot"]
     assert list(incoming.payloads) == [wire[0], record.SerializeToString(deterministic=True)]
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.publisher import _request_body as request_body
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.header_columns import BODIES, HEADER_FIELDS, read_header_columns
 from polytraders.servers.runtime.report_validation import BODY_FOR_KIND, to_incoming
+from polytraders.servers.runtime.requests import WireRequest
 
 ID = "0190c4e0-1c2d-7a3b-8c4d-5e6f708192a3"
 OTHER_ID = "0190c4e0-1c2d-7a3b-8c4d-000000000000"
@@ -32,6 +34,12 @@ def _parsed_columns(payloads: list[bytes]) -> tuple[list, ...]:
         [h.produced_at.seconds * 1_000_000 + h.produced_at.nanos // 1000 for h in headers],
         payloads,
     )
+
+
+def _request(payloads: list[bytes]) -> WireRequest:
+    """A PublishReportsRequest of these reports, as the server receives it: parsed, beside its bytes."""
+    wire = request_body(payloads)
+    return WireRequest(pb.PublishReportsRequest.FromString(wire), wire)
 
 
 def _header(**fields: object) -> bytes:
@@ -69,7 +77,7 @@ def test_the_view_messages_carry_the_reports_own_field_numbers() -> None:
 
 def test_columns_of_ordinary_reports_equal_what_the_parser_reads() -> None:
     payloads = [r.SerializeToString() for r in _varied_reports()]
-    columns = read_header_columns(request_body(payloads), len(payloads))
+    columns = read_header_columns(_request(payloads))
     assert columns is not None
     assert tuple(columns) == _parsed_columns(payloads)
 
@@ -77,7 +85,7 @@ def test_columns_of_ordinary_reports_equal_what_the_parser_reads() -> None:
 def test_validation_reads_the_same_batch_with_and_without_the_wire() -> None:
     reports = _varied_reports()
     payloads = [r.SerializeToString(deterministic=True) for r in reports]
-    assert to_incoming(reports, request_body(payloads)) == to_incoming(reports)
+    assert to_incoming(reports, _request(payloads)) == to_incoming(reports)
 
 
 ORDINARY = ReportBuilder("alpha-bot").execution(event=rpb.EXECUTION_EVENT_FILL, price="0.5")
@@ -110,27 +118,52 @@ TRICKY = {
         header=ORDINARY.header, execution=rpb.ExecutionReport(order_id=HEADER.decode("latin-1"))
     ).SerializeToString(),
     "a negative epoch": PLAIN + _header(epoch=-20261124),
+    "a header of 16 KiB or more (its length takes three bytes)": rpb.Report(
+        header=rpb.ReportHeader(
+            trace_id="t" * 0x4000, **{n: getattr(ORDINARY.header, n) for n, _, _ in HEADER_FIELDS}
+        ),
+        execution=ORDINARY.execution,
+    ).SerializeToString(),
 }
 
 
-STEPS_ASIDE = {
-    "a second body after the first (the oneof keeps the last)",
-    "no nanoseconds in the timestamp",
-    "no body",
-    "no header",
-    "kind left unset",
-}
+READ_AS_COLUMNS = {"a body holding what looks like a header"}
+"""The one case whose bytes are the parser's own serialisation with an ordinary header: the
+rest take the general path."""
 
 
 @pytest.mark.parametrize("case", list(TRICKY))
 def test_a_non_canonical_report_is_read_as_the_parser_reads_it_or_not_at_all(case: str) -> None:
     payloads = [PLAIN, TRICKY[case], PLAIN]
-    columns = read_header_columns(request_body(payloads), len(payloads))
-    if case in STEPS_ASIDE:
-        assert columns is None
-    else:
+    columns = read_header_columns(_request(payloads))
+    if case in READ_AS_COLUMNS:
         assert columns is not None
         assert tuple(columns) == _parsed_columns(payloads)
+    else:
+        assert columns is None
+
+
+def test_a_field_given_twice_cannot_stand_in_for_another_reports_missing_one() -> None:
+    """Merged, the two reports' report_ids make a column of the right length, but the second
+    report has none: the batch must take the general path and be refused."""
+    twice = PLAIN + _header(report_id=OTHER_ID)
+    missing = rpb.Report()
+    missing.CopyFrom(ORDINARY)
+    missing.header.ClearField("report_id")
+    payloads = [twice, missing.SerializeToString()]
+    assert read_header_columns(_request(payloads)) is None
+    assert to_incoming([rpb.Report.FromString(p) for p in payloads], _request(payloads)) is None
+
+
+def test_a_batch_of_every_kind_with_metrics_maps_is_read_as_columns() -> None:
+    builder = ReportBuilder("alpha-bot")
+    reports = _varied_reports() * 3 + [
+        builder.operations(component="publisher", metrics={f"shed.{k}": str(k) for k in range(8)})
+    ]
+    payloads = [r.SerializeToString(deterministic=True) for r in reports]  # as the SDK publishes them
+    columns = read_header_columns(_request(payloads))
+    assert columns is not None
+    assert tuple(columns) == _parsed_columns(payloads)
 
 
 def test_a_kind_naming_another_body_than_the_one_set_is_never_read_as_valid() -> None:
@@ -138,4 +171,4 @@ def test_a_kind_naming_another_body_than_the_one_set_is_never_read_as_valid() ->
     payload = PLAIN + rpb.Report(settlement=rpb.SettlementReport(explanation="x")).SerializeToString()
     reports = [rpb.Report.FromString(payload)]
     assert reports[0].WhichOneof("body") == "settlement"
-    assert to_incoming(reports, request_body([payload])) is None
+    assert to_incoming(reports, _request([payload])) is None

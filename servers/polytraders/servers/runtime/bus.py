@@ -22,6 +22,7 @@ from polytraders.sdk.clock import Clock, to_micros
 from .archive import ArchivedReport, IncomingBatch, ReportArchive, ReportFilter, StoredBatch
 from .errors import FieldViolation, InvalidArgument
 from .report_validation import report_violations, to_incoming
+from .requests import WireRequest
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,14 @@ class ReportBus:
         self._subscriptions: set[_Subscription] = set()
         self._closed = False
 
-    def validate(self, reports: Sequence[reports_pb2.Report], wire: bytes | None = None) -> IncomingBatch:
+    def validate(
+        self, reports: Sequence[reports_pb2.Report], request: WireRequest | None = None
+    ) -> IncomingBatch:
         """All-or-nothing: one bad report rejects the batch, naming every bad field.
 
-        `wire` is the PublishReportsRequest the reports came in, when they came over gRPC:
-        their headers are read from it a column at a time, and each is stored as published.
+        `request` is the PublishReportsRequest the reports came in, with its bytes, when they
+        came over gRPC: their headers are read from it a column at a time, and each is stored
+        as published.
         """
         if not reports:
             raise InvalidArgument.field("reports", "at least one report is required")
@@ -101,7 +105,7 @@ class ReportBus:
             raise InvalidArgument.field(
                 "reports", f"{len(reports)} reports exceed the batch limit of {self._max_batch}"
             )
-        incoming = to_incoming(reports, wire)
+        incoming = to_incoming(reports, request)
         if incoming is not None:
             return incoming
         violations: list[FieldViolation] = []

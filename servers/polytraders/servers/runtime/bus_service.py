@@ -13,7 +13,8 @@ from . import auth
 from .archive import ReportFilter
 from .bus import ReportBus
 from .errors import InvalidArgument
-from .server import ServiceBinding, WireRequest
+from .requests import WireRequest
+from .server import ServiceBinding
 
 ACCESS = {
     "PublishReports": auth.BOT_WRITE,
@@ -38,7 +39,7 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
         self, request: WireRequest, context: grpc.aio.ServicerContext
     ) -> pb.PublishReportsResponse:
         reports = request.message.reports
-        incoming = self._bus.validate(reports, request.wire)
+        incoming = self._bus.validate(reports, request)
         auth.current_principal().require_acting_for_each(incoming.bot_slugs, "reports[{}].header.bot_slug")
         result = await self._bus.publish_validated(incoming)
         return pb.PublishReportsResponse(

@@ -1,41 +1,38 @@
-"""A batch's report headers read as columns, in C, straight from the request's wire bytes.
+"""A batch's report headers read as columns, in C, in one parse of the request's bytes.
 
-Reading a header field off a parsed message costs a Python call per field per report;
-on the publish path that was most of the server's time. Protobuf's own parser can do the
-same work a column at a time, through private *view* messages that share the reports'
-field numbers:
+Reading a header field off a parsed message costs a Python call per field per report; on
+the publish path that was most of the server's time. Protobuf's parser can do the same work
+a column at a time, because of how it reads a field that occurs more than once: a singular
+message field *merges* each occurrence into one message, and a repeated field *appends*.
+A private view of PublishReportsRequest declares `reports` singular and every header field
+repeated, so parsing the request as that view merges all its reports into one, whose header
+holds each field as a list in report order.
 
-1. `PublishCore` re-reads the request keeping only the header fields the archive needs and
-   an empty marker for the body (a oneof, like the real one), then drops everything else
-   and serialises itself. That serialisation is canonical: each field at most once per
-   report, in field order, last occurrence winning, exactly as the real parser decides.
-2. Concatenating canonical messages and parsing the result as a message whose fields are
-   all `repeated` collects each field into one list. Because every message held each
-   field at most once, a list with one entry per report is aligned with the reports; a
-   shorter one (a field left at its default somewhere) means the batch takes the general
-   path, never a guess.
-3. The body marker of each canonical report is its last two bytes: its tag names the body
-   that is set, which must match the header's kind.
+Those lists line up with the reports only if every report holds each field exactly once:
+- at most once: the request's bytes are exactly the real parser's deterministic serialisation
+  of it, which writes each field once, in field order, map entries by key (the SDK writes
+  reports that way; anything else takes the general path);
+- at least once: each list has one entry per report (a field at its default is left out of
+  a serialisation, and then the batch takes the general path too).
 
-The real `Report` parse still runs (the gRPC deserialiser does it) and is what proves the
-bodies well-formed; these columns only replace reading the headers one report at a time.
+Each report's body must match its header's kind. A report so serialised is its header
+(field 1) followed by its body, so the byte after the header is the body's tag.
+
+The real `Report` parse still runs (the gRPC deserialiser does it) and proves the bodies
+well-formed; these columns only replace reading the headers one report at a time.
 """
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor_pb2 import FieldDescriptorProto as Field
 
-_STRING, _BYTES, _INT32, _INT64, _MESSAGE = (
-    Field.TYPE_STRING,
-    Field.TYPE_BYTES,
-    Field.TYPE_INT32,
-    Field.TYPE_INT64,
-    Field.TYPE_MESSAGE,
-)
+from .requests import WireRequest
+
+_STRING, _INT32, _INT64, _MESSAGE = Field.TYPE_STRING, Field.TYPE_INT32, Field.TYPE_INT64, Field.TYPE_MESSAGE
+_REPEATED, _SINGULAR = Field.LABEL_REPEATED, Field.LABEL_OPTIONAL
 _PACKAGE = "polytraders.servers.views"
 BODIES = ("observation", "decision", "risk_vote", "execution", "settlement", "operations")
 """Report's oneof `body`, fields 2 to 7: the body of kind k is field k + 1."""
@@ -55,33 +52,26 @@ def _build_views() -> dict[str, Any]:
         name="polytraders/servers/views/header_columns.proto", package=_PACKAGE, syntax="proto3"
     )
 
-    def message(name: str, fields: list[tuple[str, int, int, str]], repeated: bool = False) -> None:
-        label = Field.LABEL_REPEATED if repeated else Field.LABEL_OPTIONAL
+    def message(name: str, fields: list[tuple[str, int, int, int, str]]) -> None:
         added = file.message_type.add(name=name)
-        for field_name, number, kind, type_name in fields:
+        for field_name, number, kind, label, type_name in fields:
             field = added.field.add(name=field_name, number=number, type=kind, label=label)
             if type_name:
                 field.type_name = f".{_PACKAGE}.{type_name}"
 
-    message("Present", [])
-    timestamp = [("seconds", 1, _INT64, ""), ("nanos", 2, _INT32, "")]
-    message("Timestamp", timestamp)
-    message("TimestampColumns", timestamp, repeated=True)
-    header = [(n, num, kind, "Timestamp" if kind == _MESSAGE else "") for n, num, kind in HEADER_FIELDS]
-    message("HeaderCore", header)
-    columns = [(n, num, _BYTES if kind == _MESSAGE else kind, "") for n, num, kind in HEADER_FIELDS]
-    message("HeaderColumns", columns, repeated=True)
+    message("TimestampColumns", [("seconds", 1, _INT64, _REPEATED, ""), ("nanos", 2, _INT32, _REPEATED, "")])
     message(
-        "ReportCore",
-        [("header", 1, _MESSAGE, "HeaderCore")]
-        + [(body, number, _MESSAGE, "Present") for number, body in enumerate(BODIES, 2)],
+        "HeaderColumns",
+        [
+            (name, number, kind, _SINGULAR, "TimestampColumns")
+            if kind == _MESSAGE
+            else (name, number, kind, _REPEATED, "")
+            for name, number, kind in HEADER_FIELDS
+        ],
     )
-    core = file.message_type[-1]
-    core.oneof_decl.add(name="body")
-    for field in core.field[1:]:
-        field.oneof_index = 0
-    message("PublishCore", [("reports", 1, _MESSAGE, "ReportCore")], repeated=True)
-    message("Entries", [("entries", 1, _BYTES, "")], repeated=True)
+    message("MergedReport", [("header", 1, _MESSAGE, _SINGULAR, "HeaderColumns")])
+    message("MergedRequest", [("reports", 1, _MESSAGE, _SINGULAR, "MergedReport")])
+    message("Entries", [("entries", 1, Field.TYPE_BYTES, _REPEATED, "")])
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     return {
@@ -91,14 +81,11 @@ def _build_views() -> dict[str, Any]:
 
 
 _VIEWS = _build_views()
+_MergedRequest = _VIEWS["MergedRequest"]
 _Entries = _VIEWS["Entries"]
-"""Field 1 as raw bytes: a request's reports, or a report's headers, cut without parsing them."""
-_PublishCore = _VIEWS["PublishCore"]
-_HeaderColumns = _VIEWS["HeaderColumns"]
-_TimestampColumns = _VIEWS["TimestampColumns"]
-_BODY_MARKER = {kind: bytes(((kind + 1) << 3 | 2, 0)) for kind in range(1, len(BODIES) + 1)}
-"""The canonical bytes of an empty body of the kind's own field: its tag and a zero length."""
-_last_two = itemgetter(slice(-2, None))
+"""Field 1 as raw bytes: a request's reports, or reports' headers, cut without parsing them."""
+_BODY_TAG = {kind: bytes(((kind + 1) << 3 | 2,)) for kind in range(1, len(BODIES) + 1)}
+"""The tag of the body of each kind: field kind + 1, length-delimited."""
 
 
 class HeaderColumns(NamedTuple):
@@ -120,35 +107,41 @@ def published_reports(wire: bytes) -> list[bytes]:
     return list(_Entries.FromString(wire).entries)
 
 
-def read_header_columns(wire: bytes, count: int) -> HeaderColumns | None:
-    """The header columns of a PublishReportsRequest of `count` reports, or None when a column
-    cannot be aligned (a field missing or at its default, a body not matching the kind): the
-    caller then reads the batch report by report. Values are not validated here."""
-    payloads = published_reports(wire)
-    core = _PublishCore.FromString(wire)
-    core.DiscardUnknownFields()
-    canonical = _Entries.FromString(core.SerializeToString()).entries
-    headers = _Entries.FromString(b"".join(canonical)).entries
-    if not len(payloads) == len(canonical) == len(headers) == count:
+def read_header_columns(request: WireRequest) -> HeaderColumns | None:
+    """The header columns of a parsed PublishReportsRequest, or None when they cannot be lined
+    up with its reports (a field missing, at its default or given twice, a body not matching
+    the kind): the caller then reads the batch report by report. Values are not validated here."""
+    reports = request.message.reports
+    count = len(reports)
+    if request.message.SerializeToString(deterministic=True) != request.wire:
         return None
-    columns = _HeaderColumns.FromString(b"".join(headers))
-    fields = (columns.report_id, columns.kind, columns.bot_slug, columns.epoch, columns.mode)
-    if any(len(field) != count for field in (*fields, columns.produced_at, columns.retention)):
+    header = _MergedRequest.FromString(request.wire).reports.header
+    stamps = header.produced_at
+    columns = (header.report_id, header.kind, header.bot_slug, header.epoch, header.mode, header.retention)
+    if any(len(column) != count for column in (*columns, stamps.seconds, stamps.nanos)):
         return None
-    kinds = list(columns.kind)
-    if list(map(_last_two, canonical)) != list(map(_BODY_MARKER.get, kinds)):
+    kinds = list(header.kind)
+    payloads = published_reports(request.wire)
+    if _body_tags(payloads) != [_BODY_TAG.get(kind) for kind in kinds]:
         return None
-    stamps = _TimestampColumns.FromString(b"".join(columns.produced_at))
-    if not len(stamps.seconds) == len(stamps.nanos) == count:
-        return None
-    produced = [s * 1_000_000 + n // 1000 for s, n in zip(stamps.seconds, stamps.nanos, strict=True)]
     return HeaderColumns(
-        list(columns.report_id),
+        list(header.report_id),
         kinds,
-        list(columns.bot_slug),
-        list(columns.epoch),
-        list(columns.mode),
-        list(columns.retention),
-        produced,
+        list(header.bot_slug),
+        list(header.epoch),
+        list(header.mode),
+        list(header.retention),
+        [s * 1_000_000 + n // 1000 for s, n in zip(stamps.seconds, stamps.nanos, strict=True)],
         payloads,
     )
+
+
+def _body_tags(payloads: list[bytes]) -> list[bytes] | None:
+    """The byte after each report's header, for reports that each start with one header
+    shorter than 16 KiB (so its length takes one or two bytes); None for any other batch."""
+    sizes = list(map(len, _Entries.FromString(b"".join(payloads)).entries))
+    if len(sizes) != len(payloads) or max(sizes, default=0) >= 0x4000:
+        return None
+    return [
+        p[at : at + 1] for p, at in zip(payloads, [size + 2 + (size > 0x7F) for size in sizes], strict=True)
+    ]

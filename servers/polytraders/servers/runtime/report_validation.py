@@ -12,6 +12,7 @@ from polytraders.reports.v1 import reports_pb2
 from .archive import IncomingBatch
 from .errors import FieldViolation
 from .header_columns import HeaderColumns, published_reports, read_header_columns
+from .requests import WireRequest
 
 REPORT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 BOT_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
@@ -52,19 +53,21 @@ def _each_matches(one_per_line: re.Pattern[str], values: list[str]) -> bool:
     return lines.count("\n") == len(values) and one_per_line.fullmatch(lines) is not None
 
 
-def to_incoming(reports: Sequence[reports_pb2.Report], wire: bytes | None = None) -> IncomingBatch | None:
+def to_incoming(
+    reports: Sequence[reports_pb2.Report], request: WireRequest | None = None
+) -> IncomingBatch | None:
     """The archive rows of a batch of valid reports, or None if anything is wrong (report_violations says what).
 
-    `wire` is the PublishReportsRequest the reports were parsed from: the headers are then
-    read as columns from it (`header_columns`), and each report is stored as it came (a copy
-    of an ordinary report may keep bytes a parser overrides). Without it, or when a column
-    does not line up, each header is read from its parsed message. SEVEN_YEARS records are
-    always serialised deterministically. Each column is checked in one call (the ids and
-    slugs by one regex over all of them). A missing header or timestamp reads as empty and fails.
+    `request` is the PublishReportsRequest the reports were parsed from, with its bytes: the
+    headers are then read as columns from it (`header_columns`), and each report is stored as
+    it came (a copy of an ordinary report may keep bytes a parser overrides). Without it, or
+    when a column does not line up, each header is read from its parsed message. SEVEN_YEARS
+    records are always serialised deterministically. Each column is checked in one call (the
+    ids and slugs by one regex over all of them). A missing header or timestamp reads as empty and fails.
     """
-    columns = read_header_columns(wire, len(reports)) if wire is not None else None
+    columns = read_header_columns(request) if request is not None else None
     if columns is None:
-        columns = _read_each_header(reports, published_reports(wire) if wire is not None else None)
+        columns = _read_each_header(reports, published_reports(request.wire) if request is not None else None)
     ids, kinds, slugs, epochs, modes, retentions, produced, payloads = columns
     if not (
         _each_matches(_REPORT_IDS, ids)

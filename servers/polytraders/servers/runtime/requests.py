@@ -1,8 +1,9 @@
-"""Reading request fields every servicer shares: list limits and instants."""
+"""Reading request fields every servicer shares: list limits, instants, and a request's own bytes."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -12,6 +13,13 @@ from .errors import InvalidArgument
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+
+
+class WireRequest(NamedTuple):
+    """A request as parsed, beside the bytes it arrived as (for methods that store those bytes)."""
+
+    message: Any
+    wire: bytes
 
 
 def page_size(limit: int, field: str = "limit") -> int:

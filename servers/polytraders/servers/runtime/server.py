@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import grpc
 from google.protobuf import message_factory
@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 from . import auth
 from .interceptors import GovernanceInterceptor, OperatorActionHook, OutcomeHook
+from .requests import WireRequest
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,6 @@ def tune_interpreter_for_serving() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     sys.setswitchinterval(0.001)
-
-
-class WireRequest(NamedTuple):
-    """A request as parsed, beside the bytes it arrived as (for methods that store those bytes)."""
-
-    message: Any
-    wire: bytes
 
 
 @dataclass(frozen=True)
