@@ -73,6 +73,9 @@ def test_twenty_thousand_reports_survive_two_sigkills_of_governance(
         stored = [r.header.report_id for r in archived(database_url)]
         assert stored == [r.header.report_id for r in reports]  # each exactly once, in publish order
         assert gov.reports.stats().delivered == 20_000
+        assert gov.close(timeout=5)
+        with sqlite3.connect(tmp_path / "outbox.sqlite") as outbox:  # delivered rows leave the file
+            assert outbox.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
     finally:
         gov.close(timeout=1)
         server.stop()
@@ -225,6 +228,28 @@ def test_the_outbox_appends_in_order_under_an_old_sqlite_parameter_limit(tmp_pat
         stored = Outbox.append(conn, payloads[:1]) + Outbox.append(conn, payloads[1:])
         assert Outbox.oldest(conn, 3_000) == stored  # append names each row's seq as stored
         assert [row.payload for row in stored] == payloads
+    finally:
+        conn.close()
+
+
+def test_acknowledged_rows_are_gone_from_the_outbox_before_they_are_deleted(tmp_path: Path) -> None:
+    """Acknowledging marks rows delivered: no longer counted or resent, also by the next process,
+    though they leave the file only when the sender purges them."""
+    outbox = Outbox(tmp_path / "o.sqlite")
+    conn = outbox.connect()
+    try:
+        stored = Outbox.append(conn, [f"report {i}".encode() for i in range(10)])
+        Outbox.acknowledge(conn, stored[5].seq)
+        Outbox.acknowledge(conn, stored[2].seq)  # a late, older acknowledgement moves nothing back
+        assert Outbox.count(conn) == 4
+        assert Outbox.oldest(conn, 100) == Outbox.oldest(conn, 100, stored[1].seq) == stored[6:]
+        assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 10
+        with Outbox(outbox.path).connect() as restarted:
+            assert Outbox.count(restarted) == 4
+            assert Outbox.oldest(restarted, 100) == stored[6:]
+        assert Outbox.purge_acknowledged(conn) == 6
+        assert conn.execute("SELECT min(seq), count(*) FROM outbox").fetchone() == (stored[6].seq, 4)
+        assert Outbox.oldest(conn, 100) == stored[6:]
     finally:
         conn.close()
 

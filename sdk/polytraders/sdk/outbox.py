@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,6 +17,10 @@ CREATE TABLE IF NOT EXISTS dead_letter (
     payload BLOB NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS acknowledged (  -- one row: governance has every report through this seq
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    through_seq INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS shed (
     kind INTEGER PRIMARY KEY,
     count INTEGER NOT NULL
@@ -25,6 +29,7 @@ CREATE TABLE IF NOT EXISTS shed (
 
 
 _ROWS_PER_INSERT = 1000
+_ACKNOWLEDGED = "(SELECT coalesce(max(through_seq), 0) FROM acknowledged)"
 
 
 @lru_cache(maxsize=8)
@@ -35,6 +40,11 @@ def _insert_sql(rows: int) -> str:
 class OutboxRow(NamedTuple):
     seq: int
     payload: bytes
+
+
+_as_rows = partial(map, partial(tuple.__new__, OutboxRow))
+"""(seq, payload) pairs as OutboxRows, built in C: a NamedTuple's own constructor is a Python
+function, and the outbox builds one per report."""
 
 
 class Outbox:
@@ -70,7 +80,7 @@ class Outbox:
 
         def insert(chunk: list[bytes]) -> None:
             last = conn.execute(_insert_sql(len(chunk)), chunk).lastrowid
-            stored.extend(map(OutboxRow, range(last - len(chunk) + 1, last + 1), chunk))
+            stored.extend(_as_rows(zip(range(last - len(chunk) + 1, last + 1), chunk, strict=True)))
 
         if not payloads:
             return stored
@@ -85,15 +95,27 @@ class Outbox:
 
     @staticmethod
     def oldest(conn: sqlite3.Connection, limit: int, after_seq: int = 0) -> list[OutboxRow]:
-        """The first `limit` rows after `after_seq` (0: from the oldest), in order."""
+        """The first `limit` unacknowledged rows after `after_seq` (0: from the oldest), in order."""
         rows = conn.execute(
-            "SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            f"SELECT seq, payload FROM outbox WHERE seq > max(?, {_ACKNOWLEDGED}) ORDER BY seq LIMIT ?",
+            (after_seq, limit),
         )
-        return list(map(OutboxRow._make, rows))
+        return list(_as_rows(rows))
 
     @staticmethod
     def acknowledge(conn: sqlite3.Connection, through_seq: int) -> None:
-        conn.execute("DELETE FROM outbox WHERE seq <= ?", (through_seq,))  # autocommit: one statement
+        """Mark every row through `through_seq` delivered: one small write (autocommit), however
+        many rows; `purge_acknowledged` deletes them later, off the delivery path."""
+        conn.execute(
+            "INSERT INTO acknowledged (id, through_seq) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
+            (through_seq,),
+        )
+
+    @staticmethod
+    def purge_acknowledged(conn: sqlite3.Connection) -> int:
+        """Delete the rows governance acknowledged; how many went."""
+        return conn.execute(f"DELETE FROM outbox WHERE seq <= {_ACKNOWLEDGED}").rowcount
 
     @staticmethod
     def dead_letter(conn: sqlite3.Connection, rows: list[OutboxRow], reasons: list[str]) -> None:
@@ -108,7 +130,8 @@ class Outbox:
 
     @staticmethod
     def count(conn: sqlite3.Connection) -> int:
-        return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        """Rows not yet acknowledged."""
+        return conn.execute(f"SELECT count(*) FROM outbox WHERE seq > {_ACKNOWLEDGED}").fetchone()[0]
 
     @staticmethod
     def dead_letters(conn: sqlite3.Connection) -> list[tuple[int, bytes, str]]:

@@ -4,8 +4,9 @@
 the rest: the *writer* commits what was appended to the bot's SQLite outbox (within a few
 milliseconds: it gathers a burst into one commit), the *sender* ships the outbox to governance
 in order, in batches (by count and linger time; one call at a time, its successor framed while
-it is out), and deletes rows only once the server acknowledged them. The writer hands what it
-committed to the sender in memory too, so rows are read back from the file only after a
+it is out), marks rows delivered once the server acknowledged them, and deletes delivered rows
+when it has nothing to send (a delete per call cost a burst a third of the sender's time).
+The writer hands what it committed to the sender in memory too, so rows are read back from the file only after a
 restart, a failed call, or a backlog past the memory bound: reading row by row hands the GIL
 back and forth once per row, which a bot's busy thread turns into milliseconds each.
 Across outages it retries with backoff; across restarts the next process resends what is left. The server is
@@ -33,6 +34,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,8 @@ PUBLISH_METHOD = "/polytraders.governance.v1.ReportBusService/PublishReports"
 _WRITE_LINGER = 0.001
 _SEND_QUEUE_BYTES = 16 << 20
 """Most bytes of committed reports the writer hands the sender in memory; beyond, the sender reads the file."""
+_PURGE_ROWS = 100_000
+"""Acknowledged rows the sender leaves in the file while busy; it deletes them once idle, or past this."""
 _REPORT_INDEX = re.compile(r"reports\[(\d+)\]")
 
 
@@ -100,11 +104,10 @@ class PublisherClosed(RuntimeError):
     pass
 
 
-def _frame(payload: bytes) -> bytes:
-    """The key and length that make `payload` one `reports` entry of a PublishReportsRequest."""
-    size = len(payload)
-    if size < 0x4000:  # a report is a few hundred bytes: one or two length bytes
-        return bytes((0x0A, size)) if size < 0x80 else bytes((0x0A, size & 0x7F | 0x80, size >> 7))
+@lru_cache(maxsize=4096)
+def _frame(size: int) -> bytes:
+    """The key and length that make a report of `size` bytes one `reports` entry of a
+    PublishReportsRequest (cached: reports come in few sizes, and framing is per report)."""
     prefix = bytearray(b"\x0a")
     while size > 0x7F:
         prefix.append(size & 0x7F | 0x80)
@@ -115,7 +118,8 @@ def _frame(payload: bytes) -> bytes:
 
 def _request_body(payloads: Iterable[bytes]) -> bytes:
     """A serialised PublishReportsRequest of already serialised reports, without parsing them."""
-    return b"".join(chain.from_iterable((_frame(p), p) for p in payloads))
+    payloads = list(payloads)
+    return b"".join(chain.from_iterable(zip(map(_frame, map(len, payloads)), payloads, strict=True)))
 
 
 class ReportPublisher:
@@ -142,6 +146,7 @@ class ReportPublisher:
         self._incoming: deque[bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]] = deque()
         self._committed: deque[OutboxRow] = deque()  # the writer's rows, in seq order, not yet sent past
         self._committed_bytes = 0
+        self._unpurged = 0  # acknowledged rows still in the file (the sender's own count)
         self._unwritten = 0
         self._depth = backlog
         self._batch_size = self.config.batch_size  # halved while governance refuses batches this big
@@ -176,7 +181,7 @@ class ReportPublisher:
                 f"report {header.report_id!r} is for bot {header.bot_slug!r}; this publisher publishes "
                 f"{self._builder.bot_slug!r}'s reports and each needs a report_id (use the report builders)"
             )
-        payload = report.SerializeToString()
+        payload = report.SerializeToString(deterministic=True)  # canonical: governance reads it as columns
         if len(payload) > self.config.max_report_bytes:
             raise ValueError(
                 f"report {header.report_id} is {len(payload)} bytes; the limit is {self.config.max_report_bytes}"
@@ -361,7 +366,7 @@ class ReportPublisher:
             return item
         build, args = item
         try:
-            payload = build(*args).SerializeToString()
+            payload = build(*args).SerializeToString(deterministic=True)
         except Exception:  # a bug in a deferred build must not stop the outbox
             log.exception("a deferred report could not be built; it is dropped")
             return None
@@ -395,7 +400,7 @@ class ReportPublisher:
             ),
             metrics={f"shed.{kind}": str(n) for kind, n in sorted(by_kind.items())},
         )
-        self._append(conn, [report.SerializeToString()])
+        self._append(conn, [report.SerializeToString(deterministic=True)])
         self._rows_ready.set()
 
     # -- the sender thread ------------------------------------------------------------------------
@@ -439,6 +444,8 @@ class ReportPublisher:
                     self._acknowledged(conn, rows)
                 else:
                     call.cancel()
+            if self._unpurged:
+                self._purge(conn)
             conn.close()
 
     def _send_step(
@@ -453,12 +460,14 @@ class ReportPublisher:
         One call at a time keeps the archive in the order the bot published (two calls in
         flight may be stored in either order). The bot's own work overlaps the server's
         instead: the next full batch is read and framed while a call is out, sent the moment
-        that call is answered, and the answered rows are deleted while the next call is out.
+        that call is answered, and the answered rows are marked delivered while the next call is out.
         """
         batch = self._batch_size
         if not in_flight:
             rows = self._unsent(conn, batch, sent_through)
             if not rows:
+                if self._unpurged:  # nothing to send: the moment to delete what was delivered
+                    self._purge(conn)
                 self._rows_ready.wait(0.5)
                 self._rows_ready.clear()
                 return sent_through
@@ -534,6 +543,9 @@ class ReportPublisher:
 
     def _acknowledged(self, conn, rows: list[OutboxRow]) -> None:  # type: ignore[no-untyped-def]
         Outbox.acknowledge(conn, rows[-1].seq)
+        self._unpurged += len(rows)
+        if self._unpurged >= _PURGE_ROWS:
+            self._purge(conn)
         with self._settled:
             self._depth -= len(rows)
             self._totals["delivered"] += len(rows)
@@ -543,6 +555,10 @@ class ReportPublisher:
                 self._depth += 1  # the overflow report counts as pending from now, so flush() waits for it
                 self._wake_writer.set()
             self._settled.notify_all()
+
+    def _purge(self, conn) -> None:  # type: ignore[no-untyped-def]
+        Outbox.purge_acknowledged(conn)
+        self._unpurged = 0
 
     def _refused(self, conn, rows: list[OutboxRow], error: grpc.RpcError) -> None:  # type: ignore[no-untyped-def]
         """Governance refused the batch as invalid: set the named reports aside, or send smaller batches."""
@@ -576,7 +592,7 @@ class ReportPublisher:
         with self._settled:  # one step, so flush() never sees zero between the refusal and its report
             self._depth -= len(refused) - 1
             self._unwritten += 1
-            self._incoming.append(explanation.SerializeToString())
+            self._incoming.append(explanation.SerializeToString(deterministic=True))
             self._totals["dead_lettered"] += len(refused)
             self._settled.notify_all()
         self._wake_writer.set()
