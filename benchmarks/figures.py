@@ -42,6 +42,14 @@ def best_of(measure: Callable[[], float], repeats: int = REPEATS) -> float:
     return max(measure() for _ in range(repeats))
 
 
+def best_of_interleaved(*measures: Callable[[], float], repeats: int = REPEATS) -> list[float]:
+    """The best run of each measure, taken in turns (a, b, a, b, ...): this machine's speed
+    drifts by up to half over minutes, and a figure measured in a slow spell against a
+    ceiling measured in a fast one would be a ratio of the spells, not of the code."""
+    runs = [[measure() for measure in measures] for _ in range(repeats)]
+    return [max(column) for column in zip(*runs, strict=True)]
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -23,7 +23,7 @@ from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.archive import ReportArchive, report_archive
 from polytraders.servers.runtime.storage import create_schema, make_engine
 
-from .figures import Figure, best_of, percentile
+from .figures import Figure, best_of, best_of_interleaved, percentile
 from .processes import governance, raw_grpc, serving
 
 PUBLISH = "/polytraders.governance.v1.ReportBusService/PublishReports"
@@ -244,13 +244,14 @@ def run() -> list[Figure]:
     payloads = [b.SerializeToString() for b in batches]
     rows = archive_rows(batches)
     with serving(raw_grpc()) as raw_address:
-        grpc_ceiling = best_of(lambda: raw_grpc_rate(raw_address, payloads))
         figures = []
         with tempfile.TemporaryDirectory() as scratch:
-            sqlite_rate = best_of(
-                lambda: publish_rate(f"sqlite:///{scratch}/{uuid.uuid4().hex}.db", payloads)
+            grpc_ceiling, sqlite_rate, raw_sqlite = best_of_interleaved(
+                lambda: raw_grpc_rate(raw_address, payloads),
+                lambda: publish_rate(f"sqlite:///{scratch}/{uuid.uuid4().hex}.db", payloads),
+                lambda: raw_sqlite_rate(rows),
             )
-        sqlite_ceiling = min(grpc_ceiling, best_of(lambda: raw_sqlite_rate(rows)))
+        sqlite_ceiling = min(grpc_ceiling, raw_sqlite)
         figures.append(
             Figure.against(
                 "PublishReports → SQLite (batches of 500) vs min(raw gRPC, raw sqlite3)",
@@ -271,8 +272,10 @@ def run() -> list[Figure]:
                 True,
             )
         )
-        pg_rate = best_of(_postgres_publish_rate(payloads))
-        pg_ceiling = min(grpc_ceiling, best_of(lambda: raw_postgres_rate(rows)))
+        pg_rate, raw_postgres = best_of_interleaved(
+            _postgres_publish_rate(payloads), lambda: raw_postgres_rate(rows)
+        )
+        pg_ceiling = min(grpc_ceiling, raw_postgres)
         figures.append(
             Figure.against(
                 "PublishReports → PostgreSQL (batches of 500) vs min(raw gRPC, raw psycopg)",

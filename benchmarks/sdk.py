@@ -15,7 +15,7 @@ from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.archive import ReportArchive
 from polytraders.servers.runtime.storage import make_engine
 
-from .figures import REPEATS, Figure, best_of, percentile
+from .figures import REPEATS, Figure, percentile
 from .processes import governance, serving
 from .report_bus import TOKEN_ID, make_batches, publish_rate
 
@@ -71,9 +71,15 @@ def _tagging(scratch: str) -> list[float]:
 def run() -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as scratch:
-        # Best of a few runs, as for PublishReports beside it; the calls' latencies of them all.
-        runs = [_end_to_end(scratch) for _ in range(REPEATS)]
+        # Best of a few runs, each beside a PublishReports run (in turns, as in figures'
+        # best_of_interleaved); the calls' latencies of them all.
+        payloads = [b.SerializeToString() for b in make_batches()]
+        runs, rates = [], []
+        for _ in range(REPEATS):
+            runs.append(_end_to_end(scratch))
+            rates.append(publish_rate(f"sqlite:///{scratch}/{uuid.uuid4().hex}.db", payloads))
         end_to_end, _, bot_cpu = max(runs, key=lambda run: run[0])
+        rate = max(rates)
         enqueue = [sample for _, samples, _ in runs for sample in samples]
         bare: deque[bytes] = deque()  # ceiling for publish(): serialise and append, nothing else
         reports = [ReportBuilder("demo-bot").execution(event=rpb.EXECUTION_EVENT_FILL, token_id=TOKEN_ID, price="0.43",
@@ -81,12 +87,11 @@ def run() -> list[Figure]:
         bare_enqueue = _latencies(lambda r: bare.append(r.SerializeToString()), reports)
         bare.clear()
         del reports  # the tagging loop runs on a bot's heap, not a benchmark's
-        tagging = _tagging(scratch)
+        # p99 of the best of a few runs, like every figure here: a run in a noisy spell measures the neighbours.
+        tagging = min((_tagging(scratch) for _ in range(REPEATS)), key=lambda run: percentile(run, 0.99))
         # Ceiling for tag_order(): setting the code on the intent, nothing else.
         intents = [OrderIntent.limit(TOKEN_ID, "BUY", Decimal("0.43"), Decimal("25")) for _ in range(20_000)]
         bare_tag = _latencies(lambda i: i._replace(builder_code=CODE), intents)
-        payloads = [b.SerializeToString() for b in make_batches()]
-        rate = best_of(lambda: publish_rate(f"sqlite:///{scratch}/{uuid.uuid4().hex}.db", payloads))
 
     for label, q in (("p50", 0.5), ("p99", 0.99)):
         ours, ceiling = percentile(enqueue, q), percentile(bare_enqueue, q)
