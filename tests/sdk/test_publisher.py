@@ -6,7 +6,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -244,7 +244,7 @@ def test_acknowledged_rows_are_gone_from_the_outbox_before_they_are_deleted(tmp_
         assert Outbox.count(conn) == 4
         assert Outbox.oldest(conn, 100) == Outbox.oldest(conn, 100, stored[1].seq) == stored[6:]
         assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 10
-        with Outbox(outbox.path).connect() as restarted:
+        with closing(Outbox(outbox.path).connect()) as restarted:  # the next process
             assert Outbox.count(restarted) == 4
             assert Outbox.oldest(restarted, 100) == stored[6:]
         assert Outbox.purge_acknowledged(conn) == 6

@@ -1,4 +1,7 @@
-"""The bot's durable outbox: a local SQLite file holding every report until governance acknowledged it."""
+"""The bot's durable outbox: a local SQLite file holding every report until governance acknowledged it.
+
+Acknowledged rows are marked, not deleted at once: `purge_acknowledged` deletes them in bulk.
+"""
 
 from __future__ import annotations
 
@@ -105,7 +108,7 @@ class Outbox:
     @staticmethod
     def acknowledge(conn: sqlite3.Connection, through_seq: int) -> None:
         """Mark every row through `through_seq` delivered: one small write (autocommit), however
-        many rows; `purge_acknowledged` deletes them later, off the delivery path."""
+        many rows; `purge_acknowledged` deletes them later, in bulk."""
         conn.execute(
             "INSERT INTO acknowledged (id, through_seq) VALUES (1, ?) "
             "ON CONFLICT (id) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",

@@ -5,7 +5,8 @@ the rest: the *writer* commits what was appended to the bot's SQLite outbox (wit
 milliseconds: it gathers a burst into one commit), the *sender* ships the outbox to governance
 in order, in batches (by count and linger time; one call at a time, its successor framed while
 it is out), marks rows delivered once the server acknowledged them, and deletes delivered rows
-when it has nothing to send (a delete per call cost a burst a third of the sender's time).
+in bulk: when it has nothing to send, past `_PURGE_ROWS`, and on start and close (a delete
+per call cost a burst a third of the sender's time).
 The writer hands what it committed to the sender in memory too, so rows are read back from the file only after a
 restart, a failed call, or a backlog past the memory bound: reading row by row hands the GIL
 back and forth once per row, which a bot's busy thread turns into milliseconds each.
@@ -29,6 +30,7 @@ from __future__ import annotations
 import atexit
 import logging
 import re
+import sqlite3
 import threading
 import time
 from collections import Counter, deque
@@ -423,6 +425,7 @@ class ReportPublisher:
         )
         in_flight: deque[tuple[list[OutboxRow], grpc.Future]] = deque()
         sent_through = 0  # the last outbox seq sent ahead of its acknowledgement
+        self._purge(conn)  # what an earlier run delivered but did not get round to deleting
         try:
             while not self._stop_sender.is_set():
                 try:
@@ -444,9 +447,11 @@ class ReportPublisher:
                     self._acknowledged(conn, rows)
                 else:
                     call.cancel()
-            if self._unpurged:
-                self._purge(conn)
-            conn.close()
+            try:
+                if self._unpurged:
+                    self._purge(conn)
+            finally:
+                conn.close()
 
     def _send_step(
         self,
@@ -544,8 +549,6 @@ class ReportPublisher:
     def _acknowledged(self, conn, rows: list[OutboxRow]) -> None:  # type: ignore[no-untyped-def]
         Outbox.acknowledge(conn, rows[-1].seq)
         self._unpurged += len(rows)
-        if self._unpurged >= _PURGE_ROWS:
-            self._purge(conn)
         with self._settled:
             self._depth -= len(rows)
             self._totals["delivered"] += len(rows)
@@ -555,9 +558,17 @@ class ReportPublisher:
                 self._depth += 1  # the overflow report counts as pending from now, so flush() waits for it
                 self._wake_writer.set()
             self._settled.notify_all()
+        if self._unpurged >= _PURGE_ROWS:
+            self._purge(conn)
 
     def _purge(self, conn) -> None:  # type: ignore[no-untyped-def]
-        Outbox.purge_acknowledged(conn)
+        """Delete delivered rows (sender thread only). A failure costs nothing but file size: the
+        rows are marked delivered already, and the next purge takes them."""
+        try:
+            Outbox.purge_acknowledged(conn)
+        except sqlite3.Error:
+            log.warning("could not delete delivered reports from %s; will try again", self.outbox.path)
+            return
         self._unpurged = 0
 
     def _refused(self, conn, rows: list[OutboxRow], error: grpc.RpcError) -> None:  # type: ignore[no-untyped-def]

@@ -118,6 +118,14 @@ TRICKY = {
         header=ORDINARY.header, execution=rpb.ExecutionReport(order_id=HEADER.decode("latin-1"))
     ).SerializeToString(),
     "a negative epoch": PLAIN + _header(epoch=-20261124),
+    "a field twice within one header (the last wins)": _field(1, HEADER + _field(1, OTHER_ID.encode()))
+    + _field(5, ORDINARY.execution.SerializeToString()),
+    "an unknown number at the end of a header": _field(1, HEADER + b"\xf8\x06\x01")
+    + _field(5, ORDINARY.execution.SerializeToString()),
+    "the epoch a second time, packed (the parser keeps it as an unknown field)": _field(
+        1, HEADER + _field(5, bytes((0xFF, 0x01)))
+    )
+    + _field(5, ORDINARY.execution.SerializeToString()),
     "a header of 16 KiB or more (its length takes three bytes)": rpb.Report(
         header=rpb.ReportHeader(
             trace_id="t" * 0x4000, **{n: getattr(ORDINARY.header, n) for n, _, _ in HEADER_FIELDS}
@@ -127,9 +135,9 @@ TRICKY = {
 }
 
 
-READ_AS_COLUMNS = {"a body holding what looks like a header"}
-"""The one case whose bytes are the parser's own serialisation with an ordinary header: the
-rest take the general path."""
+READ_AS_COLUMNS = {"a body holding what looks like a header", "an unknown number at the end of a header"}
+"""The cases whose bytes are the parser's own serialisation, with headers whose known fields
+the columns can read: the rest take the general path."""
 
 
 @pytest.mark.parametrize("case", list(TRICKY))
@@ -146,13 +154,34 @@ def test_a_non_canonical_report_is_read_as_the_parser_reads_it_or_not_at_all(cas
 def test_a_field_given_twice_cannot_stand_in_for_another_reports_missing_one() -> None:
     """Merged, the two reports' report_ids make a column of the right length, but the second
     report has none: the batch must take the general path and be refused."""
-    twice = PLAIN + _header(report_id=OTHER_ID)
+    twice = _field(1, HEADER + _field(1, OTHER_ID.encode())) + _field(
+        5, ORDINARY.execution.SerializeToString()
+    )
     missing = rpb.Report()
     missing.CopyFrom(ORDINARY)
     missing.header.ClearField("report_id")
     payloads = [twice, missing.SerializeToString()]
     assert read_header_columns(_request(payloads)) is None
     assert to_incoming([rpb.Report.FromString(p) for p in payloads], _request(payloads)) is None
+
+
+def test_a_packed_number_cannot_stand_in_for_another_reports_missing_one() -> None:
+    """The first report's kind is given a second time, packed: the parser keeps that as an
+    unknown field (and writes it back as it came), a repeated column would read it as a value.
+    The second report has no kind at all; the batch must take the general path and be refused."""
+    unkinded = rpb.ReportHeader()
+    unkinded.CopyFrom(ORDINARY.header)
+    unkinded.ClearField("kind")
+    body = _field(5, ORDINARY.execution.SerializeToString())
+    kind = bytes((rpb.REPORT_KIND_EXECUTION,))
+    payloads = [
+        _field(1, unkinded.SerializeToString() + _field(2, kind + kind)) + body,
+        _field(1, unkinded.SerializeToString()) + body,
+    ]
+    request = _request(payloads)
+    assert request.message.SerializeToString(deterministic=True) == request.wire  # it passes as canonical
+    assert read_header_columns(request) is None
+    assert to_incoming(list(request.message.reports), request) is None
 
 
 def test_a_batch_of_every_kind_with_metrics_maps_is_read_as_columns() -> None:

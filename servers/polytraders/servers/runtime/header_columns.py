@@ -1,17 +1,18 @@
-"""A batch's report headers read as columns, in C, in one parse of the request's bytes.
+"""A batch's report headers read as columns, in C, from the request's bytes.
 
 Reading a header field off a parsed message costs a Python call per field per report; on
 the publish path that was most of the server's time. Protobuf's parser can do the same work
-a column at a time, because of how it reads a field that occurs more than once: a singular
-message field *merges* each occurrence into one message, and a repeated field *appends*.
-A private view of PublishReportsRequest declares `reports` singular and every header field
-repeated, so parsing the request as that view merges all its reports into one, whose header
-holds each field as a list in report order.
+a column at a time, because of how it reads concatenated messages: each field that occurs
+again is *appended* when it is repeated. So the reports' header bytes, joined and parsed as a
+private view whose fields are all repeated, give one list per field, in report order.
 
 Those lists line up with the reports only if every report holds each field exactly once:
-- at most once: the request's bytes are exactly the real parser's deterministic serialisation
-  of it, which writes each field once, in field order, map entries by key (the SDK writes
-  reports that way; anything else takes the general path);
+- at most once: the request's bytes are exactly the real parser's deterministic
+  serialisation of it, which writes each field it knows once, in field order, map entries
+  by key (the SDK writes reports that way; anything else takes the general path). A field it
+  does not know is written back as it came, so one more view checks that no header carries
+  a number field length-delimited (packed): the real parser keeps that as an unknown field,
+  a repeated column would read it as values;
 - at least once: each list has one entry per report (a field at its default is left out of
   a serialisation, and then the batch takes the general path too).
 
@@ -24,6 +25,7 @@ well-formed; these columns only replace reading the headers one report at a time
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -31,7 +33,13 @@ from google.protobuf.descriptor_pb2 import FieldDescriptorProto as Field
 
 from .requests import WireRequest
 
-_STRING, _INT32, _INT64, _MESSAGE = Field.TYPE_STRING, Field.TYPE_INT32, Field.TYPE_INT64, Field.TYPE_MESSAGE
+_STRING, _BYTES, _INT32, _INT64, _MESSAGE = (
+    Field.TYPE_STRING,
+    Field.TYPE_BYTES,
+    Field.TYPE_INT32,
+    Field.TYPE_INT64,
+    Field.TYPE_MESSAGE,
+)
 _REPEATED, _SINGULAR = Field.LABEL_REPEATED, Field.LABEL_OPTIONAL
 _PACKAGE = "polytraders.servers.views"
 BODIES = ("observation", "decision", "risk_vote", "execution", "settlement", "operations")
@@ -59,19 +67,27 @@ def _build_views() -> dict[str, Any]:
             if type_name:
                 field.type_name = f".{_PACKAGE}.{type_name}"
 
-    message("TimestampColumns", [("seconds", 1, _INT64, _REPEATED, ""), ("nanos", 2, _INT32, _REPEATED, "")])
-    message(
-        "HeaderColumns",
-        [
-            (name, number, kind, _SINGULAR, "TimestampColumns")
-            if kind == _MESSAGE
-            else (name, number, kind, _REPEATED, "")
-            for name, number, kind in HEADER_FIELDS
-        ],
-    )
-    message("MergedReport", [("header", 1, _MESSAGE, _SINGULAR, "HeaderColumns")])
-    message("MergedRequest", [("reports", 1, _MESSAGE, _SINGULAR, "MergedReport")])
-    message("Entries", [("entries", 1, Field.TYPE_BYTES, _REPEATED, "")])
+    for view, number_type in (("Columns", None), ("Packed", _BYTES)):
+        # Columns: every field a list of its values. Packed: each number field's length-delimited
+        # occurrences only (a plain number does not match a bytes field and is skipped).
+        stamp, header = f"Timestamp{view}", f"Header{view}"
+        message(
+            stamp,
+            [
+                ("seconds", 1, number_type or _INT64, _REPEATED, ""),
+                ("nanos", 2, number_type or _INT32, _REPEATED, ""),
+            ],
+        )
+        message(
+            header,
+            [
+                (name, number, kind, _SINGULAR, stamp)
+                if kind == _MESSAGE
+                else (name, number, kind if kind == _STRING else number_type or kind, _REPEATED, "")
+                for name, number, kind in HEADER_FIELDS
+            ],
+        )
+    message("Entries", [("entries", 1, _BYTES, _REPEATED, "")])
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     return {
@@ -81,7 +97,8 @@ def _build_views() -> dict[str, Any]:
 
 
 _VIEWS = _build_views()
-_MergedRequest = _VIEWS["MergedRequest"]
+_HeaderColumns = _VIEWS["HeaderColumns"]
+_HeaderPacked = _VIEWS["HeaderPacked"]
 _Entries = _VIEWS["Entries"]
 """Field 1 as raw bytes: a request's reports, or reports' headers, cut without parsing them."""
 _BODY_TAG = {kind: bytes(((kind + 1) << 3 | 2,)) for kind in range(1, len(BODIES) + 1)}
@@ -111,18 +128,24 @@ def read_header_columns(request: WireRequest) -> HeaderColumns | None:
     """The header columns of a parsed PublishReportsRequest, or None when they cannot be lined
     up with its reports (a field missing, at its default or given twice, a body not matching
     the kind): the caller then reads the batch report by report. Values are not validated here."""
-    reports = request.message.reports
-    count = len(reports)
+    count = len(request.message.reports)
     if request.message.SerializeToString(deterministic=True) != request.wire:
         return None
-    header = _MergedRequest.FromString(request.wire).reports.header
+    payloads = published_reports(request.wire)
+    headers = _Entries.FromString(b"".join(payloads)).entries  # each report's first field 1: its header
+    if len(headers) != count:
+        return None
+    joined = b"".join(headers)
+    packed = _HeaderPacked.FromString(joined)
+    if any((packed.kind, packed.epoch, packed.mode, packed.retention, *packed.produced_at.ListFields())):
+        return None
+    header = _HeaderColumns.FromString(joined)
     stamps = header.produced_at
     columns = (header.report_id, header.kind, header.bot_slug, header.epoch, header.mode, header.retention)
     if any(len(column) != count for column in (*columns, stamps.seconds, stamps.nanos)):
         return None
     kinds = list(header.kind)
-    payloads = published_reports(request.wire)
-    if _body_tags(payloads) != [_BODY_TAG.get(kind) for kind in kinds]:
+    if _body_tags(payloads, headers) != [_BODY_TAG.get(kind) for kind in kinds]:
         return None
     return HeaderColumns(
         list(header.report_id),
@@ -136,12 +159,12 @@ def read_header_columns(request: WireRequest) -> HeaderColumns | None:
     )
 
 
-def _body_tags(payloads: list[bytes]) -> list[bytes] | None:
-    """The byte after each report's header, for reports that each start with one header
-    shorter than 16 KiB (so its length takes one or two bytes); None for any other batch."""
-    sizes = list(map(len, _Entries.FromString(b"".join(payloads)).entries))
-    if len(sizes) != len(payloads) or max(sizes, default=0) >= 0x4000:
+def _body_tags(payloads: list[bytes], headers: Sequence[bytes]) -> list[bytes] | None:
+    """The byte after each report's header, for serialised reports (so each starts with its
+    header, whose length is written in the fewest bytes) whose headers are under 16 KiB (so
+    that length takes one or two bytes); None if any header is longer."""
+    sizes = list(map(len, headers))
+    if max(sizes, default=0) >= 0x4000:
         return None
-    return [
-        p[at : at + 1] for p, at in zip(payloads, [size + 2 + (size > 0x7F) for size in sizes], strict=True)
-    ]
+    at = [size + 2 + (size > 0x7F) for size in sizes]
+    return [p[i : i + 1] for p, i in zip(payloads, at, strict=True)]

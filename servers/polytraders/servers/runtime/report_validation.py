@@ -58,13 +58,16 @@ def to_incoming(
 ) -> IncomingBatch | None:
     """The archive rows of a batch of valid reports, or None if anything is wrong (report_violations says what).
 
-    `request` is the PublishReportsRequest the reports were parsed from, with its bytes: the
-    headers are then read as columns from it (`header_columns`), and each report is stored as
-    it came (a copy of an ordinary report may keep bytes a parser overrides). Without it, or
-    when a column does not line up, each header is read from its parsed message. SEVEN_YEARS
+    `request` is the PublishReportsRequest the reports were parsed from, with its bytes (its
+    reports are then the ones read): the headers are then read as columns from it
+    (`header_columns`), and each report is stored as it came (a copy of an ordinary report may
+    keep bytes a parser overrides). Without it, or when a column does not line up, each header
+    is read from its parsed message. SEVEN_YEARS
     records are always serialised deterministically. Each column is checked in one call (the
     ids and slugs by one regex over all of them). A missing header or timestamp reads as empty and fails.
     """
+    if request is not None:
+        reports = request.message.reports  # the very reports the columns were read from
     columns = read_header_columns(request) if request is not None else None
     if columns is None:
         columns = _read_each_header(reports, published_reports(request.wire) if request is not None else None)
