@@ -84,7 +84,7 @@ def run() -> list[Figure]:
         bare: deque[bytes] = deque()  # ceiling for publish(): serialise and append, nothing else
         reports = [ReportBuilder("demo-bot").execution(event=rpb.EXECUTION_EVENT_FILL, token_id=TOKEN_ID, price="0.43",
                                                        size_micros=25_000_000, fee_micros=1_250) for _ in range(100_000)]  # fmt: skip
-        bare_enqueue = _latencies(lambda r: bare.append(r.SerializeToString()), reports)
+        bare_enqueue = _latencies(lambda r: bare.append(r.SerializeToString(deterministic=True)), reports)
         bare.clear()
         del reports  # the tagging loop runs on a bot's heap, not a benchmark's
         # p99 of the best of a few runs, like every figure here: a run in a noisy spell measures the neighbours.

@@ -151,7 +151,7 @@ class ReportFilter:
 
 
 _ID_CHUNK = 1000  # ids per duplicate-check query, well under every driver's parameter limit
-_ROWS_PER_INSERT = 1000  # rows per multi-row INSERT, unless the driver allows fewer parameters
+_ROWS_PER_INSERT = 2000  # rows per multi-row INSERT (an SDK batch whole), unless the driver allows fewer parameters
 
 
 _COLUMNS = ", ".join(c.name for c in report_archive.columns)
