@@ -6,6 +6,9 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -42,12 +45,17 @@ def best_of(measure: Callable[[], float], repeats: int = REPEATS) -> float:
     return max(measure() for _ in range(repeats))
 
 
-def best_of_interleaved(*measures: Callable[[], float], repeats: int = REPEATS) -> list[float]:
-    """The best run of each measure, taken in turns (a, b, a, b, ...): this machine's speed
-    drifts by up to half over minutes, and a figure measured in a slow spell against a
-    ceiling measured in a fast one would be a ratio of the spells, not of the code."""
+def in_turns(*measures: Callable[[], T], repeats: int = REPEATS) -> list[list[T]]:
+    """Every run of each measure, taken in turns (a, b, a, b, ...): this machine's speed drifts
+    by up to half over minutes, and a figure measured in a slow spell against a ceiling
+    measured in a fast one would be a ratio of the spells, not of the code."""
     runs = [[measure() for measure in measures] for _ in range(repeats)]
-    return [max(column) for column in zip(*runs, strict=True)]
+    return [list(column) for column in zip(*runs, strict=True)]
+
+
+def best_of_interleaved(*measures: Callable[[], float], repeats: int = REPEATS) -> list[float]:
+    """The best run of each measure, taken `in_turns`."""
+    return [max(runs) for runs in in_turns(*measures, repeats=repeats)]
 
 
 def percentile(samples: list[float], q: float) -> float:

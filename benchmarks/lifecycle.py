@@ -10,7 +10,7 @@ import grpc
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.sdk import Governance
 
-from .figures import REPEATS, Figure, percentile
+from .figures import Figure, in_turns, percentile
 from .processes import governance, raw_grpc, serving
 
 CALLS = 5_000
@@ -51,12 +51,11 @@ def run() -> list[Figure]:
             )
             put = raw_channel.unary_unary("/bench.Raw/Put")
             assert check(request, metadata=BOT).allowed
-            # In turns, so a slow spell of the machine falls on both (see figures.best_of_interleaved).
-            rounds = [
-                (_timed(check, request), _timed(put, request.SerializeToString())) for _ in range(REPEATS)
-            ]
-    ours = min((o for o, _ in rounds), key=lambda s: percentile(s, 0.5))
-    raw = min((r for _, r in rounds), key=lambda s: percentile(s, 0.5))
+            ours_runs, raw_runs = in_turns(
+                lambda: _timed(check, request), lambda: _timed(put, request.SerializeToString())
+            )
+    ours = min(ours_runs, key=lambda s: percentile(s, 0.5))
+    raw = min(raw_runs, key=lambda s: percentile(s, 0.5))
     return [
         Figure.against(
             f"CheckLiveCap {label} over gRPC vs raw unary",

@@ -15,7 +15,7 @@ from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.archive import ReportArchive
 from polytraders.servers.runtime.storage import make_engine
 
-from .figures import REPEATS, Figure, percentile
+from .figures import REPEATS, Figure, in_turns, percentile
 from .processes import governance, serving
 from .report_bus import TOKEN_ID, make_batches, publish_rate
 
@@ -71,13 +71,12 @@ def _tagging(scratch: str) -> list[float]:
 def run() -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as scratch:
-        # Best of a few runs, each beside a PublishReports run (in turns, as in figures'
-        # best_of_interleaved); the calls' latencies of them all.
+        # Best of a few runs, in turns with PublishReports runs; the calls' latencies of them all.
         payloads = [b.SerializeToString() for b in make_batches()]
-        runs, rates = [], []
-        for _ in range(REPEATS):
-            runs.append(_end_to_end(scratch))
-            rates.append(publish_rate(f"sqlite:///{scratch}/{uuid.uuid4().hex}.db", payloads))
+        runs, rates = in_turns(
+            lambda: _end_to_end(scratch),
+            lambda: publish_rate(f"sqlite:///{scratch}/{uuid.uuid4().hex}.db", payloads),
+        )
         end_to_end, _, bot_cpu = max(runs, key=lambda run: run[0])
         rate = max(rates)
         enqueue = [sample for _, samples, _ in runs for sample in samples]

@@ -6,10 +6,10 @@ milliseconds: it gathers a burst into one commit), the *sender* ships the outbox
 in order, in batches (by count and linger time; one call at a time, its successor framed while
 it is out), marks rows delivered once the server acknowledged them, and deletes delivered rows
 in bulk: when it has nothing to send, past `_PURGE_ROWS`, and on start and close (a delete
-per call cost a burst a third of the sender's time).
-The writer hands what it committed to the sender in memory too, so rows are read back from the file only after a
-restart, a failed call, or a backlog past the memory bound: reading row by row hands the GIL
-back and forth once per row, which a bot's busy thread turns into milliseconds each.
+per call cost a burst a third of the sender's time). The writer hands what it committed to
+the sender in memory too, so rows are read back from the file only after a restart, a failed
+call, or a backlog past the memory bound: reading row by row hands the GIL back and forth
+once per row, which a bot's busy thread turns into milliseconds each.
 Across outages it retries with backoff; across restarts the next process resends what is left. The server is
 idempotent by report_id, so at-least-once delivery becomes exactly-once storage.
 
