@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -15,8 +17,7 @@ from sqlalchemy import select
 from polytraders.governance.v1 import report_bus_pb2
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, PublisherClosed, PublisherConfig
-from polytraders.sdk.outbox import Outbox
-from polytraders.sdk.publisher import _request_body
+from polytraders.sdk.outbox import Outbox, Segment, frame_reports, segments_of
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.archive import report_archive
 from polytraders.servers.runtime.mesh import MeshThread
@@ -74,8 +75,8 @@ def test_twenty_thousand_reports_survive_two_sigkills_of_governance(
         assert stored == [r.header.report_id for r in reports]  # each exactly once, in publish order
         assert gov.reports.stats().delivered == 20_000
         assert gov.close(timeout=5)
-        with sqlite3.connect(tmp_path / "outbox.sqlite") as outbox:  # delivered rows leave the file
-            assert outbox.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+        with sqlite3.connect(tmp_path / "outbox.sqlite") as outbox:  # delivered reports leave the file
+            assert outbox.execute("SELECT count(*) FROM segment").fetchone() == (0,)
     finally:
         gov.close(timeout=1)
         server.stop()
@@ -208,6 +209,30 @@ def test_a_deferred_report_that_cannot_be_built_is_dropped_and_nothing_waits_on_
         assert publisher.outbox.count(conn) == 0
 
 
+def test_a_tight_publish_loop_lends_the_gil_to_the_outbox_threads_only_while_a_batch_is_pending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every 256th publish() past a batch pending: often enough for the writer and sender to keep up
+    with a burst, rare enough to stay off the p99; a trickle never pays it."""
+    caller, sleep, lent = threading.get_ident(), time.sleep, []
+    monkeypatch.setattr(
+        time, "sleep", lambda s: (threading.get_ident() == caller and lent.append(s)) or sleep(s)
+    )
+    gov = Governance(
+        "127.0.0.1:9", token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), batch_size=300),
+    )  # fmt: skip
+    try:
+        for i in range(300):  # governance is unreachable: nothing leaves, so the pending count is i + 1
+            gov.reports.publish(gov.builder.operations(component="x", explanation=f"n{i}"))
+        assert lent == []
+        for i in range(300, 1_100):
+            gov.reports.publish(gov.builder.operations(component="x", explanation=f"n{i}"))
+        assert lent == [0, 0, 0]  # at 512, 768 and 1024 pending
+    finally:
+        gov.close(timeout=0)
+
+
 @pytest.mark.parametrize("explanation_bytes", [0, 60, 100, 16_300, 20_000, 3_000_000])
 def test_the_request_body_framed_from_stored_reports_parses_back_to_them(explanation_bytes: int) -> None:
     """Lengths on both sides of the one-, two- and three-byte varint boundaries."""
@@ -215,8 +240,40 @@ def test_the_request_body_framed_from_stored_reports_parses_back_to_them(explana
     reports = [
         builder.operations(component="test", explanation="x" * (explanation_bytes + i)) for i in range(3)
     ]
-    body = _request_body(r.SerializeToString() for r in reports)
-    assert list(report_bus_pb2.PublishReportsRequest.FromString(body).reports) == reports
+    payloads = [r.SerializeToString() for r in reports]
+    segment = Segment(7, 3, frame_reports(payloads))
+    assert list(report_bus_pb2.PublishReportsRequest.FromString(segment.body).reports) == reports
+    assert segment.payloads() == payloads
+
+
+@pytest.mark.parametrize(
+    ("sizes", "max_reports", "max_bytes", "cut"),
+    [
+        ([10] * 5, 5, 1_000, [5]),  # fits: one segment, framed once
+        ([10] * 5, 2, 1_000, [2, 2, 1]),  # by count
+        ([10] * 5, 5, 40, [2, 2, 1]),  # by bytes (16 framed bytes at most each)
+        ([10, 100, 10], 5, 50, [1, 1, 1]),  # a report over the byte bound is a segment of its own
+        ([], 5, 1_000, []),
+    ],
+)
+def test_reports_are_cut_into_segments_within_both_bounds_numbered_on(
+    sizes: list[int], max_reports: int, max_bytes: int, cut: list[int]
+) -> None:
+    payloads = [bytes([i]) * size for i, size in enumerate(sizes)]
+    segments = segments_of(41, payloads, max_reports, max_bytes)
+    assert [s.reports for s in segments] == cut
+    assert [s.first_seq for s in segments] == [41 + sum(cut[:i]) for i in range(len(cut))]
+    assert [p for s in segments for p in s.payloads()] == payloads
+
+
+def _segments(first_seq: int, *counts: int) -> list[Segment]:
+    segments = []
+    for count in counts:
+        segments.append(
+            Segment(first_seq, count, frame_reports(f"report {first_seq + i}".encode() for i in range(count)))
+        )
+        first_seq += count
+    return segments
 
 
 def test_the_outbox_appends_in_order_under_an_old_sqlite_parameter_limit(tmp_path: Path) -> None:
@@ -224,39 +281,108 @@ def test_the_outbox_appends_in_order_under_an_old_sqlite_parameter_limit(tmp_pat
     conn = outbox.connect()
     try:
         conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # SQLite before 3.32
-        payloads = [f"report {i}".encode() for i in range(2_500)]
-        stored = Outbox.append(conn, payloads[:1]) + Outbox.append(conn, payloads[1:])
-        assert Outbox.oldest(conn, 3_000) == stored  # append names each row's seq as stored
-        assert [row.payload for row in stored] == payloads
+        stored = _segments(1, *[1, 2, 3] * 150)  # 450 segments: more than one statement takes
+        Outbox.append(conn, stored[:1])
+        Outbox.append(conn, stored[1:])
+        assert Outbox.oldest(conn, 10_000) == stored
+        assert Outbox.count(conn) == 900
+        assert Outbox.next_seq(conn) == 901
     finally:
         conn.close()
 
 
-def test_acknowledged_rows_are_gone_from_the_outbox_before_they_are_deleted(tmp_path: Path) -> None:
-    """Acknowledging marks rows delivered: no longer counted or resent, also by the next process,
+def test_acknowledged_segments_are_gone_from_the_outbox_before_they_are_deleted(tmp_path: Path) -> None:
+    """Acknowledging marks reports delivered: no longer counted or resent, also by the next process,
     though they leave the file only when the sender purges them."""
     outbox = Outbox(tmp_path / "o.sqlite")
     conn = outbox.connect()
     try:
-        stored = Outbox.append(conn, [f"report {i}".encode() for i in range(10)])
-        Outbox.acknowledge(conn, stored[5].seq)
-        Outbox.acknowledge(conn, stored[2].seq)  # a late, older acknowledgement moves nothing back
+        stored = _segments(1, 2, 3, 1, 4)  # seqs 1-2, 3-5, 6, 7-10
+        Outbox.append(conn, stored)
+        Outbox.acknowledge(conn, 6)
+        Outbox.acknowledge(conn, 2)  # a late, older acknowledgement moves nothing back
         assert Outbox.count(conn) == 4
-        assert Outbox.oldest(conn, 100) == Outbox.oldest(conn, 100, stored[1].seq) == stored[6:]
-        assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 10
+        assert Outbox.oldest(conn, 100) == Outbox.oldest(conn, 100, 2) == stored[3:]
+        assert Outbox.oldest(conn, 3, 0) == stored[3:]  # whole segments, at least the reports asked for
         with closing(Outbox(outbox.path).connect()) as restarted:  # the next process
             assert Outbox.count(restarted) == 4
-            assert Outbox.oldest(restarted, 100) == stored[6:]
-        assert Outbox.purge_acknowledged(conn) == 6
-        assert conn.execute("SELECT min(seq), count(*) FROM outbox").fetchone() == (stored[6].seq, 4)
-        assert Outbox.oldest(conn, 100) == stored[6:]
+            assert Outbox.oldest(restarted, 100) == stored[3:]
+        assert Outbox.purge_acknowledged(conn) == 3
+        assert conn.execute("SELECT min(first_seq), count(*) FROM segment").fetchone() == (7, 1)
+        Outbox.acknowledge(conn, 10)
+        assert Outbox.purge_acknowledged(conn) == 1
+        assert Outbox.next_seq(conn) == 11  # never reused, though the file holds no segment
     finally:
         conn.close()
 
 
+def test_a_second_process_on_the_same_outbox_file_appends_after_the_first_rather_than_clash(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    with closing(outbox.connect()) as first, closing(outbox.connect()) as second:
+        mine, theirs = _segments(1, 2, 1), _segments(1, 3)  # both numbered from next_seq, 1
+        Outbox.append(first, mine)
+        Outbox.append(second, theirs)
+        stored = Outbox.oldest(first, 100)
+        assert [(s.first_seq, s.reports) for s in stored] == [(1, 2), (3, 1), (4, 3)]
+        assert [s.body for s in stored] == [s.body for s in mine + theirs]
+
+
+def test_reports_refused_inside_a_segment_are_set_aside_and_the_rest_keep_their_order(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    conn = outbox.connect()
+    try:
+        stored = _segments(1, 5, 2)  # seqs 1-5, 6-7
+        Outbox.append(conn, stored)
+        Outbox.dead_letter(conn, stored, {2: "header.epoch: not a day", 4: "header.kind: unknown"})
+        remaining = Outbox.oldest(conn, 100)
+        assert [(s.first_seq, s.reports) for s in remaining] == [(1, 1), (3, 1), (5, 1), (6, 2)]
+        assert [p for s in remaining for p in s.payloads()] == [
+            f"report {n}".encode() for n in (1, 3, 5, 6, 7)
+        ]
+        assert Outbox.dead_letters(conn) == [
+            (2, b"report 2", "header.epoch: not a day"),
+            (4, b"report 4", "header.kind: unknown"),
+        ]
+        assert Outbox.count(conn) == 5
+        Outbox.acknowledge(conn, 7)
+        Outbox.purge_acknowledged(conn)
+        assert Outbox.next_seq(conn) == 8
+    finally:
+        conn.close()
+
+
+def test_an_outbox_file_from_before_segments_keeps_every_report_it_holds(tmp_path: Path) -> None:
+    """The earlier layout held a row per report (`outbox`: seq, payload); a new publisher delivers them."""
+    path = tmp_path / "o.sqlite"
+    with closing(sqlite3.connect(path)) as old:
+        old.executescript(
+            "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL);"
+            "CREATE TABLE acknowledged (id INTEGER PRIMARY KEY CHECK (id = 1), through_seq INTEGER NOT NULL);"
+            "INSERT INTO acknowledged VALUES (1, 2);"
+        )
+        old.executemany(
+            "INSERT INTO outbox (payload) VALUES (?)", [(f"report {n}".encode(),) for n in range(1, 6)]
+        )
+        old.commit()
+    outbox = Outbox(path)
+    with closing(outbox.connect()) as conn:
+        assert [(s.first_seq, s.payloads()) for s in Outbox.oldest(conn, 100)] == [
+            (n, [f"report {n}".encode()]) for n in (3, 4, 5)
+        ]
+        assert Outbox.count(conn) == 3
+        assert Outbox.next_seq(conn) == 6
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'outbox'").fetchone() == (0,)
+
+
 @contextmanager
 def _bot_on_mesh(
-    database_url: str, clock, outbox: Path, batch_size: int, **mesh_options: object  # type: ignore[no-untyped-def]
+    database_url: str,
+    clock,
+    outbox: Path,
+    batch_size: int,
+    **mesh_options: object,  # type: ignore[no-untyped-def]
 ) -> Iterator[Governance]:
     mesh = start_mesh(database_url, clock, **mesh_options)
     gov = Governance(
@@ -278,32 +404,14 @@ def _publish_and_flush(gov: Governance, count: int) -> list[rpb.Report]:
     return reports
 
 
-def test_a_backlog_past_the_memory_bound_is_read_back_from_the_outbox_in_order(
-    database_url: str, tmp_path: Path, clock, monkeypatch  # type: ignore[no-untyped-def]
-) -> None:
-    """The sender takes the writer's copies while they follow on; past the bound it reads the file."""
-    monkeypatch.setattr("polytraders.sdk.publisher._SEND_QUEUE_BYTES", 60_000)  # about 600 reports
-    read_back: list[int] = []  # rows each read of the file returned
-    oldest = Outbox.oldest
-    monkeypatch.setattr(Outbox, "oldest", staticmethod(lambda conn, limit, after_seq=0: read_back.append(
-        len(rows := oldest(conn, limit, after_seq))) or rows))  # fmt: skip
-    with _bot_on_mesh(database_url, clock, tmp_path / "o.sqlite", batch_size=150) as gov:
-        within = _publish_and_flush(gov, 450)
-        assert sum(read_back) < len(within)  # within the bound rows go out from memory (the file only
-        # when the sender looks between the writer's commit and its hand-over)
-        beyond = _publish_and_flush(gov, 3_000)
-        assert sum(read_back) > 0  # past it, rows were read back from the file
-        sent = within + beyond
-        assert [r.header.report_id for r in archived(database_url)] == [r.header.report_id for r in sent]
-        assert gov.reports.publisher.stats().delivered == 3_450
-
-
 def test_batches_bigger_than_governance_takes_are_sent_smaller_and_nothing_is_set_aside(
     database_url: str,
     tmp_path: Path,
     clock,  # type: ignore[no-untyped-def]
 ) -> None:
-    with _bot_on_mesh(database_url, clock, tmp_path / "o.sqlite", batch_size=500, max_batch_reports=100) as gov:
+    with _bot_on_mesh(
+        database_url, clock, tmp_path / "o.sqlite", batch_size=500, max_batch_reports=100
+    ) as gov:
         _publish_and_flush(gov, 300)
         stats = gov.reports.publisher.stats()
         assert (stats.delivered, stats.dead_lettered) == (300, 0)

@@ -1,19 +1,27 @@
 """The bot's durable outbox: a local SQLite file holding every report until governance acknowledged it.
 
-Acknowledged rows are marked, not deleted at once: `purge_acknowledged` deletes them in bulk.
+Reports are numbered in publish order (`seq`, never reused) and stored in *segments*: runs of
+consecutive reports already framed as the `reports` entries of a PublishReportsRequest. A burst
+is then one row and one statement, and a batch goes out as the join of a few rows' bytes, where
+a row per report cost the bot's threads a Python step (and a GIL hand-off) per report on each side.
+Segments are only ever sent whole, so acknowledgements fall on segment ends; acknowledged segments
+are marked, not deleted at once: `purge_acknowledged` deletes them in bulk.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from functools import lru_cache, partial
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import NamedTuple
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so order survives restarts
-    payload BLOB NOT NULL
+CREATE TABLE IF NOT EXISTS segment (
+    first_seq INTEGER PRIMARY KEY,             -- its reports are first_seq .. first_seq + reports - 1
+    reports INTEGER NOT NULL CHECK (reports > 0),
+    body BLOB NOT NULL                         -- the reports, framed (see frame_reports)
 );
 CREATE TABLE IF NOT EXISTS dead_letter (
     seq INTEGER PRIMARY KEY,
@@ -30,24 +38,91 @@ CREATE TABLE IF NOT EXISTS shed (
 );
 """
 
-
-_ROWS_PER_INSERT = 1000
+_SEGMENTS_PER_INSERT = 300  # three parameters each: under the 999 of SQLite before 3.32
 _ACKNOWLEDGED = "(SELECT coalesce(max(through_seq), 0) FROM acknowledged)"
+_NEXT_SEQ = (
+    "(SELECT 1 + max(coalesce((SELECT first_seq + reports - 1 FROM segment ORDER BY first_seq DESC LIMIT 1), 0), "
+    f"{_ACKNOWLEDGED}, coalesce((SELECT max(seq) FROM dead_letter), 0)))"
+)
+"""The seq after every one the file ever held: stored, acknowledged or set aside."""
+_FRAME_BOUND = 6
+"""Most bytes framing adds to a report: a key byte and a length of up to five."""
+
+
+@lru_cache(maxsize=4096)
+def _frame(size: int) -> bytes:
+    """The key and length that make `size` bytes one `reports` entry of a PublishReportsRequest
+    (cached: reports come in few sizes, and framing is per report)."""
+    prefix = bytearray(b"\x0a")
+    while size > 0x7F:
+        prefix.append(size & 0x7F | 0x80)
+        size >>= 7
+    prefix.append(size)
+    return bytes(prefix)
+
+
+def frame_reports(payloads: Iterable[bytes]) -> bytes:
+    """Serialised reports as a serialised PublishReportsRequest, without parsing them."""
+    payloads = list(payloads)
+    return b"".join(chain.from_iterable(zip(map(_frame, map(len, payloads)), payloads, strict=True)))
+
+
+def unframe_reports(body: bytes) -> list[bytes]:
+    """The serialised reports of a framed body (the inverse of frame_reports)."""
+    payloads, at = [], 0
+    while at < len(body):
+        at += 1  # the key: field 1, length-delimited
+        size = shift = 0
+        while body[at] & 0x80:
+            size |= (body[at] & 0x7F) << shift
+            shift += 7
+            at += 1
+        size |= body[at] << shift
+        payloads.append(body[at + 1 : at + 1 + size])
+        at += 1 + size
+    return payloads
+
+
+class Segment(NamedTuple):
+    """Reports `first_seq` .. `end_seq - 1`, framed: joined segments are a request body."""
+
+    first_seq: int
+    reports: int
+    body: bytes
+
+    @property
+    def end_seq(self) -> int:
+        return self.first_seq + self.reports
+
+    def payloads(self) -> list[bytes]:
+        return unframe_reports(self.body)
+
+
+def segments_of(first_seq: int, payloads: list[bytes], max_reports: int, max_bytes: int) -> list[Segment]:
+    """Reports numbered from `first_seq`, cut into segments of at most `max_reports` reports and
+    `max_bytes` bytes (a lone larger report is a segment of its own)."""
+    if len(payloads) <= max_reports and sum(map(len, payloads)) + _FRAME_BOUND * len(payloads) <= max_bytes:
+        return [Segment(first_seq, len(payloads), frame_reports(payloads))] if payloads else []
+    segments: list[Segment] = []
+    start = size = 0
+    for at, payload in enumerate(payloads):
+        framed = len(payload) + _FRAME_BOUND
+        if at > start and (at - start == max_reports or size + framed > max_bytes):
+            segments.append(Segment(first_seq + start, at - start, frame_reports(payloads[start:at])))
+            start, size = at, 0
+        size += framed
+    segments.append(Segment(first_seq + start, len(payloads) - start, frame_reports(payloads[start:])))
+    return segments
 
 
 @lru_cache(maxsize=8)
-def _insert_sql(rows: int) -> str:
-    return f"INSERT INTO outbox (payload) VALUES {', '.join(['(?)'] * rows)}"
-
-
-class OutboxRow(NamedTuple):
-    seq: int
-    payload: bytes
-
-
-_as_rows = partial(map, partial(tuple.__new__, OutboxRow))
-"""(seq, payload) pairs as OutboxRows, built in C: a NamedTuple's own constructor is a Python
-function, and the outbox builds one per report."""
+def _insert_sql(segments: int) -> str:
+    """Segments stored as the file's next seqs (the first parameter of each is its offset)."""
+    values = ", ".join(["(?, ?, ?)"] * segments)
+    return (
+        "INSERT INTO segment (first_seq, reports, body) "
+        f"SELECT {_NEXT_SEQ} + column1, column2, column3 FROM (VALUES {values})"
+    )
 
 
 class Outbox:
@@ -62,6 +137,7 @@ class Outbox:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as conn:
             conn.executescript(_SCHEMA)
+            _migrate_report_rows(conn)
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -70,45 +146,49 @@ class Outbox:
         return conn
 
     @staticmethod
-    def append(conn: sqlite3.Connection, payloads: list[bytes]) -> list[OutboxRow]:
-        """In order, in one transaction; a statement per thousand rows (a GIL hand-off each, not per row).
-
-        Returns the rows as stored. AUTOINCREMENT numbers one statement's rows consecutively,
-        one past the largest seq the table ever held, so each statement's seqs end at its
-        `lastrowid`.
-        """
-        # SQLite before 3.32 allows 999 parameters a statement.
-        per_statement = min(_ROWS_PER_INSERT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-        stored: list[OutboxRow] = []
-
-        def insert(chunk: list[bytes]) -> None:
-            last = conn.execute(_insert_sql(len(chunk)), chunk).lastrowid
-            stored.extend(_as_rows(zip(range(last - len(chunk) + 1, last + 1), chunk, strict=True)))
-
-        if not payloads:
-            return stored
-        if len(payloads) <= per_statement:  # a statement is a transaction of its own: one trip, not three
-            insert(payloads)
-            return stored
-        with conn:
-            conn.execute("BEGIN")
-            for start in range(0, len(payloads), per_statement):
-                insert(payloads[start : start + per_statement])
-        return stored
+    def next_seq(conn: sqlite3.Connection) -> int:
+        return conn.execute(f"SELECT {_NEXT_SEQ}").fetchone()[0]
 
     @staticmethod
-    def oldest(conn: sqlite3.Connection, limit: int, after_seq: int = 0) -> list[OutboxRow]:
-        """The first `limit` unacknowledged rows after `after_seq` (0: from the oldest), in order."""
+    def append(conn: sqlite3.Connection, segments: list[Segment]) -> None:
+        """Store consecutive segments as the file's next reports, in one transaction; one statement
+        (autocommit, one trip) in the usual case.
+
+        They keep their seqs when numbered from `next_seq`, as the publisher numbers them; a
+        second process on the same file moves them on rather than clash.
+        """
+        if len(segments) <= _SEGMENTS_PER_INSERT:
+            if segments:
+                conn.execute(_insert_sql(len(segments)), _offset_rows(segments))
+            return
+        with conn:
+            conn.execute("BEGIN")
+            for start in range(0, len(segments), _SEGMENTS_PER_INSERT):
+                chunk = segments[start : start + _SEGMENTS_PER_INSERT]
+                conn.execute(_insert_sql(len(chunk)), _offset_rows(chunk))
+
+    @staticmethod
+    def oldest(conn: sqlite3.Connection, reports: int, after_seq: int = 0) -> list[Segment]:
+        """Unacknowledged segments after `after_seq` (a segment end; 0: from the oldest), in order,
+        until they hold at least `reports` reports or none are left."""
         rows = conn.execute(
-            f"SELECT seq, payload FROM outbox WHERE seq > max(?, {_ACKNOWLEDGED}) ORDER BY seq LIMIT ?",
-            (after_seq, limit),
+            "SELECT first_seq, reports, body FROM segment "
+            f"WHERE first_seq > max(?, {_ACKNOWLEDGED}) ORDER BY first_seq",
+            (after_seq,),
         )
-        return list(_as_rows(rows))
+        segments: list[Segment] = []
+        held = 0
+        for row in rows:
+            segments.append(Segment(*row))
+            held += row[1]
+            if held >= reports:
+                break
+        return segments
 
     @staticmethod
     def acknowledge(conn: sqlite3.Connection, through_seq: int) -> None:
-        """Mark every row through `through_seq` delivered: one small write (autocommit), however
-        many rows; `purge_acknowledged` deletes them later, in bulk."""
+        """Mark every report through `through_seq` delivered: one small write (autocommit), however
+        many; `purge_acknowledged` deletes them later, in bulk."""
         conn.execute(
             "INSERT INTO acknowledged (id, through_seq) VALUES (1, ?) "
             "ON CONFLICT (id) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
@@ -117,24 +197,50 @@ class Outbox:
 
     @staticmethod
     def purge_acknowledged(conn: sqlite3.Connection) -> int:
-        """Delete the rows governance acknowledged; how many went."""
-        return conn.execute(f"DELETE FROM outbox WHERE seq <= {_ACKNOWLEDGED}").rowcount
+        """Delete the segments governance acknowledged; how many went."""
+        return conn.execute(f"DELETE FROM segment WHERE first_seq <= {_ACKNOWLEDGED}").rowcount
 
     @staticmethod
-    def dead_letter(conn: sqlite3.Connection, rows: list[OutboxRow], reasons: list[str]) -> None:
-        """Set aside reports governance refused as invalid, so they stop blocking the rest."""
+    def replace(conn: sqlite3.Connection, segment: Segment, pieces: list[Segment]) -> None:
+        """Put `pieces` (its reports under their own seqs, cut smaller) where `segment` was."""
         with conn:
             conn.execute("BEGIN")
-            conn.executemany(
-                "INSERT OR REPLACE INTO dead_letter (seq, payload, reason) VALUES (?, ?, ?)",
-                [(r.seq, r.payload, reason) for r, reason in zip(rows, reasons, strict=True)],
-            )
-            conn.executemany("DELETE FROM outbox WHERE seq = ?", [(r.seq,) for r in rows])
+            _replace(conn, segment, pieces)
+
+    @staticmethod
+    def dead_letter(conn: sqlite3.Connection, segments: list[Segment], reasons: Mapping[int, str]) -> None:
+        """Set aside the reports governance refused as invalid (`reasons` by seq), so they stop
+        blocking the rest; the others stay, in segments of the runs between."""
+        with conn:
+            conn.execute("BEGIN")
+            for segment in segments:
+                seqs = range(segment.first_seq, segment.end_seq)
+                if reasons.keys().isdisjoint(seqs):
+                    continue
+                runs: list[list[tuple[int, bytes]]] = []
+                refused = []
+                for seq, payload in zip(seqs, segment.payloads(), strict=True):
+                    if seq in reasons:
+                        refused.append((seq, payload, reasons[seq]))
+                    elif runs and runs[-1][-1][0] == seq - 1:
+                        runs[-1].append((seq, payload))
+                    else:
+                        runs.append([(seq, payload)])
+                conn.executemany(
+                    "INSERT OR REPLACE INTO dead_letter (seq, payload, reason) VALUES (?, ?, ?)", refused
+                )
+                _replace(
+                    conn,
+                    segment,
+                    [Segment(run[0][0], len(run), frame_reports(p for _, p in run)) for run in runs],
+                )
 
     @staticmethod
     def count(conn: sqlite3.Connection) -> int:
-        """Rows not yet acknowledged."""
-        return conn.execute(f"SELECT count(*) FROM outbox WHERE seq > {_ACKNOWLEDGED}").fetchone()[0]
+        """Reports not yet acknowledged."""
+        return conn.execute(
+            f"SELECT coalesce(sum(reports), 0) FROM segment WHERE first_seq > {_ACKNOWLEDGED}"
+        ).fetchone()[0]
 
     @staticmethod
     def dead_letters(conn: sqlite3.Connection) -> list[tuple[int, bytes, str]]:
@@ -161,3 +267,28 @@ class Outbox:
             counts = dict(conn.execute("SELECT kind, count FROM shed").fetchall())
             conn.execute("DELETE FROM shed")
         return counts
+
+
+def _offset_rows(segments: list[Segment]) -> list[int | bytes]:
+    first = segments[0].first_seq
+    return [value for s in segments for value in (s.first_seq - first, s.reports, s.body)]
+
+
+def _replace(conn: sqlite3.Connection, segment: Segment, pieces: list[Segment]) -> None:
+    conn.execute("DELETE FROM segment WHERE first_seq = ?", (segment.first_seq,))
+    conn.executemany("INSERT INTO segment (first_seq, reports, body) VALUES (?, ?, ?)", pieces)
+
+
+def _migrate_report_rows(conn: sqlite3.Connection) -> None:
+    """Outbox files from before segments keep a row per report in `outbox` (seq, payload): each
+    becomes a segment of one under the same seq, so nothing they hold is left behind."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone():
+        return
+    conn.create_function("frame_report", 1, lambda payload: frame_reports([payload]), deterministic=True)
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT OR IGNORE INTO segment (first_seq, reports, body) "
+            "SELECT seq, 1, frame_report(payload) FROM outbox ORDER BY seq"
+        )
+        conn.execute("DROP TABLE outbox")

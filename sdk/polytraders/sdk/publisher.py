@@ -2,16 +2,20 @@
 
 `publish()` only serialises the report and appends it to memory. Two background threads do
 the rest: the *writer* commits what was appended to the bot's SQLite outbox (within a few
-milliseconds: it gathers a burst into one commit), the *sender* ships the outbox to governance
-in order, in batches (by count and linger time; one call at a time, its successor framed while
-it is out), marks rows delivered once the server acknowledged them, and deletes delivered rows
-in bulk: when it has nothing to send, past `_PURGE_ROWS`, and on start and close (a delete
-per call cost a burst a third of the sender's time). The writer hands what it committed to
-the sender in memory too, so rows are read back from the file only after a restart, a failed
-call, or a backlog past the memory bound: reading row by row hands the GIL back and forth
-once per row, which a bot's busy thread turns into milliseconds each.
+milliseconds: it gathers a burst into one commit, framed as segments that tile the sender's
+batches), the *sender* ships the outbox to governance in order, in batches of whole segments (by
+count and linger time; one call at a time, its successor framed while it is out), marks them
+delivered once the server acknowledged them, and deletes delivered segments in bulk: when it has
+nothing to send, past `_PURGE_REPORTS`, and on start and close. The sender reads what it sends
+from the file: a batch is a row or two.
 Across outages it retries with backoff; across restarts the next process resends what is left. The server is
 idempotent by report_id, so at-least-once delivery becomes exactly-once storage.
+
+A bot publishing in a tight loop holds the GIL, and CPython hands it to a waiting thread only
+once a switch interval (5 ms): the writer and sender would get a turn or two per 5 ms and the
+backlog would pile up in memory. So while more than a batch is pending, every `_LEND_EVERY`-th
+publish() lends the GIL to them (`time.sleep(0)`); that call costs what they run before they next
+let go of it, typically a fraction of a millisecond, and at one call in 256 it stays off the p99.
 
 What a SIGKILL can cost: reports appended but not yet committed by the writer (the last
 few milliseconds). `persisted()` waits until everything published so far is on disk; a
@@ -36,8 +40,6 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +50,17 @@ from polytraders.governance.v1 import report_bus_pb2
 from polytraders.reports.v1 import reports_pb2 as rpb
 
 from .errors import field_violations
-from .outbox import Outbox, OutboxRow
+from .outbox import Outbox, Segment, segments_of
 from .report_builders import ReportBuilder
 
 log = logging.getLogger(__name__)
 
 PUBLISH_METHOD = "/polytraders.governance.v1.ReportBusService/PublishReports"
 _WRITE_LINGER = 0.001
-_SEND_QUEUE_BYTES = 16 << 20
-"""Most bytes of committed reports the writer hands the sender in memory; beyond, the sender reads the file."""
-_PURGE_ROWS = 100_000
-"""Acknowledged rows the sender leaves in the file while busy; it deletes them once idle, or past this."""
+_PURGE_REPORTS = 100_000
+"""Acknowledged reports the sender leaves in the file while busy; it deletes them once idle, or past this."""
+_LEND_EVERY = 256
+"""While more than a batch is pending, every this many publish() calls lend the GIL to the outbox threads."""
 _REPORT_INDEX = re.compile(r"reports\[(\d+)\]")
 
 
@@ -106,22 +108,8 @@ class PublisherClosed(RuntimeError):
     pass
 
 
-@lru_cache(maxsize=4096)
-def _frame(size: int) -> bytes:
-    """The key and length that make a report of `size` bytes one `reports` entry of a
-    PublishReportsRequest (cached: reports come in few sizes, and framing is per report)."""
-    prefix = bytearray(b"\x0a")
-    while size > 0x7F:
-        prefix.append(size & 0x7F | 0x80)
-        size >>= 7
-    prefix.append(size)
-    return bytes(prefix)
-
-
-def _request_body(payloads: Iterable[bytes]) -> bytes:
-    """A serialised PublishReportsRequest of already serialised reports, without parsing them."""
-    payloads = list(payloads)
-    return b"".join(chain.from_iterable(zip(map(_frame, map(len, payloads)), payloads, strict=True)))
+def _request_body(batch: Iterable[Segment]) -> bytes:
+    return b"".join(segment.body for segment in batch)
 
 
 class ReportPublisher:
@@ -143,12 +131,11 @@ class ReportPublisher:
         with self.outbox.connect() as conn:
             backlog = Outbox.count(conn)
             self._shedding = Outbox.has_shed(conn)  # a previous run shed reports it has not reported yet
+            self._next_seq = Outbox.next_seq(conn)  # the writer's from now on
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
         self._incoming: deque[bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]] = deque()
-        self._committed: deque[OutboxRow] = deque()  # the writer's rows, in seq order, not yet sent past
-        self._committed_bytes = 0
-        self._unpurged = 0  # acknowledged rows still in the file (the sender's own count)
+        self._unpurged = 0  # acknowledged reports still in the file (the sender's own count)
         self._unwritten = 0
         self._depth = backlog
         self._batch_size = self.config.batch_size  # halved while governance refuses batches this big
@@ -188,23 +175,7 @@ class ReportPublisher:
             raise ValueError(
                 f"report {header.report_id} is {len(payload)} bytes; the limit is {self.config.max_report_bytes}"
             )
-        with self._lock:
-            if self._closed:
-                raise PublisherClosed("publish() after close()")
-            if (
-                self._depth >= self.config.max_outbox_reports
-                and header.retention != rpb.RETENTION_SEVEN_YEARS
-            ):
-                self._shed_since_write[header.kind] += 1
-                self._totals["shed"] += 1
-                self._shedding = True
-                return False
-            self._depth += 1
-            self._unwritten += 1
-            self._incoming.append(payload)
-        if not self._wake_writer.is_set():
-            self._wake_writer.set()
-        return True
+        return self._enqueue(payload, header.kind, header.retention)
 
     def publish_deferred(
         self,
@@ -217,6 +188,14 @@ class ReportPublisher:
 
         `build` must not fail and must produce a report of `kind` and `retention` for this bot.
         """
+        return self._enqueue((build, args), kind, retention)
+
+    def _enqueue(
+        self,
+        item: bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]],
+        kind: rpb.ReportKind.ValueType,
+        retention: rpb.Retention.ValueType,
+    ) -> bool:
         with self._lock:
             if self._closed:
                 raise PublisherClosed("publish() after close()")
@@ -227,9 +206,12 @@ class ReportPublisher:
                 return False
             self._depth += 1
             self._unwritten += 1
-            self._incoming.append((build, args))
+            self._incoming.append(item)
+            lend = self._depth % _LEND_EVERY == 0 and self._depth > self._batch_size
         if not self._wake_writer.is_set():
             self._wake_writer.set()
+        if lend:
+            time.sleep(0)  # the GIL to the outbox threads (module docstring)
         return True
 
     def persisted(self, timeout: float | None = None) -> bool:
@@ -317,12 +299,14 @@ class ReportPublisher:
             conn.close()
 
     def _take_incoming(self) -> deque[bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]]:
-        """Up to a batch of what was published (under the lock): a burst is committed a batch at a
-        time, so the sender ships the first while the writer commits the rest."""
-        if len(self._incoming) <= self.config.batch_size:
+        """What was published, up to the next batch boundary in seq (under the lock): a burst is
+        committed a batch at a time, so the sender ships the first while the writer commits the
+        rest, and its segments tile the sender's batches."""
+        room = self._batch_size - (self._next_seq - 1) % self._batch_size
+        if len(self._incoming) <= room:
             taken, self._incoming = self._incoming, deque()
             return taken
-        return deque(self._incoming.popleft() for _ in range(self.config.batch_size))
+        return deque(self._incoming.popleft() for _ in range(room))
 
     def _write(self, conn, batch: deque, shed: Counter[int]) -> None:  # type: ignore[no-untyped-def,type-arg]
         if batch:
@@ -340,13 +324,11 @@ class ReportPublisher:
             self._report_overflow(conn)
 
     def _append(self, conn, payloads: list[bytes]) -> None:  # type: ignore[no-untyped-def]
-        """Commit to the outbox, and hand the stored rows to the sender while they fit in memory."""
-        rows = Outbox.append(conn, payloads)
-        size = sum(map(len, payloads))
-        with self._lock:
-            if self._committed_bytes + size <= _SEND_QUEUE_BYTES:
-                self._committed.extend(rows)
-                self._committed_bytes += size
+        """Commit to the outbox as the next seqs."""
+        Outbox.append(
+            conn, segments_of(self._next_seq, payloads, self._batch_size, self.config.max_batch_bytes)
+        )
+        self._next_seq += len(payloads)
 
     def _loss_report(
         self, event: str, severity: rpb.Severity.ValueType, explanation: str, metrics: dict[str, str]
@@ -423,7 +405,7 @@ class ReportPublisher:
             before_sleep=self._log_refusal,
             reraise=True,
         )
-        in_flight: deque[tuple[list[OutboxRow], grpc.Future]] = deque()
+        in_flight: deque[tuple[list[Segment], grpc.Future]] = deque()
         sent_through = 0  # the last outbox seq sent ahead of its acknowledgement
         self._purge(conn)  # what an earlier run delivered but did not get round to deleting
         try:
@@ -434,7 +416,7 @@ class ReportPublisher:
                     if self._stop_sender.is_set():
                         return
                     raise
-                except Exception:  # the outbox file, not governance: start again from the oldest row
+                except Exception:  # the outbox file, not governance: start again from the oldest report
                     log.exception("outbox read or acknowledge failed; retrying")
                     for _, call in in_flight:
                         call.cancel()
@@ -442,9 +424,9 @@ class ReportPublisher:
                     sent_through = 0
                     self._stop_sender.wait(1.0)
         finally:
-            for rows, call in in_flight:  # the call out when the sender stopped
+            for batch, call in in_flight:  # the call out when the sender stopped
                 if call.done() and not call.cancelled() and call.exception() is None:
-                    self._acknowledged(conn, rows)
+                    self._acknowledged(conn, batch)
                 else:
                     call.cancel()
             try:
@@ -457,73 +439,68 @@ class ReportPublisher:
         self,
         conn,  # type: ignore[no-untyped-def]
         retrying: tenacity.Retrying,
-        in_flight: deque[tuple[list[OutboxRow], grpc.Future]],
+        in_flight: deque[tuple[list[Segment], grpc.Future]],
         sent_through: int,
     ) -> int:
         """Send a batch, or settle the call in flight; returns the new sent_through.
 
         One call at a time keeps the archive in the order the bot published (two calls in
         flight may be stored in either order). The bot's own work overlaps the server's
-        instead: the next full batch is read and framed while a call is out, sent the moment
-        that call is answered, and the answered rows are marked delivered while the next call is out.
+        instead: the next full batch is framed while a call is out, sent the moment that call
+        is answered, and the answered batch is marked delivered while the next call is out.
         """
-        batch = self._batch_size
         if not in_flight:
-            rows = self._unsent(conn, batch, sent_through)
-            if not rows:
+            batch, full = self._unsent(conn, sent_through)
+            if not batch:
                 if self._unpurged:  # nothing to send: the moment to delete what was delivered
                     self._purge(conn)
                 self._rows_ready.wait(0.5)
                 self._rows_ready.clear()
                 return sent_through
-            if len(rows) < batch and not self._hurry.is_set():
+            if not full and not self._hurry.is_set():
                 self._hurry.wait(self.config.linger)  # let a partial batch fill up a little
-                rows = self._unsent(conn, batch, sent_through)
-            return self._send_ahead(rows, in_flight)
-        ahead = self._unsent(conn, batch, sent_through)
-        body = _request_body(row.payload for row in self._within_bytes(ahead)) if len(ahead) == batch else b""
-        rows, call = in_flight.popleft()
+                batch, _ = self._unsent(conn, sent_through)
+            return self._send_ahead(batch, in_flight)
+        ahead, full = self._unsent(conn, sent_through)
+        body = _request_body(ahead) if full else b""
+        batch, call = in_flight.popleft()
         if call.exception() is not None:
-            # Start again from the oldest unacknowledged row, with retries and dead letters.
-            oldest = self._within_bytes(Outbox.oldest(conn, batch))
-            if oldest:
-                self._deliver(conn, oldest, retrying)
+            self._redeliver(conn, retrying)
             return 0
         if body:
             sent_through = self._send_ahead(ahead, in_flight, body)
-        self._acknowledged(conn, rows)
+        self._acknowledged(conn, batch)
         return sent_through
 
-    def _unsent(self, conn, limit: int, after_seq: int) -> list[OutboxRow]:  # type: ignore[no-untyped-def]
-        """The first `limit` outbox rows after `after_seq`: the writer's copies when they follow on
-        without a gap, else read back from the file."""
-        with self._lock:
-            committed = self._committed
-            while committed and committed[0].seq <= after_seq:
-                self._committed_bytes -= len(committed.popleft().payload)
-            rows = list(islice(committed, limit))
-        if rows and rows[0].seq == after_seq + 1 and rows[-1].seq == after_seq + len(rows):
-            return rows  # seqs only rise, so first and last in place means none is missing
-        return Outbox.oldest(conn, limit, after_seq)
+    def _unsent(self, conn, after_seq: int) -> tuple[list[Segment], bool]:  # type: ignore[no-untyped-def]
+        """The next batch after `after_seq`: whole segments up to the batch size and max_batch_bytes;
+        and whether it is full (else it may wait for company)."""
+        limit, max_bytes = self._batch_size, self.config.max_batch_bytes
+        segments = Outbox.oldest(conn, limit, after_seq)
+        if segments and (segments[0].reports > limit or len(segments[0].body) > max_bytes):
+            # Governance takes fewer, or the limits changed since it was written: cut it in the file
+            # itself, so acknowledgements still fall on segment ends.
+            whole = segments[0]
+            segments = segments_of(whole.first_seq, whole.payloads(), limit, max_bytes)
+            Outbox.replace(conn, whole, segments)
+        batch: list[Segment] = []
+        reports = size = 0
+        for segment in segments:
+            if batch and (reports + segment.reports > limit or size + len(segment.body) > max_bytes):
+                return batch, True
+            batch.append(segment)
+            reports += segment.reports
+            size += len(segment.body)
+        return batch, reports >= limit
 
     def _send_ahead(
-        self, rows: list[OutboxRow], in_flight: deque[tuple[list[OutboxRow], grpc.Future]], body: bytes = b""
+        self, batch: list[Segment], in_flight: deque[tuple[list[Segment], grpc.Future]], body: bytes = b""
     ) -> int:
-        rows = self._within_bytes(rows)
-        body = body or _request_body(row.payload for row in rows)
+        body = body or _request_body(batch)
         in_flight.append(
-            (rows, self._send.future(body, timeout=self.config.call_timeout, metadata=self._metadata))
+            (batch, self._send.future(body, timeout=self.config.call_timeout, metadata=self._metadata))
         )
-        return rows[-1].seq
-
-    def _within_bytes(self, rows: list[OutboxRow]) -> list[OutboxRow]:
-        """The longest prefix under max_batch_bytes (at least one row)."""
-        total = 0
-        for count, row in enumerate(rows):
-            total += len(row.payload) + 6
-            if total > self.config.max_batch_bytes and count:
-                return rows[:count]
-        return rows
+        return batch[-1].end_seq - 1
 
     @staticmethod
     def _log_refusal(state: tenacity.RetryCallState) -> None:
@@ -532,33 +509,37 @@ class ReportPublisher:
         details = error.details() if isinstance(error, grpc.RpcError) else str(error)  # type: ignore[attr-defined]
         log.warning("governance did not take the batch (%s: %s); kept in the outbox, retrying", code, details)
 
-    def _deliver(self, conn, rows: list[OutboxRow], retrying: tenacity.Retrying) -> None:  # type: ignore[no-untyped-def]
-        with self._lock:  # after a failed call the file is the truth (dead letters leave it)
-            self._committed.clear()
-            self._committed_bytes = 0
-        body = _request_body(row.payload for row in rows)
+    def _redeliver(self, conn, retrying: tenacity.Retrying) -> None:  # type: ignore[no-untyped-def]
+        """After a failed call: the oldest unacknowledged batch again, with retries; what governance
+        refuses as invalid is set aside."""
+        batch, _ = self._unsent(conn, 0)
+        if not batch:
+            return
         try:
-            retrying(self._send, body, timeout=self.config.call_timeout, metadata=self._metadata)
+            retrying(
+                self._send, _request_body(batch), timeout=self.config.call_timeout, metadata=self._metadata
+            )
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.INVALID_ARGUMENT:  # type: ignore[attr-defined]
                 raise
-            self._refused(conn, rows, error)
+            self._refused(conn, batch, error)
             return
-        self._acknowledged(conn, rows)
+        self._acknowledged(conn, batch)
 
-    def _acknowledged(self, conn, rows: list[OutboxRow]) -> None:  # type: ignore[no-untyped-def]
-        Outbox.acknowledge(conn, rows[-1].seq)
-        self._unpurged += len(rows)
+    def _acknowledged(self, conn, batch: list[Segment]) -> None:  # type: ignore[no-untyped-def]
+        Outbox.acknowledge(conn, batch[-1].end_seq - 1)
+        reports = sum(segment.reports for segment in batch)
+        self._unpurged += reports
         with self._settled:
-            self._depth -= len(rows)
-            self._totals["delivered"] += len(rows)
+            self._depth -= reports
+            self._totals["delivered"] += reports
             if self._shedding and self._depth <= self.config.max_outbox_reports * self.config.resume_fraction:
                 self._shedding = False
                 self._recovery_due = True
                 self._depth += 1  # the overflow report counts as pending from now, so flush() waits for it
                 self._wake_writer.set()
             self._settled.notify_all()
-        if self._unpurged >= _PURGE_ROWS:
+        if self._unpurged >= _PURGE_REPORTS:
             self._purge(conn)
 
     def _purge(self, conn) -> None:  # type: ignore[no-untyped-def]
@@ -571,39 +552,39 @@ class ReportPublisher:
             return
         self._unpurged = 0
 
-    def _refused(self, conn, rows: list[OutboxRow], error: grpc.RpcError) -> None:  # type: ignore[no-untyped-def]
+    def _refused(self, conn, batch: list[Segment], error: grpc.RpcError) -> None:  # type: ignore[no-untyped-def]
         """Governance refused the batch as invalid: set the named reports aside, or send smaller batches."""
+        seqs = [seq for segment in batch for seq in range(segment.first_seq, segment.end_seq)]
         reasons: dict[int, list[str]] = {}
         for violation in field_violations(error):
             match = _REPORT_INDEX.match(violation.field)
-            if match and int(match.group(1)) < len(rows):
-                reasons.setdefault(int(match.group(1)), []).append(
+            if match and int(match.group(1)) < len(seqs):
+                reasons.setdefault(seqs[int(match.group(1))], []).append(
                     f"{violation.field}: {violation.description}"
                 )
-        if not reasons and len(rows) > 1:  # the batch as a whole, by its size: send smaller ones
-            self._batch_size = max(1, len(rows) // 2)
+        if not reasons and len(seqs) > 1:  # the batch as a whole, by its size: send smaller ones
+            self._batch_size = max(1, len(seqs) // 2)
             log.warning("governance refused a batch of %d (%s); sending %d at a time",
-                        len(rows), error.details(), self._batch_size)  # type: ignore[attr-defined]  # fmt: skip
+                        len(seqs), error.details(), self._batch_size)  # type: ignore[attr-defined]  # fmt: skip
             return
         if not reasons:  # a lone report refused as a whole: set it aside rather than loop forever
-            reasons = {0: [error.details() or "refused"]}  # type: ignore[attr-defined]
-        refused = sorted(reasons)
-        Outbox.dead_letter(conn, [rows[i] for i in refused], ["; ".join(reasons[i]) for i in refused])
+            reasons = {seqs[0]: [error.details() or "refused"]}  # type: ignore[attr-defined]
+        Outbox.dead_letter(conn, batch, {seq: "; ".join(why) for seq, why in reasons.items()})
         log.error(
             "governance refused %d reports as invalid; kept in %s (dead_letter)",
-            len(refused),
+            len(reasons),
             self.outbox.path,
         )
         explanation = self._loss_report(
             "publisher.dead_letter",
             rpb.SEVERITY_ERROR,
-            f"Governance refused {len(refused)} reports as invalid: {reasons[refused[0]][0]}",
-            {"dead_lettered": str(len(refused))},
+            f"Governance refused {len(reasons)} reports as invalid: {reasons[min(reasons)][0]}",
+            {"dead_lettered": str(len(reasons))},
         )
         with self._settled:  # one step, so flush() never sees zero between the refusal and its report
-            self._depth -= len(refused) - 1
+            self._depth -= len(reasons) - 1
             self._unwritten += 1
             self._incoming.append(explanation.SerializeToString(deterministic=True))
-            self._totals["dead_lettered"] += len(refused)
+            self._totals["dead_lettered"] += len(reasons)
             self._settled.notify_all()
         self._wake_writer.set()

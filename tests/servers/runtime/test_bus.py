@@ -12,7 +12,7 @@ from sqlalchemy import event
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import ManualClock
-from polytraders.sdk.publisher import _request_body as request_body
+from polytraders.sdk.outbox import frame_reports as request_body
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime import ledger
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter

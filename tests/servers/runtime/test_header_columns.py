@@ -7,7 +7,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk.publisher import _request_body as request_body
+from polytraders.sdk.outbox import frame_reports as request_body
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.header_columns import BODIES, HEADER_FIELDS, read_header_columns
 from polytraders.servers.runtime.report_validation import BODY_FOR_KIND, to_incoming
