@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -209,7 +210,7 @@ def test_a_deferred_report_that_cannot_be_built_is_dropped_and_nothing_waits_on_
         assert publisher.outbox.count(conn) == 0
 
 
-def test_a_tight_publish_loop_lends_the_gil_to_the_outbox_threads_only_while_a_batch_is_pending(
+def test_a_tight_publish_loop_lends_the_gil_to_the_outbox_threads_while_a_batch_is_pending(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every 256th publish() past a batch pending: often enough for the writer and sender to keep up
@@ -229,6 +230,10 @@ def test_a_tight_publish_loop_lends_the_gil_to_the_outbox_threads_only_while_a_b
         for i in range(300, 1_100):
             gov.reports.publish(gov.builder.operations(component="x", explanation=f"n{i}"))
         assert lent == [0, 0, 0]  # at 512, 768 and 1024 pending
+        build = partial(gov.builder.operations, component="x")
+        for _ in range(300):  # an order's path (tag_order) never lends
+            gov.reports.publisher.publish_deferred(rpb.REPORT_KIND_OPERATIONS, rpb.RETENTION_ONE_YEAR, build)
+        assert lent == [0, 0, 0]
     finally:
         gov.close(timeout=0)
 

@@ -175,7 +175,10 @@ class ReportPublisher:
             raise ValueError(
                 f"report {header.report_id} is {len(payload)} bytes; the limit is {self.config.max_report_bytes}"
             )
-        return self._enqueue(payload, header.kind, header.retention)
+        pending = self._enqueue(payload, header.kind, header.retention)
+        if pending % _LEND_EVERY == 0 and pending > self._batch_size:
+            time.sleep(0)  # the GIL to the outbox threads (module docstring)
+        return pending > 0
 
     def publish_deferred(
         self,
@@ -187,15 +190,17 @@ class ReportPublisher:
         """Like publish(), but `build(*args)` runs on the writer thread: for hot paths (tag_order).
 
         `build` must not fail and must produce a report of `kind` and `retention` for this bot.
+        Unlike publish() it never lends the GIL (module docstring): its caller is on an order's path.
         """
-        return self._enqueue((build, args), kind, retention)
+        return self._enqueue((build, args), kind, retention) > 0
 
     def _enqueue(
         self,
         item: bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]],
         kind: rpb.ReportKind.ValueType,
         retention: rpb.Retention.ValueType,
-    ) -> bool:
+    ) -> int:
+        """The reports pending with this one, or 0 if the overflow policy shed it."""
         with self._lock:
             if self._closed:
                 raise PublisherClosed("publish() after close()")
@@ -203,16 +208,14 @@ class ReportPublisher:
                 self._shed_since_write[kind] += 1
                 self._totals["shed"] += 1
                 self._shedding = True
-                return False
+                return 0
             self._depth += 1
             self._unwritten += 1
             self._incoming.append(item)
-            lend = self._depth % _LEND_EVERY == 0 and self._depth > self._batch_size
+            pending = self._depth
         if not self._wake_writer.is_set():
             self._wake_writer.set()
-        if lend:
-            time.sleep(0)  # the GIL to the outbox threads (module docstring)
-        return True
+        return pending
 
     def persisted(self, timeout: float | None = None) -> bool:
         """Wait until every report published so far is committed to the outbox file."""
