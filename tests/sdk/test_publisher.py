@@ -13,12 +13,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from google.protobuf.wrappers_pb2 import BytesValue
 from sqlalchemy import select
 
 from polytraders.governance.v1 import report_bus_pb2
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, PublisherClosed, PublisherConfig
-from polytraders.sdk.outbox import Outbox, Segment, frame_reports, segments_of
+from polytraders.sdk.outbox import Outbox, Segment, frame_reports, segments_of, unframe_reports
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.archive import report_archive
 from polytraders.servers.runtime.mesh import MeshThread
@@ -192,6 +193,21 @@ def test_publish_refuses_another_bots_report_and_any_after_close(tmp_path: Path)
         assert gov.reports.publisher.outbox.count(conn) == 0
 
 
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_batch_bytes": 1024 * 1024}, "max_batch_bytes"),  # the default largest report would not fit
+        ({"max_report_bytes": 5_000, "max_batch_bytes": 5_000}, "max_report_bytes"),
+    ],
+)
+def test_a_publisher_config_that_could_not_send_its_own_reports_is_refused(
+    settings: dict[str, int], named: str
+) -> None:
+    with pytest.raises(ValueError, match=named):
+        PublisherConfig(**settings)
+
+
 def test_a_deferred_report_that_cannot_be_built_is_dropped_and_nothing_waits_on_it(tmp_path: Path) -> None:
     gov = Governance(
         "127.0.0.1:9", token="dev-bot-token", bot_slug="demo-bot",
@@ -240,7 +256,6 @@ def test_a_tight_publish_loop_lends_the_gil_to_the_outbox_threads_while_a_batch_
 
 @pytest.mark.parametrize("explanation_bytes", [0, 60, 100, 16_300, 20_000, 3_000_000])
 def test_the_request_body_framed_from_stored_reports_parses_back_to_them(explanation_bytes: int) -> None:
-    """Lengths on both sides of the one-, two- and three-byte varint boundaries."""
     builder = ReportBuilder("alpha-bot")
     reports = [
         builder.operations(component="test", explanation="x" * (explanation_bytes + i)) for i in range(3)
@@ -269,6 +284,15 @@ def test_reports_are_cut_into_segments_within_both_bounds_numbered_on(
     assert [s.reports for s in segments] == cut
     assert [s.first_seq for s in segments] == [41 + sum(cut[:i]) for i in range(len(cut))]
     assert [p for s in segments for p in s.payloads()] == payloads
+
+
+@pytest.mark.parametrize("size", [1, 127, 128, 16_383, 16_384, 2**21 - 1, 2**21])
+def test_framing_matches_protobufs_own_on_both_sides_of_each_varint_length_boundary(size: int) -> None:
+    payloads = [b"\x01" * size, b"", b"\x02" * (size - 1)]
+    # BytesValue's field 1 is framed as a request's `reports` entry is (an empty one it leaves out)
+    expected = b"".join(BytesValue(value=p).SerializeToString() or b"\x0a\x00" for p in payloads)
+    assert frame_reports(payloads) == expected
+    assert unframe_reports(expected) == payloads
 
 
 def _segments(first_seq: int, *counts: int) -> list[Segment]:
@@ -380,6 +404,18 @@ def test_an_outbox_file_from_before_segments_keeps_every_report_it_holds(tmp_pat
         assert Outbox.next_seq(conn) == 6
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'outbox'").fetchone() == (0,)
 
+    emptied = tmp_path / "emptied.sqlite"  # everything delivered or set aside: numbering goes on past both
+    with closing(sqlite3.connect(emptied)) as old:
+        old.executescript(
+            "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL);"
+            "CREATE TABLE acknowledged (id INTEGER PRIMARY KEY CHECK (id = 1), through_seq INTEGER NOT NULL);"
+            "CREATE TABLE dead_letter (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL, reason TEXT NOT NULL);"
+            "INSERT INTO acknowledged VALUES (1, 5); INSERT INTO dead_letter VALUES (7, x'00', 'refused');"
+        )
+    with closing(Outbox(emptied).connect()) as conn:
+        assert (Outbox.count(conn), Outbox.next_seq(conn)) == (0, 8)
+        assert Outbox.dead_letters(conn) == [(7, b"\x00", "refused")]
+
 
 @contextmanager
 def _bot_on_mesh(
@@ -407,6 +443,90 @@ def _publish_and_flush(gov: Governance, count: int) -> list[rpb.Report]:
         gov.reports.publish(report)
     assert gov.reports.flush(timeout=60)
     return reports
+
+
+def test_a_burst_is_committed_in_segments_that_never_cross_a_batch_boundary(tmp_path: Path) -> None:
+    """So the sender's batches are whole segments, exactly a batch each while a backlog drains."""
+    gov = Governance(
+        "127.0.0.1:9", token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), batch_size=100),
+    )  # fmt: skip
+    try:
+        for i in range(1_050):
+            gov.reports.publish(gov.builder.operations(component="x", explanation=f"n{i}"))
+        assert gov.reports.publisher.persisted(timeout=30)
+        with closing(gov.reports.publisher.outbox.connect()) as conn:
+            stored = Outbox.oldest(conn, 10_000)
+        assert sum(s.reports for s in stored) == 1_050
+        assert all((s.first_seq - 1) // 100 == (s.end_seq - 2) // 100 for s in stored)
+    finally:
+        gov.close(timeout=0)
+
+
+def test_segments_written_under_bigger_limits_are_cut_to_the_next_runs_limits(
+    database_url: str,
+    tmp_path: Path,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    """A restart with a smaller max_batch_bytes: the old segments are cut in the file, and no call is
+    bigger than the server takes (it refuses any message over 12 kB here)."""
+    outbox = tmp_path / "o.sqlite"
+    down = Governance(
+        "127.0.0.1:9", token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(outbox), batch_size=500),
+    )  # fmt: skip
+    reports = [down.builder.operations(component="x", explanation=f"n{i}" * 10) for i in range(400)]
+    for report in reports:
+        down.reports.publish(report)
+    assert down.reports.publisher.persisted(timeout=30)
+    down.close(timeout=0)
+    with closing(Outbox(outbox).connect()) as conn:
+        assert max(len(s.body) for s in Outbox.oldest(conn, 1_000)) > 12_000
+
+    mesh = start_mesh(database_url, clock, max_message_bytes=12_000)
+    gov = Governance(
+        mesh.address, token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(outbox), batch_size=500, max_batch_bytes=8_000, max_report_bytes=4_000),
+    )  # fmt: skip
+    try:
+        assert gov.reports.publisher.flush(
+            timeout=60
+        )  # the publisher starts, and sends the last run's outbox
+        assert [r.header.report_id for r in archived(database_url)] == [r.header.report_id for r in reports]
+    finally:
+        gov.close(timeout=5)
+        mesh.stop()
+
+
+def test_a_refused_report_is_found_by_its_place_across_segments_and_a_gap_in_seq(
+    mesh: MeshThread, tmp_path: Path, database_url: str
+) -> None:
+    """The server names reports[i] of the call; the call is the join of segments 1-3 and 5-6 (4 was
+    set aside before), so reports[4] is seq 6."""
+    builder = ReportBuilder("demo-bot")
+    good = [builder.operations(component="x", explanation=f"n{i}") for i in range(4)]
+    bad = builder.operations(component="x", explanation="bad")
+    bad.header.epoch = 20261399
+    payloads = [r.SerializeToString(deterministic=True) for r in (*good, bad)]
+    outbox = Outbox(tmp_path / "o.sqlite")
+    with closing(outbox.connect()) as conn:
+        Outbox.append(
+            conn, [Segment(1, 3, frame_reports(payloads[:3])), Segment(5, 2, frame_reports(payloads[3:]))]
+        )
+    gov = Governance(
+        mesh.address, token="dev-bot-token", bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=str(outbox.path)),
+    )  # fmt: skip
+    try:
+        assert gov.reports.publisher.flush(timeout=30)
+        stored = archived(database_url)
+        assert [r.operations.explanation for r in stored[:4]] == ["n0", "n1", "n2", "n3"]
+        assert stored[4].operations.event == "publisher.dead_letter"
+        with closing(outbox.connect()) as conn:
+            [(seq, payload, reason)] = Outbox.dead_letters(conn)
+        assert (seq, payload) == (6, payloads[4]) and "reports[4].header.epoch" in reason
+    finally:
+        gov.close(timeout=1)
 
 
 def test_batches_bigger_than_governance_takes_are_sent_smaller_and_nothing_is_set_aside(

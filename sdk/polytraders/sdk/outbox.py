@@ -2,10 +2,11 @@
 
 Reports are numbered in publish order (`seq`, never reused) and stored in *segments*: runs of
 consecutive reports already framed as the `reports` entries of a PublishReportsRequest. A burst
-is then one row and one statement, and a batch goes out as the join of a few rows' bytes, where
-a row per report cost the bot's threads a Python step (and a GIL hand-off) per report on each side.
-Segments are only ever sent whole, so acknowledgements fall on segment ends; acknowledged segments
-are marked, not deleted at once: `purge_acknowledged` deletes them in bulk.
+is then a row (more only past the byte bound) and one statement, and a batch goes out as the join
+of a few rows' bytes, where a row per report cost the bot's threads a Python step (and a GIL
+hand-off) per report on each side. Segments are only ever sent whole, so acknowledgements fall on
+segment ends; acknowledged segments are marked, not deleted at once: `purge_acknowledged` deletes
+them in bulk.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ _NEXT_SEQ = (
     f"{_ACKNOWLEDGED}, coalesce((SELECT max(seq) FROM dead_letter), 0)))"
 )
 """The seq after every one the file ever held: stored, acknowledged or set aside."""
-_FRAME_BOUND = 6
+FRAME_BOUND = 6
 """Most bytes framing adds to a report: a key byte and a length of up to five."""
 
 
@@ -101,12 +102,12 @@ class Segment(NamedTuple):
 def segments_of(first_seq: int, payloads: list[bytes], max_reports: int, max_bytes: int) -> list[Segment]:
     """Reports numbered from `first_seq`, cut into segments of at most `max_reports` reports and
     `max_bytes` bytes (a lone larger report is a segment of its own)."""
-    if len(payloads) <= max_reports and sum(map(len, payloads)) + _FRAME_BOUND * len(payloads) <= max_bytes:
+    if len(payloads) <= max_reports and sum(map(len, payloads)) + FRAME_BOUND * len(payloads) <= max_bytes:
         return [Segment(first_seq, len(payloads), frame_reports(payloads))] if payloads else []
     segments: list[Segment] = []
     start = size = 0
     for at, payload in enumerate(payloads):
-        framed = len(payload) + _FRAME_BOUND
+        framed = len(payload) + FRAME_BOUND
         if at > start and (at - start == max_reports or size + framed > max_bytes):
             segments.append(Segment(first_seq + start, at - start, frame_reports(payloads[start:at])))
             start, size = at, 0
@@ -154,8 +155,8 @@ class Outbox:
         """Store consecutive segments as the file's next reports, in one transaction; one statement
         (autocommit, one trip) in the usual case.
 
-        They keep their seqs when numbered from `next_seq`, as the publisher numbers them; a
-        second process on the same file moves them on rather than clash.
+        They keep their seqs when numbered from `next_seq`, as the publisher numbers them; should a
+        second process share the file, its segments go after the first's rather than clash.
         """
         if len(segments) <= _SEGMENTS_PER_INSERT:
             if segments:
@@ -168,20 +169,23 @@ class Outbox:
                 conn.execute(_insert_sql(len(chunk)), _offset_rows(chunk))
 
     @staticmethod
-    def oldest(conn: sqlite3.Connection, reports: int, after_seq: int = 0) -> list[Segment]:
+    def oldest(
+        conn: sqlite3.Connection, reports: int, after_seq: int = 0, max_bytes: int | None = None
+    ) -> list[Segment]:
         """Unacknowledged segments after `after_seq` (a segment end; 0: from the oldest), in order,
-        until they hold at least `reports` reports or none are left."""
+        until they hold at least `reports` reports or `max_bytes` bytes, or none are left."""
         rows = conn.execute(
             "SELECT first_seq, reports, body FROM segment "
             f"WHERE first_seq > max(?, {_ACKNOWLEDGED}) ORDER BY first_seq",
             (after_seq,),
         )
         segments: list[Segment] = []
-        held = 0
+        held = size = 0
         for row in rows:
             segments.append(Segment(*row))
             held += row[1]
-            if held >= reports:
+            size += len(row[2])
+            if held >= reports or (max_bytes is not None and size >= max_bytes):
                 break
         return segments
 
@@ -262,10 +266,9 @@ class Outbox:
 
     @staticmethod
     def take_shed(conn: sqlite3.Connection) -> dict[int, int]:
-        with conn:
-            conn.execute("BEGIN")
-            counts = dict(conn.execute("SELECT kind, count FROM shed").fetchall())
-            conn.execute("DELETE FROM shed")
+        """The shed counts, deleted: call it in the transaction that writes their report."""
+        counts = dict(conn.execute("SELECT kind, count FROM shed").fetchall())
+        conn.execute("DELETE FROM shed")
         return counts
 
 
@@ -275,20 +278,23 @@ def _offset_rows(segments: list[Segment]) -> list[int | bytes]:
 
 
 def _replace(conn: sqlite3.Connection, segment: Segment, pieces: list[Segment]) -> None:
-    conn.execute("DELETE FROM segment WHERE first_seq = ?", (segment.first_seq,))
+    deleted = conn.execute(
+        "DELETE FROM segment WHERE first_seq = ? AND reports = ?", (segment.first_seq, segment.reports)
+    ).rowcount
+    if deleted != 1:  # another process on the file cut or set it aside first: read it again
+        raise sqlite3.IntegrityError(f"outbox segment {segment.first_seq} changed under this publisher")
     conn.executemany("INSERT INTO segment (first_seq, reports, body) VALUES (?, ?, ?)", pieces)
 
 
 def _migrate_report_rows(conn: sqlite3.Connection) -> None:
     """Outbox files from before segments keep a row per report in `outbox` (seq, payload): each
     becomes a segment of one under the same seq, so nothing they hold is left behind."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone():
-        return
     conn.create_function("frame_report", 1, lambda payload: frame_reports([payload]), deterministic=True)
     with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "INSERT OR IGNORE INTO segment (first_seq, reports, body) "
-            "SELECT seq, 1, frame_report(payload) FROM outbox ORDER BY seq"
-        )
-        conn.execute("DROP TABLE outbox")
+        conn.execute("BEGIN IMMEDIATE")  # before looking: two processes may open the file at once
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone():
+            conn.execute(
+                "INSERT INTO segment (first_seq, reports, body) "
+                "SELECT seq, 1, frame_report(payload) FROM outbox ORDER BY seq"
+            )
+            conn.execute("DROP TABLE outbox")

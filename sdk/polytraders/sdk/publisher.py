@@ -50,7 +50,7 @@ from polytraders.governance.v1 import report_bus_pb2
 from polytraders.reports.v1 import reports_pb2 as rpb
 
 from .errors import field_violations
-from .outbox import Outbox, Segment, segments_of
+from .outbox import FRAME_BOUND, Outbox, Segment, segments_of
 from .report_builders import ReportBuilder
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,9 @@ _REPORT_INDEX = re.compile(r"reports\[(\d+)\]")
 @dataclass(frozen=True)
 class PublisherConfig:
     outbox_path: str | None = None
-    """SQLite file of the outbox; default `.polytraders-outbox/<bot_slug>.sqlite` in the working directory."""
+    """SQLite file of the outbox; default `.polytraders-outbox/<bot_slug>.sqlite` in the working
+    directory. One publisher per file: a second process on it stores after the first without a
+    clash, but each then counts (and flush() waits for) the other's reports too."""
     batch_size: int = 2000
     """Most reports per PublishReports call (at most the server's `max_batch_reports`, 5000 by
     default). A bot's steady trickle goes out by linger time long before this; the bound matters
@@ -90,6 +92,15 @@ class PublisherConfig:
     """Longest wait between sends while governance is down, in seconds."""
     close_timeout: float = 5.0
     """How long close() (and interpreter exit) waits for delivery; what is left stays in the outbox."""
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+        if self.max_report_bytes + FRAME_BOUND > self.max_batch_bytes:
+            raise ValueError(
+                f"max_batch_bytes ({self.max_batch_bytes}) must hold the largest report, max_report_bytes "
+                f"({self.max_report_bytes}), framed"
+            )
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,7 @@ class ReportPublisher:
         self._incoming: deque[bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]]] = deque()
         self._unpurged = 0  # acknowledged reports still in the file (the sender's own count)
         self._unwritten = 0
+        self._published = 0  # publish() calls, for lending the GIL
         self._depth = backlog
         self._batch_size = self.config.batch_size  # halved while governance refuses batches this big
         self._shed_since_write: Counter[int] = Counter()
@@ -176,9 +188,12 @@ class ReportPublisher:
                 f"report {header.report_id} is {len(payload)} bytes; the limit is {self.config.max_report_bytes}"
             )
         pending = self._enqueue(payload, header.kind, header.retention)
-        if pending % _LEND_EVERY == 0 and pending > self._batch_size:
+        if pending is None:
+            return False
+        self._published += 1  # racy across threads, and harmless: it only spaces the lending out
+        if pending > self._batch_size and self._published % _LEND_EVERY == 0:
             time.sleep(0)  # the GIL to the outbox threads (module docstring)
-        return pending > 0
+        return True
 
     def publish_deferred(
         self,
@@ -192,15 +207,15 @@ class ReportPublisher:
         `build` must not fail and must produce a report of `kind` and `retention` for this bot.
         Unlike publish() it never lends the GIL (module docstring): its caller is on an order's path.
         """
-        return self._enqueue((build, args), kind, retention) > 0
+        return self._enqueue((build, args), kind, retention) is not None
 
     def _enqueue(
         self,
         item: bytes | tuple[Callable[..., rpb.Report], tuple[Any, ...]],
         kind: rpb.ReportKind.ValueType,
         retention: rpb.Retention.ValueType,
-    ) -> int:
-        """The reports pending with this one, or 0 if the overflow policy shed it."""
+    ) -> int | None:
+        """The reports pending with this one, or None if the overflow policy shed it."""
         with self._lock:
             if self._closed:
                 raise PublisherClosed("publish() after close()")
@@ -208,7 +223,7 @@ class ReportPublisher:
                 self._shed_since_write[kind] += 1
                 self._totals["shed"] += 1
                 self._shedding = True
-                return 0
+                return None
             self._depth += 1
             self._unwritten += 1
             self._incoming.append(item)
@@ -287,9 +302,16 @@ class ReportPublisher:
                     batch = self._take_incoming()
                     backlog = bool(self._incoming)
                     shed, self._shed_since_write = self._shed_since_write, Counter()
-                try:
-                    self._write(conn, batch, shed)
-                except Exception:  # the disk, not the bot: keep everything in memory and try again
+                try:  # each step forgets what it stored, so a later step's failure keeps only the rest
+                    if batch:
+                        self._store(conn, batch)
+                        batch = deque()
+                    if shed:
+                        Outbox.add_shed(conn, dict(shed))
+                        shed = Counter()
+                    if self._recovery_due:
+                        self._report_overflow(conn)
+                except Exception:  # the disk, not the bot: keep what is not stored in memory and try again
                     log.exception("outbox write failed; %d reports kept in memory, retrying", len(batch))
                     with self._lock:
                         self._incoming.extendleft(reversed(batch))
@@ -311,20 +333,15 @@ class ReportPublisher:
             return taken
         return deque(self._incoming.popleft() for _ in range(room))
 
-    def _write(self, conn, batch: deque, shed: Counter[int]) -> None:  # type: ignore[no-untyped-def,type-arg]
-        if batch:
-            payloads = [self._payload(item) for item in batch]
-            self._append(conn, [p for p in payloads if p is not None])
-            with self._wrote:
-                self._unwritten -= len(batch)
-                self._depth -= payloads.count(None)
-                self._wrote.notify_all()
-                self._settled.notify_all()
-            self._rows_ready.set()
-        if shed:
-            Outbox.add_shed(conn, dict(shed))
-        if self._recovery_due:
-            self._report_overflow(conn)
+    def _store(self, conn, batch: deque) -> None:  # type: ignore[no-untyped-def,type-arg]
+        payloads = [self._payload(item) for item in batch]
+        self._append(conn, [p for p in payloads if p is not None])
+        with self._wrote:
+            self._unwritten -= len(batch)
+            self._depth -= payloads.count(None)
+            self._wrote.notify_all()
+            self._settled.notify_all()
+        self._rows_ready.set()
 
     def _append(self, conn, payloads: list[bytes]) -> None:  # type: ignore[no-untyped-def]
         """Commit to the outbox as the next seqs."""
@@ -361,15 +378,28 @@ class ReportPublisher:
         return payload
 
     def _report_overflow(self, conn) -> None:  # type: ignore[no-untyped-def]
-        """Write the report of what was shed; the sender reserved its place in `_depth` already."""
+        """Write the report of what was shed, taking the counts in the same transaction; the sender
+        reserved its place in `_depth` already."""
         with self._lock:
             self._recovery_due = False
-        shed = Outbox.take_shed(conn)
-        if not shed:
-            with self._settled:
-                self._depth -= 1
-                self._settled.notify_all()
+        try:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                shed = Outbox.take_shed(conn)
+                if shed:
+                    self._append(conn, [self._overflow_report(shed).SerializeToString(deterministic=True)])
+        except Exception:
+            with self._lock:
+                self._recovery_due = True
+            raise
+        if shed:
+            self._rows_ready.set()
             return
+        with self._settled:  # another recovery's report took the counts
+            self._depth -= 1
+            self._settled.notify_all()
+
+    def _overflow_report(self, shed: dict[int, int]) -> rpb.Report:
         by_kind = {
             (
                 rpb.ReportKind.Name(kind).removeprefix("REPORT_KIND_").lower()
@@ -378,7 +408,7 @@ class ReportPublisher:
             ): n
             for kind, n in shed.items()
         }
-        report = self._loss_report(
+        return self._loss_report(
             "publisher.overflow",
             rpb.SEVERITY_WARNING,
             (
@@ -387,8 +417,6 @@ class ReportPublisher:
             ),
             metrics={f"shed.{kind}": str(n) for kind, n in sorted(by_kind.items())},
         )
-        self._append(conn, [report.SerializeToString(deterministic=True)])
-        self._rows_ready.set()
 
     # -- the sender thread ------------------------------------------------------------------------
 
@@ -479,13 +507,14 @@ class ReportPublisher:
         """The next batch after `after_seq`: whole segments up to the batch size and max_batch_bytes;
         and whether it is full (else it may wait for company)."""
         limit, max_bytes = self._batch_size, self.config.max_batch_bytes
-        segments = Outbox.oldest(conn, limit, after_seq)
+        segments = Outbox.oldest(conn, limit, after_seq, max_bytes)
         if segments and (segments[0].reports > limit or len(segments[0].body) > max_bytes):
             # Governance takes fewer, or the limits changed since it was written: cut it in the file
             # itself, so acknowledgements still fall on segment ends.
             whole = segments[0]
             segments = segments_of(whole.first_seq, whole.payloads(), limit, max_bytes)
-            Outbox.replace(conn, whole, segments)
+            if len(segments) > 1:  # a lone report over the byte bound goes as it is
+                Outbox.replace(conn, whole, segments)
         batch: list[Segment] = []
         reports = size = 0
         for segment in segments:
@@ -538,8 +567,11 @@ class ReportPublisher:
             self._totals["delivered"] += reports
             if self._shedding and self._depth <= self.config.max_outbox_reports * self.config.resume_fraction:
                 self._shedding = False
-                self._recovery_due = True
-                self._depth += 1  # the overflow report counts as pending from now, so flush() waits for it
+                if not self._recovery_due:  # one report covers every recovery the writer has not written yet
+                    self._recovery_due = True
+                    self._depth += (
+                        1  # the overflow report counts as pending from now, so flush() waits for it
+                    )
                 self._wake_writer.set()
             self._settled.notify_all()
         if self._unpurged >= _PURGE_REPORTS:
