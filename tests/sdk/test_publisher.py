@@ -421,15 +421,11 @@ def test_an_outbox_file_from_before_segments_keeps_every_report_it_holds(tmp_pat
 def _bot_on_mesh(
     database_url: str,
     clock,
-    outbox: Path,
-    batch_size: int,
+    publisher: PublisherConfig,
     **mesh_options: object,  # type: ignore[no-untyped-def]
 ) -> Iterator[Governance]:
     mesh = start_mesh(database_url, clock, **mesh_options)
-    gov = Governance(
-        mesh.address, token="dev-bot-token", bot_slug="demo-bot",
-        publisher=PublisherConfig(outbox_path=str(outbox), batch_size=batch_size),
-    )  # fmt: skip
+    gov = Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot", publisher=publisher)
     try:
         yield gov
     finally:
@@ -483,19 +479,14 @@ def test_segments_written_under_bigger_limits_are_cut_to_the_next_runs_limits(
     with closing(Outbox(outbox).connect()) as conn:
         assert max(len(s.body) for s in Outbox.oldest(conn, 1_000)) > 12_000
 
-    mesh = start_mesh(database_url, clock, max_message_bytes=12_000)
-    gov = Governance(
-        mesh.address, token="dev-bot-token", bot_slug="demo-bot",
-        publisher=PublisherConfig(outbox_path=str(outbox), batch_size=500, max_batch_bytes=8_000, max_report_bytes=4_000),
-    )  # fmt: skip
-    try:
+    smaller = PublisherConfig(
+        outbox_path=str(outbox), batch_size=500, max_batch_bytes=8_000, max_report_bytes=4_000
+    )
+    with _bot_on_mesh(database_url, clock, smaller, max_message_bytes=12_000) as gov:
         assert gov.reports.publisher.flush(
             timeout=60
         )  # the publisher starts, and sends the last run's outbox
         assert [r.header.report_id for r in archived(database_url)] == [r.header.report_id for r in reports]
-    finally:
-        gov.close(timeout=5)
-        mesh.stop()
 
 
 def test_a_refused_report_is_found_by_its_place_across_segments_and_a_gap_in_seq(
@@ -534,9 +525,8 @@ def test_batches_bigger_than_governance_takes_are_sent_smaller_and_nothing_is_se
     tmp_path: Path,
     clock,  # type: ignore[no-untyped-def]
 ) -> None:
-    with _bot_on_mesh(
-        database_url, clock, tmp_path / "o.sqlite", batch_size=500, max_batch_reports=100
-    ) as gov:
+    publisher = PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), batch_size=500)
+    with _bot_on_mesh(database_url, clock, publisher, max_batch_reports=100) as gov:
         _publish_and_flush(gov, 300)
         stats = gov.reports.publisher.stats()
         assert (stats.delivered, stats.dead_lettered) == (300, 0)
