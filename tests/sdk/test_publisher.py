@@ -108,6 +108,32 @@ def test_a_bot_killed_mid_stream_is_completed_by_its_next_run(database_url: str,
     assert second == list(range(5_000, 6_000))
 
 
+def test_a_restarted_bot_delivers_what_its_last_run_left_before_it_publishes_again(
+    mesh: MeshThread, tmp_path: Path, database_url: str
+) -> None:
+    outbox = str(tmp_path / "o.sqlite")
+    down = Governance(
+        "127.0.0.1:9",
+        token="dev-bot-token",
+        bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=outbox),
+    )
+    reports = [down.builder.operations(component="x", explanation=f"n{i}") for i in range(300)]
+    for report in reports:
+        down.reports.publish(report)
+    assert down.reports.publisher.persisted(timeout=30)
+    down.close(timeout=0)
+    with Governance(
+        mesh.address,
+        token="dev-bot-token",
+        bot_slug="demo-bot",
+        publisher=PublisherConfig(outbox_path=outbox),
+    ) as gov:
+        assert gov.reports.flush(timeout=30)
+        assert gov.reports.publisher.stats().delivered == 300
+    assert [r.header.report_id for r in archived(database_url)] == [r.header.report_id for r in reports]
+
+
 def test_a_bot_that_exits_without_flushing_still_delivers_through_atexit(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -509,7 +535,7 @@ def test_a_refused_report_is_found_by_its_place_across_segments_and_a_gap_in_seq
         publisher=PublisherConfig(outbox_path=str(outbox.path)),
     )  # fmt: skip
     try:
-        assert gov.reports.publisher.flush(timeout=30)
+        assert gov.reports.flush(timeout=30)
         stored = archived(database_url)
         assert [r.operations.explanation for r in stored[:4]] == ["n0", "n1", "n2", "n3"]
         assert stored[4].operations.event == "publisher.dead_letter"

@@ -81,11 +81,12 @@ class Governance:
         self._options = call_options or CallOptions()
         self._target = target
         self._channels: dict[str, grpc.Channel] = {}
+        publisher = publisher or PublisherConfig()
         self._publisher = PublisherSlot(
-            lambda: ReportPublisher(
-                self._channel("reports"), self._metadata, self.builder, publisher or PublisherConfig()
-            )
+            lambda: ReportPublisher(self._channel("reports"), self._metadata, self.builder, publisher)
         )
+        if publisher.path_for(bot_slug).exists():
+            self._publisher.get()  # what an earlier run left goes out now, not at the next publish()
         self.reports = ReportsFamily(
             self._channel("reports"), self._metadata, self._options, aio=False, publisher=self._publisher
         )

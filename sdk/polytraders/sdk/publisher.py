@@ -93,6 +93,10 @@ class PublisherConfig:
     close_timeout: float = 5.0
     """How long close() (and interpreter exit) waits for delivery; what is left stays in the outbox."""
 
+    def path_for(self, bot_slug: str) -> Path:
+        """The outbox file of this bot."""
+        return Path(self.outbox_path or Path(".polytraders-outbox") / f"{bot_slug}.sqlite")
+
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
@@ -137,8 +141,7 @@ class ReportPublisher:
         self._send = channel.unary_unary(
             PUBLISH_METHOD, response_deserializer=report_bus_pb2.PublishReportsResponse.FromString
         )
-        path = self.config.outbox_path or Path(".polytraders-outbox") / f"{builder.bot_slug}.sqlite"
-        self.outbox = Outbox(path)
+        self.outbox = Outbox(self.config.path_for(builder.bot_slug))
         with self.outbox.connect() as conn:
             backlog = Outbox.count(conn)
             self._shedding = Outbox.has_shed(conn)  # a previous run shed reports it has not reported yet

@@ -17,7 +17,8 @@ from .publisher import PublisherStats, ReportPublisher
 
 
 class PublisherSlot:
-    """Starts the publisher on first use, so a read-only client runs no background threads."""
+    """Starts the publisher on first use, so a read-only client runs no background threads (the
+    client starts it at once when the outbox file exists: an earlier run may have left reports)."""
 
     def __init__(self, start: Callable[[], ReportPublisher]) -> None:
         self._start = start
