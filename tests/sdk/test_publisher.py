@@ -108,27 +108,25 @@ def test_a_bot_killed_mid_stream_is_completed_by_its_next_run(database_url: str,
     assert second == list(range(5_000, 6_000))
 
 
+def _left_in_outbox(publisher: PublisherConfig, count: int, padding: int = 1) -> list[rpb.Report]:
+    """A run of demo-bot with governance unreachable: its `count` reports stay in the outbox."""
+    down = Governance("127.0.0.1:9", token="dev-bot-token", bot_slug="demo-bot", publisher=publisher)
+    reports = [down.builder.operations(component="x", explanation=f"n{i}" * padding) for i in range(count)]
+    try:
+        for report in reports:
+            down.reports.publish(report)
+        assert down.reports.publisher.persisted(timeout=30)
+    finally:
+        down.close(timeout=0)
+    return reports
+
+
 def test_a_restarted_bot_delivers_what_its_last_run_left_before_it_publishes_again(
     mesh: MeshThread, tmp_path: Path, database_url: str
 ) -> None:
-    outbox = str(tmp_path / "o.sqlite")
-    down = Governance(
-        "127.0.0.1:9",
-        token="dev-bot-token",
-        bot_slug="demo-bot",
-        publisher=PublisherConfig(outbox_path=outbox),
-    )
-    reports = [down.builder.operations(component="x", explanation=f"n{i}") for i in range(300)]
-    for report in reports:
-        down.reports.publish(report)
-    assert down.reports.publisher.persisted(timeout=30)
-    down.close(timeout=0)
-    with Governance(
-        mesh.address,
-        token="dev-bot-token",
-        bot_slug="demo-bot",
-        publisher=PublisherConfig(outbox_path=outbox),
-    ) as gov:
+    publisher = PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"))
+    reports = _left_in_outbox(publisher, 300)
+    with Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot", publisher=publisher) as gov:
         assert gov.reports.flush(timeout=30)
         assert gov.reports.publisher.stats().delivered == 300
     assert [r.header.report_id for r in archived(database_url)] == [r.header.report_id for r in reports]
@@ -384,6 +382,18 @@ def test_a_second_process_on_the_same_outbox_file_appends_after_the_first_rather
         assert [s.body for s in stored] == [s.body for s in mine + theirs]
 
 
+def test_a_segment_another_process_cut_first_is_not_cut_again_over_it(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    with closing(outbox.connect()) as first, closing(outbox.connect()) as second:
+        [whole] = _segments(1, 6)
+        Outbox.append(first, [whole])
+        halves = segments_of(1, whole.payloads(), 3, 10_000)
+        Outbox.replace(first, whole, halves)
+        with pytest.raises(sqlite3.IntegrityError, match="segment 1 changed"):
+            Outbox.replace(second, whole, segments_of(1, whole.payloads(), 2, 10_000))
+        assert Outbox.oldest(second, 100) == halves  # the loser's transaction left nothing behind
+
+
 def test_reports_refused_inside_a_segment_are_set_aside_and_the_rest_keep_their_order(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "o.sqlite")
     conn = outbox.connect()
@@ -469,20 +479,14 @@ def _publish_and_flush(gov: Governance, count: int) -> list[rpb.Report]:
 
 def test_a_burst_is_committed_in_segments_that_never_cross_a_batch_boundary(tmp_path: Path) -> None:
     """So the sender's batches are whole segments, exactly a batch each while a backlog drains."""
-    gov = Governance(
-        "127.0.0.1:9", token="dev-bot-token", bot_slug="demo-bot",
-        publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), batch_size=100),
-    )  # fmt: skip
-    try:
-        for i in range(1_050):
-            gov.reports.publish(gov.builder.operations(component="x", explanation=f"n{i}"))
-        assert gov.reports.publisher.persisted(timeout=30)
-        with closing(gov.reports.publisher.outbox.connect()) as conn:
-            stored = Outbox.oldest(conn, 10_000)
-        assert sum(s.reports for s in stored) == 1_050
-        assert all((s.first_seq - 1) // 100 == (s.end_seq - 2) // 100 for s in stored)
-    finally:
-        gov.close(timeout=0)
+    outbox = tmp_path / "o.sqlite"
+    publisher = PublisherConfig(outbox_path=str(outbox), batch_size=100)
+    _left_in_outbox(publisher, 30)  # the next run starts mid-batch, at seq 31
+    _left_in_outbox(publisher, 1_020)
+    with closing(Outbox(outbox).connect()) as conn:
+        stored = Outbox.oldest(conn, 10_000)
+    assert sum(s.reports for s in stored) == 1_050
+    assert all((s.first_seq - 1) // 100 == (s.end_seq - 2) // 100 for s in stored)
 
 
 def test_segments_written_under_bigger_limits_are_cut_to_the_next_runs_limits(
@@ -493,15 +497,7 @@ def test_segments_written_under_bigger_limits_are_cut_to_the_next_runs_limits(
     """A restart with a smaller max_batch_bytes: the old segments are cut in the file, and no call is
     bigger than the server takes (it refuses any message over 12 kB here)."""
     outbox = tmp_path / "o.sqlite"
-    down = Governance(
-        "127.0.0.1:9", token="dev-bot-token", bot_slug="demo-bot",
-        publisher=PublisherConfig(outbox_path=str(outbox), batch_size=500),
-    )  # fmt: skip
-    reports = [down.builder.operations(component="x", explanation=f"n{i}" * 10) for i in range(400)]
-    for report in reports:
-        down.reports.publish(report)
-    assert down.reports.publisher.persisted(timeout=30)
-    down.close(timeout=0)
+    reports = _left_in_outbox(PublisherConfig(outbox_path=str(outbox), batch_size=500), 400, padding=10)
     with closing(Outbox(outbox).connect()) as conn:
         assert max(len(s.body) for s in Outbox.oldest(conn, 1_000)) > 12_000
 
@@ -509,9 +505,7 @@ def test_segments_written_under_bigger_limits_are_cut_to_the_next_runs_limits(
         outbox_path=str(outbox), batch_size=500, max_batch_bytes=8_000, max_report_bytes=4_000
     )
     with _bot_on_mesh(database_url, clock, smaller, max_message_bytes=12_000) as gov:
-        assert gov.reports.publisher.flush(
-            timeout=60
-        )  # the publisher starts, and sends the last run's outbox
+        assert gov.reports.flush(timeout=60)
         assert [r.header.report_id for r in archived(database_url)] == [r.header.report_id for r in reports]
 
 
