@@ -11,8 +11,9 @@ import time
 
 from sqlalchemy import text
 
+from polytraders.servers import schema
 from polytraders.servers.runtime import ledger
-from polytraders.servers.runtime.storage import create_schema, make_engine
+from polytraders.servers.runtime.storage import make_engine
 
 from .figures import Figure
 
@@ -25,7 +26,7 @@ PAYLOAD = b"\x0a\x30" + b"s" * 300  # about a settlement record's size
 def _fill(database_url: str, count: int) -> float:
     """Append `count` entries in transactions of BATCH; returns entries/s."""
     engine = make_engine(database_url)
-    create_schema(engine)
+    schema.prepare(engine, upgrade=True)
     chain = ledger.ComplianceLedger()
     started = time.perf_counter()
     for start in range(0, count, BATCH):
@@ -98,7 +99,7 @@ def _raw_append_rate() -> float:
 
     with tempfile.TemporaryDirectory() as scratch:
         path = f"{scratch}/raw.db"
-        create_schema(make_engine(f"sqlite:///{path}"))
+        schema.prepare(make_engine(f"sqlite:///{path}"), upgrade=True)
         conn = sqlite3.connect(path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")

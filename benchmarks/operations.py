@@ -19,13 +19,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from polytraders.sdk.clock import SystemClock
+from polytraders.servers import schema
 from polytraders.servers.operations.cron import CronRunner, parse_manifest
 from polytraders.servers.operations.heartbeat import FleetBot, HealthHeartbeat
 from polytraders.servers.runtime.alerts import Alert
 from polytraders.servers.runtime.archive import ReportArchive
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import create_schema, make_engine
+from polytraders.servers.runtime.storage import make_engine
 
 from .figures import Figure, percentile
 
@@ -115,7 +116,7 @@ async def _timer_lateness() -> list[float]:
 def run() -> list[Figure]:
     with tempfile.TemporaryDirectory() as scratch:
         engine = make_engine(f"sqlite:///{scratch}/ops.db")
-        create_schema(engine)
+        schema.prepare(engine, upgrade=True)
 
         async def measure() -> tuple[dict[str, float], list[float], list[float]]:
             bus = ReportBus(ReportArchive(engine), SystemClock())

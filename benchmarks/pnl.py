@@ -12,11 +12,12 @@ from decimal import Decimal
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import SystemClock
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers import schema
 from polytraders.servers.ledger.book import PnLLedger, RebateShares
 from polytraders.servers.runtime.archive import ReportArchive
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import create_schema, make_engine
+from polytraders.servers.runtime.storage import make_engine
 
 from .figures import Figure
 
@@ -61,7 +62,7 @@ def _plain_loop(fills: list[rpb.Report]) -> float:
 def _through_pnl(fills: list[rpb.Report]) -> float:
     with tempfile.TemporaryDirectory() as scratch:
         engine = make_engine(f"sqlite:///{scratch}/pnl.db")
-        create_schema(engine)
+        schema.prepare(engine, upgrade=True)
 
         async def book() -> float:
             clock = SystemClock()

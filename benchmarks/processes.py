@@ -46,6 +46,7 @@ def governance(database_url: str, groups: str = "reports") -> list[str]:
         TOKENS,
         "--groups",
         groups,
+        "--upgrade",
     ]
 
 

@@ -20,8 +20,9 @@ from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers import schema
 from polytraders.servers.runtime.archive import ReportArchive, report_archive
-from polytraders.servers.runtime.storage import create_schema, make_engine
+from polytraders.servers.runtime.storage import make_engine
 
 from .figures import Figure, best_of, best_of_interleaved, percentile
 from .processes import governance, raw_grpc, serving
@@ -143,7 +144,7 @@ def raw_sqlite_rate(rows: list[list[tuple]], multirow: bool = False) -> float:
     """sqlite3 executemany per batch (the issue's ceiling), or one multi-row INSERT per batch."""
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "raw.db"
-        create_schema(make_engine(f"sqlite:///{path}"))
+        schema.prepare(make_engine(f"sqlite:///{path}"), upgrade=True)
         conn = sqlite3.connect(path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -168,7 +169,7 @@ def _multirow_sql(rows: int) -> str:
 def raw_postgres_rate(rows: list[list[tuple]], copy: bool = False) -> float:
     """psycopg executemany per batch (the issue's ceiling), or COPY per batch."""
     with postgres_schema() as url:
-        create_schema(make_engine(url))
+        schema.prepare(make_engine(url), upgrade=True)
         parsed = make_url(url)
         with psycopg.connect(
             host=parsed.host,

@@ -80,7 +80,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def start_mesh(database_url: str, clock: ManualClock, **settings: Any) -> MeshThread:
     """Every group on one loopback port, with the dev tokens (and any other server `settings`)."""
-    settings = {"strategy_packages": ("tests",), **settings}  # the test strategies live in the tests package
+    settings = {"strategy_packages": ("tests",), "upgrade_schema": True, **settings}  # the test strategies live in the tests package
     config = ServerConfig(
         port=0, database_url=database_url, tokens_file=str(DEV_TOKENS), drain_seconds=2, **settings
     )

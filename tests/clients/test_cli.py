@@ -40,7 +40,7 @@ class Served:
 def serving(database_url: str, **env: str) -> Iterator[Served]:
     """`polytraders-gov serve` in its own process, with extra POLYTRADERS_* settings in `env`."""
     process = subprocess.Popen(
-        [CLI, "serve", "--port", "0", "--database-url", database_url, "--tokens-file", str(DEV_TOKENS)],
+        [CLI, "serve", "--port", "0", "--database-url", database_url, "--tokens-file", str(DEV_TOKENS), "--upgrade"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

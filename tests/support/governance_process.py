@@ -33,7 +33,7 @@ class GovernanceProcess:
     def start(self) -> GovernanceProcess:
         self.process = subprocess.Popen(
             [CLI, "serve", "--port", str(self.port), "--database-url", self.database_url,
-             "--tokens-file", str(DEV_TOKENS), "--log-level", "warning"],
+             "--tokens-file", str(DEV_TOKENS), "--upgrade", "--log-level", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
         )  # fmt: skip
         self.wait_serving()

@@ -36,6 +36,8 @@ def _configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(_JsonFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Alembic narrates every step at INFO; the schema module logs the one line that matters.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _metadata(token: str | None) -> list[tuple[str, str]]:
@@ -46,6 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from polytraders.servers.runtime.config import load_config
     from polytraders.servers.runtime.mesh import Mesh
     from polytraders.servers.runtime.server import tune_interpreter_for_serving
+    from polytraders.servers.schema import SchemaMismatch
 
     _configure_logging(args.log_level)
     config = load_config(args.config).replace(
@@ -55,10 +58,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tokens_file=args.tokens_file,
         groups=tuple(g.strip() for g in args.groups.split(",") if g.strip()) if args.groups else None,
         auth=False if args.no_auth else None,
+        upgrade_schema=args.upgrade,
     )
 
     async def serve() -> None:
-        mesh = await Mesh.start(config)
+        try:
+            mesh = await Mesh.start(config)
+        except SchemaMismatch as refusal:
+            raise SystemExit(f"polytraders-gov serve: {refusal}") from None
         tune_interpreter_for_serving()
         print(f"polytraders governance serving {', '.join(mesh.groups)} on {mesh.address}", flush=True)
         print(f"  try: grpcurl -plaintext {mesh.address} list", flush=True)
@@ -66,6 +73,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     asyncio.run(serve())
     return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError
+
+    from polytraders.servers import schema
+    from polytraders.servers.runtime.config import load_config
+    from polytraders.servers.runtime.storage import make_engine
+
+    if args.db == "history":
+        head = schema.head()
+        for revision, message in schema.history():
+            print(f"{revision}{' (head)' if revision == head else ''}  {message}")
+        return 0
+    _configure_logging(args.log_level)
+    config = load_config(args.config).replace(database_url=args.database_url)
+    engine = make_engine(config.database_url)
+    try:
+        if args.db == "upgrade":
+            found = schema.prepare(engine, upgrade=True)
+        else:
+            with engine.connect() as connection:
+                found = schema.state(connection)
+    except schema.SchemaMismatch as refusal:
+        print(f"polytraders-gov db {args.db}: {refusal}", file=sys.stderr)
+        return 1
+    except OperationalError as error:  # an unreachable server, an unwritable file
+        reason = str(error.orig).strip().splitlines()[0]
+        print(f"polytraders-gov db {args.db}: cannot open {config.database_url}: {reason}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"{found.describe()}{' (head)' if found.at_head else f', head is {found.head}'}")
+    return 0 if found.at_head else 1
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -375,8 +416,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-auth", action="store_true", help="treat every caller as an operator (logged loudly)"
     )
+    serve.add_argument(
+        "--upgrade", action=argparse.BooleanOptionalAction, default=None,
+        help="bring a database that is behind to this release's schema first "
+        "(default: yes on SQLite, no on PostgreSQL)",
+    )  # fmt: skip
     serve.add_argument("--log-level", default=env("POLYTRADERS_LOG_LEVEL", "info"))
     serve.set_defaults(run=cmd_serve)
+
+    db = commands.add_parser("db", help="the database schema (Alembic revisions)").add_subparsers(
+        dest="db", required=True
+    )
+    for verb, text in (
+        ("upgrade", "upgrade to this release's head, under a lock (safe while others start)"),
+        ("current", "print the database's revision; exit 1 when it is not the head"),
+        ("history", "every revision, newest first"),
+    ):
+        command = db.add_parser(verb, help=text)
+        if verb != "history":
+            command.add_argument("--database-url", help="default: the config's, else the SQLite file")
+            command.add_argument("--config", help="TOML config file (default: polytraders.toml if present)")
+            command.add_argument("--log-level", default=env("POLYTRADERS_LOG_LEVEL", "info"))
+        command.set_defaults(run=cmd_db)
 
     health = commands.add_parser("health", help="grpc.health.v1 check of a target")
     health.add_argument("target")

@@ -16,12 +16,13 @@ from polytraders.governance.v1 import ledger_pb2 as pb
 from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock, ReportBuilder
+from polytraders.servers import schema
 from polytraders.servers.ledger.book import PnLLedger, RebateShares, pnl_unpublished
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import create_schema, make_engine
+from polytraders.servers.runtime.storage import make_engine
 from tests.conftest import start_mesh
 from tests.contract.rpc import violations
 from tests.sdk.test_publisher import archived
@@ -283,7 +284,7 @@ def test_a_booking_whose_report_did_not_reach_the_bus_publishes_it_on_the_next_s
     database_url: str, clock: ManualClock
 ) -> None:
     engine = make_engine(database_url)
-    create_schema(engine)
+    schema.prepare(engine, upgrade=True)
 
     def ledger(bus: ReportBus) -> PnLLedger:
         return PnLLedger(

@@ -11,11 +11,12 @@ from typing import TypeVar
 from sqlalchemy import Engine
 
 from polytraders.sdk import ManualClock
+from polytraders.servers import schema
 from polytraders.servers.runtime.alerts import Alert
 from polytraders.servers.runtime.archive import ReportArchive
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import create_schema, make_engine
+from polytraders.servers.runtime.storage import make_engine
 
 T = TypeVar("T")
 
@@ -44,7 +45,7 @@ class Desk:
 def desk_on(database_url: str, start: datetime, scenario: Callable[[Desk], Awaitable[T]]) -> T:
     """Run `scenario` on a fresh event loop with a real store and bus; the clock starts at `start`."""
     engine = make_engine(database_url)
-    create_schema(engine)
+    schema.prepare(engine, upgrade=True)
 
     async def run() -> T:
         clock = ManualClock(start)

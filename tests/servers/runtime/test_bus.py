@@ -14,18 +14,19 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import ManualClock
 from polytraders.sdk.outbox import frame_reports as request_body
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers import schema
 from polytraders.servers.runtime import ledger
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
 from polytraders.servers.runtime.bus import ReportBus, retention_ends
 from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.requests import WireRequest
-from polytraders.servers.runtime.storage import WalCheckpointer, create_schema, make_engine
+from polytraders.servers.runtime.storage import WalCheckpointer, make_engine
 
 
 @pytest.fixture
 def bus(database_url: str, clock: ManualClock):  # type: ignore[no-untyped-def]
     engine = make_engine(database_url)
-    create_schema(engine)
+    schema.prepare(engine, upgrade=True)
     yield ReportBus(ReportArchive(engine), clock, max_batch=100, subscriber_queue=4)
     engine.dispose()
 
@@ -191,7 +192,7 @@ def test_an_old_sqlite_parameter_limit_only_makes_the_inserts_smaller(tmp_path, 
     """SQLite before 3.32 allows 999 parameters a statement; a batch of 500 needs 5,500."""
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     event.listen(engine, "connect", lambda conn, _: conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999))
-    create_schema(engine)
+    schema.prepare(engine, upgrade=True)
     try:
         bus = ReportBus(ReportArchive(engine), clock)
         reports = _reports(500)
@@ -221,7 +222,7 @@ def test_the_wal_is_copied_back_by_the_background_checkpoint(tmp_path) -> None: 
     """Without the checkpoint the new pages would stay in the WAL and the database file would not grow."""
     database = tmp_path / "wal.db"
     engine = make_engine(f"sqlite:///{database}")
-    create_schema(engine)
+    schema.prepare(engine, upgrade=True)
     try:
         archive = ReportArchive(engine)
         archive._checkpointer = checkpointer = WalCheckpointer(engine, every_bytes=1)

@@ -17,21 +17,20 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import (
     BigInteger,
-    Column,
     Engine,
     Index,
     String,
-    Table,
     and_,
     func,
     literal,
     select,
 )
+from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
-from polytraders.servers.runtime.storage import metadata, upsert
+from polytraders.servers.runtime.storage import upsert
 
 from .reconcile import LocalFill, record_key
 
@@ -40,41 +39,45 @@ _PAGE = 5000
 LIQUIDITY = {rpb.LIQUIDITY_MAKER: "MAKER", rpb.LIQUIDITY_TAKER: "TAKER"}
 SIDES = {rpb.SIDE_BUY: "BUY", rpb.SIDE_SELL: "SELL"}
 
-fills = Table(
-    "attribution_fills",
-    metadata,
-    Column("record_key", String(160), primary_key=True),
-    Column("report_id", String(36), nullable=False),
-    Column("archive_seq", BigInteger, nullable=False),
-    Column("bot_slug", String(128), nullable=False),
-    Column("trace_id", String(128), nullable=False),
-    Column("trade_id", String(128), nullable=False),
-    Column("liquidity", String(8), nullable=False),
-    Column("order_id", String(128), nullable=False),
-    Column("condition_id", String(80), nullable=False),
-    Column("token_id", String(80), nullable=False),
-    Column("side", String(4), nullable=False),
-    Column("price", String(32), nullable=False),
-    Column("size_micros", BigInteger, nullable=False),
-    Column("notional_micros", BigInteger, nullable=False),
-    Column("fee_micros", BigInteger, nullable=False),
-    Column("rebate_micros", BigInteger, nullable=False),
-    Column("builder_code", String(66), nullable=False),
-    Column("matched_at_us", BigInteger, nullable=False),
-    Column("trade_status", String(32), nullable=False),
-    Index("attribution_fills_by_time", "matched_at_us"),
-    Index("attribution_fills_by_bot_time", "bot_slug", "matched_at_us"),
-)
 
-tags = Table(
-    "attribution_tags",
-    metadata,
-    Column("trace_id", String(128), primary_key=True),
-    Column("token_id", String(80), primary_key=True),
-    Column("builder_code", String(66), nullable=False),
-    Column("archive_seq", BigInteger, nullable=False),
-)
+class FillRow(SQLModel, table=True):
+    __tablename__ = "attribution_fills"
+    __table_args__ = (Index("attribution_fills_by_time", "matched_at_us"), Index("attribution_fills_by_bot_time", "bot_slug", "matched_at_us"))
 
+    record_key: str = Field(sa_type=String(160), primary_key=True)
+    report_id: str = Field(sa_type=String(36))
+    archive_seq: int = Field(sa_type=BigInteger)
+    bot_slug: str = Field(sa_type=String(128))
+    trace_id: str = Field(sa_type=String(128))
+    trade_id: str = Field(sa_type=String(128))
+    liquidity: str = Field(sa_type=String(8))
+    order_id: str = Field(sa_type=String(128))
+    condition_id: str = Field(sa_type=String(80))
+    token_id: str = Field(sa_type=String(80))
+    side: str = Field(sa_type=String(4))
+    price: str = Field(sa_type=String(32))
+    size_micros: int = Field(sa_type=BigInteger)
+    notional_micros: int = Field(sa_type=BigInteger)
+    fee_micros: int = Field(sa_type=BigInteger)
+    rebate_micros: int = Field(sa_type=BigInteger)
+    builder_code: str = Field(sa_type=String(66))
+    matched_at_us: int = Field(sa_type=BigInteger)
+    trade_status: str = Field(sa_type=String(32))
+
+
+fills = FillRow.__table__
+
+
+class OrderTagRow(SQLModel, table=True):
+    __tablename__ = "attribution_tags"
+
+    trace_id: str = Field(sa_type=String(128), primary_key=True)
+    token_id: str = Field(sa_type=String(80), primary_key=True)
+    builder_code: str = Field(sa_type=String(66))
+    archive_seq: int = Field(sa_type=BigInteger)
+
+
+tags = OrderTagRow.__table__
 
 def notional_micros(price: Decimal, size_micros: int) -> int:
     """price × size in pUSD micro-units, rounded half-even (prices have at most 4 decimals on the CLOB)."""

@@ -10,13 +10,11 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
-    Column,
     Engine,
     Index,
     Integer,
     LargeBinary,
     String,
-    Table,
     Text,
     delete,
     func,
@@ -24,11 +22,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import attribution_pb2 as pb
 from polytraders.sdk.clock import to_micros
 from polytraders.servers.runtime.errors import FailedPrecondition, NotFound
-from polytraders.servers.runtime.storage import metadata, upsert
+from polytraders.servers.runtime.storage import upsert
 
 from .reconcile import ExchangeTrade, Finding, Kind
 
@@ -36,64 +35,79 @@ _CHUNK = 5000
 LISTED = 1000
 """Most records or discrepancies one message lists (the rest are counted)."""
 
-reconciliations = Table(
-    "attribution_reconciliations",
-    metadata,
-    Column("reconciliation_id", String(36), primary_key=True),
-    Column("window_start_us", BigInteger, nullable=False),
-    Column("window_end_us", BigInteger, nullable=False),
-    Column("finished_us", BigInteger, nullable=False),
-    Column("status", Integer, nullable=False),
-    Column("body", LargeBinary, nullable=False),
-    Index("attribution_reconciliations_by_window", "window_start_us", "window_end_us", "finished_us"),
-)
 
-exchange_trades = Table(
-    "attribution_exchange_trades",
-    metadata,
-    Column("reconciliation_id", String(36), primary_key=True),
-    Column("record_key", String(160), primary_key=True),
-    Column("condition_id", String(80), nullable=False),
-    Column("price", String(32), nullable=False),
-    Column("size_micros", BigInteger, nullable=False),
-    Column("notional_micros", BigInteger, nullable=False),
-    Column("builder_fee_micros", BigInteger, nullable=False),
-    Column("status", String(32), nullable=False),
-    Column("matched_at_us", BigInteger, nullable=False),
-)
+class ReconciliationRow(SQLModel, table=True):
+    __tablename__ = "attribution_reconciliations"
+    __table_args__ = (Index("attribution_reconciliations_by_window", "window_start_us", "window_end_us", "finished_us"),)
 
-quarantine_cases = Table(
-    "attribution_quarantine_cases",
-    metadata,
-    Column("case_id", String(32), primary_key=True),
-    Column("kind", String(32), nullable=False),
-    Column("reconciliation_id", String(36), nullable=False),
-    Column("condition_id", String(80), nullable=False),
-    Column("explanation", Text, nullable=False),
-    Column("opened_us", BigInteger, nullable=False),
-    Column("released_us", BigInteger),
-    Column("released_by", String(128), nullable=False, default=""),
-    Column("release_reason", Text, nullable=False, default=""),
-    Index("attribution_quarantine_by_opened", "opened_us"),
-)
+    reconciliation_id: str = Field(sa_type=String(36), primary_key=True)
+    window_start_us: int = Field(sa_type=BigInteger)
+    window_end_us: int = Field(sa_type=BigInteger)
+    finished_us: int = Field(sa_type=BigInteger)
+    status: int = Field(sa_type=Integer)
+    body: bytes = Field(sa_type=LargeBinary)
 
-quarantine_records = Table(
-    "attribution_quarantine_records",
-    metadata,
-    Column("case_id", String(32), primary_key=True),
-    Column("record_key", String(160), primary_key=True),
-    Index("attribution_quarantine_records_by_key", "record_key"),
-)
 
-revenue_reports = Table(
-    "attribution_revenue_reports",
-    metadata,
-    Column("report_id", String(36), primary_key=True),
-    Column("day", Integer, nullable=False),
-    Column("produced_us", BigInteger, nullable=False),
-    Column("body", LargeBinary, nullable=False),
-    Index("attribution_revenue_by_day", "day", "produced_us"),
-)
+reconciliations = ReconciliationRow.__table__
+
+
+class ExchangeTradeRow(SQLModel, table=True):
+    __tablename__ = "attribution_exchange_trades"
+
+    reconciliation_id: str = Field(sa_type=String(36), primary_key=True)
+    record_key: str = Field(sa_type=String(160), primary_key=True)
+    condition_id: str = Field(sa_type=String(80))
+    price: str = Field(sa_type=String(32))
+    size_micros: int = Field(sa_type=BigInteger)
+    notional_micros: int = Field(sa_type=BigInteger)
+    builder_fee_micros: int = Field(sa_type=BigInteger)
+    status: str = Field(sa_type=String(32))
+    matched_at_us: int = Field(sa_type=BigInteger)
+
+
+exchange_trades = ExchangeTradeRow.__table__
+
+
+class QuarantineCaseRow(SQLModel, table=True):
+    __tablename__ = "attribution_quarantine_cases"
+    __table_args__ = (Index("attribution_quarantine_by_opened", "opened_us"),)
+
+    case_id: str = Field(sa_type=String(32), primary_key=True)
+    kind: str = Field(sa_type=String(32))
+    reconciliation_id: str = Field(sa_type=String(36))
+    condition_id: str = Field(sa_type=String(80))
+    explanation: str = Field(sa_type=Text)
+    opened_us: int = Field(sa_type=BigInteger)
+    released_us: int | None = Field(default=None, sa_type=BigInteger)
+    released_by: str = Field(default="", sa_type=String(128), sa_column_kwargs={"default": ""})
+    release_reason: str = Field(default="", sa_type=Text, sa_column_kwargs={"default": ""})
+
+
+quarantine_cases = QuarantineCaseRow.__table__
+
+
+class QuarantinedRecordRow(SQLModel, table=True):
+    __tablename__ = "attribution_quarantine_records"
+    __table_args__ = (Index("attribution_quarantine_records_by_key", "record_key"),)
+
+    case_id: str = Field(sa_type=String(32), primary_key=True)
+    record_key: str = Field(sa_type=String(160), primary_key=True)
+
+
+quarantine_records = QuarantinedRecordRow.__table__
+
+
+class RevenueReportRow(SQLModel, table=True):
+    __tablename__ = "attribution_revenue_reports"
+    __table_args__ = (Index("attribution_revenue_by_day", "day", "produced_us"),)
+
+    report_id: str = Field(sa_type=String(36), primary_key=True)
+    day: int = Field(sa_type=Integer)
+    produced_us: int = Field(sa_type=BigInteger)
+    body: bytes = Field(sa_type=LargeBinary)
+
+
+revenue_reports = RevenueReportRow.__table__
 
 MARKET_LEVEL = frozenset({Kind.VOLUME_DRIFT.value, Kind.ORDER_COUNT_MISMATCH.value})
 KIND_NUMBERS = {kind: pb.DiscrepancyKind.Value(f"DISCREPANCY_KIND_{kind.value}") for kind in Kind}

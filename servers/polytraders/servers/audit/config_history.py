@@ -13,36 +13,38 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Engine, Index, String, Table, Text, insert, select
+from sqlalchemy import BigInteger, Engine, Index, String, Text, insert, select
+from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument, NotFound
 from polytraders.servers.runtime.requests import page_size
-from polytraders.servers.runtime.storage import metadata
 
 from .follower import follow_records
 
 RECORD_TYPE = "config.change"
 
-config_changes = Table(
-    "config_changes",
-    metadata,
-    Column("change_id", String(36), primary_key=True),
-    Column("bot_slug", String(128), nullable=False),
-    Column("changed_at_us", BigInteger, nullable=False),
-    Column("archive_seq", BigInteger, nullable=False),
-    Column("actor", String(128), nullable=False),
-    Column("source", String(32), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("keys_json", Text, nullable=False),
-    Column("before_json", Text, nullable=False),
-    Column("after_json", Text, nullable=False),
-    Column("snapshot_json", Text, nullable=False),
-    Index("config_changes_by_bot_time", "bot_slug", "changed_at_us"),
-)
 
+class ConfigChangeRow(SQLModel, table=True):
+    __tablename__ = "config_changes"
+    __table_args__ = (Index("config_changes_by_bot_time", "bot_slug", "changed_at_us"),)
+
+    change_id: str = Field(sa_type=String(36), primary_key=True)
+    bot_slug: str = Field(sa_type=String(128))
+    changed_at_us: int = Field(sa_type=BigInteger)
+    archive_seq: int = Field(sa_type=BigInteger)
+    actor: str = Field(sa_type=String(128))
+    source: str = Field(sa_type=String(32))
+    reason: str = Field(sa_type=Text)
+    keys_json: str = Field(sa_type=Text)
+    before_json: str = Field(sa_type=Text)
+    after_json: str = Field(sa_type=Text)
+    snapshot_json: str = Field(sa_type=Text)
+
+
+config_changes = ConfigChangeRow.__table__
 
 @dataclass(frozen=True)
 class ConfigChange:

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import BigInteger, Column, Engine, Index, String, Table, Text, insert, select
+from sqlalchemy import BigInteger, Engine, Index, String, Text, insert, select
+from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
@@ -26,28 +27,28 @@ from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
-from polytraders.servers.runtime.storage import metadata
 
 from .follower import follow_records
 
 RECORD_TYPE = "user.action"
 SELF_RECORDING = "/polytraders.governance.v1.UserActivityLedgerService/"
 
-user_actions = Table(
-    "user_actions",
-    metadata,
-    Column("action_id", String(36), primary_key=True),
-    Column("user_name", String(128), nullable=False),
-    Column("session_id", String(64), nullable=False),
-    Column("action", String(128), nullable=False),
-    Column("target", String(256), nullable=False),
-    Column("at_us", BigInteger, nullable=False),
-    Column("archive_seq", BigInteger, nullable=False),
-    Column("details_json", Text, nullable=False),
-    Index("user_actions_by_user_time", "user_name", "at_us"),
-    Index("user_actions_by_session", "session_id"),
-)
 
+class UserActionRow(SQLModel, table=True):
+    __tablename__ = "user_actions"
+    __table_args__ = (Index("user_actions_by_user_time", "user_name", "at_us"), Index("user_actions_by_session", "session_id"))
+
+    action_id: str = Field(sa_type=String(36), primary_key=True)
+    user_name: str = Field(sa_type=String(128))
+    session_id: str = Field(sa_type=String(64))
+    action: str = Field(sa_type=String(128))
+    target: str = Field(sa_type=String(256))
+    at_us: int = Field(sa_type=BigInteger)
+    archive_seq: int = Field(sa_type=BigInteger)
+    details_json: str = Field(sa_type=Text)
+
+
+user_actions = UserActionRow.__table__
 
 @dataclass(frozen=True)
 class UserAction:

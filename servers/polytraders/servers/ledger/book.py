@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Column, Engine, Index, LargeBinary, String, Table, delete, select
+from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, String, delete, select
+from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import ledger_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -27,67 +28,82 @@ from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import metadata, upsert
+from polytraders.servers.runtime.storage import upsert
 
 from .pnl import Holding, buy, convert, maker_rebate, mark_of, notional, sell, settle
 
 log = logging.getLogger(__name__)
 
-pnl_entries = Table(
-    "pnl_entries",
-    metadata,
-    Column("entry_id", String(64), primary_key=True),
-    Column("kind", String(16), nullable=False),
-    Column("bot_slug", String(128), nullable=False),
-    Column("condition_id", String(80), nullable=False),
-    Column("token_id", String(80), nullable=False),
-    Column("builder_code", String(66), nullable=False),
-    Column("side", String(8), nullable=False),
-    Column("price", String(32), nullable=False),
-    Column("size_micros", BigInteger, nullable=False),
-    Column("notional_micros", BigInteger, nullable=False),
-    Column("fee_micros", BigInteger, nullable=False),
-    Column("rebate_micros", BigInteger, nullable=False),
-    Column("realised_micros", BigInteger, nullable=False),
-    Column("at_us", BigInteger, nullable=False),
-    Index("pnl_entries_by_time", "at_us"),
-)
 
-pnl_unpublished = Table(
-    "pnl_unpublished",
-    metadata,
+class PnlEntryRow(SQLModel, table=True):
+    __tablename__ = "pnl_entries"
+    __table_args__ = (Index("pnl_entries_by_time", "at_us"),)
+
+    entry_id: str = Field(sa_type=String(64), primary_key=True)
+    kind: str = Field(sa_type=String(16))
+    bot_slug: str = Field(sa_type=String(128))
+    condition_id: str = Field(sa_type=String(80))
+    token_id: str = Field(sa_type=String(80))
+    builder_code: str = Field(sa_type=String(66))
+    side: str = Field(sa_type=String(8))
+    price: str = Field(sa_type=String(32))
+    size_micros: int = Field(sa_type=BigInteger)
+    notional_micros: int = Field(sa_type=BigInteger)
+    fee_micros: int = Field(sa_type=BigInteger)
+    rebate_micros: int = Field(sa_type=BigInteger)
+    realised_micros: int = Field(sa_type=BigInteger)
+    at_us: int = Field(sa_type=BigInteger)
+
+
+pnl_entries = PnlEntryRow.__table__
+
+
+class UnpublishedPnlReportRow(SQLModel, table=True):
+    __tablename__ = "pnl_unpublished"
+
     # The reports of a booking, written in its transaction and deleted once on the bus; what a
     # crash (or a bus failure) left here is published when the ledger starts.
-    Column("report_id", String(36), primary_key=True),
-    Column("booked_at_us", BigInteger, nullable=False),
-    Column("payload", LargeBinary, nullable=False),
-)
+    report_id: str = Field(sa_type=String(36), primary_key=True)
+    booked_at_us: int = Field(sa_type=BigInteger)
+    payload: bytes = Field(sa_type=LargeBinary)
 
-pnl_positions = Table(
-    "pnl_positions",
-    metadata,
-    Column("bot_slug", String(128), primary_key=True),
-    Column("token_id", String(80), primary_key=True),
-    Column("condition_id", String(80), nullable=False),
-    Column("size_micros", BigInteger, nullable=False),
-    Column("cost_micros", BigInteger, nullable=False),
-    Column("realised_micros", BigInteger, nullable=False),
-    Column("resolved", Boolean, nullable=False),
-)
 
-pnl_marks = Table(
-    "pnl_marks",
-    metadata,
-    Column("token_id", String(80), primary_key=True),
-    Column("mark", String(32), nullable=False),
-)
+pnl_unpublished = UnpublishedPnlReportRow.__table__
 
-ledger_cursor = Table(
-    "ledger_cursor",
-    metadata,
-    Column("follower", String(32), primary_key=True),
-    Column("seq", BigInteger, nullable=False),
-)
+
+class PnlPositionRow(SQLModel, table=True):
+    __tablename__ = "pnl_positions"
+
+    bot_slug: str = Field(sa_type=String(128), primary_key=True)
+    token_id: str = Field(sa_type=String(80), primary_key=True)
+    condition_id: str = Field(sa_type=String(80))
+    size_micros: int = Field(sa_type=BigInteger)
+    cost_micros: int = Field(sa_type=BigInteger)
+    realised_micros: int = Field(sa_type=BigInteger)
+    resolved: bool = Field(sa_type=Boolean)
+
+
+pnl_positions = PnlPositionRow.__table__
+
+
+class PnlMarkRow(SQLModel, table=True):
+    __tablename__ = "pnl_marks"
+
+    token_id: str = Field(sa_type=String(80), primary_key=True)
+    mark: str = Field(sa_type=String(32))
+
+
+pnl_marks = PnlMarkRow.__table__
+
+
+class FollowerCursorRow(SQLModel, table=True):
+    __tablename__ = "ledger_cursor"
+
+    follower: str = Field(sa_type=String(32), primary_key=True)
+    seq: int = Field(sa_type=BigInteger)
+
+
+ledger_cursor = FollowerCursorRow.__table__
 
 SIDES = {rpb.SIDE_BUY: "BUY", rpb.SIDE_SELL: "SELL"}
 DIMENSIONS = {pb.PNL_DIMENSION_BOT: "bot_slug", pb.PNL_DIMENSION_MARKET: "condition_id",

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Column, Engine, Index, LargeBinary, String, Table, Text, select
+from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, String, Text, select
+from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import ledger_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -26,38 +27,43 @@ from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument, NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
-from polytraders.servers.runtime.storage import metadata, upsert
+from polytraders.servers.runtime.storage import upsert
 
 log = logging.getLogger(__name__)
 StageAt = Callable[[str, datetime], Awaitable[str | None]]
 """The registry's stage of a strategy at an instant (None when it has no such strategy)."""
 
-trace_reports = Table(
-    "explainer_trace_reports",
-    metadata,
-    Column("report_id", String(36), primary_key=True),
-    Column("trace_id", String(128), nullable=False),
-    Column("kind", BigInteger, nullable=False),
-    Column("payload", LargeBinary, nullable=False),
-    Index("explainer_trace_reports_by_trace", "trace_id"),
-)
 
-explanations = Table(
-    "explainer_explanations",
-    metadata,
-    Column("report_id", String(36), primary_key=True),
-    Column("fill_report_id", String(36), nullable=False),
-    Column("trace_id", String(128), nullable=False),
-    Column("bot_slug", String(128), nullable=False),
-    Column("corrects_report_id", String(36), nullable=False),
-    Column("text", Text, nullable=False),
-    Column("missing", String(128), nullable=False),
-    Column("complete", Boolean, nullable=False),
-    Column("matched_us", BigInteger, nullable=False),
-    Column("seq", BigInteger, nullable=False),
-    Index("explainer_by_fill", "fill_report_id", "seq"),
-    Index("explainer_by_trace", "trace_id"),
-)
+class TraceReportRow(SQLModel, table=True):
+    __tablename__ = "explainer_trace_reports"
+    __table_args__ = (Index("explainer_trace_reports_by_trace", "trace_id"),)
+
+    report_id: str = Field(sa_type=String(36), primary_key=True)
+    trace_id: str = Field(sa_type=String(128))
+    kind: int = Field(sa_type=BigInteger)
+    payload: bytes = Field(sa_type=LargeBinary)
+
+
+trace_reports = TraceReportRow.__table__
+
+
+class ExplanationRow(SQLModel, table=True):
+    __tablename__ = "explainer_explanations"
+    __table_args__ = (Index("explainer_by_fill", "fill_report_id", "seq"), Index("explainer_by_trace", "trace_id"))
+
+    report_id: str = Field(sa_type=String(36), primary_key=True)
+    fill_report_id: str = Field(sa_type=String(36))
+    trace_id: str = Field(sa_type=String(128))
+    bot_slug: str = Field(sa_type=String(128))
+    corrects_report_id: str = Field(sa_type=String(36))
+    text: str = Field(sa_type=Text)
+    missing: str = Field(sa_type=String(128))
+    complete: bool = Field(sa_type=Boolean)
+    matched_us: int = Field(sa_type=BigInteger)
+    seq: int = Field(sa_type=BigInteger)
+
+
+explanations = ExplanationRow.__table__
 
 KINDS = frozenset({rpb.REPORT_KIND_DECISION, rpb.REPORT_KIND_RISK_VOTE, rpb.REPORT_KIND_EXECUTION})
 VERDICTS = {rpb.VERDICT_APPROVE: "approved", rpb.VERDICT_REJECT: "rejected", rpb.VERDICT_RESIZE: "resized",

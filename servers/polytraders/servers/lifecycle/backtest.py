@@ -30,7 +30,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Engine, LargeBinary, String, Table, select
+from sqlalchemy import BigInteger, Engine, LargeBinary, String, select
+from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -45,7 +46,6 @@ from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
-from polytraders.servers.runtime.storage import metadata
 
 from .registry import StrategyRegistry
 
@@ -53,14 +53,16 @@ _PAGE = 2000
 _CURVE_POINTS = 1200
 _PUBLISH_BATCH = 500
 
-backtests = Table(
-    "backtests",
-    metadata,
-    Column("backtest_id", String(36), primary_key=True),
-    Column("ran_us", BigInteger, nullable=False),
-    Column("body", LargeBinary, nullable=False),
-)
 
+class BacktestRow(SQLModel, table=True):
+    __tablename__ = "backtests"
+
+    backtest_id: str = Field(sa_type=String(36), primary_key=True)
+    ran_us: int = Field(sa_type=BigInteger)
+    body: bytes = Field(sa_type=LargeBinary)
+
+
+backtests = BacktestRow.__table__
 
 _decimal = lru_cache(maxsize=4096)(Decimal)
 """Prices sit on a tick grid, so a replay parses the same few strings millions of times."""

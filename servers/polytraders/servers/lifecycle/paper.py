@@ -27,7 +27,8 @@ from polymarket.models.clob.market_events import (
     MarketPriceChangeEvent,
 )
 from polymarket.streams import MarketSpec
-from sqlalchemy import BigInteger, Column, Integer, String, Table, select
+from sqlalchemy import BigInteger, Integer, String, select
+from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -38,7 +39,7 @@ from polytraders.sdk.report_builders import ReportBuilder, new_report_id
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from polytraders.servers.runtime.storage import metadata, upsert
+from polytraders.servers.runtime.storage import upsert
 
 from .backtest import SimulationParts, _Figures, _parameters, load_strategy
 from .registry import GateRules, paper_gate_passes
@@ -47,16 +48,18 @@ log = logging.getLogger(__name__)
 MICROS = Decimal(1_000_000)
 DEFAULT_CAPITAL = 1_000_000_000
 
-paper_days = Table(
-    "paper_days",
-    metadata,
-    Column("strategy_slug", String(128), primary_key=True),
-    Column("day", Integer, primary_key=True),
-    Column("equity_start_micros", BigInteger, nullable=False),
-    Column("equity_end_micros", BigInteger, nullable=False),
-    Column("capital_micros", BigInteger, nullable=False),
-)
 
+class PaperDayRow(SQLModel, table=True):
+    __tablename__ = "paper_days"
+
+    strategy_slug: str = Field(sa_type=String(128), primary_key=True)
+    day: int = Field(sa_type=Integer, primary_key=True)
+    equity_start_micros: int = Field(sa_type=BigInteger)
+    equity_end_micros: int = Field(sa_type=BigInteger)
+    capital_micros: int = Field(sa_type=BigInteger)
+
+
+paper_days = PaperDayRow.__table__
 
 def paper_gate(days: list[tuple[int, int, int, int]], today: date) -> pb.PaperGate:
     """From (day, equity at start, at end, capital) rows, oldest first: the trailing run of

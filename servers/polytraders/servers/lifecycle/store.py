@@ -4,31 +4,31 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Column,
     Engine,
     LargeBinary,
     SmallInteger,
     String,
-    Table,
     func,
     insert,
     select,
     update,
 )
+from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.servers.runtime.errors import AlreadyExists, FailedPrecondition
-from polytraders.servers.runtime.storage import metadata
 
-strategies = Table(
-    "strategies",
-    metadata,
-    Column("slug", String(128), primary_key=True),
-    Column("stage", SmallInteger, nullable=False),
-    Column("revision", BigInteger, nullable=False),
-    Column("state", LargeBinary, nullable=False),
-)
 
+class StrategyRow(SQLModel, table=True):
+    __tablename__ = "strategies"
+
+    slug: str = Field(sa_type=String(128), primary_key=True)
+    stage: int = Field(sa_type=SmallInteger)
+    revision: int = Field(sa_type=BigInteger)
+    state: bytes = Field(sa_type=LargeBinary)
+
+
+strategies = StrategyRow.__table__
 
 class StrategyStore:
     def __init__(self, engine: Engine) -> None:
@@ -63,25 +63,29 @@ class StrategyStore:
             raise FailedPrecondition(f"strategy {strategy.slug!r} changed meanwhile; read it again and retry")
 
 
-experiments = Table(
-    "experiments",
-    metadata,
-    Column("experiment_id", String(128), primary_key=True),
-    Column("state", LargeBinary, nullable=False),
-)
+class ExperimentRow(SQLModel, table=True):
+    __tablename__ = "experiments"
 
-experiment_samples = Table(
-    "experiment_samples",
-    metadata,
-    Column("experiment_id", String(128), primary_key=True),
-    Column("condition_id", String(130), primary_key=True),
-    Column("window_start_us", BigInteger, primary_key=True),
-    Column("position", BigInteger, nullable=False),
-    Column("window_end_us", BigInteger, nullable=False),
-    Column("control_value", String(64), nullable=False),
-    Column("variant_value", String(64), nullable=False),
-)
+    experiment_id: str = Field(sa_type=String(128), primary_key=True)
+    state: bytes = Field(sa_type=LargeBinary)
 
+
+experiments = ExperimentRow.__table__
+
+
+class ExperimentSampleRow(SQLModel, table=True):
+    __tablename__ = "experiment_samples"
+
+    experiment_id: str = Field(sa_type=String(128), primary_key=True)
+    condition_id: str = Field(sa_type=String(130), primary_key=True)
+    window_start_us: int = Field(sa_type=BigInteger, primary_key=True)
+    position: int = Field(sa_type=BigInteger)
+    window_end_us: int = Field(sa_type=BigInteger)
+    control_value: str = Field(sa_type=String(64))
+    variant_value: str = Field(sa_type=String(64))
+
+
+experiment_samples = ExperimentSampleRow.__table__
 
 class ExperimentStore:
     def __init__(self, engine: Engine) -> None:

@@ -31,17 +31,16 @@ from croniter import croniter
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Column,
     Engine,
     Index,
     Integer,
     String,
-    Table,
     Text,
     insert,
     select,
     update,
 )
+from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -51,36 +50,40 @@ from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.commands import Command
 from polytraders.servers.runtime.errors import GovernanceError, InvalidArgument, NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import metadata, upsert
+from polytraders.servers.runtime.storage import upsert
 
 log = logging.getLogger(__name__)
 COMPONENT = "cron"
 MISSED_LISTED = 100
 """Missed firings recorded one by one; earlier ones are recorded as one summary row."""
 
-cron_state = Table(
-    "cron_state",
-    metadata,
-    Column("task", String(128), primary_key=True),
-    Column("last_scheduled_us", BigInteger, nullable=False),
-    Column("enabled", Boolean, nullable=False, default=True),
-)
 
-cron_dispatches = Table(
-    "cron_dispatches",
-    metadata,
-    Column("dispatch_id", String(36), primary_key=True),
-    Column("task", String(128), nullable=False),
-    Column("scheduled_us", BigInteger, nullable=False),
-    Column("started_us", BigInteger),
-    Column("finished_us", BigInteger),
-    Column("outcome", Integer, nullable=False),
-    Column("detail", Text, nullable=False),
-    Column("triggered_by", String(128), nullable=False),
-    Index("cron_dispatches_by_task", "task", "scheduled_us"),
-    Index("cron_dispatches_by_time", "scheduled_us"),
-)
+class CronTaskStateRow(SQLModel, table=True):
+    __tablename__ = "cron_state"
 
+    task: str = Field(sa_type=String(128), primary_key=True)
+    last_scheduled_us: int = Field(sa_type=BigInteger)
+    enabled: bool = Field(default=True, sa_type=Boolean, sa_column_kwargs={"default": True})
+
+
+cron_state = CronTaskStateRow.__table__
+
+
+class CronDispatchRow(SQLModel, table=True):
+    __tablename__ = "cron_dispatches"
+    __table_args__ = (Index("cron_dispatches_by_task", "task", "scheduled_us"), Index("cron_dispatches_by_time", "scheduled_us"))
+
+    dispatch_id: str = Field(sa_type=String(36), primary_key=True)
+    task: str = Field(sa_type=String(128))
+    scheduled_us: int = Field(sa_type=BigInteger)
+    started_us: int | None = Field(default=None, sa_type=BigInteger)
+    finished_us: int | None = Field(default=None, sa_type=BigInteger)
+    outcome: int = Field(sa_type=Integer)
+    detail: str = Field(sa_type=Text)
+    triggered_by: str = Field(sa_type=String(128))
+
+
+cron_dispatches = CronDispatchRow.__table__
 
 @dataclass(frozen=True)
 class CronTask:

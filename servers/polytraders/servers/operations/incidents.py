@@ -19,17 +19,16 @@ from datetime import datetime
 from google.protobuf import json_format
 from sqlalchemy import (
     BigInteger,
-    Column,
     Engine,
     Index,
     Integer,
     LargeBinary,
     String,
-    Table,
     insert,
     select,
     update,
 )
+from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -48,7 +47,6 @@ from polytraders.servers.runtime.errors import (
 )
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
-from polytraders.servers.runtime.storage import metadata
 
 log = logging.getLogger(__name__)
 ACTOR = "incident-commander"
@@ -59,17 +57,19 @@ SEVERITIES = {
     "sev3": pb.INCIDENT_SEVERITY_SEV3,
 }
 
-incidents = Table(
-    "incidents",
-    metadata,
-    Column("incident_id", String(36), primary_key=True),
-    Column("state", Integer, nullable=False),
-    Column("declared_us", BigInteger, nullable=False),
-    Column("rca_due_us", BigInteger),
-    Column("body", LargeBinary, nullable=False),
-    Index("incidents_by_declared", "declared_us"),
-)
 
+class IncidentRow(SQLModel, table=True):
+    __tablename__ = "incidents"
+    __table_args__ = (Index("incidents_by_declared", "declared_us"),)
+
+    incident_id: str = Field(sa_type=String(36), primary_key=True)
+    state: int = Field(sa_type=Integer)
+    declared_us: int = Field(sa_type=BigInteger)
+    rca_due_us: int | None = Field(default=None, sa_type=BigInteger)
+    body: bytes = Field(sa_type=LargeBinary)
+
+
+incidents = IncidentRow.__table__
 
 def severity_name(severity: int) -> str:
     return pb.IncidentSeverity.Name(severity).removeprefix("INCIDENT_SEVERITY_")

@@ -23,7 +23,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import grpc
-from sqlalchemy import BigInteger, Column, Engine, Integer, String, Table, select
+from sqlalchemy import BigInteger, Engine, Integer, String, select
+from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -31,22 +32,24 @@ from polytraders.sdk.clock import Clock, to_micros, to_timestamp
 from polytraders.sdk.config import canonical_json
 from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import insert_for, metadata
+from polytraders.servers.runtime.storage import insert_for
 
 COMPONENT = "sla-monitor"
 FLEET = "fleet"
 SERVER_FAULTS = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN,
                            grpc.StatusCode.DATA_LOSS, grpc.StatusCode.DEADLINE_EXCEEDED})  # fmt: skip
 
-slo_minutes = Table(
-    "slo_minutes",
-    metadata,
-    Column("slo", String(128), primary_key=True),
-    Column("minute", BigInteger, primary_key=True),
-    Column("good", Integer, nullable=False),
-    Column("total", Integer, nullable=False),
-)
 
+class SloMinuteRow(SQLModel, table=True):
+    __tablename__ = "slo_minutes"
+
+    slo: str = Field(sa_type=String(128), primary_key=True)
+    minute: int = Field(sa_type=BigInteger, primary_key=True)
+    good: int = Field(sa_type=Integer)
+    total: int = Field(sa_type=Integer)
+
+
+slo_minutes = SloMinuteRow.__table__
 
 @dataclass(frozen=True)
 class BurnRule:

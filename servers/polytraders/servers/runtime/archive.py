@@ -19,7 +19,6 @@ from typing import NamedTuple
 
 from sqlalchemy import (
     BigInteger,
-    Column,
     Connection,
     Engine,
     Integer,
@@ -32,28 +31,32 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2
 
 from .ledger import ComplianceLedger, LedgerRecord
-from .storage import WalCheckpointer, metadata
+from .storage import WalCheckpointer
 
-report_archive = Table(
-    "report_archive",
-    metadata,
+
+class ArchivedReportRow(SQLModel, table=True):
+    __tablename__ = "report_archive"
+
     # Assigned by the writer, so fan-out knows each stored report's position before commit.
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
-    Column("report_id", String(36), nullable=False, unique=True),
-    Column("kind", SmallInteger, nullable=False),
-    Column("bot_slug", String(128), nullable=False),
-    Column("epoch", Integer, nullable=False),
-    Column("mode", SmallInteger, nullable=False),
-    Column("retention", SmallInteger, nullable=False),
-    Column("produced_at_us", BigInteger, nullable=False),
-    Column("received_at_us", BigInteger, nullable=False),
-    Column("expires_at_us", BigInteger, nullable=False),
-    Column("payload", LargeBinary, nullable=False),
-)
+    seq: int = Field(sa_type=BigInteger().with_variant(Integer, "sqlite"), primary_key=True, sa_column_kwargs={"autoincrement": False})
+    report_id: str = Field(sa_type=String(36), unique=True)
+    kind: int = Field(sa_type=SmallInteger)
+    bot_slug: str = Field(sa_type=String(128))
+    epoch: int = Field(sa_type=Integer)
+    mode: int = Field(sa_type=SmallInteger)
+    retention: int = Field(sa_type=SmallInteger)
+    produced_at_us: int = Field(sa_type=BigInteger)
+    received_at_us: int = Field(sa_type=BigInteger)
+    expires_at_us: int = Field(sa_type=BigInteger)
+    payload: bytes = Field(sa_type=LargeBinary)
+
+
+report_archive = ArchivedReportRow.__table__
 
 _TOPIC_BY_KIND = {
     reports_pb2.REPORT_KIND_OBSERVATION: "observation",

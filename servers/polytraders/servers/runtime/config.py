@@ -20,6 +20,9 @@ class ServerConfig:
     """Port every group shares in the embedded default; 0 picks a free one."""
     database_url: str = "sqlite:///polytraders-governance.db"
     """SQLAlchemy URL; the default is a SQLite file (WAL) in the working directory."""
+    upgrade_schema: bool | None = None
+    """Bring a database that is behind to the code's schema at start (under a lock); unset means
+    yes on SQLite (the embedded default) and no on PostgreSQL, where a deploy runs `db upgrade`."""
     groups: tuple[str, ...] = ()
     """Bot groups to serve; empty serves every available group."""
     tokens_file: str = "polytraders-tokens.toml"
@@ -107,6 +110,12 @@ class ServerConfig:
     incident_declarers: tuple[str, ...] = ()
     """Bot slugs (guards, monitors) whose tokens may declare incidents; operators always may."""
 
+    @property
+    def upgrades_schema(self) -> bool:
+        if self.upgrade_schema is not None:
+            return self.upgrade_schema
+        return self.database_url.startswith("sqlite")
+
     def replace(self, **changes: Any) -> ServerConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -116,7 +125,7 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 def _coerce(name: str, kind: str, raw: Any) -> Any:
-    if kind == "bool":
+    if kind in ("bool", "bool | None"):
         if isinstance(raw, bool):
             return raw
         text = str(raw).strip().lower()

@@ -24,73 +24,52 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    DDL,
     BigInteger,
-    Column,
     Connection,
     Engine,
     Integer,
     LargeBinary,
     String,
-    Table,
     UniqueConstraint,
-    event,
     func,
     insert,
     select,
 )
-
-from .storage import metadata
+from sqlmodel import Field, SQLModel
 
 GENESIS = bytes(32)
 CHECKPOINT_EVERY = 1024
 
-ledger_entries = Table(
-    "ledger_entries",
-    metadata,
-    Column("stream", String(128), primary_key=True),
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
-    Column("entry_id", String(36), nullable=False),
-    Column("recorded_at_us", BigInteger, nullable=False),
-    Column("corrects", String(36), nullable=False, default=""),
-    Column("payload", LargeBinary, nullable=False),
-    Column("prev_hash", LargeBinary, nullable=False),
-    Column("hash", LargeBinary, nullable=False),
-    UniqueConstraint("entry_id", name="ledger_entries_entry_id"),
-)
 
-ledger_checkpoints = Table(
-    "ledger_checkpoints",
-    metadata,
-    Column("stream", String(128), primary_key=True),
-    Column("last_seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("first_seq", BigInteger, nullable=False),
-    Column("merkle_root", LargeBinary, nullable=False),
-    Column("chain_hash", LargeBinary, nullable=False),
-    Column("recorded_at_us", BigInteger, nullable=False),
-)
+class LedgerEntryRow(SQLModel, table=True):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (UniqueConstraint("entry_id", name="ledger_entries_entry_id"),)
+
+    stream: str = Field(sa_type=String(128), primary_key=True)
+    seq: int = Field(sa_type=BigInteger().with_variant(Integer, "sqlite"), primary_key=True, sa_column_kwargs={"autoincrement": False})
+    entry_id: str = Field(sa_type=String(36))
+    recorded_at_us: int = Field(sa_type=BigInteger)
+    corrects: str = Field(default="", sa_type=String(36), sa_column_kwargs={"default": ""})
+    payload: bytes = Field(sa_type=LargeBinary)
+    prev_hash: bytes = Field(sa_type=LargeBinary)
+    hash: bytes = Field(sa_type=LargeBinary)
 
 
-# Defence in depth: the database itself refuses to update or delete an entry. (Someone who can
-# drop the trigger can still tamper, which is what the hash chain is for.)
-_APPEND_ONLY = {
-    "sqlite": [
-        "CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries "
-        "BEGIN SELECT RAISE(ABORT, 'ledger_entries is append-only'); END",
-        "CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries "
-        "BEGIN SELECT RAISE(ABORT, 'ledger_entries is append-only'); END",
-    ],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION ledger_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'ledger_entries is append-only'; END $$",
-        "CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries "
-        "FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()",
-    ],
-}
-for _dialect, _statements in _APPEND_ONLY.items():
-    for _statement in _statements:
-        event.listen(ledger_entries, "after_create", DDL(_statement).execute_if(dialect=_dialect))
+ledger_entries = LedgerEntryRow.__table__
 
+
+class LedgerCheckpointRow(SQLModel, table=True):
+    __tablename__ = "ledger_checkpoints"
+
+    stream: str = Field(sa_type=String(128), primary_key=True)
+    last_seq: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    first_seq: int = Field(sa_type=BigInteger)
+    merkle_root: bytes = Field(sa_type=LargeBinary)
+    chain_hash: bytes = Field(sa_type=LargeBinary)
+    recorded_at_us: int = Field(sa_type=BigInteger)
+
+
+ledger_checkpoints = LedgerCheckpointRow.__table__
 
 def _field(value: bytes) -> bytes:
     return len(value).to_bytes(4, "big") + value

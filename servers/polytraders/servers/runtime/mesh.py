@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from polytraders.sdk.clock import Clock, SystemClock
+from polytraders.servers import schema
 from polytraders.servers.attribution.service import attribution_bindings
 from polytraders.servers.audit.service import audit_bindings
 from polytraders.servers.ledger.service import ledger_bindings
@@ -30,7 +31,7 @@ from .config import ServerConfig
 from .interceptors import OperatorActionHook, OutcomeHook
 from .reporter import GovernanceReporter
 from .server import GovernanceServer, ServiceBinding, start_server
-from .storage import create_schema, make_engine
+from .storage import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,11 @@ class Mesh:
         tokens = TokenBook.from_file(config.tokens_file) if config.auth else None
         clock = clock or SystemClock()
         engine = make_engine(config.database_url)
-        await asyncio.to_thread(create_schema, engine)
+        try:
+            await asyncio.to_thread(schema.prepare, engine, upgrade=config.upgrades_schema)
+        except BaseException:
+            engine.dispose()
+            raise
         bus = ReportBus(
             ReportArchive(engine),
             clock,

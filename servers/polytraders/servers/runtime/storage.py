@@ -9,15 +9,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 
-# Every group's tables hang off this one MetaData, so one create_all builds the schema.
-metadata = MetaData()
 
 
 def normalise_url(url: str) -> str:
@@ -98,10 +96,6 @@ class WalCheckpointer:
 def _checkpoints() -> ThreadPoolExecutor:
     """One thread for every checkpointer in the process: checkpoints are rare and short."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-checkpoint")
-
-
-def create_schema(engine: Engine) -> None:
-    metadata.create_all(engine)
 
 
 def insert_for(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
