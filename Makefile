@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 ## make run: the whole mesh on the embedded default (SQLite file, dev tokens)
 run: $(STAMP)
-	$(BIN)/polytraders-gov serve --port $(PORT) --tokens-file config/dev-tokens.toml
+	$(BIN)/polytraders-gov serve --port $(PORT) --tokens-file config/dev-tokens.toml --upgrade
 
 ## make test: the whole suite, SQLite and PostgreSQL
 test: $(STAMP)
