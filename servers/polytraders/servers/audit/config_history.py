@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Engine, Index, String, Text, insert, select
+from sqlalchemy import BigInteger, Engine, Index, String, Text, select
 from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -21,6 +21,8 @@ from polytraders.sdk.clock import from_micros, to_micros
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument, NotFound
 from polytraders.servers.runtime.requests import page_size
+from polytraders.servers.runtime.set_aside import SetAside
+from polytraders.servers.runtime.storage import insert_checked
 
 from .follower import follow_records
 
@@ -82,16 +84,16 @@ class ConfigHistory:
         self._engine = engine
         self._bus = bus
 
-    async def follow(self) -> None:
+    async def follow(self, set_aside: SetAside) -> None:
         """Materialise config changes from the bus, resuming after the last one stored; ends with the bus."""
-        await follow_records(self._bus, self._engine, config_changes, RECORD_TYPE, self._insert)
+        await follow_records(self._bus, self._engine, config_changes, RECORD_TYPE, self._insert, set_aside)
 
     def _insert(self, seq: int, report: rpb.Report) -> None:
         details = json.loads(report.settlement.details_json)
         produced = report.header.produced_at
         dumps = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))  # noqa: E731
         with self._engine.begin() as conn:
-            conn.execute(insert(config_changes), {
+            insert_checked(conn, config_changes, {
                 "change_id": report.header.report_id, "bot_slug": report.header.bot_slug,
                 "changed_at_us": produced.seconds * 1_000_000 + produced.nanos // 1000, "archive_seq": seq,
                 "actor": details["actor"], "source": details["source"], "reason": details["reason"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 
 from sqlalchemy import Engine, Table, func, select
@@ -11,8 +10,7 @@ from sqlalchemy import Engine, Table, func, select
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
-
-log = logging.getLogger(__name__)
+from polytraders.servers.runtime.set_aside import SetAside
 
 
 def _last_seq(engine: Engine, table: Table) -> int:
@@ -21,11 +19,20 @@ def _last_seq(engine: Engine, table: Table) -> int:
 
 
 async def follow_records(
-    bus: ReportBus, engine: Engine, table: Table, record_type: str, store: Callable[[int, rpb.Report], None]
+    bus: ReportBus,
+    engine: Engine,
+    table: Table,
+    record_type: str,
+    store: Callable[[int, rpb.Report], None],
+    set_aside: SetAside,
 ) -> None:
     """Call `store(seq, report)` (in a thread) for each settlement of `record_type` after the last
-    one `table` holds (its `archive_seq` column); ends when the bus closes."""
-    after_seq = await asyncio.to_thread(_last_seq, engine, table)
+    one `table` holds or `record_type` set aside; ends when the bus closes. A record `store`
+    cannot take is set aside, and the next one is stored."""
+    stored, skipped = await asyncio.gather(
+        asyncio.to_thread(_last_seq, engine, table), asyncio.to_thread(set_aside.last_seq, record_type)
+    )
+    after_seq = max(stored, skipped)
     async for archived in bus.subscribe(
         ReportFilter(kinds=frozenset({rpb.REPORT_KIND_SETTLEMENT})), after_seq=after_seq
     ):
@@ -34,5 +41,5 @@ async def follow_records(
             continue
         try:
             await asyncio.to_thread(store, archived.seq, report)
-        except (ValueError, KeyError, TypeError) as error:  # kept in the archive and the ledger, not here
-            log.error("%s %s not materialised: %s", record_type, report.header.report_id, error)
+        except Exception as error:  # noqa: BLE001 - kept in the archive and the ledger; listed, alerted
+            await set_aside.put(record_type, archived.seq, report, error)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import BigInteger, Engine, Index, String, Text, insert, select
+from sqlalchemy import BigInteger, Engine, Index, String, Text, select
 from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -27,6 +27,8 @@ from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
+from polytraders.servers.runtime.set_aside import SetAside
+from polytraders.servers.runtime.storage import insert_checked
 
 from .follower import follow_records
 
@@ -118,15 +120,15 @@ class UserActivity:
             raise InvalidArgument.field("session_id", "is required")
         await self.record(user, session_id, "session.end", "", {})
 
-    async def follow(self) -> None:
+    async def follow(self, set_aside: SetAside) -> None:
         """Materialise user actions from the bus, resuming after the last one stored; ends with the bus."""
-        await follow_records(self._bus, self._engine, user_actions, RECORD_TYPE, self._insert)
+        await follow_records(self._bus, self._engine, user_actions, RECORD_TYPE, self._insert, set_aside)
 
     def _insert(self, seq: int, report: rpb.Report) -> None:
         record = json.loads(report.settlement.details_json)
         produced = report.header.produced_at
         with self._engine.begin() as conn:
-            conn.execute(insert(user_actions), {
+            insert_checked(conn, user_actions, {
                 "action_id": report.header.report_id, "user_name": record["user"], "session_id": record["session_id"],
                 "action": record["action"], "target": record["target"], "archive_seq": seq,
                 "at_us": produced.seconds * 1_000_000 + produced.nanos // 1000,

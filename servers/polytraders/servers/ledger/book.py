@@ -28,11 +28,14 @@ from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument
 from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.set_aside import SetAside
 from polytraders.servers.runtime.storage import upsert
 
 from .pnl import Holding, buy, convert, maker_rebate, mark_of, notional, sell, settle
 
 log = logging.getLogger(__name__)
+
+FOLLOWER = "pnl-reporter"
 
 
 class PnlEntryRow(SQLModel, table=True):
@@ -521,8 +524,9 @@ class PnLLedger:
         response.total.CopyFrom(_net(total))
         return response
 
-    async def follow(self) -> None:
-        """Book every live FILL ExecutionReport and take every observation's mark, from the stored cursor."""
+    async def follow(self, set_aside: SetAside) -> None:
+        """Book every live FILL ExecutionReport and take every observation's mark, from the stored cursor;
+        a report the book cannot take for a reason other than its content is set aside."""
         with self._engine.connect() as conn:
             after = (
                 conn.execute(select(ledger_cursor.c.seq).where(ledger_cursor.c.follower == "pnl")).scalar()
@@ -543,8 +547,8 @@ class PnLLedger:
                 log.warning(
                     "report %s from %s not booked: %s", report.header.report_id, report.header.bot_slug, error
                 )
-            except Exception:  # noqa: BLE001 - one report must not stop the books of every other bot
-                log.exception("report %s from %s not booked", report.header.report_id, report.header.bot_slug)
+            except Exception as error:  # noqa: BLE001 - one report must not stop the books of every other bot
+                await set_aside.put(FOLLOWER, archived.seq, report, error)
             await asyncio.to_thread(self._commit, [], archived.seq)
 
 

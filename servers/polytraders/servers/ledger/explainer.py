@@ -27,9 +27,12 @@ from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument, NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
+from polytraders.servers.runtime.set_aside import SetAside
 from polytraders.servers.runtime.storage import upsert
 
 log = logging.getLogger(__name__)
+
+FOLLOWER = "post-trade-explainer"
 StageAt = Callable[[str, datetime], Awaitable[str | None]]
 """The registry's stage of a strategy at an instant (None when it has no such strategy)."""
 
@@ -212,8 +215,9 @@ class PostTradeExplainer:
         with self._engine.begin() as conn:
             conn.execute(explanations.insert(), row)
 
-    async def follow(self) -> None:
-        """File every decision, vote and execution by trace; explain fills; re-explain when a link arrives."""
+    async def follow(self, set_aside: SetAside) -> None:
+        """File every decision, vote and execution by trace; explain fills; re-explain when a link
+        arrives; set aside a report that cannot be filed or explained."""
         with self._engine.connect() as conn:
             after = (
                 conn.execute(select(explanations.c.seq).order_by(explanations.c.seq.desc()).limit(1)).scalar()
@@ -231,8 +235,8 @@ class PostTradeExplainer:
                         fill = next(r for r in await asyncio.to_thread(self._trace, report.header.trace_id)
                                     if r.header.report_id == fill_id)  # fmt: skip
                         await self.explain(fill, archived.seq)
-            except Exception:  # noqa: BLE001 - one report must not stop the explanations of all others
-                log.exception("report %s not explained", report.header.report_id)
+            except Exception as error:  # noqa: BLE001 - one report must not stop the explanations of all others
+                await set_aside.put(FOLLOWER, archived.seq, report, error)
 
     async def get(self, fill_report_id: str) -> pb.Explanation:
         if not fill_report_id:

@@ -43,6 +43,7 @@ from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.commands import Command
 from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.set_aside import SetAside
 
 from .book import PnLLedger
 from .pnl import notional
@@ -188,9 +189,9 @@ class PortfolioSync:
                 if order.filled >= order.size:
                     del view.orders[e.order_id]
 
-    async def follow(self) -> None:
+    async def follow(self, set_aside: SetAside) -> None:
         """Replay the archive (no cycle runs before this is done: it would judge a half-built view),
-        then follow live reports."""
+        then follow live reports; one the view cannot take is set aside."""
         executions = ReportFilter(kinds=frozenset({rpb.REPORT_KIND_EXECUTION}), bot_slugs=self._bots,
                                   modes=frozenset({rpb.MODE_LIVE}))  # fmt: skip
         conversions = ReportFilter(
@@ -202,7 +203,7 @@ class PortfolioSync:
             page = await asyncio.to_thread(self._bus.archive.read_after, last, both, 5000)
             for archived in page:
                 if executions.matches(archived) or conversions.matches(archived):
-                    self._observe(archived)
+                    await self._observe(archived, set_aside)
             if page:
                 last = page[-1].seq
             if len(page) < 5000:
@@ -210,13 +211,16 @@ class PortfolioSync:
         self._caught_up.set()
         async for archived in self._bus.subscribe(both, after_seq=last):
             if executions.matches(archived) or conversions.matches(archived):
-                self._observe(archived)
+                await self._observe(archived, set_aside)
 
-    def _observe(self, archived: Any) -> None:
+    async def _observe(self, archived: Any, set_aside: SetAside) -> None:
+        report = rpb.Report.FromString(archived.payload)
         try:
-            self.observe(rpb.Report.FromString(archived.payload))
+            self.observe(report)
         except ArithmeticError:
             log.warning("report %s has no usable price", archived.report_id)
+        except Exception as error:  # noqa: BLE001 - one report must not blind the view to the rest
+            await set_aside.put(COMPONENT, archived.seq, report, error)
 
     def _read(self, positions: Mapping[str, list[pb.Position]]) -> dict[str, _Read]:
         """Everything the outside world says, for every account, or an exception: all or nothing."""

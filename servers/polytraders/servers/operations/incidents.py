@@ -47,6 +47,7 @@ from polytraders.servers.runtime.errors import (
 )
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
+from polytraders.servers.runtime.set_aside import SetAside
 
 log = logging.getLogger(__name__)
 ACTOR = "incident-commander"
@@ -367,8 +368,9 @@ class IncidentCommander:
             alerted.append(incident.incident_id)
         return f"{len(alerted)} overdue RCAs alerted" + (f": {', '.join(alerted)}" if alerted else "")
 
-    async def follow_acknowledgements(self) -> None:
-        """Put execution bots' answers to flatten requests on their incident's timeline."""
+    async def follow_acknowledgements(self, set_aside: SetAside) -> None:
+        """Put execution bots' answers to flatten requests on their incident's timeline; an answer
+        that cannot be put there is set aside."""
         for incident in await self.list([pb.INCIDENT_STATE_OPEN], 1000):
             for entry in incident.timeline:
                 if entry.action == "auto.flatten_request":
@@ -388,7 +390,5 @@ class IncidentCommander:
 
             try:
                 await self._change(incident_id, change)
-            except Exception:  # noqa: BLE001 - keep following: the acknowledgement stays in the archive
-                log.exception(
-                    "flatten acknowledgement %s not put on incident %s", report.header.report_id, incident_id
-                )
+            except Exception as error:  # noqa: BLE001 - keep following: the acknowledgement stays in the archive
+                await set_aside.put(ACTOR, archived.seq, report, error)

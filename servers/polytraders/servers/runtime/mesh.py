@@ -31,6 +31,7 @@ from .config import ServerConfig
 from .interceptors import OperatorActionHook, OutcomeHook
 from .reporter import GovernanceReporter
 from .server import GovernanceServer, ServiceBinding, start_server
+from .set_aside import SetAside
 from .storage import make_engine
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class MeshParts:
     bus: ReportBus
     alerts: AlertRouter
     """Where groups raise alerts (OperationsReports on the bus; the operations group adds the pager)."""
+    set_aside: SetAside
+    """Where bus followers put a report they could not store, and go on."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     on_operator_action: OperatorActionHook | None = None
     """Set by the audit group: where every operator call that changes something is recorded."""
@@ -135,7 +138,7 @@ class Mesh:
             subscriber_queue=config.subscriber_queue,
         )
         alerts = AlertRouter(BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock)))
-        parts = MeshParts(config, engine, clock, bus, alerts)
+        parts = MeshParts(config, engine, clock, bus, alerts, SetAside(engine, alerts, clock))
         bindings = [binding for group in groups for binding in GROUPS[group](parts)]
         server = await start_server(
             bindings,

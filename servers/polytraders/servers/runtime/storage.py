@@ -121,3 +121,19 @@ def upsert(
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(key))
     conn.execute(statement, list(rows))
+
+
+def insert_checked(conn: Connection, table: Table, row: Mapping[str, Any]) -> None:
+    """Insert one row whose strings the column must hold on either backend: PostgreSQL refuses a
+    NUL character or a string longer than its column, SQLite stores both; here both refuse alike."""
+    for column in table.columns:
+        value = row.get(column.name)
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            raise ValueError(f"{column.name} holds a NUL character")
+        length = getattr(column.type, "length", None)
+        if length is not None and len(value) > length:
+            raise ValueError(f"{column.name} is {len(value)} characters, longer than its column's {length}")
+    conn.execute(insert_for(conn, table), row)
+
