@@ -7,14 +7,16 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance
 from polytraders.sdk.clock import ManualClock
 from polytraders.servers.audit.user_activity import RECORD_TYPE
 from polytraders.servers.runtime.archive import ReportFilter
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.runtime.mesh import BACKGROUND_WORK, MeshThread
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.set_aside import SetAsideReport
 from tests.conftest import start_mesh
@@ -94,3 +96,21 @@ def test_a_restarted_follower_goes_on_after_what_it_set_aside_and_lists_it_once(
         assert [r.report_id for r in aside] == [poisoned]
     finally:
         mesh.stop()
+
+
+def test_a_follower_that_stops_is_alerted_and_shown_in_health(mesh: MeshThread) -> None:
+    async def stops() -> None:
+        raise ConnectionError("database went away")
+
+    async def spawn() -> None:
+        mesh.mesh.parts.spawn(stops())
+
+    with grpc.insecure_channel(mesh.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        probe = health_pb2.HealthCheckRequest(service=BACKGROUND_WORK)
+        assert health.Check(probe).status == health_pb2.HealthCheckResponse.SERVING
+        mesh.call(spawn())
+        _eventually(lambda: health.Check(probe).status, lambda s: s == health_pb2.HealthCheckResponse.NOT_SERVING)
+    alerts = _eventually(lambda: _alerts(mesh), bool)
+    assert any("stopped before the mesh did: ConnectionError: database went away" in a.operations.explanation
+               for a in alerts)  # fmt: skip

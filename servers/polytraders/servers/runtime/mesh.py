@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from grpc_health.v1 import health_pb2
 from sqlalchemy import Engine
 
+from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, SystemClock
 from polytraders.servers import schema
 from polytraders.servers.attribution.service import attribution_bindings
@@ -21,7 +23,7 @@ from polytraders.servers.ledger.service import ledger_bindings
 from polytraders.servers.lifecycle.group import lifecycle_bindings
 from polytraders.servers.operations.service import operations_bindings
 
-from .alerts import AlertRouter, BusAlertSink
+from .alerts import Alert, AlertRouter, BusAlertSink
 from .archive import ReportArchive
 from .auth import TokenBook
 from .bus import ReportBus
@@ -35,6 +37,10 @@ from .set_aside import SetAside
 from .storage import make_engine
 
 log = logging.getLogger(__name__)
+
+BACKGROUND_WORK = "polytraders.governance.background"
+"""The health service that is NOT_SERVING once any follower or periodic loop of the process has
+stopped (`grpcurl -d '{"service": "polytraders.governance.background"}' ... Health/Check`)."""
 
 
 @dataclass
@@ -62,9 +68,33 @@ class MeshParts:
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """What a group must do when the mesh stops (end its streams, close its channels)."""
 
+    stopped_work: list[str] = field(default_factory=list)
+    """Background work that ended before the mesh stopped; health's BACKGROUND_WORK is then NOT_SERVING."""
+    on_work_stopped: Callable[[], Awaitable[None]] | None = None
+
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run a group's background work (e.g. following the bus) for the life of the mesh."""
-        self.tasks.append(asyncio.get_running_loop().create_task(work))
+        """Run a group's background work (e.g. following the bus) for the life of the mesh; work
+        that ends early (a follower that stopped) is alerted and shown in health, never silent."""
+        self.tasks.append(asyncio.get_running_loop().create_task(self._watched(work)))
+
+    async def _watched(self, work: Coroutine[Any, Any, None]) -> None:
+        name = getattr(work, "__qualname__", repr(work))
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - said in the log, the alert and health
+            log.exception("background work %s stopped", name)
+            reason = f"{type(error).__name__}: {error}"
+        else:
+            reason = "it returned"
+        if self.stopping.is_set():
+            return
+        self.stopped_work.append(name)
+        await self.alerts.send(Alert("governance", f"stopped:{name}", rpb.SEVERITY_PAGE,
+                                     f"background work {name} stopped before the mesh did: {reason}"[:1000]))  # fmt: skip
+        if self.on_work_stopped is not None:
+            await self.on_work_stopped()
 
     def every(self, seconds: float, work: Callable[[], Awaitable[Any]]) -> None:
         """Run `work` now and then every `seconds` until the mesh stops; a failing round is logged."""
@@ -149,6 +179,13 @@ class Mesh:
             on_operator_action=parts.on_operator_action,
             on_outcome=parts.on_outcome,
         )
+        async def show_in_health() -> None:
+            await server.health.set(BACKGROUND_WORK, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+        await server.health.set(BACKGROUND_WORK, health_pb2.HealthCheckResponse.SERVING)
+        parts.on_work_stopped = show_in_health
+        if parts.stopped_work:
+            await show_in_health()
         return cls(parts, server, groups)
 
     async def stop(self) -> None:
