@@ -111,8 +111,8 @@ def _make_pre_alembic(database_url: str) -> None:
     """A database as the last release before Alembic left it: its tables, no alembic_version."""
     engine = make_engine(database_url)
     try:
-        schema.prepare(engine, upgrade=True)
         with engine.begin() as connection:
+            command.upgrade(schema.alembic_config(connection), schema.BASELINE)
             connection.execute(text("DROP TABLE alembic_version"))
     finally:
         engine.dispose()
