@@ -36,7 +36,7 @@ from sqlmodel import Field, SQLModel
 from polytraders.reports.v1 import reports_pb2
 
 from .ledger import ComplianceLedger, LedgerRecord
-from .storage import WalCheckpointer
+from .storage import WalCheckpointer, advisory_key
 
 
 class ArchivedReportRow(SQLModel, table=True):
@@ -275,8 +275,12 @@ class ReportArchive:
     back and written again without the reports already stored. So the common case costs
     one multi-row INSERT per thousand reports and no lookup, and `seq` stays gapless.
 
-    One writer per process (a lock); a second process writing the same database is safe
-    too: a clash on `seq` rolls the group back and it is retried afresh.
+    One writer per process (a lock). On PostgreSQL, where several processes write one archive,
+    each write transaction first takes the archive's sequencer lock (a transaction-level
+    advisory lock, released by the commit) and reads the last `seq` under it: transactions
+    number their reports one after another, so `seq` order is commit order by construction. No
+    two writers can take the same `seq`, and no reader can see `seq` 12 while 11 may still
+    commit: every cursor the bus hands out is safe to resume from.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -293,6 +297,8 @@ class ReportArchive:
         self._clashes = (IntegrityError, engine.dialect.loaded_dbapi.IntegrityError)
         self._checkpointer = WalCheckpointer.for_engine(engine)
         self._single_statement = _SingleStatementInsert(engine) if engine.dialect.name == "sqlite" else None
+        self._shared = engine.dialect.name == "postgresql"
+        self._sequencer_key: int | None = None
 
     def last_seq(self) -> int:
         with self._engine.connect() as conn:
@@ -383,7 +389,9 @@ class ReportArchive:
         known: set[str],
     ) -> list[StoredBatch]:
         with self._engine.begin() as conn:
-            if self._last_seq is None:
+            if self._shared:
+                self._take_sequencer(conn)
+            elif self._last_seq is None:
                 self._last_seq = conn.execute(
                     select(func.coalesce(func.max(report_archive.c.seq), 0))
                 ).scalar_one()
@@ -406,6 +414,18 @@ class ReportArchive:
         self._last_seq = seq
         self._after_commit(results)
         return results
+
+    def _take_sequencer(self, conn: Connection) -> None:
+        """Wait for the archive's sequencer lock (held until this transaction ends), then read the
+        last `seq`; if another process stored reports meanwhile, its ledger entries moved the
+        chain heads this process remembers."""
+        if self._sequencer_key is None:
+            self._sequencer_key = advisory_key("polytraders.archive", conn)
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({self._sequencer_key})")
+        last = conn.execute(select(func.coalesce(func.max(report_archive.c.seq), 0))).scalar_one()
+        if last != self._last_seq:
+            self._ledger.forget_heads()
+            self._last_seq = last
 
     def _insert_values(self, conn: Connection, rows: Iterator[tuple], count: int) -> int:  # type: ignore[type-arg]
         """Multi-row INSERTs: one statement (one GIL release) per thousand rows, not one per row.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -136,4 +137,12 @@ def insert_checked(conn: Connection, table: Table, row: Mapping[str, Any]) -> No
         if length is not None and len(value) > length:
             raise ValueError(f"{column.name} is {len(value)} characters, longer than its column's {length}")
     conn.execute(insert_for(conn, table), row)
+
+
+def advisory_key(purpose: str, conn: Connection) -> int:
+    """A PostgreSQL advisory lock key for `purpose` in the schema `conn` works in: databases that
+    share a server (or tests' per-test schemas) never wait for each other's locks."""
+    schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    digest = hashlib.sha256(f"{purpose}:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 

@@ -9,7 +9,6 @@ mid-start releases it), on SQLite under a lock file beside the database.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, inspect, select
+
+from polytraders.servers.runtime.storage import advisory_key
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +137,7 @@ def migration_lock(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def _advisory_lock(connection: Connection) -> Iterator[None]:
-    # Keyed by the schema in use, so databases that share a server (tests' per-test schemas) do
-    # not wait for each other.
-    schema = connection.execute(select(func.current_schema())).scalar_one()
-    digest = hashlib.sha256(f"polytraders.schema:{schema}".encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
+    key = advisory_key("polytraders.schema", connection)
     connection.execute(select(func.pg_advisory_lock(key)))
     connection.commit()
     try:
