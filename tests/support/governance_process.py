@@ -24,19 +24,33 @@ def free_port() -> int:
 
 
 class GovernanceProcess:
-    def __init__(self, database_url: str, port: int | None = None) -> None:
+    def __init__(self, database_url: str, port: int | None = None, *extra: str) -> None:
         self.database_url = database_url
+        self.extra = extra
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> GovernanceProcess:
+        self.launch()
+        self.wait_serving()
+        return self
+
+    @staticmethod
+    def start_together(processes: list[GovernanceProcess]) -> list[GovernanceProcess]:
+        """Launch every process, then wait for each: they start side by side."""
+        for process in processes:
+            process.launch()
+        for process in processes:
+            process.wait_serving()
+        return processes
+
+    def launch(self) -> GovernanceProcess:
         self.process = subprocess.Popen(
             [CLI, "serve", "--port", str(self.port), "--database-url", self.database_url,
-             "--tokens-file", str(DEV_TOKENS), "--upgrade", "--log-level", "warning"],
+             "--tokens-file", str(DEV_TOKENS), "--upgrade", "--log-level", "warning", *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
         )  # fmt: skip
-        self.wait_serving()
         return self
 
     def wait_serving(self, timeout: float = 30) -> None:

@@ -59,6 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         groups=tuple(g.strip() for g in args.groups.split(",") if g.strip()) if args.groups else None,
         auth=False if args.no_auth else None,
         upgrade_schema=args.upgrade,
+        bus_url=args.bus,
     )
 
     async def serve() -> None:
@@ -421,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="bring a database that is behind to this release's schema first "
         "(default: yes on SQLite, no on PostgreSQL)",
     )  # fmt: skip
+    serve.add_argument(
+        "--bus", help="NATS JetStream URL carrying reports between processes, e.g. nats://127.0.0.1:4222"
+    )
     serve.add_argument("--log-level", default=env("POLYTRADERS_LOG_LEVEL", "info"))
     serve.set_defaults(run=cmd_serve)
 

@@ -1,12 +1,17 @@
-"""Several `serve` processes on one PostgreSQL archive: writers interleave, cursors never clash."""
+"""Several `serve` processes on one PostgreSQL archive and one NATS JetStream: writers interleave,
+cursors never clash, and every subscriber on every process sees every report once, in order."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import select
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
@@ -14,8 +19,10 @@ from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.archive import report_archive
+from polytraders.servers.runtime.mesh import BUS
 from polytraders.servers.runtime.storage import make_engine
 from tests.support.governance_process import GovernanceProcess
+from tests.support.nats_server import NatsServer
 
 BOT = [("authorization", "Bearer dev-bot-token")]
 WRITERS_PER_PROCESS = 2
@@ -25,7 +32,7 @@ BATCH = 50
 
 @pytest.fixture
 def two_processes(postgres_url: str) -> Iterator[list[GovernanceProcess]]:
-    processes = [GovernanceProcess(postgres_url).start() for _ in range(2)]
+    processes = GovernanceProcess.start_together([GovernanceProcess(postgres_url) for _ in range(2)])
     yield processes
     for process in processes:
         process.stop()
@@ -73,3 +80,115 @@ def test_interleaved_writers_on_two_processes_store_every_batch_whole_once_with_
     for writer, answer in answers:  # each batch numbered in one piece, ending at its caller's cursor
         last = int(answer.last_cursor)  # type: ignore[union-attr]
         assert [component[seq] for seq in range(last - BATCH + 1, last + 1)] == [writer] * BATCH
+
+
+AUDITOR = [("authorization", "Bearer dev-auditor-token")]
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "jetstream").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bused(postgres_url: str, broker: NatsServer) -> Iterator[list[GovernanceProcess]]:
+    processes = GovernanceProcess.start_together([GovernanceProcess(postgres_url, None, "--bus", broker.url) for _ in range(2)])
+    yield processes
+    for process in processes:
+        process.stop()
+
+
+class Tail:
+    """A SubscribeReports stream of demo-bot's reports on one process, read on a thread."""
+
+    def __init__(self, address: str) -> None:
+        self.cursors: list[int] = []
+        self._channel = grpc.insecure_channel(address)
+        request = pb.SubscribeReportsRequest(bot_slugs=["demo-bot"])
+        self._stream = pb_grpc.ReportBusServiceStub(self._channel).SubscribeReports(request, metadata=AUDITOR)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(grpc.RpcError):
+            for item in self._stream:
+                self.cursors.append(int(item.cursor))
+
+    def wait_for(self, count: int) -> list[int]:
+        deadline = time.monotonic() + 60
+        while len(self.cursors) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return list(self.cursors)
+
+    def close(self) -> None:
+        self._stream.cancel()
+        self._channel.close()
+
+
+def _stored_demo_cursors(postgres_url: str) -> list[int]:
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            query = select(report_archive.c.seq).where(report_archive.c.bot_slug == "demo-bot").order_by(report_archive.c.seq)
+            return list(conn.execute(query).scalars())
+    finally:
+        engine.dispose()
+
+
+def _publish_everywhere(processes: list[GovernanceProcess]) -> list[tuple[str, pb.PublishReportsResponse | grpc.RpcError]]:
+    answers: list[tuple[str, pb.PublishReportsResponse | grpc.RpcError]] = []
+    writers = [threading.Thread(target=_write, args=(p.address, f"w{i}", answers)) for i, p in enumerate(processes)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert [a for _, a in answers if isinstance(a, grpc.RpcError)] == []
+    return answers
+
+
+def _bus_health(address: str) -> int:
+    with grpc.insecure_channel(address) as channel:
+        return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=BUS), timeout=5).status
+
+
+@pytest.mark.postgres
+def test_subscribers_on_every_process_see_every_report_stored_anywhere_once_in_order(
+    bused: list[GovernanceProcess], postgres_url: str
+) -> None:
+    tails = [Tail(process.address) for process in bused]
+    try:
+        _publish_everywhere(bused)
+        stored = _stored_demo_cursors(postgres_url)
+        assert len(stored) == len(bused) * BATCHES_PER_WRITER * BATCH
+        for tail in tails:
+            assert tail.wait_for(len(stored)) == stored  # each once, in cursor order, none missing
+    finally:
+        for tail in tails:
+            tail.close()
+
+
+@pytest.mark.postgres
+def test_with_the_broker_down_publishing_still_stores_and_subscribers_catch_up_when_it_returns(
+    bused: list[GovernanceProcess], broker: NatsServer, postgres_url: str
+) -> None:
+    tail = Tail(bused[1].address)
+    try:
+        broker.stop()
+        deadline = time.monotonic() + 30
+        while _bus_health(bused[0].address) != health_pb2.HealthCheckResponse.NOT_SERVING:
+            assert time.monotonic() < deadline, "health never showed the broker gone"
+            time.sleep(0.05)
+        _write(bused[0].address, "while-down", answers := [])
+        assert [a for _, a in answers if isinstance(a, grpc.RpcError)] == []  # governance never blocks
+        broker.start()
+        _write(bused[0].address, "after", answers)
+        stored = _stored_demo_cursors(postgres_url)
+        assert tail.wait_for(len(stored)) == stored
+        deadline = time.monotonic() + 30
+        while _bus_health(bused[0].address) != health_pb2.HealthCheckResponse.SERVING:
+            assert time.monotonic() < deadline, "health never showed the broker back"
+            time.sleep(0.05)
+    finally:
+        tail.close()

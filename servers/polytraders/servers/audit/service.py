@@ -139,8 +139,8 @@ def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-de
         parts.engine, parts.bus, GovernanceReporter(parts.bus, "user-activity-ledger", parts.clock)
     )
     parts.queries["audit.config_at"] = history.config_at
-    parts.spawn(history.follow(parts.set_aside))
-    parts.spawn(activity.follow(parts.set_aside))
+    parts.lead("audit.config-history", lambda: history.follow(parts.set_aside))
+    parts.lead("audit.user-activity", lambda: activity.follow(parts.set_aside))
     parts.on_operator_action = activity.record_operator_call
     return [
         ServiceBinding.of(

@@ -146,8 +146,8 @@ def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-d
     explainer = PostTradeExplainer(parts.engine, parts.bus, GovernanceReporter(parts.bus, "post-trade-explainer", parts.clock),
                                    parts.queries.get("registry.stage_at"))  # fmt: skip
     parts.commands["pnl.window"] = pnl_window
-    parts.spawn(ledger.follow(parts.set_aside))
-    parts.spawn(explainer.follow(parts.set_aside))
+    parts.lead("ledger.pnl", lambda: ledger.follow(parts.set_aside))
+    parts.lead("ledger.explainer", lambda: explainer.follow(parts.set_aside))
     sync = portfolio_sync(parts, ledger)
     if sync is not None:
         parts.spawn(sync.follow(parts.set_aside))

@@ -179,7 +179,7 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
     if heartbeat.layers:
         parts.every(config.heartbeat_interval_seconds, sweep)
     parts.on_stop.append(heartbeat.close)
-    parts.spawn(commander.follow_acknowledgements(parts.set_aside))
+    parts.lead("operations.flatten-acks", lambda: commander.follow_acknowledgements(parts.set_aside))
     return [
         ServiceBinding.of(pb, "CronRunnerService", CronRunnerServicer(cron), CRON_ACCESS),
         ServiceBinding.of(pb, "HealthHeartbeatService", HealthHeartbeatServicer(heartbeat), HEARTBEAT_ACCESS),

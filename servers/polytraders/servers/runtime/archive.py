@@ -36,7 +36,7 @@ from sqlmodel import Field, SQLModel
 from polytraders.reports.v1 import reports_pb2
 
 from .ledger import ComplianceLedger, LedgerRecord
-from .storage import WalCheckpointer, advisory_key
+from .storage import WalCheckpointer, advisory_key, archive_channel
 
 
 class ArchivedReportRow(SQLModel, table=True):
@@ -66,6 +66,10 @@ _TOPIC_BY_KIND = {
     reports_pb2.REPORT_KIND_SETTLEMENT: "settlement",
     reports_pb2.REPORT_KIND_OPERATIONS: "operations",
 }
+
+
+SEQUENCER = "polytraders.archive"
+"""The purpose of the archive's sequencer lock (its key also names the archive's NOTIFY channel)."""
 
 
 def topic_for(kind: int) -> str:
@@ -300,6 +304,11 @@ class ReportArchive:
         self._shared = engine.dialect.name == "postgresql"
         self._sequencer_key: int | None = None
 
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may write this archive too (PostgreSQL)."""
+        return self._shared
+
     def last_seq(self) -> int:
         with self._engine.connect() as conn:
             return conn.execute(select(func.coalesce(func.max(report_archive.c.seq), 0))).scalar_one()
@@ -420,8 +429,10 @@ class ReportArchive:
         last `seq`; if another process stored reports meanwhile, its ledger entries moved the
         chain heads this process remembers."""
         if self._sequencer_key is None:
-            self._sequencer_key = advisory_key("polytraders.archive", conn)
+            self._sequencer_key = advisory_key(SEQUENCER, conn)
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({self._sequencer_key})")
+        # Delivered when this transaction commits: the broker relay, wherever it runs, looks now.
+        conn.exec_driver_sql(f"NOTIFY {archive_channel(self._sequencer_key)}")
         last = conn.execute(select(func.coalesce(func.max(report_archive.c.seq), 0))).scalar_one()
         if last != self._last_seq:
             self._ledger.forget_heads()

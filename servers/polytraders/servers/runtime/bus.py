@@ -5,6 +5,14 @@ order is commit order is fan-out order.
 A subscriber registers for live reports *before* it reads the archive, drops live reports
 it already read, and falls back to the archive whenever its live buffer overflowed:
 the archive holds everything, so no subscriber ever sees a gap or a duplicate.
+
+When other processes write the same archive (PostgreSQL; the mesh starts the sequencer), this
+process's own reports and those the broker brings from the others (`deliver`) reach subscribers
+through one sequencer that
+hands them out strictly in `seq` order: a report past the next expected `seq` first has the
+reports before it read from the archive (the archive numbers in commit order, so they are
+there), and one already handed out is dropped. The sequencer also looks at the archive's last
+`seq` every `watermark_seconds`, so reports whose broker message never came arrive all the same.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -79,6 +87,7 @@ class ReportBus:
         *,
         max_batch: int = 5000,
         subscriber_queue: int = 10_000,
+        watermark_seconds: float = 1.0,
     ) -> None:
         self.archive = archive
         self._clock = clock
@@ -89,6 +98,11 @@ class ReportBus:
         self._writing = False
         self._subscriptions: set[_Subscription] = set()
         self._closed = False
+        self._watermark_seconds = watermark_seconds
+        self.on_stored: list[Callable[[], None]] = []
+        """Called on the loop after each store (the broker relay looks at the archive then)."""
+        self._inbox: asyncio.Queue[list[ArchivedReport]] | None = None
+        self._sequencer: asyncio.Task[None] | None = None
 
     def validate(
         self, reports: Sequence[reports_pb2.Report], request: WireRequest | None = None
@@ -196,13 +210,64 @@ class ReportBus:
                 if not done.done():
                     done.set_exception(outcome)
             return
+        for stored in self.on_stored:
+            stored()
         for (_, done), stored in zip(group, outcome, strict=True):
-            if self._subscriptions:
+            if self._inbox is not None:
+                self.deliver(list(stored.archived()))
+            elif self._subscriptions:
                 for report in stored.archived():
                     for subscription in self._subscriptions:
                         subscription.offer(report)
             if not done.done():
                 done.set_result(PublishResult(len(stored.reports), stored.duplicates, stored.last_seq))
+
+    def deliver(self, reports: list[ArchivedReport]) -> None:
+        """Hand stored reports (in `seq` order) to the sequencer, which fans them out in order."""
+        if self._inbox is not None and not self._closed and reports:
+            self._inbox.put_nowait(reports)
+
+    async def start_sequencer(self) -> None:
+        """Start handing out from the archive's last `seq` on, before this process publishes: a
+        process that never publishes sees every other process's reports all the same."""
+        last = await asyncio.to_thread(self.archive.last_seq)
+        if self._inbox is None:
+            self._inbox = asyncio.Queue()
+            self._sequencer = asyncio.get_running_loop().create_task(self._sequence(self._inbox, last))
+
+    async def _sequence(self, inbox: asyncio.Queue[list[ArchivedReport]], delivered: int) -> None:
+        while not self._closed:
+            try:
+                reports = await asyncio.wait_for(inbox.get(), self._watermark_seconds)
+            except TimeoutError:
+                last = await asyncio.to_thread(self.archive.last_seq)
+                if last > delivered:
+                    delivered = await self._fill(delivered, last)
+                continue
+            for report in reports:
+                if report.seq <= delivered:
+                    continue
+                if report.seq > delivered + 1:
+                    delivered = await self._fill(delivered, report.seq - 1)
+                self._offer(report)
+                delivered = report.seq
+
+    async def _fill(self, delivered: int, through: int) -> int:
+        """Hand out the archive's reports after `delivered` up to `through`; returns `through`."""
+        everything = ReportFilter()
+        while delivered < through:
+            page = await asyncio.to_thread(self.archive.read_after, delivered, everything, min(_PAGE, through - delivered))
+            for report in page:
+                self._offer(report)
+            if len(page) < min(_PAGE, through - delivered):
+                log.warning("reports %d..%d are not in the archive (purged?)", delivered + 1, through)
+                break
+            delivered = page[-1].seq
+        return through
+
+    def _offer(self, report: ArchivedReport) -> None:
+        for subscription in self._subscriptions:
+            subscription.offer(report)
 
     async def subscribe(
         self, report_filter: ReportFilter, *, after_seq: int = 0, live_only: bool = False
@@ -239,5 +304,7 @@ class ReportBus:
     def close(self) -> None:
         """End every subscription stream (the server is draining)."""
         self._closed = True
+        if self._sequencer is not None:
+            self._sequencer.cancel()
         for subscription in self._subscriptions:
             subscription.end()

@@ -23,6 +23,13 @@ class ServerConfig:
     upgrade_schema: bool | None = None
     """Bring a database that is behind to the code's schema at start (under a lock); unset means
     yes on SQLite (the embedded default) and no on PostgreSQL, where a deploy runs `db upgrade`."""
+    bus_url: str = ""
+    """NATS JetStream (e.g. nats://127.0.0.1:4222) carrying reports between processes; empty: the
+    in-process bus only (one process, or processes that see each other's reports via the archive)."""
+    bus_stream_max_age_s: float = 7 * 24 * 3600.0
+    """How long the broker's stream keeps a report (the archive keeps the 1- and 7-year record)."""
+    leader_retry_seconds: float = 1.0
+    """How often a standby tries to take a duty, and a leader checks it still holds it."""
     groups: tuple[str, ...] = ()
     """Bot groups to serve; empty serves every available group."""
     tokens_file: str = "polytraders-tokens.toml"

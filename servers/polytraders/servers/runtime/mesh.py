@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -31,6 +32,8 @@ from .bus_service import report_bus_binding
 from .commands import Command
 from .config import ServerConfig
 from .interceptors import OperatorActionHook, OutcomeHook
+from .jetstream import JetStreamLink
+from .leadership import Leadership
 from .reporter import GovernanceReporter
 from .server import GovernanceServer, ServiceBinding, start_server
 from .set_aside import SetAside
@@ -38,6 +41,8 @@ from .storage import make_engine
 
 log = logging.getLogger(__name__)
 
+BUS = "polytraders.governance.bus"
+"""The health service that is NOT_SERVING while the report broker (NATS JetStream) is unreachable."""
 BACKGROUND_WORK = "polytraders.governance.background"
 """The health service that is NOT_SERVING once any follower or periodic loop of the process has
 stopped (`grpcurl -d '{"service": "polytraders.governance.background"}' ... Health/Check`)."""
@@ -68,17 +73,36 @@ class MeshParts:
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """What a group must do when the mesh stops (end its streams, close its channels)."""
 
+    leadership: Leadership | None = None
+    """Who runs each duty that must run once across processes (followers, the broker relay)."""
     stopped_work: list[str] = field(default_factory=list)
     """Background work that ended before the mesh stopped; health's BACKGROUND_WORK is then NOT_SERVING."""
     on_work_stopped: Callable[[], Awaitable[None]] | None = None
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None], *, name: str = "") -> None:
         """Run a group's background work (e.g. following the bus) for the life of the mesh; work
         that ends early (a follower that stopped) is alerted and shown in health, never silent."""
-        self.tasks.append(asyncio.get_running_loop().create_task(self._watched(work)))
+        name = name or getattr(work, "__qualname__", repr(work))
+        self.tasks.append(asyncio.get_running_loop().create_task(self._watched(work, name)))
 
-    async def _watched(self, work: Coroutine[Any, Any, None]) -> None:
-        name = getattr(work, "__qualname__", repr(work))
+    def lead(self, duty: str, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `work()` in whichever one process of those sharing the database holds `duty`."""
+        assert self.leadership is not None
+        leadership = self.leadership
+
+        async def until_stopped() -> None:
+            leading = asyncio.ensure_future(leadership.lead(duty, work))
+            stopped = asyncio.ensure_future(self.stopping.wait())
+            await asyncio.wait({leading, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not leading.done():  # the mesh is stopping: a standby or a relay has no end of its own
+                leading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await leading
+
+        self.spawn(until_stopped(), name=duty)
+
+    async def _watched(self, work: Coroutine[Any, Any, None], name: str) -> None:
         try:
             await work
         except asyncio.CancelledError:
@@ -133,6 +157,28 @@ GROUPS: dict[str, Callable[[MeshParts], list[ServiceBinding]]] = {
 }
 
 
+def _link_to_broker(parts: MeshParts, server: GovernanceServer) -> None:
+    """The bus across processes: relay the archive to NATS JetStream (one process leads it) and
+    feed this process's bus from it; health's BUS service says whether the broker is reachable."""
+
+    went_down = False
+
+    async def on_state(up: bool, why: str) -> None:
+        nonlocal went_down
+        status = health_pb2.HealthCheckResponse.SERVING if up else health_pb2.HealthCheckResponse.NOT_SERVING
+        await server.health.set(BUS, status)
+        if went_down or not up:
+            await parts.alerts.send(Alert("report-bus", "bus:broker", rpb.SEVERITY_ERROR, why, resolved=up))
+        went_down = not up
+
+    link = JetStreamLink(parts.config.bus_url, parts.bus, parts.engine, on_state,
+                         max_age_seconds=parts.config.bus_stream_max_age_s)  # fmt: skip
+    parts.bus.on_stored.append(link.wake)
+    parts.on_stop.append(link.close)
+    parts.spawn(link.connect())
+    parts.lead("bus.relay", link.relay)
+
+
 class Mesh:
     def __init__(self, parts: MeshParts, server: GovernanceServer, groups: list[str]) -> None:
         self.parts = parts
@@ -169,6 +215,9 @@ class Mesh:
         )
         alerts = AlertRouter(BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock)))
         parts = MeshParts(config, engine, clock, bus, alerts, SetAside(engine, alerts, clock))
+        parts.leadership = Leadership(engine, retry_seconds=config.leader_retry_seconds)
+        if bus.archive.shared:
+            await bus.start_sequencer()
         bindings = [binding for group in groups for binding in GROUPS[group](parts)]
         server = await start_server(
             bindings,
@@ -179,6 +228,7 @@ class Mesh:
             on_operator_action=parts.on_operator_action,
             on_outcome=parts.on_outcome,
         )
+
         async def show_in_health() -> None:
             await server.health.set(BACKGROUND_WORK, health_pb2.HealthCheckResponse.NOT_SERVING)
 
@@ -186,6 +236,8 @@ class Mesh:
         parts.on_work_stopped = show_in_health
         if parts.stopped_work:
             await show_in_health()
+        if config.bus_url:
+            _link_to_broker(parts, server)
         return cls(parts, server, groups)
 
     async def stop(self) -> None:
@@ -199,6 +251,8 @@ class Mesh:
             for task in self.parts.tasks:
                 task.cancel()
         await self.server.drain(self.parts.config.drain_seconds)
+        if self.parts.leadership is not None:
+            self.parts.leadership.close()
         self.parts.engine.dispose()
 
     async def serve_until_signalled(self) -> None:

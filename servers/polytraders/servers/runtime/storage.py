@@ -142,7 +142,15 @@ def insert_checked(conn: Connection, table: Table, row: Mapping[str, Any]) -> No
 def advisory_key(purpose: str, conn: Connection) -> int:
     """A PostgreSQL advisory lock key for `purpose` in the schema `conn` works in: databases that
     share a server (or tests' per-test schemas) never wait for each other's locks."""
-    schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    return lock_key(purpose, conn.exec_driver_sql("SELECT current_schema()").scalar_one())
+
+
+def lock_key(purpose: str, schema: str) -> int:
     digest = hashlib.sha256(f"{purpose}:{schema}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def archive_channel(sequencer_key: int) -> str:
+    """The NOTIFY channel an archive's commits are announced on (its sequencer's key names it)."""
+    return f"polytraders_archive_{abs(sequencer_key)}"
 

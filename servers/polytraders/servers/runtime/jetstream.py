@@ -1,0 +1,248 @@
+"""The report bus between processes: the archive relayed to NATS JetStream, every bus fed from it.
+
+Subjects make the topics real: `polytraders.reports.<kind>.<bot_slug>.<epoch>` (a `.` in a slug
+is written `%2E`). One relay for the whole database (a duty under `Leadership`) follows the
+archive from its stored cursor, woken by every commit (PostgreSQL NOTIFY, sent by the archive's
+write transaction) and at least every `poll_seconds`, and publishes each run of consecutive
+reports of one subject as one message: the reports framed as a `PublishReportsRequest` (byte for
+byte as archived), header `Polytraders-Cursor` the first report's cursor, `Nats-Msg-Id`
+"<first report_id>:<count>" so the stream drops a resend within its duplicate window. The archive
+is the outbox: the relay stores its cursor only once the stream acknowledged a page, so a crash in
+between loses nothing, and what it may send twice every reader drops by cursor.
+
+Every process subscribes to `polytraders.reports.>` and hands what arrives to its bus's sequencer,
+which fills any gap from the archive. The broker away: publishing still stores, health shows the
+bus NOT_SERVING and an alert says so; back, the relay sends what it missed and the sequencers
+catch up from the archive, with no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import nats
+import psycopg
+from nats.aio.client import Client as Nats
+from nats.aio.msg import Msg
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from sqlalchemy import BigInteger, Engine, String, select
+from sqlalchemy.engine import make_url
+from sqlmodel import Field, SQLModel
+
+from polytraders.reports.v1 import reports_pb2
+from polytraders.sdk.outbox import frame_reports, unframe_reports
+
+from .archive import SEQUENCER, ArchivedReport, ReportFilter, topic_for
+from .bus import ReportBus
+from .storage import archive_channel, lock_key, upsert
+
+log = logging.getLogger(__name__)
+
+STREAM = "POLYTRADERS_REPORTS"
+SUBJECTS = "polytraders.reports.>"
+CURSOR_HEADER = "Polytraders-Cursor"
+RELAY = "jetstream"
+_PAGE = 2000
+
+
+class RelayCursorRow(SQLModel, table=True):
+    """How far a relay has handed the archive to its broker (acknowledged)."""
+
+    __tablename__ = "bus_relay_cursors"
+
+    relay: str = Field(sa_type=String(32), primary_key=True)
+    cursor: int = Field(sa_type=BigInteger)
+
+
+relay_cursors = RelayCursorRow.__table__
+
+
+def subject_for(report: ArchivedReport) -> str:
+    return f"{topic_for(report.kind)}.{report.bot_slug.replace('.', '%2E')}.{report.epoch}"
+
+
+def _archived(cursor: int, payload: bytes) -> ArchivedReport:
+    header = reports_pb2.Report.FromString(payload).header
+    return ArchivedReport(cursor, header.report_id, header.kind, header.bot_slug, header.epoch, header.mode, payload)
+
+
+class JetStreamLink:
+    """One process's connection to the broker: the feed into its bus, and the relay when it leads."""
+
+    def __init__(
+        self,
+        url: str,
+        bus: ReportBus,
+        engine: Engine,
+        on_state: Callable[[bool, str], Awaitable[None]],
+        *,
+        max_age_seconds: float = 7 * 24 * 3600,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._url = url
+        self._bus = bus
+        self._engine = engine
+        self._on_state = on_state
+        self._max_age_seconds = max_age_seconds
+        self._poll_seconds = poll_seconds
+        self._nats: Nats | None = None
+        self._up = asyncio.Event()
+        self._said: bool | None = None
+        self._wake = asyncio.Event()
+
+    @property
+    def up(self) -> bool:
+        return self._up.is_set()
+
+    def wake(self) -> None:
+        """A commit of this process: the relay (if it leads here) looks now."""
+        self._wake.set()
+
+    async def connect(self) -> None:
+        """Connect (trying until the broker answers), make sure the stream exists, follow it."""
+        while self._nats is None:
+            try:
+                client = await nats.connect(
+                    self._url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
+                    disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
+                    error_cb=self._error, name="polytraders-governance",
+                )  # fmt: skip
+            except Exception as error:  # noqa: BLE001 - governance never blocks: serve, and try again
+                await self._set_down(f"cannot reach the report broker at {self._url}: {error}")
+                await asyncio.sleep(self._poll_seconds)
+                continue
+            self._nats = client
+        await self._ensure_stream()
+        if self._bus.archive.shared:  # reports other processes stored reach this one's subscribers
+            await self._nats.subscribe(SUBJECTS, cb=self._received)
+        await self._set_up()
+
+    async def _ensure_stream(self) -> None:
+        assert self._nats is not None
+        config = StreamConfig(
+            name=STREAM, subjects=[SUBJECTS], retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD, max_age=self._max_age_seconds, duplicate_window=120.0,
+        )  # fmt: skip
+        jetstream = self._nats.jetstream()
+        try:
+            await jetstream.add_stream(config)
+        except nats.js.errors.BadRequestError:  # exists with another config: ours wins
+            await jetstream.update_stream(config)
+
+    async def _received(self, message: Msg) -> None:
+        first = int((message.headers or {}).get(CURSOR_HEADER, "0"))
+        if not first:
+            return
+        payloads = unframe_reports(message.data)
+        self._bus.deliver([_archived(first + i, p) for i, p in enumerate(payloads)])
+
+    async def relay(self) -> None:
+        """The duty: hand the archive to the stream in cursor order, for as long as this leads."""
+        cursor = await asyncio.to_thread(self._stored_cursor)
+        listener = asyncio.get_running_loop().create_task(self._listen_for_commits())
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                self._wake.clear()
+                cursor = await self._relay_after(cursor)
+        finally:
+            listener.cancel()
+
+    async def _relay_after(self, cursor: int) -> int:
+        while True:
+            page = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), _PAGE)
+            if not page:
+                return cursor
+            await self._up.wait()
+            try:
+                await self._publish(page)
+            except Exception as error:  # noqa: BLE001 - the broker went away mid-page: again when back
+                await self._set_down(f"the report broker refused or lost a page: {error}")
+                await asyncio.sleep(self._poll_seconds)
+                continue
+            cursor = page[-1].seq
+            await asyncio.to_thread(self._store_cursor, cursor)
+            if len(page) < _PAGE:
+                return cursor
+
+    async def _publish(self, page: list[ArchivedReport]) -> None:
+        assert self._nats is not None
+        jetstream = self._nats.jetstream()
+        acks = []
+        for subject, reports in _runs(page):
+            headers = {CURSOR_HEADER: str(reports[0].seq), "Nats-Msg-Id": f"{reports[0].report_id}:{len(reports)}"}
+            body = frame_reports([r.payload for r in reports])
+            acks.append(await jetstream.publish_async(subject, body, headers=headers))
+        await asyncio.wait_for(asyncio.gather(*acks), timeout=10)
+
+    def _stored_cursor(self) -> int:
+        with self._engine.connect() as conn:
+            found = conn.execute(select(relay_cursors.c.cursor).where(relay_cursors.c.relay == RELAY)).scalar()
+        return int(found or 0)
+
+    def _store_cursor(self, cursor: int) -> None:
+        with self._engine.begin() as conn:
+            upsert(conn, relay_cursors, [{"relay": RELAY, "cursor": cursor}], ["relay"])
+
+    async def _listen_for_commits(self) -> None:
+        """Wake the relay at every commit of any process (PostgreSQL only; SQLite has one)."""
+        if self._engine.dialect.name != "postgresql":
+            return
+        url = make_url(self._engine.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    schema = (await (await conn.execute("SELECT current_schema()")).fetchone() or [""])[0]
+                    await conn.execute(f"LISTEN {archive_channel(lock_key(SEQUENCER, str(schema)))}")
+                    self._wake.set()  # anything committed before we listened
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except Exception:  # noqa: BLE001 - polling covers the gap until we listen again
+                log.warning("listening for archive commits failed; polling meanwhile", exc_info=True)
+                await asyncio.sleep(self._poll_seconds)
+
+    async def _set_up(self) -> None:
+        self._up.set()
+        await self._say(True, f"the report broker at {self._url} is reachable")
+
+    async def _set_down(self, why: str) -> None:
+        self._up.clear()
+        await self._say(False, why)
+
+    async def _say(self, up: bool, why: str) -> None:
+        """Tell the mesh (health, an alert) when the broker comes or goes, once per change."""
+        if self._said is not up:
+            self._said = up
+            await self._on_state(up, why)
+
+    async def _disconnected(self) -> None:
+        await self._set_down(f"lost the report broker at {self._url}")
+
+    async def _reconnected(self) -> None:
+        await self._set_up()
+        self._wake.set()
+
+    async def _error(self, error: Exception) -> None:
+        log.warning("report broker: %s", error)
+
+    async def close(self) -> None:
+        if self._nats is not None:
+            with contextlib.suppress(Exception):
+                await self._nats.drain()
+
+
+def _runs(page: list[ArchivedReport]) -> list[tuple[str, list[ArchivedReport]]]:
+    """The page cut into runs of consecutive cursors that share a subject, in cursor order."""
+    runs: list[tuple[str, list[ArchivedReport]]] = []
+    for report in page:
+        subject = subject_for(report)
+        if runs and runs[-1][0] == subject and runs[-1][1][-1].seq == report.seq - 1:
+            runs[-1][1].append(report)
+        else:
+            runs.append((subject, [report]))
+    return runs
+
