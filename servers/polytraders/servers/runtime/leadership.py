@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine
@@ -28,8 +28,15 @@ Work = Callable[[], Coroutine[Any, Any, None]]
 class Leadership:
     """Leads duties for one process; each held duty has a connection of its own (not the pool's)."""
 
-    def __init__(self, engine: Engine, *, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        retry_seconds: float = 1.0,
+        on_change: Callable[[str, bool], Awaitable[None]] | None = None,
+    ) -> None:
         self._shared = engine.dialect.name == "postgresql"
+        self._on_change = on_change
         self._holders = create_engine(engine.url, poolclass=NullPool) if self._shared else None
         self._retry_seconds = retry_seconds
         self.held: set[str] = set()
@@ -38,8 +45,10 @@ class Leadership:
     async def lead(self, duty: str, work: Work) -> None:
         """Run `work()` whenever this process holds `duty`, until it returns or this is cancelled."""
         if self._holders is None:
+            await self._changed(duty, True)
             await work()
             return
+        await self._changed(duty, False)
         while True:
             connection = await asyncio.to_thread(self._try_hold, duty)
             if connection is None:
@@ -47,13 +56,20 @@ class Leadership:
                 continue
             self.held.add(duty)
             log.info("leading %s", duty)
+            await self._changed(duty, True)
             try:
                 if await self._run_while_held(duty, work, connection):
                     return
             finally:
                 self.held.discard(duty)
                 await asyncio.to_thread(_close, connection)
+                await self._changed(duty, False)
             log.warning("lost the lead of %s; standing by", duty)
+
+    async def _changed(self, duty: str, held: bool) -> None:
+        if self._on_change is not None:
+            with contextlib.suppress(Exception):
+                await self._on_change(duty, held)
 
     def _try_hold(self, duty: str) -> Connection | None:
         assert self._holders is not None

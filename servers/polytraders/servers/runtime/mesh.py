@@ -41,6 +41,9 @@ from .storage import make_engine
 
 log = logging.getLogger(__name__)
 
+LEAD_PREFIX = "polytraders.governance.lead/"
+"""Health answers SERVING for `LEAD_PREFIX + duty` on the process that leads that duty now
+(e.g. polytraders.governance.lead/bus.relay), NOT_SERVING on a standby."""
 BUS = "polytraders.governance.bus"
 """The health service that is NOT_SERVING while the report broker (NATS JetStream) is unreachable."""
 BACKGROUND_WORK = "polytraders.governance.background"
@@ -157,6 +160,10 @@ GROUPS: dict[str, Callable[[MeshParts], list[ServiceBinding]]] = {
 }
 
 
+def _serving(up: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+    return health_pb2.HealthCheckResponse.SERVING if up else health_pb2.HealthCheckResponse.NOT_SERVING
+
+
 def _link_to_broker(parts: MeshParts, server: GovernanceServer) -> None:
     """The bus across processes: relay the archive to NATS JetStream (one process leads it) and
     feed this process's bus from it; health's BUS service says whether the broker is reachable."""
@@ -165,8 +172,7 @@ def _link_to_broker(parts: MeshParts, server: GovernanceServer) -> None:
 
     async def on_state(up: bool, why: str) -> None:
         nonlocal went_down
-        status = health_pb2.HealthCheckResponse.SERVING if up else health_pb2.HealthCheckResponse.NOT_SERVING
-        await server.health.set(BUS, status)
+        await server.health.set(BUS, _serving(up))
         if went_down or not up:
             await parts.alerts.send(Alert("report-bus", "bus:broker", rpb.SEVERITY_ERROR, why, resolved=up))
         went_down = not up
@@ -215,7 +221,15 @@ class Mesh:
         )
         alerts = AlertRouter(BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock)))
         parts = MeshParts(config, engine, clock, bus, alerts, SetAside(engine, alerts, clock))
-        parts.leadership = Leadership(engine, retry_seconds=config.leader_retry_seconds)
+        leads: dict[str, bool] = {}
+        server_of: list[GovernanceServer] = []
+
+        async def show_lead(duty: str, held: bool) -> None:
+            leads[duty] = held
+            for running in server_of:
+                await running.health.set(LEAD_PREFIX + duty, _serving(held))
+
+        parts.leadership = Leadership(engine, retry_seconds=config.leader_retry_seconds, on_change=show_lead)
         if bus.archive.shared:
             await bus.start_sequencer()
         bindings = [binding for group in groups for binding in GROUPS[group](parts)]
@@ -228,6 +242,10 @@ class Mesh:
             on_operator_action=parts.on_operator_action,
             on_outcome=parts.on_outcome,
         )
+
+        server_of.append(server)
+        for duty, held in leads.items():
+            await server.health.set(LEAD_PREFIX + duty, _serving(held))
 
         async def show_in_health() -> None:
             await server.health.set(BACKGROUND_WORK, health_pb2.HealthCheckResponse.NOT_SERVING)
