@@ -151,7 +151,7 @@ def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-d
     sync = portfolio_sync(parts, ledger)
     if sync is not None:
         parts.spawn(sync.follow(parts.set_aside))
-        parts.every(parts.config.sync_interval_s, sync.cycle)
+        parts.every(parts.config.sync_interval_s, sync.cycle, duty="ledger.portfolio-sync")
     return [
         ServiceBinding.of(pb, "PnLReporterService", PnLReporterServicer(ledger), PNL_ACCESS),
         ServiceBinding.of(pb, "PostTradeExplainerService", PostTradeExplainerServicer(explainer),

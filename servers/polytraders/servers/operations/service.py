@@ -175,9 +175,9 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
     async def sweep() -> None:
         monitor.record_sweep(await heartbeat.sweep())
 
-    parts.spawn(cron.run(parts.stopping, config.cron_poll_seconds))
+    parts.lead("operations.cron", lambda: cron.run(parts.stopping, config.cron_poll_seconds))
     if heartbeat.layers:
-        parts.every(config.heartbeat_interval_seconds, sweep)
+        parts.every(config.heartbeat_interval_seconds, sweep, duty="operations.health-sweep")
     parts.on_stop.append(heartbeat.close)
     parts.lead("operations.flatten-acks", lambda: commander.follow_acknowledgements(parts.set_aside))
     return [

@@ -123,8 +123,9 @@ class MeshParts:
         if self.on_work_stopped is not None:
             await self.on_work_stopped()
 
-    def every(self, seconds: float, work: Callable[[], Awaitable[Any]]) -> None:
-        """Run `work` now and then every `seconds` until the mesh stops; a failing round is logged."""
+    def every(self, seconds: float, work: Callable[[], Awaitable[Any]], *, duty: str = "") -> None:
+        """Run `work` now and then every `seconds` until the mesh stops; a failing round is logged.
+        With a `duty`, only the process leading it runs the rounds (a singleton across processes)."""
 
         async def rounds() -> None:
             while not self.stopping.is_set():
@@ -137,7 +138,10 @@ class MeshParts:
                 except TimeoutError:
                     pass
 
-        self.spawn(rounds())
+        if duty:
+            self.lead(duty, rounds)
+        else:
+            self.spawn(rounds())
 
 
 def reports_group(parts: MeshParts) -> list[ServiceBinding]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0003_bus_relay_cursor'
 down_revision = '0002_follower_set_aside'
 branch_labels = None
