@@ -16,7 +16,7 @@ from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import ManualClock
-from polytraders.servers.operations.cron import CronRunner, parse_manifest
+from polytraders.servers.operations.cron import COUNT_CAP, CronRunner, firings, parse_manifest
 from polytraders.servers.runtime.mesh import MeshThread
 from tests.contract.rpc import violations
 from tests.servers.operations.support import Desk, desk_on
@@ -258,3 +258,24 @@ def test_cron_refusals_change_nothing(mesh: MeshThread, case, token, call, code,
     if field:
         assert field in violations(refused.value)
     assert cron.ListDispatches(pb.ListDispatchesRequest(), metadata=_as("dev-auditor-token")).dispatches == []
+
+
+@pytest.mark.parametrize("expression", ["*/7 * * * *", "0 3 * * 1-5", "15,45 * * * * *"])
+def test_firings_walks_back_from_now_and_agrees_with_stepping_through_every_one(expression: str) -> None:
+    from croniter import croniter
+
+    after = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    until = after + timedelta(days=3, seconds=17)
+    every, schedule = [], croniter(expression, after)
+    while (moment := schedule.get_next(datetime)) <= until:
+        every.append(moment)
+    latest, earlier, first = firings(expression, after, until, 3)
+    assert (latest, earlier, first) == (every[-4:], max(0, len(every) - 4), every[0])
+
+
+def test_eight_years_of_missed_minutes_cost_a_bounded_walk_and_are_counted_up_to_the_cap() -> None:
+    after = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    until = after + timedelta(days=365 * 8, seconds=30)
+    latest, earlier, first = firings("* * * * *", after, until, 3)
+    assert latest[-1] == until.replace(second=0) and len(latest) == 4
+    assert (earlier, first) == (COUNT_CAP, after + timedelta(minutes=1))

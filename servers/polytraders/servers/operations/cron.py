@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import tomllib
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -124,19 +123,33 @@ def load_manifest(path: str | Path) -> list[CronTask]:
     return parse_manifest(Path(path).read_text(), str(path))
 
 
+COUNT_CAP = 100_000
+"""Missed firings are counted up to this many; past it the record says "100000 or more"."""
+
+
 def firings(
     expression: str, after: datetime, until: datetime, listed: int
 ) -> tuple[list[datetime], int, datetime | None]:
     """Scheduled moments in (after, until], UTC: the latest `listed` + 1 of them, how many earlier
-    ones that leaves out, and the first of those."""
-    schedule = croniter(expression, after)
-    found: deque[datetime] = deque(maxlen=listed + 1)
-    total, first = 0, None
-    while (moment := schedule.get_next(datetime)) <= until:
-        first = first or moment
-        found.append(moment)
-        total += 1
-    return list(found), total - len(found), first
+    ones that leaves out (counted up to COUNT_CAP), and the first of those.
+
+    The latest are found walking back from `until`, so a process that wakes years late (or a
+    clock set forward) costs a bounded walk, not one step per missed firing."""
+    forward = croniter(expression, after)
+    first = forward.get_next(datetime)
+    if first > until:
+        return [], 0, None
+    backward = croniter(expression, until + timedelta(seconds=1))
+    latest: list[datetime] = []
+    while len(latest) < listed + 1 and (moment := backward.get_prev(datetime)) > after:
+        if moment <= until:
+            latest.append(moment)
+    latest.reverse()
+    earlier, moment = 0, first
+    while moment < latest[0] and earlier < COUNT_CAP:
+        earlier += 1
+        moment = forward.get_next(datetime)
+    return latest, earlier, first
 
 
 def _dispatch_message(row: Mapping[str, Any]) -> pb.Dispatch:
@@ -226,7 +239,7 @@ class CronRunner:
             for latest, _, task, superseded, unlisted, first in queue:
                 if unlisted:
                     recorded.append(await self._missed(
-                        task, first, f"{unlisted} firings from {first.isoformat()} until before "  # type: ignore[union-attr]
+                        task, first, f"{unlisted}{' or more' if unlisted >= COUNT_CAP else ''} firings from {first.isoformat()} until before "  # type: ignore[union-attr]
                         f"{superseded[0].isoformat()} (not listed one by one), superseded by the firing at {latest.isoformat()}",
                     ))  # fmt: skip
                 for moment in superseded:
