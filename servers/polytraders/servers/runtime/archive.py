@@ -430,9 +430,9 @@ class ReportArchive:
         chain heads this process remembers."""
         if self._sequencer_key is None:
             self._sequencer_key = advisory_key(SEQUENCER, conn)
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({self._sequencer_key})")
-        # Delivered when this transaction commits: the broker relay, wherever it runs, looks now.
-        conn.exec_driver_sql(f"NOTIFY {archive_channel(self._sequencer_key)}")
+        # The NOTIFY is delivered when this transaction commits: the broker relay, wherever it runs, looks then.
+        channel = archive_channel(self._sequencer_key)
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({self._sequencer_key}), pg_notify('{channel}', '')")
         last = conn.execute(select(func.coalesce(func.max(report_archive.c.seq), 0))).scalar_one()
         if last != self._last_seq:
             self._ledger.forget_heads()

@@ -103,6 +103,8 @@ class ReportBus:
         """Called on the loop after each store (the broker relay looks at the archive then)."""
         self._inbox: asyncio.Queue[list[ArchivedReport]] | None = None
         self._sequencer: asyncio.Task[None] | None = None
+        self.delivered = 0
+        """The sequencer's mark: every report up to this cursor has been handed to subscribers."""
 
     def validate(
         self, reports: Sequence[reports_pb2.Report], request: WireRequest | None = None
@@ -236,21 +238,22 @@ class ReportBus:
             self._sequencer = asyncio.get_running_loop().create_task(self._sequence(self._inbox, last))
 
     async def _sequence(self, inbox: asyncio.Queue[list[ArchivedReport]], delivered: int) -> None:
+        self.delivered = delivered
         while not self._closed:
             try:
                 reports = await asyncio.wait_for(inbox.get(), self._watermark_seconds)
             except TimeoutError:
                 last = await asyncio.to_thread(self.archive.last_seq)
-                if last > delivered:
-                    delivered = await self._fill(delivered, last)
+                if last > self.delivered:
+                    self.delivered = await self._fill(self.delivered, last)
                 continue
             for report in reports:
-                if report.seq <= delivered:
+                if report.seq <= self.delivered:
                     continue
-                if report.seq > delivered + 1:
-                    delivered = await self._fill(delivered, report.seq - 1)
+                if report.seq > self.delivered + 1:
+                    self.delivered = await self._fill(self.delivered, report.seq - 1)
                 self._offer(report)
-                delivered = report.seq
+                self.delivered = report.seq
 
     async def _fill(self, delivered: int, through: int) -> int:
         """Hand out the archive's reports after `delivered` up to `through`; returns `through`."""

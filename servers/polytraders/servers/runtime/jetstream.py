@@ -90,6 +90,7 @@ class JetStreamLink:
         self._poll_seconds = poll_seconds
         self._nats: Nats | None = None
         self._up = asyncio.Event()
+        self._closed = asyncio.Event()
         self._said: bool | None = None
         self._wake = asyncio.Event()
 
@@ -102,7 +103,8 @@ class JetStreamLink:
         self._wake.set()
 
     async def connect(self) -> None:
-        """Connect (trying until the broker answers), make sure the stream exists, follow it."""
+        """Connect (trying until the broker answers), make sure the stream exists, follow it; then
+        stay until the link is closed (the client reconnects by itself meanwhile)."""
         while self._nats is None:
             try:
                 client = await nats.connect(
@@ -119,6 +121,7 @@ class JetStreamLink:
         if self._bus.archive.shared:  # reports other processes stored reach this one's subscribers
             await self._nats.subscribe(SUBJECTS, cb=self._received)
         await self._set_up()
+        await self._closed.wait()
 
     async def _ensure_stream(self) -> None:
         assert self._nats is not None
@@ -137,6 +140,8 @@ class JetStreamLink:
         if not first:
             return
         payloads = unframe_reports(message.data)
+        if first + len(payloads) - 1 <= self._bus.delivered:
+            return  # this process stored them (or has them already): nothing to parse
         self._bus.deliver([_archived(first + i, p) for i, p in enumerate(payloads)])
 
     async def relay(self) -> None:
@@ -230,6 +235,7 @@ class JetStreamLink:
         log.warning("report broker: %s", error)
 
     async def close(self) -> None:
+        self._closed.set()
         if self._nats is not None:
             with contextlib.suppress(Exception):
                 await self._nats.drain()

@@ -31,13 +31,14 @@ from .bus import ReportBus
 from .bus_service import report_bus_binding
 from .commands import Command
 from .config import ServerConfig
-from .interceptors import OperatorActionHook, OutcomeHook
+from .interceptors import OutcomeHook
 from .jetstream import JetStreamLink
 from .leadership import Leadership
 from .reporter import GovernanceReporter
 from .server import GovernanceServer, ServiceBinding, start_server
 from .set_aside import SetAside
 from .storage import make_engine
+from .user_actions import UserActionRecorder
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,10 @@ class MeshParts:
     """Where groups raise alerts (OperationsReports on the bus; the operations group adds the pager)."""
     set_aside: SetAside
     """Where bus followers put a report they could not store, and go on."""
+    user_actions: UserActionRecorder
+    """Where every user action is recorded (on the bus): every operator call that changes something
+    goes there from the interceptor, in every process, whatever groups it serves."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    on_operator_action: OperatorActionHook | None = None
-    """Set by the audit group: where every operator call that changes something is recorded."""
     on_outcome: OutcomeHook | None = None
     """Set by the operations group: every unary call's code and latency, for the SLOs."""
     commands: dict[str, Command] = field(default_factory=dict)
@@ -183,7 +185,8 @@ def _link_to_broker(parts: MeshParts, server: GovernanceServer) -> None:
 
     link = JetStreamLink(parts.config.bus_url, parts.bus, parts.engine, on_state,
                          max_age_seconds=parts.config.bus_stream_max_age_s)  # fmt: skip
-    parts.bus.on_stored.append(link.wake)
+    if not parts.bus.archive.shared:  # PostgreSQL commits wake the relay by NOTIFY, wherever it runs
+        parts.bus.on_stored.append(link.wake)
     parts.on_stop.append(link.close)
     parts.spawn(link.connect())
     parts.lead("bus.relay", link.relay)
@@ -224,7 +227,8 @@ class Mesh:
             subscriber_queue=config.subscriber_queue,
         )
         alerts = AlertRouter(BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock)))
-        parts = MeshParts(config, engine, clock, bus, alerts, SetAside(engine, alerts, clock))
+        user_actions = UserActionRecorder(GovernanceReporter(bus, "user-activity-ledger", clock))
+        parts = MeshParts(config, engine, clock, bus, alerts, SetAside(engine, alerts, clock), user_actions)
         leads: dict[str, bool] = {}
         server_of: list[GovernanceServer] = []
 
@@ -243,7 +247,7 @@ class Mesh:
             port=config.port,
             tokens=tokens,
             max_message_bytes=config.max_message_bytes,
-            on_operator_action=parts.on_operator_action,
+            on_operator_action=parts.user_actions.record_operator_call,
             on_outcome=parts.on_outcome,
         )
 
