@@ -65,6 +65,12 @@ def percentile(samples: list[float], q: float) -> float:
 
 def write(figures: list[Figure]) -> None:
     RESULTS.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n")
+    show(figures)
+    print(f"\nwritten to {RESULTS}")
+
+
+def show(figures: list[Figure]) -> None:
+    """The figures as a table (a module run alone prints them, and writes nothing)."""
     widths = (52, 14, 10, 14, 8)
     print(
         f"{'figure':<{widths[0]}}{'value':>{widths[1]}} {'unit':<{widths[2]}}{'ceiling':>{widths[3]}}"
@@ -75,4 +81,3 @@ def write(figures: list[Figure]) -> None:
             f"{f.name:<{widths[0]}}{f.value:>{widths[1]},.1f} {f.unit:<{widths[2]}}{f.ceiling:>{widths[3]},.1f}"
             f"{f.ratio:>{widths[4]}.3f}  {f.target} {'ok' if f.met else 'MISSED'}"
         )
-    print(f"\nwritten to {RESULTS}")

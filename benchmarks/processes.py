@@ -16,6 +16,13 @@ TOKENS = str(REPO / "config" / "dev-tokens.toml")
 @contextmanager
 def serving(command: list[str]) -> Iterator[str]:
     """Start a server that prints '... on HOST:PORT' first; yield the address; stop it."""
+    with started(command) as (address, _):
+        yield address
+
+
+@contextmanager
+def started(command: list[str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`serving`, yielding the process too (a figure that reads its CPU time needs its pid)."""
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO
     )
@@ -24,7 +31,7 @@ def serving(command: list[str]) -> Iterator[str]:
         match = re.search(r"on (\S+:\d+)", banner)
         if not match:
             raise RuntimeError(f"server did not start: {banner!r}")
-        yield match.group(1)
+        yield match.group(1), process
     finally:
         process.terminate()
         process.wait(30)
