@@ -14,11 +14,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance
 from polytraders.sdk.clock import ManualClock
-from polytraders.servers.audit.user_activity import RECORD_TYPE
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.mesh import BACKGROUND_WORK, MeshThread
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.set_aside import SetAsideReport
+from polytraders.servers.runtime.user_actions import RECORD_TYPE
 from tests.conftest import start_mesh
 
 T = TypeVar("T")

@@ -12,7 +12,6 @@ from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import to_timestamp
 from polytraders.servers.runtime import auth, ledger
 from polytraders.servers.runtime.errors import InvalidArgument
-from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import instant
 from polytraders.servers.runtime.server import ServiceBinding
 
@@ -135,13 +134,10 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
 
 def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
     history = ConfigHistory(parts.engine, parts.bus)
-    activity = UserActivity(
-        parts.engine, parts.bus, GovernanceReporter(parts.bus, "user-activity-ledger", parts.clock)
-    )
+    activity = UserActivity(parts.engine, parts.bus, parts.user_actions)
     parts.queries["audit.config_at"] = history.config_at
     parts.lead("audit.config-history", lambda: history.follow(parts.set_aside))
     parts.lead("audit.user-activity", lambda: activity.follow(parts.set_aside))
-    parts.on_operator_action = activity.record_operator_call
     return [
         ServiceBinding.of(
             pb, "ComplianceLedgerService", ComplianceLedgerServicer(parts.engine), LEDGER_ACCESS

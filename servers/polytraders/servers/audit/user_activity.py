@@ -2,7 +2,8 @@
 
 Actions are SEVEN_YEARS "user.action" SettlementReports (so they enter the compliance ledger),
 recorded either explicitly (RecordUserAction, sessions) or by the server itself for every
-operator call that changes something (`record_operator_call`, the interceptor's one hook).
+operator call that changes something (`runtime/user_actions.py`, the interceptor's one hook, in
+every process whatever groups it serves).
 They are materialised from the bus into a table indexed by user and time.
 """
 
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import json_format
 from sqlalchemy import BigInteger, Engine, Index, String, Text, select
 from sqlmodel import Field, SQLModel
 
@@ -22,18 +22,14 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
 from polytraders.sdk.config import canonical_json
 from polytraders.sdk.report_builders import new_report_id
-from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument
-from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.set_aside import SetAside
 from polytraders.servers.runtime.storage import insert_checked
+from polytraders.servers.runtime.user_actions import RECORD_TYPE, UserActionRecorder
 
 from .follower import follow_records
-
-RECORD_TYPE = "user.action"
-SELF_RECORDING = "/polytraders.governance.v1.UserActivityLedgerService/"
 
 
 class UserActionRow(SQLModel, table=True):
@@ -63,31 +59,14 @@ class UserAction:
     details_json: str
 
 
-def _target(request: Any) -> str:
-    for field in ("slug", "experiment_id", "bot_slug", "stream"):
-        value = getattr(request, field, "")
-        if isinstance(value, str) and value:
-            return value
-    return ""
-
-
 class UserActivity:
-    def __init__(self, engine: Engine, bus: ReportBus, reporter: GovernanceReporter) -> None:
+    def __init__(self, engine: Engine, bus: ReportBus, recorder: UserActionRecorder) -> None:
         self._engine = engine
         self._bus = bus
-        self._reporter = reporter
+        self._recorder = recorder
 
     async def record(self, user: str, session_id: str, action: str, target: str, details: Any) -> str:
-        if not action:
-            raise InvalidArgument.field("action", "is required")
-        details_json = canonical_json({"user": user, "session_id": session_id, "action": action, "target": target,
-                                       "details": details})  # fmt: skip
-        return await self._reporter.record(
-            RECORD_TYPE,
-            user,
-            f"{user} {action} {target}".rstrip() + (f" (session {session_id})" if session_id else ""),
-            details_json,
-        )
+        return await self._recorder.record(user, session_id, action, target, details)
 
     async def record_reported(
         self, user: str, session_id: str, action: str, target: str, details_json: str
@@ -100,15 +79,6 @@ class UserActivity:
         if not isinstance(details, dict):
             raise InvalidArgument.field("details_json", "must be a JSON object")
         return await self.record(user, session_id, action, target, details)
-
-    async def record_operator_call(
-        self, caller: Principal, method: str, request: Any, session_id: str
-    ) -> None:
-        """The interceptor's hook: an operator's successful call that changed something."""
-        if method.startswith(SELF_RECORDING):
-            return  # those record themselves
-        details = json_format.MessageToDict(request, preserving_proto_field_name=True)
-        await self.record(caller.name, session_id, method.rsplit("/", 1)[-1], _target(request), details)
 
     async def start_session(self, user: str, description: str) -> str:
         session_id = new_report_id()
