@@ -28,6 +28,7 @@ from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument
 from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.request_limits import MAX_MICROS, PRICE
 from polytraders.servers.runtime.set_aside import SetAside
 from polytraders.servers.runtime.storage import upsert
 
@@ -145,16 +146,16 @@ def _fill_violations(report: rpb.Report) -> list[FieldViolation]:
         problems.append(FieldViolation(f"{where}.token_id", "token and condition ids are required"))
     try:
         price = Decimal(e.price)
-        if not (price.is_finite() and 0 < price <= 1):
+        if not (price.is_finite() and 0 < price <= 1) or PRICE.problem(e.price):
             raise ValueError
     except (ArithmeticError, ValueError):
-        problems.append(FieldViolation(f"{where}.price", "must be a decimal string in (0, 1]"))
-    if e.filled_size_micros <= 0:
-        problems.append(
-            FieldViolation(f"{where}.filled_size_micros", "must be positive: how much this fill filled")
-        )
-    if e.fee_micros < 0 or e.rebate_micros < 0:
-        problems.append(FieldViolation(f"{where}.fee_micros", "fees and rebates are never negative"))
+        problems.append(FieldViolation(f"{where}.price", "must be a decimal string in (0, 1], at most 18 places"))
+    if not 0 < e.filled_size_micros <= MAX_MICROS:
+        problems.append(FieldViolation(f"{where}.filled_size_micros",
+                                       f"must be positive (how much this fill filled), at most {MAX_MICROS}"))  # fmt: skip
+    if not (0 <= e.fee_micros <= MAX_MICROS and 0 <= e.rebate_micros <= MAX_MICROS):
+        problems.append(FieldViolation(f"{where}.fee_micros",
+                                       f"fees and rebates are never negative, at most {MAX_MICROS}"))  # fmt: skip
     if report.header.mode != rpb.MODE_LIVE:
         problems.append(
             FieldViolation(
@@ -165,8 +166,11 @@ def _fill_violations(report: rpb.Report) -> list[FieldViolation]:
         problems.append(
             FieldViolation(f"{where}.trade_status", "a FAILED trade was reversed: there is nothing to book")
         )
-    if not e.metrics.get("taker_fee_micros", "0").isdigit():
-        problems.append(FieldViolation(f"{where}.metrics", "taker_fee_micros must be a non-negative integer"))
+    taker_fee = e.metrics.get("taker_fee_micros", "0")
+    if not (taker_fee.isascii() and taker_fee.isdigit() and len(taker_fee) <= 19
+            and int(taker_fee) <= MAX_MICROS):  # fmt: skip
+        problems.append(FieldViolation(f"{where}.metrics",
+                                       f"taker_fee_micros must be a non-negative integer, at most {MAX_MICROS}"))  # fmt: skip
     for name, width in _WIDTHS.items():
         owner = report.header if name in ("bot_slug", "report_id") else e
         if len(getattr(owner, name)) > width:
@@ -432,7 +436,12 @@ class PnLLedger:
         ]
         async with self._lock:
             holdings = await self._ready()
-            if await asyncio.to_thread(self._booked, _conversion_entry(request.conversion_id, touched[0][1])):
+            booked = await asyncio.to_thread(
+                lambda: [self._booked(_conversion_entry(request.conversion_id, token)) for _, token in touched]
+            )
+            if any(booked):  # a retry: it books nothing, and must name the tokens it booked
+                if not all(booked):
+                    raise InvalidArgument.field("conversion_id", "was booked before with other tokens")
                 return pb.RecordConversionResponse(positions=[self.position(holdings[k]) for k in touched])
             given = []
             for token in request.from_no_token_ids:

@@ -20,6 +20,7 @@ from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.sdk.clock import Clock
 from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from polytraders.servers.runtime.request_limits import AMOUNT
 
 from . import experiment_stats as stats
 from .registry import StrategyRegistry, timestamp_of
@@ -141,8 +142,9 @@ class ExperimentTracker:
             if not sample.HasField("window_start") or end <= start:
                 problems.append(FieldViolation(f"{where}.window_end", "must be after window_start"))
             for name, value in (("control_value", control), ("variant_value", variant)):
-                if value is None:
-                    problems.append(FieldViolation(f"{where}.{name}", "must be a decimal string"))
+                problem = "must be a decimal string" if value is None else AMOUNT.problem(getattr(sample, name))
+                if problem:
+                    problems.append(FieldViolation(f"{where}.{name}", problem))
             rows.append({"condition_id": sample.condition_id, "window_start_us": start, "window_end_us": end,
                          "control_value": sample.control_value, "variant_value": sample.variant_value})  # fmt: skip
         if not samples:

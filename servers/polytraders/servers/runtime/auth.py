@@ -72,6 +72,7 @@ def set_current_principal(principal: Principal) -> contextvars.Token[Principal]:
 
 
 def reset_current_principal(token: contextvars.Token[Principal]) -> None:
+    """Only in the context that set it (the RPC's own task): a token from another raises ValueError."""
     _current.reset(token)
 
 

@@ -13,6 +13,7 @@ from . import auth
 from .archive import ReportFilter
 from .bus import ReportBus
 from .errors import InvalidArgument
+from .request_limits import is_cursor
 from .requests import WireRequest
 from .server import ServiceBinding
 
@@ -26,7 +27,7 @@ ACCESS = {
 def parse_cursor(cursor: str) -> int:
     if not cursor:
         return 0
-    if not cursor.isdigit() or len(cursor) > 19:
+    if not is_cursor(cursor):
         raise InvalidArgument.field("cursor", f"not a cursor this bus issued: {cursor[:40]!r}")
     return int(cursor)
 

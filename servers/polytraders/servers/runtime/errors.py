@@ -3,6 +3,7 @@ status codes (DESIGN.md, "Status codes are part of the contract")."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -47,3 +48,45 @@ class FailedPrecondition(GovernanceError):
 
 class AlreadyExists(GovernanceError):
     pass
+
+
+QUOTE_LIMIT = 64
+"""The most characters of one value a shortened message keeps (a prefix, then an ellipsis and its length)."""
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_GROUPED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}")
+_RUN = re.compile(r"\S+")
+# Each pattern scans in linear time whatever a caller sent (no nested repetition, no escapes to backtrack on).
+
+
+def _cut_quoted(match: re.Match[str]) -> str:
+    span = match.group()
+    inner = span[1:-1]
+    if len(inner) <= QUOTE_LIMIT:
+        return span
+    return f"{span[0]}{inner[:QUOTE_LIMIT]}…{span[-1]} ({len(inner)} chars)"
+
+
+def _cut_run(match: re.Match[str]) -> str:
+    run = match.group()
+    return run if len(run) <= QUOTE_LIMIT else f"{run[:QUOTE_LIMIT]}… ({len(run)} chars)"
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` within `limit` characters, for a status a caller must receive whole.
+
+    Messages are built with f-strings quoting what was sent or stored (ids, lists, names), and a
+    message longer than gRPC's 16 KB metadata limit reaches the caller as RESOURCE_EXHAUSTED
+    instead of its own code. A text over `limit` has its long quoted values, then bracketed
+    lists, then long words cut to a short prefix with their length; what is still too long is
+    cut at `limit`. A text within `limit` is left whole.
+    """
+    if len(text) <= limit:
+        return text
+    shortened = text
+    for pattern, cut in ((_QUOTED, _cut_quoted), (_GROUPED, _cut_quoted), (_RUN, _cut_run)):
+        shortened = pattern.sub(cut, shortened)
+        if len(shortened) <= limit:
+            return shortened
+    suffix = f"… ({len(text)} chars)"
+    return shortened[: max(limit - len(suffix), 0)] + suffix

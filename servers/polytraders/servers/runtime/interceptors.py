@@ -1,9 +1,10 @@
-"""The one interceptor every service goes through: authenticate, authorize, log, map errors.
+"""The one interceptor every service goes through: authenticate, authorize, decode, log, map errors.
 
 Servicers never touch status codes: they raise the domain errors of `errors.py`, and this
 module turns them into the contract of DESIGN.md (INVALID_ARGUMENT carries
-google.rpc.BadRequest field violations). Anything else is INTERNAL with a reference id in
-the log and no traceback on the wire.
+google.rpc.BadRequest field violations), cut short enough to always reach the caller.
+Anything else is INTERNAL with a reference id in the log and no traceback on the wire.
+A request's bytes are decoded only once its token and role are checked.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import grpc
@@ -24,12 +26,15 @@ from . import auth
 from .errors import (
     AlreadyExists,
     FailedPrecondition,
+    FieldViolation,
     GovernanceError,
     InvalidArgument,
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    shorten,
 )
+from .request_limits import check_request
 
 access_log = logging.getLogger("polytraders.access")
 log = logging.getLogger(__name__)
@@ -44,24 +49,43 @@ _CODES: dict[type[GovernanceError], grpc.StatusCode] = {
 }
 
 
+# What one status may carry. gRPC's metadata limit (16 KB, holding the message percent-encoded
+# and the details base64-encoded) must never turn the real code into RESOURCE_EXHAUSTED: even in
+# four-byte characters these come to about 10 KB.
+MESSAGE_LIMIT = 256
+FIELD_LIMIT = 128
+DESCRIPTION_LIMIT = 256
+MAX_VIOLATIONS = 20
+DETAILS_LIMIT_BYTES = 4096
+
+
 def status_for(error: GovernanceError) -> grpc.Status:
+    """The status a domain error becomes, cut to fit the metadata limit whatever it quotes."""
     code = next(
         (_CODES[kind] for kind in type(error).__mro__ if kind in _CODES),
         grpc.StatusCode.FAILED_PRECONDITION,
     )
-    status = status_pb2.Status(code=code.value[0], message=str(error))
+    status = status_pb2.Status(code=code.value[0], message=shorten(str(error), MESSAGE_LIMIT))
     if isinstance(error, InvalidArgument):
         detail = any_pb2.Any()
-        detail.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                    for v in error.violations
-                ]
-            )
-        )
+        detail.Pack(_bad_request(error.violations))
         status.details.append(detail)
     return rpc_status.to_status(status)
+
+
+def _bad_request(violations: Sequence[FieldViolation]) -> error_details_pb2.BadRequest:
+    """The first violations, each cut short; the last ones dropped while the whole is too big."""
+    bad_request = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(
+                field=shorten(v.field, FIELD_LIMIT), description=shorten(v.description, DESCRIPTION_LIMIT)
+            )
+            for v in violations[:MAX_VIOLATIONS]
+        ]
+    )
+    while len(bad_request.field_violations) > 1 and bad_request.ByteSize() > DETAILS_LIMIT_BYTES:
+        del bad_request.field_violations[-1]
+    return bad_request
 
 
 _INTERNAL = code_pb2.INTERNAL
@@ -126,13 +150,17 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
     def _wrap(
         self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler:
+        """The handler grpc runs instead: it receives the request's bytes and decodes them only
+        once the caller is admitted (see `_Call.admit`), so the token is checked first and bytes
+        that do not decode are mapped like any other refusal."""
         method = details.method
+        decode = handler.request_deserializer
         if handler.unary_unary:
             inner = handler.unary_unary
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def unary(wire: bytes, context: grpc.aio.ServicerContext) -> Any:
                 with _Call(self, details, context, unary=True) as call:
-                    await call.admit()
+                    request = await call.admit(decode, wire)
                     try:
                         response = await inner(request, context)
                     except Exception as error:  # noqa: BLE001 - mapped, never leaked
@@ -140,24 +168,27 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
                     await self._after_operator_action(call, details, request)
                     return response
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary, handler.request_deserializer, handler.response_serializer
-            )
+            return grpc.unary_unary_rpc_method_handler(unary, None, handler.response_serializer)
         if handler.unary_stream:
             inner_stream = handler.unary_stream
 
-            async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def stream(wire: bytes, context: grpc.aio.ServicerContext) -> None:
+                """Writes rather than yields, so the whole stream, its end and its cleanup run in
+                the RPC's own task (a generator grpc drops when the caller leaves is closed later,
+                from another task and context)."""
                 with _Call(self, details, context) as call:
-                    await call.admit()
-                    try:
-                        async for item in inner_stream(request, context):
-                            yield item
-                    except Exception as error:  # noqa: BLE001 - mapped, never leaked
-                        await call.fail(error)
+                    request = await call.admit(decode, wire)
+                    async with aclosing(inner_stream(request, context)) as items:
+                        while True:
+                            try:
+                                item = await anext(items)
+                            except StopAsyncIteration:
+                                return
+                            except Exception as error:  # noqa: BLE001 - mapped, never leaked
+                                await call.fail(error)
+                            await context.write(item)
 
-            return grpc.unary_stream_rpc_method_handler(
-                stream, handler.request_deserializer, handler.response_serializer
-            )
+            return grpc.unary_stream_rpc_method_handler(stream, None, handler.response_serializer)
         raise NotImplementedError(f"{method}: only unary and server-streaming RPCs are served")
 
 
@@ -189,12 +220,17 @@ class _Call:
         assert self._principal is not None
         return self._principal
 
-    async def admit(self) -> None:
+    async def admit(self, decode: Callable[[bytes], Any] | None, wire: bytes) -> Any:
+        """The caller's token and role first, from the metadata alone; then the request decoded
+        and held to the limits of the edge (`request_limits`), before any servicer sees it."""
         try:
             self._principal = self._interceptor._admit(self._details)
+            request = wire if decode is None else decode(wire)
+            check_request(request, self._details.invocation_metadata)
         except GovernanceError as error:
             await self.fail(error)
         self._token = auth.set_current_principal(self._principal)
+        return request
 
     async def fail(self, error: Exception) -> None:
         if isinstance(error, grpc.aio.AbortError):

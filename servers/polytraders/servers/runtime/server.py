@@ -5,18 +5,18 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import grpc
 from google.protobuf import message_factory
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor import Descriptor, ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from . import auth
+from .errors import InvalidArgument
 from .interceptors import GovernanceInterceptor, OperatorActionHook, OutcomeHook
 from .requests import WireRequest
 
@@ -85,11 +85,8 @@ class ServiceBinding:
         """What generated `add_*Servicer_to_server` does, read off the descriptor."""
         handlers = {}
         for method in self.descriptor.methods:
-            request = message_factory.GetMessageClass(method.input_type)
             response = message_factory.GetMessageClass(method.output_type)
-            deserialize = request.FromString
-            if method.name in self.wire_requests:
-                deserialize = partial(_wire_request, request.FromString)
+            deserialize = RequestDecoder(method.input_type, keep_wire=method.name in self.wire_requests)
             if method.client_streaming:
                 raise ValueError(f"{self.name}/{method.name}: client streaming is not served")
             handler = (
@@ -106,8 +103,31 @@ class ServiceBinding:
         server.add_registered_method_handlers(self.name, handlers)
 
 
-def _wire_request(parse: Callable[[bytes], Any], wire: bytes) -> WireRequest:
-    return WireRequest(parse(wire), wire)
+class RequestDecoder:
+    """A method's request deserializer: bytes that are not its message are the caller's fault.
+
+    grpc would answer a deserializer's DecodeError with UNKNOWN; this raises InvalidArgument
+    naming the message type instead, which the interceptor maps like any other. The interceptor
+    calls it only after the caller's token is checked (see `GovernanceInterceptor`), so bytes
+    from an unauthenticated caller are never parsed. With `keep_wire` the servicer gets a
+    `WireRequest` (the message and its bytes), for methods that store those bytes.
+    """
+
+    __slots__ = ("_parse", "_type_name", "_keep_wire")
+
+    def __init__(self, message_type: Descriptor, *, keep_wire: bool = False) -> None:
+        self._parse = message_factory.GetMessageClass(message_type).FromString
+        self._type_name = message_type.full_name
+        self._keep_wire = keep_wire
+
+    def __call__(self, wire: bytes) -> Any:
+        try:
+            message = self._parse(wire)
+        except Exception:  # noqa: BLE001 - whatever the parser refuses (DecodeError, nesting too deep) was sent
+            raise InvalidArgument.field(
+                "request", f"is not a valid {self._type_name} ({len(wire)} bytes that do not decode)"
+            ) from None
+        return WireRequest(message, wire) if self._keep_wire else message
 
 
 OPEN_SERVICES = frozenset({health.SERVICE_NAME, reflection.SERVICE_NAME})
