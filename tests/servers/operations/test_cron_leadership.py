@@ -12,8 +12,8 @@ from sqlalchemy import select
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.servers.operations.cron import cron_dispatches
 from polytraders.servers.runtime.storage import make_engine
-from tests.servers.runtime.test_bus_crashes import _leads, _until
 from tests.support.governance_process import GovernanceProcess
+from tests.support.mesh_processes import leads, until
 
 pytestmark = pytest.mark.postgres
 
@@ -49,13 +49,13 @@ def test_the_cron_leader_killed_hands_the_schedule_over_and_no_moment_fires_twic
     )
     try:
         duty = "operations.cron"
-        _until(lambda: sum(_leads(p.address, duty) for p in processes) == 1, "exactly one process leads cron")
-        leader, standby = sorted(processes, key=lambda p: not _leads(p.address, duty))
-        _until(lambda: len(_dispatches(postgres_url)) >= 3, "the leader fires every second")
+        until(lambda: sum(leads(p.address, duty) for p in processes) == 1, "exactly one process leads cron")
+        leader, standby = sorted(processes, key=lambda p: not leads(p.address, duty))
+        until(lambda: len(_dispatches(postgres_url)) >= 3, "the leader fires every second")
         killed_at_us = int(time.time() * 1_000_000)
         leader.kill()
-        _until(lambda: _leads(standby.address, duty), "the standby took cron over")
-        _until(lambda: any(s > killed_at_us + 2_000_000 for s, _ in _dispatches(postgres_url)), "cron fires again")
+        until(lambda: leads(standby.address, duty), "the standby took cron over")
+        until(lambda: any(s > killed_at_us + 2_000_000 for s, _ in _dispatches(postgres_url)), "cron fires again")
     finally:
         for process in processes:
             process.stop()

@@ -3,7 +3,6 @@ cursors never clash, and every subscriber on every process sees every report onc
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +21,9 @@ from polytraders.servers.runtime.archive import report_archive
 from polytraders.servers.runtime.mesh import BUS
 from polytraders.servers.runtime.storage import make_engine
 from tests.support.governance_process import GovernanceProcess
+from tests.support.mesh_processes import BOT, Tail, stored_demo_cursors
 from tests.support.nats_server import NatsServer
 
-BOT = [("authorization", "Bearer dev-bot-token")]
 WRITERS_PER_PROCESS = 2
 BATCHES_PER_WRITER = 40
 BATCH = 50
@@ -82,9 +81,6 @@ def test_interleaved_writers_on_two_processes_store_every_batch_whole_once_with_
         assert [component[seq] for seq in range(last - BATCH + 1, last + 1)] == [writer] * BATCH
 
 
-AUDITOR = [("authorization", "Bearer dev-auditor-token")]
-
-
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[NatsServer]:
     server = NatsServer(tmp_path / "jetstream").start()
@@ -98,43 +94,6 @@ def bused(postgres_url: str, broker: NatsServer) -> Iterator[list[GovernanceProc
     yield processes
     for process in processes:
         process.stop()
-
-
-class Tail:
-    """A SubscribeReports stream of demo-bot's reports on one process, read on a thread."""
-
-    def __init__(self, address: str) -> None:
-        self.cursors: list[int] = []
-        self._channel = grpc.insecure_channel(address)
-        request = pb.SubscribeReportsRequest(bot_slugs=["demo-bot"])
-        self._stream = pb_grpc.ReportBusServiceStub(self._channel).SubscribeReports(request, metadata=AUDITOR)
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        with contextlib.suppress(grpc.RpcError):
-            for item in self._stream:
-                self.cursors.append(int(item.cursor))
-
-    def wait_for(self, count: int) -> list[int]:
-        deadline = time.monotonic() + 60
-        while len(self.cursors) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return list(self.cursors)
-
-    def close(self) -> None:
-        self._stream.cancel()
-        self._channel.close()
-
-
-def _stored_demo_cursors(postgres_url: str) -> list[int]:
-    engine = make_engine(postgres_url)
-    try:
-        with engine.connect() as conn:
-            query = select(report_archive.c.seq).where(report_archive.c.bot_slug == "demo-bot").order_by(report_archive.c.seq)
-            return list(conn.execute(query).scalars())
-    finally:
-        engine.dispose()
 
 
 def _publish_everywhere(processes: list[GovernanceProcess]) -> list[tuple[str, pb.PublishReportsResponse | grpc.RpcError]]:
@@ -160,7 +119,7 @@ def test_subscribers_on_every_process_see_every_report_stored_anywhere_once_in_o
     tails = [Tail(process.address) for process in bused]
     try:
         _publish_everywhere(bused)
-        stored = _stored_demo_cursors(postgres_url)
+        stored = stored_demo_cursors(postgres_url)
         assert len(stored) == len(bused) * BATCHES_PER_WRITER * BATCH
         for tail in tails:
             assert tail.wait_for(len(stored)) == stored  # each once, in cursor order, none missing
@@ -184,7 +143,7 @@ def test_with_the_broker_down_publishing_still_stores_and_subscribers_catch_up_w
         assert [a for _, a in answers if isinstance(a, grpc.RpcError)] == []  # governance never blocks
         broker.start()
         _write(bused[0].address, "after", answers)
-        stored = _stored_demo_cursors(postgres_url)
+        stored = stored_demo_cursors(postgres_url)
         assert tail.wait_for(len(stored)) == stored
         deadline = time.monotonic() + 30
         while _bus_health(bused[0].address) != health_pb2.HealthCheckResponse.SERVING:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import func, select
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
@@ -20,29 +18,12 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.audit.config_history import config_changes
-from polytraders.servers.runtime.mesh import LEAD_PREFIX
 from polytraders.servers.runtime.storage import make_engine
-from tests.servers.runtime.test_bus_across_processes import BOT, Tail, _stored_demo_cursors
 from tests.support.governance_process import GovernanceProcess
+from tests.support.mesh_processes import BOT, Tail, leads, stored_demo_cursors, until
 from tests.support.nats_server import NatsServer
 
 pytestmark = pytest.mark.postgres
-
-
-def _leads(address: str, duty: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
-        probe = health_pb2.HealthCheckRequest(service=LEAD_PREFIX + duty)
-        try:
-            return health_pb2_grpc.HealthStub(channel).Check(probe, timeout=5).status == health_pb2.HealthCheckResponse.SERVING
-        except grpc.RpcError:
-            return False
-
-
-def _until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def test_a_follower_group_runs_on_one_process_and_another_takes_over_when_its_leader_is_killed(
@@ -52,12 +33,12 @@ def test_a_follower_group_runs_on_one_process_and_another_takes_over_when_its_le
     processes = GovernanceProcess.start_together([GovernanceProcess(postgres_url, None, "--bus", broker.url) for _ in range(2)])
     try:
         duty = "audit.user-activity"
-        _until(lambda: sum(_leads(p.address, duty) for p in processes) == 1, "exactly one process leads")
-        leader, standby = sorted(processes, key=lambda p: not _leads(p.address, duty))
+        until(lambda: sum(leads(p.address, duty) for p in processes) == 1, "exactly one process leads")
+        leader, standby = sorted(processes, key=lambda p: not leads(p.address, duty))
         with Governance(leader.address, token="dev-operator-token", bot_slug="ops") as operator:
             before = [operator.activity.record("poke", target=f"before-{i}") for i in range(10)]
         leader.kill()
-        _until(lambda: _leads(standby.address, duty), "the standby took the duty over")
+        until(lambda: leads(standby.address, duty), "the standby took the duty over")
         with Governance(standby.address, token="dev-operator-token", bot_slug="ops") as operator:
             after = [operator.activity.record("poke", target=f"after-{i}") for i in range(10)]
             deadline = time.monotonic() + 30
@@ -122,17 +103,17 @@ def test_twenty_thousand_reports_through_three_processes_survive_a_killed_proces
     try:
         for writer in writers:
             writer.start()
-        _until(lambda: sum(progress) >= REPORTS // 3, "a third was published")
+        until(lambda: sum(progress) >= REPORTS // 3, "a third was published")
         processes[2].kill()
         broker.stop()
-        _until(lambda: sum(progress) >= 2 * REPORTS // 3, "two thirds were published", seconds=120)
+        until(lambda: sum(progress) >= 2 * REPORTS // 3, "two thirds were published", seconds=120)
         broker.start()
         processes[2].start()
         for writer in writers:
             writer.join(180)
         assert sum(progress) == REPORTS
 
-        stored = _stored_demo_cursors(postgres_url)
+        stored = stored_demo_cursors(postgres_url)
         assert len(stored) == REPORTS  # each stored once, however often it was sent
         for tail in tails:  # every live subscriber: all of them, in order, none twice
             assert tail.wait_for(REPORTS) == stored
@@ -142,7 +123,7 @@ def test_twenty_thousand_reports_through_three_processes_survive_a_killed_proces
                 with engine.connect() as conn:
                     return conn.execute(select(func.count()).select_from(config_changes)).scalar_one()
 
-            _until(lambda: filed() == REPORTS // CONFIG_EVERY, "every config.change filed once", seconds=60)
+            until(lambda: filed() == REPORTS // CONFIG_EVERY, "every config.change filed once", seconds=60)
         finally:
             engine.dispose()
     finally:

@@ -171,11 +171,11 @@ class Served:
     def settled_rows(self) -> dict[str, int]:
         """The row counts once what an earlier accepted call set going (a follower filing its
         record from the bus) has landed: the same counts three times in a row."""
-        seen = [self.rows()]
+        seen = [self.rows(), self.rows()]
         for _ in range(200):
             time.sleep(0.01)
             seen.append(self.rows())
-            if seen[-1] == seen[-2] == seen[-3 if len(seen) > 2 else -2]:
+            if seen[-1] == seen[-2] == seen[-3]:
                 break
         return seen[-1]
 
