@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -59,8 +60,22 @@ def postgres_url(postgres_available: None) -> Iterator[str]:
     with psycopg.connect(**conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    drop_schema(conninfo, schema)
+
+
+def drop_schema(conninfo: dict[str, Any], schema: str) -> None:
+    """DROP SCHEMA ... CASCADE locks its tables one by one; a straggling read of a stopped server
+    (a worker thread finishing its query) can deadlock with it, and PostgreSQL then aborts one of
+    the two: the drop is simply tried again."""
+    for attempt in range(5):
+        try:
+            with psycopg.connect(**conninfo, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

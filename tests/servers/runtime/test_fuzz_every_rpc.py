@@ -35,7 +35,7 @@ from polytraders.sdk.clock import ManualClock
 from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.storage import make_engine
 from polytraders.servers.schema.models import metadata
-from tests.conftest import POSTGRES_URL, start_mesh
+from tests.conftest import POSTGRES_URL, drop_schema, start_mesh
 
 OPERATOR = (("authorization", "Bearer dev-operator-token"),)
 NEVER = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
@@ -210,8 +210,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     mesh.stop()
     engine.dispose()
     if drop is not None:
-        with psycopg.connect(**drop[0], autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{drop[1]}" CASCADE')
+        drop_schema(*drop)
 
 
 class ErrorLog(logging.Handler):
