@@ -206,7 +206,13 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         drop = (conninfo, schema)
     mesh = start_mesh(url, ManualClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC)))
     engine = make_engine(url)
-    yield Served(mesh, engine)
+    leadership = mesh.mesh.parts.leadership
+    deadline = time.monotonic() + 30
+    while "operations.cron" not in (leadership.held if leadership else ()) and time.monotonic() < deadline:
+        time.sleep(0.02)  # on PostgreSQL cron starts (and writes its state) once it leads
+    served = Served(mesh, engine)
+    served.settled_rows()
+    yield served
     mesh.stop()
     engine.dispose()
     if drop is not None:

@@ -45,6 +45,7 @@ class Leadership:
     async def lead(self, duty: str, work: Work) -> None:
         """Run `work()` whenever this process holds `duty`, until it returns or this is cancelled."""
         if self._holders is None:
+            self.held.add(duty)
             await self._changed(duty, True)
             await work()
             return
