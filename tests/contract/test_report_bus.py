@@ -367,3 +367,52 @@ def test_only_operators_purge(target: Target, role: str | None) -> None:
         )
     expected = grpc.StatusCode.UNAUTHENTICATED if role is None else grpc.StatusCode.PERMISSION_DENIED
     assert refused.value.code() == expected
+
+
+BAD_SET_ASIDE_LISTINGS = [
+    ("limit over 1000", "auditor", pb.ListSetAsideReportsRequest(limit=1001), grpc.StatusCode.INVALID_ARGUMENT, "limit"),
+    ("negative limit", "auditor", pb.ListSetAsideReportsRequest(limit=-1), grpc.StatusCode.INVALID_ARGUMENT, "limit"),
+    ("cursor not a cursor", "auditor", pb.ListSetAsideReportsRequest(cursor="x1"), grpc.StatusCode.INVALID_ARGUMENT, "cursor"),
+    ("cursor past int64", "auditor", pb.ListSetAsideReportsRequest(cursor="9" * 19), grpc.StatusCode.INVALID_ARGUMENT, "cursor"),
+    ("follower too long", "auditor", pb.ListSetAsideReportsRequest(follower="f" * 65), grpc.StatusCode.INVALID_ARGUMENT, "follower"),
+    ("NUL in follower", "auditor", pb.ListSetAsideReportsRequest(follower="p\x00"), grpc.StatusCode.INVALID_ARGUMENT, "follower"),
+    ("a bot", "bot", pb.ListSetAsideReportsRequest(), grpc.StatusCode.PERMISSION_DENIED, None),
+    ("no token", None, pb.ListSetAsideReportsRequest(), grpc.StatusCode.UNAUTHENTICATED, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "role", "request_", "code", "field"), BAD_SET_ASIDE_LISTINGS, ids=[c[0] for c in BAD_SET_ASIDE_LISTINGS]
+)
+def test_a_bad_set_aside_listing_is_refused_with_its_code_and_field(
+    target: Target,
+    case: str,
+    role: str | None,
+    request_: pb.ListSetAsideReportsRequest,
+    code: grpc.StatusCode,
+    field: str | None,
+) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        target.reports().ListSetAsideReports(request_, metadata=target.metadata(role), timeout=DEADLINE)
+    assert refused.value.code() == code
+    if field is not None:
+        assert field in violations(refused.value)
+
+
+def test_set_aside_reports_page_by_cursor_without_repeating_one(target: Target) -> None:
+    stub, md = target.reports(), target.metadata("auditor")
+    everything = stub.ListSetAsideReports(pb.ListSetAsideReportsRequest(limit=1000), metadata=md, timeout=DEADLINE)
+    paged: list[pb.SetAsideReport] = []
+    cursor = ""
+    for _ in range(len(everything.reports) + 1):
+        page = stub.ListSetAsideReports(
+            pb.ListSetAsideReportsRequest(limit=1, cursor=cursor), metadata=md, timeout=DEADLINE
+        )
+        paged.extend(page.reports)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+
+    assert not cursor
+    assert paged[: len(everything.reports)] == list(everything.reports)
+    assert [int(r.cursor) for r in paged] == sorted(int(r.cursor) for r in paged)

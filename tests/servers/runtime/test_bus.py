@@ -17,7 +17,7 @@ from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers import schema
 from polytraders.servers.runtime import ledger
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
-from polytraders.servers.runtime.bus import ReportBus, retention_ends
+from polytraders.servers.runtime.bus import ReportBus, following, retention_ends
 from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.requests import WireRequest
 from polytraders.servers.runtime.storage import WalCheckpointer, make_engine
@@ -57,6 +57,39 @@ def test_a_slow_subscriber_that_overflows_catches_up_from_the_archive(bus: Repor
         return await asyncio.wait_for(reader, 30)
 
     assert asyncio.run(scenario()) == [r.header.report_id for r in reports]
+
+
+def test_a_follower_shows_how_far_behind_it_is_until_it_has_caught_up(bus: ReportBus) -> None:
+    """A follower reading 2 reports then stalling, while 10 arrive: its queue (4) overflows, so
+    its lag counts from its position; once it has read them all it is live with nothing waiting."""
+    taken: list[int] = []
+    go_on = asyncio.Event()
+
+    async def follower() -> None:
+        following.set("test.follower")
+        async for archived in bus.subscribe(ReportFilter()):
+            taken.append(archived.seq)
+            if len(taken) == 2:
+                await go_on.wait()
+            if len(taken) == 12:
+                return
+
+    async def scenario() -> list[dict[str, int]]:
+        await bus.publish(_reports(2))
+        reader = asyncio.create_task(follower())
+        while len(taken) < 2:
+            await asyncio.sleep(0.01)
+        stalled = bus.follower_lags(bus.archive.last_seq())
+        for _ in range(5):
+            await bus.publish(_reports(2))
+        behind = bus.follower_lags(bus.archive.last_seq())
+        go_on.set()
+        await asyncio.wait_for(reader, 30)
+        return [stalled, behind, bus.follower_lags(bus.archive.last_seq())]
+
+    assert asyncio.run(scenario()) == [{"test.follower": 0}, {"test.follower": 10}, {}]
+    assert taken == list(range(1, 13))
+    assert bus.followers == {"test.follower"}
 
 
 def test_live_only_starts_after_what_is_archived(bus: ReportBus) -> None:

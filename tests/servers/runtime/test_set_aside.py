@@ -1,8 +1,11 @@
-"""A bus follower that meets a record it cannot store sets it aside, alerts, and stores the rest."""
+"""A bus follower that meets a record it cannot store sets it aside (listed for operators), alerts,
+and stores the rest; health shows a follower that has stopped or fallen behind."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -11,11 +14,13 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from polytraders.governance.v1 import report_bus_pb2 as bus_pb
+from polytraders.governance.v1 import report_bus_pb2_grpc as bus_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance
 from polytraders.sdk.clock import ManualClock
 from polytraders.servers.runtime.archive import ReportFilter
-from polytraders.servers.runtime.mesh import BACKGROUND_WORK, MeshThread
+from polytraders.servers.runtime.mesh import BACKGROUND_WORK, FOLLOWER_PREFIX, MeshThread
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.set_aside import SetAsideReport
 from polytraders.servers.runtime.user_actions import RECORD_TYPE
@@ -62,7 +67,7 @@ def test_a_poisoned_user_action_is_set_aside_and_the_valid_ones_after_it_are_sto
         listed = _eventually(lambda: auditor.activity.list(), lambda actions: len(actions) >= 2)
     assert sorted(a.user for a in listed) == ["alice", "bob"]
 
-    aside = _eventually(lambda: parts.set_aside.list(), bool)
+    aside = _eventually(lambda: parts.set_aside.list().reports, bool)
     assert [(r.follower, r.report_id) for r in aside] == [(RECORD_TYPE, poisoned)]
     alerts = _eventually(lambda: _alerts(mesh), bool)
     assert any(poisoned in a.operations.explanation and a.header.bot_slug == "governance-alerts" for a in alerts)
@@ -82,7 +87,7 @@ def test_a_restarted_follower_goes_on_after_what_it_set_aside_and_lists_it_once(
     try:
         reporter = GovernanceReporter(mesh.mesh.parts.bus, "user-activity-ledger", clock)
         poisoned = mesh.call(reporter.record(RECORD_TYPE, "mallory", "poisoned", "{not json"))
-        _eventually(lambda: mesh.mesh.parts.set_aside.list(), bool)
+        _eventually(lambda: mesh.mesh.parts.set_aside.list().reports, bool)
     finally:
         mesh.stop()
     mesh = start_mesh(database_url, clock)
@@ -92,7 +97,7 @@ def test_a_restarted_follower_goes_on_after_what_it_set_aside_and_lists_it_once(
         with Governance(mesh.address, token="dev-auditor-token", bot_slug="auditor") as auditor:
             listed = _eventually(lambda: auditor.activity.list(), bool)
         assert [a.user for a in listed] == ["carol"]
-        aside: list[SetAsideReport] = mesh.mesh.parts.set_aside.list()
+        aside: list[SetAsideReport] = mesh.mesh.parts.set_aside.list().reports
         assert [r.report_id for r in aside] == [poisoned]
     finally:
         mesh.stop()
@@ -114,3 +119,79 @@ def test_a_follower_that_stops_is_alerted_and_shown_in_health(mesh: MeshThread) 
     alerts = _eventually(lambda: _alerts(mesh), bool)
     assert any("stopped before the mesh did: ConnectionError: database went away" in a.operations.explanation
                for a in alerts)  # fmt: skip
+
+
+def test_an_operator_lists_what_followers_set_aside_page_by_page(mesh: MeshThread, clock: ManualClock) -> None:
+    reporter = GovernanceReporter(mesh.mesh.parts.bus, "user-activity-ledger", clock)
+    poisoned = [mesh.call(reporter.record(RECORD_TYPE, "mallory", "poisoned", "{not json")) for _ in range(2)]
+    _eventually(lambda: mesh.mesh.parts.set_aside.list().reports, lambda listed: len(listed) == 2)
+
+    with grpc.insecure_channel(mesh.address) as channel:
+        listing = bus_grpc.ReportBusServiceStub(channel).ListSetAsideReports
+        auditor = [("authorization", "Bearer dev-auditor-token")]
+        first = listing(bus_pb.ListSetAsideReportsRequest(limit=1), metadata=auditor)
+        second = listing(bus_pb.ListSetAsideReportsRequest(limit=1, cursor=first.next_cursor), metadata=auditor)
+        everything = listing(bus_pb.ListSetAsideReportsRequest(follower=RECORD_TYPE), metadata=auditor)
+        nobody = listing(bus_pb.ListSetAsideReportsRequest(follower="pnl-reporter"), metadata=auditor)
+        with pytest.raises(grpc.RpcError) as refused:
+            listing(bus_pb.ListSetAsideReportsRequest(cursor="-1"), metadata=auditor)
+        with pytest.raises(grpc.RpcError) as anonymous:
+            listing(bus_pb.ListSetAsideReportsRequest())
+
+    assert [r.report_id for r in first.reports] == poisoned[:1] and first.next_cursor == first.reports[0].cursor
+    assert [r.report_id for r in second.reports] == poisoned[1:] and second.next_cursor == ""
+    assert list(everything.reports) == [*first.reports, *second.reports] and not nobody.reports
+    listed = everything.reports[0]
+    assert (listed.follower, listed.bot_slug) == (RECORD_TYPE, "user-activity-ledger")
+    assert listed.reason.startswith("JSONDecodeError") and listed.set_aside_at.ToDatetime() == clock.now().replace(tzinfo=None)
+    assert int(everything.reports[0].cursor) < int(everything.reports[1].cursor)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "cursor" in refused.value.details()
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_health_shows_a_follower_that_falls_behind_until_it_catches_up_and_one_that_stops(
+    database_url: str, clock: ManualClock
+) -> None:
+    mesh = start_mesh(database_url, clock, follower_check_seconds=0.02, follower_lag_limit=3)
+    parts = mesh.mesh.parts
+    go_on = threading.Event()
+
+    async def slow() -> None:
+        async for _ in parts.bus.subscribe(ReportFilter(kinds=frozenset({rpb.REPORT_KIND_SETTLEMENT}))):
+            await asyncio.to_thread(go_on.wait)
+
+    async def breaks() -> None:
+        async for _ in parts.bus.subscribe(ReportFilter(), live_only=True):
+            raise ConnectionError("database went away")
+
+    async def follow() -> None:
+        parts.lead("test.slow", slow)
+        parts.lead("test.breaks", breaks)
+
+    def status(name: str) -> int:
+        """The follower's health here (UNKNOWN until the process leads it and shows it)."""
+        try:
+            return health.Check(health_pb2.HealthCheckRequest(service=FOLLOWER_PREFIX + name)).status
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.NOT_FOUND
+            return health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+
+    reporter = GovernanceReporter(parts.bus, "governance-probe", clock)
+    try:
+        with grpc.insecure_channel(mesh.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            mesh.call(follow())
+            serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+            _eventually(lambda: status("test.slow"), lambda s: s == serving)
+            assert status("test.breaks") == serving
+            for i in range(6):
+                mesh.call(reporter.record("probe", "p", f"probe {i}", "{}"))
+            _eventually(lambda: status("test.slow"), lambda s: s == not_serving)
+            _eventually(lambda: status("test.breaks"), lambda s: s == not_serving)
+            go_on.set()
+            _eventually(lambda: status("test.slow"), lambda s: s == serving)
+            assert status("audit.user-activity") == serving
+            assert status("test.breaks") == not_serving
+    finally:
+        go_on.set()
+        mesh.stop()

@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from polytraders.reports.v1 import reports_pb2 as _reports_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -62,3 +65,37 @@ class PurgeExpiredReportsResponse(_message.Message):
     PURGED_COUNT_FIELD_NUMBER: _ClassVar[int]
     purged_count: int
     def __init__(self, purged_count: _Optional[int] = ...) -> None: ...
+
+class ListSetAsideReportsRequest(_message.Message):
+    __slots__ = ("follower", "cursor", "limit")
+    FOLLOWER_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    follower: str
+    cursor: str
+    limit: int
+    def __init__(self, follower: _Optional[str] = ..., cursor: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class SetAsideReport(_message.Message):
+    __slots__ = ("follower", "report_id", "cursor", "bot_slug", "reason", "set_aside_at")
+    FOLLOWER_FIELD_NUMBER: _ClassVar[int]
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    BOT_SLUG_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SET_ASIDE_AT_FIELD_NUMBER: _ClassVar[int]
+    follower: str
+    report_id: str
+    cursor: str
+    bot_slug: str
+    reason: str
+    set_aside_at: _timestamp_pb2.Timestamp
+    def __init__(self, follower: _Optional[str] = ..., report_id: _Optional[str] = ..., cursor: _Optional[str] = ..., bot_slug: _Optional[str] = ..., reason: _Optional[str] = ..., set_aside_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListSetAsideReportsResponse(_message.Message):
+    __slots__ = ("reports", "next_cursor")
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    reports: _containers.RepeatedCompositeFieldContainer[SetAsideReport]
+    next_cursor: str
+    def __init__(self, reports: _Optional[_Iterable[_Union[SetAsideReport, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...

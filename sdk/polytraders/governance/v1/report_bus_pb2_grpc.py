@@ -51,6 +51,11 @@ class ReportBusServiceStub:
                 request_serializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.PurgeExpiredReportsRequest.SerializeToString,
                 response_deserializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.PurgeExpiredReportsResponse.FromString,
                 _registered_method=True)
+        self.ListSetAsideReports = channel.unary_unary(
+                '/polytraders.governance.v1.ReportBusService/ListSetAsideReports',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.ListSetAsideReportsRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.ListSetAsideReportsResponse.FromString,
+                _registered_method=True)
 
 
 class ReportBusServiceServicer:
@@ -81,6 +86,14 @@ class ReportBusServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSetAsideReports(self, request, context):
+        """Lists the reports bus followers (P&L, explainer, user activity...) could not store and set
+        aside, oldest first; each stays in the archive, to be taken again once its cause is mended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportBusServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +111,11 @@ def add_ReportBusServiceServicer_to_server(servicer, server):
                     servicer.PurgeExpiredReports,
                     request_deserializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.PurgeExpiredReportsRequest.FromString,
                     response_serializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.PurgeExpiredReportsResponse.SerializeToString,
+            ),
+            'ListSetAsideReports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSetAsideReports,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.ListSetAsideReportsRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.ListSetAsideReportsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -183,6 +201,33 @@ class ReportBusService:
             '/polytraders.governance.v1.ReportBusService/PurgeExpiredReports',
             polytraders_dot_governance_dot_v1_dot_report__bus__pb2.PurgeExpiredReportsRequest.SerializeToString,
             polytraders_dot_governance_dot_v1_dot_report__bus__pb2.PurgeExpiredReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSetAsideReports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.ReportBusService/ListSetAsideReports',
+            polytraders_dot_governance_dot_v1_dot_report__bus__pb2.ListSetAsideReportsRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_report__bus__pb2.ListSetAsideReportsResponse.FromString,
             options,
             channel_credentials,
             insecure,

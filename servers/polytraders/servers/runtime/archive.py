@@ -427,13 +427,23 @@ class ReportArchive:
     def _take_sequencer(self, conn: Connection) -> None:
         """Wait for the archive's sequencer lock (held until this transaction ends), then read the
         last `seq`; if another process stored reports meanwhile, its ledger entries moved the
-        chain heads this process remembers."""
+        chain heads this process remembers.
+
+        Both statements go in one round trip (it is the writer's critical path): under READ
+        COMMITTED each statement takes its own snapshot when it starts, so the second sees every
+        commit made before the lock was granted. The NOTIFY is delivered when this transaction
+        commits: the broker relay, wherever it runs, looks then."""
         if self._sequencer_key is None:
             self._sequencer_key = advisory_key(SEQUENCER, conn)
-        # The NOTIFY is delivered when this transaction commits: the broker relay, wherever it runs, looks then.
         channel = archive_channel(self._sequencer_key)
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({self._sequencer_key}), pg_notify('{channel}', '')")
-        last = conn.execute(select(func.coalesce(func.max(report_archive.c.seq), 0))).scalar_one()
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(f"SELECT pg_advisory_xact_lock({self._sequencer_key}), pg_notify('{channel}', ''); "
+                           f"SELECT coalesce(max(seq), 0) FROM {report_archive.name}")  # fmt: skip
+            cursor.nextset()
+            last = cursor.fetchone()[0]
+        finally:
+            cursor.close()
         if last != self._last_seq:
             self._ledger.forget_heads()
             self._last_seq = last

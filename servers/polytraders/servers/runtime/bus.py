@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 _PAGE = 500
 GROUP_REPORTS = 500
 _RETENTIONS = (reports_pb2.RETENTION_ONE_YEAR, reports_pb2.RETENTION_SEVEN_YEARS)
+_Run = tuple[int, int, Iterable[ArchivedReport]]
+"""Stored reports for the sequencer: the first and last `seq` of the run, and its reports."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,29 @@ def retention_ends(received: datetime, retention: int) -> datetime:
         return received.replace(year=received.year + years, month=3, day=1)
 
 
+following: ContextVar[str] = ContextVar("following", default="")
+"""The follower (the mesh duty running in this context, e.g. "ledger.pnl") that subscriptions
+opened here belong to: `ReportBus.follower_lags` reports how far behind each one is."""
+
+
 class _Subscription:
     def __init__(self, report_filter: ReportFilter, capacity: int) -> None:
         self.filter = report_filter
         self.queue: asyncio.Queue[ArchivedReport | None] = asyncio.Queue(capacity)
         self.overflowed = False
+        self.follower = following.get()
+        self.position = 0
+        """The cursor of the last report handed to the subscriber."""
+        self.catching_up = True
+        """Reading the archive (at first, or after its live queue overflowed) rather than live reports."""
+
+    def lag(self, last_seq: int) -> int:
+        """Reports still to look at: while it reads the archive (or will, its queue having
+        overflowed), every one after its position whether its filter takes them or not; once
+        live, those waiting in its queue."""
+        if self.catching_up or self.overflowed:
+            return max(0, last_seq - self.position)
+        return self.queue.qsize()
 
     def offer(self, report: ArchivedReport) -> None:
         if self.overflowed or not self.filter.matches(report):
@@ -101,10 +122,12 @@ class ReportBus:
         self._watermark_seconds = watermark_seconds
         self.on_stored: list[Callable[[], None]] = []
         """Called on the loop after each store (the broker relay looks at the archive then)."""
-        self._inbox: asyncio.Queue[list[ArchivedReport]] | None = None
+        self._inbox: asyncio.Queue[_Run] | None = None
         self._sequencer: asyncio.Task[None] | None = None
         self.delivered = 0
         """The sequencer's mark: every report up to this cursor has been handed to subscribers."""
+        self.followers: set[str] = set()
+        """Every follower that has subscribed in this process (see `following`)."""
 
     def validate(
         self, reports: Sequence[reports_pb2.Report], request: WireRequest | None = None
@@ -216,7 +239,8 @@ class ReportBus:
             stored()
         for (_, done), stored in zip(group, outcome, strict=True):
             if self._inbox is not None:
-                self.deliver(list(stored.archived()))
+                if stored.last_seq is not None:
+                    self.deliver(stored.first_seq, stored.last_seq, stored.archived())
             elif self._subscriptions:
                 for report in stored.archived():
                     for subscription in self._subscriptions:
@@ -224,10 +248,12 @@ class ReportBus:
             if not done.done():
                 done.set_result(PublishResult(len(stored.reports), stored.duplicates, stored.last_seq))
 
-    def deliver(self, reports: list[ArchivedReport]) -> None:
-        """Hand stored reports (in `seq` order) to the sequencer, which fans them out in order."""
-        if self._inbox is not None and not self._closed and reports:
-            self._inbox.put_nowait(reports)
+    def deliver(self, first_seq: int, last_seq: int, reports: Iterable[ArchivedReport]) -> None:
+        """Hand the stored reports `first_seq`..`last_seq` (in `seq` order) to the sequencer, which
+        fans them out in order. `reports` is read only if someone subscribes by then: with no
+        subscriber the sequencer just moves its mark, and nothing is built per report."""
+        if self._inbox is not None and not self._closed and last_seq >= first_seq:
+            self._inbox.put_nowait((first_seq, last_seq, reports))
 
     async def start_sequencer(self) -> None:
         """Start handing out from the archive's last `seq` on, before this process publishes: a
@@ -237,15 +263,18 @@ class ReportBus:
             self._inbox = asyncio.Queue()
             self._sequencer = asyncio.get_running_loop().create_task(self._sequence(self._inbox, last))
 
-    async def _sequence(self, inbox: asyncio.Queue[list[ArchivedReport]], delivered: int) -> None:
+    async def _sequence(self, inbox: asyncio.Queue[_Run], delivered: int) -> None:
         self.delivered = delivered
         while not self._closed:
             try:
-                reports = await asyncio.wait_for(inbox.get(), self._watermark_seconds)
+                _, last, reports = await asyncio.wait_for(inbox.get(), self._watermark_seconds)
             except TimeoutError:
                 last = await asyncio.to_thread(self.archive.last_seq)
                 if last > self.delivered:
                     self.delivered = await self._fill(self.delivered, last)
+                continue
+            if not self._subscriptions:  # nobody to hand them to (a subscriber reads the archive first)
+                self.delivered = max(self.delivered, last)
                 continue
             for report in reports:
                 if report.seq <= self.delivered:
@@ -258,7 +287,7 @@ class ReportBus:
     async def _fill(self, delivered: int, through: int) -> int:
         """Hand out the archive's reports after `delivered` up to `through`; returns `through`."""
         everything = ReportFilter()
-        while delivered < through:
+        while delivered < through and self._subscriptions:
             page = await asyncio.to_thread(self.archive.read_after, delivered, everything, min(_PAGE, through - delivered))
             for report in page:
                 self._offer(report)
@@ -278,16 +307,20 @@ class ReportBus:
         """Archived reports after `after_seq`, then live ones, in seq order, until the bus closes."""
         subscription = _Subscription(report_filter, self._subscriber_queue)
         self._subscriptions.add(subscription)
+        if subscription.follower:
+            self.followers.add(subscription.follower)
         try:
-            last = await asyncio.to_thread(self.archive.last_seq) if live_only else after_seq
+            subscription.position = await asyncio.to_thread(self.archive.last_seq) if live_only else after_seq
             while not self._closed:
+                subscription.catching_up = True
                 while True:  # catch up from the archive
-                    page = await asyncio.to_thread(self.archive.read_after, last, report_filter, _PAGE)
+                    page = await asyncio.to_thread(self.archive.read_after, subscription.position, report_filter, _PAGE)
                     for report in page:
+                        subscription.position = report.seq
                         yield report
-                        last = report.seq
                     if len(page) < _PAGE:
                         break
+                subscription.catching_up = False
                 while True:  # then follow live
                     report = await subscription.queue.get()
                     if report is None:
@@ -295,11 +328,21 @@ class ReportBus:
                     if subscription.overflowed:
                         subscription.rewind()
                         break
-                    if report.seq > last:
+                    if report.seq > subscription.position:
+                        subscription.position = report.seq
                         yield report
-                        last = report.seq
         finally:
             self._subscriptions.discard(subscription)
+
+    def follower_lags(self, last_seq: int) -> dict[str, int]:
+        """How many reports each follower's subscription has still to look at, given the
+        archive's last cursor (a follower with several subscriptions shows its furthest behind)."""
+        lags: dict[str, int] = {}
+        for subscription in self._subscriptions:
+            if subscription.follower:
+                lag = subscription.lag(last_seq)
+                lags[subscription.follower] = max(lag, lags.get(subscription.follower, 0))
+        return lags
 
     async def purge_expired(self) -> int:
         return await asyncio.to_thread(self.archive.purge_expired, to_micros(self._clock.now()))

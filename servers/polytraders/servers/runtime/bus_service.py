@@ -1,26 +1,30 @@
-"""ReportBusService: translates protobuf to the report bus and back; nothing more."""
+"""ReportBusService: translates protobuf to the report bus (and what its followers set aside) and back; nothing more."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
+from polytraders.sdk.clock import from_micros, to_timestamp
 
 from . import auth
 from .archive import ReportFilter
 from .bus import ReportBus
 from .errors import InvalidArgument
 from .request_limits import is_cursor
-from .requests import WireRequest
+from .requests import WireRequest, page_size
 from .server import ServiceBinding
+from .set_aside import SetAside
 
 ACCESS = {
     "PublishReports": auth.BOT_WRITE,
     "SubscribeReports": auth.READ,
     "PurgeExpiredReports": auth.OPERATE,
+    "ListSetAsideReports": auth.INTERNAL_READ,
 }
 
 
@@ -33,8 +37,9 @@ def parse_cursor(cursor: str) -> int:
 
 
 class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
-    def __init__(self, bus: ReportBus) -> None:
+    def __init__(self, bus: ReportBus, set_aside: SetAside) -> None:
         self._bus = bus
+        self._set_aside = set_aside
 
     async def PublishReports(
         self, request: WireRequest, context: grpc.aio.ServicerContext
@@ -81,8 +86,24 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
     ) -> pb.PurgeExpiredReportsResponse:
         return pb.PurgeExpiredReportsResponse(purged_count=await self._bus.purge_expired())
 
+    async def ListSetAsideReports(
+        self, request: pb.ListSetAsideReportsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSetAsideReportsResponse:
+        page = await asyncio.to_thread(
+            self._set_aside.list, request.follower, parse_cursor(request.cursor), page_size(request.limit)
+        )
+        return pb.ListSetAsideReportsResponse(
+            reports=[
+                pb.SetAsideReport(follower=r.follower, report_id=r.report_id, cursor=str(r.archive_seq),
+                                  bot_slug=r.bot_slug, reason=r.reason,
+                                  set_aside_at=to_timestamp(from_micros(r.set_aside_at_us)))  # fmt: skip
+                for r in page.reports
+            ],
+            next_cursor=str(page.next_after_seq) if page.next_after_seq else "",
+        )
 
-def report_bus_binding(bus: ReportBus) -> ServiceBinding:
+
+def report_bus_binding(bus: ReportBus, set_aside: SetAside) -> ServiceBinding:
     return ServiceBinding.of(
-        pb, "ReportBusService", ReportBusServicer(bus), ACCESS, wire_requests=frozenset({"PublishReports"})
+        pb, "ReportBusService", ReportBusServicer(bus, set_aside), ACCESS, wire_requests=frozenset({"PublishReports"})
     )

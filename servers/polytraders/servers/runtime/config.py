@@ -44,6 +44,11 @@ class ServerConfig:
     """How long SIGTERM waits for in-flight calls before closing."""
     subscriber_queue: int = 10_000
     """Live reports buffered per subscriber before it falls back to reading the archive."""
+    follower_lag_limit: int = 10_000
+    """Reports a bus follower (P&L, explainer, user activity...) may have still to take before its
+    health says NOT_SERVING (fallen behind)."""
+    follower_check_seconds: float = 5.0
+    """How often each follower's lag is put in health."""
     min_paper_days: int = 14
     """Continuous paper-trading days a paper gate must show before LIMITED_LIVE."""
     require_positive_risk_adj: bool = True

@@ -142,7 +142,7 @@ class JetStreamLink:
         payloads = unframe_reports(message.data)
         if first + len(payloads) - 1 <= self._bus.delivered:
             return  # this process stored them (or has them already): nothing to parse
-        self._bus.deliver([_archived(first + i, p) for i, p in enumerate(payloads)])
+        self._bus.deliver(first, first + len(payloads) - 1, (_archived(first + i, p) for i, p in enumerate(payloads)))
 
     async def relay(self) -> None:
         """The duty: hand the archive to the stream in cursor order, for as long as this leads."""

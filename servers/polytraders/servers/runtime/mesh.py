@@ -27,7 +27,7 @@ from polytraders.servers.operations.service import operations_bindings
 from .alerts import Alert, AlertRouter, BusAlertSink
 from .archive import ReportArchive
 from .auth import TokenBook
-from .bus import ReportBus
+from .bus import ReportBus, following
 from .bus_service import report_bus_binding
 from .commands import Command
 from .config import ServerConfig
@@ -47,6 +47,10 @@ LEAD_PREFIX = "polytraders.governance.lead/"
 (e.g. polytraders.governance.lead/bus.relay), NOT_SERVING on a standby."""
 BUS = "polytraders.governance.bus"
 """The health service that is NOT_SERVING while the report broker (NATS JetStream) is unreachable."""
+FOLLOWER_PREFIX = "polytraders.governance.follower/"
+"""Health of each bus follower under its duty's name (e.g. polytraders.governance.follower/ledger.pnl)
+on the process that runs it: SERVING while it keeps up, NOT_SERVING once it has stopped or has
+more than `follower_lag_limit` reports still to take; SERVICE_UNKNOWN where another process runs it."""
 BACKGROUND_WORK = "polytraders.governance.background"
 """The health service that is NOT_SERVING once any follower or periodic loop of the process has
 stopped (`grpcurl -d '{"service": "polytraders.governance.background"}' ... Health/Check`)."""
@@ -96,6 +100,7 @@ class MeshParts:
         leadership = self.leadership
 
         async def until_stopped() -> None:
+            following.set(duty)  # the bus names this duty's subscriptions after it (their lag goes in health)
             leading = asyncio.ensure_future(leadership.lead(duty, work))
             stopped = asyncio.ensure_future(self.stopping.wait())
             await asyncio.wait({leading, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -151,7 +156,7 @@ def reports_group(parts: MeshParts) -> list[ServiceBinding]:
         return f"purged {await parts.bus.purge_expired()} reports whose retention ended"
 
     parts.commands["reports.purge"] = purge
-    return [report_bus_binding(parts.bus)]
+    return [report_bus_binding(parts.bus, parts.set_aside)]
 
 
 # Each bot group contributes its services (and its scheduler commands); operations comes last,
@@ -255,13 +260,24 @@ class Mesh:
         for duty, held in leads.items():
             await server.health.set(LEAD_PREFIX + duty, _serving(held))
 
+        async def show_followers() -> None:
+            lags = bus.follower_lags(await asyncio.to_thread(bus.archive.last_seq))
+            for name in sorted(bus.followers):
+                if name in parts.stopped_work or name in lags:
+                    up = name not in parts.stopped_work and lags[name] <= config.follower_lag_limit
+                    await server.health.set(FOLLOWER_PREFIX + name, _serving(up))
+                else:
+                    await server.health.set(FOLLOWER_PREFIX + name, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+
         async def show_in_health() -> None:
             await server.health.set(BACKGROUND_WORK, health_pb2.HealthCheckResponse.NOT_SERVING)
+            await show_followers()
 
         await server.health.set(BACKGROUND_WORK, health_pb2.HealthCheckResponse.SERVING)
         parts.on_work_stopped = show_in_health
         if parts.stopped_work:
             await show_in_health()
+        parts.every(config.follower_check_seconds, show_followers)
         if config.bus_url:
             _link_to_broker(parts, server)
         return cls(parts, server, groups)

@@ -200,6 +200,7 @@ BY_NAME: dict[str, Rule] = {
              "signal_bot_slugs", "parameters_from_bot", "experiment_id", "authority", "action", "actor", "user"),
     **_names(MARKET, "condition_id", "token_id", "token_ids", "winning_token_id", "from_no_token_ids"),
     "session_id": Rule(chars=SESSION_CHARS),
+    "follower": Rule(chars=64),
     **_names(Rule(chars=32, content=PRICE), "best_bid", "best_ask", "last_trade_price"),
     **_names(Rule(chars=64, content=AMOUNT), "control_value", "variant_value", "minimum_detectable_effect", "alpha",
              "risk_adjusted_return", "fee_rate", "fee_exponent", "tick_size"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import BigInteger, Engine, Index, String, Text, func, select
 from sqlmodel import Field, SQLModel
@@ -54,6 +55,12 @@ class SetAsideReport:
     set_aside_at_us: int
 
 
+class SetAsidePage(NamedTuple):
+    reports: list[SetAsideReport]
+    next_after_seq: int
+    """Where the next page starts; 0 when this page holds the last."""
+
+
 class SetAside:
     """Where every follower of one mesh puts what it could not store."""
 
@@ -90,10 +97,20 @@ class SetAside:
             )
             return int(conn.execute(query).scalar_one())
 
-    def list(self, follower: str = "", after_seq: int = 0, limit: int = 100) -> list[SetAsideReport]:
+    def list(self, follower: str = "", after_seq: int = 0, limit: int = 100) -> SetAsidePage:
+        """What `follower` (or any follower) set aside after archive cursor `after_seq`, oldest
+        first: the rows of at most `limit` archived reports, so that a report set aside by several
+        followers is never split across two pages."""
         t = set_aside_reports
-        query = select(t).where(t.c.archive_seq > after_seq).order_by(t.c.archive_seq, t.c.follower).limit(limit)
-        if follower:
-            query = query.where(t.c.follower == follower)
+        where = [t.c.archive_seq > after_seq, *([t.c.follower == follower] if follower else [])]
+        seqs = select(t.c.archive_seq).where(*where).distinct().order_by(t.c.archive_seq).limit(limit + 1)
+        query = (
+            select(t).where(*where, t.c.archive_seq.in_(seqs.scalar_subquery())).order_by(t.c.archive_seq, t.c.follower)
+        )
         with self._engine.connect() as conn:
-            return [SetAsideReport(**row._mapping) for row in conn.execute(query)]
+            rows = [SetAsideReport(**row._mapping) for row in conn.execute(query)]
+        listed = sorted({r.archive_seq for r in rows})
+        if len(listed) <= limit:
+            return SetAsidePage(rows, 0)
+        last = listed[limit - 1]
+        return SetAsidePage([r for r in rows if r.archive_seq <= last], last)
