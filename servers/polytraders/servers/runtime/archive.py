@@ -163,6 +163,7 @@ _ROWS_PER_INSERT = 2000  # rows per multi-row INSERT (an SDK batch whole), unles
 
 _COLUMNS = ", ".join(c.name for c in report_archive.columns)
 _STAGING = "report_archive_staging"
+_CREATE_STAGING = f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE {report_archive.name}) ON COMMIT DELETE ROWS"
 
 
 @lru_cache(maxsize=16)
@@ -429,17 +430,20 @@ class ReportArchive:
         last `seq`; if another process stored reports meanwhile, its ledger entries moved the
         chain heads this process remembers.
 
-        Both statements go in one round trip (it is the writer's critical path): under READ
-        COMMITTED each statement takes its own snapshot when it starts, so the second sees every
-        commit made before the lock was granted. The NOTIFY is delivered when this transaction
-        commits: the broker relay, wherever it runs, looks then."""
+        It is the writer's critical path, so one round trip does all a write transaction needs
+        before its COPY: the lock (and the NOTIFY, delivered when the transaction commits: the
+        broker relay, wherever it runs, looks then), the last `seq`, and the COPY's staging table.
+        Under READ COMMITTED each statement takes its own snapshot when it starts, so the second
+        sees every commit made before the lock was granted."""
         if self._sequencer_key is None:
             self._sequencer_key = advisory_key(SEQUENCER, conn)
         channel = archive_channel(self._sequencer_key)
         cursor = conn.connection.cursor()
         try:
-            cursor.execute(f"SELECT pg_advisory_xact_lock({self._sequencer_key}), pg_notify('{channel}', ''); "
-                           f"SELECT coalesce(max(seq), 0) FROM {report_archive.name}")  # fmt: skip
+            cursor.execute(
+                f"SELECT pg_advisory_xact_lock({self._sequencer_key}), pg_notify('{channel}', ''); "
+                f"SELECT coalesce(max(seq), 0) FROM {report_archive.name}; {_CREATE_STAGING}"
+            )
             cursor.nextset()
             last = cursor.fetchone()[0]
         finally:
@@ -470,10 +474,7 @@ class ReportArchive:
         COPY is PostgreSQL's bulk path but knows no ON CONFLICT; staging keeps both.
         """
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE {report_archive.name}) ON COMMIT DELETE ROWS"
-            )
+        try:  # the staging table was made (if need be) with the sequencer lock, in the same round trip
             with cursor.copy(f"COPY {_STAGING} ({_COLUMNS}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)

@@ -557,7 +557,7 @@ def _columns_pass(message: Message, wire: bytes) -> bool:
     for m in plan.messages:
         if m.repeated and m.rule.items is not None and len(getattr(message, m.name)) > m.rule.items:
             return False
-        biggest = max(map(len, getattr(elements, m.name)), default=0)
+        biggest = max(map(len, getattr(elements, m.name)[:]), default=0)
         if m.plan.size_limit is not None and biggest > m.plan.size_limit:
             return False
         largest = max(largest, biggest)
@@ -565,8 +565,8 @@ def _columns_pass(message: Message, wire: bytes) -> bool:
 
 
 def _view_passes(view: Any, plan: _Plan, nul: bool, largest: int, *, top: bool = False) -> bool:
-    if plan.timestamp:
-        seconds, nanos = view.seconds, view.nanos
+    if plan.timestamp:  # a column read whole ([:], in C) is far quicker to scan than the container
+        seconds, nanos = view.seconds[:], view.nanos[:]
         return (not seconds or (_MIN_SECONDS <= min(seconds) and max(seconds) <= _MAX_SECONDS)) and (
             not nanos or (0 <= min(nanos) and max(nanos) <= 999_999_999)
         )
