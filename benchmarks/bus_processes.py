@@ -8,8 +8,9 @@ fresh PostgreSQL schema per setup, dropped after. Each governance process connec
 apart from anything else the shared database serves meanwhile.
 
 Latency: a publisher process (benchmarks.bus_publisher) sends batches at fixed deadlines to
-process A, stamping each report with the CLOCK_MONOTONIC time it sent it; a live SubscribeReports
-on process B takes the time each report arrives. A tap on the broker and the publisher's own
+process A, stamping each report with the CLOCK_MONOTONIC time it sent it; a live
+SubscribeReportBatches on process B (what a subscriber that must keep up uses) takes the time each
+report arrives. A tap on the broker and the publisher's own
 answers split the time into stored (PublishReports answered), relayed (the relay's message on the
 broker) and the rest (B's sequencer and stream). The ceiling is nats-py's JetStream publish →
 core NATS subscription of the same batches at the same rate, on the same nats-server.
@@ -56,6 +57,7 @@ from .report_bus import BATCH, OPERATOR, PUBLISH, TOTAL, make_batches, postgres_
 
 NATS_SERVER = "/usr/sbin/nats-server"
 SUBSCRIBE = "/polytraders.governance.v1.ReportBusService/SubscribeReports"
+SUBSCRIBE_BATCHES = "/polytraders.governance.v1.ReportBusService/SubscribeReportBatches"
 BUS_HEALTH = "polytraders.governance.bus"
 RELAY_DUTY = "polytraders.duty.bus.relay"
 RATE, LATENCY_BATCH = 10_000, 100
@@ -343,7 +345,7 @@ def governance_latency(
     rate: int = RATE,
     batch: int = LATENCY_BATCH,
 ) -> Latency:
-    """Batches published to one process, received on a live SubscribeReports of the other; a tap
+    """Batches published to one process, received on a live SubscribeReportBatches of the other; a tap
     on the broker times the relay's messages on the way."""
     received: list[tuple[int, bytes]] = []
     with (
@@ -351,14 +353,17 @@ def governance_latency(
         grpc.insecure_channel(subscriber.address) as channel,
     ):
         subscribe = channel.unary_stream(
-            SUBSCRIBE, request_serializer=pb.SubscribeReportsRequest.SerializeToString
-        )  # raw bytes: the receive time is taken, the parsing done after the run
-        stream = subscribe(pb.SubscribeReportsRequest(live_only=True, bot_slugs=[BOT]), metadata=OPERATOR)
+            SUBSCRIBE_BATCHES, request_serializer=pb.SubscribeReportBatchesRequest.SerializeToString
+        )  # raw bytes: the receive time is taken first, the reports read after the run
+        live = pb.SubscribeReportsRequest(live_only=True, bot_slugs=[BOT])
+        stream = subscribe(pb.SubscribeReportBatchesRequest(subscription=live), metadata=OPERATOR)
+        reports = [0]
 
         def follow() -> None:
             try:
                 for body in stream:
                     received.append((time.monotonic_ns(), body))
+                    reports[0] += len(pb.SubscribeReportBatchesResponse.FromString(body).reports)
             except grpc.RpcError:
                 pass  # cancelled below
 
@@ -366,10 +371,10 @@ def governance_latency(
         follower.start()
         time.sleep(0.3)  # the subscription registers (the publisher warms up for 0.5 s more)
         sent = _run_publisher("grpc", publisher.address, rate, batch)
-        _wait_for(lambda: len(received), int(sent["reports"]), timeout=60)
+        _wait_for(lambda: reports[0], int(sent["reports"]), timeout=60)
         stream.cancel()
         follower.join(5)
-    delays = _latencies_ms(received, lambda body: [pb.SubscribeReportsResponse.FromString(body).report])
+    delays = _latencies_ms(received, _batch)
     assert len(delays) == sent["measured"], (len(delays), sent)
     return Latency(delays, _latencies_ms(relayed, _framed), (sent["ack_p50_ms"], sent["ack_p99_ms"]))
 
@@ -398,23 +403,33 @@ def _quantiles(delays: list[float]) -> tuple[float, float]:
     return percentile(delays, 0.5), percentile(delays, 0.99)
 
 
-def stream_rate(server: Governance, count: int = 10_000) -> float:
-    """Reports a second one SubscribeReports stream carries from the archive (the latency runs'
-    reports, caught up on, so the live path plays no part): what one subscriber can be sent."""
+def _batch(body: bytes) -> list[rpb.Report]:
+    return [item.report for item in pb.SubscribeReportBatchesResponse.FromString(body).reports]
+
+
+def stream_rate(server: Governance, method: str, count: int = 10_000) -> float:
+    """Reports a second one stream carries from the archive (the latency runs' reports, caught up
+    on, so the live path plays no part): what one subscriber can be sent, parsed."""
     with grpc.insecure_channel(server.address) as channel:
-        subscribe = channel.unary_stream(
-            SUBSCRIBE, request_serializer=pb.SubscribeReportsRequest.SerializeToString
-        )
-        stream = subscribe(pb.SubscribeReportsRequest(bot_slugs=[BOT]), metadata=OPERATOR)
+        everything = pb.SubscribeReportsRequest(bot_slugs=[BOT])
+        if method == SUBSCRIBE:
+            stream = channel.unary_stream(method, pb.SubscribeReportsRequest.SerializeToString,
+                                          pb.SubscribeReportsResponse.FromString)(everything, metadata=OPERATOR)  # fmt: skip
+            reports = map(lambda response: [response.report], stream)
+        else:
+            stream = channel.unary_stream(method, pb.SubscribeReportBatchesRequest.SerializeToString,
+                                          pb.SubscribeReportBatchesResponse.FromString)(
+                pb.SubscribeReportBatchesRequest(subscription=everything), metadata=OPERATOR)  # fmt: skip
+            reports = map(lambda response: [item.report for item in response.reports], stream)
         received = 0
         began = time.perf_counter()
-        for _ in stream:
-            received += 1
-            if received == count:
+        for batch in reports:
+            received += len(batch)
+            if received >= count:
                 break
         seconds = time.perf_counter() - began
         stream.cancel()
-    return count / seconds
+    return received / seconds
 
 
 def _latency_figures(
@@ -461,20 +476,22 @@ def latency_figures(broker: Broker) -> list[Figure]:
         sustained = governance_latency(a, b, broker, SUSTAINED_RATE, SUSTAINED_BATCH)
         sustained_raw = raw_nats_latency(broker, SUSTAINED_RATE, SUSTAINED_BATCH)
         where = "publisher's process" if relay_leader(url) == a.application else "subscriber's process"
-        streamed = stream_rate(b)
+        streamed = stream_rate(b, SUBSCRIBE)
+        streamed_in_batches = stream_rate(b, SUBSCRIBE_BATCHES)
     # the run with the lowest p99 of each: slow runs measure the neighbours
     best, ceiling = min(ours, key=lambda r: r.p99), min(raw, key=lambda r: r.p99)
     figures = _latency_figures(best, ceiling, RATE, LATENCY_BATCH, where, True)
-    figures.append(
-        Figure.against(
-            "one SubscribeReports stream's rate (archive catch-up) vs the rate published above",
-            streamed,
-            "reports/s",
-            RATE,
-            "reference",
-            True,
+    for name, rate in (("SubscribeReports", streamed), ("SubscribeReportBatches", streamed_in_batches)):
+        figures.append(
+            Figure.against(
+                f"one {name} stream's rate (archive catch-up, parsed) vs the rate published above",
+                rate,
+                "reports/s",
+                RATE,
+                "reference",
+                True,
+            )
         )
-    )
     return figures + _latency_figures(sustained, sustained_raw, SUSTAINED_RATE, SUSTAINED_BATCH, where, False)
 
 

@@ -416,3 +416,69 @@ def test_set_aside_reports_page_by_cursor_without_repeating_one(target: Target) 
     assert not cursor
     assert paged[: len(everything.reports)] == list(everything.reports)
     assert [int(r.cursor) for r in paged] == sorted(int(r.cursor) for r in paged)
+
+
+def test_batched_subscriptions_carry_the_same_reports_in_the_same_order_at_most_max_to_a_message(
+    target: Target,
+) -> None:
+    builder = target.builder("operator")
+    stub, md = target.reports(), target.metadata("operator")
+    start = target.head_cursor(builder)
+    archived = [builder.observation(source="contract", explanation=f"old{i}") for i in range(7)]
+    stub.PublishReports(pb.PublishReportsRequest(reports=archived), metadata=md, timeout=DEADLINE)
+    subscription = pb.SubscribeReportsRequest(bot_slugs=[builder.bot_slug], cursor=start)
+    batches = stub.SubscribeReportBatches(
+        pb.SubscribeReportBatchesRequest(subscription=subscription, max_reports=3), metadata=md, timeout=DEADLINE
+    )
+    received: list[pb.SubscribeReportBatchesResponse] = []
+
+    def read() -> None:
+        for batch in batches:
+            received.append(batch)
+            if sum(len(b.reports) for b in received) == 10:
+                break
+        batches.cancel()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    live = [builder.observation(source="contract", explanation=f"new{i}") for i in range(3)]
+    stub.PublishReports(pb.PublishReportsRequest(reports=live), metadata=md, timeout=DEADLINE)
+    reader.join(DEADLINE)
+    one_by_one = _take(stub.SubscribeReports(subscription, metadata=md, timeout=DEADLINE), 10)
+
+    flattened = [item for batch in received for item in batch.reports]
+    assert [i.report for i in flattened] == archived + live
+    assert flattened == one_by_one  # cursors, topics and partition keys too
+    assert all(1 <= len(batch.reports) <= 3 for batch in received) and len(received) >= 4
+
+
+BAD_BATCHED_SUBSCRIBES = [
+    ("max_reports over 5000", "operator", pb.SubscribeReportBatchesRequest(max_reports=5001), grpc.StatusCode.INVALID_ARGUMENT, "max_reports"),
+    ("negative max_reports", "operator", pb.SubscribeReportBatchesRequest(max_reports=-1), grpc.StatusCode.INVALID_ARGUMENT, "max_reports"),
+    ("cursor not a cursor", "operator", pb.SubscribeReportBatchesRequest(subscription=pb.SubscribeReportsRequest(cursor="x")),
+     grpc.StatusCode.INVALID_ARGUMENT, "subscription.cursor"),
+    ("epochs reversed", "operator", pb.SubscribeReportBatchesRequest(subscription=pb.SubscribeReportsRequest(epoch_from=20261201, epoch_to=20261101)),
+     grpc.StatusCode.INVALID_ARGUMENT, "subscription.epoch_to"),
+    ("a bot asking for another bot", "bot", pb.SubscribeReportBatchesRequest(subscription=pb.SubscribeReportsRequest(bot_slugs=["someone-else"])),
+     grpc.StatusCode.PERMISSION_DENIED, None),
+    ("no token", None, pb.SubscribeReportBatchesRequest(), grpc.StatusCode.UNAUTHENTICATED, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "role", "request_", "code", "field"), BAD_BATCHED_SUBSCRIBES, ids=[c[0] for c in BAD_BATCHED_SUBSCRIBES]
+)
+def test_a_bad_batched_subscription_is_refused_with_its_code_and_field(
+    target: Target,
+    case: str,
+    role: str | None,
+    request_: pb.SubscribeReportBatchesRequest,
+    code: grpc.StatusCode,
+    field: str | None,
+) -> None:
+    stream = target.reports().SubscribeReportBatches(request_, metadata=target.metadata(role), timeout=DEADLINE)
+    with pytest.raises(grpc.RpcError) as refused:
+        next(iter(stream))
+    assert refused.value.code() == code
+    if field is not None:
+        assert field in violations(refused.value), violations(refused.value)

@@ -32,6 +32,8 @@ def test_publish_now_and_subscribe_round_trip(mesh: MeshThread) -> None:
         assert (reply.accepted_count, reply.duplicate_count) == (3, 0)
         received = list(itertools.islice(gov.reports.subscribe(), 3))
         assert [r.report for r in received] == reports
+        batch = next(iter(gov.reports.subscribe_batches(cursor=received[0].cursor, max_reports=5)))
+        assert list(batch.reports) == received[1:]
         assert gov.check_health()
 
 

@@ -92,6 +92,31 @@ def test_a_follower_shows_how_far_behind_it_is_until_it_has_caught_up(bus: Repor
     assert bus.followers == {"test.follower"}
 
 
+def test_batches_hold_what_was_waiting_up_to_their_most_and_lose_nothing(bus: ReportBus) -> None:
+    """Queue capacity 4: 3 reports wait while the reader is away, then 60 arrive in bursts."""
+    first, more = _reports(3), _reports(60)
+
+    async def scenario() -> list[list[str]]:
+        batches: list[list[str]] = []
+        stream = bus.subscribe_batches(ReportFilter(), live_only=True, max_reports=2)
+        reader = asyncio.create_task(anext(stream))
+        await asyncio.sleep(0.05)  # registered, reading the (empty) archive
+        await bus.publish(first)
+        batches.append([r.report_id for r in await asyncio.wait_for(reader, 30)])
+        while sum(map(len, batches)) < 3:
+            batches.append([r.report_id for r in await anext(stream)])
+        for start in range(0, 60, 6):
+            await bus.publish(more[start : start + 6])
+        while sum(map(len, batches)) < 63:
+            batches.append([r.report_id for r in await asyncio.wait_for(anext(stream), 30)])
+        await stream.aclose()
+        return batches
+
+    batches = asyncio.run(scenario())
+    assert [i for b in batches for i in b] == [r.header.report_id for r in first + more]
+    assert all(1 <= len(b) <= 2 for b in batches) and [len(b) for b in batches[:2]] == [2, 1]
+
+
 def test_live_only_starts_after_what_is_archived(bus: ReportBus) -> None:
     old, new = _reports(3), _reports(2)
 

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from polytraders.reports.v1 import reports_pb2 as polytraders_dot_reports_dot_v1_dot_reports__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*polytraders/governance/v1/report_bus.proto\x12\x19polytraders.governance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$polytraders/reports/v1/reports.proto\"H\n\x15PublishReportsRequest\x12/\n\x07reports\x18\x01 \x03(\x0b\x32\x1e.polytraders.reports.v1.Report\"^\n\x16PublishReportsResponse\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x01 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x02 \x01(\x05\x12\x13\n\x0blast_cursor\x18\x03 \x01(\t\"\xd5\x01\n\x17SubscribeReportsRequest\x12\x31\n\x05kinds\x18\x01 \x03(\x0e\x32\".polytraders.reports.v1.ReportKind\x12\x11\n\tbot_slugs\x18\x02 \x03(\t\x12+\n\x05modes\x18\x03 \x03(\x0e\x32\x1c.polytraders.reports.v1.Mode\x12\x12\n\nepoch_from\x18\x04 \x01(\x05\x12\x10\n\x08\x65poch_to\x18\x05 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x06 \x01(\t\x12\x11\n\tlive_only\x18\x07 \x01(\x08\"\x80\x01\n\x18SubscribeReportsResponse\x12.\n\x06report\x18\x01 \x01(\x0b\x32\x1e.polytraders.reports.v1.Report\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\r\n\x05topic\x18\x03 \x01(\t\x12\x15\n\rpartition_key\x18\x04 \x01(\t\"\x1c\n\x1aPurgeExpiredReportsRequest\"3\n\x1bPurgeExpiredReportsResponse\x12\x14\n\x0cpurged_count\x18\x01 \x01(\x03\"M\n\x1aListSetAsideReportsRequest\x12\x10\n\x08\x66ollower\x18\x01 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"\x99\x01\n\x0eSetAsideReport\x12\x10\n\x08\x66ollower\x18\x01 \x01(\t\x12\x11\n\treport_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x10\n\x08\x62ot_slug\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x30\n\x0cset_aside_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"n\n\x1bListSetAsideReportsResponse\x12:\n\x07reports\x18\x01 \x03(\x0b\x32).polytraders.governance.v1.SetAsideReport\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t2\x96\x04\n\x10ReportBusService\x12u\n\x0ePublishReports\x12\x30.polytraders.governance.v1.PublishReportsRequest\x1a\x31.polytraders.governance.v1.PublishReportsResponse\x12}\n\x10SubscribeReports\x12\x32.polytraders.governance.v1.SubscribeReportsRequest\x1a\x33.polytraders.governance.v1.SubscribeReportsResponse0\x01\x12\x84\x01\n\x13PurgeExpiredReports\x12\x35.polytraders.governance.v1.PurgeExpiredReportsRequest\x1a\x36.polytraders.governance.v1.PurgeExpiredReportsResponse\x12\x84\x01\n\x13ListSetAsideReports\x12\x35.polytraders.governance.v1.ListSetAsideReportsRequest\x1a\x36.polytraders.governance.v1.ListSetAsideReportsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*polytraders/governance/v1/report_bus.proto\x12\x19polytraders.governance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$polytraders/reports/v1/reports.proto\"H\n\x15PublishReportsRequest\x12/\n\x07reports\x18\x01 \x03(\x0b\x32\x1e.polytraders.reports.v1.Report\"^\n\x16PublishReportsResponse\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x01 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x02 \x01(\x05\x12\x13\n\x0blast_cursor\x18\x03 \x01(\t\"\xd5\x01\n\x17SubscribeReportsRequest\x12\x31\n\x05kinds\x18\x01 \x03(\x0e\x32\".polytraders.reports.v1.ReportKind\x12\x11\n\tbot_slugs\x18\x02 \x03(\t\x12+\n\x05modes\x18\x03 \x03(\x0e\x32\x1c.polytraders.reports.v1.Mode\x12\x12\n\nepoch_from\x18\x04 \x01(\x05\x12\x10\n\x08\x65poch_to\x18\x05 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x06 \x01(\t\x12\x11\n\tlive_only\x18\x07 \x01(\x08\"\x80\x01\n\x18SubscribeReportsResponse\x12.\n\x06report\x18\x01 \x01(\x0b\x32\x1e.polytraders.reports.v1.Report\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\r\n\x05topic\x18\x03 \x01(\t\x12\x15\n\rpartition_key\x18\x04 \x01(\t\"~\n\x1dSubscribeReportBatchesRequest\x12H\n\x0csubscription\x18\x01 \x01(\x0b\x32\x32.polytraders.governance.v1.SubscribeReportsRequest\x12\x13\n\x0bmax_reports\x18\x02 \x01(\x05\"f\n\x1eSubscribeReportBatchesResponse\x12\x44\n\x07reports\x18\x01 \x03(\x0b\x32\x33.polytraders.governance.v1.SubscribeReportsResponse\"\x1c\n\x1aPurgeExpiredReportsRequest\"3\n\x1bPurgeExpiredReportsResponse\x12\x14\n\x0cpurged_count\x18\x01 \x01(\x03\"M\n\x1aListSetAsideReportsRequest\x12\x10\n\x08\x66ollower\x18\x01 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"\x99\x01\n\x0eSetAsideReport\x12\x10\n\x08\x66ollower\x18\x01 \x01(\t\x12\x11\n\treport_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x10\n\x08\x62ot_slug\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x30\n\x0cset_aside_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"n\n\x1bListSetAsideReportsResponse\x12:\n\x07reports\x18\x01 \x03(\x0b\x32).polytraders.governance.v1.SetAsideReport\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t2\xa8\x05\n\x10ReportBusService\x12u\n\x0ePublishReports\x12\x30.polytraders.governance.v1.PublishReportsRequest\x1a\x31.polytraders.governance.v1.PublishReportsResponse\x12}\n\x10SubscribeReports\x12\x32.polytraders.governance.v1.SubscribeReportsRequest\x1a\x33.polytraders.governance.v1.SubscribeReportsResponse0\x01\x12\x8f\x01\n\x16SubscribeReportBatches\x12\x38.polytraders.governance.v1.SubscribeReportBatchesRequest\x1a\x39.polytraders.governance.v1.SubscribeReportBatchesResponse0\x01\x12\x84\x01\n\x13PurgeExpiredReports\x12\x35.polytraders.governance.v1.PurgeExpiredReportsRequest\x1a\x36.polytraders.governance.v1.PurgeExpiredReportsResponse\x12\x84\x01\n\x13ListSetAsideReports\x12\x35.polytraders.governance.v1.ListSetAsideReportsRequest\x1a\x36.polytraders.governance.v1.ListSetAsideReportsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,16 +41,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIBEREPORTSREQUEST']._serialized_end=528
   _globals['_SUBSCRIBEREPORTSRESPONSE']._serialized_start=531
   _globals['_SUBSCRIBEREPORTSRESPONSE']._serialized_end=659
-  _globals['_PURGEEXPIREDREPORTSREQUEST']._serialized_start=661
-  _globals['_PURGEEXPIREDREPORTSREQUEST']._serialized_end=689
-  _globals['_PURGEEXPIREDREPORTSRESPONSE']._serialized_start=691
-  _globals['_PURGEEXPIREDREPORTSRESPONSE']._serialized_end=742
-  _globals['_LISTSETASIDEREPORTSREQUEST']._serialized_start=744
-  _globals['_LISTSETASIDEREPORTSREQUEST']._serialized_end=821
-  _globals['_SETASIDEREPORT']._serialized_start=824
-  _globals['_SETASIDEREPORT']._serialized_end=977
-  _globals['_LISTSETASIDEREPORTSRESPONSE']._serialized_start=979
-  _globals['_LISTSETASIDEREPORTSRESPONSE']._serialized_end=1089
-  _globals['_REPORTBUSSERVICE']._serialized_start=1092
-  _globals['_REPORTBUSSERVICE']._serialized_end=1626
+  _globals['_SUBSCRIBEREPORTBATCHESREQUEST']._serialized_start=661
+  _globals['_SUBSCRIBEREPORTBATCHESREQUEST']._serialized_end=787
+  _globals['_SUBSCRIBEREPORTBATCHESRESPONSE']._serialized_start=789
+  _globals['_SUBSCRIBEREPORTBATCHESRESPONSE']._serialized_end=891
+  _globals['_PURGEEXPIREDREPORTSREQUEST']._serialized_start=893
+  _globals['_PURGEEXPIREDREPORTSREQUEST']._serialized_end=921
+  _globals['_PURGEEXPIREDREPORTSRESPONSE']._serialized_start=923
+  _globals['_PURGEEXPIREDREPORTSRESPONSE']._serialized_end=974
+  _globals['_LISTSETASIDEREPORTSREQUEST']._serialized_start=976
+  _globals['_LISTSETASIDEREPORTSREQUEST']._serialized_end=1053
+  _globals['_SETASIDEREPORT']._serialized_start=1056
+  _globals['_SETASIDEREPORT']._serialized_end=1209
+  _globals['_LISTSETASIDEREPORTSRESPONSE']._serialized_start=1211
+  _globals['_LISTSETASIDEREPORTSRESPONSE']._serialized_end=1321
+  _globals['_REPORTBUSSERVICE']._serialized_start=1324
+  _globals['_REPORTBUSSERVICE']._serialized_end=2004
 # @@protoc_insertion_point(module_scope)

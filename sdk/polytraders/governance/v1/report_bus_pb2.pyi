@@ -56,6 +56,20 @@ class SubscribeReportsResponse(_message.Message):
     partition_key: str
     def __init__(self, report: _Optional[_Union[_reports_pb2.Report, _Mapping]] = ..., cursor: _Optional[str] = ..., topic: _Optional[str] = ..., partition_key: _Optional[str] = ...) -> None: ...
 
+class SubscribeReportBatchesRequest(_message.Message):
+    __slots__ = ("subscription", "max_reports")
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MAX_REPORTS_FIELD_NUMBER: _ClassVar[int]
+    subscription: SubscribeReportsRequest
+    max_reports: int
+    def __init__(self, subscription: _Optional[_Union[SubscribeReportsRequest, _Mapping]] = ..., max_reports: _Optional[int] = ...) -> None: ...
+
+class SubscribeReportBatchesResponse(_message.Message):
+    __slots__ = ("reports",)
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
+    reports: _containers.RepeatedCompositeFieldContainer[SubscribeReportsResponse]
+    def __init__(self, reports: _Optional[_Iterable[_Union[SubscribeReportsResponse, _Mapping]]] = ...) -> None: ...
+
 class PurgeExpiredReportsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -46,6 +46,11 @@ class ReportBusServiceStub:
                 request_serializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportsRequest.SerializeToString,
                 response_deserializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportsResponse.FromString,
                 _registered_method=True)
+        self.SubscribeReportBatches = channel.unary_stream(
+                '/polytraders.governance.v1.ReportBusService/SubscribeReportBatches',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportBatchesRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportBatchesResponse.FromString,
+                _registered_method=True)
         self.PurgeExpiredReports = channel.unary_unary(
                 '/polytraders.governance.v1.ReportBusService/PurgeExpiredReports',
                 request_serializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.PurgeExpiredReportsRequest.SerializeToString,
@@ -79,6 +84,15 @@ class ReportBusServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribeReportBatches(self, request, context):
+        """SubscribeReports, several reports to a message: an archive page while catching up, then
+        whatever live reports are waiting (one, when they come slower than they are sent). What a
+        subscriber that must keep up with thousands of reports a second uses.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PurgeExpiredReports(self, request, context):
         """Deletes reports whose retention has run out (operator only).
         """
@@ -106,6 +120,11 @@ def add_ReportBusServiceServicer_to_server(servicer, server):
                     servicer.SubscribeReports,
                     request_deserializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportsRequest.FromString,
                     response_serializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportsResponse.SerializeToString,
+            ),
+            'SubscribeReportBatches': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubscribeReportBatches,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportBatchesRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportBatchesResponse.SerializeToString,
             ),
             'PurgeExpiredReports': grpc.unary_unary_rpc_method_handler(
                     servicer.PurgeExpiredReports,
@@ -174,6 +193,33 @@ class ReportBusService:
             '/polytraders.governance.v1.ReportBusService/SubscribeReports',
             polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportsRequest.SerializeToString,
             polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeReportBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/polytraders.governance.v1.ReportBusService/SubscribeReportBatches',
+            polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportBatchesRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_report__bus__pb2.SubscribeReportBatchesResponse.FromString,
             options,
             channel_credentials,
             insecure,

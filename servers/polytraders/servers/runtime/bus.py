@@ -21,6 +21,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import aclosing
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -120,8 +121,8 @@ class ReportBus:
         self._subscriptions: set[_Subscription] = set()
         self._closed = False
         self._watermark_seconds = watermark_seconds
-        self.on_stored: list[Callable[[], None]] = []
-        """Called on the loop after each store (the broker relay looks at the archive then)."""
+        self.on_stored: list[Callable[[Sequence[StoredBatch]], None]] = []
+        """Called on the loop with what each write committed (the broker relay sends it on)."""
         self._inbox: asyncio.Queue[_Run] | None = None
         self._sequencer: asyncio.Task[None] | None = None
         self.delivered = 0
@@ -236,7 +237,7 @@ class ReportBus:
                     done.set_exception(outcome)
             return
         for stored in self.on_stored:
-            stored()
+            stored(outcome)
         for (_, done), stored in zip(group, outcome, strict=True):
             if self._inbox is not None:
                 if stored.last_seq is not None:
@@ -305,6 +306,16 @@ class ReportBus:
         self, report_filter: ReportFilter, *, after_seq: int = 0, live_only: bool = False
     ) -> AsyncIterator[ArchivedReport]:
         """Archived reports after `after_seq`, then live ones, in seq order, until the bus closes."""
+        async with aclosing(self.subscribe_batches(report_filter, after_seq=after_seq, live_only=live_only)) as batches:
+            async for batch in batches:
+                for report in batch:
+                    yield report
+
+    async def subscribe_batches(
+        self, report_filter: ReportFilter, *, after_seq: int = 0, live_only: bool = False, max_reports: int = _PAGE
+    ) -> AsyncIterator[list[ArchivedReport]]:
+        """`subscribe` in lists of at most `max_reports`: an archive page at a time while catching
+        up, then the live reports already waiting (one, when they come slower than they are read)."""
         subscription = _Subscription(report_filter, self._subscriber_queue)
         self._subscriptions.add(subscription)
         if subscription.follower:
@@ -314,23 +325,30 @@ class ReportBus:
             while not self._closed:
                 subscription.catching_up = True
                 while True:  # catch up from the archive
-                    page = await asyncio.to_thread(self.archive.read_after, subscription.position, report_filter, _PAGE)
-                    for report in page:
-                        subscription.position = report.seq
-                        yield report
-                    if len(page) < _PAGE:
+                    page = await asyncio.to_thread(self.archive.read_after, subscription.position, report_filter, max_reports)
+                    if page:
+                        subscription.position = page[-1].seq
+                        yield page
+                    if len(page) < max_reports:
                         break
                 subscription.catching_up = False
                 while True:  # then follow live
                     report = await subscription.queue.get()
+                    batch: list[ArchivedReport] = []
+                    while report is not None and not subscription.overflowed:
+                        if report.seq > subscription.position:
+                            batch.append(report)
+                            subscription.position = report.seq
+                        if len(batch) == max_reports or subscription.queue.empty():
+                            break
+                        report = subscription.queue.get_nowait()
+                    if batch:
+                        yield batch
                     if report is None:
                         return
-                    if subscription.overflowed:
+                    if subscription.overflowed:  # what it missed is in the archive
                         subscription.rewind()
                         break
-                    if report.seq > subscription.position:
-                        subscription.position = report.seq
-                        yield report
         finally:
             self._subscriptions.discard(subscription)
 

@@ -2,13 +2,15 @@
 
 Subjects make the topics real: `polytraders.reports.<kind>.<bot_slug>.<epoch>` (a `.` in a slug
 is written `%2E`). One relay for the whole database (a duty under `Leadership`) follows the
-archive from its stored cursor, woken by every commit (PostgreSQL NOTIFY, sent by the archive's
-write transaction) and at least every `poll_seconds`, and publishes each run of consecutive
-reports of one subject as one message: the reports framed as a `PublishReportsRequest` (byte for
-byte as archived), header `Polytraders-Cursor` the first report's cursor, `Nats-Msg-Id`
-"<first report_id>:<count>" so the stream drops a resend within its duplicate window. The archive
-is the outbox: the relay stores its cursor only once the stream acknowledged a page, so a crash in
-between loses nothing, and what it may send twice every reader drops by cursor.
+archive, woken by every commit (PostgreSQL NOTIFY, sent by the archive's write transaction; its
+own process's commits come with their reports, which it sends on without reading them back) and
+at least every `poll_seconds`, and publishes each run of consecutive reports of one subject as one
+message: the reports framed as a `PublishReportsRequest` (byte for byte as archived), header
+`Polytraders-Cursor` the first report's cursor, `Nats-Msg-Id` "<first report_id>:<count>" so the
+stream drops a resend within its duplicate window. The archive is the outbox and the stream its
+record of what was sent: a relay taking over starts after the stream's last report (the database
+keeps a floor, stored now and then rather than once a page, for a stream that has aged empty), so a
+crash loses nothing, and what it may send twice every reader drops by cursor.
 
 Every process subscribes to `polytraders.reports.>` and hands what arrives to its bus's sequencer,
 which fills any gap from the archive. The broker away: publishing still stores, health shows the
@@ -21,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 
 import nats
 import psycopg
@@ -35,7 +40,7 @@ from sqlmodel import Field, SQLModel
 from polytraders.reports.v1 import reports_pb2
 from polytraders.sdk.outbox import frame_reports, unframe_reports
 
-from .archive import SEQUENCER, ArchivedReport, ReportFilter, topic_for
+from .archive import SEQUENCER, ArchivedReport, ReportFilter, StoredBatch, topic_for
 from .bus import ReportBus
 from .storage import archive_channel, lock_key, upsert
 
@@ -46,6 +51,8 @@ SUBJECTS = "polytraders.reports.>"
 CURSOR_HEADER = "Polytraders-Cursor"
 RELAY = "jetstream"
 _PAGE = 2000
+_RECENT_BATCHES = 64
+"""This process's latest commits kept for the relay to send on without reading them back."""
 
 
 class RelayCursorRow(SQLModel, table=True):
@@ -61,7 +68,13 @@ relay_cursors = RelayCursorRow.__table__
 
 
 def subject_for(report: ArchivedReport) -> str:
-    return f"{topic_for(report.kind)}.{report.bot_slug.replace('.', '%2E')}.{report.epoch}"
+    return _subject(report.kind, report.bot_slug, report.epoch)
+
+
+@lru_cache(maxsize=4096)
+def _subject(kind: int, bot_slug: str, epoch: int) -> str:
+    """One subject per bot per day, so each is made once (the relay asks for every report's)."""
+    return f"{topic_for(kind)}.{bot_slug.replace('.', '%2E')}.{epoch}"
 
 
 def _archived(cursor: int, payload: bytes) -> ArchivedReport:
@@ -93,13 +106,17 @@ class JetStreamLink:
         self._closed = asyncio.Event()
         self._said: bool | None = None
         self._wake = asyncio.Event()
+        self._recent: deque[StoredBatch] = deque(maxlen=_RECENT_BATCHES)
+        self._cursor_stored_at = 0.0
 
     @property
     def up(self) -> bool:
         return self._up.is_set()
 
-    def wake(self) -> None:
-        """A commit of this process: the relay (if it leads here) looks now."""
+    def stored(self, batches: Sequence[StoredBatch]) -> None:
+        """A commit of this process: the relay (if it leads here) sends it on now, from memory
+        when it follows on from what the relay sent last."""
+        self._recent.extend(batch for batch in batches if batch.last_seq is not None)
         self._wake.set()
 
     async def connect(self) -> None:
@@ -146,7 +163,8 @@ class JetStreamLink:
 
     async def relay(self) -> None:
         """The duty: hand the archive to the stream in cursor order, for as long as this leads."""
-        cursor = await asyncio.to_thread(self._stored_cursor)
+        await self._up.wait()
+        cursor = max(await asyncio.to_thread(self._stored_cursor), await self._streamed_cursor())
         listener = asyncio.get_running_loop().create_task(self._listen_for_commits())
         try:
             while True:
@@ -159,7 +177,9 @@ class JetStreamLink:
 
     async def _relay_after(self, cursor: int) -> int:
         while True:
-            page = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), _PAGE)
+            page = self._from_memory(cursor)
+            if page is None:
+                page = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), _PAGE)
             if not page:
                 return cursor
             await self._up.wait()
@@ -170,9 +190,45 @@ class JetStreamLink:
                 await asyncio.sleep(self._poll_seconds)
                 continue
             cursor = page[-1].seq
-            await asyncio.to_thread(self._store_cursor, cursor)
+            if time.monotonic() - self._cursor_stored_at >= self._poll_seconds:
+                await asyncio.to_thread(self._store_cursor, cursor)
+                self._cursor_stored_at = time.monotonic()
             if len(page) < _PAGE:
                 return cursor
+
+    def _from_memory(self, cursor: int) -> list[ArchivedReport] | None:
+        """What this process stored right after `cursor`, as committed (up to a page); None when
+        the next report is not among them (another process stored it, or it is older)."""
+        while self._recent and (self._recent[0].last_seq or 0) <= cursor:
+            self._recent.popleft()
+        if not self._recent or self._recent[0].first_seq != cursor + 1:
+            return None
+        page: list[ArchivedReport] = []
+        for batch in self._recent:
+            if batch.first_seq != cursor + len(page) + 1 or len(page) >= _PAGE:
+                break
+            page.extend(batch.archived())
+        return page
+
+    async def _streamed_cursor(self) -> int:
+        """The cursor of the last report on the stream (asked until the broker answers): the relay
+        stores its own cursor only now and then, so where to go on is read off the stream."""
+        assert self._nats is not None
+        jetstream = self._nats.jetstream()
+        while True:
+            try:
+                state = (await jetstream.stream_info(STREAM)).state
+                if not state.messages:
+                    return 0
+                last = await jetstream.get_msg(STREAM, seq=state.last_seq)
+                break
+            except nats.js.errors.NotFoundError:
+                return 0
+            except Exception as error:  # noqa: BLE001 - the broker went away meanwhile: ask again
+                log.warning("reading the stream's last report: %s", error)
+                await asyncio.sleep(self._poll_seconds)
+        first = int((last.headers or {}).get(CURSOR_HEADER, "0"))
+        return first + len(unframe_reports(last.data or b"")) - 1 if first else 0
 
     async def _publish(self, page: list[ArchivedReport]) -> None:
         assert self._nats is not None

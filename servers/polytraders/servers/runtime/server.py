@@ -5,13 +5,15 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, ServiceDescriptor
+from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -97,10 +99,16 @@ class ServiceBinding:
             handlers[method.name] = handler(
                 getattr(self.servicer, method.name),
                 request_deserializer=deserialize,
-                response_serializer=response.SerializeToString,
+                response_serializer=partial(_serialize, response.SerializeToString),
             )
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(self.name, handlers),))
         server.add_registered_method_handlers(self.name, handlers)
+
+
+def _serialize(serialize: Callable[[Message], bytes], response: Message | bytes) -> bytes:
+    """A servicer may answer with its response already serialised (a stream that forwards stored
+    reports builds their bytes without parsing them)."""
+    return response if isinstance(response, bytes) else serialize(response)
 
 
 class RequestDecoder:
