@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -304,6 +305,8 @@ class ReportArchive:
         self._single_statement = _SingleStatementInsert(engine) if engine.dialect.name == "sqlite" else None
         self._shared = engine.dialect.name == "postgresql"
         self._sequencer_key: int | None = None
+        self.writer = uuid.uuid4().hex
+        """Who this archive is among the processes writing the database: its commits' NOTIFY says it."""
 
     @property
     def shared(self) -> bool:
@@ -441,7 +444,7 @@ class ReportArchive:
         cursor = conn.connection.cursor()
         try:
             cursor.execute(
-                f"SELECT pg_advisory_xact_lock({self._sequencer_key}), pg_notify('{channel}', ''); "
+                f"SELECT pg_advisory_xact_lock({self._sequencer_key}), pg_notify('{channel}', '{self.writer}'); "
                 f"SELECT coalesce(max(seq), 0) FROM {report_archive.name}; {_CREATE_STAGING}"
             )
             cursor.nextset()

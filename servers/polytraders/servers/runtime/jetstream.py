@@ -5,8 +5,9 @@ is written `%2E`). One relay for the whole database (a duty under `Leadership`) 
 archive, woken by every commit (PostgreSQL NOTIFY, sent by the archive's write transaction; its
 own process's commits come with their reports, which it sends on without reading them back) and
 at least every `poll_seconds`, and publishes each run of consecutive reports of one subject as one
-message: the reports framed as a `PublishReportsRequest` (byte for byte as archived), header
-`Polytraders-Cursor` the first report's cursor, `Nats-Msg-Id` "<first report_id>:<count>" so the
+message: the reports framed as a `PublishReportsRequest` (byte for byte as archived), headers
+`Polytraders-Cursor` the first report's cursor and `Polytraders-Count` how many (so a process that
+has them already drops the message unread), `Nats-Msg-Id` "<first report_id>:<count>" so the
 stream drops a resend within its duplicate window. The archive is the outbox and the stream its
 record of what was sent: a relay taking over starts after the stream's last report (the database
 keeps a floor, stored now and then rather than once a page, for a stream that has aged empty), so a
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 STREAM = "POLYTRADERS_REPORTS"
 SUBJECTS = "polytraders.reports.>"
 CURSOR_HEADER = "Polytraders-Cursor"
+COUNT_HEADER = "Polytraders-Count"
 RELAY = "jetstream"
 _PAGE = 2000
 _RECENT_BATCHES = 64
@@ -153,12 +155,13 @@ class JetStreamLink:
             await jetstream.update_stream(config)
 
     async def _received(self, message: Msg) -> None:
-        first = int((message.headers or {}).get(CURSOR_HEADER, "0"))
-        if not first:
-            return
+        headers = message.headers or {}
+        first, count = int(headers.get(CURSOR_HEADER, "0")), int(headers.get(COUNT_HEADER, "0"))
+        if not first or (count and first + count - 1 <= self._bus.delivered):
+            return  # this process stored them (or has them already): nothing to parse
         payloads = unframe_reports(message.data)
         if first + len(payloads) - 1 <= self._bus.delivered:
-            return  # this process stored them (or has them already): nothing to parse
+            return
         self._bus.deliver(first, first + len(payloads) - 1, (_archived(first + i, p) for i, p in enumerate(payloads)))
 
     async def relay(self) -> None:
@@ -235,7 +238,8 @@ class JetStreamLink:
         jetstream = self._nats.jetstream()
         acks = []
         for subject, reports in _runs(page):
-            headers = {CURSOR_HEADER: str(reports[0].seq), "Nats-Msg-Id": f"{reports[0].report_id}:{len(reports)}"}
+            headers = {CURSOR_HEADER: str(reports[0].seq), COUNT_HEADER: str(len(reports)),
+                       "Nats-Msg-Id": f"{reports[0].report_id}:{len(reports)}"}  # fmt: skip
             body = frame_reports([r.payload for r in reports])
             acks.append(await jetstream.publish_async(subject, body, headers=headers))
         await asyncio.wait_for(asyncio.gather(*acks), timeout=10)
@@ -250,7 +254,8 @@ class JetStreamLink:
             upsert(conn, relay_cursors, [{"relay": RELAY, "cursor": cursor}], ["relay"])
 
     async def _listen_for_commits(self) -> None:
-        """Wake the relay at every commit of any process (PostgreSQL only; SQLite has one)."""
+        """Wake the relay at every commit of another process (PostgreSQL only; SQLite has one):
+        this process's own come with their reports (`stored`), so the relay need not read them back."""
         if self._engine.dialect.name != "postgresql":
             return
         url = make_url(self._engine.url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -260,8 +265,9 @@ class JetStreamLink:
                     schema = (await (await conn.execute("SELECT current_schema()")).fetchone() or [""])[0]
                     await conn.execute(f"LISTEN {archive_channel(lock_key(SEQUENCER, str(schema)))}")
                     self._wake.set()  # anything committed before we listened
-                    async for _ in conn.notifies():
-                        self._wake.set()
+                    async for notice in conn.notifies():
+                        if notice.payload != self._bus.archive.writer:
+                            self._wake.set()
             except Exception:  # noqa: BLE001 - polling covers the gap until we listen again
                 log.warning("listening for archive commits failed; polling meanwhile", exc_info=True)
                 await asyncio.sleep(self._poll_seconds)

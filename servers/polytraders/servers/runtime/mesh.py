@@ -190,8 +190,7 @@ def _link_to_broker(parts: MeshParts, server: GovernanceServer) -> None:
 
     link = JetStreamLink(parts.config.bus_url, parts.bus, parts.engine, on_state,
                          max_age_seconds=parts.config.bus_stream_max_age_s)  # fmt: skip
-    if not parts.bus.archive.shared:  # PostgreSQL commits wake the relay by NOTIFY, wherever it runs
-        parts.bus.on_stored.append(link.stored)
+    parts.bus.on_stored.append(link.stored)  # other processes' commits wake the relay by NOTIFY
     parts.on_stop.append(link.close)
     parts.spawn(link.connect())
     parts.lead("bus.relay", link.relay)
