@@ -62,7 +62,7 @@ def _subscription(request: pb.SubscribeReportsRequest, path: str = "") -> dict[s
     return {"report_filter": report_filter, "after_seq": after, "live_only": request.live_only and not request.cursor}
 
 
-def subscribe_response(archived: ArchivedReport) -> bytes:
+def _subscribe_response(archived: ArchivedReport) -> bytes:
     """A SubscribeReportsResponse, serialised: the report's bytes as archived go in whole (parsing
     and serialising each report again was most of a stream's cost)."""
     return b"".join([
@@ -105,7 +105,7 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
         self, request: pb.SubscribeReportsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         async for archived in self._bus.subscribe(**_subscription(request)):
-            yield subscribe_response(archived)
+            yield _subscribe_response(archived)
 
     async def SubscribeReportBatches(
         self, request: pb.SubscribeReportBatchesRequest, context: grpc.aio.ServicerContext
@@ -115,7 +115,7 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
         batches = self._bus.subscribe_batches(**_subscription(request.subscription, "subscription."),
                                               max_reports=request.max_reports or 500)  # fmt: skip
         async for batch in batches:
-            yield b"".join([_delimited(1, subscribe_response(archived)) for archived in batch])
+            yield b"".join([_delimited(1, _subscribe_response(archived)) for archived in batch])
 
     async def PurgeExpiredReports(
         self, request: pb.PurgeExpiredReportsRequest, context: grpc.aio.ServicerContext
