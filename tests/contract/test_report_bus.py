@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 
 import grpc
 import pytest
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
+from polytraders.governance.v1 import report_bus_pb2_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 
 from .conftest import DEADLINE, Target
@@ -400,22 +402,64 @@ def test_a_bad_set_aside_listing_is_refused_with_its_code_and_field(
 
 
 def test_set_aside_reports_page_by_cursor_without_repeating_one(target: Target) -> None:
-    stub, md = target.reports(), target.metadata("auditor")
-    everything = stub.ListSetAsideReports(pb.ListSetAsideReportsRequest(limit=1000), metadata=md, timeout=DEADLINE)
+    """Three user-action records whose details are a list, not an action: the user-activity follower sets each
+    aside; listed one to a page, they come in cursor order, each once, and the pages end."""
+    builder = target.builder("operator")
+    stub, operator, auditor = target.reports(), target.metadata("operator"), target.metadata("auditor")
+    poisoned = [builder.settlement(record_type="user.action", subject="contract", details_json="[1, 2, 3]")
+                for _ in range(3)]  # fmt: skip
+    stub.PublishReports(pb.PublishReportsRequest(reports=poisoned), metadata=operator, timeout=DEADLINE)
+    ids = {r.header.report_id for r in poisoned}
+
+    def listed() -> list[pb.SetAsideReport]:
+        everything = pb.ListSetAsideReportsRequest(limit=1000)
+        return [r for r in stub.ListSetAsideReports(everything, metadata=auditor, timeout=DEADLINE).reports
+                if r.report_id in ids]  # fmt: skip
+
+    deadline = time.monotonic() + DEADLINE
+    while len(listed()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the follower runs behind the bus
+    everything = listed()
     paged: list[pb.SetAsideReport] = []
-    cursor = ""
-    for _ in range(len(everything.reports) + 1):
-        page = stub.ListSetAsideReports(
-            pb.ListSetAsideReportsRequest(limit=1, cursor=cursor), metadata=md, timeout=DEADLINE
-        )
-        paged.extend(page.reports)
+    cursor = str(int(everything[0].cursor) - 1) if everything else ""
+    for _ in range(len(everything) + 1):
+        page = stub.ListSetAsideReports(pb.ListSetAsideReportsRequest(limit=1, cursor=cursor), metadata=auditor,
+                                        timeout=DEADLINE)  # fmt: skip
+        assert len(page.reports) <= 1
+        paged.extend(r for r in page.reports if r.report_id in ids)
         cursor = page.next_cursor
         if not cursor:
             break
 
-    assert not cursor
-    assert paged[: len(everything.reports)] == list(everything.reports)
+    assert len(everything) == 3 and {r.follower for r in everything} == {"user.action"}
+    assert paged == everything
     assert [int(r.cursor) for r in paged] == sorted(int(r.cursor) for r in paged)
+
+
+def test_a_batch_never_outgrows_what_a_client_receives(target: Target) -> None:
+    """Sixteen reports of about 250 KB: more than gRPC's default 4 MiB a client takes in one
+    message, so the server cuts the batch (every report, in order, each message under 4 MiB)."""
+    builder = target.builder("operator")
+    stub, md = target.reports(), target.metadata("operator")
+    start = target.head_cursor(builder)
+    big = [builder.settlement(record_type="contract.big", subject=str(i), details_json=f'{{"pad": "{"x" * 250_000}"}}')
+           for i in range(16)]  # fmt: skip
+    for half in (big[:8], big[8:]):
+        stub.PublishReports(pb.PublishReportsRequest(reports=half), metadata=md, timeout=DEADLINE)
+    subscription = pb.SubscribeReportsRequest(bot_slugs=[builder.bot_slug], cursor=start)
+    with grpc.insecure_channel(target.address) as default_client:  # gRPC's default receive limit
+        batches = report_bus_pb2_grpc.ReportBusServiceStub(default_client).SubscribeReportBatches(
+            pb.SubscribeReportBatchesRequest(subscription=subscription), metadata=md, timeout=DEADLINE
+        )
+        received: list[pb.SubscribeReportBatchesResponse] = []
+        for batch in batches:
+            received.append(batch)
+            if sum(len(b.reports) for b in received) == 16:
+                break
+        batches.cancel()
+
+    assert [item.report for b in received for item in b.reports] == big
+    assert len(received) >= 2 and all(b.ByteSize() < 4 * 1024 * 1024 for b in received)
 
 
 def test_batched_subscriptions_carry_the_same_reports_in_the_same_order_at_most_max_to_a_message(

@@ -50,16 +50,22 @@ FRAME_BOUND = 6
 """Most bytes framing adds to a report: a key byte and a length of up to five."""
 
 
-@lru_cache(maxsize=4096)
-def _frame(size: int) -> bytes:
-    """The key and length that make `size` bytes one `reports` entry of a PublishReportsRequest
-    (cached: reports come in few sizes, and framing is per report)."""
-    prefix = bytearray(b"\x0a")
+def delimited_prefix(number: int, size: int) -> bytes:
+    """The key and length that make `size` bytes length-delimited field `number` (1 to 15) of a
+    message: with the bytes after it, the field as protobuf writes it (a message, string or bytes)."""
+    prefix = bytearray((number << 3 | 2,))
     while size > 0x7F:
         prefix.append(size & 0x7F | 0x80)
         size >>= 7
     prefix.append(size)
     return bytes(prefix)
+
+
+@lru_cache(maxsize=4096)
+def _frame(size: int) -> bytes:
+    """The prefix that makes `size` bytes one `reports` entry of a PublishReportsRequest (cached:
+    reports come in few sizes, and framing is per report)."""
+    return delimited_prefix(1, size)
 
 
 def frame_reports(payloads: Iterable[bytes]) -> bytes:

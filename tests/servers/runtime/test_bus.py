@@ -63,13 +63,14 @@ def test_a_follower_shows_how_far_behind_it_is_until_it_has_caught_up(bus: Repor
     """A follower reading 2 reports then stalling, while 10 arrive: its queue (4) overflows, so
     its lag counts from its position; once it has read them all it is live with nothing waiting."""
     taken: list[int] = []
-    go_on = asyncio.Event()
+    took_two, go_on = asyncio.Event(), asyncio.Event()
 
     async def follower() -> None:
         following.set("test.follower")
         async for archived in bus.subscribe(ReportFilter()):
             taken.append(archived.seq)
             if len(taken) == 2:
+                took_two.set()
                 await go_on.wait()
             if len(taken) == 12:
                 return
@@ -77,8 +78,7 @@ def test_a_follower_shows_how_far_behind_it_is_until_it_has_caught_up(bus: Repor
     async def scenario() -> list[dict[str, int]]:
         await bus.publish(_reports(2))
         reader = asyncio.create_task(follower())
-        while len(taken) < 2:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(took_two.wait(), 30)
         stalled = bus.follower_lags(bus.archive.last_seq())
         for _ in range(5):
             await bus.publish(_reports(2))
@@ -93,14 +93,15 @@ def test_a_follower_shows_how_far_behind_it_is_until_it_has_caught_up(bus: Repor
 
 
 def test_batches_hold_what_was_waiting_up_to_their_most_and_lose_nothing(bus: ReportBus) -> None:
-    """Queue capacity 4: 3 reports wait while the reader is away, then 60 arrive in bursts."""
+    """Queue capacity 4: 3 reports stored in one commit (read from the archive or the queue, either
+    way in batches of 2 then 1), then 60 arrive in bursts and overflow the queue."""
     first, more = _reports(3), _reports(60)
 
     async def scenario() -> list[list[str]]:
         batches: list[list[str]] = []
-        stream = bus.subscribe_batches(ReportFilter(), live_only=True, max_reports=2)
+        stream = bus.subscribe_batches(ReportFilter(), max_reports=2)
         reader = asyncio.create_task(anext(stream))
-        await asyncio.sleep(0.05)  # registered, reading the (empty) archive
+        await asyncio.sleep(0)  # registered (before its first await): from here nothing is missed
         await bus.publish(first)
         batches.append([r.report_id for r in await asyncio.wait_for(reader, 30)])
         while sum(map(len, batches)) < 3:

@@ -32,7 +32,6 @@ from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.bus_service import ACCESS
 from polytraders.servers.runtime.errors import (
-    QUOTE_LIMIT,
     FieldViolation,
     GovernanceError,
     InvalidArgument,
@@ -206,25 +205,30 @@ def test_the_token_is_checked_before_the_request_bytes_are_decoded(
     assert {path: error and error.code() for path, error in got.items()} == dict.fromkeys(got, code)  # type: ignore[attr-defined]
 
 
-def test_a_not_found_on_a_100_kb_id_reaches_the_caller_with_its_code_and_a_short_message(
-    mesh: MeshThread,
+@pytest.mark.parametrize(
+    ("slug", "code", "quoted"),
+    [
+        ("s" * 100_000, grpc.StatusCode.INVALID_ARGUMENT, None),  # past the edge's 128 characters
+        ("s" * 128, grpc.StatusCode.NOT_FOUND, f"no strategy '{'s' * 128}'"),  # the longest held, unknown
+    ],
+    ids=["100 KB slug", "longest slug held"],
+)
+def test_a_long_id_reaches_the_caller_with_its_code_and_a_short_message(
+    mesh: MeshThread, slug: str, code: grpc.StatusCode, quoted: str | None
 ) -> None:
-    """It came back RESOURCE_EXHAUSTED: the message quoted the whole id, past the metadata limit.
-
-    NOT_FOUND, or INVALID_ARGUMENT once the edge limits the slug's length; either way short.
-    """
-    slug = "s" * 100_000
+    """It came back RESOURCE_EXHAUSTED: the message quoted the whole id, past the metadata limit."""
     with grpc.insecure_channel(mesh.address) as channel:
         with pytest.raises(grpc.RpcError) as refused:
             lifecycle_pb2_grpc.StrategyRegistryServiceStub(channel).GetStrategy(
                 lifecycle_pb2.GetStrategyRequest(slug=slug), metadata=OPERATOR, timeout=DEADLINE
             )
-    code = refused.value.code()  # type: ignore[attr-defined]
     details = refused.value.details()  # type: ignore[attr-defined]
-    assert code in {grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT}, details
+    assert refused.value.code() == code, details  # type: ignore[attr-defined]
     assert len(details) <= MESSAGE_LIMIT
-    if code == grpc.StatusCode.NOT_FOUND:
-        assert f"'{'s' * QUOTE_LIMIT}…' (100000 chars)" in details
+    if quoted is not None:
+        assert quoted in details
+    else:
+        assert [v.field for v in _bad_request(refused.value)] == ["slug"]
 
 
 def _wait_until(mesh: MeshThread, done: Callable[[], bool], seconds: float = 10.0) -> None:

@@ -217,10 +217,6 @@ class Case:
     metadata: list[tuple[str, str]] = field(default_factory=lambda: OPERATOR)
 
 
-def _nul(module: Any, service: str, method: str, request: Callable[[], Message], path: str) -> Case:
-    return Case(_rpc(module, service, method), request, path)
-
-
 def _deep(levels: int) -> str:
     return '{"a":' * levels + "1" + "}" * levels
 
@@ -243,47 +239,47 @@ def _conversion_retry_with_other_tokens() -> Message:
 
 CASES: dict[str, Case] = {
     # PostgreSQL refused NUL characters with INTERNAL (DataError) on read and write paths alike
-    "nul in SubscribeReports bot_slugs": _nul(bus, "ReportBusService", "SubscribeReports",
+    "nul in SubscribeReports bot_slugs": Case(_rpc(bus, "ReportBusService", "SubscribeReports"),
                                               lambda: bus.SubscribeReportsRequest(bot_slugs=["demo\x00bot"]), "bot_slugs[0]"),
-    "nul in GetReconciliation": _nul(attribution, "BuilderAttributionService", "GetReconciliation",
+    "nul in GetReconciliation": Case(_rpc(attribution, "BuilderAttributionService", "GetReconciliation"),
                                      lambda: attribution.GetReconciliationRequest(reconciliation_id="r\x00"), "reconciliation_id"),
-    "nul in ListFills": _nul(attribution, "BuilderAttributionService", "ListFills",
+    "nul in ListFills": Case(_rpc(attribution, "BuilderAttributionService", "ListFills"),
                              lambda: attribution.ListFillsRequest(condition_id="0x\x00"), "condition_id"),
-    "nul in ListQuarantine": _nul(attribution, "BuilderAttributionService", "ListQuarantine",
+    "nul in ListQuarantine": Case(_rpc(attribution, "BuilderAttributionService", "ListQuarantine"),
                                   lambda: attribution.ListQuarantineRequest(condition_id="0x\x00"), "condition_id"),
-    "nul in ReleaseQuarantine": _nul(attribution, "BuilderAttributionService", "ReleaseQuarantine",
+    "nul in ReleaseQuarantine": Case(_rpc(attribution, "BuilderAttributionService", "ReleaseQuarantine"),
                                      lambda: attribution.ReleaseQuarantineRequest(case_id="c\x00", reason="r"), "case_id"),
-    "nul in VerifyLedger": _nul(audit, "ComplianceLedgerService", "VerifyLedger",
+    "nul in VerifyLedger": Case(_rpc(audit, "ComplianceLedgerService", "VerifyLedger"),
                                 lambda: audit.VerifyLedgerRequest(stream="s\x00"), "stream"),
-    "nul in GetConfigAt": _nul(audit, "ParameterChangeAuditService", "GetConfigAt",
+    "nul in GetConfigAt": Case(_rpc(audit, "ParameterChangeAuditService", "GetConfigAt"),
                                lambda: audit.GetConfigAtRequest(bot_slug="demo\x00", at=_ts(START)), "bot_slug"),
-    "nul in ListChanges": _nul(audit, "ParameterChangeAuditService", "ListChanges",
+    "nul in ListChanges": Case(_rpc(audit, "ParameterChangeAuditService", "ListChanges"),
                                lambda: audit.ListChangesRequest(bot_slug="demo-bot", key="k\x00"), "key"),
-    "nul in ListUserActions": _nul(audit, "UserActivityLedgerService", "ListUserActions",
+    "nul in ListUserActions": Case(_rpc(audit, "UserActivityLedgerService", "ListUserActions"),
                                    lambda: audit.ListUserActionsRequest(user="u\x00"), "user"),
-    "nul in RecordMark": _nul(ledger, PNL, "RecordMark",
+    "nul in RecordMark": Case(_rpc(ledger, PNL, "RecordMark"),
                               lambda: ledger.RecordMarkRequest(token_id="t\x00", best_bid="0.4", best_ask="0.5"), "token_id"),
-    "nul in RecordConversion": _nul(ledger, PNL, "RecordConversion",
+    "nul in RecordConversion": Case(_rpc(ledger, PNL, "RecordConversion"),
                                     lambda: ledger.RecordConversionRequest(bot_slug="arb-1", from_no_token_ids=["no-a\x00"]),
                                     "from_no_token_ids[0]"),
-    "nul in Explain": _nul(ledger, "PostTradeExplainerService", "Explain",
+    "nul in Explain": Case(_rpc(ledger, "PostTradeExplainerService", "Explain"),
                            lambda: ledger.ExplainRequest(fill_report_id="f\x00"), "fill_report_id"),
-    "nul in ListExplanations": _nul(ledger, "PostTradeExplainerService", "ListExplanations",
+    "nul in ListExplanations": Case(_rpc(ledger, "PostTradeExplainerService", "ListExplanations"),
                                     lambda: ledger.ListExplanationsRequest(trace_id="t\x00"), "trace_id"),
-    "nul in GetExperiment": _nul(lifecycle, EXPERIMENTS, "GetExperiment",
+    "nul in GetExperiment": Case(_rpc(lifecycle, EXPERIMENTS, "GetExperiment"),
                                  lambda: lifecycle.GetExperimentRequest(experiment_id="exp\x00"), "experiment_id"),
-    "nul in RecordSamples": _nul(lifecycle, EXPERIMENTS, "RecordSamples",
+    "nul in RecordSamples": Case(_rpc(lifecycle, EXPERIMENTS, "RecordSamples"),
                                  lambda: lifecycle.RecordSamplesRequest(experiment_id="exp", samples=[_sample(1, condition_id="0x\x00")]),
                                  "samples[0].condition_id"),
-    "nul in GetBacktest": _nul(lifecycle, "BacktesterService", "GetBacktest",
+    "nul in GetBacktest": Case(_rpc(lifecycle, "BacktesterService", "GetBacktest"),
                                lambda: lifecycle.GetBacktestRequest(backtest_id="b\x00"), "backtest_id"),
-    "nul in StreamBacktestReports": _nul(lifecycle, "BacktesterService", "StreamBacktestReports",
+    "nul in StreamBacktestReports": Case(_rpc(lifecycle, "BacktesterService", "StreamBacktestReports"),
                                          lambda: lifecycle.StreamBacktestReportsRequest(backtest_id="b\x00"), "backtest_id"),
-    "nul in GetIncident": _nul(operations, "IncidentCommanderService", "GetIncident",
+    "nul in GetIncident": Case(_rpc(operations, "IncidentCommanderService", "GetIncident"),
                                lambda: operations.GetIncidentRequest(incident_id="i\x00"), "incident_id"),
-    "nul in AddNote": _nul(operations, "IncidentCommanderService", "AddNote",
+    "nul in AddNote": Case(_rpc(operations, "IncidentCommanderService", "AddNote"),
                            lambda: operations.AddNoteRequest(incident_id="i\x00", note="n"), "incident_id"),
-    "nul in RecordUserAction target": _nul(audit, "UserActivityLedgerService", "RecordUserAction",
+    "nul in RecordUserAction target": Case(_rpc(audit, "UserActivityLedgerService", "RecordUserAction"),
                                            lambda: audit.RecordUserActionRequest(action="halt", target="bot\x00"), "target"),
     # values the domain could not compute with (INTERNAL on both backends)
     "RecordSamples decimal.Overflow": Case(
@@ -337,9 +333,9 @@ CASES: dict[str, Case] = {
         lambda: lifecycle.CheckLiveCapRequest(slug="variant", position_micros=2**62, position_change_micros=2**62),
         "position_micros",
     ),
-    "SubscribeReports cursor past int64": _nul(bus, "ReportBusService", "SubscribeReports",
+    "SubscribeReports cursor past int64": Case(_rpc(bus, "ReportBusService", "SubscribeReports"),
                                                lambda: bus.SubscribeReportsRequest(cursor="9" * 19), "cursor"),
-    "SubscribeReports malformed cursor": _nul(bus, "ReportBusService", "SubscribeReports",
+    "SubscribeReports malformed cursor": Case(_rpc(bus, "ReportBusService", "SubscribeReports"),
                                               lambda: bus.SubscribeReportsRequest(cursor="\N{SUPERSCRIPT TWO}"), "cursor"),
     # operator calls that answered OK while their user-activity record could not be written
     "LinkArtefact linked_at in year 10000": Case(

@@ -133,8 +133,9 @@ def firings(
     """Scheduled moments in (after, until], UTC: the latest `listed` + 1 of them, how many earlier
     ones that leaves out (counted up to COUNT_CAP), and the first of those.
 
-    The latest are found walking back from `until`, so a process that wakes years late (or a
-    clock set forward) costs a bounded walk, not one step per missed firing."""
+    The latest are found walking back from `until`; the earlier ones are counted forward, at most
+    COUNT_CAP steps, so a process that wakes years late (or a clock set forward) costs at most
+    COUNT_CAP + `listed` steps, not one per missed firing."""
     forward = croniter(expression, after)
     first = forward.get_next(datetime)
     if first > until:

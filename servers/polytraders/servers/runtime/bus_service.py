@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
@@ -11,6 +11,7 @@ import grpc
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import from_micros, to_timestamp
+from polytraders.sdk.outbox import delimited_prefix
 
 from . import auth
 from .archive import ArchivedReport, ReportFilter
@@ -39,6 +40,25 @@ def parse_cursor(cursor: str, field: str = "cursor") -> int:
 
 
 MAX_BATCH_REPORTS = 5000
+BATCH_BYTES = 3 * 1024 * 1024
+"""Most bytes of reports in one SubscribeReportBatchesResponse: under gRPC's default 4 MiB a client
+receives (a report may be 1 MiB, so a count alone cannot bound a message)."""
+
+
+def _messages(batch: list[ArchivedReport]) -> Iterator[bytes]:
+    """The batch as SubscribeReportBatchesResponses of at most BATCH_BYTES of reports (and at
+    least one report each)."""
+    fields: list[bytes] = []
+    size = 0
+    for archived in batch:
+        field = _delimited(1, _subscribe_response(archived))
+        if fields and size + len(field) > BATCH_BYTES:
+            yield b"".join(fields)
+            fields, size = [], 0
+        fields.append(field)
+        size += len(field)
+    if fields:
+        yield b"".join(fields)
 
 
 def _subscription(request: pb.SubscribeReportsRequest, path: str = "") -> dict[str, Any]:
@@ -74,13 +94,7 @@ def _subscribe_response(archived: ArchivedReport) -> bytes:
 
 
 def _delimited(number: int, data: bytes) -> bytes:
-    """One length-delimited protobuf field (a message, string or bytes field; `number` < 16)."""
-    size, length = len(data), bytearray()
-    while size > 0x7F:
-        length.append(size & 0x7F | 0x80)
-        size >>= 7
-    length.append(size)
-    return bytes((number << 3 | 2,)) + length + data
+    return delimited_prefix(number, len(data)) + data
 
 
 class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
@@ -115,7 +129,8 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
         batches = self._bus.subscribe_batches(**_subscription(request.subscription, "subscription."),
                                               max_reports=request.max_reports or 500)  # fmt: skip
         async for batch in batches:
-            yield b"".join([_delimited(1, _subscribe_response(archived)) for archived in batch])
+            for message in _messages(batch):
+                yield message
 
     async def PurgeExpiredReports(
         self, request: pb.PurgeExpiredReportsRequest, context: grpc.aio.ServicerContext

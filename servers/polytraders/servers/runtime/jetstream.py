@@ -211,7 +211,7 @@ class JetStreamLink:
             if batch.first_seq != cursor + len(page) + 1 or len(page) >= _PAGE:
                 break
             page.extend(batch.archived())
-        return page
+        return page[:_PAGE]  # pages as the archive's: the same messages, should they be sent again
 
     async def _streamed_cursor(self) -> int:
         """The cursor of the last report on the stream (asked until the broker answers): the relay
