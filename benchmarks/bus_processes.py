@@ -68,7 +68,7 @@ SUSTAINED_RATE, SUSTAINED_BATCH = 1_000, 10
 """The reference: as many calls a second, of 10 reports each."""
 LATENCY_SECONDS = 2.0
 LATENCY_REPEATS = 2
-INGEST_REPEATS = 2
+INGEST_REPEATS = 3
 THREADS_PER_PROCESS = 2
 IN_FLIGHT_PER_THREAD = 2
 """Two publisher threads with two calls outstanding each: report_bus's four in flight per server."""

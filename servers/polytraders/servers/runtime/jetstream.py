@@ -26,8 +26,11 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from functools import lru_cache
+from itertools import chain, count, groupby
+from operator import sub
+from typing import NamedTuple
 
 import nats
 import psycopg
@@ -67,10 +70,6 @@ class RelayCursorRow(SQLModel, table=True):
 
 
 relay_cursors = RelayCursorRow.__table__
-
-
-def subject_for(report: ArchivedReport) -> str:
-    return _subject(report.kind, report.bot_slug, report.epoch)
 
 
 @lru_cache(maxsize=4096)
@@ -129,7 +128,7 @@ class JetStreamLink:
                 client = await nats.connect(
                     self._url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
                     disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
-                    error_cb=self._error, name="polytraders-governance",
+                    error_cb=self._error, name="polytraders-governance", no_echo=True,
                 )  # fmt: skip
             except Exception as error:  # noqa: BLE001 - governance never blocks: serve, and try again
                 await self._set_down(f"cannot reach the report broker at {self._url}: {error}")
@@ -155,6 +154,7 @@ class JetStreamLink:
             await jetstream.update_stream(config)
 
     async def _received(self, message: Msg) -> None:
+        """Another process's relay sent these (the broker echoes none of this process's own)."""
         headers = message.headers or {}
         first, count = int(headers.get(CURSOR_HEADER, "0")), int(headers.get(COUNT_HEADER, "0"))
         if not first or (count and first + count - 1 <= self._bus.delivered):
@@ -181,10 +181,13 @@ class JetStreamLink:
     async def _relay_after(self, cursor: int) -> int:
         while True:
             page = self._from_memory(cursor)
+            read_back = page is None
             if page is None:
                 page = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), _PAGE)
             if not page:
                 return cursor
+            if read_back:  # other processes' reports: the broker does not echo them to this one
+                self._bus.deliver(page[0].seq, page[-1].seq, page)
             await self._up.wait()
             try:
                 await self._publish(page)
@@ -192,26 +195,30 @@ class JetStreamLink:
                 await self._set_down(f"the report broker refused or lost a page: {error}")
                 await asyncio.sleep(self._poll_seconds)
                 continue
-            cursor = page[-1].seq
+            cursor = page.seqs[-1]
             if time.monotonic() - self._cursor_stored_at >= self._poll_seconds:
                 await asyncio.to_thread(self._store_cursor, cursor)
                 self._cursor_stored_at = time.monotonic()
-            if len(page) < _PAGE:
+            if len(page.seqs) < _PAGE:
                 return cursor
 
-    def _from_memory(self, cursor: int) -> list[ArchivedReport] | None:
+    def _from_memory(self, cursor: int) -> _Page | None:
         """What this process stored right after `cursor`, as committed (up to a page); None when
         the next report is not among them (another process stored it, or it is older)."""
         while self._recent and (self._recent[0].last_seq or 0) <= cursor:
             self._recent.popleft()
         if not self._recent or self._recent[0].first_seq != cursor + 1:
             return None
-        page: list[ArchivedReport] = []
+        batches: list[StoredBatch] = []
+        size = 0
         for batch in self._recent:
-            if batch.first_seq != cursor + len(page) + 1 or len(page) >= _PAGE:
+            if batch.first_seq != cursor + size + 1 or size >= _PAGE:
                 break
-            page.extend(batch.archived())
-        return page[:_PAGE]  # pages as the archive's: the same messages, should they be sent again
+            batches.append(batch)
+            size += len(batch.reports)
+        columns = (list(chain.from_iterable(getattr(b.reports, name) for b in batches)) for name in _COLUMNS)
+        # pages as the archive's: the same messages, should they be sent again
+        return _Page(range(cursor + 1, cursor + 1 + min(size, _PAGE)), *(c[:_PAGE] for c in columns))
 
     async def _streamed_cursor(self) -> int:
         """The cursor of the last report on the stream (asked until the broker answers): the relay
@@ -233,15 +240,15 @@ class JetStreamLink:
         first = int((last.headers or {}).get(CURSOR_HEADER, "0"))
         return first + len(unframe_reports(last.data or b"")) - 1 if first else 0
 
-    async def _publish(self, page: list[ArchivedReport]) -> None:
+    async def _publish(self, page: _Page) -> None:
         assert self._nats is not None
         jetstream = self._nats.jetstream()
         acks = []
-        for subject, reports in _runs(page):
-            headers = {CURSOR_HEADER: str(reports[0].seq), COUNT_HEADER: str(len(reports)),
-                       "Nats-Msg-Id": f"{reports[0].report_id}:{len(reports)}"}  # fmt: skip
-            body = frame_reports([r.payload for r in reports])
-            acks.append(await jetstream.publish_async(subject, body, headers=headers))
+        for subject, start, end in _runs(page):
+            first, count = page.seqs[start], end - start
+            headers = {CURSOR_HEADER: str(first), COUNT_HEADER: str(count),
+                       "Nats-Msg-Id": f"{page.report_ids[start]}:{count}"}  # fmt: skip
+            acks.append(await jetstream.publish_async(subject, frame_reports(page.payloads[start:end]), headers=headers))
         await asyncio.wait_for(asyncio.gather(*acks), timeout=10)
 
     def _stored_cursor(self) -> int:
@@ -303,14 +310,28 @@ class JetStreamLink:
                 await self._nats.drain()
 
 
-def _runs(page: list[ArchivedReport]) -> list[tuple[str, list[ArchivedReport]]]:
-    """The page cut into runs of consecutive cursors that share a subject, in cursor order."""
-    runs: list[tuple[str, list[ArchivedReport]]] = []
-    for report in page:
-        subject = subject_for(report)
-        if runs and runs[-1][0] == subject and runs[-1][1][-1].seq == report.seq - 1:
-            runs[-1][1].append(report)
-        else:
-            runs.append((subject, [report]))
-    return runs
+class _Page(NamedTuple):
+    """Consecutive archived reports, a column per field: what the relay sends at a time."""
 
+    seqs: Sequence[int]
+    report_ids: Sequence[str]
+    kinds: Sequence[int]
+    bot_slugs: Sequence[str]
+    epochs: Sequence[int]
+    modes: Sequence[int]
+    payloads: Sequence[bytes]
+
+
+_COLUMNS = _Page._fields[1:]
+"""The page's columns as an `IncomingBatch` names them (its seqs are counted from `first_seq`)."""
+
+
+def _runs(page: _Page) -> Iterator[tuple[str, int, int]]:
+    """The page cut into runs of consecutive cursors that share a subject, in cursor order: each
+    run's subject and its [start, end) in the page. Grouped over the columns (in C), not per report."""
+    start = 0
+    gaps = map(sub, page.seqs, count())  # constant along consecutive cursors
+    for (kind, bot_slug, epoch, _), run in groupby(zip(page.kinds, page.bot_slugs, page.epochs, gaps, strict=True)):
+        end = start + len(list(run))
+        yield _subject(kind, bot_slug, epoch), start, end
+        start = end
