@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from sqlalchemy import Engine
 
 from polytraders.sdk.clock import SystemClock
 from polytraders.servers import schema
@@ -40,7 +41,7 @@ class _Quiet:
         pass
 
 
-async def _sweeps(bus: ReportBus) -> dict[str, float]:
+async def _sweeps(engine: Engine, bus: ReportBus) -> dict[str, float]:
     servers, fleet = [], []
     for i in range(BOTS):
         server = grpc.aio.server()
@@ -56,7 +57,7 @@ async def _sweeps(bus: ReportBus) -> dict[str, float]:
             )
         )
     heartbeat = HealthHeartbeat(
-        fleet, SystemClock(), _Quiet(), GovernanceReporter(bus, "health-heartbeat", SystemClock())
+        fleet, engine, SystemClock(), _Quiet(), GovernanceReporter(bus, "health-heartbeat", SystemClock())
     )
     began = time.perf_counter()
     await heartbeat.sweep()
@@ -121,7 +122,7 @@ def run() -> list[Figure]:
         async def measure() -> tuple[dict[str, float], list[float], list[float]]:
             bus = ReportBus(ReportArchive(engine), SystemClock())
             try:
-                return await _sweeps(bus), await _cron_lateness(engine, bus), await _timer_lateness()
+                return await _sweeps(engine, bus), await _cron_lateness(engine, bus), await _timer_lateness()
             finally:
                 bus.close()
 

@@ -97,7 +97,7 @@ def test_97_bots_three_killed_paged_after_exactly_n_misses_restarted_and_resolve
             pager = WebhookAlertSink(url, "routing-key-1", backoff_seconds=0.01)
             # A generous deadline: the first sweep connects 97 channels on a busy 2-core machine,
             # and a killed bot refuses its connection at once whatever the deadline.
-            heartbeat = HealthHeartbeat(fleet, desk.clock, AlertRouter(desk.alerts, pager), desk.reporter("health-heartbeat"),
+            heartbeat = HealthHeartbeat(fleet, desk.engine, desk.clock, AlertRouter(desk.alerts, pager), desk.reporter("health-heartbeat"),
                                         misses_to_alert=3, probe_deadline_seconds=5.0)  # fmt: skip
             try:
                 sweeps = [await heartbeat.sweep()]

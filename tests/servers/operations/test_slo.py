@@ -13,8 +13,9 @@ from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock
-from polytraders.servers.operations.slo import SlaMonitor, Slo, evaluate, parse_slos
+from polytraders.servers.operations.slo import SlaMonitor, evaluate
 from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.runtime.slo_counts import Slo, SloCounter, parse_slos
 from tests.sdk.test_publisher import archived
 from tests.servers.operations.support import Desk, desk_on
 
@@ -78,14 +79,15 @@ def test_burn_rates_and_budget_are_exact() -> None:
 
 def test_alerts_fire_and_resolve_once_each_and_are_kept_seven_years(database_url: str) -> None:
     async def scenario(desk: Desk):  # type: ignore[no-untyped-def]
-        monitor = SlaMonitor([SLO], desk.engine, desk.clock, desk.reporter("sla-monitor"), desk.alerts)
+        counter = SloCounter([SLO], desk.engine, desk.clock)
+        monitor = SlaMonitor(counter, desk.reporter("sla-monitor"), desk.alerts)
         for _ in range(70):  # 70 minutes of 3 % server faults (burn 30)
             for n in range(100):
                 code = (
                     grpc.StatusCode.INTERNAL if n < 3 else grpc.StatusCode.INVALID_ARGUMENT
                 )  # a caller's mistake is good
-                monitor.record_call("/polytraders.governance.v1.ReportBusService/PublishReports", code, 0.001)
-            monitor.record_call(
+                counter.record_call("/polytraders.governance.v1.ReportBusService/PublishReports", code, 0.001)
+            counter.record_call(
                 "/polytraders.governance.v1.OtherService/Read", grpc.StatusCode.INTERNAL, 0.001
             )
             desk.clock.advance(timedelta(minutes=1))
@@ -93,7 +95,7 @@ def test_alerts_fire_and_resolve_once_each_and_are_kept_seven_years(database_url
         burning = list(desk.alerts.sent)
         for _ in range(10):  # then clean
             for _ in range(100):
-                monitor.record_call(
+                counter.record_call(
                     "/polytraders.governance.v1.ReportBusService/PublishReports", grpc.StatusCode.OK, 0.001
                 )
             desk.clock.advance(timedelta(minutes=1))

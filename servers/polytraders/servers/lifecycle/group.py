@@ -18,13 +18,13 @@ from polytraders.servers.runtime.server import ServiceBinding
 from .backtest import Backtester, SimulationParts
 from .experiments import ExperimentTracker
 from .paper import PaperTrader
-from .registry import LIVE_STAGES, GateRules, StrategyRegistry, stage_name
+from .registry import LIVE_STAGES, REPORTER, GateRules, StrategyRegistry, stage_name
 from .service import backtest_binding, experiments_binding, paper_binding, registry_binding
 from .store import ExperimentStore, StrategyStore
 
 
 def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
-    registry_reporter = GovernanceReporter(parts.bus, "strategy-registry", parts.clock)
+    registry_reporter = GovernanceReporter(parts.bus, REPORTER, parts.clock)
     experiment_reporter = GovernanceReporter(parts.bus, "experiment-tracker", parts.clock)
 
     async def registry_changed(
@@ -33,7 +33,7 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
         metrics = {"slug": strategy.slug, "stage": stage_name(strategy.stage), "revision": str(strategy.revision),
                    "actor": actor.name, "role": actor.role.value}  # fmt: skip
         await registry_reporter.decision_record(
-            "strategy-registry", f"registry.{action}", strategy.slug, explanation, metrics
+            REPORTER, f"registry.{action}", strategy.slug, explanation, metrics
         )
 
     async def experiment_changed(
@@ -52,6 +52,7 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
         min_limited_live=timedelta(days=parts.config.min_limited_live_days),
     )
     registry = StrategyRegistry(StrategyStore(parts.engine), parts.clock, registry_changed, rules)
+    parts.spawn(registry.follow_changes(parts.bus), name="registry.follow-changes")
 
     async def pause_live(arguments: Mapping[str, str], scheduled: datetime) -> str:
         """Pause every LIMITED_LIVE and GENERAL_LIVE strategy (IncidentCommander's SEV1 action)."""

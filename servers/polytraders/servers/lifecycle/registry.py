@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -22,8 +23,11 @@ from decimal import Decimal, InvalidOperation
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
+from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, from_micros, to_micros
+from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.auth import Principal
+from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -105,6 +109,10 @@ def paper_gate_passes(strategy: pb.Strategy, rules: GateRules) -> tuple[bool, st
     )
 
 
+REPORTER = "strategy-registry"
+"""The bot_slug of the registry's reports: the records of its changes."""
+
+
 class StrategyRegistry:
     def __init__(
         self, store: StrategyStore, clock: Clock, emit: Emit, rules: GateRules | None = None
@@ -115,8 +123,8 @@ class StrategyRegistry:
         self.rules = rules or GateRules()
         self._watchers: set[asyncio.Queue[pb.Strategy]] = set()
         self._lock = asyncio.Lock()  # one change at a time per process; the revision guards the rest
-        # Reads (stage, live-cap checks) are the bots' hot path: served from memory, written through.
-        # Like the report bus, this assumes one governance process writes a database.
+        # Reads (stage, live-cap checks) are the bots' hot path: served from memory, written
+        # through; a change made through another process reaches it by the bus (follow_changes).
         self._cache: dict[str, pb.Strategy] | None = None
         self._loading = asyncio.Lock()
 
@@ -374,14 +382,48 @@ class StrategyRegistry:
         self, slug: str, action: str, change: Callable[[pb.Strategy, datetime], str], actor: Principal
     ) -> pb.Strategy:
         async with self._lock:
-            strategy = pb.Strategy()
-            strategy.CopyFrom(await self.get(slug))  # the cached one changes only once stored
-            explanation = change(strategy, self._clock.now())
-            strategy.revision += 1
-            await asyncio.to_thread(self._store.replace, strategy)
+            for attempt in (1, 2):
+                strategy = pb.Strategy()
+                strategy.CopyFrom(await self.get(slug))  # the cached one changes only once stored
+                explanation = change(strategy, self._clock.now())
+                strategy.revision += 1
+                try:
+                    await asyncio.to_thread(self._store.replace, strategy)
+                    break
+                except FailedPrecondition:
+                    # changed through another process, whose record has not reached this one yet:
+                    # the change is judged again against what is stored
+                    if attempt == 2 or not await self._reload(slug):
+                        raise
             (await self._strategies())[slug] = strategy
         await self._changed(strategy, action, explanation, actor)
         return strategy
+
+    async def _reload(self, slug: str) -> pb.Strategy | None:
+        """The stored strategy into memory (and to this process's watchers) if newer than the cached."""
+        stored = await asyncio.to_thread(self._store.get, slug)
+        strategies = await self._strategies()
+        cached = strategies.get(slug)
+        if stored is None or (cached is not None and cached.revision >= stored.revision):
+            return None
+        strategies[slug] = stored
+        for queue in self._watchers:
+            queue.put_nowait(stored)
+        return stored
+
+    async def follow_changes(self, bus: ReportBus) -> None:
+        """Changes made through other processes, live: each one's record reloads its strategy here,
+        so reads reflect it as soon as the bus brings it (this process's own are in memory already)."""
+        changes = ReportFilter(kinds=frozenset({rpb.REPORT_KIND_SETTLEMENT}), bot_slugs=frozenset({REPORTER}))
+        async with aclosing(bus.subscribe(changes, live_only=True)) as records:
+            async for archived in records:
+                record = rpb.Report.FromString(archived.payload).settlement
+                if not record.record_type.startswith("registry.") or self._cache is None:
+                    continue  # nothing read yet: the first read loads what is stored
+                cached = self._cache.get(record.subject)
+                if cached is None or cached.revision < int(record.metrics.get("revision", "0")):
+                    async with self._lock:
+                        await self._reload(record.subject)
 
     async def _changed(self, strategy: pb.Strategy, action: str, explanation: str, actor: Principal) -> None:
         """Tell watchers, then report. The change is stored already: a failed report is logged, not undone."""

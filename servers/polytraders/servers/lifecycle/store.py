@@ -39,6 +39,12 @@ class StrategyStore:
         with self._engine.connect() as conn:
             return [pb.Strategy.FromString(state) for state in conn.execute(query).scalars()]
 
+    def get(self, slug: str) -> pb.Strategy | None:
+        query = select(strategies.c.state).where(strategies.c.slug == slug)
+        with self._engine.connect() as conn:
+            state = conn.execute(query).scalar()
+        return None if state is None else pb.Strategy.FromString(state)
+
     def create(self, strategy: pb.Strategy) -> None:
         row = {"slug": strategy.slug, "stage": strategy.stage, "revision": strategy.revision,
                "state": strategy.SerializeToString(deterministic=True)}  # fmt: skip

@@ -7,7 +7,11 @@ Policy, in this order:
   task's position in the manifest; the queue runs one dispatch at a time.
 - At most once: a firing is recorded (and the task's last scheduled moment advanced) in one
   transaction *before* its target runs. A process that stops mid-dispatch leaves it RUNNING;
-  the next start marks it INTERRUPTED and alerts, and never runs it again.
+  the next leader marks it INTERRUPTED and alerts, and never runs it again.
+- One leader: across processes one leads cron (`Leadership`); each dispatch row carries the
+  fencing token of the hold it was written under, and every write checks that token in its
+  transaction, so a deposed leader that has not noticed yet writes nothing. A new leader marks
+  INTERRUPTED only the RUNNING rows of earlier holds: what the leaders before it left.
 - Missed runs (the process was down, or a tick came late): of the firings a task missed, only
   the latest may run, and only if it is no later than the task's deadline; the others, and a
   latest one past its deadline, are recorded as MISSED with the reason. Nothing is skipped
@@ -30,11 +34,13 @@ from croniter import croniter
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Connection,
     Engine,
     Index,
     Integer,
     String,
     Text,
+    func,
     insert,
     select,
     update,
@@ -48,6 +54,7 @@ from polytraders.sdk.report_builders import new_report_id
 from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.commands import Command
 from polytraders.servers.runtime.errors import GovernanceError, InvalidArgument, NotFound
+from polytraders.servers.runtime.leadership import Deposed, Fence, current_fence, latest_token
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.storage import upsert
 
@@ -80,6 +87,9 @@ class CronDispatchRow(SQLModel, table=True):
     outcome: int = Field(sa_type=Integer)
     detail: str = Field(sa_type=Text)
     triggered_by: str = Field(sa_type=String(128))
+    fencing_token: int | None = Field(default=None, sa_type=BigInteger)
+    """The cron hold it was written under (see `Leadership`); a manual trigger on a process that
+    does not lead cron carries the latest one."""
 
 
 cron_dispatches = CronDispatchRow.__table__
@@ -123,6 +133,7 @@ def load_manifest(path: str | Path) -> list[CronTask]:
     return parse_manifest(Path(path).read_text(), str(path))
 
 
+DUTY = "operations.cron"
 COUNT_CAP = 100_000
 """Missed firings are counted up to this many; past it the record says "100000 or more"."""
 
@@ -184,9 +195,11 @@ class CronRunner:
         self._last: dict[str, datetime] = {}
         self._lock = asyncio.Lock()
         self._started = False
+        self._fence: Fence | None = None
 
     async def start(self) -> None:
-        """Load the last fire of every task; settle dispatches a stopped process left RUNNING."""
+        """Load the last fire of every task; settle dispatches a stopped leader left RUNNING."""
+        self._fence = current_fence()
         now = self._clock.now()
         interrupted = await asyncio.to_thread(self._recover, now)
         for row in interrupted:
@@ -201,9 +214,17 @@ class CronRunner:
                 )
         self._started = True
 
+    def _fenced(self, conn: Connection) -> int:
+        """Check this runner's hold (if it leads) in the write transaction; the token rows carry."""
+        if self._fence is not None:
+            self._fence.check(conn)
+            return self._fence.token
+        return latest_token(conn, DUTY)
+
     def _recover(self, now: datetime):  # type: ignore[no-untyped-def]
         d = cron_dispatches
         with self._engine.begin() as conn:
+            token = self._fenced(conn)
             rows = conn.execute(select(cron_state)).all()
             stored = {r.task: r.last_scheduled_us for r in rows}
             was_enabled = {r.task: r.enabled for r in rows}
@@ -213,8 +234,11 @@ class CronRunner:
                     stored[t.name] = to_micros(now)
             upsert(conn, cron_state, [{"task": t.name, "last_scheduled_us": stored[t.name], "enabled": t.enabled}
                                       for t in self.tasks], ["task"])  # fmt: skip
-            running = conn.execute(select(d).where(d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING)).all()
-            conn.execute(update(d).where(d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING).values(
+            left = (d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING) & (func.coalesce(d.c.fencing_token, 0) < token)
+            if self._fence is None:  # not led (one process): whatever is RUNNING was left by its last run
+                left = d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING
+            running = conn.execute(select(d).where(left)).all()
+            conn.execute(update(d).where(left).values(
                 outcome=pb.DISPATCH_OUTCOME_INTERRUPTED, finished_us=to_micros(now),
                 detail="governance stopped while it ran; not run again"))  # fmt: skip
         self._last = {t.name: from_micros(stored.get(t.name, to_micros(now))) for t in self.tasks}
@@ -279,6 +303,7 @@ class CronRunner:
     def _begin(self, task: str, moment: datetime | None, row: dict[str, Any]) -> None:
         """Record the firing and advance the task's schedule in one transaction."""
         with self._engine.begin() as conn:
+            row["fencing_token"] = self._fenced(conn)
             conn.execute(insert(cron_dispatches), row)
             if moment is not None:
                 conn.execute(update(cron_state).where(cron_state.c.task == task)
@@ -288,6 +313,7 @@ class CronRunner:
 
     def _finish(self, dispatch_id: str, outcome: int, detail: str, finished: datetime) -> None:
         with self._engine.begin() as conn:
+            self._fenced(conn)
             conn.execute(update(cron_dispatches).where(cron_dispatches.c.dispatch_id == dispatch_id)
                          .values(outcome=outcome, detail=detail, finished_us=to_micros(finished)))  # fmt: skip
 
@@ -368,11 +394,19 @@ class CronRunner:
     async def run(self, stopping: asyncio.Event, max_wait_seconds: float) -> None:
         """Tick when the next task is due (re-checking at least every `max_wait_seconds`) until `stopping`."""
         await self.start()
+        try:
+            await self._ticks(stopping, max_wait_seconds)
+        finally:
+            self._fence = None  # no longer leading: a manual trigger here is fenced like a standby's
+
+    async def _ticks(self, stopping: asyncio.Event, max_wait_seconds: float) -> None:
         while not stopping.is_set():
             wait = max_wait_seconds
             try:
                 await self.tick()
                 wait = min(self.seconds_to_next(), max_wait_seconds)
+            except Deposed:
+                raise  # another process leads now: stop (Leadership stands this one by)
             except Exception:  # noqa: BLE001 - a failing tick must not stop the schedule (nor spin)
                 log.exception("cron tick failed")
             try:

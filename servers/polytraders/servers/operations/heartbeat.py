@@ -4,6 +4,11 @@ The fleet is data (a TOML manifest the operator edits). A sweep probes every bot
 with its own deadline, so one dead host costs one deadline, not one per bot. After
 `missed_heartbeats_to_alert` misses in a row a bot is paged (once) and, when it has one, its
 restart command runs in the background; its first SERVING answer resolves the page.
+
+Sweeps are a duty one process leads. Each bot's count (misses, paged or not) is stored, under the
+sweep's fencing token, before anything is paged or restarted; a process that takes the sweeps
+over (or restarts) goes on from the stored counts, so a dead bot is paged once and restarted
+once however often the lead changes hands, and a deposed leader pages nobody.
 """
 
 from __future__ import annotations
@@ -20,16 +25,38 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import BigInteger, Boolean, Engine, Integer, String, Text, select
+from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk.clock import Clock, to_timestamp
+from polytraders.sdk.clock import Clock, from_micros, to_micros, to_timestamp
 from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.leadership import Fence, current_fence
 from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.storage import upsert
 
 log = logging.getLogger(__name__)
 COMPONENT = "health-heartbeat"
+
+
+class FleetBotStateRow(SQLModel, table=True):
+    """Each bot's heartbeat count as the last sweep left it (what a new sweep leader goes on from)."""
+
+    __tablename__ = "fleet_bot_states"
+
+    bot_slug: str = Field(sa_type=String(128), primary_key=True)
+    status: int = Field(sa_type=Integer)
+    misses: int = Field(sa_type=Integer)
+    alerting: bool = Field(sa_type=Boolean)
+    last_serving_us: int | None = Field(default=None, sa_type=BigInteger)
+    detail: str = Field(sa_type=Text)
+    fencing_token: int | None = Field(default=None, sa_type=BigInteger)
+    """The sweep hold that wrote it (see `Leadership`)."""
+
+
+fleet_bot_states = FleetBotStateRow.__table__
 
 
 @dataclass(frozen=True)
@@ -68,6 +95,15 @@ class _BotState:
     alerting: bool = False
     detail: str = ""
 
+    def stored(self) -> tuple[int, int, bool, str]:
+        """What a change of is stored (the last SERVING time rides along, not on its own)."""
+        return self.status, self.misses, self.alerting, self.detail
+
+    def row(self, token: int | None) -> dict[str, object]:
+        return {"bot_slug": self.bot.slug, "status": self.status, "misses": self.misses, "alerting": self.alerting,
+                "last_serving_us": to_micros(self.last_serving) if self.last_serving else None,
+                "detail": self.detail[:2000], "fencing_token": token}  # fmt: skip
+
     def message(self) -> pb.BotHealth:
         health = pb.BotHealth(
             bot_slug=self.bot.slug, bot_class=self.bot.bot_class, layer=self.bot.layer, target=self.bot.target,
@@ -82,6 +118,7 @@ class HealthHeartbeat:
     def __init__(
         self,
         fleet: Sequence[FleetBot],
+        engine: Engine,
         clock: Clock,
         alerts: AlertSink,
         reporter: GovernanceReporter,
@@ -90,6 +127,9 @@ class HealthHeartbeat:
         probe_deadline_seconds: float = 0.5,
     ) -> None:
         self._states = {bot.slug: _BotState(bot) for bot in fleet}
+        self._engine = engine
+        self._restored: tuple[Fence | None] | None = None
+        """The hold the in-memory counts were last read from the table under."""
         self._clock = clock
         self._alerts = alerts
         self._reporter = reporter
@@ -122,14 +162,37 @@ class HealthHeartbeat:
         return pb.BOT_STATUS_NOT_SERVING, health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
     async def sweep(self) -> pb.FleetHealth:
-        """Probe every bot once; page, restart and resolve as the counts say; report the fleet."""
+        """Probe every bot once; store the counts; then page, restart and resolve as they say;
+        report the fleet. Under a stale fencing token nothing is stored, paged or restarted."""
         async with self._sweeping:
             began = time.perf_counter()
             now = self._clock.now()
+            fence = current_fence()
+            if self._restored != (fence,):  # a new hold (or a failed sweep): go on from the table
+                await asyncio.to_thread(self._restore)
+                self._restored = (fence,)
             states = list(self._states.values())
             found = await asyncio.gather(*(self._probe(s.bot) for s in states))
+            alerts: list[Alert] = []
+            restarts: list[FleetBot] = []
+            changed: list[_BotState] = []
             for state, (status, detail) in zip(states, found, strict=True):
-                await self._record(state, status, detail, now)
+                before = state.stored()
+                self._judge(state, status, detail, now, alerts, restarts)
+                if state.stored() != before:
+                    changed.append(state)
+            try:
+                if changed:
+                    await asyncio.to_thread(self._store, changed, fence)
+            except BaseException:
+                self._restored = None  # the counts in memory went further than the table: read it again
+                raise
+            for alert in alerts:
+                await self._alerts.send(alert)
+            for bot in restarts:
+                task = asyncio.get_running_loop().create_task(self._restart(bot))
+                self._restarts.add(task)
+                task.add_done_callback(self._restarts.discard)
             self._sweeps += 1
             fleet = self._snapshot(now, int((time.perf_counter() - began) * 1_000_000))
             self._last = fleet
@@ -138,21 +201,39 @@ class HealthHeartbeat:
             _offer_latest(queue, fleet)
         return fleet
 
-    async def _record(self, state: _BotState, status: int, detail: str, now: datetime) -> None:
+    def _restore(self) -> None:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(fleet_bot_states)).all()
+        for row in rows:
+            state = self._states.get(row.bot_slug)
+            if state is not None:
+                state.status, state.misses, state.alerting, state.detail = row.status, row.misses, row.alerting, row.detail
+                state.last_serving = from_micros(row.last_serving_us) if row.last_serving_us is not None else None
+
+    def _store(self, changed: list[_BotState], fence: Fence | None) -> None:
+        with self._engine.begin() as conn:
+            if fence is not None:
+                fence.check(conn)
+            upsert(conn, fleet_bot_states, [s.row(fence and fence.token) for s in changed], ["bot_slug"])
+
+    def _judge(
+        self, state: _BotState, status: int, detail: str, now: datetime, alerts: list[Alert], restarts: list[FleetBot]
+    ) -> None:
+        """Count one probe's answer; add the page or the resolve it calls for, and the restart."""
         state.status, state.detail = status, detail
         key = f"health:{state.bot.slug}"
         if status == pb.BOT_STATUS_SERVING:
             state.misses, state.last_serving = 0, now
             if state.alerting:
                 state.alerting = False
-                await self._alerts.send(Alert(COMPONENT, key, rpb.SEVERITY_INFO,
-                                              f"{state.bot.slug} answers SERVING again", resolved=True))  # fmt: skip
+                alerts.append(Alert(COMPONENT, key, rpb.SEVERITY_INFO, f"{state.bot.slug} answers SERVING again",
+                                    resolved=True))  # fmt: skip
             return
         state.misses += 1
-        if state.misses == self._misses_to_alert and not state.alerting:
+        if state.misses >= self._misses_to_alert and not state.alerting:
             state.alerting = True
             seen = state.last_serving.isoformat() if state.last_serving else "never since governance started"
-            await self._alerts.send(Alert(
+            alerts.append(Alert(
                 COMPONENT, key, rpb.SEVERITY_PAGE,
                 f"{state.bot.slug} ({state.bot.layer}) missed {state.misses} heartbeats in a row at {state.bot.target}: "
                 f"{detail}; last SERVING {seen}"
@@ -160,9 +241,7 @@ class HealthHeartbeat:
                 {"bot_slug": state.bot.slug, "layer": state.bot.layer, "misses": str(state.misses)},
             ))  # fmt: skip
             if state.bot.restart_command:
-                task = asyncio.get_running_loop().create_task(self._restart(state.bot))
-                self._restarts.add(task)
-                task.add_done_callback(self._restarts.discard)
+                restarts.append(state.bot)
 
     async def _restart(self, bot: FleetBot) -> None:
         try:

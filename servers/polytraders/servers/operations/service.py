@@ -21,11 +21,12 @@ from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
 
+from .cron import DUTY as CRON_DUTY
 from .cron import CronRunner, load_manifest
 from .heartbeat import HealthHeartbeat, check_layer, load_fleet
 from .incidents import IncidentCommander, check_actions
 from .pager import LogAlertSink, WebhookAlertSink
-from .slo import SlaMonitor, load_slos
+from .slo import SlaMonitor
 
 HERE = Path(__file__).parent
 CRON_ACCESS = {
@@ -148,13 +149,11 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
         parts.on_stop.append(pager.close)
 
     heartbeat = HealthHeartbeat(
-        load_fleet(config.fleet_manifest) if config.fleet_manifest else [], parts.clock, parts.alerts,
+        load_fleet(config.fleet_manifest) if config.fleet_manifest else [], parts.engine, parts.clock, parts.alerts,
         GovernanceReporter(parts.bus, "health-heartbeat", parts.clock),
         misses_to_alert=config.missed_heartbeats_to_alert, probe_deadline_seconds=config.probe_deadline_seconds,
     )  # fmt: skip
-    monitor = SlaMonitor(load_slos(config.slo_manifest or HERE / "default_slos.toml"), parts.engine, parts.clock,
-                         GovernanceReporter(parts.bus, "sla-monitor", parts.clock), parts.alerts)  # fmt: skip
-    parts.on_outcome = monitor.record_call
+    monitor = SlaMonitor(parts.slo_counter, GovernanceReporter(parts.bus, "sla-monitor", parts.clock), parts.alerts)
     commander = IncidentCommander(
         parts.engine, parts.bus, parts.clock, GovernanceReporter(parts.bus, "incident-commander", parts.clock),
         parts.alerts, check_actions({"sev1": config.incident_sev1_actions, "sev2": config.incident_sev2_actions,
@@ -175,7 +174,7 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
     async def sweep() -> None:
         monitor.record_sweep(await heartbeat.sweep())
 
-    parts.lead("operations.cron", lambda: cron.run(parts.stopping, config.cron_poll_seconds))
+    parts.lead(CRON_DUTY, lambda: cron.run(parts.stopping, config.cron_poll_seconds))
     if heartbeat.layers:
         parts.every(config.heartbeat_interval_seconds, sweep, duty="operations.health-sweep")
     parts.on_stop.append(heartbeat.close)

@@ -1,8 +1,9 @@
 """SLAMonitor: service-level objectives, error budgets and multiwindow, multi-burn-rate alerts.
 
-Events are counted per SLO and per UTC minute: the mesh's own unary calls (a server fault is
-bad; a caller's mistake is not) and HealthHeartbeat sweeps (one event per bot per sweep, good
-when SERVING). Counts are flushed to a table on every evaluation, so a restart keeps history.
+Events are counted per SLO and per UTC minute: the mesh's own unary calls, by every process
+(`SloCounter`: a server fault is bad; a caller's mistake is not), and HealthHeartbeat sweeps
+(one event per bot per sweep, good when SERVING). Every process adds its counts to one table;
+an evaluation reads the table, so it sees every process's calls and a restart keeps history.
 
 Burn rate = (bad / total over a window) / (1 − objective). The alert rules are the Google SRE
 workbook's recommended ones for a 30-day objective ("Alerting on SLOs", multiwindow,
@@ -14,42 +15,23 @@ faster than 1. An alert fires on the long window and clears as soon as the short
 from __future__ import annotations
 
 import asyncio
-import tomllib
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import grpc
-from sqlalchemy import BigInteger, Engine, Integer, String, select
-from sqlmodel import Field, SQLModel
+from sqlalchemy import select
 
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk.clock import Clock, to_micros, to_timestamp
+from polytraders.sdk.clock import to_micros, to_timestamp
 from polytraders.sdk.config import canonical_json
 from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import insert_for
+from polytraders.servers.runtime.slo_counts import FLEET, Slo, SloCounter, slo_minutes
 
 COMPONENT = "sla-monitor"
-FLEET = "fleet"
-SERVER_FAULTS = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN,
-                           grpc.StatusCode.DATA_LOSS, grpc.StatusCode.DEADLINE_EXCEEDED})  # fmt: skip
 
-
-class SloMinuteRow(SQLModel, table=True):
-    __tablename__ = "slo_minutes"
-
-    slo: str = Field(sa_type=String(128), primary_key=True)
-    minute: int = Field(sa_type=BigInteger, primary_key=True)
-    good: int = Field(sa_type=Integer)
-    total: int = Field(sa_type=Integer)
-
-
-slo_minutes = SloMinuteRow.__table__
 
 @dataclass(frozen=True)
 class BurnRule:
@@ -64,42 +46,6 @@ WORKBOOK_RULES = (
     BurnRule("page", timedelta(hours=6), timedelta(minutes=30), Decimal("6")),
     BurnRule("ticket", timedelta(days=3), timedelta(hours=6), Decimal("1")),
 )
-
-
-@dataclass(frozen=True)
-class Slo:
-    name: str
-    service: str
-    """A full gRPC service name, or "fleet" for HealthHeartbeat sweeps."""
-    kind: int
-    objective: Decimal
-    latency_threshold_ms: int = 0
-    window: timedelta = timedelta(days=30)
-
-
-def parse_slos(text: str, source: str = "SLO manifest") -> list[Slo]:
-    """`[[slo]]` tables: name, service, kind (availability | latency), objective, latency_threshold_ms, window_days."""
-    slos: list[Slo] = []
-    for i, entry in enumerate(tomllib.loads(text).get("slo", [])):
-        where = f"{source}: [[slo]] #{i}"
-        try:
-            kind = {"availability": pb.SLO_KIND_AVAILABILITY, "latency": pb.SLO_KIND_LATENCY}[entry["kind"]]
-            slo = Slo(entry["name"], entry["service"], kind, Decimal(str(entry["objective"])),
-                      int(entry.get("latency_threshold_ms", 0)), timedelta(days=int(entry.get("window_days", 30))))  # fmt: skip
-        except KeyError as missing:
-            raise ValueError(f"{where} has no valid {missing}") from None
-        if not Decimal(0) < slo.objective < Decimal(1):
-            raise ValueError(f"{where} ({slo.name}): objective must lie strictly between 0 and 1")
-        if slo.kind == pb.SLO_KIND_LATENCY and slo.latency_threshold_ms <= 0:
-            raise ValueError(f"{where} ({slo.name}): a latency SLO needs latency_threshold_ms > 0")
-        if slo.kind == pb.SLO_KIND_LATENCY and slo.service == FLEET:
-            raise ValueError(f"{where} ({slo.name}): the fleet has availability SLOs only")
-        slos.append(slo)
-    return slos
-
-
-def load_slos(path: str | Path) -> list[Slo]:
-    return parse_slos(Path(path).read_text(), str(path))
 
 
 Minutes = Mapping[int, tuple[int, int]]
@@ -147,66 +93,28 @@ def evaluate(
 
 
 class SlaMonitor:
-    def __init__(
-        self,
-        slos: Sequence[Slo],
-        engine: Engine,
-        clock: Clock,
-        reporter: GovernanceReporter,
-        alerts: AlertSink,
-    ) -> None:
-        self.slos = list(slos)
-        self._by_service: dict[str, list[Slo]] = defaultdict(list)
-        for slo in self.slos:
-            self._by_service[slo.service].append(slo)
-        self._engine = engine
-        self._clock = clock
+    def __init__(self, counter: SloCounter, reporter: GovernanceReporter, alerts: AlertSink) -> None:
+        self.slos = counter.slos
+        self._counter = counter
+        self._clock = counter.clock
         self._reporter = reporter
         self._alerts = alerts
-        self._pending: dict[tuple[str, int], list[int]] = {}
         self._minutes: dict[str, dict[int, tuple[int, int]]] = {slo.name: {} for slo in self.slos}
         self._firing: set[tuple[str, str, int]] = set()
         self._last: list[pb.SloStatus] = []
         self._recorded_hour: int | None = None
         self._evaluating = asyncio.Lock()
 
-    def _count(self, slo: Slo, good: int, total: int) -> None:
-        key = (slo.name, int(self._clock.now().timestamp()) // 60)
-        counts = self._pending.setdefault(key, [0, 0])
-        counts[0] += good
-        counts[1] += total
-
-    def record_call(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
-        """The interceptor's outcome hook: one unary call of `method` ("/pkg.Service/Method")."""
-        slos = self._by_service.get(method.split("/")[1])
-        if not slos:
-            return
-        fault = code in SERVER_FAULTS
-        for slo in slos:
-            if slo.kind == pb.SLO_KIND_AVAILABILITY:
-                self._count(slo, 0 if fault else 1, 1)
-            else:
-                self._count(slo, 0 if fault or seconds * 1000 > slo.latency_threshold_ms else 1, 1)
-
     def record_sweep(self, fleet: pb.FleetHealth) -> None:
         serving = sum(1 for bot in fleet.bots if bot.status == pb.BOT_STATUS_SERVING)
-        for slo in self._by_service.get(FLEET, []):
-            self._count(slo, serving, len(fleet.bots))
+        for slo in self._counter.of_service(FLEET):
+            self._counter.count(slo, serving, len(fleet.bots))
 
-    def _flush(self, pending: Mapping[tuple[str, int], list[int]], now: datetime) -> None:
-        """Add pending counts to the table, forget minutes older than every window, read each SLO's window."""
+    def _read(self, now: datetime) -> None:
+        """Forget minutes older than every window; read each SLO's window (every process's counts)."""
         now_minute = to_micros(now) // 60_000_000
         oldest = now_minute - max(int(slo.window.total_seconds() // 60) for slo in self.slos)
-        rows = [{"slo": name, "minute": minute, "good": good, "total": total}
-                for (name, minute), (good, total) in pending.items()]  # fmt: skip
-        with self._engine.begin() as conn:
-            if rows:
-                statement = insert_for(conn, slo_minutes)
-                conn.execute(statement.on_conflict_do_update(
-                    index_elements=["slo", "minute"],
-                    set_={"good": slo_minutes.c.good + statement.excluded.good,
-                          "total": slo_minutes.c.total + statement.excluded.total},
-                ), rows)  # fmt: skip
+        with self._counter.engine.begin() as conn:
             conn.execute(slo_minutes.delete().where(slo_minutes.c.minute <= oldest))
             for slo in self.slos:
                 first = now_minute - int(slo.window.total_seconds() // 60)
@@ -221,15 +129,8 @@ class SlaMonitor:
 
     async def _evaluate(self) -> list[pb.SloStatus]:
         now = self._clock.now()
-        pending, self._pending = self._pending, {}  # swapped on the loop, where the hooks count
-        try:
-            await asyncio.to_thread(self._flush, pending, now)
-        except Exception:
-            for key, (good, total) in pending.items():  # counted again next time, not lost
-                counts = self._pending.setdefault(key, [0, 0])
-                counts[0] += good
-                counts[1] += total
-            raise
+        await self._counter.flush()  # this process's own counts; the others add theirs as often
+        await asyncio.to_thread(self._read, now)
         statuses = [evaluate(slo, self._minutes[slo.name], now) for slo in self.slos]
         changes = []
         for status in statuses:

@@ -108,7 +108,11 @@ class ServerConfig:
     probe_deadline_seconds: float = 0.5
     """Deadline of one health probe."""
     slo_manifest: str = ""
-    """SLAMonitor's SLO definitions; empty means the default shipped with the package."""
+    """The SLO definitions (every process counts its calls for them); empty means the default
+    shipped with the package."""
+    slo_flush_seconds: float = 5.0
+    """How often a process adds its SLO counts to the shared table (SLAMonitor's evaluation is at
+    most this far behind another process's calls)."""
     pager_webhook_url: str = ""
     """PagerDuty Events API v2 endpoint (or anything speaking it); empty pages to the log and the bus only."""
     pager_routing_key: str = ""

@@ -3,26 +3,90 @@
 On PostgreSQL a duty is held with a session-level advisory lock on a connection kept for it:
 a holder that dies, or whose connection is cut, lets go with its session, and a standby takes
 the duty within `retry_seconds`. A holder checks its connection as often and stops the work the
-moment it cannot, so two processes never do the duty for longer than that. On SQLite (one
-process) every duty is simply run.
+moment it cannot. On SQLite (one process) every duty is simply run, unfenced.
+
+Between a holder's lock going and the holder noticing, it may still act. Each hold therefore
+takes a fencing token (one more than the duty's last, in `duty_leases`), and work whose writes
+must not come from a deposed leader checks `current_fence()` inside each write transaction: a
+stale token is refused (`Deposed`), the work stops, and the process stands by.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import BigInteger, Connection, Engine, String, create_engine, select, text
 from sqlalchemy.pool import NullPool
+from sqlmodel import Field, SQLModel
 
 from .storage import advisory_key
 
 log = logging.getLogger(__name__)
 
 Work = Callable[[], Coroutine[Any, Any, None]]
+
+
+class DutyLeaseRow(SQLModel, table=True):
+    """The latest hold of each duty: its fencing token, and which process took it."""
+
+    __tablename__ = "duty_leases"
+
+    duty: str = Field(sa_type=String(128), primary_key=True)
+    token: int = Field(sa_type=BigInteger)
+    holder: str = Field(sa_type=String(256))
+
+
+duty_leases = DutyLeaseRow.__table__
+
+_TAKE_TOKEN = text(
+    "INSERT INTO duty_leases (duty, token, holder) VALUES (:duty, 1, :holder) "
+    "ON CONFLICT (duty) DO UPDATE SET token = duty_leases.token + 1, holder = excluded.holder "
+    "RETURNING token"
+)
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+"""This process, as the leases name it."""
+
+
+class Deposed(Exception):
+    """A write of a duty's work came from a hold that another has since taken over."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A hold of a duty, as its writes carry it."""
+
+    duty: str
+    token: int
+
+    def check(self, conn: Connection) -> None:
+        """Inside a write transaction: go on only if this is still the duty's latest hold. The lease
+        row is read FOR SHARE, so a takeover committing meanwhile is waited for, then seen."""
+        query = select(duty_leases.c.token, duty_leases.c.holder).where(duty_leases.c.duty == self.duty)
+        latest = conn.execute(query.with_for_update(read=True)).one_or_none()
+        if latest is None or latest.token != self.token:
+            held_by = f"token {latest.token}, held by {latest.holder}" if latest else "no hold"
+            raise Deposed(f"{self.duty}: fencing token {self.token} is stale ({held_by}); the write is refused")
+
+
+_fence: contextvars.ContextVar[Fence | None] = contextvars.ContextVar("fence", default=None)
+
+
+def current_fence() -> Fence | None:
+    """The hold the running duty's work acts under (None outside a led duty)."""
+    return _fence.get()
+
+
+def latest_token(conn: Connection, duty: str) -> int:
+    """The duty's latest fencing token (0 if it was never held)."""
+    return conn.execute(select(duty_leases.c.token).where(duty_leases.c.duty == duty)).scalar() or 0
 
 
 class Leadership:
@@ -51,15 +115,16 @@ class Leadership:
             return
         await self._changed(duty, False)
         while True:
-            connection = await asyncio.to_thread(self._try_hold, duty)
-            if connection is None:
+            held = await asyncio.to_thread(self._try_hold, duty)
+            if held is None:
                 await asyncio.sleep(self._retry_seconds)
                 continue
+            connection, fence = held
             self.held.add(duty)
-            log.info("leading %s", duty)
+            log.info("leading %s with fencing token %d", duty, fence.token)
             await self._changed(duty, True)
             try:
-                if await self._run_while_held(duty, work, connection):
+                if await self._run_while_held(fence, work, connection):
                     return
             finally:
                 self.held.discard(duty)
@@ -72,23 +137,29 @@ class Leadership:
             with contextlib.suppress(Exception):
                 await self._on_change(duty, held)
 
-    def _try_hold(self, duty: str) -> Connection | None:
+    def _try_hold(self, duty: str) -> tuple[Connection, Fence] | None:
+        """The duty's lock, on a connection of its own, and a new fencing token taken under it."""
         assert self._holders is not None
         try:
             connection = self._holders.connect()
         except Exception:  # noqa: BLE001 - the database is away: try again later
             log.warning("cannot reach the database to lead %s", duty, exc_info=True)
             return None
-        key = advisory_key(f"polytraders.duty.{duty}", connection)
-        if connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar_one():
-            connection.commit()
-            return connection
+        try:
+            key = advisory_key(f"polytraders.duty.{duty}", connection)
+            if connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar_one():
+                token = connection.execute(_TAKE_TOKEN, {"duty": duty, "holder": HOLDER}).scalar_one()
+                connection.commit()
+                return connection, Fence(duty, token)
+        except Exception:  # noqa: BLE001 - cut off meanwhile: the lock (if taken) went with the session
+            log.warning("taking %s failed", duty, exc_info=True)
         _close(connection)
         return None
 
-    async def _run_while_held(self, duty: str, work: Work, connection: Connection) -> bool:
-        """True when the work ended by itself; False when the hold was lost (the work is stopped)."""
-        task = asyncio.get_running_loop().create_task(work())
+    async def _run_while_held(self, fence: Fence, work: Work, connection: Connection) -> bool:
+        """True when the work ended by itself; False when the hold was lost or the work was told
+        it is deposed (the work is stopped)."""
+        task = asyncio.ensure_future(_fenced(fence, work))
         try:
             while not task.done():
                 done, _ = await asyncio.wait({task}, timeout=self._retry_seconds)
@@ -97,7 +168,11 @@ class Leadership:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                     return False
-            task.result()
+            try:
+                task.result()
+            except Deposed as deposed:
+                log.warning("%s", deposed)
+                return False
             return True
         finally:
             if not task.done():
@@ -106,6 +181,12 @@ class Leadership:
     def close(self) -> None:
         if self._holders is not None:
             self._holders.dispose()
+
+
+async def _fenced(fence: Fence, work: Work) -> None:
+    """Run the work with `fence` as its current fence (a task copies the context it starts in)."""
+    _fence.set(fence)
+    await work()
 
 
 def _alive(connection: Connection) -> bool:

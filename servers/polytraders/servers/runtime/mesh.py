@@ -31,12 +31,12 @@ from .bus import ReportBus, following
 from .bus_service import report_bus_binding
 from .commands import Command
 from .config import ServerConfig
-from .interceptors import OutcomeHook
 from .jetstream import JetStreamLink
-from .leadership import Leadership
+from .leadership import Deposed, Leadership
 from .reporter import GovernanceReporter
 from .server import GovernanceServer, ServiceBinding, start_server
 from .set_aside import SetAside
+from .slo_counts import SloCounter, load_slos
 from .storage import make_engine
 from .user_actions import UserActionRecorder
 
@@ -71,9 +71,9 @@ class MeshParts:
     user_actions: UserActionRecorder
     """Where every user action is recorded (on the bus): every operator call that changes something
     goes there from the interceptor, in every process, whatever groups it serves."""
+    slo_counter: SloCounter
+    """Every unary call this process serves, counted for the SLOs (whichever group evaluates them)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    on_outcome: OutcomeHook | None = None
-    """Set by the operations group: every unary call's code and latency, for the SLOs."""
     commands: dict[str, Command] = field(default_factory=dict)
     """Governance operations cron may run, by name; each group adds its own."""
     queries: dict[str, Callable[..., Awaitable[Any]]] = field(default_factory=dict)
@@ -138,6 +138,8 @@ class MeshParts:
             while not self.stopping.is_set():
                 try:
                     await work()
+                except Deposed:
+                    raise  # another process leads the duty now: Leadership stands this one by
                 except Exception:  # noqa: BLE001 - one bad round must not end the loop
                     log.exception("periodic %s failed", getattr(work, "__qualname__", work))
                 try:
@@ -232,7 +234,10 @@ class Mesh:
         )
         alerts = AlertRouter(BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock)))
         user_actions = UserActionRecorder(GovernanceReporter(bus, "user-activity-ledger", clock))
-        parts = MeshParts(config, engine, clock, bus, alerts, SetAside(engine, alerts, clock), user_actions)
+        slo_counter = SloCounter(load_slos(config.slo_manifest), engine, clock)
+        parts = MeshParts(
+            config, engine, clock, bus, alerts, SetAside(engine, alerts, clock), user_actions, slo_counter
+        )
         leads: dict[str, bool] = {}
         server_of: list[GovernanceServer] = []
 
@@ -252,7 +257,7 @@ class Mesh:
             tokens=tokens,
             max_message_bytes=config.max_message_bytes,
             on_operator_action=parts.user_actions.record_operator_call,
-            on_outcome=parts.on_outcome,
+            on_outcome=slo_counter.record_call,
         )
 
         server_of.append(server)
@@ -277,6 +282,8 @@ class Mesh:
         if parts.stopped_work:
             await show_in_health()
         parts.every(config.follower_check_seconds, show_followers)
+        parts.every(config.slo_flush_seconds, slo_counter.flush)
+        parts.on_stop.append(slo_counter.flush)  # the last calls' counts, before the engine goes
         if config.bus_url:
             _link_to_broker(parts, server)
         return cls(parts, server, groups)
