@@ -3,12 +3,15 @@ cursors never clash, and every subscriber on every process sees every report onc
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
+import nats
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import select
@@ -21,7 +24,7 @@ from polytraders.servers.runtime.archive import report_archive
 from polytraders.servers.runtime.mesh import BUS
 from polytraders.servers.runtime.storage import make_engine
 from tests.support.governance_process import GovernanceProcess
-from tests.support.mesh_processes import BOT, Tail, stored_demo_cursors
+from tests.support.mesh_processes import BOT, Tail, leads, stored_demo_cursors, until
 from tests.support.nats_server import NatsServer
 
 WRITERS_PER_PROCESS = 2
@@ -151,3 +154,47 @@ def test_with_the_broker_down_publishing_still_stores_and_subscribers_catch_up_w
             time.sleep(0.05)
     finally:
         tail.close()
+
+
+def _relayed_cursors(url: str, seconds: float) -> list[int]:
+    """The cursors of every report on the broker's subjects within `seconds` (each message's
+    first cursor and count, as a consumer outside the mesh reads them)."""
+
+    async def tap() -> list[int]:
+        client = await nats.connect(url)
+        cursors: list[int] = []
+
+        async def got(message: nats.aio.msg.Msg) -> None:
+            first, count = int(message.headers["Polytraders-Cursor"]), int(message.headers["Polytraders-Count"])
+            cursors.extend(range(first, first + count))
+
+        await client.subscribe("polytraders.reports.operations.demo-bot.>", cb=got)
+        await asyncio.sleep(seconds)
+        await client.close()
+        return cursors
+
+    return asyncio.run(tap())
+
+
+@pytest.mark.postgres
+def test_the_relay_sends_on_what_another_process_stored_reading_it_back_from_the_archive(
+    postgres_url: str, broker: NatsServer
+) -> None:
+    leader = GovernanceProcess(postgres_url, None, "--bus", broker.url).start()  # alone: it leads the relay
+    other = GovernanceProcess(postgres_url, None, "--bus", broker.url).start()
+    try:
+        until(lambda: leads(leader.address, "bus.relay"), "the first process leads the relay")
+        tail = Tail(leader.address)
+        with ThreadPoolExecutor(1) as pool:
+            relayed = pool.submit(_relayed_cursors, broker.url, 3.0)
+            time.sleep(0.5)  # the tap subscribes
+            _write(other.address, "elsewhere", answers := [])  # stored through the process that does not relay
+            seen = relayed.result()
+        stored = stored_demo_cursors(postgres_url)
+        assert tail.wait_for(len(stored)) == stored
+        tail.close()
+    finally:
+        other.stop()
+        leader.stop()
+    assert [a for _, a in answers if isinstance(a, grpc.RpcError)] == []
+    assert seen == stored  # every report, once, in cursor order, sent on by the other process's relay

@@ -181,13 +181,12 @@ class JetStreamLink:
     async def _relay_after(self, cursor: int) -> int:
         while True:
             page = self._from_memory(cursor)
-            read_back = page is None
             if page is None:
-                page = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), _PAGE)
-            if not page:
-                return cursor
-            if read_back:  # other processes' reports: the broker does not echo them to this one
-                self._bus.deliver(page[0].seq, page[-1].seq, page)
+                read = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), _PAGE)
+                if not read:
+                    return cursor
+                self._bus.deliver(read[0].seq, read[-1].seq, read)  # the broker echoes none to this process
+                page = _Page(*zip(*read, strict=True))
             await self._up.wait()
             try:
                 await self._publish(page)
