@@ -25,6 +25,7 @@ from .errors import (
 from .health import serve_health, serve_health_async
 from .publisher import PublisherClosed, PublisherConfig, PublisherStats
 from .report_builders import ReportBuilder, new_report_id
+from .service_map import ServiceMap
 from .tagging import BYTES32_ZERO, BuilderCode, BuilderCodeError, OrderIntent
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "PublisherConfig",
     "PublisherStats",
     "ReportBuilder",
+    "ServiceMap",
     "SystemClock",
     "UnauthenticatedError",
     "UnavailableError",

@@ -25,10 +25,12 @@ from .clock import Clock
 from .config import AuditedConfig
 from .experiments import ExperimentsFamily
 from .incidents import IncidentsFamily
+from .mesh import MeshFamily
 from .publisher import PublisherConfig, ReportPublisher
 from .registry import RegistryFamily
 from .report_builders import ReportBuilder
 from .reports import PublisherSlot, ReportsFamily
+from .service_map import ServiceMap
 from .tagging import BuilderCode, OrderIntent, OrderTagger
 
 # Reconnect quickly after an outage: the default backoff grows to two minutes.
@@ -41,12 +43,19 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def _target_for(target: str | Mapping[str, str], family: str) -> str:
-    """One target for every family, or a mapping of family → target with an optional "default"."""
+Target = str | Mapping[str, str] | ServiceMap
+"""One address for every family; a mapping of family → address with an optional "default"; or
+a `ServiceMap` (group → replicas, balanced over with health checking)."""
+
+
+def _route(target: Target, family: str) -> tuple[str, list[tuple[str, Any]]]:
+    """The gRPC target a family's channel dials, and the channel options it needs."""
+    if isinstance(target, ServiceMap):
+        return target.channel_target(family), CHANNEL_OPTIONS + target.channel_options(family)
     if isinstance(target, str):
-        return target
+        return target, CHANNEL_OPTIONS
     try:
-        return target.get(family) or target["default"]
+        return target.get(family) or target["default"], CHANNEL_OPTIONS
     except KeyError:
         raise ValueError(f"no target for {family!r} and no 'default' in {dict(target)}") from None
 
@@ -60,7 +69,7 @@ class Governance:
 
     def __init__(
         self,
-        target: str | Mapping[str, str],
+        target: Target,
         *,
         token: str,
         bot_slug: str,
@@ -111,6 +120,8 @@ class Governance:
         """AttributionRevenueReporter: daily builder-fee and rebate revenue reports."""
         self.incidents = IncidentsFamily(self._channel("incidents"), self._metadata, self._options, aio=False)
         """IncidentCommander: a guard or monitor declares; anyone reads."""
+        self.mesh = MeshFamily(self._channel("mesh"), self._metadata, self._options, aio=False)
+        """MeshService: what the answering process serves and leads; operators run group commands."""
         self._tagger = (
             OrderTagger(BuilderCode(builder_code), self._publisher.get, self.builder)
             if builder_code
@@ -118,9 +129,9 @@ class Governance:
         )
 
     def _channel(self, family: str) -> grpc.Channel:
-        target = _target_for(self._target, family)
+        target, options = _route(self._target, family)
         if target not in self._channels:
-            self._channels[target] = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+            self._channels[target] = grpc.insecure_channel(target, options=options)
         return self._channels[target]
 
     def config(self, initial: Mapping[str, Any], *, actor: str | None = None) -> AuditedConfig:
@@ -163,7 +174,7 @@ class AsyncGovernance:
 
     def __init__(
         self,
-        target: str | Mapping[str, str],
+        target: Target,
         *,
         token: str,
         bot_slug: str,
@@ -202,11 +213,12 @@ class AsyncGovernance:
         self.attribution = AttributionFamily(self._channel("attribution"), metadata, self._options, aio=True)
         self.revenue = RevenueFamily(self._channel("attribution"), metadata, self._options, aio=True)
         self.incidents = IncidentsFamily(self._channel("incidents"), metadata, self._options, aio=True)
+        self.mesh = MeshFamily(self._channel("mesh"), metadata, self._options, aio=True)
 
     def _channel(self, family: str) -> grpc.aio.Channel:
-        target = _target_for(self._blocking._target, family)
+        target, options = _route(self._blocking._target, family)
         if target not in self._channels:
-            self._channels[target] = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+            self._channels[target] = grpc.aio.insecure_channel(target, options=options)
         return self._channels[target]
 
     def config(self, initial: Mapping[str, Any], *, actor: str | None = None) -> AuditedConfig:

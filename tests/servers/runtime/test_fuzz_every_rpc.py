@@ -10,9 +10,7 @@ the server must stay healthy, and a refused request must leave every table as it
 
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,12 +28,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-import polytraders.governance.v1 as governance
 from polytraders.sdk.clock import ManualClock
 from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.storage import make_engine
 from polytraders.servers.schema.models import metadata
 from tests.conftest import POSTGRES_URL, drop_schema, start_mesh
+from tests.support.rpc_catalog import governance_methods
 
 OPERATOR = (("authorization", "Bearer dev-operator-token"),)
 NEVER = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
@@ -45,17 +43,7 @@ CALLED_TABLES = {"slo_minutes"}
 """Tables every call writes to whatever its outcome (SLAMonitor counts refusals too)."""
 
 
-def _methods() -> list[MethodDescriptor]:
-    found = []
-    for module in pkgutil.iter_modules(governance.__path__):
-        if module.name.endswith("_pb2"):
-            descriptor = importlib.import_module(f"{governance.__name__}.{module.name}").DESCRIPTOR
-            for service in descriptor.services_by_name.values():
-                found.extend(service.methods)
-    return sorted(found, key=lambda m: m.full_name)
-
-
-METHODS = _methods()
+METHODS = governance_methods()
 
 HOSTILE_TEXT = st.one_of(
     st.sampled_from(["a\x00b", "x" * 100_000, "\x00", "1E+999999999", "[" * 5000 + "]" * 5000, "", "-1",

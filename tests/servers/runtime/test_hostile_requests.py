@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import logging
-import pkgutil
 import random
 import time
 from collections.abc import Callable
@@ -24,7 +22,6 @@ from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-import polytraders.governance.v1 as governance_v1
 from polytraders.governance.v1 import lifecycle_pb2, lifecycle_pb2_grpc
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
@@ -47,27 +44,13 @@ from polytraders.servers.runtime.interceptors import (
 from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.server import ServiceBinding, start_server
 from tests.conftest import DEV_TOKENS
+from tests.support.rpc_catalog import governance_methods
 
 OPERATOR = [("authorization", "Bearer dev-operator-token")]
 DEADLINE = 10.0
 
 
-def _served_methods() -> list[MethodDescriptor]:
-    """Every RPC of every governance service, read off the generated modules: a new one is covered."""
-    modules = [
-        importlib.import_module(f"{governance_v1.__name__}.{found.name}")
-        for found in pkgutil.iter_modules(governance_v1.__path__)
-        if found.name.endswith("_pb2")
-    ]
-    return [
-        method
-        for module in modules
-        for service in module.DESCRIPTOR.services_by_name.values()
-        for method in service.methods
-    ]
-
-
-METHODS = _served_methods()
+METHODS = governance_methods()
 _PLACEHOLDER = "\N{SNOWMAN}placeholder"
 
 

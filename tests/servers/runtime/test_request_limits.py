@@ -47,6 +47,7 @@ from polytraders.servers.runtime.request_limits import (
 from polytraders.servers.runtime.requests import WireRequest
 from tests.conftest import REPO
 from tests.contract.rpc import violations
+from tests.support.rpc_catalog import governance_methods
 
 OPERATOR = [("authorization", "Bearer dev-operator-token")]
 BOT = [("authorization", "Bearer dev-bot-token")]
@@ -603,10 +604,8 @@ def _request_fields() -> list[FieldDescriptor]:
             if f.type == FieldDescriptor.TYPE_MESSAGE and not f.message_type.GetOptions().map_entry:
                 visit(f.message_type)
 
-    for module in (attribution, audit, bus, ledger, lifecycle, operations):
-        for service in module.DESCRIPTOR.services_by_name.values():
-            for method in service.methods:
-                visit(method.input_type)
+    for method in governance_methods():
+        visit(method.input_type)
     return fields
 
 

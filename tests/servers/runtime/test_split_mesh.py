@@ -1,6 +1,8 @@
 """Groups as their own processes on one PostgreSQL database and one JetStream: an operator action
-on any process reaches the user-activity ledger once, the SLOs count every process's calls, and a
-registry change made through one replica is what every other replica reads."""
+on any process reaches the user-activity ledger once, the SLOs count every process's calls, cron
+runs other groups' commands on the processes that serve them (through the service map), a
+registry change made through one replica is what every other replica reads, and the SDK balances
+over replicas, leaving out one that stops."""
 
 from __future__ import annotations
 
@@ -9,24 +11,38 @@ from pathlib import Path
 
 import grpc
 import pytest
+from sqlalchemy import select
 
 from polytraders.governance.v1 import lifecycle_pb2 as lpb
 from polytraders.governance.v1 import operations_pb2 as opb
 from polytraders.governance.v1 import operations_pb2_grpc as opb_grpc
-from polytraders.sdk import Governance
+from polytraders.sdk import Governance, ServiceMap
 from polytraders.sdk.errors import NotFoundError
-from tests.support.governance_process import GovernanceProcess
+from polytraders.servers.operations.cron import cron_dispatches
+from polytraders.servers.runtime.storage import make_engine
+from tests.support.governance_process import GovernanceProcess, free_port
 from tests.support.mesh_processes import AUDITOR, until
 from tests.support.nats_server import NatsServer
 
 pytestmark = pytest.mark.postgres
 
 OPERATOR = "dev-operator-token"
-EVALUATE_EVERY_SECOND = """
+EVERY_SECOND = """
 [[task]]
 name = "slos"
 cron_expression = "* * * * * *"   # croniter's sixth field: every second
 target = "governance:slo.evaluate"
+
+[[task]]
+name = "purge"
+cron_expression = "* * * * * *"
+target = "governance:reports.purge"
+
+[[task]]
+name = "pause-live"
+cron_expression = "* * * * * *"
+target = "governance:registry.pause_live"
+arguments = { reason = "drill" }
 """
 
 
@@ -37,17 +53,29 @@ def broker(tmp_path: Path) -> Iterator[NatsServer]:
     server.stop()
 
 
-def _config(tmp_path: Path) -> str:
+def _config(tmp_path: Path, targets: dict[str, str] | None = None) -> str:
     manifest = tmp_path / "cron.toml"
-    manifest.write_text(EVALUATE_EVERY_SECOND)
+    manifest.write_text(EVERY_SECOND)
     config = tmp_path / "polytraders.toml"
-    config.write_text(f'[server]\ncron_manifest = "{manifest}"\ncron_poll_seconds = 0.2\nslo_flush_seconds = 0.2\n')
+    text = f'[server]\ncron_manifest = "{manifest}"\ncron_poll_seconds = 0.2\nslo_flush_seconds = 0.2\n'
+    text += f'mesh_token = "{OPERATOR}"\n\n[targets]\n' + "".join(f'{g} = "{a}"\n' for g, a in (targets or {}).items())
+    config.write_text(text)
     return str(config)
 
 
-def _serve(postgres_url: str, broker: NatsServer, config: str, *groups: str) -> GovernanceProcess:
+def _serve(postgres_url: str, broker: NatsServer, config: str, *groups: str, port: int | None = None) -> GovernanceProcess:
     extra = ["--bus", broker.url, "--config", config] + (["--groups", ",".join(groups)] if groups else [])
-    return GovernanceProcess(postgres_url, None, *extra)
+    return GovernanceProcess(postgres_url, port, *extra)
+
+
+def _dispatched(url: str, task: str) -> list[tuple[int, str]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            d = cron_dispatches
+            return [(r.outcome, r.detail) for r in conn.execute(select(d.c.outcome, d.c.detail).where(d.c.task == task))]
+    finally:
+        engine.dispose()
 
 
 def _slos(address: str) -> dict[str, opb.SloStatus]:
@@ -59,11 +87,13 @@ def _slos(address: str) -> dict[str, opb.SloStatus]:
 def test_a_three_process_split_keeps_the_compliance_record_and_the_slos_whole(
     postgres_url: str, broker: NatsServer, tmp_path: Path
 ) -> None:
-    config = _config(tmp_path)
+    ports = [free_port() for _ in range(3)]
+    config = _config(tmp_path, {"reports": f"127.0.0.1:{ports[0]}", "audit": f"127.0.0.1:{ports[0]}",
+                                "lifecycle": f"127.0.0.1:{ports[1]}", "default": f"127.0.0.1:{ports[2]}"})  # fmt: skip
     reports, lifecycle, operations = GovernanceProcess.start_together([
-        _serve(postgres_url, broker, config, "reports", "audit"),
-        _serve(postgres_url, broker, config, "lifecycle"),
-        _serve(postgres_url, broker, config, "ledger", "operations", "attribution"),
+        _serve(postgres_url, broker, config, "reports", "audit", port=ports[0]),
+        _serve(postgres_url, broker, config, "lifecycle", port=ports[1]),
+        _serve(postgres_url, broker, config, "ledger", "operations", "attribution", port=ports[2]),
     ])  # fmt: skip
     try:
         with Governance(lifecycle.address, token=OPERATOR, bot_slug="console") as operator:
@@ -75,11 +105,21 @@ def test_a_three_process_split_keeps_the_compliance_record_and_the_slos_whole(
                 auditor.reports.publish_now([auditor.builder.operations(component="probe", explanation="counted")])
             until(lambda: _slos(operations.address)["report-bus-availability"].total >= 20, "the SLOs count them")
             actions = auditor.activity.list(user="dev-operator")  # anything recorded twice has arrived by now
+        for task in ("purge", "pause-live"):  # commands of groups the operations process does not serve
+            until(lambda task=task: any(o == opb.DISPATCH_OUTCOME_SUCCEEDED for o, _ in _dispatched(postgres_url, task)),
+                  f"cron runs {task} on the process that serves it")  # fmt: skip
     finally:
         for process in (reports, lifecycle, operations):
             process.stop()
 
-    assert sorted((a.action, a.target) for a in actions) == [("PromoteStrategy", "split"), ("RegisterStrategy", "split")]
+    by_hand = sorted((a.action, a.target) for a in actions if a.action != "RunCommand")
+    assert by_hand == [("PromoteStrategy", "split"), ("RegisterStrategy", "split")]
+    # the commands cron sent to other processes are operator actions too, under the mesh's token
+    assert {a.target for a in actions if a.action == "RunCommand"} <= {"reports.purge", "registry.pause_live"}
+    purged = [detail for outcome, detail in _dispatched(postgres_url, "purge") if outcome == opb.DISPATCH_OUTCOME_SUCCEEDED]
+    assert purged[0].startswith("purged ") and purged[0].endswith("(run by the reports group's process)"), purged
+    paused = [detail for outcome, detail in _dispatched(postgres_url, "pause-live")]
+    assert all(detail.endswith("(run by the lifecycle group's process)") for detail in paused if detail), paused
 
 
 def test_a_registry_change_on_one_replica_is_read_on_the_other(
@@ -103,6 +143,24 @@ def test_a_registry_change_on_one_replica_is_read_on_the_other(
         for process in (first, second):
             process.stop()
     assert paused.revision == 3
+
+
+def test_the_sdk_balances_over_replicas_and_leaves_out_one_that_stops(
+    postgres_url: str, broker: NatsServer, tmp_path: Path
+) -> None:
+    config = _config(tmp_path)
+    first, second = GovernanceProcess.start_together([_serve(postgres_url, broker, config) for _ in range(2)])
+    try:
+        replicas = ServiceMap.of({"default": [first.address, second.address]})
+        with Governance(replicas, token=OPERATOR, bot_slug="console") as gov:
+            answered = {gov.mesh.describe().holder for _ in range(20)}
+            second.stop()  # drains: NOT_SERVING, then gone
+            after = {gov.mesh.describe().holder for _ in range(20)}
+    finally:
+        first.stop()
+        second.stop()
+    assert len(answered) == 2, answered
+    assert len(after) == 1 and after < answered, (answered, after)
 
 
 def _stage(gov: Governance, slug: str) -> int:

@@ -52,7 +52,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, from_micros, to_micros, to_timestamp
 from polytraders.sdk.report_builders import new_report_id
 from polytraders.servers.runtime.alerts import Alert, AlertSink
-from polytraders.servers.runtime.commands import Command
+from polytraders.servers.runtime.commands import Command, Commands
 from polytraders.servers.runtime.errors import GovernanceError, InvalidArgument, NotFound
 from polytraders.servers.runtime.leadership import Deposed, Fence, current_fence, latest_token
 from polytraders.servers.runtime.reporter import GovernanceReporter
@@ -182,7 +182,7 @@ class CronRunner:
         tasks: Sequence[CronTask],
         engine: Engine,
         clock: Clock,
-        commands: Mapping[str, Command],
+        commands: Commands | Mapping[str, Command],
         reporter: GovernanceReporter,
         alerts: AlertSink,
     ) -> None:
@@ -208,9 +208,10 @@ class CronRunner:
             await self._alerts.send(Alert(COMPONENT, f"cron:{row.task}:{row.scheduled_us}", rpb.SEVERITY_ERROR,
                                           explanation, {"task": row.task, "dispatch_id": row.dispatch_id}))  # fmt: skip
         for task in self.tasks:
-            if task.target.startswith("governance:") and task.target.partition(":")[2] not in self._commands:
+            if task.target.startswith("governance:") and self._commands.get(task.target.partition(":")[2]) is None:
                 log.warning(
-                    "cron task %s targets %s, which no group of this mesh provides", task.name, task.target
+                    "cron task %s targets %s, which no group of this process provides and the service map "
+                    "names no process for", task.name, task.target
                 )
         self._started = True
 

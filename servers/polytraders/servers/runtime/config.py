@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polytraders.sdk.service_map import ServiceMap
+
 DEFAULT_CONFIG_FILE = "polytraders.toml"
 
 
@@ -32,6 +34,14 @@ class ServerConfig:
     """How often a standby tries to take a duty, and a leader checks it still holds it."""
     groups: tuple[str, ...] = ()
     """Bot groups to serve; empty serves every available group."""
+    targets: ServiceMap | None = None
+    """Where the groups this process does not serve are (a `[targets]` table: group = address or
+    addresses); commands of those groups are sent there. None: this process serves them all, or
+    does without."""
+    mesh_token: str = ""
+    """The bearer token (an operator's) this process sends to the others it calls."""
+    command_timeout_seconds: float = 900.0
+    """Deadline of a command run by another process (a day's reconcile may take minutes)."""
     tokens_file: str = "polytraders-tokens.toml"
     """Bearer tokens and their roles (see config/dev-tokens.toml)."""
     auth: bool = True
@@ -152,6 +162,8 @@ def _coerce(name: str, kind: str, raw: Any) -> Any:
         return int(raw)
     if kind == "float":
         return float(raw)
+    if kind == "ServiceMap | None":
+        return raw if isinstance(raw, ServiceMap) else ServiceMap.parse(str(raw))
     if kind == "tuple[str, ...]":
         items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
         return tuple(s.strip() for s in items if s.strip())
@@ -167,6 +179,9 @@ def load_config(
     values: dict[str, Any] = {}
     if file.exists():
         values.update(tomllib.loads(file.read_text()).get("server", {}))
+        targets = ServiceMap.from_toml(file)
+        if targets.targets:
+            values["targets"] = targets
     elif path is not None:
         raise FileNotFoundError(file)
     fields = {f.name: f.type for f in dataclasses.fields(ServerConfig)}

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from grpc_health.v1 import health_pb2
+from grpc_health.v1 import health, health_pb2
+from grpc_reflection.v1alpha import reflection
 from sqlalchemy import Engine
 
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -29,10 +30,11 @@ from .archive import ReportArchive
 from .auth import TokenBook
 from .bus import ReportBus, following
 from .bus_service import report_bus_binding
-from .commands import Command
+from .commands import Commands
 from .config import ServerConfig
 from .jetstream import JetStreamLink
 from .leadership import Deposed, Leadership
+from .mesh_service import MESH_SERVICE, MeshServicer, mesh_binding
 from .reporter import GovernanceReporter
 from .server import GovernanceServer, ServiceBinding, start_server
 from .set_aside import SetAside
@@ -74,8 +76,9 @@ class MeshParts:
     slo_counter: SloCounter
     """Every unary call this process serves, counted for the SLOs (whichever group evaluates them)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    commands: dict[str, Command] = field(default_factory=dict)
-    """Governance operations cron may run, by name; each group adds its own."""
+    commands: Commands = field(default_factory=Commands)
+    """Governance operations cron and other groups may run, by name; each group adds its own, and
+    the service map reaches the rest."""
     queries: dict[str, Callable[..., Awaitable[Any]]] = field(default_factory=dict)
     """Reads one group offers another, by name (e.g. "registry.stage_at" for the explainer)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -236,7 +239,8 @@ class Mesh:
         user_actions = UserActionRecorder(GovernanceReporter(bus, "user-activity-ledger", clock))
         slo_counter = SloCounter(load_slos(config.slo_manifest), engine, clock)
         parts = MeshParts(
-            config, engine, clock, bus, alerts, SetAside(engine, alerts, clock), user_actions, slo_counter
+            config, engine, clock, bus, alerts, SetAside(engine, alerts, clock), user_actions, slo_counter,
+            commands=Commands(config.targets, config.mesh_token, config.command_timeout_seconds),
         )
         leads: dict[str, bool] = {}
         server_of: list[GovernanceServer] = []
@@ -250,6 +254,10 @@ class Mesh:
         if bus.archive.shared:
             await bus.start_sequencer()
         bindings = [binding for group in groups for binding in GROUPS[group](parts)]
+        services = [b.descriptor.full_name for b in bindings] + [MESH_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        leadership = parts.leadership
+        bindings.append(mesh_binding(MeshServicer(groups, lambda: services, parts.commands, lambda: leadership.held, clock)))
+        parts.on_stop.append(parts.commands.close)
         server = await start_server(
             bindings,
             host=config.host,

@@ -21,7 +21,7 @@ SELF_RECORDING = "/polytraders.governance.v1.UserActivityLedgerService/"
 
 
 def _target(request: Any) -> str:
-    for field in ("slug", "experiment_id", "bot_slug", "stream"):
+    for field in ("slug", "experiment_id", "bot_slug", "stream", "name"):
         value = getattr(request, field, "")
         if isinstance(value, str) and value:
             return value
