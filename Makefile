@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' | sort)
 PORT   ?= 50051
 
-.PHONY: run test proto bench lint contracts clean
+.PHONY: run test proto bench lint contracts clean cluster
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ $(STAMP): pyproject.toml
 ## make run: the whole mesh on the embedded default (SQLite file, dev tokens)
 run: $(STAMP)
 	$(BIN)/polytraders-gov serve --port $(PORT) --tokens-file config/dev-tokens.toml --upgrade
+
+## make cluster: the mesh split into three processes (deploy/Procfile) on PostgreSQL + NATS JetStream, under honcho
+CLUSTER_DB ?= postgresql://postgres@127.0.0.1:5432/polytraders_cluster
+cluster: $(STAMP)
+	psql -h 127.0.0.1 -U postgres -d postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'polytraders_cluster'" | grep -q 1 \
+	  || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE polytraders_cluster"
+	$(BIN)/polytraders-gov db upgrade --database-url $(CLUSTER_DB)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f deploy/Procfile -d . start
 
 ## make test: the whole suite, SQLite and PostgreSQL
 test: $(STAMP)

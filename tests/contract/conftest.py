@@ -1,8 +1,10 @@
 """Contract cases run against the public RPCs only.
 
 In `make test` the target is an in-process mesh (once per storage backend). Run against a
-deploy with `polytraders-gov contract-test HOST:PORT --token ... [--auditor-token ...]
-[--bot-token ... --bot-slug ...]`; cases needing a token that was not given are skipped.
+deploy with `polytraders-gov contract-test TARGET --token ... [--auditor-token ...]
+[--bot-token ... --bot-slug ...]`, TARGET one HOST:PORT or a service map
+("reports=HOST:PORT;lifecycle=HOST:PORT,HOST:PORT;default=HOST:PORT": each RPC goes to the
+group serving it); cases needing a token that was not given are skipped.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 from polytraders.governance.v1 import report_bus_pb2, report_bus_pb2_grpc
 from polytraders.reports.v1 import reports_pb2
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.sdk.service_map import RoutedChannel, ServiceMap
 from tests.conftest import BACKENDS, start_mesh, url_for_backend
 
 DEADLINE = 10.0
@@ -26,9 +29,10 @@ DEADLINE = 10.0
 @dataclass
 class Target:
     address: str
+    """Where the report bus is served."""
     tokens: dict[str, str]
     bot_slug: str | None
-    channel: grpc.Channel
+    channel: grpc.Channel | RoutedChannel
     archive_size: Callable[[], int] | None = None
     """Rows in the archive, when the target runs in this process (None for a deploy)."""
 
@@ -39,6 +43,12 @@ class Target:
         if token is None:
             pytest.skip(f"no {role} token given for this target")
         return [("authorization", f"Bearer {token}")]
+
+    def channel_of(self, service: str) -> grpc.Channel:
+        """The channel of the process serving `service` (a split mesh's; else the one channel)."""
+        if isinstance(self.channel, RoutedChannel):
+            return self.channel.channel_for(f"/{service}/")
+        return self.channel
 
     def reports(self) -> report_bus_pb2_grpc.ReportBusServiceStub:
         return report_bus_pb2_grpc.ReportBusServiceStub(self.channel)
@@ -83,9 +93,9 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         }
         address, bot_slug = mesh.address, "demo-bot"
     try:
-        with grpc.insecure_channel(address) as channel:
+        with RoutedChannel(ServiceMap.parse(address)) if EXTERNAL else grpc.insecure_channel(address) as channel:
             size = mesh.mesh.parts.bus.archive.count if mesh else None
-            yield Target(address, tokens, bot_slug, channel, size)
+            yield Target(ServiceMap.parse(address).channel_target("reports"), tokens, bot_slug, channel, size)
     finally:
         if mesh is not None:
             mesh.stop()

@@ -1,4 +1,5 @@
-"""Every deploy answers grpc.health.v1 and server reflection, without a token."""
+"""Every deploy answers grpc.health.v1 and server reflection, without a token: each process for
+the services it serves (one process, or each of a split mesh's through its service map)."""
 
 from __future__ import annotations
 
@@ -19,18 +20,16 @@ SERVICES = (REPORT_BUS, REGISTRY, EXPERIMENTS, LEDGER, CONFIG_AUDIT, ACTIVITY, A
 
 
 def test_the_server_and_the_report_bus_are_serving(target: Target) -> None:
-    stub = health_pb2_grpc.HealthStub(target.channel)
-    for service in ("", *SERVICES):
-        reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=DEADLINE)
-        assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
+    for service in SERVICES:
+        stub = health_pb2_grpc.HealthStub(target.channel_of(service))
+        for asked in ("", service):
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=asked), timeout=DEADLINE)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING, asked
 
 
 def test_reflection_lists_the_governance_services(target: Target) -> None:
-    stub = reflection_pb2_grpc.ServerReflectionStub(target.channel)
-    replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
-    names = {s.name for s in next(iter(replies)).list_services_response.service}
-    assert {
-        *SERVICES,
-        "grpc.health.v1.Health",
-        "grpc.reflection.v1alpha.ServerReflection",
-    } <= names
+    for service in SERVICES:
+        stub = reflection_pb2_grpc.ServerReflectionStub(target.channel_of(service))
+        replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        names = {s.name for s in next(iter(replies)).list_services_response.service}
+        assert {service, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names, service

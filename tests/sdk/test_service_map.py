@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from polytraders.sdk.service_map import ServiceMap
+from polytraders.sdk.service_map import GROUPS, RoutedChannel, ServiceMap
 from polytraders.servers.runtime.config import load_config
 
 
@@ -62,3 +62,49 @@ def test_a_bad_map_is_refused_naming_what_to_fix(case: str, text: str, message: 
 def test_a_group_the_map_does_not_reach_is_named() -> None:
     with pytest.raises(ValueError, match="no target for 'operations' and no 'default'"):
         ServiceMap.parse("reports=127.0.0.1:1").addresses("incidents")
+
+
+def test_a_service_every_process_serves_goes_to_the_default_or_else_to_any_group() -> None:
+    assert ServiceMap.parse("reports=127.0.0.1:1;default=127.0.0.1:9").addresses("mesh") == ("127.0.0.1:9",)
+    assert ServiceMap.parse("reports=127.0.0.1:1;lifecycle=127.0.0.1:2").addresses("mesh") == ("127.0.0.1:1",)
+
+
+def test_each_rpc_is_routed_to_the_group_its_proto_file_names() -> None:
+    dialled: list[str] = []
+
+    class Dialled:
+        def __init__(self, target: str) -> None:
+            self.target = target
+
+        def unary_unary(self, method: str, *args: object, **kwargs: object) -> str:
+            return f"{self.target}{method}"
+
+    def dial(target: str, options: object = None) -> Dialled:
+        dialled.append(target)
+        return Dialled(target)
+
+    targets = ServiceMap.parse("reports=127.0.0.1:1;lifecycle=127.0.0.1:2;default=127.0.0.1:9")
+    routed = RoutedChannel(targets, dial)  # type: ignore[arg-type]
+    assert routed.unary_unary("/polytraders.governance.v1.ReportBusService/PublishReports") == (
+        "127.0.0.1:1/polytraders.governance.v1.ReportBusService/PublishReports"
+    )
+    assert routed.unary_unary("/polytraders.governance.v1.BacktesterService/RunBacktest").startswith("127.0.0.1:2/")
+    assert routed.unary_unary("/polytraders.governance.v1.SlaMonitorService/ListSlos").startswith("127.0.0.1:9/")
+    assert routed.unary_unary("/grpc.health.v1.Health/Check").startswith("127.0.0.1:9/")
+    assert routed.unary_unary("/polytraders.governance.v1.ReportBusService/SubscribeReports").startswith("127.0.0.1:1/")
+    assert dialled == ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:9"]  # one channel per target
+
+
+def test_the_cluster_procfile_serves_every_group_where_its_service_map_says() -> None:
+    """deploy/Procfile and config/cluster.toml describe one split: each group on the port its
+    [targets] entry names, every group somewhere."""
+    repo = Path(__file__).resolve().parents[2]
+    targets = ServiceMap.from_toml(repo / "config" / "cluster.toml")
+    served: dict[str, str] = {}
+    for line in (repo / "deploy" / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            words = line.split()
+            port, groups = words[words.index("--port") + 1], words[words.index("--groups") + 1].split(",")
+            served.update(dict.fromkeys(groups, f"127.0.0.1:{port}"))
+    assert sorted(served) == sorted(GROUPS)
+    assert {group: targets.addresses(group)[0] for group in GROUPS} == served

@@ -559,7 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(run=cmd_backtest)
 
     contract = commands.add_parser("contract-test", help="run the contract suite against a running target")
-    contract.add_argument("target")
+    contract.add_argument(
+        "target", help='HOST:PORT, or a service map: "reports=HOST:PORT;lifecycle=HOST:PORT,HOST:PORT;default=HOST:PORT"'
+    )
     contract.add_argument("--token", default=env("POLYTRADERS_TOKEN"), help="operator token")
     contract.add_argument("--auditor-token")
     contract.add_argument("--bot-token")

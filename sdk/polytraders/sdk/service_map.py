@@ -12,14 +12,22 @@ optional `default` for every group not named.
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import json
 import os
+import pkgutil
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import grpc
+from google.protobuf import descriptor_pool
+
+from polytraders.governance import v1 as governance_v1
 
 GROUPS = ("reports", "lifecycle", "audit", "attribution", "ledger", "operations")
 FAMILY_GROUPS = {
@@ -88,6 +96,8 @@ class ServiceMap:
     def addresses(self, family_or_group: str) -> tuple[str, ...]:
         group = FAMILY_GROUPS.get(family_or_group, family_or_group)
         found = self.targets.get(group) or self.targets.get(DEFAULT)
+        if not found and group not in GROUPS and self.targets:  # MeshService, health: every process serves them
+            found = next(iter(self.targets.values()))
         if not found:
             raise ValueError(f"the service map names no target for {group!r} and no {DEFAULT!r}")
         return found
@@ -106,6 +116,69 @@ class ServiceMap:
             return []
         config = {"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}
         return [("grpc.service_config", json.dumps(config))]
+
+
+@cache
+def _load_contracts() -> None:
+    """Every governance service into the default descriptor pool (their modules register them)."""
+    for found in pkgutil.iter_modules(governance_v1.__path__):
+        if found.name.endswith("_pb2"):
+            importlib.import_module(f"{governance_v1.__name__}.{found.name}")
+
+
+def group_of_service(service: str) -> str:
+    """The group serving a governance service: the proto file it is defined in names it
+    (report_bus.proto → reports); any other service (health, reflection, MeshService) → default."""
+    _load_contracts()
+    try:
+        stem = Path(descriptor_pool.Default().FindServiceByName(service).file.name).stem
+    except KeyError:
+        return DEFAULT
+    group = "reports" if stem == "report_bus" else stem
+    return group if group in GROUPS else DEFAULT
+
+
+class RoutedChannel:
+    """A blocking channel that sends each RPC to the replicas of the group serving its service, so
+    a stub built on it reaches a split mesh as it would one process (the contract suite uses it)."""
+
+    def __init__(
+        self, targets: ServiceMap, dial: Callable[..., grpc.Channel] = grpc.insecure_channel
+    ) -> None:
+        self._targets = targets
+        self._dial = dial
+        self._channels: dict[str, grpc.Channel] = {}
+
+    def channel_for(self, method: str) -> grpc.Channel:
+        """The channel of "/package.Service/Method"'s group."""
+        group = group_of_service(method.strip("/").split("/")[0])
+        target = self._targets.channel_target(group)
+        if target not in self._channels:
+            self._channels[target] = self._dial(target, options=self._targets.channel_options(group))
+        return self._channels[target]
+
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self.channel_for(method).unary_unary(method, *args, **kwargs)
+
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self.channel_for(method).unary_stream(method, *args, **kwargs)
+
+    def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self.channel_for(method).stream_unary(method, *args, **kwargs)
+
+    def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self.channel_for(method).stream_stream(method, *args, **kwargs)
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+
+    def __enter__(self) -> RoutedChannel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _is_address(address: str) -> bool:

@@ -6,6 +6,7 @@ over replicas, leaving out one that stops."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from polytraders.sdk import Governance, ServiceMap
 from polytraders.sdk.errors import NotFoundError
 from polytraders.servers.operations.cron import cron_dispatches
 from polytraders.servers.runtime.storage import make_engine
-from tests.support.governance_process import GovernanceProcess, free_port
+from tests.support.governance_process import CLI, GovernanceProcess, free_port
 from tests.support.mesh_processes import AUDITOR, until
 from tests.support.nats_server import NatsServer
 
@@ -168,3 +169,29 @@ def _stage(gov: Governance, slug: str) -> int:
         return gov.registry.stage(slug)
     except NotFoundError:  # until the registration reaches this replica
         return -1
+
+
+def test_the_contract_suite_passes_against_a_split_mesh_through_its_service_map(
+    postgres_url: str, broker: NatsServer, tmp_path: Path
+) -> None:
+    ports = [free_port() for _ in range(3)]
+    where = {"reports": ports[0], "audit": ports[0], "lifecycle": ports[1], "default": ports[2]}
+    targets = {group: f"127.0.0.1:{port}" for group, port in where.items()}
+    config = _config(tmp_path, targets)
+    processes = GovernanceProcess.start_together([
+        _serve(postgres_url, broker, config, "reports", "audit", port=ports[0]),
+        _serve(postgres_url, broker, config, "lifecycle", port=ports[1]),
+        _serve(postgres_url, broker, config, "ledger", "operations", "attribution", port=ports[2]),
+    ])  # fmt: skip
+    try:
+        service_map = ";".join(f"{group}={address}" for group, address in targets.items())
+        run = subprocess.run(
+            [CLI, "contract-test", service_map, "--token", OPERATOR, "--auditor-token", "dev-auditor-token",
+             "--bot-token", "dev-bot-token", "--bot-slug", "demo-bot"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    finally:
+        for process in processes:
+            process.stop()
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and " failed" not in run.stdout, run.stdout[-1000:]
