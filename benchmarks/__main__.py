@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import logging
 
-from . import attribution, bus_processes, ledger, lifecycle, operations, pnl, replay, report_bus, sdk
+from . import (
+    attribution,
+    bus_processes,
+    ledger,
+    lifecycle,
+    operations,
+    pnl,
+    replay,
+    report_bus,
+    sdk,
+    takeover,
+)
 from .figures import write
 
-MODULES = [report_bus, bus_processes, sdk, lifecycle, ledger, attribution, operations, pnl, replay]
+MODULES = [report_bus, bus_processes, sdk, lifecycle, ledger, attribution, operations, takeover, pnl, replay]
 
 
 def main() -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
 
 import grpc
 from sqlalchemy import Engine
@@ -12,6 +15,7 @@ from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import to_timestamp
 from polytraders.servers.runtime import auth, ledger
 from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.peers import Peers
 from polytraders.servers.runtime.requests import instant
 from polytraders.servers.runtime.server import ServiceBinding
 
@@ -149,3 +153,15 @@ def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-de
             pb, "UserActivityLedgerService", UserActivityLedgerServicer(activity), ACTIVITY_ACCESS
         ),
     ]
+
+
+def audit_queries(peers: Peers) -> dict[str, Callable[..., Awaitable[Any]]]:
+    """The audit group's reads for other groups, asked of the process that serves it."""
+
+    async def config_at(bot_slug: str, at: datetime) -> pb.GetConfigAtResponse:
+        """Its `snapshot_json` is the configuration in force (as ConfigHistory.config_at's is)."""
+        request = pb.GetConfigAtRequest(bot_slug=bot_slug, at=to_timestamp(at))
+        return await peers.call("audit", lambda channel: pb_grpc.ParameterChangeAuditServiceStub(channel).GetConfigAt(
+            request, metadata=peers.metadata, timeout=peers.timeout))  # fmt: skip
+
+    return {"audit.config_at": config_at}

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from polymarket import PRODUCTION, Environment
 
 from polytraders.clients.clob import environment_at
 from polytraders.governance.v1 import lifecycle_pb2 as pb
+from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import to_micros
 from polytraders.servers.runtime.auth import Principal, Role
 from polytraders.servers.runtime.errors import NotFound
+from polytraders.servers.runtime.peers import Peers
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
 
@@ -21,6 +24,26 @@ from .paper import PaperTrader
 from .registry import LIVE_STAGES, REPORTER, GateRules, StrategyRegistry, stage_name
 from .service import backtest_binding, experiments_binding, paper_binding, registry_binding
 from .store import ExperimentStore, StrategyStore
+
+
+def _stage_at(strategy: pb.Strategy, at: datetime) -> str | None:
+    entered = [c.to_stage for c in strategy.history if c.at.ToMicroseconds() <= to_micros(at)]
+    return stage_name(entered[-1]) if entered else None
+
+
+def lifecycle_queries(peers: Peers) -> dict[str, Callable[..., Awaitable[Any]]]:
+    """The lifecycle group's reads for other groups, asked of the process that serves it."""
+
+    async def stage_at(slug: str, at: datetime) -> str | None:
+        request = pb.GetStrategyRequest(slug=slug)
+        try:
+            reply = await peers.call("lifecycle", lambda channel: pb_grpc.StrategyRegistryServiceStub(channel).GetStrategy(
+                request, metadata=peers.metadata, timeout=peers.timeout))  # fmt: skip
+        except NotFound:
+            return None
+        return _stage_at(reply.strategy, at)
+
+    return {"registry.stage_at": stage_at}
 
 
 def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
@@ -74,11 +97,9 @@ def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untype
     async def stage_at(slug: str, at: datetime) -> str | None:
         """The stage `slug` was at, at `at` (None when the registry has no such strategy)."""
         try:
-            strategy = await registry.get(slug)
+            return _stage_at(await registry.get(slug), at)
         except NotFound:
             return None
-        entered = [c.to_stage for c in strategy.history if c.at.ToMicroseconds() <= to_micros(at)]
-        return stage_name(entered[-1]) if entered else None
 
     async def pause_for(arguments: Mapping[str, str], scheduled: datetime) -> str:
         """Pause one strategy for a governance bot (arguments: slug, reason, source)."""

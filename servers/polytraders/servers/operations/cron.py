@@ -5,9 +5,12 @@ Schedule math is croniter's, in UTC (local daylight-saving changes cannot move a
 Policy, in this order:
 - Ordering: every firing due at a tick joins one queue, ordered by scheduled moment, then by the
   task's position in the manifest; the queue runs one dispatch at a time.
-- At most once: a firing is recorded (and the task's last scheduled moment advanced) in one
-  transaction *before* its target runs. A process that stops mid-dispatch leaves it RUNNING;
-  the next leader marks it INTERRUPTED and alerts, and never runs it again.
+- At most once: every firing due at a tick is recorded (and each task's last scheduled moment
+  advanced) in one transaction *before* any target runs. A process that stops before a firing's
+  end is recorded leaves it RUNNING; the next leader marks it INTERRUPTED and alerts, and never
+  runs it again. Each target starts the moment the one before it ends; outcomes are written
+  behind the queue (several to a transaction) and heartbeats published as they end, so the
+  firings late in a busy second wait for the targets before them, not for the database.
 - One leader: across processes one leads cron (`Leadership`); each dispatch row carries the
   fencing token of the hold it was written under, and every write checks that token in its
   transaction, so a deposed leader that has not noticed yet writes nothing. A new leader marks
@@ -134,6 +137,8 @@ def load_manifest(path: str | Path) -> list[CronTask]:
 
 
 DUTY = "operations.cron"
+PREPARE_SECONDS = 0.05
+"""How long before a moment the run loop records its firings (they run at the moment itself)."""
 COUNT_CAP = 100_000
 """Missed firings are counted up to this many; past it the record says "100000 or more"."""
 
@@ -151,6 +156,10 @@ def firings(
     first = forward.get_next(datetime)
     if first > until:
         return [], 0, None
+    if forward.get_next(datetime) > until:  # the usual tick: exactly one due, nothing missed
+        return [first], 0, None
+    forward = croniter(expression, after)
+    forward.get_next(datetime)
     backward = croniter(expression, until + timedelta(seconds=1))
     latest: list[datetime] = []
     while len(latest) < listed + 1 and (moment := backward.get_prev(datetime)) > after:
@@ -162,6 +171,19 @@ def firings(
         earlier += 1
         moment = forward.get_next(datetime)
     return latest, earlier, first
+
+
+def _missed_row(task: CronTask, moment: datetime, reason: str) -> dict[str, Any]:
+    return {"dispatch_id": new_report_id(), "task": task.name, "scheduled_us": to_micros(moment), "started_us": None,
+            "finished_us": None, "outcome": pb.DISPATCH_OUTCOME_MISSED, "detail": f"missed: {reason}",
+            "triggered_by": "schedule"}  # fmt: skip
+
+
+def _running_row(task: CronTask, scheduled: datetime, by: str) -> dict[str, Any]:
+    """A firing recorded before its target runs: RUNNING, not started yet."""
+    return {"dispatch_id": new_report_id(), "task": task.name, "scheduled_us": to_micros(scheduled),
+            "started_us": None, "finished_us": None, "outcome": pb.DISPATCH_OUTCOME_RUNNING, "detail": "",
+            "triggered_by": by}  # fmt: skip
 
 
 def _dispatch_message(row: Mapping[str, Any]) -> pb.Dispatch:
@@ -193,6 +215,8 @@ class CronRunner:
         self._reporter = reporter
         self._alerts = alerts
         self._last: dict[str, datetime] = {}
+        self._next: dict[str, datetime] = {}
+        """Each task's next moment after its last: a tick skips a task not due without croniter."""
         self._lock = asyncio.Lock()
         self._started = False
         self._fence: Fence | None = None
@@ -241,19 +265,23 @@ class CronRunner:
             running = conn.execute(select(d).where(left)).all()
             conn.execute(update(d).where(left).values(
                 outcome=pb.DISPATCH_OUTCOME_INTERRUPTED, finished_us=to_micros(now),
-                detail="governance stopped while it ran; not run again"))  # fmt: skip
+                detail="governance stopped before this firing's end was recorded; not run again"))  # fmt: skip
         self._last = {t.name: from_micros(stored.get(t.name, to_micros(now))) for t in self.tasks}
+        self._next.clear()
         return running
 
-    async def tick(self) -> list[pb.Dispatch]:
-        """Dispatch everything due by now, in the documented order; returns what it recorded."""
+    async def tick(self, moment: datetime | None = None) -> list[pb.Dispatch]:
+        """Dispatch everything due by `moment` (by now, when it is None or past), in the documented
+        order; returns what it recorded. The firings are recorded at once and run from `moment`
+        on: the run loop calls this just before a moment comes, so the database's time is spent
+        before it, not after."""
         if not self._started:
             await self.start()
         async with self._lock:
-            now = self._clock.now()
+            now = max(moment or self._clock.now(), self._clock.now())
             queue: list[tuple[datetime, int, CronTask, list[datetime], int, datetime | None]] = []
             for position, task in enumerate(self.tasks):
-                if not task.enabled:
+                if not task.enabled or self._next_of(task) > now:
                     continue
                 due, unlisted, first = firings(
                     task.cron_expression, self._last[task.name], now, MISSED_LISTED
@@ -261,27 +289,28 @@ class CronRunner:
                 if due:
                     queue.append((due[-1], position, task, due[:-1], unlisted, first))
             queue.sort(key=lambda entry: (entry[0], entry[1]))
-            recorded: list[pb.Dispatch] = []
+            rows: list[dict[str, Any]] = []
+            to_run: list[tuple[CronTask, dict[str, Any]]] = []
             for latest, _, task, superseded, unlisted, first in queue:
                 if unlisted:
-                    recorded.append(await self._missed(
+                    rows.append(_missed_row(
                         task, first, f"{unlisted}{' or more' if unlisted >= COUNT_CAP else ''} firings from {first.isoformat()} until before "  # type: ignore[union-attr]
                         f"{superseded[0].isoformat()} (not listed one by one), superseded by the firing at {latest.isoformat()}",
                     ))  # fmt: skip
-                for moment in superseded:
-                    recorded.append(
-                        await self._missed(task, moment, f"superseded by the firing at {latest.isoformat()}")
-                    )
-                if self._clock.now() - latest > task.deadline:
-                    late = self._clock.now() - latest
-                    recorded.append(
-                        await self._missed(
-                            task, latest, f"found {late} late, past its deadline of {task.deadline}"
-                        )
-                    )
+                rows.extend(_missed_row(task, m, f"superseded by the firing at {latest.isoformat()}") for m in superseded)
+                late = self._clock.now() - latest
+                if late > task.deadline:
+                    rows.append(_missed_row(task, latest, f"found {late} late, past its deadline of {task.deadline}"))
                 else:
-                    recorded.append(await self._dispatch(task, latest, "schedule"))
-            return recorded
+                    to_run.append((task, _running_row(task, latest, "schedule")))
+                    rows.append(to_run[-1][1])
+            if not rows:
+                return []
+            await asyncio.to_thread(self._begin, rows, {task.name: latest for latest, _, task, *_ in queue})
+            early = (now - self._clock.now()).total_seconds()
+            if early > 0:
+                await asyncio.sleep(early)
+            return await self._run_recorded(rows, to_run)
 
     async def trigger_now(self, name: str, by: str) -> pb.Dispatch:
         if not name:
@@ -290,44 +319,37 @@ class CronRunner:
         if task is None:
             raise NotFound(f"no cron task {name!r}; tasks: {[t.name for t in self.tasks]}")
         async with self._lock:
-            return await self._dispatch(task, self._clock.now(), by, advance=False)
+            row = _running_row(task, self._clock.now(), by)
+            await asyncio.to_thread(self._begin, [row], {})
+            (dispatch,) = await self._run_recorded([row], [(task, row)])
+            return dispatch
 
-    async def _missed(self, task: CronTask, moment: datetime, reason: str) -> pb.Dispatch:
-        row = {"dispatch_id": new_report_id(), "task": task.name, "scheduled_us": to_micros(moment), "started_us": None,
-               "finished_us": None, "outcome": pb.DISPATCH_OUTCOME_MISSED, "detail": f"missed: {reason}",
-               "triggered_by": "schedule"}  # fmt: skip
-        await asyncio.to_thread(self._begin, task.name, moment, row)
-        dispatch = _dispatch_message(row)
-        await self._heartbeat(dispatch, rpb.SEVERITY_WARNING)
-        return dispatch
-
-    def _begin(self, task: str, moment: datetime | None, row: dict[str, Any]) -> None:
-        """Record the firing and advance the task's schedule in one transaction."""
-        with self._engine.begin() as conn:
-            row["fencing_token"] = self._fenced(conn)
-            conn.execute(insert(cron_dispatches), row)
-            if moment is not None:
-                conn.execute(update(cron_state).where(cron_state.c.task == task)
-                             .values(last_scheduled_us=to_micros(moment)))  # fmt: skip
-        if moment is not None:
-            self._last[task] = moment
-
-    def _finish(self, dispatch_id: str, outcome: int, detail: str, finished: datetime) -> None:
-        with self._engine.begin() as conn:
-            self._fenced(conn)
-            conn.execute(update(cron_dispatches).where(cron_dispatches.c.dispatch_id == dispatch_id)
-                         .values(outcome=outcome, detail=detail, finished_us=to_micros(finished)))  # fmt: skip
-
-    async def _dispatch(
-        self, task: CronTask, scheduled: datetime, by: str, *, advance: bool = True
-    ) -> pb.Dispatch:
-        started = self._clock.now()
-        row = {"dispatch_id": new_report_id(), "task": task.name, "scheduled_us": to_micros(scheduled),
-               "started_us": to_micros(started), "finished_us": None, "outcome": pb.DISPATCH_OUTCOME_RUNNING,
-               "detail": "", "triggered_by": by}  # fmt: skip
-        await asyncio.to_thread(self._begin, task.name, scheduled if advance else None, row)
+    async def _run_recorded(
+        self, rows: list[dict[str, Any]], to_run: list[tuple[CronTask, dict[str, Any]]]
+    ) -> list[pb.Dispatch]:
+        """Run the recorded firings' targets one after another, each started the moment the one
+        before it ends. Outcomes are written (and heartbeats published) behind the queue, in order,
+        and are all stored when this returns."""
+        heartbeats = [self._heartbeat(_dispatch_message(r), rpb.SEVERITY_WARNING) for r in rows
+                      if r["outcome"] == pb.DISPATCH_OUTCOME_MISSED]  # fmt: skip
+        finished: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        writer = asyncio.ensure_future(self._write_outcomes(finished))
         try:
-            detail = await self._run_target(task, scheduled)
+            for task, row in to_run:
+                await self._run(task, row)
+                finished.put_nowait(row)
+                severity = rpb.SEVERITY_INFO if row["outcome"] == pb.DISPATCH_OUTCOME_SUCCEEDED else rpb.SEVERITY_ERROR
+                heartbeats.append(self._heartbeat(_dispatch_message(row), severity))
+        finally:
+            finished.put_nowait(None)
+            await writer
+            await asyncio.gather(*heartbeats)
+        return [_dispatch_message(row) for row in rows]
+
+    async def _run(self, task: CronTask, row: dict[str, Any]) -> None:
+        row["started_us"] = to_micros(self._clock.now())
+        try:
+            detail = await self._run_target(task, from_micros(row["scheduled_us"]))
             outcome = pb.DISPATCH_OUTCOME_SUCCEEDED
         except GovernanceError as error:
             detail, outcome = f"{type(error).__name__}: {error}", pb.DISPATCH_OUTCOME_FAILED
@@ -335,12 +357,38 @@ class CronRunner:
             log.exception("cron task %s failed", task.name)
             detail, outcome = f"{type(error).__name__}: {error}", pb.DISPATCH_OUTCOME_FAILED
         row.update(outcome=outcome, detail=detail, finished_us=to_micros(self._clock.now()))
-        await asyncio.to_thread(self._finish, row["dispatch_id"], outcome, detail, self._clock.now())  # type: ignore[arg-type]
-        dispatch = _dispatch_message(row)
-        await self._heartbeat(
-            dispatch, rpb.SEVERITY_INFO if outcome == pb.DISPATCH_OUTCOME_SUCCEEDED else rpb.SEVERITY_ERROR
-        )
-        return dispatch
+
+    async def _write_outcomes(self, finished: asyncio.Queue[dict[str, Any] | None]) -> None:
+        """Store outcomes as they come, whatever has gathered meanwhile in one transaction."""
+        while True:
+            rows = [await finished.get()]
+            while not finished.empty():
+                rows.append(finished.get_nowait())
+            done = [r for r in rows if r is not None]
+            if done:
+                await asyncio.to_thread(self._finish, done)
+            if len(done) < len(rows):
+                return
+
+    def _begin(self, rows: list[dict[str, Any]], advanced: dict[str, datetime]) -> None:
+        """Record the firings and advance each task's schedule in one transaction."""
+        with self._engine.begin() as conn:
+            token = self._fenced(conn)
+            conn.execute(insert(cron_dispatches), [{**row, "fencing_token": token} for row in rows])
+            for task, moment in advanced.items():
+                conn.execute(update(cron_state).where(cron_state.c.task == task)
+                             .values(last_scheduled_us=to_micros(moment)))  # fmt: skip
+        self._last.update(advanced)
+        for task in advanced:
+            self._next.pop(task, None)
+
+    def _finish(self, rows: list[dict[str, Any]]) -> None:
+        with self._engine.begin() as conn:
+            self._fenced(conn)
+            for row in rows:
+                conn.execute(update(cron_dispatches).where(cron_dispatches.c.dispatch_id == row["dispatch_id"])
+                             .values(outcome=row["outcome"], detail=row["detail"], started_us=row["started_us"],
+                                     finished_us=row["finished_us"]))  # fmt: skip
 
     async def _run_target(self, task: CronTask, scheduled: datetime) -> str:
         kind, _, name = task.target.partition(":")
@@ -385,12 +433,16 @@ class CronRunner:
             listed.append(entry)
         return listed
 
+    def _next_of(self, task: CronTask) -> datetime:
+        if task.name not in self._next:
+            last = self._last.get(task.name, self._clock.now())
+            self._next[task.name] = croniter(task.cron_expression, last).get_next(datetime)
+        return self._next[task.name]
+
     def seconds_to_next(self) -> float:
         """Until the earliest next firing of any enabled task (0 when one is due)."""
-        now = self._clock.now()
-        upcoming = [croniter(t.cron_expression, self._last.get(t.name, now)).get_next(datetime)
-                    for t in self.tasks if t.enabled]  # fmt: skip
-        return max(0.0, (min(upcoming) - now).total_seconds()) if upcoming else float("inf")
+        upcoming = [self._next_of(t) for t in self.tasks if t.enabled]
+        return max(0.0, (min(upcoming) - self._clock.now()).total_seconds()) if upcoming else float("inf")
 
     async def run(self, stopping: asyncio.Event, max_wait_seconds: float) -> None:
         """Tick when the next task is due (re-checking at least every `max_wait_seconds`) until `stopping`."""
@@ -404,8 +456,10 @@ class CronRunner:
         while not stopping.is_set():
             wait = max_wait_seconds
             try:
-                await self.tick()
-                wait = min(self.seconds_to_next(), max_wait_seconds)
+                upcoming = self.seconds_to_next()
+                if upcoming <= PREPARE_SECONDS:
+                    await self.tick(self._clock.now() + timedelta(seconds=upcoming))
+                wait = min(max(self.seconds_to_next() - PREPARE_SECONDS, 0.0), max_wait_seconds)
             except Deposed:
                 raise  # another process leads now: stop (Leadership stands this one by)
             except Exception:  # noqa: BLE001 - a failing tick must not stop the schedule (nor spin)

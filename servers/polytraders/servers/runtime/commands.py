@@ -11,12 +11,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import partial
 
-import grpc
-
 from polytraders.governance.v1 import mesh_pb2, mesh_pb2_grpc
 from polytraders.sdk.clock import to_timestamp
-from polytraders.sdk.errors import from_rpc_error
-from polytraders.sdk.service_map import ServiceMap
+
+from .peers import Peers
 
 Command = Callable[[Mapping[str, str], datetime], Awaitable[str]]
 """(the task's arguments, the moment it was scheduled for) → what it did, in words. A caller's
@@ -37,12 +35,9 @@ class Commands:
     """The commands this process can run: its own groups', then any other group's the service
     map can reach."""
 
-    def __init__(self, targets: ServiceMap | None = None, token: str = "", timeout_seconds: float = 900) -> None:
+    def __init__(self, peers: Peers | None = None) -> None:
         self.local: dict[str, Command] = {}
-        self._targets = targets
-        self._metadata = (("authorization", f"Bearer {token}"),)
-        self._timeout = timeout_seconds
-        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._peers = peers or Peers()
 
     def __setitem__(self, name: str, command: Command) -> None:
         self.local[name] = command
@@ -50,7 +45,7 @@ class Commands:
     def group_elsewhere(self, name: str) -> str | None:
         """The group that serves `name` in another process, if the service map names one."""
         group = COMMAND_GROUPS.get(name.partition(".")[0])
-        if name in self.local or group is None or self._targets is None or not self._targets.serves(group):
+        if name in self.local or group is None or not self._peers.serve(group):
             return None
         return group
 
@@ -68,23 +63,6 @@ class Commands:
         if group is None:
             raise LookupError(f"no group of this mesh provides governance:{name}")
         request = mesh_pb2.RunCommandRequest(name=name, arguments=dict(arguments), scheduled_at=to_timestamp(scheduled))
-        try:
-            response = await mesh_pb2_grpc.MeshServiceStub(self._channel(group)).RunCommand(
-                request, metadata=self._metadata, timeout=self._timeout
-            )
-        except grpc.aio.AioRpcError as error:
-            raise from_rpc_error(error) from None
+        response = await self._peers.call(group, lambda channel: mesh_pb2_grpc.MeshServiceStub(channel).RunCommand(
+            request, metadata=self._peers.metadata, timeout=self._peers.timeout))  # fmt: skip
         return f"{response.detail} (run by the {group} group's process)"
-
-    def _channel(self, group: str) -> grpc.aio.Channel:
-        assert self._targets is not None
-        if group not in self._channels:
-            self._channels[group] = grpc.aio.insecure_channel(
-                self._targets.channel_target(group), options=self._targets.channel_options(group)
-            )
-        return self._channels[group]
-
-    async def close(self) -> None:
-        for channel in self._channels.values():
-            await channel.close()
-        self._channels.clear()

@@ -50,6 +50,10 @@ class AlreadyExists(GovernanceError):
     pass
 
 
+class Unavailable(GovernanceError):
+    """A group this call needs is served by another process, which did not answer: try again."""
+
+
 QUOTE_LIMIT = 64
 """The most characters of one value a shortened message keeps (a prefix, then an ellipsis and its length)."""
 

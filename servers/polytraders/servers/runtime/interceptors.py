@@ -32,6 +32,7 @@ from .errors import (
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
     shorten,
 )
 from .request_limits import check_request
@@ -46,6 +47,7 @@ _CODES: dict[type[GovernanceError], grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
 

@@ -20,9 +20,9 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, SystemClock
 from polytraders.servers import schema
 from polytraders.servers.attribution.service import attribution_bindings
-from polytraders.servers.audit.service import audit_bindings
+from polytraders.servers.audit.service import audit_bindings, audit_queries
 from polytraders.servers.ledger.service import ledger_bindings
-from polytraders.servers.lifecycle.group import lifecycle_bindings
+from polytraders.servers.lifecycle.group import lifecycle_bindings, lifecycle_queries
 from polytraders.servers.operations.service import operations_bindings
 
 from .alerts import Alert, AlertRouter, BusAlertSink
@@ -35,6 +35,7 @@ from .config import ServerConfig
 from .jetstream import JetStreamLink
 from .leadership import Deposed, Leadership
 from .mesh_service import MESH_SERVICE, MeshServicer, mesh_binding
+from .peers import Peers
 from .reporter import GovernanceReporter
 from .server import GovernanceServer, ServiceBinding, start_server
 from .set_aside import SetAside
@@ -76,6 +77,8 @@ class MeshParts:
     slo_counter: SloCounter
     """Every unary call this process serves, counted for the SLOs (whichever group evaluates them)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    peers: Peers = field(default_factory=Peers)
+    """The processes serving the groups this one does not (the service map's)."""
     commands: Commands = field(default_factory=Commands)
     """Governance operations cron and other groups may run, by name; each group adds its own, and
     the service map reaches the rest."""
@@ -176,6 +179,13 @@ GROUPS: dict[str, Callable[[MeshParts], list[ServiceBinding]]] = {
 }
 
 
+REMOTE_QUERIES: dict[str, Callable[[Peers], dict[str, Callable[..., Awaitable[Any]]]]] = {
+    "lifecycle": lifecycle_queries,
+    "audit": audit_queries,
+}
+"""The reads a group offers others, made over gRPC when another process serves it."""
+
+
 def _serving(up: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
     return health_pb2.HealthCheckResponse.SERVING if up else health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -238,9 +248,10 @@ class Mesh:
         alerts = AlertRouter(BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock)))
         user_actions = UserActionRecorder(GovernanceReporter(bus, "user-activity-ledger", clock))
         slo_counter = SloCounter(load_slos(config.slo_manifest), engine, clock)
+        peers = Peers(config.targets, config.mesh_token, config.command_timeout_seconds)
         parts = MeshParts(
             config, engine, clock, bus, alerts, SetAside(engine, alerts, clock), user_actions, slo_counter,
-            commands=Commands(config.targets, config.mesh_token, config.command_timeout_seconds),
+            peers=peers, commands=Commands(peers),
         )
         leads: dict[str, bool] = {}
         server_of: list[GovernanceServer] = []
@@ -253,11 +264,14 @@ class Mesh:
         parts.leadership = Leadership(engine, retry_seconds=config.leader_retry_seconds, on_change=show_lead)
         if bus.archive.shared:
             await bus.start_sequencer()
+        for group, queries in REMOTE_QUERIES.items():  # reads of groups served elsewhere (a local group overrides)
+            if group not in groups and peers.serve(group):
+                parts.queries.update(queries(peers))
         bindings = [binding for group in groups for binding in GROUPS[group](parts)]
         services = [b.descriptor.full_name for b in bindings] + [MESH_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
         leadership = parts.leadership
         bindings.append(mesh_binding(MeshServicer(groups, lambda: services, parts.commands, lambda: leadership.held, clock)))
-        parts.on_stop.append(parts.commands.close)
+        parts.on_stop.append(peers.close)
         server = await start_server(
             bindings,
             host=config.host,
