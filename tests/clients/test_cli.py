@@ -298,3 +298,21 @@ def test_an_operator_runs_and_shows_a_backtest(database_url: str, tmp_path: Path
             [CLI, "backtest", "show", backtest_id, *operator], capture_output=True, text=True, timeout=60
         )
         assert shown.returncode == 0 and backtest_id in shown.stdout, shown.stderr
+
+
+def test_commands_take_a_service_map_as_their_target(served: Served) -> None:
+    """POLYTRADERS_TARGETS (or --target) may name each group's process; a map that cannot be read
+    is one line naming what to fix, exit 2."""
+    env = dict(__import__("os").environ, POLYTRADERS_TOKEN="dev-operator-token",
+               POLYTRADERS_TARGETS=f"lifecycle={served.address};default={served.address}")  # fmt: skip
+    listed = subprocess.run([CLI, "strategies", "list"], capture_output=True, text=True, timeout=30, env=env)
+    assert listed.returncode == 0, listed.stderr
+    bad = subprocess.run(
+        [CLI, "strategies", "list", "--target", "lifecycle=gov-a:1,gov-b:1"], capture_output=True, text=True,
+        timeout=30, env=env,
+    )  # fmt: skip
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines() == [
+        "polytraders-gov: --target 'lifecycle=gov-a:1,gov-b:1': service map: lifecycle lists several replicas, so each "
+        "must be an IP address (got 'gov-a:1'); for a DNS name with several records give that one name"
+    ]

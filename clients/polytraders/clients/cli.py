@@ -17,6 +17,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from polytraders.governance.v1 import report_bus_pb2, report_bus_pb2_grpc
 from polytraders.reports.v1 import reports_pb2
+from polytraders.sdk.service_map import ENV as ENV_TARGETS
+from polytraders.sdk.service_map import RoutedChannel, ServiceMap
 
 
 class _JsonFormatter(logging.Formatter):
@@ -110,8 +112,22 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0 if found.at_head else 1
 
 
+def _default_target() -> str:
+    """POLYTRADERS_TARGETS (a service map), else POLYTRADERS_TARGET, else the local mesh."""
+    return os.environ.get(ENV_TARGETS) or os.environ.get("POLYTRADERS_TARGET") or "127.0.0.1:50051"
+
+
+def _targets(target: str) -> ServiceMap:
+    """`--target`: one HOST:PORT, or a service map ("reports=HOST:PORT;lifecycle=...;default=...")."""
+    try:
+        return ServiceMap.parse(target)
+    except ValueError as error:
+        print(f"polytraders-gov: --target {target!r}: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def cmd_health(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(args.target) as channel:
+    with grpc.insecure_channel(args.target) as channel:  # one process's probe
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
@@ -131,7 +147,7 @@ def cmd_reports_tail(args: argparse.Namespace) -> int:
         cursor=args.cursor or "",
         live_only=args.live_only,
     )
-    with grpc.insecure_channel(args.target) as channel:
+    with RoutedChannel(_targets(args.target)) as channel:
         stub = report_bus_pb2_grpc.ReportBusServiceStub(channel)
         try:
             for item in stub.SubscribeReports(request, metadata=_metadata(args.token)):
@@ -146,7 +162,7 @@ def cmd_reports_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_reports_purge(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(args.target) as channel:
+    with RoutedChannel(_targets(args.target)) as channel:
         stub = report_bus_pb2_grpc.ReportBusServiceStub(channel)
         reply = stub.PurgeExpiredReports(
             report_bus_pb2.PurgeExpiredReportsRequest(), metadata=_metadata(args.token), timeout=600
@@ -181,7 +197,7 @@ def cmd_strategies(args: argparse.Namespace) -> int:
     def stage(value: int) -> str:
         return lifecycle_pb2.Stage.Name(value).removeprefix("STAGE_") if value else "-"
 
-    with Governance(args.target, token=args.token or "", bot_slug="polytraders-gov") as gov:
+    with Governance(_targets(args.target), token=args.token or "", bot_slug="polytraders-gov") as gov:
         try:
             if args.strategies == "list":
                 strategies = gov.registry.list([_stage(s) for s in args.stage])
@@ -219,7 +235,7 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     from polytraders.governance.v1 import lifecycle_pb2
     from polytraders.sdk import Governance, GovernanceError
 
-    with Governance(args.target, token=args.token or "", bot_slug="polytraders-gov") as gov:
+    with Governance(_targets(args.target), token=args.token or "", bot_slug="polytraders-gov") as gov:
         try:
             experiments = (
                 [gov.experiments.get(args.experiment_id)] if args.experiment_id else gov.experiments.list()
@@ -262,7 +278,7 @@ def cmd_attribution(args: argparse.Namespace) -> int:
     def kind(value: int) -> str:
         return attribution_pb2.DiscrepancyKind.Name(value).removeprefix("DISCREPANCY_KIND_")
 
-    with Governance(args.target, token=args.token or "", bot_slug="polytraders-gov") as gov:
+    with Governance(_targets(args.target), token=args.token or "", bot_slug="polytraders-gov") as gov:
         try:
             if args.attribution == "reconcile":
                 result = gov.attribution.reconcile(*_day_window(args.day))
@@ -298,7 +314,7 @@ def cmd_revenue(args: argparse.Namespace) -> int:
     from polytraders.sdk import Governance, GovernanceError
 
     _day_window(args.day)
-    with Governance(args.target, token=args.token or "", bot_slug="polytraders-gov") as gov:
+    with Governance(_targets(args.target), token=args.token or "", bot_slug="polytraders-gov") as gov:
         try:
             if args.revenue == "report":
                 response = gov.revenue.report_day(int(args.day))
@@ -334,7 +350,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         if any(moment.tzinfo is None for moment in window):
             print("--from and --until need a timezone, e.g. 2026-11-23T00:00:00+00:00", file=sys.stderr)
             return 2
-    with grpc.insecure_channel(args.target) as channel:
+    with RoutedChannel(_targets(args.target)) as channel:
         stub = lifecycle_pb2_grpc.BacktesterServiceStub(channel)
         try:
             if args.backtest == "run":
@@ -365,7 +381,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from polytraders.governance.v1 import audit_pb2, audit_pb2_grpc
 
-    with grpc.insecure_channel(args.target) as channel:
+    with RoutedChannel(_targets(args.target)) as channel:
         try:
             reply = audit_pb2_grpc.ComplianceLedgerServiceStub(channel).VerifyLedger(
                 audit_pb2.VerifyLedgerRequest(stream=args.stream or "", from_latest_checkpoint=args.from_checkpoint),
@@ -453,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="reports", required=True
     )
     tail = reports.add_parser("tail", help="follow the bus, one JSON line per report")
-    tail.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+    tail.add_argument("--target", default=_default_target())
     tail.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
     tail.add_argument("--kind", action="append", default=[], help="observation, decision, risk_vote, ...")
     tail.add_argument("--bot", action="append", default=[], help="bot_slug (repeatable)")
@@ -462,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--live-only", action="store_true", help="skip the archive")
     tail.set_defaults(run=cmd_reports_tail)
     purge = reports.add_parser("purge", help="delete reports whose retention ended (operator)")
-    purge.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+    purge.add_argument("--target", default=_default_target())
     purge.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
     purge.set_defaults(run=cmd_reports_purge)
 
@@ -473,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("promote", "move a strategy to a stage"), ("pause", "pause a strategy"),
                        ("resume", "resume a paused strategy")):  # fmt: skip
         command = strategies.add_parser(verb, help=text)
-        command.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+        command.add_argument("--target", default=_default_target())
         command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
         if verb == "list":
             command.add_argument("--stage", action="append", default=[], help="only this stage (repeatable)")
@@ -492,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show = experiments.add_parser("show", help="one experiment, or all, with their always-valid results")
     show.add_argument("experiment_id", nargs="?")
-    show.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+    show.add_argument("--target", default=_default_target())
     show.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
     show.set_defaults(run=cmd_experiments)
 
@@ -500,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="audit", required=True
     )
     verify = audit.add_parser("verify", help="walk the hash chains; exit 1 naming the first broken entry")
-    verify.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+    verify.add_argument("--target", default=_default_target())
     verify.add_argument("--token", default=env("POLYTRADERS_TOKEN"), help="operator or auditor token")
     verify.add_argument("--stream", help="one stream (a bot slug); default every stream")
     verify.add_argument(
@@ -521,7 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("case_id")
     release.add_argument("--reason", required=True)
     for command in (reconcile, quarantine, release):
-        command.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+        command.add_argument("--target", default=_default_target())
         command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
         command.set_defaults(run=cmd_attribution)
 
@@ -534,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = revenue.add_parser(verb, help=text)
         command.add_argument("day", help="YYYYMMDD")
-        command.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+        command.add_argument("--target", default=_default_target())
         command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
         command.set_defaults(run=cmd_revenue)
 
@@ -553,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     shown = backtest.add_parser("show", help="one run's figures")
     shown.add_argument("backtest_id")
     for command in (run, shown):
-        command.add_argument("--target", default=env("POLYTRADERS_TARGET", "127.0.0.1:50051"))
+        command.add_argument("--target", default=_default_target())
         command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
         command.add_argument("--html", help="write the HTML report (with the equity curve) to this file")
         command.set_defaults(run=cmd_backtest)

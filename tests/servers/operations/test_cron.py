@@ -279,3 +279,28 @@ def test_eight_years_of_missed_minutes_cost_a_bounded_walk_and_are_counted_up_to
     latest, earlier, first = firings("* * * * *", after, until, 3)
     assert latest[-1] == until.replace(second=0) and len(latest) == 4
     assert (earlier, first) == (COUNT_CAP, after + timedelta(minutes=1))
+
+
+def test_a_firing_prepared_for_a_moment_the_process_stops_before_is_recorded_missed_not_run(
+    database_url: str,
+) -> None:
+    """The run loop records a moment's firings just before it; stopped in between, they never run
+    and say why (a new leader does not run them either: the schedule moved past them)."""
+    start = datetime(2026, 11, 24, 11, 59, 50, tzinfo=UTC)  # the moment is 10 s away: cancelled long before
+
+    async def scenario(desk: Desk):  # type: ignore[no-untyped-def]
+        calls = Calls("job")
+        cron = runner(desk, manifest(("every-minute", "* * * * *", "governance:job", 60)), calls)
+        await cron.start()
+        prepared = asyncio.create_task(cron.tick(datetime(2026, 11, 24, 12, 0, tzinfo=UTC)))
+        while not cron.dispatches("", 10):  # recorded, waiting for its moment
+            await asyncio.sleep(0.01)
+        prepared.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await prepared
+        return calls.log, cron.dispatches("", 10), await cron.tick()
+
+    ran, (dispatch,), after = desk_on(database_url, start, scenario)
+    assert ran == [] and after == []  # not run, then or later
+    assert dispatch.outcome == Outcome.DISPATCH_OUTCOME_MISSED
+    assert dispatch.detail == "missed: governance stopped before its moment; not run (at most once)"

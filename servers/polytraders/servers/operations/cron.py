@@ -309,7 +309,11 @@ class CronRunner:
             await asyncio.to_thread(self._begin, rows, {task.name: latest for latest, _, task, *_ in queue})
             early = (now - self._clock.now()).total_seconds()
             if early > 0:
-                await asyncio.sleep(early)
+                try:
+                    await asyncio.sleep(early)
+                except asyncio.CancelledError:  # stopping before the moment: recorded, so never run
+                    await asyncio.shield(asyncio.to_thread(self._abandon, [row for _, row in to_run]))
+                    raise
             return await self._run_recorded(rows, to_run)
 
     async def trigger_now(self, name: str, by: str) -> pb.Dispatch:
@@ -381,6 +385,16 @@ class CronRunner:
         self._last.update(advanced)
         for task in advanced:
             self._next.pop(task, None)
+
+    def _abandon(self, rows: list[dict[str, Any]]) -> None:
+        """Firings recorded for a moment this process stopped before: MISSED, with why."""
+        detail = "missed: governance stopped before its moment; not run (at most once)"
+        for row in rows:
+            row.update(outcome=pb.DISPATCH_OUTCOME_MISSED, detail=detail)
+        try:
+            self._finish(rows)
+        except Exception:  # noqa: BLE001 - left RUNNING, the next leader marks them INTERRUPTED
+            log.warning("recording firings abandoned at stop failed", exc_info=True)
 
     def _finish(self, rows: list[dict[str, Any]]) -> None:
         with self._engine.begin() as conn:
