@@ -54,10 +54,12 @@ def _route(target: Target, family: str) -> tuple[str, list[tuple[str, Any]]]:
         return target.channel_target(family), CHANNEL_OPTIONS + target.channel_options(family)
     if isinstance(target, str):
         return target, CHANNEL_OPTIONS
-    try:
-        return target.get(family) or target["default"], CHANNEL_OPTIONS
-    except KeyError:
-        raise ValueError(f"no target for {family!r} and no 'default' in {dict(target)}") from None
+    found = target.get(family) or target.get("default")
+    if found is None and family == "mesh" and target:  # every process serves MeshService
+        found = next(iter(target.values()))
+    if found is None:
+        raise ValueError(f"no target for {family!r} and no 'default' in {dict(target)}")
+    return found, CHANNEL_OPTIONS
 
 
 class Governance:

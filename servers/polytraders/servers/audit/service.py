@@ -162,6 +162,6 @@ def audit_queries(peers: Peers) -> dict[str, Callable[..., Awaitable[Any]]]:
         """Its `snapshot_json` is the configuration in force (as ConfigHistory.config_at's is)."""
         request = pb.GetConfigAtRequest(bot_slug=bot_slug, at=to_timestamp(at))
         return await peers.call("audit", lambda channel: pb_grpc.ParameterChangeAuditServiceStub(channel).GetConfigAt(
-            request, metadata=peers.metadata, timeout=peers.timeout))  # fmt: skip
+            request, metadata=peers.metadata, timeout=peers.read_timeout))  # fmt: skip
 
     return {"audit.config_at": config_at}

@@ -38,7 +38,7 @@ def lifecycle_queries(peers: Peers) -> dict[str, Callable[..., Awaitable[Any]]]:
         request = pb.GetStrategyRequest(slug=slug)
         try:
             reply = await peers.call("lifecycle", lambda channel: pb_grpc.StrategyRegistryServiceStub(channel).GetStrategy(
-                request, metadata=peers.metadata, timeout=peers.timeout))  # fmt: skip
+                request, metadata=peers.metadata, timeout=peers.read_timeout))  # fmt: skip
         except NotFound:
             return None
         return _stage_at(reply.strategy, at)

@@ -420,10 +420,14 @@ class StrategyRegistry:
                 record = rpb.Report.FromString(archived.payload).settlement
                 if not record.record_type.startswith("registry.") or self._cache is None:
                     continue  # nothing read yet: the first read loads what is stored
-                cached = self._cache.get(record.subject)
-                if cached is None or cached.revision < int(record.metrics.get("revision", "0")):
-                    async with self._lock:
-                        await self._reload(record.subject)
+                try:
+                    cached = self._cache.get(record.subject)
+                    if cached is None or cached.revision < int(record.metrics.get("revision", "0")):
+                        async with self._lock:
+                            await self._reload(record.subject)
+                except Exception:  # noqa: BLE001 - the next read loads everything afresh instead
+                    log.warning("reloading %s after a change elsewhere failed", record.subject, exc_info=True)
+                    self._cache = None
 
     async def _changed(self, strategy: pb.Strategy, action: str, explanation: str, actor: Principal) -> None:
         """Tell watchers, then report. The change is stored already: a failed report is logged, not undone."""

@@ -9,7 +9,8 @@ Policy, in this order:
   advanced) in one transaction *before* any target runs. A process that stops before a firing's
   end is recorded leaves it RUNNING; the next leader marks it INTERRUPTED and alerts, and never
   runs it again. Each target starts the moment the one before it ends; outcomes are written
-  behind the queue (several to a transaction) and heartbeats published as they end, so the
+  behind the queue (several to a transaction) and heartbeats published as they end (a queue
+  whose outcomes cannot be stored stops there), so the
   firings late in a busy second wait for the targets before them, not for the database.
 - One leader: across processes one leads cron (`Leadership`); each dispatch row carries the
   fencing token of the hold it was written under, and every write checks that token in its
@@ -56,7 +57,7 @@ from polytraders.sdk.clock import Clock, from_micros, to_micros, to_timestamp
 from polytraders.sdk.report_builders import new_report_id
 from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.commands import Command, Commands
-from polytraders.servers.runtime.errors import GovernanceError, InvalidArgument, NotFound
+from polytraders.servers.runtime.errors import FailedPrecondition, GovernanceError, InvalidArgument, NotFound
 from polytraders.servers.runtime.leadership import Deposed, Fence, current_fence, latest_token
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.storage import upsert
@@ -306,14 +307,16 @@ class CronRunner:
                     rows.append(to_run[-1][1])
             if not rows:
                 return []
-            await asyncio.to_thread(self._begin, rows, {task.name: latest for latest, _, task, *_ in queue})
-            early = (now - self._clock.now()).total_seconds()
-            if early > 0:
-                try:
+            advanced = {task.name: latest for latest, _, task, *_ in queue}
+            recording = asyncio.ensure_future(asyncio.to_thread(self._begin, rows, advanced))
+            try:
+                await asyncio.shield(recording)
+                early = (now - self._clock.now()).total_seconds()
+                if early > 0:
                     await asyncio.sleep(early)
-                except asyncio.CancelledError:  # stopping before the moment: recorded, so never run
-                    await asyncio.shield(asyncio.to_thread(self._abandon, [row for _, row in to_run]))
-                    raise
+            except asyncio.CancelledError:  # stopping before the moment: once recorded, never run
+                await asyncio.shield(self._abandon(recording, [row for _, row in to_run]))
+                raise
             return await self._run_recorded(rows, to_run)
 
     async def trigger_now(self, name: str, by: str) -> pb.Dispatch:
@@ -325,7 +328,11 @@ class CronRunner:
         async with self._lock:
             row = _running_row(task, self._clock.now(), by)
             await asyncio.to_thread(self._begin, [row], {})
-            (dispatch,) = await self._run_recorded([row], [(task, row)])
+            try:
+                (dispatch,) = await self._run_recorded([row], [(task, row)])
+            except Deposed as deposed:  # the target ran; its outcome could not be stored here
+                self._fence = None
+                raise FailedPrecondition(f"{task.name} ran, but its outcome was refused: {deposed}") from None
             return dispatch
 
     async def _run_recorded(
@@ -334,20 +341,25 @@ class CronRunner:
         """Run the recorded firings' targets one after another, each started the moment the one
         before it ends. Outcomes are written (and heartbeats published) behind the queue, in order,
         and are all stored when this returns."""
-        heartbeats = [self._heartbeat(_dispatch_message(r), rpb.SEVERITY_WARNING) for r in rows
+        loop = asyncio.get_running_loop()
+        heartbeats = [loop.create_task(self._heartbeat(_dispatch_message(r), rpb.SEVERITY_WARNING)) for r in rows
                       if r["outcome"] == pb.DISPATCH_OUTCOME_MISSED]  # fmt: skip
         finished: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        writer = asyncio.ensure_future(self._write_outcomes(finished))
+        writer = loop.create_task(self._write_outcomes(finished))
         try:
             for task, row in to_run:
+                if writer.done():  # its outcomes could not be stored (deposed, or the database): stop
+                    break
                 await self._run(task, row)
                 finished.put_nowait(row)
                 severity = rpb.SEVERITY_INFO if row["outcome"] == pb.DISPATCH_OUTCOME_SUCCEEDED else rpb.SEVERITY_ERROR
-                heartbeats.append(self._heartbeat(_dispatch_message(row), severity))
+                heartbeats.append(loop.create_task(self._heartbeat(_dispatch_message(row), severity)))
         finally:
             finished.put_nowait(None)
-            await writer
-            await asyncio.gather(*heartbeats)
+            try:
+                await writer
+            finally:
+                await asyncio.gather(*heartbeats, return_exceptions=True)
         return [_dispatch_message(row) for row in rows]
 
     async def _run(self, task: CronTask, row: dict[str, Any]) -> None:
@@ -386,13 +398,15 @@ class CronRunner:
         for task in advanced:
             self._next.pop(task, None)
 
-    def _abandon(self, rows: list[dict[str, Any]]) -> None:
-        """Firings recorded for a moment this process stopped before: MISSED, with why."""
+    async def _abandon(self, recording: asyncio.Future[None], rows: list[dict[str, Any]]) -> None:
+        """Firings recorded for a moment this process stopped before: MISSED, with why (when the
+        recording itself failed there is nothing to mark)."""
         detail = "missed: governance stopped before its moment; not run (at most once)"
         for row in rows:
             row.update(outcome=pb.DISPATCH_OUTCOME_MISSED, detail=detail)
         try:
-            self._finish(rows)
+            await recording
+            await asyncio.to_thread(self._finish, rows)
         except Exception:  # noqa: BLE001 - left RUNNING, the next leader marks them INTERRUPTED
             log.warning("recording firings abandoned at stop failed", exc_info=True)
 

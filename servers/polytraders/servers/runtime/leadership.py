@@ -175,8 +175,10 @@ class Leadership:
                 return False
             return True
         finally:
-            if not task.done():
+            if not task.done():  # stopped from outside: the work ends before the lock goes
                 task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
 
     def close(self) -> None:
         if self._holders is not None:

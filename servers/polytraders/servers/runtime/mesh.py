@@ -271,7 +271,6 @@ class Mesh:
         services = [b.descriptor.full_name for b in bindings] + [MESH_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
         leadership = parts.leadership
         bindings.append(mesh_binding(MeshServicer(groups, lambda: services, parts.commands, lambda: leadership.held, clock)))
-        parts.on_stop.append(peers.close)
         server = await start_server(
             bindings,
             host=config.host,
@@ -305,7 +304,6 @@ class Mesh:
             await show_in_health()
         parts.every(config.follower_check_seconds, show_followers)
         parts.every(config.slo_flush_seconds, slo_counter.flush)
-        parts.on_stop.append(slo_counter.flush)  # the last calls' counts, before the engine goes
         if config.bus_url:
             _link_to_broker(parts, server)
         return cls(parts, server, groups)
@@ -314,13 +312,15 @@ class Mesh:
         """Drain: NOT_SERVING, end subscriber streams, finish in-flight calls, close storage."""
         self.parts.stopping.set()
         for stop in self.parts.on_stop:
-            await stop()
+            await _logged(stop, "stopping")
         self.parts.bus.close()  # also ends the groups' own subscriptions
         if self.parts.tasks:
             await asyncio.wait(self.parts.tasks, timeout=self.parts.config.drain_seconds)
             for task in self.parts.tasks:
                 task.cancel()
         await self.server.drain(self.parts.config.drain_seconds)
+        await _logged(self.parts.slo_counter.flush, "the last calls' SLO counts")  # drained calls included
+        await _logged(self.parts.peers.close, "closing the channels to other processes")
         if self.parts.leadership is not None:
             self.parts.leadership.close()
         self.parts.engine.dispose()
@@ -333,6 +333,14 @@ class Mesh:
         await stopping.wait()
         log.info("draining (up to %.0fs)", self.parts.config.drain_seconds)
         await self.stop()
+
+
+async def _logged(step: Callable[[], Awaitable[None]], what: str) -> None:
+    """One step of a stop; a failing one is logged and the stop goes on (storage still closes)."""
+    try:
+        await step()
+    except Exception:  # noqa: BLE001 - the rest of the stop matters more
+        log.warning("%s failed while the mesh stopped", what, exc_info=True)
 
 
 class MeshThread:

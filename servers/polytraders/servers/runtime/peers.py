@@ -8,11 +8,21 @@ from typing import TypeVar
 
 import grpc
 
+from polytraders.sdk.errors import field_violations
 from polytraders.sdk.service_map import ServiceMap
 
-from .errors import AlreadyExists, FailedPrecondition, GovernanceError, NotFound, Unavailable
+from .errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    GovernanceError,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 
 T = TypeVar("T")
+READ_SECONDS = 10.0
 
 
 class Peers:
@@ -20,7 +30,9 @@ class Peers:
         self._targets = targets
         self.metadata = (("authorization", f"Bearer {token}"),)
         self.timeout = timeout_seconds
-        """Deadline of a call to another process (a command such as a day's reconcile may take minutes)."""
+        """Deadline of a command run by another process (a day's reconcile may take minutes)."""
+        self.read_timeout = min(READ_SECONDS, timeout_seconds)
+        """Deadline of a read of another group (a follower waits on it)."""
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def serve(self, group: str) -> bool:
@@ -59,6 +71,9 @@ def _as_ours(group: str, error: grpc.aio.AioRpcError) -> GovernanceError:
     """What the caller of this process is told: the other process's answer where it is about the
     caller's request; that the group could not be reached, or refused this process, otherwise."""
     code, details = error.code(), error.details() or ""
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        named = [FieldViolation(v.field, v.description) for v in field_violations(error)]
+        return InvalidArgument(named or [FieldViolation("request", details)])
     if code in _PASSED_ON:
         return _PASSED_ON[code](details)
     if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
