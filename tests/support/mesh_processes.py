@@ -7,6 +7,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -49,14 +50,19 @@ class Tail:
         self._channel.close()
 
 
-def stored_demo_cursors(postgres_url: str) -> list[int]:
-    engine = make_engine(postgres_url)
+def rows(url: str, query: Any) -> list[Any]:
+    """What `query` finds in the database the processes share (an engine of its own, disposed)."""
+    engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            query = select(report_archive.c.seq).where(report_archive.c.bot_slug == "demo-bot").order_by(report_archive.c.seq)
-            return list(conn.execute(query).scalars())
+            return list(conn.execute(query))
     finally:
         engine.dispose()
+
+
+def stored_demo_cursors(postgres_url: str) -> list[int]:
+    query = select(report_archive.c.seq).where(report_archive.c.bot_slug == "demo-bot").order_by(report_archive.c.seq)
+    return [seq for (seq,) in rows(postgres_url, query)]
 
 
 def leads(address: str, duty: str) -> bool:

@@ -21,9 +21,9 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.servers.operations.cron import DUTY, cron_dispatches
 from polytraders.servers.operations.heartbeat import fleet_bot_states
 from polytraders.servers.runtime.archive import report_archive
-from polytraders.servers.runtime.storage import lock_key, make_engine
+from polytraders.servers.runtime.storage import lock_key
 from tests.support.governance_process import GovernanceProcess, free_port
-from tests.support.mesh_processes import leads, until
+from tests.support.mesh_processes import leads, rows, until
 
 pytestmark = pytest.mark.postgres
 SWEEPS = "operations.health-sweep"
@@ -39,14 +39,9 @@ deadline_seconds = 30
 
 def _rows(url: str) -> list[tuple[int, int, int | None]]:
     """(scheduled_us, outcome, fencing_token) of every "tick" dispatch, in scheduled order."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            d = cron_dispatches
-            query = select(d.c.scheduled_us, d.c.outcome, d.c.fencing_token).where(d.c.task == "tick")
-            return [tuple(row) for row in conn.execute(query.order_by(d.c.scheduled_us))]
-    finally:
-        engine.dispose()
+    d = cron_dispatches
+    query = select(d.c.scheduled_us, d.c.outcome, d.c.fencing_token).where(d.c.task == "tick")
+    return [tuple(row) for row in rows(url, query.order_by(d.c.scheduled_us))]
 
 
 def _dispatches(url: str) -> list[tuple[int, int]]:
@@ -77,26 +72,16 @@ def _dead_bot(tmp_path: Path, restarted: Path) -> Path:
 
 def _pages(url: str, alert_key: str) -> list[bool]:
     """Each alert of `alert_key` in the archive, in order: True for a page, False for its resolve."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            query = select(report_archive.c.payload).where(report_archive.c.kind == rpb.REPORT_KIND_OPERATIONS)
-            reports = [rpb.Report.FromString(payload).operations for payload in conn.execute(query.order_by(report_archive.c.seq)).scalars()]
-    finally:
-        engine.dispose()
+    query = select(report_archive.c.payload).where(report_archive.c.kind == rpb.REPORT_KIND_OPERATIONS)
+    reports = [rpb.Report.FromString(payload).operations for (payload,) in rows(url, query.order_by(report_archive.c.seq))]
     return [r.severity == rpb.SEVERITY_PAGE for r in reports if r.alert_key == alert_key]
 
 
 def _misses(url: str) -> tuple[int, int | None]:
     """The dead bot's stored count, and the fencing token of the sweep that stored it."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            s = fleet_bot_states
-            row = conn.execute(select(s.c.misses, s.c.fencing_token).where(s.c.bot_slug == "dead-bot")).one_or_none()
-    finally:
-        engine.dispose()
-    return (row.misses, row.fencing_token) if row else (0, None)
+    s = fleet_bot_states
+    found = rows(url, select(s.c.misses, s.c.fencing_token).where(s.c.bot_slug == "dead-bot"))
+    return (found[0].misses, found[0].fencing_token) if found else (0, None)
 
 
 def _assert_each_moment_once(recorded: list[tuple[int, int]]) -> None:
@@ -184,9 +169,9 @@ def test_a_leader_cut_off_from_the_database_is_deposed_by_its_stale_fencing_toke
 
     # it stood down long before its own 60 s check: a write it tried was refused as stale
     assert stood_down_after < 20
-    rows = _rows(postgres_url)
-    _assert_each_moment_once([(scheduled, outcome) for scheduled, outcome, _ in rows])
-    tokens = [token for _, _, token in rows]
+    recorded = _rows(postgres_url)
+    _assert_each_moment_once([(scheduled, outcome) for scheduled, outcome, _ in recorded])
+    tokens = [token for _, _, token in recorded]
     assert set(tokens) == {first_token, first_token + 1}, tokens
     handed_over = tokens.index(first_token + 1)
     assert tokens == [first_token] * handed_over + [first_token + 1] * (len(tokens) - handed_over), (

@@ -20,9 +20,8 @@ from polytraders.governance.v1 import operations_pb2_grpc as opb_grpc
 from polytraders.sdk import Governance, ServiceMap
 from polytraders.sdk.errors import NotFoundError
 from polytraders.servers.operations.cron import cron_dispatches
-from polytraders.servers.runtime.storage import make_engine
 from tests.support.governance_process import CLI, GovernanceProcess, free_port
-from tests.support.mesh_processes import AUDITOR, until
+from tests.support.mesh_processes import AUDITOR, rows, until
 from tests.support.nats_server import NatsServer
 
 pytestmark = pytest.mark.postgres
@@ -70,13 +69,8 @@ def _serve(postgres_url: str, broker: NatsServer, config: str, *groups: str, por
 
 
 def _dispatched(url: str, task: str) -> list[tuple[int, str]]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            d = cron_dispatches
-            return [(r.outcome, r.detail) for r in conn.execute(select(d.c.outcome, d.c.detail).where(d.c.task == task))]
-    finally:
-        engine.dispose()
+    d = cron_dispatches
+    return [(r.outcome, r.detail) for r in rows(url, select(d.c.outcome, d.c.detail).where(d.c.task == task))]
 
 
 def _slos(address: str) -> dict[str, opb.SloStatus]:
