@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import signal
 import socket
 import subprocess
@@ -17,10 +18,24 @@ from tests.conftest import DEV_TOKENS, REPO
 CLI = str(Path(sys.executable).parent / "polytraders-gov")
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port free now, below the kernel's ephemeral range (so no client socket takes it
+    before the server binds) and never handed out twice in one run: two servers told the same
+    port would have one fail to bind while the other answers its health checks."""
+    while True:
+        port = random.randrange(20_000, 32_000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 class GovernanceProcess:
@@ -58,6 +73,9 @@ class GovernanceProcess:
         with grpc.insecure_channel(self.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
+                if not self.running:
+                    assert self.process is not None
+                    raise RuntimeError(f"governance on {self.address} exited with {self.process.returncode} before serving")
                 try:
                     if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
                         return
