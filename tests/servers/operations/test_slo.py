@@ -100,7 +100,7 @@ def test_alerts_fire_and_resolve_once_each_and_are_kept_seven_years(database_url
                 )
             desk.clock.advance(timedelta(minutes=1))
             await monitor.evaluate()
-        return burning, desk.alerts.sent, monitor.last()
+        return burning, desk.alerts.sent, await monitor.last()
 
     burning, alerts, (status,) = desk_on(database_url, NOW, scenario)
     # 70 minutes at burn 30 is past every rule's threshold on both of its windows

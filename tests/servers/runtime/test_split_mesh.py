@@ -19,14 +19,16 @@ from polytraders.governance.v1 import operations_pb2 as opb
 from polytraders.governance.v1 import operations_pb2_grpc as opb_grpc
 from polytraders.sdk import Governance, ServiceMap
 from polytraders.sdk.errors import NotFoundError
+from polytraders.servers.operations.cron import DUTY as CRON
 from polytraders.servers.operations.cron import cron_dispatches
 from tests.support.governance_process import CLI, GovernanceProcess, free_port
-from tests.support.mesh_processes import AUDITOR, rows, until
+from tests.support.mesh_processes import AUDITOR, leads, rows, until
 from tests.support.nats_server import NatsServer
 
 pytestmark = pytest.mark.postgres
 
 OPERATOR = "dev-operator-token"
+SWEEPS = "operations.health-sweep"
 EVERY_SECOND = """
 [[task]]
 name = "slos"
@@ -53,11 +55,11 @@ def broker(tmp_path: Path) -> Iterator[NatsServer]:
     server.stop()
 
 
-def _config(tmp_path: Path, targets: dict[str, str] | None = None) -> str:
+def _config(tmp_path: Path, targets: dict[str, str] | None = None, server: str = "") -> str:
     manifest = tmp_path / "cron.toml"
     manifest.write_text(EVERY_SECOND)
     config = tmp_path / "polytraders.toml"
-    text = f'[server]\ncron_manifest = "{manifest}"\ncron_poll_seconds = 0.2\nslo_flush_seconds = 0.2\n'
+    text = f'[server]\ncron_manifest = "{manifest}"\ncron_poll_seconds = 0.2\nslo_flush_seconds = 0.2\n{server}'
     text += f'mesh_token = "{OPERATOR}"\n\n[targets]\n' + "".join(f'{g} = "{a}"\n' for g, a in (targets or {}).items())
     config.write_text(text)
     return str(config)
@@ -156,6 +158,45 @@ def test_the_sdk_balances_over_replicas_and_leaves_out_one_that_stops(
         second.stop()
     assert len(answered) == 2, answered
     assert len(after) == 1 and after < answered, (answered, after)
+
+
+def test_a_standby_answers_fleet_health_its_watch_stream_and_the_slos_as_the_leader_does(
+    postgres_url: str, broker: NatsServer, tmp_path: Path
+) -> None:
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(f'[[bot]]\nslug = "dead-bot"\nclass = "strategy"\nlayer = "strategy"\n'
+                     f'health_target = "127.0.0.1:{free_port()}"\n')  # fmt: skip
+    config = _config(tmp_path, server=f'fleet_manifest = "{fleet}"\nheartbeat_interval_seconds = 0.2\n')
+    leader = _serve(postgres_url, broker, config).start()
+    standby = None
+    try:
+        until(lambda: leads(leader.address, SWEEPS) and leads(leader.address, CRON), "the first process leads")
+        standby = _serve(postgres_url, broker, config).start()
+        with grpc.insecure_channel(standby.address) as channel:
+            heartbeat = opb_grpc.HealthHeartbeatServiceStub(channel)
+            watch = heartbeat.WatchFleetHealth(opb.WatchFleetHealthRequest(), metadata=AUDITOR, timeout=30)
+            watched = []
+            for message in watch:
+                watched.append(message.fleet)
+                if sum(f.sweep > 0 for f in watched) >= 3:
+                    break
+            watch.cancel()
+            read = heartbeat.GetFleetHealth(opb.GetFleetHealthRequest(), metadata=AUDITOR, timeout=5).fleet
+        until(lambda: bool(_slos(standby.address)), "the leader's evaluation reaches the standby")
+        slos_on_standby, slos_on_leader = _slos(standby.address), _slos(leader.address)
+        standby_led = leads(standby.address, SWEEPS) or leads(standby.address, CRON)
+    finally:
+        for process in (leader, standby):
+            if process is not None:
+                process.stop()
+    assert not standby_led  # what the standby answered, the leader found
+    sweeps = [f.sweep for f in watched if f.sweep > 0]
+    assert sweeps == sorted(set(sweeps)), sweeps  # one message per sweep, in order
+    assert read.sweep >= sweeps[-1]
+    (bot,) = read.bots
+    assert (bot.bot_slug, bot.status) == ("dead-bot", opb.BOT_STATUS_UNREACHABLE) and bot.consecutive_misses >= 1
+    assert slos_on_standby.keys() == slos_on_leader.keys() and slos_on_standby
+    assert all(s.evaluated_at.seconds > 0 for s in slos_on_standby.values())
 
 
 def _stage(gov: Governance, slug: str) -> int:

@@ -16,6 +16,10 @@ A discrepancy's value (pUSD) above `discrepancy_alert_usd` raises an ERROR alert
 configured, pauses the bot's strategy through the registry with the evidence as the reason.
 A cycle that cannot read the CLOB or the chain is reported as failed: nothing is compared, nothing
 paused, and a missing answer is never read as zero.
+
+Scheduled cycles are a duty one process leads: each cycle is stored under the duty's fencing token
+before anything is alerted or paused (a deposed leader acts on nothing), and GetLastSync answers
+from the stored cycle on every replica.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from polymarket.errors import PolymarketError
+from sqlalchemy import Engine
 
 from polytraders.clients.chain import ChainUnavailable
 from polytraders.governance.v1 import ledger_pb2 as pb
@@ -42,6 +47,7 @@ from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.commands import Command
+from polytraders.servers.runtime.leadership import Fence, current_fence, read_result, store_result
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.set_aside import SetAside
 
@@ -50,6 +56,8 @@ from .pnl import notional
 
 log = logging.getLogger(__name__)
 COMPONENT = "portfolio-sync"
+SYNC_CYCLE = "ledger.portfolio-sync"
+"""The duty result: the last cycle."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class PortfolioSync:
         chain: Callable[[], Chain],
         orders: Callable[[Account], OpenOrders],
         bus: ReportBus,
+        engine: Engine,
         clock: Clock,
         reporter: GovernanceReporter,
         alerts: AlertSink,
@@ -152,6 +161,7 @@ class PortfolioSync:
         self._chain = chain
         self._orders = orders
         self._bus = bus
+        self._engine = engine
         self._clock = clock
         self._reporter = reporter
         self._alerts = alerts
@@ -159,7 +169,8 @@ class PortfolioSync:
         self._pause = pause
         self._views: dict[str, _BotView] = defaultdict(_BotView)
         self._cycles = 0
-        self._last = pb.SyncCycle()
+        self._numbered: tuple[Fence | None] | None = None
+        """The hold the cycle count was last read from the store under."""
         self._lock = asyncio.Lock()
         self._bots = frozenset(a.bot_slug for a in self._accounts)
         self._caught_up = asyncio.Event()
@@ -242,8 +253,15 @@ class PortfolioSync:
         return found
 
     async def cycle(self) -> pb.SyncCycle:
+        """Read the world, compare, then store the outcome under the duty's fencing token before
+        alerting or pausing anything: a deposed leader acts on nothing."""
         await self._caught_up.wait()
         async with self._lock:
+            fence = current_fence()
+            if self._numbered != (fence,):  # a new hold: cycles count on from the last one stored
+                stored = await asyncio.to_thread(read_result, self._engine, SYNC_CYCLE, pb.SyncCycle)
+                self._cycles = max(self._cycles, stored.cycle if stored else 0)
+                self._numbered = (fence,)
             self._cycles += 1
             result = pb.SyncCycle(
                 cycle=self._cycles, at=to_timestamp(self._clock.now()), accounts=len(self._accounts)
@@ -258,17 +276,25 @@ class PortfolioSync:
             except (PolymarketError, ValueError, *ChainUnavailable) as error:  # type: ignore[misc]
                 result.ok = False
                 result.failure = f"{type(error).__name__}: {error}"
+                await asyncio.to_thread(self._store, result, fence)
                 await self._report_failure(result)
-                self._last = result
                 return result
             result.ok = True
             for account in self._accounts:
                 result.discrepancies.extend(
                     self._compare(account, positions[account.bot_slug], read[account.bot_slug])
                 )
+            await asyncio.to_thread(self._store, result, fence)
             await self._act(result)
-            self._last = result
+            if result.paused_strategies:
+                await asyncio.to_thread(self._store, result, fence)
             return result
+
+    def _store(self, result: pb.SyncCycle, fence: Fence | None) -> None:
+        with self._engine.begin() as conn:
+            if fence is not None:
+                fence.check(conn)
+            store_result(conn, SYNC_CYCLE, result, fence)
 
     def _compare(
         self, account: Account, positions: list[pb.Position], read: _Read
@@ -370,8 +396,10 @@ class PortfolioSync:
                                         explanation, {"cycle": str(result.cycle)})  # fmt: skip
         await self._alerts.send(Alert(COMPONENT, "portfolio:sync", rpb.SEVERITY_ERROR, explanation))
 
-    def last(self) -> pb.SyncCycle:
-        return self._last
+    async def last(self) -> pb.SyncCycle:
+        """The last cycle, whichever process ran it."""
+        stored = await asyncio.to_thread(read_result, self._engine, SYNC_CYCLE, pb.SyncCycle)
+        return stored or pb.SyncCycle()
 
 
 def private_key(account: Account) -> str:

@@ -89,7 +89,7 @@ class PortfolioSyncServicer(pb_grpc.PortfolioSyncServiceServicer):
         return pb.SyncNowResponse(cycle=await self._configured().cycle())
 
     async def GetLastSync(self, request: pb.GetLastSyncRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        return pb.GetLastSyncResponse(cycle=self._configured().last())
+        return pb.GetLastSyncResponse(cycle=await self._configured().last())
 
 
 class PostTradeExplainerServicer(pb_grpc.PostTradeExplainerServiceServicer):
@@ -197,7 +197,7 @@ def portfolio_sync(parts, ledger: PnLLedger) -> PortfolioSync | None:  # type: i
         )
 
     return PortfolioSync(
-        accounts, events, ledger, chain, orders, parts.bus, parts.clock,
+        accounts, events, ledger, chain, orders, parts.bus, parts.engine, parts.clock,
         GovernanceReporter(parts.bus, "portfolio-sync", parts.clock), parts.alerts, threshold_micros=threshold,
         pause=_pause_command(parts) if config.pause_on_discrepancy else None,
     )  # fmt: skip

@@ -8,7 +8,9 @@ restart command runs in the background; its first SERVING answer resolves the pa
 Sweeps are a duty one process leads. Each bot's count (misses, paged or not) is stored, under the
 sweep's fencing token, before anything is paged or restarted; a process that takes the sweeps
 over (or restarts) goes on from the stored counts, so a dead bot is paged once and restarted
-once however often the lead changes hands, and a deposed leader pages nobody.
+once however often the lead changes hands, and a deposed leader pages nobody. The fleet each
+sweep saw is stored with the counts; every other process shows it when the sweep's report
+reaches its bus, so reads and watch streams answer alike on every replica.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import shlex
 import time
 import tomllib
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,13 +35,19 @@ from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, from_micros, to_micros, to_timestamp
 from polytraders.servers.runtime.alerts import Alert, AlertSink
+from polytraders.servers.runtime.archive import ReportFilter
+from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument
-from polytraders.servers.runtime.leadership import Fence, current_fence
+from polytraders.servers.runtime.leadership import Fence, current_fence, read_result, store_result
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.storage import upsert
 
 log = logging.getLogger(__name__)
 COMPONENT = "health-heartbeat"
+SWEEP = "health.sweep"
+"""The component of each sweep's OperationsReport."""
+FLEET_HEALTH = "operations.fleet-health"
+"""The duty result: the fleet as the last sweep saw it."""
 
 
 class FleetBotStateRow(SQLModel, table=True):
@@ -181,9 +190,9 @@ class HealthHeartbeat:
                 self._judge(state, status, detail, now, alerts, restarts)
                 if state.stored() != before:
                     changed.append(state)
+            fleet = self._snapshot(self._sweeps + 1, now, int((time.perf_counter() - began) * 1_000_000))
             try:
-                if changed:
-                    await asyncio.to_thread(self._store, changed, fence)
+                await asyncio.to_thread(self._store, changed, fleet, fence)
             except BaseException:
                 self._restored = None  # the counts in memory went further than the table: read it again
                 raise
@@ -193,13 +202,31 @@ class HealthHeartbeat:
                 task = asyncio.get_running_loop().create_task(self._restart(bot))
                 self._restarts.add(task)
                 task.add_done_callback(self._restarts.discard)
-            self._sweeps += 1
-            fleet = self._snapshot(now, int((time.perf_counter() - began) * 1_000_000))
-            self._last = fleet
+            self._sweeps = fleet.sweep
+        self._show(fleet)
         await self._report(fleet)
+        return fleet
+
+    def _show(self, fleet: pb.FleetHealth) -> None:
+        """Make `fleet` what reads answer and what watchers get next."""
+        self._last = fleet
         for queue in self._watchers:
             _offer_latest(queue, fleet)
-        return fleet
+
+    async def follow_sweeps(self, bus: ReportBus) -> None:
+        """Sweeps led by another process, live: each one's report brings the fleet it stored to
+        this process's reads and watchers (a standby sweeps nothing itself)."""
+        sweeps = ReportFilter(kinds=frozenset({rpb.REPORT_KIND_OPERATIONS}), bot_slugs=frozenset({COMPONENT}))
+        async with aclosing(bus.subscribe(sweeps, live_only=True)) as reports:
+            await self._show_stored()  # what was swept before this process listened
+            async for archived in reports:
+                if rpb.Report.FromString(archived.payload).operations.component == SWEEP:
+                    await self._show_stored()
+
+    async def _show_stored(self) -> None:
+        stored = await asyncio.to_thread(read_result, self._engine, FLEET_HEALTH, pb.FleetHealth)
+        if stored is not None and stored.sweep > self._last.sweep:  # not one this process showed already
+            self._show(stored)
 
     def _restore(self) -> None:
         with self._engine.connect() as conn:
@@ -209,12 +236,16 @@ class HealthHeartbeat:
             if state is not None:
                 state.status, state.misses, state.alerting, state.detail = row.status, row.misses, row.alerting, row.detail
                 state.last_serving = from_micros(row.last_serving_us) if row.last_serving_us is not None else None
+        stored = read_result(self._engine, FLEET_HEALTH, pb.FleetHealth)
+        self._sweeps = max(self._sweeps, stored.sweep if stored else 0)  # sweeps count on across holders
 
-    def _store(self, changed: list[_BotState], fence: Fence | None) -> None:
+    def _store(self, changed: list[_BotState], fleet: pb.FleetHealth, fence: Fence | None) -> None:
         with self._engine.begin() as conn:
             if fence is not None:
                 fence.check(conn)
-            upsert(conn, fleet_bot_states, [s.row(fence and fence.token) for s in changed], ["bot_slug"])
+            if changed:
+                upsert(conn, fleet_bot_states, [s.row(fence and fence.token) for s in changed], ["bot_slug"])
+            store_result(conn, FLEET_HEALTH, fleet, fence)
 
     def _judge(
         self, state: _BotState, status: int, detail: str, now: datetime, alerts: list[Alert], restarts: list[FleetBot]
@@ -263,8 +294,8 @@ class HealthHeartbeat:
         if self._restarts:
             await asyncio.gather(*self._restarts)
 
-    def _snapshot(self, now: datetime, duration_us: int) -> pb.FleetHealth:
-        fleet = pb.FleetHealth(sweep=self._sweeps, swept_at=to_timestamp(now), duration_micros=duration_us)
+    def _snapshot(self, sweep: int, now: datetime, duration_us: int) -> pb.FleetHealth:
+        fleet = pb.FleetHealth(sweep=sweep, swept_at=to_timestamp(now), duration_micros=duration_us)
         layers: dict[str, pb.LayerHealth] = {}
         for state in self._states.values():
             fleet.bots.append(state.message())
@@ -285,12 +316,15 @@ class HealthHeartbeat:
             metrics[f"layer.{layer.layer}.serving"] = f"{layer.serving}/{layer.bots}"
         by_layer = ", ".join(f"{layer.layer} {layer.serving}/{layer.bots}" for layer in fleet.layers)
         await self._reporter.operations(
-            "health.sweep", "health.sweep", status,
+            SWEEP, SWEEP, status,
             rpb.SEVERITY_INFO if status == rpb.COMPONENT_STATUS_HEALTHY else rpb.SEVERITY_WARNING,
             f"sweep {fleet.sweep}: {serving} of {len(fleet.bots)} bots SERVING ({by_layer}); {alerting} paged", metrics,
         )  # fmt: skip
 
-    def fleet(self, layer: str = "") -> pb.FleetHealth:
+    async def fleet(self, layer: str = "") -> pb.FleetHealth:
+        """The last sweep's fleet, whichever process swept (read through on a shared database)."""
+        if self._engine.dialect.name == "postgresql":
+            await self._show_stored()
         return _only_layer(self._last, layer)
 
     async def watch(self, layer: str = "") -> AsyncIterator[pb.FleetHealth]:

@@ -74,7 +74,7 @@ class HealthHeartbeatServicer(pb_grpc.HealthHeartbeatServiceServicer):
 
     async def GetFleetHealth(self, request: pb.GetFleetHealthRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
         return pb.GetFleetHealthResponse(
-            fleet=self._heartbeat.fleet(check_layer(self._heartbeat, request.layer))
+            fleet=await self._heartbeat.fleet(check_layer(self._heartbeat, request.layer))
         )
 
     async def WatchFleetHealth(self, request: pb.WatchFleetHealthRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
@@ -87,7 +87,7 @@ class SlaMonitorServicer(pb_grpc.SlaMonitorServiceServicer):
         self._monitor = monitor
 
     async def ListSlos(self, request: pb.ListSlosRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        return pb.ListSlosResponse(slos=self._monitor.last())
+        return pb.ListSlosResponse(slos=await self._monitor.last())
 
 
 class IncidentCommanderServicer(pb_grpc.IncidentCommanderServiceServicer):
@@ -177,6 +177,7 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
     parts.lead(CRON_DUTY, lambda: cron.run(parts.stopping, config.cron_poll_seconds))
     if heartbeat.layers:
         parts.every(config.heartbeat_interval_seconds, sweep, duty="operations.health-sweep")
+        parts.spawn(heartbeat.follow_sweeps(parts.bus))
     parts.on_stop.append(heartbeat.close)
     parts.lead("operations.flatten-acks", lambda: commander.follow_acknowledgements(parts.set_aside))
     return [

@@ -27,10 +27,13 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import to_micros, to_timestamp
 from polytraders.sdk.config import canonical_json
 from polytraders.servers.runtime.alerts import Alert, AlertSink
+from polytraders.servers.runtime.leadership import Fence, current_fence, read_result, store_result
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.slo_counts import FLEET, Slo, SloCounter, slo_minutes
 
 COMPONENT = "sla-monitor"
+SLO_STATUSES = "operations.slo-statuses"
+"""The duty result: every SLO as last evaluated."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,6 @@ class SlaMonitor:
         self._alerts = alerts
         self._minutes: dict[str, dict[int, tuple[int, int]]] = {slo.name: {} for slo in self.slos}
         self._firing: set[tuple[str, str, int]] = set()
-        self._last: list[pb.SloStatus] = []
         self._recorded_hour: int | None = None
         self._evaluating = asyncio.Lock()
 
@@ -139,14 +141,21 @@ class SlaMonitor:
                 if alert.firing != (key in self._firing):
                     (self._firing.add if alert.firing else self._firing.discard)(key)
                     changes.append((status, alert))
+        await asyncio.to_thread(self._store, statuses, current_fence())
         for status, alert in changes:
             await self._alert(status, alert)
         hour = int(now.timestamp()) // 3600
         if changes or hour != self._recorded_hour:
             self._recorded_hour = hour
             await self._record(statuses, now)
-        self._last = statuses
         return statuses
+
+    def _store(self, statuses: list[pb.SloStatus], fence: Fence | None) -> None:
+        """The evaluation every process answers ListSlos with (evaluating is the cron leader's)."""
+        with self._counter.engine.begin() as conn:
+            if fence is not None:
+                fence.check(conn)
+            store_result(conn, SLO_STATUSES, pb.ListSlosResponse(slos=statuses), fence)
 
     async def _alert(self, status: pb.SloStatus, alert: pb.BurnRateAlert) -> None:
         what = "burning" if alert.firing else "no longer burning"
@@ -172,5 +181,7 @@ class SlaMonitor:
         await self._reporter.record("slo.status", "governance", f"SLO status at {now.isoformat()}: {summary}",
                                     canonical_json(details))  # fmt: skip
 
-    def last(self) -> list[pb.SloStatus]:
-        return list(self._last)
+    async def last(self) -> list[pb.SloStatus]:
+        """Every SLO as last evaluated, by whichever process evaluated it."""
+        stored = await asyncio.to_thread(read_result, self._counter.engine, SLO_STATUSES, pb.ListSlosResponse)
+        return list(stored.slos) if stored else []

@@ -21,17 +21,19 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Connection, Engine, String, create_engine, select, text
+from google.protobuf.message import Message
+from sqlalchemy import BigInteger, Connection, Engine, LargeBinary, String, create_engine, select, text
 from sqlalchemy.pool import NullPool
 from sqlmodel import Field, SQLModel
 
-from .storage import advisory_key
+from .storage import advisory_key, upsert
 
 log = logging.getLogger(__name__)
 
 Work = Callable[[], Coroutine[Any, Any, None]]
+M = TypeVar("M", bound=Message)
 
 
 class DutyLeaseRow(SQLModel, table=True):
@@ -45,6 +47,34 @@ class DutyLeaseRow(SQLModel, table=True):
 
 
 duty_leases = DutyLeaseRow.__table__
+
+
+class DutyResultRow(SQLModel, table=True):
+    """What a duty found last (a message, serialised), so that every process answers reads of it
+    alike: a standby has found nothing itself."""
+
+    __tablename__ = "duty_results"
+
+    name: str = Field(sa_type=String(128), primary_key=True)
+    payload: bytes = Field(sa_type=LargeBinary)
+    fencing_token: int | None = Field(default=None, sa_type=BigInteger)
+    """The hold that wrote it."""
+
+
+duty_results = DutyResultRow.__table__
+
+
+def store_result(conn: Connection, name: str, result: Message, fence: Fence | None) -> None:
+    """Inside the duty's write transaction (after its fence is checked): its latest result."""
+    row = {"name": name, "payload": result.SerializeToString(), "fencing_token": fence and fence.token}
+    upsert(conn, duty_results, [row], ["name"])
+
+
+def read_result(engine: Engine, name: str, message_type: type[M]) -> M | None:
+    """The duty's latest result, as whichever process held it stored it; None before the first."""
+    with engine.connect() as conn:
+        payload = conn.execute(select(duty_results.c.payload).where(duty_results.c.name == name)).scalar()
+    return None if payload is None else message_type.FromString(payload)
 
 _TAKE_TOKEN = text(
     "INSERT INTO duty_leases (duty, token, holder) VALUES (:duty, 1, :holder) "
