@@ -12,9 +12,10 @@ them in bulk.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from itertools import chain
+from itertools import accumulate, chain
+from operator import add
 from pathlib import Path
 from typing import NamedTuple
 
@@ -72,6 +73,13 @@ def frame_reports(payloads: Iterable[bytes]) -> bytes:
     """Serialised reports as a serialised PublishReportsRequest, without parsing them."""
     payloads = list(payloads)
     return b"".join(chain.from_iterable(zip(map(_frame, map(len, payloads)), payloads, strict=True)))
+
+
+def frame_offsets(payloads: Sequence[bytes]) -> list[int]:
+    """Where each report's entry starts in `frame_reports(payloads)`, then where the last ends: a
+    slice between two of them is those reports framed."""
+    sizes = list(map(len, payloads))
+    return list(accumulate(map(add, map(len, map(_frame, sizes)), sizes), initial=0))
 
 
 def unframe_reports(body: bytes) -> list[bytes]:

@@ -7,6 +7,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.outbox import frame_offsets
 from polytraders.sdk.outbox import frame_reports as request_body
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime.header_columns import BODIES, HEADER_FIELDS, read_header_columns
@@ -201,3 +202,25 @@ def test_a_kind_naming_another_body_than_the_one_set_is_never_read_as_valid() ->
     reports = [rpb.Report.FromString(payload)]
     assert reports[0].WhichOneof("body") == "settlement"
     assert to_incoming(reports, _request([payload])) is None
+
+
+def test_a_batch_read_off_its_wire_lends_the_relay_its_bytes_and_every_slice_is_framed_reports() -> None:
+    builder = ReportBuilder("alpha-bot", bot_class="strategy")
+    reports = [builder.observation(condition_id="0xab", token_id="1", trace_id=f"t-{i}") for i in range(4)]
+    reports.append(builder.decision(explanation="x" * 200, trace_id="t-4"))  # a length of two bytes
+    payloads = [r.SerializeToString(deterministic=True) for r in reports]
+    incoming = to_incoming(reports, _request(payloads))
+    assert incoming is not None and incoming.framed == request_body(payloads)
+    offsets = frame_offsets(payloads)
+    for start, end in [(0, 5), (0, 1), (1, 4), (4, 5)]:
+        assert incoming.framed[offsets[start] : offsets[end]] == request_body(payloads[start:end])
+    assert incoming.select([0, 2]).framed is None  # a batch cut by duplicates is framed afresh
+
+
+def test_a_batch_whose_payloads_are_not_its_wire_lends_nothing() -> None:
+    read_one_by_one = [PLAIN, TRICKY["a second header merged into the first"]]
+    incoming = to_incoming([rpb.Report.FromString(p) for p in read_one_by_one], _request(read_one_by_one))
+    assert incoming is not None and incoming.framed is None
+    kept_seven_years = ReportBuilder("alpha-bot").settlement(explanation="kept", retention=rpb.RETENTION_SEVEN_YEARS)
+    payloads = [kept_seven_years.SerializeToString()]
+    assert to_incoming([kept_seven_years], _request(payloads)).framed is None  # stored canonically, framed afresh

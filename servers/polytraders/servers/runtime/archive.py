@@ -115,13 +115,17 @@ class IncomingBatch:
     payloads: Sequence[bytes]
     corrects: Sequence[str]
     """For SEVEN_YEARS settlement records: the report_id of the record this one corrects."""
+    framed: bytes | None = None
+    """The payloads framed as one PublishReportsRequest (`frame_reports(payloads)`), when the batch
+    arrived exactly so: the broker relay sends slices of it instead of framing each report again."""
 
     def __len__(self) -> int:
         return len(self.report_ids)
 
     def select(self, indices: Sequence[int]) -> IncomingBatch:
         """Only the reports at `indices`, in that order."""
-        return IncomingBatch(*([getattr(self, f.name)[i] for i in indices] for f in fields(self)))
+        columns = (f.name for f in fields(self) if f.name != "framed")
+        return IncomingBatch(*([getattr(self, name)[i] for i in indices] for name in columns))
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,9 @@ class ReportArchive:
         self._sequencer_key: int | None = None
         self.writer = uuid.uuid4().hex
         """Who this archive is among the processes writing the database: its commits' NOTIFY says it."""
+        self.announce_commits = True
+        """Whether commits NOTIFY (wake the broker relay); off while this process leads the relay,
+        which hears of its own commits in memory."""
 
     @property
     def shared(self) -> bool:
@@ -440,11 +447,11 @@ class ReportArchive:
         sees every commit made before the lock was granted."""
         if self._sequencer_key is None:
             self._sequencer_key = advisory_key(SEQUENCER, conn)
-        channel = archive_channel(self._sequencer_key)
+        notify = f", pg_notify('{archive_channel(self._sequencer_key)}', '{self.writer}')" if self.announce_commits else ""
         cursor = conn.connection.cursor()
         try:
             cursor.execute(
-                f"SELECT pg_advisory_xact_lock({self._sequencer_key}), pg_notify('{channel}', '{self.writer}'); "
+                f"SELECT pg_advisory_xact_lock({self._sequencer_key}){notify}; "
                 f"SELECT coalesce(max(seq), 0) FROM {report_archive.name}; {_CREATE_STAGING}"
             )
             cursor.nextset()

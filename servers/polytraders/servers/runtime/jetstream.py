@@ -2,8 +2,9 @@
 
 Subjects make the topics real: `polytraders.reports.<kind>.<bot_slug>.<epoch>` (a `.` in a slug
 is written `%2E`). One relay for the whole database (a duty under `Leadership`) follows the
-archive, woken by every commit (PostgreSQL NOTIFY, sent by the archive's write transaction; its
-own process's commits come with their reports, which it sends on without reading them back) and
+archive, woken by every other process's commit (PostgreSQL NOTIFY, sent by the archive's write
+transaction; its own process's commits announce nothing while it leads: they come with their
+reports, which it sends on without reading them back) and
 at least every `poll_seconds`, and publishes each run of consecutive reports of one subject as one
 message: the reports framed as a `PublishReportsRequest` (byte for byte as archived), headers
 `Polytraders-Cursor` the first report's cursor and `Polytraders-Count` how many (so a process that
@@ -28,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from functools import lru_cache
-from itertools import chain, count, groupby
+from itertools import count, groupby
 from operator import sub
 from typing import NamedTuple
 
@@ -36,13 +37,14 @@ import nats
 import psycopg
 from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from sqlalchemy import BigInteger, Engine, String, select
 from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2
-from polytraders.sdk.outbox import frame_reports, unframe_reports
+from polytraders.sdk.outbox import frame_offsets, frame_reports, unframe_reports
 
 from .archive import SEQUENCER, ArchivedReport, ReportFilter, StoredBatch, topic_for
 from .bus import ReportBus
@@ -103,6 +105,9 @@ class JetStreamLink:
         self._max_age_seconds = max_age_seconds
         self._poll_seconds = poll_seconds
         self._nats: Nats | None = None
+        self._jetstream: JetStreamContext | None = None
+        """One context for the connection's life: each context subscribes an inbox of its own for
+        publish acknowledgements, so a context per publish would pile up subscriptions."""
         self._up = asyncio.Event()
         self._closed = asyncio.Event()
         self._said: bool | None = None
@@ -134,7 +139,7 @@ class JetStreamLink:
                 await self._set_down(f"cannot reach the report broker at {self._url}: {error}")
                 await asyncio.sleep(self._poll_seconds)
                 continue
-            self._nats = client
+            self._nats, self._jetstream = client, client.jetstream()
         await self._ensure_stream()
         if self._bus.archive.shared:  # reports other processes stored reach this one's subscribers
             await self._nats.subscribe(SUBJECTS, cb=self._received)
@@ -142,16 +147,15 @@ class JetStreamLink:
         await self._closed.wait()
 
     async def _ensure_stream(self) -> None:
-        assert self._nats is not None
+        assert self._jetstream is not None
         config = StreamConfig(
             name=STREAM, subjects=[SUBJECTS], retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
             discard=DiscardPolicy.OLD, max_age=self._max_age_seconds, duplicate_window=120.0,
         )  # fmt: skip
-        jetstream = self._nats.jetstream()
         try:
-            await jetstream.add_stream(config)
+            await self._jetstream.add_stream(config)
         except nats.js.errors.BadRequestError:  # exists with another config: ours wins
-            await jetstream.update_stream(config)
+            await self._jetstream.update_stream(config)
 
     async def _received(self, message: Msg) -> None:
         """Another process's relay sent these (the broker echoes none of this process's own)."""
@@ -169,6 +173,7 @@ class JetStreamLink:
         await self._up.wait()
         cursor = max(await asyncio.to_thread(self._stored_cursor), await self._streamed_cursor())
         listener = asyncio.get_running_loop().create_task(self._listen_for_commits())
+        self._bus.archive.announce_commits = False  # this process's own commits reach `stored`
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -176,38 +181,47 @@ class JetStreamLink:
                 self._wake.clear()
                 cursor = await self._relay_after(cursor)
         finally:
+            self._bus.archive.announce_commits = True
             listener.cancel()
 
     async def _relay_after(self, cursor: int) -> int:
+        sent_from_memory = False
         while True:
-            page = self._from_memory(cursor)
-            if page is None:
+            batches = self._from_memory(cursor)
+            if batches:
+                sent_from_memory = True
+                messages = [m for batch in batches for m in _batch_messages(batch)]
+                last = batches[-1].last_seq or cursor
+            elif sent_from_memory:  # what follows is not this process's: a wake or the poll reads it
+                return cursor
+            else:
                 read = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), _PAGE)
                 if not read:
                     return cursor
                 self._bus.deliver(read[0].seq, read[-1].seq, read)  # the broker echoes none to this process
                 page = _Page(*zip(*read, strict=True))
+                messages = list(_messages(page.seqs, page.report_ids, page.kinds, page.bot_slugs, page.epochs,
+                                          page.payloads))  # fmt: skip
+                last = page.seqs[-1]
             await self._up.wait()
             try:
-                await self._publish(page)
+                await self._publish(messages)
             except Exception as error:  # noqa: BLE001 - the broker went away mid-page: again when back
                 await self._set_down(f"the report broker refused or lost a page: {error}")
                 await asyncio.sleep(self._poll_seconds)
                 continue
-            cursor = page.seqs[-1]
+            cursor = last
             if time.monotonic() - self._cursor_stored_at >= self._poll_seconds:
                 await asyncio.to_thread(self._store_cursor, cursor)
                 self._cursor_stored_at = time.monotonic()
-            if len(page.seqs) < _PAGE:
+            if not batches and len(read) < _PAGE:
                 return cursor
 
-    def _from_memory(self, cursor: int) -> _Page | None:
-        """What this process stored right after `cursor`, as committed (up to a page); None when
-        the next report is not among them (another process stored it, or it is older)."""
+    def _from_memory(self, cursor: int) -> list[StoredBatch]:
+        """What this process stored right after `cursor`, as committed (whole batches, up to about
+        a page); none when the next report is not among them (another process stored it, or it is older)."""
         while self._recent and (self._recent[0].last_seq or 0) <= cursor:
             self._recent.popleft()
-        if not self._recent or self._recent[0].first_seq != cursor + 1:
-            return None
         batches: list[StoredBatch] = []
         size = 0
         for batch in self._recent:
@@ -215,15 +229,13 @@ class JetStreamLink:
                 break
             batches.append(batch)
             size += len(batch.reports)
-        columns = (list(chain.from_iterable(getattr(b.reports, name) for b in batches)) for name in _COLUMNS)
-        # pages as the archive's: the same messages, should they be sent again
-        return _Page(range(cursor + 1, cursor + 1 + min(size, _PAGE)), *(c[:_PAGE] for c in columns))
+        return batches
 
     async def _streamed_cursor(self) -> int:
         """The cursor of the last report on the stream (asked until the broker answers): the relay
         stores its own cursor only now and then, so where to go on is read off the stream."""
-        assert self._nats is not None
-        jetstream = self._nats.jetstream()
+        assert self._jetstream is not None
+        jetstream = self._jetstream
         while True:
             try:
                 state = (await jetstream.stream_info(STREAM)).state
@@ -239,15 +251,12 @@ class JetStreamLink:
         first = int((last.headers or {}).get(CURSOR_HEADER, "0"))
         return first + len(unframe_reports(last.data or b"")) - 1 if first else 0
 
-    async def _publish(self, page: _Page) -> None:
-        assert self._nats is not None
-        jetstream = self._nats.jetstream()
+    async def _publish(self, messages: Sequence[_Message]) -> None:
+        assert self._jetstream is not None
         acks = []
-        for subject, start, end in _runs(page):
-            first, count = page.seqs[start], end - start
-            headers = {CURSOR_HEADER: str(first), COUNT_HEADER: str(count),
-                       "Nats-Msg-Id": f"{page.report_ids[start]}:{count}"}  # fmt: skip
-            acks.append(await jetstream.publish_async(subject, frame_reports(page.payloads[start:end]), headers=headers))
+        for m in messages:
+            headers = {CURSOR_HEADER: str(m.first), COUNT_HEADER: str(m.count), "Nats-Msg-Id": f"{m.report_id}:{m.count}"}
+            acks.append(await self._jetstream.publish_async(m.subject, m.body, headers=headers))
         await asyncio.wait_for(asyncio.gather(*acks), timeout=10)
 
     def _stored_cursor(self) -> int:
@@ -272,7 +281,7 @@ class JetStreamLink:
                     await conn.execute(f"LISTEN {archive_channel(lock_key(SEQUENCER, str(schema)))}")
                     self._wake.set()  # anything committed before we listened
                     async for notice in conn.notifies():
-                        if notice.payload != self._bus.archive.writer:
+                        if notice.payload != self._bus.archive.writer:  # one sent before this led
                             self._wake.set()
             except Exception:  # noqa: BLE001 - polling covers the gap until we listen again
                 log.warning("listening for archive commits failed; polling meanwhile", exc_info=True)
@@ -310,7 +319,7 @@ class JetStreamLink:
 
 
 class _Page(NamedTuple):
-    """Consecutive archived reports, a column per field: what the relay sends at a time."""
+    """Archived reports read back, a column per field."""
 
     seqs: Sequence[int]
     report_ids: Sequence[str]
@@ -321,16 +330,47 @@ class _Page(NamedTuple):
     payloads: Sequence[bytes]
 
 
-_COLUMNS = _Page._fields[1:]
-"""The page's columns as an `IncomingBatch` names them (its seqs are counted from `first_seq`)."""
+class _Message(NamedTuple):
+    """A run of consecutive reports of one subject, as the broker gets it."""
+
+    subject: str
+    first: int
+    """The cursor of its first report."""
+    count: int
+    report_id: str
+    """Its first report's id: with `count`, what the stream dedupes a resend by."""
+    body: bytes
 
 
-def _runs(page: _Page) -> Iterator[tuple[str, int, int]]:
-    """The page cut into runs of consecutive cursors that share a subject, in cursor order: each
-    run's subject and its [start, end) in the page. Grouped over the columns (in C), not per report."""
+def _batch_messages(batch: StoredBatch) -> Iterator[_Message]:
+    r = batch.reports
+    seqs = range(batch.first_seq, batch.first_seq + len(r))
+    return _messages(seqs, r.report_ids, r.kinds, r.bot_slugs, r.epochs, r.payloads, r.framed)
+
+
+def _messages(
+    seqs: Sequence[int],
+    report_ids: Sequence[str],
+    kinds: Sequence[int],
+    bot_slugs: Sequence[str],
+    epochs: Sequence[int],
+    payloads: Sequence[bytes],
+    framed: bytes | None = None,
+) -> Iterator[_Message]:
+    """The reports cut into runs of consecutive cursors that share a subject, in cursor order, one
+    message each. Grouped over the columns (in C), not per report; a batch that arrived framed
+    lends its bytes, sliced, rather than being framed again."""
+    offsets: list[int] = []
     start = 0
-    gaps = map(sub, page.seqs, count())  # constant along consecutive cursors
-    for (kind, bot_slug, epoch, _), run in groupby(zip(page.kinds, page.bot_slugs, page.epochs, gaps, strict=True)):
+    gaps = map(sub, seqs, count())  # constant along consecutive cursors
+    for (kind, bot_slug, epoch, _), run in groupby(zip(kinds, bot_slugs, epochs, gaps, strict=True)):
         end = start + len(list(run))
-        yield _subject(kind, bot_slug, epoch), start, end
+        if framed is None:
+            body = frame_reports(payloads[start:end])
+        elif start == 0 and end == len(payloads):
+            body = framed
+        else:
+            offsets = offsets or frame_offsets(payloads)
+            body = framed[offsets[start] : offsets[end]]
+        yield _Message(_subject(kind, bot_slug, epoch), seqs[start], end - start, report_ids[start], body)
         start = end

@@ -69,6 +69,7 @@ def to_incoming(
     if request is not None:
         reports = request.message.reports  # the very reports the columns were read from
     columns = read_header_columns(request) if request is not None else None
+    columns_from_wire = columns is not None  # the request's bytes are then its reports framed, and only that
     if columns is None:
         columns = _read_each_header(reports, published_reports(request.wire) if request is not None else None)
     ids, kinds, slugs, epochs, modes, retentions, produced, payloads = columns
@@ -90,12 +91,14 @@ def to_incoming(
         ]
         if any(c and not REPORT_ID.fullmatch(c) for c in corrects):
             return None
+    framed = request.wire if request is not None and columns_from_wire else None
     if _SEVEN_YEARS in retentions:  # the compliance ledger keeps exactly what was validated, canonically
         payloads = [
             r.SerializeToString(deterministic=True) if kept == _SEVEN_YEARS else payload
             for r, kept, payload in zip(reports, retentions, payloads, strict=True)
         ]
-    return IncomingBatch(ids, kinds, slugs, epochs, modes, retentions, produced, payloads, corrects)
+        framed = None
+    return IncomingBatch(ids, kinds, slugs, epochs, modes, retentions, produced, payloads, corrects, framed)
 
 
 def _read_each_header(reports: Sequence[reports_pb2.Report], payloads: list[bytes] | None) -> HeaderColumns:

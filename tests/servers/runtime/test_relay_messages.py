@@ -1,0 +1,48 @@
+"""The relay's broker messages: runs of one subject, the same bytes whichever way they are framed."""
+
+from __future__ import annotations
+
+from polytraders.governance.v1 import report_bus_pb2 as pb
+from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.outbox import frame_reports, unframe_reports
+from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.runtime.archive import StoredBatch
+from polytraders.servers.runtime.jetstream import _batch_messages
+from polytraders.servers.runtime.report_validation import to_incoming
+from polytraders.servers.runtime.requests import WireRequest
+
+
+def _batch() -> list[rpb.Report]:
+    alpha, beta = ReportBuilder("alpha-bot", bot_class="strategy"), ReportBuilder("beta-bot", bot_class="strategy")
+    return [
+        alpha.observation(condition_id="0xab", token_id="1"),
+        alpha.observation(condition_id="0xab", token_id="2"),
+        alpha.decision(explanation="x" * 300),
+        beta.decision(explanation="y"),
+        beta.decision(explanation="z"),
+        alpha.decision(explanation="w"),
+    ]
+
+
+def test_a_batch_that_lends_its_bytes_is_sent_as_one_framed_afresh_would_be() -> None:
+    reports = _batch()
+    payloads = [r.SerializeToString(deterministic=True) for r in reports]
+    wire = frame_reports(payloads)
+    lent = to_incoming(reports, WireRequest(pb.PublishReportsRequest.FromString(wire), wire))
+    afresh = to_incoming(reports)
+    assert lent is not None and lent.framed is not None and afresh is not None and afresh.framed is None
+    sent = [list(_batch_messages(StoredBatch(41, batch, 0))) for batch in (lent, afresh)]
+    assert sent[0] == sent[1]
+    assert [(m.first, m.count) for m in sent[0]] == [(41, 2), (43, 1), (44, 2), (46, 1)]
+    assert [m.subject.split(".")[3] for m in sent[0]] == ["alpha-bot", "alpha-bot", "beta-bot", "alpha-bot"]
+    assert [p for m in sent[0] for p in unframe_reports(m.body)] == payloads
+
+
+def test_a_batch_of_one_subject_goes_as_the_bytes_it_came_in() -> None:
+    alpha = ReportBuilder("alpha-bot", bot_class="strategy")
+    reports = [alpha.observation(condition_id="0xab", token_id=str(i)) for i in range(3)]
+    wire = frame_reports([r.SerializeToString(deterministic=True) for r in reports])
+    lent = to_incoming(reports, WireRequest(pb.PublishReportsRequest.FromString(wire), wire))
+    assert lent is not None
+    (message,) = _batch_messages(StoredBatch(7, lent, 0))
+    assert (message.first, message.count, message.body) == (7, 3, wire)
