@@ -4,7 +4,8 @@ In `make test` the target is an in-process mesh (once per storage backend). Run 
 deploy with `polytraders-gov contract-test TARGET --token ... [--auditor-token ...]
 [--bot-token ... --bot-slug ...]`, TARGET one HOST:PORT or a service map
 ("reports=HOST:PORT;lifecycle=HOST:PORT,HOST:PORT;default=HOST:PORT": each RPC goes to the
-group serving it); cases needing a token that was not given are skipped.
+group serving it); cases needing a token that was not given are skipped, and so, against one
+process of a split mesh, are the cases of groups it does not run (it is asked which it runs).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from polytraders.governance.v1 import report_bus_pb2, report_bus_pb2_grpc
+from polytraders.governance.v1 import mesh_pb2, mesh_pb2_grpc, report_bus_pb2, report_bus_pb2_grpc
 from polytraders.reports.v1 import reports_pb2
 from polytraders.sdk.report_builders import ReportBuilder
-from polytraders.sdk.service_map import RoutedChannel, ServiceMap
+from polytraders.sdk.service_map import DEFAULT, RoutedChannel, ServiceMap, group_of_service
 from tests.conftest import BACKENDS, start_mesh, url_for_backend
 
 DEADLINE = 10.0
@@ -35,6 +36,18 @@ class Target:
     channel: grpc.Channel | RoutedChannel
     archive_size: Callable[[], int] | None = None
     """Rows in the archive, when the target runs in this process (None for a deploy)."""
+    groups: frozenset[str] | None = None
+    """The groups the one process targeted says it runs; None when every group is reachable (an
+    in-process mesh, or a service map)."""
+
+    def serves(self, service: str) -> bool:
+        return self.groups is None or group_of_service(service) in self.groups
+
+    def require(self, *services: str) -> None:
+        """Skip unless the target serves every one of `services` (one process of a split mesh serves its groups')."""
+        missing = [service for service in services if not self.serves(service)]
+        if missing:
+            pytest.skip(f"{', '.join(missing)} not served at {self.address}: its group runs in another process")
 
     def metadata(self, role: str | None) -> list[tuple[str, str]]:
         if role is None:
@@ -95,7 +108,27 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     try:
         with RoutedChannel(ServiceMap.parse(address)) if EXTERNAL else grpc.insecure_channel(address) as channel:
             size = mesh.mesh.parts.bus.archive.count if mesh else None
-            yield Target(ServiceMap.parse(address).channel_target("reports"), tokens, bot_slug, channel, size)
+            one_process = EXTERNAL and list(ServiceMap.parse(address).targets) == [DEFAULT]
+            groups = _groups(channel, tokens) if one_process else None
+            yield Target(ServiceMap.parse(address).channel_target("reports"), tokens, bot_slug, channel, size, groups)
     finally:
         if mesh is not None:
             mesh.stop()
+
+
+def _groups(channel: RoutedChannel, tokens: dict[str, str]) -> frozenset[str] | None:
+    """What one process says it runs (every group is assumed without a token to ask with)."""
+    token = tokens.get("auditor") or tokens.get("operator")
+    if token is None:
+        return None
+    stub = mesh_pb2_grpc.MeshServiceStub(channel)
+    described = stub.DescribeProcess(mesh_pb2.DescribeProcessRequest(), metadata=[("authorization", f"Bearer {token}")],
+                                     timeout=DEADLINE)  # fmt: skip
+    return frozenset(described.groups)
+
+
+@pytest.fixture(autouse=True)
+def _served_by_the_target(request: pytest.FixtureRequest, target: Target) -> None:
+    """A contract module's cases run where its `SERVES` services are served (all, but for one
+    process of a split mesh)."""
+    target.require(*getattr(request.module, "SERVES", ()))

@@ -17,6 +17,9 @@ from polytraders.governance.v1 import attribution_pb2_grpc as pb_grpc
 from .conftest import DEADLINE, Target
 from .rpc import violations
 
+SERVES = ("polytraders.governance.v1.BuilderAttributionService", "polytraders.governance.v1.AttributionRevenueService")
+"""The services these cases call (one process of a split mesh may serve none of them)."""
+
 
 def _window(start: int, end: int) -> pb.ReconcileRequest:
     request = pb.ReconcileRequest()

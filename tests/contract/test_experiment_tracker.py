@@ -14,6 +14,9 @@ from .conftest import DEADLINE, Target
 from .rpc import violations
 from .test_strategy_registry import _register
 
+SERVES = ("polytraders.governance.v1.ExperimentTrackerService",)
+"""The services these cases call (one process of a split mesh may serve none of them)."""
+
 
 def _tracker(target: Target) -> pb_grpc.ExperimentTrackerServiceStub:
     return pb_grpc.ExperimentTrackerServiceStub(target.channel)

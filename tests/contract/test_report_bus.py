@@ -16,6 +16,9 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from .conftest import DEADLINE, Target
 from .rpc import violations
 
+SERVES = ("polytraders.governance.v1.ReportBusService",)
+"""The services these cases call (one process of a split mesh may serve none of them)."""
+
 
 def _take(stream, count: int) -> list[pb.SubscribeReportsResponse]:  # type: ignore[no-untyped-def]
     items = list(itertools.islice(stream, count))

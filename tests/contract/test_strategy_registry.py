@@ -13,6 +13,9 @@ from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
 from .conftest import DEADLINE, Target
 from .rpc import violations
 
+SERVES = ("polytraders.governance.v1.StrategyRegistryService",)
+"""The services these cases call (one process of a split mesh may serve none of them)."""
+
 
 def _registry(target: Target) -> pb_grpc.StrategyRegistryServiceStub:
     return pb_grpc.StrategyRegistryServiceStub(target.channel)

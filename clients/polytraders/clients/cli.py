@@ -414,7 +414,7 @@ def cmd_contract_test(args: argparse.Namespace) -> int:
     ):
         if value:
             env[f"POLYTRADERS_CONTRACT_{name}"] = value
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", str(suite)]
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-rs", "-p", "no:cacheprovider", str(suite)]
     return subprocess.call(command, env=env, cwd=suite.parents[1])
 
 

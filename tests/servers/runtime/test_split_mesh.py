@@ -1,5 +1,6 @@
-"""Groups as their own processes on one PostgreSQL database and one JetStream: an operator action
-on any process reaches the user-activity ledger once, the SLOs count every process's calls, cron
+"""Groups as their own processes, and full replicas, on one PostgreSQL database and one JetStream:
+an operator action on any process reaches the user-activity ledger once, the SLOs count every
+process's calls, a standby answers reads of the leaders' duties as they would, cron
 runs other groups' commands on the processes that serve them (through the service map), a
 registry change made through one replica is what every other replica reads, and the SDK balances
 over replicas, leaving out one that stops."""
@@ -119,6 +120,31 @@ def test_a_three_process_split_keeps_the_compliance_record_and_the_slos_whole(
     assert all(detail.endswith("(run by the lifecycle group's process)") for detail in paused if detail), paused
 
 
+def test_two_full_replicas_record_each_operator_action_once_and_count_every_call(
+    postgres_url: str, broker: NatsServer, tmp_path: Path
+) -> None:
+    config = _config(tmp_path)
+    first, second = GovernanceProcess.start_together([_serve(postgres_url, broker, config) for _ in range(2)])
+    try:
+        with (
+            Governance(first.address, token=OPERATOR, bot_slug="console") as one,
+            Governance(second.address, token=OPERATOR, bot_slug="console") as other,
+        ):
+            one.registry.register("twice", owner="alpha", version="1")
+            until(lambda: _stage(other, "twice") == lpb.STAGE_SPEC, "the other replica knows the strategy", 5)
+            other.registry.promote("twice", lpb.STAGE_BACKTEST, "backtest it")
+            until(lambda: len(one.activity.list(user="dev-operator")) >= 2, "both actions reach the ledger")
+            for gov in (one, other):  # ten calls served by each replica
+                for _ in range(10):
+                    gov.reports.publish_now([gov.builder.operations(component="probe", explanation="counted")])
+            until(lambda: _slos(first.address)["report-bus-availability"].total >= 20, "the SLOs count both")
+            recorded = [sorted((a.action, a.target) for a in gov.activity.list(user="dev-operator")) for gov in (one, other)]
+    finally:
+        for process in (first, second):
+            process.stop()
+    assert recorded[0] == recorded[1] == [("PromoteStrategy", "twice"), ("RegisterStrategy", "twice")]
+
+
 def test_a_registry_change_on_one_replica_is_read_on_the_other(
     postgres_url: str, broker: NatsServer, tmp_path: Path
 ) -> None:
@@ -206,7 +232,7 @@ def _stage(gov: Governance, slug: str) -> int:
         return -1
 
 
-def test_the_contract_suite_passes_against_a_split_mesh_through_its_service_map(
+def test_the_contract_suite_passes_against_a_split_mesh_through_its_service_map_and_on_each_process(
     postgres_url: str, broker: NatsServer, tmp_path: Path
 ) -> None:
     ports = [free_port() for _ in range(3)]
@@ -218,15 +244,22 @@ def test_the_contract_suite_passes_against_a_split_mesh_through_its_service_map(
         _serve(postgres_url, broker, config, "lifecycle", port=ports[1]),
         _serve(postgres_url, broker, config, "ledger", "operations", "attribution", port=ports[2]),
     ])  # fmt: skip
-    try:
-        service_map = ";".join(f"{group}={address}" for group, address in targets.items())
-        run = subprocess.run(
-            [CLI, "contract-test", service_map, "--token", OPERATOR, "--auditor-token", "dev-auditor-token",
-             "--bot-token", "dev-bot-token", "--bot-slug", "demo-bot"],
-            capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
+    service_map = ";".join(f"{group}={address}" for group, address in targets.items())
+    try:  # through the map, then each process alone (for the groups it runs)
+        runs = {
+            target: subprocess.run(
+                [CLI, "contract-test", target, "--token", OPERATOR, "--auditor-token", "dev-auditor-token",
+                 "--bot-token", "dev-bot-token", "--bot-slug", "demo-bot"],
+                capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            for target in [service_map, *(process.address for process in processes)]
+        }
     finally:
         for process in processes:
             process.stop()
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert " passed" in run.stdout and " failed" not in run.stdout, run.stdout[-1000:]
+    for target, run in runs.items():
+        assert run.returncode == 0, target + "\n" + run.stdout[-3000:] + run.stderr[-2000:]
+        assert " passed" in run.stdout and " failed" not in run.stdout, target + "\n" + run.stdout[-1000:]
+    # each process alone leaves out the cases of the groups it does not run, and only those
+    skipped = {target: run.stdout.count("its group runs in another process") for target, run in runs.items()}
+    assert skipped[service_map] == 0 and all(skipped[p.address] > 0 for p in processes), skipped
