@@ -221,6 +221,10 @@ def test_a_batch_whose_payloads_are_not_its_wire_lends_nothing() -> None:
     read_one_by_one = [PLAIN, TRICKY["a second header merged into the first"]]
     incoming = to_incoming([rpb.Report.FromString(p) for p in read_one_by_one], _request(read_one_by_one))
     assert incoming is not None and incoming.framed is None
+    with_unknown_fields = request_body([PLAIN]) + b"\x12\x01a"  # a field the request does not define, kept by the parser
+    request = WireRequest(pb.PublishReportsRequest.FromString(with_unknown_fields), with_unknown_fields)
+    incoming = to_incoming(list(request.message.reports), request)
+    assert incoming is not None and incoming.payloads == [PLAIN] and incoming.framed is None
     kept_seven_years = ReportBuilder("alpha-bot").settlement(explanation="kept", retention=rpb.RETENTION_SEVEN_YEARS)
     payloads = [kept_seven_years.SerializeToString()]
     assert to_incoming([kept_seven_years], _request(payloads)).framed is None  # stored canonically, framed afresh

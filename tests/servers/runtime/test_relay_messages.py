@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.outbox import frame_reports, unframe_reports
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.runtime import jetstream
 from polytraders.servers.runtime.archive import StoredBatch
 from polytraders.servers.runtime.jetstream import _batch_messages
 from polytraders.servers.runtime.report_validation import to_incoming
@@ -46,3 +49,25 @@ def test_a_batch_of_one_subject_goes_as_the_bytes_it_came_in() -> None:
     assert lent is not None
     (message,) = _batch_messages(StoredBatch(7, lent, 0))
     assert (message.first, message.count, message.body) == (7, 3, wire)
+
+
+def test_a_page_sent_from_memory_is_the_page_the_archive_would_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of one subject span batches, and a page ends inside one: so a page the relay sends
+    again after reading it back goes as the same messages (the stream drops them by id)."""
+    monkeypatch.setattr(jetstream, "_PAGE", 8)
+    reports = _batch()
+    alpha = ReportBuilder("alpha-bot", bot_class="strategy")
+    cuts = [reports[:2], [*reports[2:], alpha.decision(explanation="v")], [alpha.decision(explanation="u"), alpha.decision(explanation="t")]]
+    batches, first = [], 10
+    for cut in cuts:
+        wire = frame_reports([r.SerializeToString(deterministic=True) for r in cut])
+        incoming = to_incoming(cut, WireRequest(pb.PublishReportsRequest.FromString(wire), wire))
+        assert incoming is not None and incoming.framed is not None
+        batches.append(StoredBatch(first, incoming, 0))
+        first += len(cut)
+    columns = [[value for b in batches for value in getattr(b.reports, name)] for name in
+               ("report_ids", "kinds", "bot_slugs", "epochs", "payloads")]  # fmt: skip
+    seqs = range(10, 10 + len(columns[0]))[:8]
+    from_archive = list(jetstream._messages(seqs, *(column[:8] for column in columns)))
+    assert jetstream._memory_page(batches) == from_archive
+    assert [(m.first, m.count) for m in from_archive] == [(10, 2), (12, 1), (13, 2), (15, 3)]  # 15-17 spans two

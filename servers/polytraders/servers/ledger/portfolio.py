@@ -169,8 +169,6 @@ class PortfolioSync:
         self._pause = pause
         self._views: dict[str, _BotView] = defaultdict(_BotView)
         self._cycles = 0
-        self._numbered: tuple[Fence | None] | None = None
-        """The hold the cycle count was last read from the store under."""
         self._lock = asyncio.Lock()
         self._bots = frozenset(a.bot_slug for a in self._accounts)
         self._caught_up = asyncio.Event()
@@ -258,11 +256,9 @@ class PortfolioSync:
         await self._caught_up.wait()
         async with self._lock:
             fence = current_fence()
-            if self._numbered != (fence,):  # a new hold: cycles count on from the last one stored
-                stored = await asyncio.to_thread(read_result, self._engine, SYNC_CYCLE, pb.SyncCycle)
-                self._cycles = max(self._cycles, stored.cycle if stored else 0)
-                self._numbered = (fence,)
-            self._cycles += 1
+            # cycles count on from the last one stored, whichever process ran it (SyncNow runs anywhere)
+            stored = await asyncio.to_thread(read_result, self._engine, SYNC_CYCLE, pb.SyncCycle)
+            self._cycles = max(self._cycles, stored.cycle if stored else 0) + 1
             result = pb.SyncCycle(
                 cycle=self._cycles, at=to_timestamp(self._clock.now()), accounts=len(self._accounts)
             )

@@ -208,7 +208,10 @@ class HealthHeartbeat:
         return fleet
 
     def _show(self, fleet: pb.FleetHealth) -> None:
-        """Make `fleet` what reads answer and what watchers get next."""
+        """Make `fleet` what reads answer and what watchers get next, unless a later sweep is
+        shown already (read back meanwhile, or swept by a newer leader)."""
+        if fleet.sweep <= self._last.sweep:
+            return
         self._last = fleet
         for queue in self._watchers:
             _offer_latest(queue, fleet)
@@ -217,15 +220,22 @@ class HealthHeartbeat:
         """Sweeps led by another process, live: each one's report brings the fleet it stored to
         this process's reads and watchers (a standby sweeps nothing itself)."""
         sweeps = ReportFilter(kinds=frozenset({rpb.REPORT_KIND_OPERATIONS}), bot_slugs=frozenset({COMPONENT}))
+
+        async def show_stored() -> None:
+            try:
+                await self._show_stored()
+            except Exception:  # noqa: BLE001 - the follower goes on: the next sweep's report reads it again
+                log.warning("reading the last sweep failed", exc_info=True)
+
         async with aclosing(bus.subscribe(sweeps, live_only=True)) as reports:
-            await self._show_stored()  # what was swept before this process listened
+            await show_stored()  # what was swept before this process listened
             async for archived in reports:
                 if rpb.Report.FromString(archived.payload).operations.component == SWEEP:
-                    await self._show_stored()
+                    await show_stored()
 
     async def _show_stored(self) -> None:
         stored = await asyncio.to_thread(read_result, self._engine, FLEET_HEALTH, pb.FleetHealth)
-        if stored is not None and stored.sweep > self._last.sweep:  # not one this process showed already
+        if stored is not None:
             self._show(stored)
 
     def _restore(self) -> None:

@@ -95,6 +95,14 @@ def evaluate(
     return status
 
 
+def _key(status: pb.SloStatus, alert: pb.BurnRateAlert) -> tuple[str, str, int]:
+    return status.name, alert.severity, alert.long_window_seconds
+
+
+def _firing(statuses: Sequence[pb.SloStatus]) -> set[tuple[str, str, int]]:
+    return {_key(status, alert) for status in statuses for alert in status.alerts if alert.firing}
+
+
 class SlaMonitor:
     def __init__(self, counter: SloCounter, reporter: GovernanceReporter, alerts: AlertSink) -> None:
         self.slos = counter.slos
@@ -104,6 +112,8 @@ class SlaMonitor:
         self._alerts = alerts
         self._minutes: dict[str, dict[int, tuple[int, int]]] = {slo.name: {} for slo in self.slos}
         self._firing: set[tuple[str, str, int]] = set()
+        self._restored: tuple[Fence | None] | None = None
+        """The hold `_firing` was last read from the stored evaluation under."""
         self._recorded_hour: int | None = None
         self._evaluating = asyncio.Lock()
 
@@ -130,18 +140,19 @@ class SlaMonitor:
             return await self._evaluate()
 
     async def _evaluate(self) -> list[pb.SloStatus]:
-        now = self._clock.now()
+        now, fence = self._clock.now(), current_fence()
+        if self._restored != (fence,):  # a new hold: what fires is what the last evaluation stored
+            stored = await asyncio.to_thread(read_result, self._counter.engine, SLO_STATUSES, pb.ListSlosResponse)
+            self._firing = _firing(stored.slos) if stored else set()
+            self._restored = (fence,)
         await self._counter.flush()  # this process's own counts; the others add theirs as often
         await asyncio.to_thread(self._read, now)
         statuses = [evaluate(slo, self._minutes[slo.name], now) for slo in self.slos]
-        changes = []
-        for status in statuses:
-            for alert in status.alerts:
-                key = (status.name, alert.severity, alert.long_window_seconds)
-                if alert.firing != (key in self._firing):
-                    (self._firing.add if alert.firing else self._firing.discard)(key)
-                    changes.append((status, alert))
-        await asyncio.to_thread(self._store, statuses, current_fence())
+        firing = _firing(statuses)
+        changes = [(status, alert) for status in statuses for alert in status.alerts
+                   if (_key(status, alert) in firing) != (_key(status, alert) in self._firing)]  # fmt: skip
+        await asyncio.to_thread(self._store, statuses, fence)  # stored first: a failed store alerts nothing yet
+        self._firing = firing
         for status, alert in changes:
             await self._alert(status, alert)
         hour = int(now.timestamp()) // 3600

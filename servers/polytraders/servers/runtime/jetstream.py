@@ -190,8 +190,8 @@ class JetStreamLink:
             batches = self._from_memory(cursor)
             if batches:
                 sent_from_memory = True
-                messages = [m for batch in batches for m in _batch_messages(batch)]
-                last = batches[-1].last_seq or cursor
+                messages = _memory_page(batches)
+                last = messages[-1].first + messages[-1].count - 1
             elif sent_from_memory:  # what follows is not this process's: a wake or the poll reads it
                 return cursor
             else:
@@ -342,9 +342,30 @@ class _Message(NamedTuple):
     body: bytes
 
 
-def _batch_messages(batch: StoredBatch) -> Iterator[_Message]:
+def _memory_page(batches: Sequence[StoredBatch]) -> list[_Message]:
+    """The messages of the first `_PAGE` reports of consecutive `batches`, as the archive's page of
+    them makes them: a run of one subject spans batches (its body joins their slices), so a page
+    sent again from the archive goes as the same messages, which the stream then drops."""
+    messages: list[_Message] = []
+    room = _PAGE
+    for batch in batches:
+        taken = min(len(batch.reports), room)
+        room -= taken
+        for message in _batch_messages(batch, taken):
+            last = messages[-1] if messages else None
+            if last is not None and last.subject == message.subject and last.first + last.count == message.first:
+                messages[-1] = last._replace(count=last.count + message.count, body=last.body + message.body)
+            else:
+                messages.append(message)
+        if not room:
+            break
+    return messages
+
+
+def _batch_messages(batch: StoredBatch, taken: int | None = None) -> Iterator[_Message]:
+    """The messages of a stored batch's first `taken` reports (all, by default)."""
     r = batch.reports
-    seqs = range(batch.first_seq, batch.first_seq + len(r))
+    seqs = range(batch.first_seq, batch.first_seq + (len(r) if taken is None else taken))
     return _messages(seqs, r.report_ids, r.kinds, r.bot_slugs, r.epochs, r.payloads, r.framed)
 
 
@@ -363,7 +384,8 @@ def _messages(
     offsets: list[int] = []
     start = 0
     gaps = map(sub, seqs, count())  # constant along consecutive cursors
-    for (kind, bot_slug, epoch, _), run in groupby(zip(kinds, bot_slugs, epochs, gaps, strict=True)):
+    # `seqs` may stop short of the other columns (a page ending inside a batch): zip stops with it
+    for (kind, bot_slug, epoch, _), run in groupby(zip(kinds, bot_slugs, epochs, gaps, strict=False)):
         end = start + len(list(run))
         if framed is None:
             body = frame_reports(payloads[start:end])
