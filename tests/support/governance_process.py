@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from polytraders.governance.v1 import mesh_pb2, mesh_pb2_grpc
 from tests.conftest import DEV_TOKENS, REPO
 
 CLI = str(Path(sys.executable).parent / "polytraders-gov")
@@ -78,10 +79,20 @@ class GovernanceProcess:
                     raise RuntimeError(f"governance on {self.address} exited with {self.process.returncode} before serving")
                 try:
                     if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                        self._check_identity(channel)
                         return
                 except grpc.RpcError:
                     time.sleep(0.05)
         raise TimeoutError(f"governance did not come up on {self.address}")
+
+    def _check_identity(self, channel: grpc.Channel) -> None:
+        """The process answering is the one started here, not another listening on the port."""
+        assert self.process is not None
+        described = mesh_pb2_grpc.MeshServiceStub(channel).DescribeProcess(
+            mesh_pb2.DescribeProcessRequest(), metadata=[("authorization", "Bearer dev-auditor-token")], timeout=5
+        )
+        if not described.holder.endswith(f":{self.process.pid}"):
+            raise RuntimeError(f"{self.address} is answered by {described.holder}, not by pid {self.process.pid}")
 
     def kill(self) -> None:
         """SIGKILL: no drain, no goodbye."""
