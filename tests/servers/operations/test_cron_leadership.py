@@ -5,15 +5,17 @@ a deposed leader's late writes are refused by its fencing token."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
 from polytraders.governance.v1 import operations_pb2 as pb
@@ -21,7 +23,10 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.servers.operations.cron import DUTY, cron_dispatches
 from polytraders.servers.operations.heartbeat import fleet_bot_states
 from polytraders.servers.runtime.archive import report_archive
+from polytraders.servers.runtime.leadership import Leadership, duty_leases
 from polytraders.servers.runtime.storage import lock_key
+from tests.servers.operations.support import Desk, desk_on
+from tests.servers.operations.test_cron import Calls, manifest, runner
 from tests.support.governance_process import GovernanceProcess, free_port
 from tests.support.mesh_processes import leads, rows, until
 
@@ -177,3 +182,45 @@ def test_a_leader_cut_off_from_the_database_is_deposed_by_its_stale_fencing_toke
     assert tokens == [first_token] * handed_over + [first_token + 1] * (len(tokens) - handed_over), (
         "a row of the deposed hold was written after the new leader's"
     )
+
+
+def test_a_new_leader_interrupts_what_gone_processes_left_running_and_lets_a_live_standby_finish(
+    postgres_url: str,
+) -> None:
+    """A TriggerNow on a standby carries no fencing token, only its process: a leader taking over
+    meanwhile interrupts what earlier holds and dead processes left, not the standby's live run."""
+    d = cron_dispatches
+    slow = manifest(("slow", "0 0 1 1 *", "governance:slow", 60))
+
+    def row(dispatch_id: str, token: int | None, holder: str) -> dict[str, object]:
+        return {"dispatch_id": dispatch_id, "task": "slow", "scheduled_us": 1, "started_us": None, "finished_us": None,
+                "outcome": pb.DISPATCH_OUTCOME_RUNNING, "detail": "", "triggered_by": "operator",
+                "fencing_token": token, "holder": holder}  # fmt: skip
+
+    async def scenario(desk: Desk) -> tuple[dict[str, int], dict[str, int], int]:
+        leadership = Leadership(desk.engine, retry_seconds=0.05)
+        await asyncio.to_thread(leadership.announce)  # this process lives: its manual runs are its own to end
+        with desk.engine.begin() as conn:
+            conn.execute(insert(duty_leases).values(duty=DUTY, token=1, holder="an-earlier-leader:1"))
+            conn.execute(insert(d), [row("earlier-hold", 1, "an-earlier-leader:1"), row("gone", None, "gone-host:7")])
+        calls = Calls("slow")
+        calls.blocking.add("slow")
+        standby = runner(desk, slow, calls)
+        triggered = asyncio.get_running_loop().create_task(standby.trigger_now("slow", "operator"))
+        while not calls.log:  # the standby's run has started, and blocks
+            await asyncio.sleep(0.01)
+        await leadership.lead(DUTY, runner(desk, slow, Calls("slow")).start)  # takes token 2, recovers, returns
+        with desk.engine.connect() as conn:
+            during = {r.dispatch_id: r.outcome for r in conn.execute(select(d.c.dispatch_id, d.c.outcome))}
+        calls.block.set()
+        mine = await triggered
+        with desk.engine.connect() as conn:
+            after = {r.dispatch_id: r.outcome for r in conn.execute(select(d.c.dispatch_id, d.c.outcome))}
+        leadership.close()
+        return during, after | {"mine": after[mine.dispatch_id]}, len(desk.alerts.sent)
+
+    during, after, alerts = desk_on(postgres_url, datetime(2026, 12, 6, tzinfo=UTC), scenario)
+    interrupted = pb.DISPATCH_OUTCOME_INTERRUPTED
+    assert (during["earlier-hold"], during["gone"]) == (interrupted, interrupted)
+    assert sorted(during.values()).count(pb.DISPATCH_OUTCOME_RUNNING) == 1  # the standby's, still running
+    assert after["mine"] == pb.DISPATCH_OUTCOME_SUCCEEDED and alerts == 2

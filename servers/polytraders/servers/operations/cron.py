@@ -15,7 +15,9 @@ Policy, in this order:
 - One leader: across processes one leads cron (`Leadership`); each dispatch row carries the
   fencing token of the hold it was written under, and every write checks that token in its
   transaction, so a deposed leader that has not noticed yet writes nothing. A new leader marks
-  INTERRUPTED only the RUNNING rows of earlier holds: what the leaders before it left.
+  INTERRUPTED only the RUNNING rows of earlier holds (what the leaders before it left) and the
+  manual runs of processes that are gone (a TriggerNow on a standby carries no token, only its
+  process, which holds a lock of its own for its life: one still running is left to finish).
 - Missed runs (the process was down, or a tick came late): of the firings a task missed, only
   the latest may run, and only if it is no later than the task's deadline; the others, and a
   latest one past its deadline, are recorded as MISSED with the reason. Nothing is skipped
@@ -44,7 +46,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    func,
     insert,
     select,
     update,
@@ -58,7 +59,7 @@ from polytraders.sdk.report_builders import new_report_id
 from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.commands import Command, Commands
 from polytraders.servers.runtime.errors import FailedPrecondition, GovernanceError, InvalidArgument, NotFound
-from polytraders.servers.runtime.leadership import Deposed, Fence, current_fence, latest_token
+from polytraders.servers.runtime.leadership import HOLDER, Deposed, Fence, current_fence, process_alive
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.storage import upsert
 
@@ -92,8 +93,10 @@ class CronDispatchRow(SQLModel, table=True):
     detail: str = Field(sa_type=Text)
     triggered_by: str = Field(sa_type=String(128))
     fencing_token: int | None = Field(default=None, sa_type=BigInteger)
-    """The cron hold it was written under (see `Leadership`); a manual trigger on a process that
-    does not lead cron carries the latest one."""
+    """The cron hold it was written under (see `Leadership`); none for a manual trigger on a
+    process that does not lead cron."""
+    holder: str | None = Field(default=None, sa_type=String(256))
+    """The process that runs it (HOLDER): one left RUNNING by a process that is gone is interrupted."""
 
 
 cron_dispatches = CronDispatchRow.__table__
@@ -177,14 +180,14 @@ def firings(
 def _missed_row(task: CronTask, moment: datetime, reason: str) -> dict[str, Any]:
     return {"dispatch_id": new_report_id(), "task": task.name, "scheduled_us": to_micros(moment), "started_us": None,
             "finished_us": None, "outcome": pb.DISPATCH_OUTCOME_MISSED, "detail": f"missed: {reason}",
-            "triggered_by": "schedule"}  # fmt: skip
+            "triggered_by": "schedule", "holder": HOLDER}  # fmt: skip
 
 
 def _running_row(task: CronTask, scheduled: datetime, by: str) -> dict[str, Any]:
     """A firing recorded before its target runs: RUNNING, not started yet."""
     return {"dispatch_id": new_report_id(), "task": task.name, "scheduled_us": to_micros(scheduled),
             "started_us": None, "finished_us": None, "outcome": pb.DISPATCH_OUTCOME_RUNNING, "detail": "",
-            "triggered_by": by}  # fmt: skip
+            "triggered_by": by, "holder": HOLDER}  # fmt: skip
 
 
 def _dispatch_message(row: Mapping[str, Any]) -> pb.Dispatch:
@@ -240,12 +243,12 @@ class CronRunner:
                 )
         self._started = True
 
-    def _fenced(self, conn: Connection) -> int:
+    def _fenced(self, conn: Connection) -> int | None:
         """Check this runner's hold (if it leads) in the write transaction; the token rows carry."""
         if self._fence is not None:
             self._fence.check(conn)
             return self._fence.token
-        return latest_token(conn, DUTY)
+        return None
 
     def _recover(self, now: datetime):  # type: ignore[no-untyped-def]
         d = cron_dispatches
@@ -260,16 +263,20 @@ class CronRunner:
                     stored[t.name] = to_micros(now)
             upsert(conn, cron_state, [{"task": t.name, "last_scheduled_us": stored[t.name], "enabled": t.enabled}
                                       for t in self.tasks], ["task"])  # fmt: skip
-            left = (d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING) & (func.coalesce(d.c.fencing_token, 0) < token)
-            if self._fence is None:  # not led (one process): whatever is RUNNING was left by its last run
-                left = d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING
-            running = conn.execute(select(d).where(left)).all()
+            running = d.c.outcome == pb.DISPATCH_OUTCOME_RUNNING
+            if token is None:  # not led (one process): whatever is RUNNING was left by its last run
+                left = running
+            else:  # the earlier holds' firings, and manual runs of processes that are gone
+                manual = select(d.c.holder).where(running, d.c.fencing_token.is_(None), d.c.holder.is_not(None))
+                gone = [h for h in conn.execute(manual.distinct()).scalars() if not process_alive(conn, h)]
+                left = running & ((d.c.fencing_token < token) | (d.c.fencing_token.is_(None) & d.c.holder.in_(gone)))
+            interrupted = conn.execute(select(d).where(left)).all()
             conn.execute(update(d).where(left).values(
                 outcome=pb.DISPATCH_OUTCOME_INTERRUPTED, finished_us=to_micros(now),
                 detail="governance stopped before this firing's end was recorded; not run again"))  # fmt: skip
         self._last = {t.name: from_micros(stored.get(t.name, to_micros(now))) for t in self.tasks}
         self._next.clear()
-        return running
+        return interrupted
 
     async def tick(self, moment: datetime | None = None) -> list[pb.Dispatch]:
         """Dispatch everything due by `moment` (by now, when it is None or past), in the documented

@@ -82,7 +82,8 @@ _TAKE_TOKEN = text(
     "RETURNING token"
 )
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
-"""This process, as the leases name it."""
+"""This process, as the leases (and work it leaves behind) name it."""
+_PROCESS = "polytraders.process."
 
 
 class Deposed(Exception):
@@ -114,9 +115,11 @@ def current_fence() -> Fence | None:
     return _fence.get()
 
 
-def latest_token(conn: Connection, duty: str) -> int:
-    """The duty's latest fencing token (0 if it was never held)."""
-    return conn.execute(select(duty_leases.c.token).where(duty_leases.c.duty == duty)).scalar() or 0
+def process_alive(conn: Connection, holder: str) -> bool:
+    """Whether the process `holder` (as HOLDER names it) still runs: it holds its own lock for its
+    life (`Leadership.announce`). Inside a transaction; PostgreSQL only."""
+    key = advisory_key(f"{_PROCESS}{holder}", conn)
+    return not conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({key})").scalar_one()
 
 
 class Leadership:
@@ -133,6 +136,7 @@ class Leadership:
         self._on_change = on_change
         self._holders = create_engine(engine.url, poolclass=NullPool) if self._shared else None
         self._retry_seconds = retry_seconds
+        self._announced: Connection | None = None
         self.held: set[str] = set()
         """The duties this process holds now."""
 
@@ -210,7 +214,19 @@ class Leadership:
                 with contextlib.suppress(BaseException):
                     await task
 
+    def announce(self) -> None:
+        """Hold this process's own lock for its life (on a connection of its own), so that others
+        can tell whether work it left RUNNING is still running (`process_alive`)."""
+        if self._holders is None or self._announced is not None:
+            return
+        connection = self._holders.connect()
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({advisory_key(_PROCESS + HOLDER, connection)})")
+        connection.commit()
+        self._announced = connection
+
     def close(self) -> None:
+        if self._announced is not None:
+            _close(self._announced)
         if self._holders is not None:
             self._holders.dispose()
 

@@ -262,6 +262,7 @@ class Mesh:
                 await running.health.set(LEAD_PREFIX + duty, _serving(held))
 
         parts.leadership = Leadership(engine, retry_seconds=config.leader_retry_seconds, on_change=show_lead)
+        await asyncio.to_thread(parts.leadership.announce)
         if bus.archive.shared:
             await bus.start_sequencer()
         for group, queries in REMOTE_QUERIES.items():  # reads of groups served elsewhere (a local group overrides)

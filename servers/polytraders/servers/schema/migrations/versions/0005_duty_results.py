@@ -1,4 +1,5 @@
-"""Each singleton duty's latest result, so a standby answers reads of it as the leader would
+"""Each singleton duty's latest result, so a standby answers reads of it as the leader would;
+the process each cron dispatch was run by
 
 Revision ID: 0005_duty_results
 Revises: 0004_duty_fencing
@@ -27,7 +28,11 @@ def upgrade() -> None:
         sa.Column("fencing_token", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("name"),
     )
+    with op.batch_alter_table("cron_dispatches", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("holder", sa.String(length=256), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cron_dispatches", schema=None) as batch_op:
+        batch_op.drop_column("holder")
     op.drop_table("duty_results")
