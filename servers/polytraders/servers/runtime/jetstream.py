@@ -161,12 +161,11 @@ class JetStreamLink:
         """Another process's relay sent these (the broker echoes none of this process's own)."""
         headers = message.headers or {}
         first, count = int(headers.get(CURSOR_HEADER, "0")), int(headers.get(COUNT_HEADER, "0"))
-        if not first or (count and first + count - 1 <= self._bus.delivered):
-            return  # this process stored them (or has them already): nothing to parse
-        payloads = unframe_reports(message.data)
-        if first + len(payloads) - 1 <= self._bus.delivered:
-            return
-        self._bus.deliver(first, first + len(payloads) - 1, (_archived(first + i, p) for i, p in enumerate(payloads)))
+        if not first or not count or first + count - 1 <= self._bus.delivered:
+            return  # not a relay's message, or this process has them already
+        body = message.data  # parsed only if a subscriber reads them
+        reports = (_archived(first + i, p) for i, p in enumerate(unframe_reports(body)))
+        self._bus.deliver(first, first + count - 1, reports)
 
     async def relay(self) -> None:
         """The duty: hand the archive to the stream in cursor order, for as long as this leads."""
