@@ -71,3 +71,9 @@ def test_a_page_sent_from_memory_is_the_page_the_archive_would_send(monkeypatch:
     from_archive = list(jetstream._messages(seqs, *(column[:8] for column in columns)))
     assert jetstream._memory_page(batches) == from_archive
     assert [(m.first, m.count) for m in from_archive] == [(10, 2), (12, 1), (13, 2), (15, 3)]  # 15-17 spans two
+
+
+def test_a_relayed_message_is_parsed_only_when_a_subscriber_reads_it() -> None:
+    reports = jetstream._unframed(5, b"\x0a")  # a key and no length: unframing it fails
+    with pytest.raises(IndexError):
+        next(reports)  # only now, not when the bus was handed it

@@ -80,6 +80,13 @@ def _subject(kind: int, bot_slug: str, epoch: int) -> str:
     return f"{topic_for(kind)}.{bot_slug.replace('.', '%2E')}.{epoch}"
 
 
+def _unframed(first: int, body: bytes) -> Iterator[ArchivedReport]:
+    """A message's reports, parsed only when a subscriber reads them: a generator function, since a
+    generator expression would unframe its first iterable at once."""
+    for offset, payload in enumerate(unframe_reports(body)):
+        yield _archived(first + offset, payload)
+
+
 def _archived(cursor: int, payload: bytes) -> ArchivedReport:
     header = reports_pb2.Report.FromString(payload).header
     return ArchivedReport(cursor, header.report_id, header.kind, header.bot_slug, header.epoch, header.mode, payload)
@@ -163,9 +170,7 @@ class JetStreamLink:
         first, count = int(headers.get(CURSOR_HEADER, "0")), int(headers.get(COUNT_HEADER, "0"))
         if not first or not count or first + count - 1 <= self._bus.delivered:
             return  # not a relay's message, or this process has them already
-        body = message.data  # parsed only if a subscriber reads them
-        reports = (_archived(first + i, p) for i, p in enumerate(unframe_reports(body)))
-        self._bus.deliver(first, first + count - 1, reports)
+        self._bus.deliver(first, first + count - 1, _unframed(first, message.data))
 
     async def relay(self) -> None:
         """The duty: hand the archive to the stream in cursor order, for as long as this leads."""
