@@ -137,6 +137,8 @@ class Leadership:
         self._holders = create_engine(engine.url, poolclass=NullPool) if self._shared else None
         self._retry_seconds = retry_seconds
         self._announced: Connection | None = None
+        self._waiting: dict[str, tuple[Connection, int]] = {}
+        """Each duty a standby waits for: the connection it tries the lock on, and the lock's key."""
         self.held: set[str] = set()
         """The duties this process holds now."""
 
@@ -172,23 +174,35 @@ class Leadership:
                 await self._on_change(duty, held)
 
     def _try_hold(self, duty: str) -> tuple[Connection, Fence] | None:
-        """The duty's lock, on a connection of its own, and a new fencing token taken under it."""
-        assert self._holders is not None
+        """The duty's lock, on a connection of its own, and a new fencing token taken under it. A
+        standby keeps its connection between tries (a new session a second per duty and standby
+        would cost the database a backend each time)."""
         try:
-            connection = self._holders.connect()
+            connection, key = self._waiting.pop(duty, None) or self._connect_for(duty)
         except Exception:  # noqa: BLE001 - the database is away: try again later
             log.warning("cannot reach the database to lead %s", duty, exc_info=True)
             return None
         try:
-            key = advisory_key(f"polytraders.duty.{duty}", connection)
             if connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar_one():
                 token = connection.execute(_TAKE_TOKEN, {"duty": duty, "holder": HOLDER}).scalar_one()
                 connection.commit()
                 return connection, Fence(duty, token)
+            connection.rollback()
+            self._waiting[duty] = connection, key
+            return None
         except Exception:  # noqa: BLE001 - cut off meanwhile: the lock (if taken) went with the session
             log.warning("taking %s failed", duty, exc_info=True)
         _close(connection)
         return None
+
+    def _connect_for(self, duty: str) -> tuple[Connection, int]:
+        assert self._holders is not None
+        connection = self._holders.connect()
+        try:
+            return connection, advisory_key(f"polytraders.duty.{duty}", connection)
+        except BaseException:
+            _close(connection)
+            raise
 
     async def _run_while_held(self, fence: Fence, work: Work, connection: Connection) -> bool:
         """True when the work ended by itself; False when the hold was lost or the work was told
@@ -225,6 +239,9 @@ class Leadership:
         self._announced = connection
 
     def close(self) -> None:
+        for connection, _ in self._waiting.values():
+            _close(connection)
+        self._waiting.clear()
         if self._announced is not None:
             _close(self._announced)
         if self._holders is not None:
