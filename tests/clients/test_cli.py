@@ -316,3 +316,30 @@ def test_commands_take_a_service_map_as_their_target(served: Served) -> None:
         "polytraders-gov: --target 'lifecycle=gov-a:1,gov-b:1': service map: lifecycle lists several replicas, so each "
         "must be an IP address (got 'gov-a:1'); for a DNS name with several records give that one name"
     ]
+
+
+BAD_TOKEN_FILES = [
+    ("missing", None, "no such tokens file; give --tokens-file"),
+    ("not TOML", "[[token]\nname = ", "not valid TOML"),
+    ("no entries", "# nothing yet\n", "no [[token]] entries"),
+    ("no token", '[[token]]\nname = "ops"\nrole = "operator"\n', "[[token]] #0 has no 'token'"),
+    ("no role", '[[token]]\nname = "ops"\ntoken = "s3cret"\n', "[[token]] #0 has no 'role'"),
+    ("unknown role", '[[token]]\nname = "ops"\ntoken = "s3cret"\nrole = "admin"\n', "'admin' is not a valid Role"),
+    ("bot without its slug", '[[token]]\nname = "b"\ntoken = "s3cret"\nrole = "bot"\n', "a bot token needs bot_slug"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "text", "says"), BAD_TOKEN_FILES, ids=[c[0] for c in BAD_TOKEN_FILES])
+def test_serve_refuses_a_tokens_file_it_cannot_use_in_one_line(tmp_path: Path, case: str, text: str | None,
+                                                               says: str) -> None:  # fmt: skip
+    tokens = tmp_path / "tokens.toml"
+    if text is not None:
+        tokens.write_text(text)
+    refused = subprocess.run(
+        [CLI, "serve", "--port", "0", "--database-url", f"sqlite:///{tmp_path / 'g.db'}", "--tokens-file", str(tokens)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith(f"polytraders-gov serve: {tokens}: ") and says in line, line
+    assert "serving" not in refused.stdout

@@ -47,6 +47,7 @@ def _metadata(token: str | None) -> list[tuple[str, str]]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from polytraders.servers.runtime.auth import TokensFileError
     from polytraders.servers.runtime.config import load_config
     from polytraders.servers.runtime.mesh import Mesh
     from polytraders.servers.runtime.server import tune_interpreter_for_serving
@@ -69,6 +70,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             mesh = await Mesh.start(config)
         except SchemaMismatch as refusal:
             raise SystemExit(f"polytraders-gov serve: {refusal}") from None
+        except TokensFileError as refusal:  # one line, and the usage error's code
+            print(f"polytraders-gov serve: {refusal}", file=sys.stderr)
+            raise SystemExit(2) from None
         tune_interpreter_for_serving()
         print(f"polytraders governance serving {', '.join(mesh.groups)} on {mesh.address}", flush=True)
         print(f"  try: grpcurl -plaintext {mesh.address} list", flush=True)

@@ -76,6 +76,10 @@ def reset_current_principal(token: contextvars.Token[Principal]) -> None:
     _current.reset(token)
 
 
+class TokensFileError(ValueError):
+    """A tokens file a server cannot start with (missing, unreadable, malformed)."""
+
+
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -90,7 +94,16 @@ class TokenBook:
 
     @classmethod
     def from_file(cls, path: str | Path) -> TokenBook:
-        data = tomllib.loads(Path(path).read_text())
+        """The tokens a server accepts; a file it cannot use is a `TokensFileError` saying why and what to do."""
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise TokensFileError(f"{path}: no such tokens file; give --tokens-file (or tokens_file in the "
+                                  "config), e.g. config/dev-tokens.toml for development") from None  # fmt: skip
+        except (OSError, UnicodeDecodeError) as error:
+            raise TokensFileError(f"{path}: cannot read the tokens file ({error})") from None
+        except tomllib.TOMLDecodeError as error:
+            raise TokensFileError(f"{path}: not valid TOML ({error}); see config/dev-tokens.toml for the form") from None
         entries = []
         for i, item in enumerate(data.get("token", [])):
             try:
@@ -101,11 +114,16 @@ class TokenBook:
                         Principal(item.get("name", f"token-{i}"), role, item.get("bot_slug")),
                     )
                 )
-            except (KeyError, ValueError) as e:
-                raise ValueError(f"{path}: [[token]] #{i}: {e}") from e
+            except KeyError as e:
+                raise TokensFileError(f"{path}: [[token]] #{i} has no {e.args[0]!r}") from None
+            except (TypeError, ValueError) as e:
+                raise TokensFileError(f"{path}: [[token]] #{i}: {e} (roles: {', '.join(r.value for r in Role)})") from None
         if not entries:
-            raise ValueError(f"{path}: no [[token]] entries")
-        return cls(entries)
+            raise TokensFileError(f"{path}: no [[token]] entries")
+        try:
+            return cls(entries)
+        except ValueError as e:
+            raise TokensFileError(f"{path}: {e}") from None
 
     def authenticate(self, metadata: Iterable[tuple[str, str | bytes]]) -> Principal:
         authorization = next((v for k, v in metadata if k == "authorization"), None)
