@@ -47,7 +47,7 @@ from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.commands import Command
-from polytraders.servers.runtime.leadership import Fence, current_fence, read_result, store_result
+from polytraders.servers.runtime.leadership import current_fence, read_result, save_result
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.set_aside import SetAside
 
@@ -272,7 +272,7 @@ class PortfolioSync:
             except (PolymarketError, ValueError, *ChainUnavailable) as error:  # type: ignore[misc]
                 result.ok = False
                 result.failure = f"{type(error).__name__}: {error}"
-                await asyncio.to_thread(self._store, result, fence)
+                await asyncio.to_thread(save_result, self._engine, SYNC_CYCLE, result, fence)
                 await self._report_failure(result)
                 return result
             result.ok = True
@@ -280,17 +280,11 @@ class PortfolioSync:
                 result.discrepancies.extend(
                     self._compare(account, positions[account.bot_slug], read[account.bot_slug])
                 )
-            await asyncio.to_thread(self._store, result, fence)
+            await asyncio.to_thread(save_result, self._engine, SYNC_CYCLE, result, fence)
             await self._act(result)
             if result.paused_strategies:
-                await asyncio.to_thread(self._store, result, fence)
+                await asyncio.to_thread(save_result, self._engine, SYNC_CYCLE, result, fence)
             return result
-
-    def _store(self, result: pb.SyncCycle, fence: Fence | None) -> None:
-        with self._engine.begin() as conn:
-            if fence is not None:
-                fence.check(conn)
-            store_result(conn, SYNC_CYCLE, result, fence)
 
     def _compare(
         self, account: Account, positions: list[pb.Position], read: _Read

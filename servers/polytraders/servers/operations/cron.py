@@ -40,7 +40,6 @@ from croniter import croniter
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Connection,
     Engine,
     Index,
     Integer,
@@ -59,7 +58,14 @@ from polytraders.sdk.report_builders import new_report_id
 from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.commands import Command, Commands
 from polytraders.servers.runtime.errors import FailedPrecondition, GovernanceError, InvalidArgument, NotFound
-from polytraders.servers.runtime.leadership import HOLDER, Deposed, Fence, current_fence, process_alive
+from polytraders.servers.runtime.leadership import (
+    HOLDER,
+    Deposed,
+    Fence,
+    current_fence,
+    fenced_write,
+    process_alive,
+)
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.storage import upsert
 
@@ -243,17 +249,15 @@ class CronRunner:
                 )
         self._started = True
 
-    def _fenced(self, conn: Connection) -> int | None:
-        """Check this runner's hold (if it leads) in the write transaction; the token rows carry."""
-        if self._fence is not None:
-            self._fence.check(conn)
-            return self._fence.token
-        return None
+    @property
+    def _token(self) -> int | None:
+        """The fencing token this runner's rows carry (none when it does not lead cron)."""
+        return self._fence.token if self._fence is not None else None
 
     def _recover(self, now: datetime):  # type: ignore[no-untyped-def]
         d = cron_dispatches
-        with self._engine.begin() as conn:
-            token = self._fenced(conn)
+        with fenced_write(self._engine, self._fence) as conn:
+            token = self._token
             rows = conn.execute(select(cron_state)).all()
             stored = {r.task: r.last_scheduled_us for r in rows}
             was_enabled = {r.task: r.enabled for r in rows}
@@ -395,8 +399,8 @@ class CronRunner:
 
     def _begin(self, rows: list[dict[str, Any]], advanced: dict[str, datetime]) -> None:
         """Record the firings and advance each task's schedule in one transaction."""
-        with self._engine.begin() as conn:
-            token = self._fenced(conn)
+        with fenced_write(self._engine, self._fence) as conn:
+            token = self._token
             conn.execute(insert(cron_dispatches), [{**row, "fencing_token": token} for row in rows])
             for task, moment in advanced.items():
                 conn.execute(update(cron_state).where(cron_state.c.task == task)
@@ -418,8 +422,7 @@ class CronRunner:
             log.warning("recording firings abandoned at stop failed", exc_info=True)
 
     def _finish(self, rows: list[dict[str, Any]]) -> None:
-        with self._engine.begin() as conn:
-            self._fenced(conn)
+        with fenced_write(self._engine, self._fence) as conn:
             for row in rows:
                 conn.execute(update(cron_dispatches).where(cron_dispatches.c.dispatch_id == row["dispatch_id"])
                              .values(outcome=row["outcome"], detail=row["detail"], started_us=row["started_us"],

@@ -38,7 +38,13 @@ from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument
-from polytraders.servers.runtime.leadership import Fence, current_fence, read_result, store_result
+from polytraders.servers.runtime.leadership import (
+    Fence,
+    current_fence,
+    fenced_write,
+    read_result,
+    store_result,
+)
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.storage import upsert
 
@@ -250,9 +256,7 @@ class HealthHeartbeat:
         self._sweeps = max(self._sweeps, stored.sweep if stored else 0)  # sweeps count on across holders
 
     def _store(self, changed: list[_BotState], fleet: pb.FleetHealth, fence: Fence | None) -> None:
-        with self._engine.begin() as conn:
-            if fence is not None:
-                fence.check(conn)
+        with fenced_write(self._engine, fence) as conn:
             if changed:
                 upsert(conn, fleet_bot_states, [s.row(fence and fence.token) for s in changed], ["bot_slug"])
             store_result(conn, FLEET_HEALTH, fleet, fence)

@@ -27,7 +27,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import to_micros, to_timestamp
 from polytraders.sdk.config import canonical_json
 from polytraders.servers.runtime.alerts import Alert, AlertSink
-from polytraders.servers.runtime.leadership import Fence, current_fence, read_result, store_result
+from polytraders.servers.runtime.leadership import Fence, current_fence, read_result, save_result
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.slo_counts import FLEET, Slo, SloCounter, slo_minutes
 
@@ -151,7 +151,8 @@ class SlaMonitor:
         firing = _firing(statuses)
         changes = [(status, alert) for status in statuses for alert in status.alerts
                    if (_key(status, alert) in firing) != (_key(status, alert) in self._firing)]  # fmt: skip
-        await asyncio.to_thread(self._store, statuses, fence)  # stored first: a failed store alerts nothing yet
+        # stored first (what every process answers ListSlos with): a failed store alerts nothing yet
+        await asyncio.to_thread(save_result, self._counter.engine, SLO_STATUSES, pb.ListSlosResponse(slos=statuses), fence)
         self._firing = firing
         for status, alert in changes:
             await self._alert(status, alert)
@@ -160,13 +161,6 @@ class SlaMonitor:
             self._recorded_hour = hour
             await self._record(statuses, now)
         return statuses
-
-    def _store(self, statuses: list[pb.SloStatus], fence: Fence | None) -> None:
-        """The evaluation every process answers ListSlos with (evaluating is the cron leader's)."""
-        with self._counter.engine.begin() as conn:
-            if fence is not None:
-                fence.check(conn)
-            store_result(conn, SLO_STATUSES, pb.ListSlosResponse(slos=statuses), fence)
 
     async def _alert(self, status: pb.SloStatus, alert: pb.BurnRateAlert) -> None:
         what = "burning" if alert.firing else "no longer burning"

@@ -19,7 +19,7 @@ import contextvars
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -64,10 +64,26 @@ class DutyResultRow(SQLModel, table=True):
 duty_results = DutyResultRow.__table__
 
 
+@contextlib.contextmanager
+def fenced_write(engine: Engine, fence: Fence | None) -> Iterator[Connection]:
+    """A write transaction that goes on only while `fence` is its duty's latest hold (any, when
+    no duty is led: one process, or an operator's call)."""
+    with engine.begin() as conn:
+        if fence is not None:
+            fence.check(conn)
+        yield conn
+
+
 def store_result(conn: Connection, name: str, result: Message, fence: Fence | None) -> None:
-    """Inside the duty's write transaction (after its fence is checked): its latest result."""
+    """Inside the duty's `fenced_write`: its latest result."""
     row = {"name": name, "payload": result.SerializeToString(), "fencing_token": fence and fence.token}
     upsert(conn, duty_results, [row], ["name"])
+
+
+def save_result(engine: Engine, name: str, result: Message, fence: Fence | None) -> None:
+    """The duty's latest result, in a `fenced_write` of its own."""
+    with fenced_write(engine, fence) as conn:
+        store_result(conn, name, result, fence)
 
 
 def read_result(engine: Engine, name: str, message_type: type[M]) -> M | None:
