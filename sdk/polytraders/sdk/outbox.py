@@ -82,12 +82,6 @@ def frame_offsets(payloads: Sequence[bytes]) -> list[int]:
     return list(accumulate(map(add, map(len, map(_frame, sizes)), sizes), initial=0))
 
 
-def framed_size(payloads: Sequence[bytes]) -> int:
-    """The length of `frame_reports(payloads)`, without building it."""
-    sizes = list(map(len, payloads))
-    return sum(sizes) + sum(map(len, map(_frame, sizes)))
-
-
 def unframe_reports(body: bytes) -> list[bytes]:
     """The serialised reports of a framed body (the inverse of frame_reports)."""
     payloads, at = [], 0

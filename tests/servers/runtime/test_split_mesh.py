@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import grpc
 import pytest
@@ -126,9 +128,9 @@ def test_a_three_process_split_keeps_the_compliance_record_and_the_slos_whole(
     assert all(detail.endswith("(run by the lifecycle group's process)") for detail in paused if detail), paused
 
 
-def test_two_full_replicas_record_each_operator_action_once_and_count_every_call(
-    postgres_url: str, broker: NatsServer, tmp_path: Path
-) -> None:
+@contextmanager
+def _two_replicas(postgres_url: str, broker: NatsServer, tmp_path: Path) -> Iterator[Replicas]:
+    """Two full `serve` processes on one database and broker, an operator's SDK on each."""
     config = _config(tmp_path)
     first, second = GovernanceProcess.start_together([_serve(postgres_url, broker, config) for _ in range(2)])
     try:
@@ -136,58 +138,60 @@ def test_two_full_replicas_record_each_operator_action_once_and_count_every_call
             Governance(first.address, token=OPERATOR, bot_slug="console") as one,
             Governance(second.address, token=OPERATOR, bot_slug="console") as other,
         ):
-            one.registry.register("twice", owner="alpha", version="1")
-            until(lambda: _stage(other, "twice") == lpb.STAGE_SPEC, "the other replica knows the strategy", 5)
-            other.registry.promote("twice", lpb.STAGE_BACKTEST, "backtest it")
-            until(lambda: len(one.activity.list(user="dev-operator")) >= 2, "both actions reach the ledger")
-            for gov in (one, other):  # ten calls served by each replica
-                for _ in range(10):
-                    gov.reports.publish_now([gov.builder.operations(component="probe", explanation="counted")])
-            until(lambda: _bus_calls_counted(first.address) >= 20, "the SLOs count both")
-            recorded = [sorted((a.action, a.target) for a in gov.activity.list(user="dev-operator")) for gov in (one, other)]
+            yield Replicas(first, second, one, other)
     finally:
         for process in (first, second):
             process.stop()
+
+
+class Replicas(NamedTuple):
+    first: GovernanceProcess
+    second: GovernanceProcess
+    one: Governance
+    """The SDK on the first."""
+    other: Governance
+    """The SDK on the second."""
+
+
+def test_two_full_replicas_record_each_operator_action_once_and_count_every_call(
+    postgres_url: str, broker: NatsServer, tmp_path: Path
+) -> None:
+    with _two_replicas(postgres_url, broker, tmp_path) as (first, _, one, other):
+        one.registry.register("twice", owner="alpha", version="1")
+        until(lambda: _stage(other, "twice") == lpb.STAGE_SPEC, "the other replica knows the strategy", 5)
+        other.registry.promote("twice", lpb.STAGE_BACKTEST, "backtest it")
+        until(lambda: len(one.activity.list(user="dev-operator")) >= 2, "both actions reach the ledger")
+        for gov in (one, other):  # ten calls served by each replica
+            for _ in range(10):
+                gov.reports.publish_now([gov.builder.operations(component="probe", explanation="counted")])
+        until(lambda: _bus_calls_counted(first.address) >= 20, "the SLOs count both")
+        recorded = [sorted((a.action, a.target) for a in gov.activity.list(user="dev-operator")) for gov in (one, other)]
     assert recorded[0] == recorded[1] == [("PromoteStrategy", "twice"), ("RegisterStrategy", "twice")]
 
 
 def test_a_registry_change_on_one_replica_is_read_on_the_other(
     postgres_url: str, broker: NatsServer, tmp_path: Path
 ) -> None:
-    config = _config(tmp_path)
-    first, second = GovernanceProcess.start_together([_serve(postgres_url, broker, config) for _ in range(2)])
-    try:
-        with (
-            Governance(first.address, token=OPERATOR, bot_slug="console") as one,
-            Governance(second.address, token=OPERATOR, bot_slug="console") as other,
-        ):
-            one.registry.register("replicated", owner="alpha", version="1")
-            until(lambda: _stage(other, "replicated") == lpb.STAGE_SPEC, "the other replica knows the strategy", 5)
-            one.registry.promote("replicated", lpb.STAGE_BACKTEST, "backtest it")
-            until(lambda: other.registry.stage("replicated") == lpb.STAGE_BACKTEST, "the promotion reaches it", 5)
-            # a change through the second replica, judged against what the first stored
-            paused = other.registry.pause("replicated", "position mismatch")
-            until(lambda: one.registry.stage("replicated") == lpb.STAGE_PAUSED, "the pause reaches the first", 5)
-    finally:
-        for process in (first, second):
-            process.stop()
+    with _two_replicas(postgres_url, broker, tmp_path) as (_, _, one, other):
+        one.registry.register("replicated", owner="alpha", version="1")
+        until(lambda: _stage(other, "replicated") == lpb.STAGE_SPEC, "the other replica knows the strategy", 5)
+        one.registry.promote("replicated", lpb.STAGE_BACKTEST, "backtest it")
+        until(lambda: other.registry.stage("replicated") == lpb.STAGE_BACKTEST, "the promotion reaches it", 5)
+        # a change through the second replica, judged against what the first stored
+        paused = other.registry.pause("replicated", "position mismatch")
+        until(lambda: one.registry.stage("replicated") == lpb.STAGE_PAUSED, "the pause reaches the first", 5)
     assert paused.revision == 3
 
 
 def test_the_sdk_balances_over_replicas_and_leaves_out_one_that_stops(
     postgres_url: str, broker: NatsServer, tmp_path: Path
 ) -> None:
-    config = _config(tmp_path)
-    first, second = GovernanceProcess.start_together([_serve(postgres_url, broker, config) for _ in range(2)])
-    try:
+    with _two_replicas(postgres_url, broker, tmp_path) as (first, second, _, _):
         replicas = ServiceMap.of({"default": [first.address, second.address]})
         with Governance(replicas, token=OPERATOR, bot_slug="console") as gov:
             answered = {gov.mesh.describe().holder for _ in range(20)}
             second.stop()  # drains: NOT_SERVING, then gone
             after = {gov.mesh.describe().holder for _ in range(20)}
-    finally:
-        first.stop()
-        second.stop()
     assert len(answered) == 2, answered
     assert len(after) == 1 and after < answered, (answered, after)
 

@@ -507,8 +507,8 @@ class ReportArchive:
         with self._engine.connect() as conn:
             if not self._shared:
                 return [ArchivedReport(*row) for row in conn.execute(query)]
-            # PostgreSQL: the driver's binary rows as they come, not a Row object per report
-            # (read-backs are the relay's and every catching-up reader's bulk: 2.5x less CPU)
+            # PostgreSQL: the driver's binary rows as they come, not a Row object per report (read-backs
+            # are the relay's and every catching-up reader's bulk; `make bench` sets them beside raw psycopg)
             compiled = query.compile(dialect=self._engine.dialect, compile_kwargs={"render_postcompile": True})
             cursor = conn.connection.driver_connection.cursor(binary=True)
             try:
