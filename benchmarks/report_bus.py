@@ -21,10 +21,11 @@ from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers import schema
-from polytraders.servers.runtime.archive import ReportArchive, report_archive
+from polytraders.servers.runtime.archive import ReportArchive, ReportFilter, report_archive
+from polytraders.servers.runtime.report_validation import to_incoming
 from polytraders.servers.runtime.storage import make_engine
 
-from .figures import Figure, best_of, best_of_interleaved, percentile
+from .figures import REPEATS, Figure, best_of, best_of_interleaved, percentile
 from .processes import governance, raw_grpc, serving
 
 PUBLISH = "/polytraders.governance.v1.ReportBusService/PublishReports"
@@ -240,6 +241,51 @@ def _postgres_publish_rate(payloads: list[bytes]) -> Callable[[], float]:
     return measure
 
 
+READ_PAGE = 2000
+
+
+def _stored_archive(url: str, batches: list[pb.PublishReportsRequest]) -> ReportArchive:
+    engine = make_engine(url)
+    schema.prepare(engine, upgrade=True)
+    archive = ReportArchive(engine)
+    far = 4_000_000_000_000_000
+    for batch in batches:
+        archive.store([to_incoming(list(batch.reports))], far // 2, dict.fromkeys(rpb.Retention.values(), far))
+    return archive
+
+
+def readback_rates(url: str, archive: ReportArchive) -> tuple[float, float]:
+    """Reports/s read back in pages of 2,000 (what the relay and a catching-up reader do): through
+    `ReportArchive.read_after`, and raw psycopg's binary rows for the same query (the ceiling)."""
+    total = archive.count()
+    started = time.perf_counter()
+    for after in range(0, total, READ_PAGE):
+        archive.read_after(after, ReportFilter(), READ_PAGE)
+    ours = total / (time.perf_counter() - started)
+    conninfo = make_url(url)
+    sql = (f"SELECT seq, report_id, kind, bot_slug, epoch, mode, payload FROM {report_archive.name} "
+           "WHERE seq > %s ORDER BY seq LIMIT %s")  # fmt: skip
+    with psycopg.connect(host=conninfo.host, port=conninfo.port, user=conninfo.username, dbname=conninfo.database,
+                         options=conninfo.query["options"]) as conn, conn.cursor(binary=True) as cursor:  # fmt: skip
+        started = time.perf_counter()
+        for after in range(0, total, READ_PAGE):
+            cursor.execute(sql, (after, READ_PAGE))
+            cursor.fetchall()
+        raw = total / (time.perf_counter() - started)
+    return ours, raw
+
+
+def readback_figure(batches: list[pb.PublishReportsRequest]) -> Figure:
+    with postgres_schema() as url:
+        archive = _stored_archive(url, batches)
+        runs = [readback_rates(url, archive) for _ in range(REPEATS)]  # each run reads both ways in turn
+    ours, raw = max(r[0] for r in runs), max(r[1] for r in runs)
+    return Figure.against(
+        "archive read-back from PostgreSQL (pages of 2,000) vs raw psycopg binary fetch of the same query",
+        ours, "reports/s", raw, "reference", True,
+    )  # fmt: skip
+
+
 def run() -> list[Figure]:
     batches = make_batches()
     payloads = [b.SerializeToString() for b in batches]
@@ -320,4 +366,5 @@ def run() -> list[Figure]:
                     label != "p99" or ours < 20,
                 )
             )
+    figures.append(readback_figure(batches))
     return figures
