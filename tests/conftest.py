@@ -95,10 +95,14 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def start_mesh(database_url: str, clock: ManualClock, **settings: Any) -> MeshThread:
     """Every group on one loopback port, with the dev tokens (and any other server `settings`)."""
-    settings = {"strategy_packages": ("tests",), "upgrade_schema": True, **settings}  # the test strategies live in the tests package
-    config = ServerConfig(
-        port=0, database_url=database_url, tokens_file=str(DEV_TOKENS), drain_seconds=2, **settings
-    )
+    settings = {
+        "strategy_packages": ("tests",),  # the test strategies live in the tests package
+        "upgrade_schema": True,
+        "tokens_file": str(DEV_TOKENS),
+        "auth_failures_per_minute": 1_000_000,  # tests refuse hundreds of tokens from loopback on purpose
+        **settings,
+    }
+    config = ServerConfig(port=0, database_url=database_url, drain_seconds=2, **settings)
     return MeshThread(config, clock=clock)
 
 

@@ -70,29 +70,24 @@ def test_a_service_every_process_serves_goes_to_the_default_or_else_to_any_group
 
 
 def test_each_rpc_is_routed_to_the_group_its_proto_file_names() -> None:
-    dialled: list[str] = []
-
-    class Dialled:
-        def __init__(self, target: str) -> None:
-            self.target = target
-
-        def unary_unary(self, method: str, *args: object, **kwargs: object) -> str:
-            return f"{self.target}{method}"
-
-    def dial(target: str, options: object = None) -> Dialled:
-        dialled.append(target)
-        return Dialled(target)
-
     targets = ServiceMap.parse("reports=127.0.0.1:1;lifecycle=127.0.0.1:2;default=127.0.0.1:9")
-    routed = RoutedChannel(targets, dial)  # type: ignore[arg-type]
-    assert routed.unary_unary("/polytraders.governance.v1.ReportBusService/PublishReports") == (
-        "127.0.0.1:1/polytraders.governance.v1.ReportBusService/PublishReports"
-    )
-    assert routed.unary_unary("/polytraders.governance.v1.BacktesterService/RunBacktest").startswith("127.0.0.1:2/")
-    assert routed.unary_unary("/polytraders.governance.v1.SlaMonitorService/ListSlos").startswith("127.0.0.1:9/")
-    assert routed.unary_unary("/grpc.health.v1.Health/Check").startswith("127.0.0.1:9/")
-    assert routed.unary_unary("/polytraders.governance.v1.ReportBusService/SubscribeReports").startswith("127.0.0.1:1/")
-    assert dialled == ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:9"]  # one channel per target
+    with RoutedChannel(targets) as routed:
+        publish = "/polytraders.governance.v1.ReportBusService/PublishReports"
+        assert routed.target_for(publish) == ("reports", "127.0.0.1:1")
+        assert routed.target_for("/polytraders.governance.v1.BacktesterService/RunBacktest") == ("lifecycle", "127.0.0.1:2")
+        assert routed.target_for("/polytraders.governance.v1.SlaMonitorService/ListSlos")[1] == "127.0.0.1:9"
+        assert routed.target_for("/grpc.health.v1.Health/Check")[1] == "127.0.0.1:9"
+        subscribe = "/polytraders.governance.v1.ReportBusService/SubscribeReports"
+        assert routed.channel_for(subscribe) is routed.channel_for(publish)  # one channel per target
+        assert routed.channel_for(publish) is not routed.channel_for("/grpc.health.v1.Health/Check")
+
+
+def test_grpcs_addresses_mean_tls_and_may_not_be_mixed_with_plaintext() -> None:
+    secure = ServiceMap.parse("reports=grpcs://127.0.0.1:1;default=grpcs://127.0.0.1:9")
+    assert secure.secure and secure.addresses("reports") == ("127.0.0.1:1",)
+    assert not ServiceMap.parse("127.0.0.1:1").secure
+    with pytest.raises(ValueError, match="grpcs:// .TLS. or none"):
+        ServiceMap.parse("reports=grpcs://127.0.0.1:1;default=127.0.0.1:9")
 
 
 def test_the_cluster_procfile_serves_every_group_where_its_service_map_says() -> None:

@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from polytraders.governance.v1 import mesh_pb2, mesh_pb2_grpc
+from polytraders.sdk.transport import TlsOptions, dial
 from tests.conftest import DEV_TOKENS, REPO
 
 CLI = str(Path(sys.executable).parent / "polytraders-gov")
@@ -40,9 +41,15 @@ def free_port() -> int:
 
 
 class GovernanceProcess:
-    def __init__(self, database_url: str, port: int | None = None, *extra: str) -> None:
+    def __init__(
+        self, database_url: str, port: int | None = None, *extra: str, tls: TlsOptions | None = None,
+        tokens_file: Path = DEV_TOKENS,
+    ) -> None:  # fmt: skip
+        """`extra` arguments go to `serve`; `tls` is how the tests' own channels reach it."""
         self.database_url = database_url
         self.extra = extra
+        self.tls = tls
+        self.tokens_file = tokens_file
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -64,14 +71,14 @@ class GovernanceProcess:
     def launch(self) -> GovernanceProcess:
         self.process = subprocess.Popen(
             [CLI, "serve", "--port", str(self.port), "--database-url", self.database_url,
-             "--tokens-file", str(DEV_TOKENS), "--upgrade", "--log-level", "warning", *self.extra],
+             "--tokens-file", str(self.tokens_file), "--upgrade", "--log-level", "warning", *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
         )  # fmt: skip
         return self
 
     def wait_serving(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.address) as channel:
+        with dial(self.address, (), self.tls) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
                 if not self.running:

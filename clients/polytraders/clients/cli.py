@@ -19,6 +19,7 @@ from polytraders.governance.v1 import report_bus_pb2, report_bus_pb2_grpc
 from polytraders.reports.v1 import reports_pb2
 from polytraders.sdk.service_map import ENV as ENV_TARGETS
 from polytraders.sdk.service_map import RoutedChannel, ServiceMap
+from polytraders.sdk.transport import TlsFileError, TlsOptions, dial, resolve, split_scheme
 
 
 class _JsonFormatter(logging.Formatter):
@@ -51,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from polytraders.servers.runtime.config import load_config
     from polytraders.servers.runtime.mesh import Mesh
     from polytraders.servers.runtime.server import tune_interpreter_for_serving
+    from polytraders.servers.runtime.tls import CertificateError
     from polytraders.servers.schema import SchemaMismatch
 
     _configure_logging(args.log_level)
@@ -63,6 +65,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         auth=False if args.no_auth else None,
         upgrade_schema=args.upgrade,
         bus_url=args.bus,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
     )
 
     async def serve() -> None:
@@ -70,12 +75,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             mesh = await Mesh.start(config)
         except SchemaMismatch as refusal:
             raise SystemExit(f"polytraders-gov serve: {refusal}") from None
-        except TokensFileError as refusal:  # one line, and the usage error's code
+        except (TokensFileError, CertificateError) as refusal:  # one line, and the usage error's code
             print(f"polytraders-gov serve: {refusal}", file=sys.stderr)
             raise SystemExit(2) from None
         tune_interpreter_for_serving()
-        print(f"polytraders governance serving {', '.join(mesh.groups)} on {mesh.address}", flush=True)
-        print(f"  try: grpcurl -plaintext {mesh.address} list", flush=True)
+        if mesh.tls is None:
+            print(f"polytraders governance serving {', '.join(mesh.groups)} on {mesh.address} "
+                  "(plaintext: loopback only)", flush=True)  # fmt: skip
+            print(f"  try: grpcurl -plaintext {mesh.address} list", flush=True)
+        else:
+            mutual = " (mutual: client certificates required)" if mesh.tls.mutual else ""
+            print(f"polytraders governance serving {', '.join(mesh.groups)} on {mesh.address} over TLS{mutual}",
+                  flush=True)  # fmt: skip
+            print(f"  try: grpcurl -cacert CA.pem {mesh.address} list", flush=True)
         await mesh.serve_until_signalled()
 
     asyncio.run(serve())
@@ -121,6 +133,36 @@ def _default_target() -> str:
     return os.environ.get(ENV_TARGETS) or os.environ.get("POLYTRADERS_TARGET") or "127.0.0.1:50051"
 
 
+def _connection(command: argparse.ArgumentParser, *, token_help: str | None = None) -> None:
+    """Where a command's calls go and how they are secured; each option also comes from the
+    environment (POLYTRADERS_TARGETS or POLYTRADERS_TARGET, POLYTRADERS_TOKEN, POLYTRADERS_TLS_*)."""
+    command.add_argument("--target", default=_default_target(),
+                         help="HOST:PORT, grpcs://HOST:PORT for TLS, or a service map")  # fmt: skip
+    command.add_argument("--token", default=os.environ.get("POLYTRADERS_TOKEN"), help=token_help)
+    _tls_options(command)
+
+
+def _tls_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--tls-ca", help="PEM roots of the servers' certificates (turns TLS on)")
+    command.add_argument("--tls-cert", help="PEM client certificate, for a mesh that requires one (mTLS)")
+    command.add_argument("--tls-key", help="the client certificate's PEM key")
+    command.add_argument(
+        "--tls-server-name", help="the name the server's certificate carries, if not the host"
+    )
+
+
+def _tls(args: argparse.Namespace) -> TlsOptions | None:
+    """The command's TLS options; None leaves it to POLYTRADERS_TLS_* and the target's scheme."""
+    given = (args.tls_ca, args.tls_cert, args.tls_key, args.tls_server_name)
+    if not any(given):
+        return None
+    try:
+        return TlsOptions(*given)
+    except ValueError as error:
+        print(f"polytraders-gov: {error}: give --tls-cert with --tls-key", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _targets(target: str) -> ServiceMap:
     """`--target`: one HOST:PORT, or a service map ("reports=HOST:PORT;lifecycle=...;default=...")."""
     try:
@@ -131,7 +173,8 @@ def _targets(target: str) -> ServiceMap:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(args.target) as channel:  # one process's probe
+    address, secure = split_scheme(args.target)
+    with dial(address, (), resolve(_tls(args), secure)) as channel:  # one process's probe
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
@@ -151,7 +194,7 @@ def cmd_reports_tail(args: argparse.Namespace) -> int:
         cursor=args.cursor or "",
         live_only=args.live_only,
     )
-    with RoutedChannel(_targets(args.target)) as channel:
+    with RoutedChannel(_targets(args.target), _tls(args)) as channel:
         stub = report_bus_pb2_grpc.ReportBusServiceStub(channel)
         try:
             for item in stub.SubscribeReports(request, metadata=_metadata(args.token)):
@@ -166,7 +209,7 @@ def cmd_reports_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_reports_purge(args: argparse.Namespace) -> int:
-    with RoutedChannel(_targets(args.target)) as channel:
+    with RoutedChannel(_targets(args.target), _tls(args)) as channel:
         stub = report_bus_pb2_grpc.ReportBusServiceStub(channel)
         reply = stub.PurgeExpiredReports(
             report_bus_pb2.PurgeExpiredReportsRequest(), metadata=_metadata(args.token), timeout=600
@@ -201,7 +244,9 @@ def cmd_strategies(args: argparse.Namespace) -> int:
     def stage(value: int) -> str:
         return lifecycle_pb2.Stage.Name(value).removeprefix("STAGE_") if value else "-"
 
-    with Governance(_targets(args.target), token=args.token or "", bot_slug="polytraders-gov") as gov:
+    with Governance(
+        _targets(args.target), token=args.token or "", bot_slug="polytraders-gov", tls=_tls(args)
+    ) as gov:
         try:
             if args.strategies == "list":
                 strategies = gov.registry.list([_stage(s) for s in args.stage])
@@ -239,7 +284,9 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     from polytraders.governance.v1 import lifecycle_pb2
     from polytraders.sdk import Governance, GovernanceError
 
-    with Governance(_targets(args.target), token=args.token or "", bot_slug="polytraders-gov") as gov:
+    with Governance(
+        _targets(args.target), token=args.token or "", bot_slug="polytraders-gov", tls=_tls(args)
+    ) as gov:
         try:
             experiments = (
                 [gov.experiments.get(args.experiment_id)] if args.experiment_id else gov.experiments.list()
@@ -282,7 +329,9 @@ def cmd_attribution(args: argparse.Namespace) -> int:
     def kind(value: int) -> str:
         return attribution_pb2.DiscrepancyKind.Name(value).removeprefix("DISCREPANCY_KIND_")
 
-    with Governance(_targets(args.target), token=args.token or "", bot_slug="polytraders-gov") as gov:
+    with Governance(
+        _targets(args.target), token=args.token or "", bot_slug="polytraders-gov", tls=_tls(args)
+    ) as gov:
         try:
             if args.attribution == "reconcile":
                 result = gov.attribution.reconcile(*_day_window(args.day))
@@ -318,7 +367,9 @@ def cmd_revenue(args: argparse.Namespace) -> int:
     from polytraders.sdk import Governance, GovernanceError
 
     _day_window(args.day)
-    with Governance(_targets(args.target), token=args.token or "", bot_slug="polytraders-gov") as gov:
+    with Governance(
+        _targets(args.target), token=args.token or "", bot_slug="polytraders-gov", tls=_tls(args)
+    ) as gov:
         try:
             if args.revenue == "report":
                 response = gov.revenue.report_day(int(args.day))
@@ -354,7 +405,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         if any(moment.tzinfo is None for moment in window):
             print("--from and --until need a timezone, e.g. 2026-11-23T00:00:00+00:00", file=sys.stderr)
             return 2
-    with RoutedChannel(_targets(args.target)) as channel:
+    with RoutedChannel(_targets(args.target), _tls(args)) as channel:
         stub = lifecycle_pb2_grpc.BacktesterServiceStub(channel)
         try:
             if args.backtest == "run":
@@ -385,7 +436,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from polytraders.governance.v1 import audit_pb2, audit_pb2_grpc
 
-    with RoutedChannel(_targets(args.target)) as channel:
+    with RoutedChannel(_targets(args.target), _tls(args)) as channel:
         try:
             reply = audit_pb2_grpc.ComplianceLedgerServiceStub(channel).VerifyLedger(
                 audit_pb2.VerifyLedgerRequest(stream=args.stream or "", from_latest_checkpoint=args.from_checkpoint),
@@ -403,6 +454,44 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from polytraders.servers.runtime import tokens_file
+    from polytraders.servers.runtime.auth import Role, TokensFileError, read_tokens_file
+
+    now = datetime.now(UTC)
+    try:
+        if args.tokens == "add":
+            secret = tokens_file.add(
+                args.tokens_file, name=args.name, role=Role(args.role), bot_slug=args.bot_slug, now=now
+            )
+            print(f"token {args.name!r} ({args.role}) added to {args.tokens_file}; its secret, shown this once:",
+                  file=sys.stderr)  # fmt: skip
+            print(secret)
+        elif args.tokens == "revoke":
+            tokens_file.revoke(args.tokens_file, name=args.name, now=now)
+            print(
+                f"token {args.name!r} revoked in {args.tokens_file} (a running server refuses it within a second)"
+            )
+        elif args.tokens == "hash":
+            count = tokens_file.hash_secrets(args.tokens_file)
+            print(f"{count} secrets in {args.tokens_file} replaced by their SHA-256")
+        else:
+            entries, certificates = read_tokens_file(args.tokens_file)
+            rows = [[t.name, t.role.value, t.bot_slug or "", f"sha256 {t.sha256[:12]}…" if t.sha256 else "IN THE CLEAR",
+                     t.created_at, t.revoked_at] for t in entries]  # fmt: skip
+            rows += [
+                [c.name, c.role.value, c.bot_slug or "", f"certificate CN={c.common_name}", "", ""]
+                for c in certificates
+            ]
+            print(_table(["name", "role", "bot_slug", "stored as", "created", "revoked"], rows))
+    except TokensFileError as refusal:
+        print(f"polytraders-gov tokens {args.tokens}: {refusal}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_contract_test(args: argparse.Namespace) -> int:
     """Run tests/contract against a running deploy; stops at the first broken contract."""
     suite = Path(__file__).resolve().parents[3] / "tests" / "contract"
@@ -418,6 +507,9 @@ def cmd_contract_test(args: argparse.Namespace) -> int:
     ):
         if value:
             env[f"POLYTRADERS_CONTRACT_{name}"] = value
+    for name in ("ca", "cert", "key", "server_name"):  # the suite's channels take TLS from the environment
+        if getattr(args, f"tls_{name}"):
+            env[f"POLYTRADERS_TLS_{name.upper()}"] = getattr(args, f"tls_{name}")
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-rs", "-p", "no:cacheprovider", str(suite)]
     return subprocess.call(command, env=env, cwd=suite.parents[1])
 
@@ -434,6 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--database-url")
     serve.add_argument("--tokens-file")
+    serve.add_argument("--tls-cert", help="PEM certificate to serve TLS with (required off loopback)")
+    serve.add_argument("--tls-key", help="its PEM private key")
+    serve.add_argument("--tls-client-ca", help="PEM CA of client certificates: require one (mutual TLS)")
     serve.add_argument(
         "--no-auth", action="store_true", help="treat every caller as an operator (logged loudly)"
     )
@@ -467,14 +562,14 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("target")
     health.add_argument("--service", default="", help="service name (default: the whole server)")
     health.add_argument("--timeout", type=float, default=5.0)
+    _tls_options(health)
     health.set_defaults(run=cmd_health)
 
     reports = commands.add_parser("reports", help="the report bus").add_subparsers(
         dest="reports", required=True
     )
     tail = reports.add_parser("tail", help="follow the bus, one JSON line per report")
-    tail.add_argument("--target", default=_default_target())
-    tail.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+    _connection(tail)
     tail.add_argument("--kind", action="append", default=[], help="observation, decision, risk_vote, ...")
     tail.add_argument("--bot", action="append", default=[], help="bot_slug (repeatable)")
     tail.add_argument("--mode", action="append", default=[], help="live, paper, replay, shadow")
@@ -482,8 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--live-only", action="store_true", help="skip the archive")
     tail.set_defaults(run=cmd_reports_tail)
     purge = reports.add_parser("purge", help="delete reports whose retention ended (operator)")
-    purge.add_argument("--target", default=_default_target())
-    purge.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+    _connection(purge)
     purge.set_defaults(run=cmd_reports_purge)
 
     strategies = commands.add_parser("strategies", help="the strategy registry").add_subparsers(
@@ -493,8 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("promote", "move a strategy to a stage"), ("pause", "pause a strategy"),
                        ("resume", "resume a paused strategy")):  # fmt: skip
         command = strategies.add_parser(verb, help=text)
-        command.add_argument("--target", default=_default_target())
-        command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+        _connection(command)
         if verb == "list":
             command.add_argument("--stage", action="append", default=[], help="only this stage (repeatable)")
         else:
@@ -512,16 +605,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show = experiments.add_parser("show", help="one experiment, or all, with their always-valid results")
     show.add_argument("experiment_id", nargs="?")
-    show.add_argument("--target", default=_default_target())
-    show.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+    _connection(show)
     show.set_defaults(run=cmd_experiments)
 
     audit = commands.add_parser("audit", help="the compliance ledger").add_subparsers(
         dest="audit", required=True
     )
     verify = audit.add_parser("verify", help="walk the hash chains; exit 1 naming the first broken entry")
-    verify.add_argument("--target", default=_default_target())
-    verify.add_argument("--token", default=env("POLYTRADERS_TOKEN"), help="operator or auditor token")
+    _connection(verify, token_help="operator or auditor token")
     verify.add_argument("--stream", help="one stream (a bot slug); default every stream")
     verify.add_argument(
         "--from-checkpoint", action="store_true", help="start at each stream's latest checkpoint"
@@ -541,8 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("case_id")
     release.add_argument("--reason", required=True)
     for command in (reconcile, quarantine, release):
-        command.add_argument("--target", default=_default_target())
-        command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+        _connection(command)
         command.set_defaults(run=cmd_attribution)
 
     revenue = commands.add_parser("revenue", help="daily builder-fee revenue").add_subparsers(
@@ -554,8 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = revenue.add_parser(verb, help=text)
         command.add_argument("day", help="YYYYMMDD")
-        command.add_argument("--target", default=_default_target())
-        command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+        _connection(command)
         command.set_defaults(run=cmd_revenue)
 
     backtest = commands.add_parser("backtest", help="the backtester").add_subparsers(
@@ -573,26 +662,49 @@ def build_parser() -> argparse.ArgumentParser:
     shown = backtest.add_parser("show", help="one run's figures")
     shown.add_argument("backtest_id")
     for command in (run, shown):
-        command.add_argument("--target", default=_default_target())
-        command.add_argument("--token", default=env("POLYTRADERS_TOKEN"))
+        _connection(command)
         command.add_argument("--html", help="write the HTML report (with the equity curve) to this file")
         command.set_defaults(run=cmd_backtest)
 
     contract = commands.add_parser("contract-test", help="run the contract suite against a running target")
     contract.add_argument(
-        "target", help='HOST:PORT, or a service map: "reports=HOST:PORT;lifecycle=HOST:PORT,HOST:PORT;default=HOST:PORT"'
+        "target",
+        help='HOST:PORT, or a service map: "reports=HOST:PORT;lifecycle=HOST:PORT,HOST:PORT;default=HOST:PORT"',
     )
     contract.add_argument("--token", default=env("POLYTRADERS_TOKEN"), help="operator token")
     contract.add_argument("--auditor-token")
     contract.add_argument("--bot-token")
     contract.add_argument("--bot-slug")
+    _tls_options(contract)
     contract.set_defaults(run=cmd_contract_test)
+
+    tokens = commands.add_parser("tokens", help="the tokens file: add, list, revoke, hash").add_subparsers(
+        dest="tokens", required=True
+    )
+    add = tokens.add_parser("add", help="a new token: prints its secret once, keeps only its SHA-256")
+    add.add_argument("--role", required=True, choices=["bot", "operator", "auditor"])
+    add.add_argument(
+        "--name", required=True, help="who it is for (shows in access logs and the activity ledger)"
+    )
+    add.add_argument("--bot-slug", help="for a bot token: the only slug it may act for")
+    listed = tokens.add_parser("list", help="every token: name, role, how it is stored, created, revoked")
+    revoke = tokens.add_parser("revoke", help="refuse a token from now on (a running server within a second)")
+    revoke.add_argument("--name", required=True)
+    hashed = tokens.add_parser("hash", help="replace the secrets a file holds in the clear by their SHA-256")
+    for command in (add, listed, revoke, hashed):
+        command.add_argument("--tokens-file", required=not env("POLYTRADERS_TOKENS_FILE"),
+                             default=env("POLYTRADERS_TOKENS_FILE"))  # fmt: skip
+        command.set_defaults(run=cmd_tokens)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except TlsFileError as error:
+        print(f"polytraders-gov: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from .publisher import PublisherClosed, PublisherConfig, PublisherStats
 from .report_builders import ReportBuilder, new_report_id
 from .service_map import ServiceMap
 from .tagging import BYTES32_ZERO, BuilderCode, BuilderCodeError, OrderIntent
+from .transport import TlsOptions
 
 __all__ = [
     "AlreadyExistsError",
@@ -51,6 +52,7 @@ __all__ = [
     "ReportBuilder",
     "ServiceMap",
     "SystemClock",
+    "TlsOptions",
     "UnauthenticatedError",
     "UnavailableError",
     "new_report_id",

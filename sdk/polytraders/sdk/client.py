@@ -32,6 +32,7 @@ from .report_builders import ReportBuilder
 from .reports import PublisherSlot, ReportsFamily
 from .service_map import ServiceMap
 from .tagging import BuilderCode, OrderIntent, OrderTagger
+from .transport import TlsOptions, dial, dial_aio, resolve, split_scheme
 
 # Reconnect quickly after an outage: the default backoff grows to two minutes.
 CHANNEL_OPTIONS = [
@@ -48,18 +49,21 @@ Target = str | Mapping[str, str] | ServiceMap
 a `ServiceMap` (group → replicas, balanced over with health checking)."""
 
 
-def _route(target: Target, family: str) -> tuple[str, list[tuple[str, Any]]]:
-    """The gRPC target a family's channel dials, and the channel options it needs."""
+def _route(target: Target, family: str) -> tuple[str, list[tuple[str, Any]], bool]:
+    """The gRPC target a family's channel dials, the channel options it needs, and whether it
+    was written grpcs:// (TLS)."""
     if isinstance(target, ServiceMap):
-        return target.channel_target(family), CHANNEL_OPTIONS + target.channel_options(family)
+        return target.channel_target(family), CHANNEL_OPTIONS + target.channel_options(family), target.secure
     if isinstance(target, str):
-        return target, CHANNEL_OPTIONS
+        address, secure = split_scheme(target)
+        return address, CHANNEL_OPTIONS, secure
     found = target.get(family) or target.get("default")
     if found is None and family == "mesh" and target:  # every process serves MeshService
         found = next(iter(target.values()))
     if found is None:
         raise ValueError(f"no target for {family!r} and no 'default' in {dict(target)}")
-    return found, CHANNEL_OPTIONS
+    address, secure = split_scheme(found)
+    return address, CHANNEL_OPTIONS, secure
 
 
 class Governance:
@@ -82,6 +86,7 @@ class Governance:
         publisher: PublisherConfig | None = None,
         clock: Clock | None = None,
         session_id: str | None = None,
+        tls: TlsOptions | None = None,
     ) -> None:
         self.bot_slug = bot_slug
         self.builder = ReportBuilder(bot_slug, bot_class=bot_class, mode=mode, clock=clock)
@@ -91,6 +96,7 @@ class Governance:
             self._metadata += (("x-polytraders-session", session_id),)
         self._options = call_options or CallOptions()
         self._target = target
+        self._tls = tls
         self._channels: dict[str, grpc.Channel] = {}
         publisher = publisher or PublisherConfig()
         self._publisher = PublisherSlot(
@@ -131,9 +137,9 @@ class Governance:
         )
 
     def _channel(self, family: str) -> grpc.Channel:
-        target, options = _route(self._target, family)
+        target, options, secure = _route(self._target, family)
         if target not in self._channels:
-            self._channels[target] = grpc.insecure_channel(target, options=options)
+            self._channels[target] = dial(target, options, resolve(self._tls, secure))
         return self._channels[target]
 
     def config(self, initial: Mapping[str, Any], *, actor: str | None = None) -> AuditedConfig:
@@ -186,6 +192,7 @@ class AsyncGovernance:
         call_options: CallOptions | None = None,
         publisher: PublisherConfig | None = None,
         clock: Clock | None = None,
+        tls: TlsOptions | None = None,
     ) -> None:
         self._blocking = Governance(
             target,
@@ -197,6 +204,7 @@ class AsyncGovernance:
             call_options=call_options,
             publisher=publisher,
             clock=clock,
+            tls=tls,
         )
         self.bot_slug = bot_slug
         self.builder = self._blocking.builder
@@ -218,9 +226,9 @@ class AsyncGovernance:
         self.mesh = MeshFamily(self._channel("mesh"), metadata, self._options, aio=True)
 
     def _channel(self, family: str) -> grpc.aio.Channel:
-        target, options = _route(self._blocking._target, family)
+        target, options, secure = _route(self._blocking._target, family)
         if target not in self._channels:
-            self._channels[target] = grpc.aio.insecure_channel(target, options=options)
+            self._channels[target] = dial_aio(target, options, resolve(self._blocking._tls, secure))
         return self._channels[target]
 
     def config(self, initial: Mapping[str, Any], *, actor: str | None = None) -> AuditedConfig:

@@ -117,6 +117,9 @@ class PublisherStats:
     """Reports shed by the overflow policy since this publisher started."""
     dead_lettered: int
     """Reports governance refused as invalid since this publisher started."""
+    last_error: str = ""
+    """Why the last send failed ("UNAVAILABLE: ... CERTIFICATE_VERIFY_FAILED ..."); empty once a
+    batch is taken again."""
 
 
 class PublisherClosed(RuntimeError):
@@ -156,6 +159,7 @@ class ReportPublisher:
         self._batch_size = self.config.batch_size  # halved while governance refuses batches this big
         self._shed_since_write: Counter[int] = Counter()
         self._totals = Counter[str]()
+        self._last_error = ""
         self._closed = False
         self._recovery_due = False
         self._flushers = 0
@@ -288,8 +292,9 @@ class ReportPublisher:
     def stats(self) -> PublisherStats:
         with self._lock:
             return PublisherStats(
-                self._depth, self._totals["delivered"], self._totals["shed"], self._totals["dead_lettered"]
-            )
+                self._depth, self._totals["delivered"], self._totals["shed"], self._totals["dead_lettered"],
+                self._last_error,
+            )  # fmt: skip
 
     # -- the writer thread ------------------------------------------------------------------------
 
@@ -537,11 +542,11 @@ class ReportPublisher:
         )
         return batch[-1].end_seq - 1
 
-    @staticmethod
-    def _log_refusal(state: tenacity.RetryCallState) -> None:
+    def _log_refusal(self, state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         code = error.code().name if isinstance(error, grpc.RpcError) else type(error).__name__  # type: ignore[attr-defined]
         details = error.details() if isinstance(error, grpc.RpcError) else str(error)  # type: ignore[attr-defined]
+        self._last_error = f"{code}: {details}"
         log.warning("governance did not take the batch (%s: %s); kept in the outbox, retrying", code, details)
 
     def _redeliver(self, conn, retrying: tenacity.Retrying) -> None:  # type: ignore[no-untyped-def]
@@ -568,6 +573,7 @@ class ReportPublisher:
         with self._settled:
             self._depth -= reports
             self._totals["delivered"] += reports
+            self._last_error = ""
             if self._shedding and self._depth <= self.config.max_outbox_reports * self.config.resume_fraction:
                 self._shedding = False
                 if not self._recovery_due:  # one report covers every recovery the writer has not written yet

@@ -7,7 +7,8 @@ that is not SERVING out of the rotation until it is again.
 
 Written as TOML (a `[targets]` table: group = "host:port" or a list of them) or as one string
 (`POLYTRADERS_TARGETS="reports=10.0.0.1:50051,10.0.0.2:50051;lifecycle=10.0.0.3:50051"`), with an
-optional `default` for every group not named.
+optional `default` for every group not named. Addresses written `grpcs://host:port` (all of them,
+or none) mean the mesh serves TLS.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import os
 import pkgutil
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,8 @@ import grpc
 from google.protobuf import descriptor_pool
 
 from polytraders.governance import v1 as governance_v1
+
+from .transport import TlsOptions, dial, resolve, split_scheme
 
 GROUPS = ("reports", "lifecycle", "audit", "attribution", "ledger", "operations")
 FAMILY_GROUPS = {
@@ -50,11 +53,24 @@ class ServiceMap:
     """group → the addresses (host:port) of its replicas; `default` serves any group not named."""
 
     targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    secure: bool = False
+    """The addresses were written grpcs://: dial them over TLS."""
 
     def __post_init__(self) -> None:
+        schemes = {split_scheme(a)[1] for addresses in self.targets.values() for a in addresses}
+        if schemes == {True, False}:
+            raise ValueError("service map: write every address grpcs:// (TLS) or none")
+        if True in schemes:
+            stripped = {
+                g: tuple(split_scheme(a)[0] for a in addresses) for g, addresses in self.targets.items()
+            }
+            object.__setattr__(self, "targets", stripped)
+            object.__setattr__(self, "secure", True)
         for group, addresses in self.targets.items():
             if group != DEFAULT and group not in GROUPS:
-                raise ValueError(f"service map: unknown group {group!r}; groups: {', '.join(GROUPS)}, {DEFAULT}")
+                raise ValueError(
+                    f"service map: unknown group {group!r}; groups: {', '.join(GROUPS)}, {DEFAULT}"
+                )
             if not addresses or not all(_is_address(a) for a in addresses):
                 raise ValueError(f"service map: {group} needs host:port addresses, got {list(addresses)}")
             if len(addresses) > 1:
@@ -62,7 +78,9 @@ class ServiceMap:
 
     @classmethod
     def of(cls, targets: Mapping[str, str | list[str] | tuple[str, ...]]) -> ServiceMap:
-        return cls({group: (value,) if isinstance(value, str) else tuple(value) for group, value in targets.items()})
+        return cls(
+            {group: (value,) if isinstance(value, str) else tuple(value) for group, value in targets.items()}
+        )
 
     @classmethod
     def parse(cls, text: str) -> ServiceMap:
@@ -96,7 +114,9 @@ class ServiceMap:
     def addresses(self, family_or_group: str) -> tuple[str, ...]:
         group = FAMILY_GROUPS.get(family_or_group, family_or_group)
         found = self.targets.get(group) or self.targets.get(DEFAULT)
-        if not found and group not in GROUPS and self.targets:  # MeshService, health: every process serves them
+        if (
+            not found and group not in GROUPS and self.targets
+        ):  # MeshService, health: every process serves them
             found = next(iter(self.targets.values()))
         if not found:
             raise ValueError(f"the service map names no target for {group!r} and no {DEFAULT!r}")
@@ -142,19 +162,21 @@ class RoutedChannel:
     """A blocking channel that sends each RPC to the replicas of the group serving its service, so
     a stub built on it reaches a split mesh as it would one process (the contract suite uses it)."""
 
-    def __init__(
-        self, targets: ServiceMap, dial: Callable[..., grpc.Channel] = grpc.insecure_channel
-    ) -> None:
+    def __init__(self, targets: ServiceMap, tls: TlsOptions | None = None) -> None:
         self._targets = targets
-        self._dial = dial
+        self._tls = resolve(tls, targets.secure)
         self._channels: dict[str, grpc.Channel] = {}
 
-    def channel_for(self, method: str) -> grpc.Channel:
-        """The channel of "/package.Service/Method"'s group."""
+    def target_for(self, method: str) -> tuple[str, str]:
+        """(group, gRPC target) of "/package.Service/Method"."""
         group = group_of_service(method.strip("/").split("/")[0])
-        target = self._targets.channel_target(group)
+        return group, self._targets.channel_target(group)
+
+    def channel_for(self, method: str) -> grpc.Channel:
+        """The channel of "/package.Service/Method"'s group (one per target)."""
+        group, target = self.target_for(method)
         if target not in self._channels:
-            self._channels[target] = self._dial(target, options=self._targets.channel_options(group))
+            self._channels[target] = dial(target, self._targets.channel_options(group), self._tls)
         return self._channels[target]
 
     def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:

@@ -46,6 +46,25 @@ class ServerConfig:
     """Bearer tokens and their roles (see config/dev-tokens.toml)."""
     auth: bool = True
     """Switch bearer-token auth off only for local experiments: it is logged loudly."""
+    tokens_reload_seconds: float = 0.5
+    """How often the tokens file is checked for changes (a revoked token is refused within this)."""
+    tls_cert: str = ""
+    """PEM certificate (chain) the server presents; with tls_key, every port serves TLS only.
+    Required unless the host is loopback. SIGHUP reloads it (and the tokens file)."""
+    tls_key: str = ""
+    """The certificate's PEM private key (unencrypted; keep the file readable by the server alone)."""
+    tls_client_ca: str = ""
+    """PEM CA bundle: set, every client must present a certificate it signed (mutual TLS), and a
+    call without a bearer token is the principal the tokens file's [[certificate]] names."""
+    tls_ca: str = ""
+    """PEM roots the other processes' certificates chain to, for a split mesh over TLS (its
+    [targets] written grpcs://); under mutual TLS this process presents tls_cert to them."""
+    denied_records_per_minute: int = 60
+    """Refused calls recorded one by one per minute (OperationsReport and user activity); the rest
+    of the minute is one summary."""
+    auth_failures_per_minute: int = 30
+    """Refused credentials from one address in a minute before its calls are answered
+    RESOURCE_EXHAUSTED (for up to a minute)."""
     max_message_bytes: int = 16 * 1024 * 1024
     """Largest request or response message."""
     max_batch_reports: int = 5000

@@ -54,6 +54,10 @@ class Unavailable(GovernanceError):
     """A group this call needs is served by another process, which did not answer: try again."""
 
 
+class ResourceExhausted(GovernanceError):
+    """The caller is held back for a while (too many refused credentials from its address)."""
+
+
 QUOTE_LIMIT = 64
 """The most characters of one value a shortened message keeps (a prefix, then an ellipsis and its length)."""
 

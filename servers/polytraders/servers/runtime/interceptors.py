@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import any_pb2
@@ -31,11 +31,15 @@ from .errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unauthenticated,
     Unavailable,
     shorten,
 )
 from .request_limits import check_request
+
+if TYPE_CHECKING:
+    from .access_guard import AccessGuard
 
 access_log = logging.getLogger("polytraders.access")
 log = logging.getLogger(__name__)
@@ -48,6 +52,7 @@ _CODES: dict[type[GovernanceError], grpc.StatusCode] = {
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -106,17 +111,22 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(
         self,
-        tokens: auth.TokenBook | None,
+        tokens: auth.TokenBook | auth.ReloadingTokenBook | None,
         access: Mapping[str, frozenset[auth.Role]],
         open_services: frozenset[str],
         on_operator_action: OperatorActionHook | None = None,
         on_outcome: OutcomeHook | None = None,
+        *,
+        mutual_tls: bool = False,
+        guard: AccessGuard | None = None,
     ) -> None:
         self._tokens = tokens
-        self._access = access
+        self.access = access
         self._open = open_services
         self._on_operator_action = on_operator_action
         self.on_outcome = on_outcome
+        self._mutual_tls = mutual_tls
+        self.guard = guard
 
     async def intercept_service(
         self,
@@ -132,7 +142,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         self, call: _Call, details: grpc.HandlerCallDetails, request: Any
     ) -> None:
         """Every successful operator call that changes something reaches the one hook (user activity)."""
-        if self._on_operator_action is None or self._access.get(details.method) != auth.OPERATE:
+        if self._on_operator_action is None or self.access.get(details.method) != auth.OPERATE:
             return
         metadata = dict(details.invocation_metadata or ())
         session = metadata.get(SESSION_METADATA, "")
@@ -141,12 +151,30 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         except Exception:  # the action happened; losing its record is logged loudly, not turned into an error
             log.exception("operator action %s by %s not recorded", details.method, call.principal.name)
 
-    def _admit(self, details: grpc.HandlerCallDetails) -> auth.Principal:
+    def _authenticate(
+        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext
+    ) -> auth.Principal:
+        """A bearer token names the caller; under mTLS a call without one is its client
+        certificate's principal (the tokens file's `[[certificate]]` entries)."""
         if self._tokens is None:
             principal = auth.ANONYMOUS_OPERATOR
         else:
-            principal = self._tokens.authenticate(details.invocation_metadata or ())
-        auth.authorize(principal, details.method, self._access)
+            metadata = details.invocation_metadata or ()
+            if self._mutual_tls and not any(key == "authorization" for key, _ in metadata):
+                principal = self._certificate_principal(context)
+            else:
+                principal = self._tokens.authenticate(metadata)
+        return principal
+
+    def _certificate_principal(self, context: grpc.aio.ServicerContext) -> auth.Principal:
+        assert self._tokens is not None
+        names = context.auth_context().get("x509_common_name") or [b""]
+        common_name = names[0].decode(errors="replace")
+        principal = self._tokens.certificate_principal(common_name)
+        if principal is None:
+            raise Unauthenticated(
+                f"no bearer token, and the client certificate CN={common_name!r} is in no [[certificate]] entry"
+            )
         return principal
 
     def _wrap(
@@ -226,7 +254,10 @@ class _Call:
         """The caller's token and role first, from the metadata alone; then the request decoded
         and held to the limits of the edge (`request_limits`), before any servicer sees it."""
         try:
-            self._principal = self._interceptor._admit(self._details)
+            if self._interceptor.guard is not None:
+                self._interceptor.guard.admit(self._context.peer())
+            self._principal = self._interceptor._authenticate(self._details, self._context)
+            auth.authorize(self._principal, self._details.method, self._interceptor.access)
             request = wire if decode is None else decode(wire)
             check_request(request, self._details.invocation_metadata)
         except GovernanceError as error:
@@ -239,6 +270,12 @@ class _Call:
             raise error
         if isinstance(error, GovernanceError):
             status = status_for(error)
+            if isinstance(error, Unauthenticated | PermissionDenied) and self._interceptor.guard is not None:
+                metadata = dict(self._details.invocation_metadata or ())
+                self._interceptor.guard.denied(
+                    self._details.method, self._principal, self._context.peer(), status.code, str(error),
+                    str(metadata.get(SESSION_METADATA, "")),
+                )  # fmt: skip
         else:
             ref = uuid.uuid4().hex[:12]
             log.exception("unexpected error in %s (ref %s)", self._details.method, ref)

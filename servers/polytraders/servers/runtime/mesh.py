@@ -7,9 +7,11 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from grpc_health.v1 import health, health_pb2
@@ -18,6 +20,7 @@ from sqlalchemy import Engine
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, SystemClock
+from polytraders.sdk.transport import TlsOptions
 from polytraders.servers import schema
 from polytraders.servers.attribution.service import attribution_bindings
 from polytraders.servers.audit.service import audit_bindings, audit_queries
@@ -25,9 +28,10 @@ from polytraders.servers.ledger.service import ledger_bindings
 from polytraders.servers.lifecycle.group import lifecycle_bindings, lifecycle_queries
 from polytraders.servers.operations.service import operations_bindings
 
+from .access_guard import AccessGuard
 from .alerts import Alert, AlertRouter, BusAlertSink
 from .archive import ReportArchive
-from .auth import TokenBook
+from .auth import ReloadingTokenBook
 from .bus import ReportBus, following
 from .bus_service import report_bus_binding
 from .commands import Commands
@@ -41,6 +45,7 @@ from .server import GovernanceServer, ServiceBinding, start_server
 from .set_aside import SetAside
 from .slo_counts import SloCounter, load_slos
 from .storage import make_engine
+from .tls import CertificateError, ServerTls, TlsFiles, is_loopback
 from .user_actions import UserActionRecorder
 
 log = logging.getLogger(__name__)
@@ -211,11 +216,51 @@ def _link_to_broker(parts: MeshParts, server: GovernanceServer) -> None:
     parts.lead("bus.relay", link.relay)
 
 
+def server_tls(config: ServerConfig, now: datetime) -> ServerTls | None:
+    """The server's TLS, checked before anything starts; plaintext only on loopback (a bearer
+    token must never cross a network in the clear)."""
+    if not (config.tls_cert or config.tls_key or config.tls_client_ca):
+        if not is_loopback(config.host):
+            raise CertificateError(
+                f"--host {config.host} is not a loopback address: serve it over TLS (--tls-cert and --tls-key)"
+            )
+        return None
+    if not (config.tls_cert and config.tls_key):
+        raise CertificateError("TLS needs both --tls-cert and --tls-key (tls_cert, tls_key in the config)")
+    return ServerTls(TlsFiles(config.tls_cert, config.tls_key, config.tls_client_ca), now)
+
+
+def peer_tls(config: ServerConfig) -> TlsOptions | None:
+    """How this process dials the others: TLS when their addresses are grpcs:// or a CA is given."""
+    if not (config.tls_ca or (config.targets is not None and config.targets.secure)):
+        return None
+    mutual = bool(config.tls_client_ca)
+    return TlsOptions(
+        config.tls_ca or None, config.tls_cert if mutual else None, config.tls_key if mutual else None
+    )
+
+
 class Mesh:
-    def __init__(self, parts: MeshParts, server: GovernanceServer, groups: list[str]) -> None:
+    def __init__(
+        self,
+        parts: MeshParts,
+        server: GovernanceServer,
+        groups: list[str],
+        tokens: ReloadingTokenBook | None = None,
+        tls: ServerTls | None = None,
+    ) -> None:
         self.parts = parts
         self.server = server
         self.groups = groups
+        self.tokens = tokens
+        self.tls = tls
+
+    def reload_credentials(self) -> None:
+        """SIGHUP: the tokens file and the TLS certificate read again (open streams carry on)."""
+        if self.tokens is not None:
+            self.tokens.reload()
+        if self.tls is not None:
+            self.tls.reload(self.parts.clock.now())
 
     @property
     def port(self) -> int:
@@ -231,8 +276,9 @@ class Mesh:
         unknown = [g for g in groups if g not in GROUPS]
         if unknown:
             raise ValueError(f"unknown groups {unknown}; available: {sorted(GROUPS)}")
-        tokens = TokenBook.from_file(config.tokens_file) if config.auth else None
+        tokens = ReloadingTokenBook(config.tokens_file) if config.auth else None
         clock = clock or SystemClock()
+        tls = server_tls(config, clock.now())
         engine = make_engine(config.database_url)
         try:
             await asyncio.to_thread(schema.prepare, engine, upgrade=config.upgrades_schema)
@@ -248,10 +294,18 @@ class Mesh:
         alerts = AlertRouter(BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock)))
         user_actions = UserActionRecorder(GovernanceReporter(bus, "user-activity-ledger", clock))
         slo_counter = SloCounter(load_slos(config.slo_manifest), engine, clock)
-        peers = Peers(config.targets, config.mesh_token, config.command_timeout_seconds)
+        peers = Peers(config.targets, config.mesh_token, config.command_timeout_seconds, peer_tls(config))
         parts = MeshParts(
-            config, engine, clock, bus, alerts, SetAside(engine, alerts, clock), user_actions, slo_counter,
-            peers=peers, commands=Commands(peers),
+            config,
+            engine,
+            clock,
+            bus,
+            alerts,
+            SetAside(engine, alerts, clock),
+            user_actions,
+            slo_counter,
+            peers=peers,
+            commands=Commands(peers),
         )
         leads: dict[str, bool] = {}
         server_of: list[GovernanceServer] = []
@@ -265,13 +319,32 @@ class Mesh:
         await asyncio.to_thread(parts.leadership.announce)
         if bus.archive.shared:
             await bus.start_sequencer()
-        for group, queries in REMOTE_QUERIES.items():  # reads of groups served elsewhere (a local group overrides)
+        for (
+            group,
+            queries,
+        ) in REMOTE_QUERIES.items():  # reads of groups served elsewhere (a local group overrides)
             if group not in groups and peers.serve(group):
                 parts.queries.update(queries(peers))
+        guard = AccessGuard(
+            GovernanceReporter(bus, "access-guard", clock), user_actions,
+            records_per_minute=config.denied_records_per_minute,
+            failures_per_minute=config.auth_failures_per_minute, monotonic=time.monotonic,
+        )  # fmt: skip
+        parts.on_stop.append(guard.drain)
+        if tokens is not None:
+            parts.every(config.tokens_reload_seconds, partial(asyncio.to_thread, tokens.reload_if_changed))
         bindings = [binding for group in groups for binding in GROUPS[group](parts)]
-        services = [b.descriptor.full_name for b in bindings] + [MESH_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        services = [b.descriptor.full_name for b in bindings] + [
+            MESH_SERVICE,
+            health.SERVICE_NAME,
+            reflection.SERVICE_NAME,
+        ]
         leadership = parts.leadership
-        bindings.append(mesh_binding(MeshServicer(groups, lambda: services, parts.commands, lambda: leadership.held, clock)))
+        bindings.append(
+            mesh_binding(
+                MeshServicer(groups, lambda: services, parts.commands, lambda: leadership.held, clock)
+            )
+        )
         server = await start_server(
             bindings,
             host=config.host,
@@ -280,6 +353,8 @@ class Mesh:
             max_message_bytes=config.max_message_bytes,
             on_operator_action=parts.user_actions.record_operator_call,
             on_outcome=slo_counter.record_call,
+            tls=tls,
+            guard=guard,
         )
 
         server_of.append(server)
@@ -293,7 +368,9 @@ class Mesh:
                     up = name not in parts.stopped_work and lags[name] <= config.follower_lag_limit
                     await server.health.set(FOLLOWER_PREFIX + name, _serving(up))
                 else:
-                    await server.health.set(FOLLOWER_PREFIX + name, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+                    await server.health.set(
+                        FOLLOWER_PREFIX + name, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+                    )
 
         async def show_in_health() -> None:
             await server.health.set(BACKGROUND_WORK, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -307,7 +384,7 @@ class Mesh:
         parts.every(config.slo_flush_seconds, slo_counter.flush)
         if config.bus_url:
             _link_to_broker(parts, server)
-        return cls(parts, server, groups)
+        return cls(parts, server, groups, tokens, tls)
 
     async def stop(self) -> None:
         """Drain: NOT_SERVING, end subscriber streams, finish in-flight calls, close storage."""
@@ -331,6 +408,7 @@ class Mesh:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_credentials)
         await stopping.wait()
         log.info("draining (up to %.0fs)", self.parts.config.drain_seconds)
         await self.stop()

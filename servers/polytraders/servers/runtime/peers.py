@@ -10,6 +10,7 @@ import grpc
 
 from polytraders.sdk.errors import field_violations
 from polytraders.sdk.service_map import ServiceMap
+from polytraders.sdk.transport import TlsOptions, dial_aio
 
 from .errors import (
     AlreadyExists,
@@ -26,8 +27,15 @@ READ_SECONDS = 10.0
 
 
 class Peers:
-    def __init__(self, targets: ServiceMap | None = None, token: str = "", timeout_seconds: float = 900) -> None:
+    def __init__(
+        self,
+        targets: ServiceMap | None = None,
+        token: str = "",
+        timeout_seconds: float = 900,
+        tls: TlsOptions | None = None,
+    ) -> None:
         self._targets = targets
+        self._tls = tls
         self.metadata = (("authorization", f"Bearer {token}"),)
         self.timeout = timeout_seconds
         """Deadline of a command run by another process (a day's reconcile may take minutes)."""
@@ -49,8 +57,8 @@ class Peers:
     def _channel(self, group: str) -> grpc.aio.Channel:
         assert self._targets is not None
         if group not in self._channels:
-            self._channels[group] = grpc.aio.insecure_channel(
-                self._targets.channel_target(group), options=self._targets.channel_options(group)
+            self._channels[group] = dial_aio(
+                self._targets.channel_target(group), self._targets.channel_options(group), self._tls
             )
         return self._channels[group]
 

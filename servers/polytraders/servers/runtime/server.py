@@ -18,9 +18,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from . import auth
+from .access_guard import AccessGuard
 from .errors import InvalidArgument
 from .interceptors import GovernanceInterceptor, OperatorActionHook, OutcomeHook
 from .requests import WireRequest
+from .tls import ServerTls
 
 log = logging.getLogger(__name__)
 
@@ -162,10 +164,12 @@ async def start_server(
     *,
     host: str,
     port: int,
-    tokens: auth.TokenBook | None,
+    tokens: auth.TokenBook | auth.ReloadingTokenBook | None,
     max_message_bytes: int,
     on_operator_action: OperatorActionHook | None = None,
     on_outcome: OutcomeHook | None = None,
+    tls: ServerTls | None = None,
+    guard: AccessGuard | None = None,
 ) -> GovernanceServer:
     if tokens is None:
         log.warning("AUTH IS DISABLED: every caller is treated as an operator. Never run a deploy like this.")
@@ -173,7 +177,17 @@ async def start_server(
     for binding in bindings:
         access.update(binding.full_access())
     server = grpc.aio.server(
-        interceptors=[GovernanceInterceptor(tokens, access, OPEN_SERVICES, on_operator_action, on_outcome)],
+        interceptors=[
+            GovernanceInterceptor(
+                tokens,
+                access,
+                OPEN_SERVICES,
+                on_operator_action,
+                on_outcome,
+                mutual_tls=tls is not None and tls.mutual,
+                guard=guard,
+            )  # fmt: skip
+        ],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -186,7 +200,12 @@ async def start_server(
         binding.add_to_server(server)
     names = [b.name for b in bindings]
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    bound = (
+        server.add_insecure_port(address)
+        if tls is None
+        else server.add_secure_port(address, tls.credentials())
+    )
     if bound == 0:
         raise OSError(f"cannot listen on {host}:{port}")
     await server.start()
