@@ -15,10 +15,13 @@ from . import (
     report_bus,
     sdk,
     takeover,
+    transport_security,
 )
 from .figures import write
 
-MODULES = [report_bus, bus_processes, sdk, lifecycle, ledger, attribution, operations, takeover, pnl, replay]
+MODULES = [
+    report_bus, bus_processes, sdk, lifecycle, transport_security, ledger, attribution, operations, takeover, pnl, replay
+]
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from polytraders.governance.v1 import mesh_pb2, mesh_pb2_grpc, report_bus_pb2, r
 from polytraders.reports.v1 import reports_pb2
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.sdk.service_map import DEFAULT, RoutedChannel, ServiceMap, group_of_service
+from polytraders.sdk.transport import TlsOptions, dial, resolve
 from tests.conftest import BACKENDS, start_mesh, url_for_backend
 
 DEADLINE = 10.0
@@ -39,6 +40,12 @@ class Target:
     groups: frozenset[str] | None = None
     """The groups the one process targeted says it runs; None when every group is reachable (an
     in-process mesh, or a service map)."""
+    tls: TlsOptions | None = None
+    """How a test's own channel reaches `address` (POLYTRADERS_TLS_*, or a grpcs:// target)."""
+
+    def dial(self) -> grpc.Channel:
+        """A channel of the test's own, with gRPC's default options."""
+        return dial(self.address, (), self.tls)
 
     def serves(self, service: str) -> bool:
         return self.groups is None or group_of_service(service) in self.groups
@@ -110,7 +117,9 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             size = mesh.mesh.parts.bus.archive.count if mesh else None
             one_process = EXTERNAL and list(ServiceMap.parse(address).targets) == [DEFAULT]
             groups = _groups(channel, tokens) if one_process else None
-            yield Target(ServiceMap.parse(address).channel_target("reports"), tokens, bot_slug, channel, size, groups)
+            targets = ServiceMap.parse(address)
+            yield Target(targets.channel_target("reports"), tokens, bot_slug, channel, size, groups,
+                         resolve(None, targets.secure))  # fmt: skip
     finally:
         if mesh is not None:
             mesh.stop()

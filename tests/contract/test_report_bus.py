@@ -450,7 +450,7 @@ def test_a_batch_never_outgrows_what_a_client_receives(target: Target) -> None:
     for half in (big[:8], big[8:]):
         stub.PublishReports(pb.PublishReportsRequest(reports=half), metadata=md, timeout=DEADLINE)
     subscription = pb.SubscribeReportsRequest(bot_slugs=[builder.bot_slug], cursor=start)
-    with grpc.insecure_channel(target.address) as default_client:  # gRPC's default receive limit
+    with target.dial() as default_client:  # gRPC's default receive limit
         batches = report_bus_pb2_grpc.ReportBusServiceStub(default_client).SubscribeReportBatches(
             pb.SubscribeReportBatchesRequest(subscription=subscription), metadata=md, timeout=DEADLINE
         )

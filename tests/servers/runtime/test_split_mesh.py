@@ -22,8 +22,10 @@ from polytraders.governance.v1 import operations_pb2 as opb
 from polytraders.governance.v1 import operations_pb2_grpc as opb_grpc
 from polytraders.sdk import Governance, ServiceMap
 from polytraders.sdk.errors import NotFoundError
+from polytraders.sdk.transport import TlsOptions, dial
 from polytraders.servers.operations.cron import DUTY as CRON
 from polytraders.servers.operations.cron import cron_dispatches
+from tests.support.certs import TestCA
 from tests.support.governance_process import CLI, GovernanceProcess, free_port
 from tests.support.mesh_processes import AUDITOR, leads, rows, until
 from tests.support.nats_server import NatsServer
@@ -273,3 +275,43 @@ def test_the_contract_suite_passes_against_a_split_mesh_through_its_service_map_
     # each process alone leaves out the cases of the groups it does not run, and only those
     skipped = {target: run.stdout.count("its group runs in another process") for target, run in runs.items()}
     assert skipped[service_map] == 0 and all(skipped[p.address] > 0 for p in processes), skipped
+
+
+def test_the_contract_suite_passes_against_a_split_mesh_over_mutual_tls(
+    postgres_url: str, broker: NatsServer, tmp_path: Path
+) -> None:
+    """Every process on mTLS, the service map written grpcs://: the processes reach each other
+    (a command of a group served elsewhere) and the suite reaches every group through the map."""
+    ca = TestCA(tmp_path)
+    server, client = ca.issue("governance"), ca.issue("contract-suite", server=False)
+    ports = [free_port() for _ in range(2)]
+    targets = {"reports": f"grpcs://127.0.0.1:{ports[0]}", "audit": f"grpcs://127.0.0.1:{ports[0]}",
+               "default": f"grpcs://127.0.0.1:{ports[1]}"}  # fmt: skip
+    tls = f'tls_cert = "{server.cert}"\ntls_key = "{server.key}"\ntls_client_ca = "{ca.cert}"\ntls_ca = "{ca.cert}"\n'
+    config = _config(tmp_path, targets, tls)
+    ours = TlsOptions(str(ca.cert), str(client.cert), str(client.key))
+    processes = GovernanceProcess.start_together([
+        GovernanceProcess(postgres_url, ports[0], "--bus", broker.url, "--config", config, "--groups", "reports,audit",
+                          tls=ours),
+        GovernanceProcess(postgres_url, ports[1], "--bus", broker.url, "--config", config, "--groups",
+                          "lifecycle,ledger,operations,attribution", tls=ours),
+    ])  # fmt: skip
+    try:
+        run = subprocess.run(
+            [CLI, "contract-test", ";".join(f"{g}={a}" for g, a in targets.items()), "--token", OPERATOR,
+             "--auditor-token", "dev-auditor-token", "--bot-token", "dev-bot-token", "--bot-slug", "demo-bot",
+             "--tls-ca", str(ca.cert), "--tls-cert", str(client.cert), "--tls-key", str(client.key)],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        # cron (on the second process) runs the report bus's purge on the first, over mTLS
+        with dial(processes[1].address, (), ours) as channel:
+            ran = opb_grpc.CronRunnerServiceStub(channel).TriggerNow(
+                opb.TriggerNowRequest(task="purge"), metadata=[("authorization", f"Bearer {OPERATOR}")], timeout=60
+            ).dispatch
+    finally:
+        for process in processes:
+            process.stop()
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and " failed" not in run.stdout, run.stdout[-1000:]
+    assert "its group runs in another process" not in run.stdout and "token given" not in run.stdout
+    assert opb.DispatchOutcome.Name(ran.outcome) == "DISPATCH_OUTCOME_SUCCEEDED", ran
