@@ -15,7 +15,7 @@ from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.sdk.transport import TlsOptions, dial
 from polytraders.servers.runtime.auth import read_tokens_file
-from tests.clients.test_cli import CLI
+from tests.clients.test_cli import CLI, GRPCURL
 from tests.support.certs import TestCA, stray_key
 from tests.support.governance_process import GovernanceProcess
 
@@ -123,7 +123,7 @@ def test_sighup_renews_the_certificate_without_dropping_open_streams(
     try:
         with dial(server.address, (), old_roots) as open_channel:
             stream = pb_grpc.ReportBusServiceStub(open_channel).SubscribeReports(
-                pb.SubscribeReportsRequest(bot_slugs=["demo-bot"], live_only=True), metadata=BOT, timeout=60
+                pb.SubscribeReportsRequest(bot_slugs=["demo-bot"], live_only=True), metadata=BOT, timeout=300
             )
             assert _publish(open_channel, "before the renewal") is None
             assert next(stream).report.operations.explanation == "before the renewal"
@@ -131,11 +131,10 @@ def test_sighup_renews_the_certificate_without_dropping_open_streams(
             key.write_bytes(renewed.key.read_bytes())
             assert server.process is not None
             server.process.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 10
-            with dial(server.address, (), new_roots) as channel:  # new connections: the renewed chain
-                while (refused := _publish(channel, "after the renewal")) and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                assert refused is None
+            deadline = time.monotonic() + 30
+            while (refused := _publish_anew(server.address, new_roots)) and time.monotonic() < deadline:
+                time.sleep(0.1)  # until the signal is handled: new connections get the renewed chain
+            assert refused is None
             # the stream opened before the renewal carries on
             assert next(stream).report.operations.explanation == "after the renewal"
             stream.cancel()
@@ -148,6 +147,12 @@ def test_sighup_renews_the_certificate_without_dropping_open_streams(
 BOT = [("authorization", "Bearer dev-bot-token")]
 
 
+def _publish_anew(address: str, tls: TlsOptions) -> grpc.StatusCode | None:
+    """On a connection of its own (a refused channel would wait out its reconnect backoff)."""
+    with dial(address, (), tls) as channel:
+        return _publish(channel, "after the renewal")
+
+
 def _publish(channel: grpc.Channel, explanation: str) -> grpc.StatusCode | None:
     report = ReportBuilder("demo-bot").operations(component="tls", explanation=explanation)
     try:
@@ -157,3 +162,23 @@ def _publish(channel: grpc.Channel, explanation: str) -> grpc.StatusCode | None:
     except grpc.RpcError as error:
         return error.code()  # type: ignore[no-any-return]
     return None
+
+
+def test_grpcurl_reaches_a_mutual_tls_server_with_its_ca_and_a_client_certificate(
+    tmp_path: Path, ca: TestCA, database_url: str
+) -> None:
+    server_cert, client = ca.issue("governance", file_stem="grpcurl-server"), ca.issue("operator-laptop", server=False)
+    ours = TlsOptions(str(ca.cert), str(client.cert), str(client.key))
+    server = GovernanceProcess(database_url, None, "--tls-cert", str(server_cert.cert), "--tls-key",
+                               str(server_cert.key), "--tls-client-ca", str(ca.cert), tls=ours).start()  # fmt: skip
+    try:
+        def grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([GRPCURL, *args, server.address, "list"], capture_output=True, text=True, timeout=30)
+
+        listed = grpcurl("-cacert", str(ca.cert), "-cert", str(client.cert), "-key", str(client.key))
+        assert listed.returncode == 0, listed.stderr
+        assert "polytraders.governance.v1.ReportBusService" in listed.stdout
+        for refused in (grpcurl("-plaintext"), grpcurl("-cacert", str(ca.cert))):  # no client certificate
+            assert refused.returncode != 0 and "ReportBusService" not in refused.stdout
+    finally:
+        server.stop()
