@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 
 from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import lifecycle_pb2 as lpb
+from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import FailedPreconditionError, Governance, InvalidArgumentError, PermissionDeniedError
 from polytraders.servers.runtime.mesh import MeshThread
 
@@ -105,5 +107,7 @@ def test_bad_activity_calls_are_refused_and_record_nothing(
             call(gov)
     if field:
         assert [v.field for v in raised.value.violations] == [field]
-    with mesh.mesh.parts.engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM ledger_entries")).scalar_one() == 0
+    with mesh.mesh.parts.engine.connect() as conn:  # a refusal's only record is of the refusal itself
+        payloads = conn.execute(text("SELECT payload FROM ledger_entries")).scalars().all()
+    actions = [json.loads(rpb.Report.FromString(p).settlement.details_json)["action"] for p in payloads]
+    assert set(actions) <= {"denied"}

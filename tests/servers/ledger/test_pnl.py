@@ -185,17 +185,37 @@ BAD = [
     ("no size", lambda: fill("mm-1", YES, BUY, "0.5", "0"), "report.execution.filled_size_micros"),
     ("sell with nothing held", lambda: fill("mm-1", YES, SELL, "0.5", "1"), "report.execution.filled_size_micros"),
     ("paper fill", lambda: _with(fill("mm-1", YES, BUY, "0.5", "1"), mode=rpb.MODE_PAPER), "report.header.mode"),
-    ("failed trade", lambda: _with(fill("mm-1", YES, BUY, "0.5", "1"), trade_status="TRADE_STATUS_FAILED"),
+    ("no trade id", lambda: _trade(fill("mm-1", YES, BUY, "0.5", "1"), ""), "report.execution.trade_id"),
+    ("unknown status", lambda: _with(fill("mm-1", YES, BUY, "0.5", "1"), trade_status="SETTLED"),
      "report.execution.trade_status"),
+    ("price of 1e-7", lambda: fill("mm-1", YES, BUY, "0.0000001", "1"), "report.execution.price"),
+    ("price of 1", lambda: fill("mm-1", YES, BUY, "1", "1"), "report.execution.price"),
+    ("off the market's grid", lambda: _with(fill("mm-1", YES, BUY, "0.435", "1"), tick="0.01"),
+     "report.execution.price"),
+    ("a tick that is no price", lambda: _with(fill("mm-1", YES, BUY, "0.5", "1"), tick="2"), "report.execution.metrics"),
+    ("a rebate on a taker fill", lambda: fill("mm-1", YES, BUY, "0.5", "1", rebate=10), "report.execution.rebate_micros"),
     ("fractional taker fee", lambda: _with(fill("mm-1", YES, BUY, "0.5", "1"), taker_fee="1.5"),
      "report.execution.metrics"),
     ("overlong price", lambda: fill("mm-1", YES, BUY, "0." + "5" * 40, "1"), "report.execution.price"),
 ]  # fmt: skip
 
 
+def _trade(report: rpb.Report, trade_id: str, status: str = "", fee: int | None = None) -> rpb.Report:
+    """The same fill under `trade_id`, as its `status` (a new report of it), with its `fee`."""
+    copy = rpb.Report()
+    copy.CopyFrom(report)
+    copy.header.report_id = ReportBuilder("x").operations().header.report_id
+    copy.execution.trade_id, copy.execution.trade_status = trade_id, status
+    if fee is not None:
+        copy.execution.fee_micros = fee
+    return copy
+
+
 def _with(
-    report: rpb.Report, *, mode: int | None = None, trade_status: str = "", taker_fee: str = ""
+    report: rpb.Report, *, mode: int | None = None, trade_status: str = "", taker_fee: str = "", tick: str = ""
 ) -> rpb.Report:
+    if tick:
+        report.execution.metrics["tick_size"] = tick
     if mode is not None:
         report.header.mode = mode
     if trade_status:

@@ -14,11 +14,11 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, String, delete, select
+from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, String, delete, func, select
 from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import ledger_pb2 as pb
@@ -26,7 +26,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, to_micros
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
-from polytraders.servers.runtime.errors import FieldViolation, InvalidArgument
+from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.request_limits import MAX_MICROS, PRICE
 from polytraders.servers.runtime.set_aside import SetAside
@@ -100,6 +100,26 @@ class PnlMarkRow(SQLModel, table=True):
 pnl_marks = PnlMarkRow.__table__
 
 
+class PnlTradeRow(SQLModel, table=True):
+    __tablename__ = "pnl_trades"
+
+    # One fill (a bot's side of one exchange trade) through its life: MATCHED, MINED, CONFIRMED,
+    # RETRYING, FAILED. What is booked for it so far: its fee and rebate after adjustments.
+    trade_key: str = Field(sa_type=String(64), primary_key=True)
+    bot_slug: str = Field(sa_type=String(128))
+    token_id: str = Field(sa_type=String(80))
+    status: str = Field(sa_type=String(32))
+    fee_micros: int = Field(sa_type=BigInteger)
+    rebate_micros: int = Field(sa_type=BigInteger)
+    booked: bool = Field(sa_type=Boolean)
+    """False for a trade whose first word was FAILED: nothing was ever booked."""
+    booked_order: int = Field(sa_type=BigInteger)
+    """The order fills were booked in, which a reversal replays."""
+
+
+pnl_trades = PnlTradeRow.__table__
+
+
 class FollowerCursorRow(SQLModel, table=True):
     __tablename__ = "ledger_cursor"
 
@@ -146,10 +166,12 @@ def _fill_violations(report: rpb.Report) -> list[FieldViolation]:
         problems.append(FieldViolation(f"{where}.token_id", "token and condition ids are required"))
     try:
         price = Decimal(e.price)
-        if not (price.is_finite() and 0 < price <= 1) or PRICE.problem(e.price):
+        if not price.is_finite() or PRICE.problem(e.price):
             raise ValueError
     except (ArithmeticError, ValueError):
-        problems.append(FieldViolation(f"{where}.price", "must be a decimal string in (0, 1], at most 18 places"))
+        problems.append(FieldViolation(f"{where}.price", "must be a decimal string"))
+    else:
+        problems += _grid_violations(e, price)
     if not 0 < e.filled_size_micros <= MAX_MICROS:
         problems.append(FieldViolation(f"{where}.filled_size_micros",
                                        f"must be positive (how much this fill filled), at most {MAX_MICROS}"))  # fmt: skip
@@ -162,10 +184,13 @@ def _fill_violations(report: rpb.Report) -> list[FieldViolation]:
                 "report.header.mode", "only LIVE fills move pUSD; paper and replay keep their own books"
             )
         )
-    if e.trade_status.upper().endswith("FAILED"):
-        problems.append(
-            FieldViolation(f"{where}.trade_status", "a FAILED trade was reversed: there is nothing to book")
-        )
+    if not e.trade_id:
+        problems.append(FieldViolation(f"{where}.trade_id", "is required: a fill is the exchange's trade, keyed by "
+                                                            "its id from MATCHED to CONFIRMED or FAILED"))  # fmt: skip
+    if trade_status(e) not in STATUSES:
+        problems.append(FieldViolation(f"{where}.trade_status", f"must be one of {', '.join(STATUSES)}"))
+    if e.rebate_micros and e.liquidity != rpb.LIQUIDITY_MAKER:
+        problems.append(FieldViolation(f"{where}.rebate_micros", "only a MAKER fill earns a rebate"))
     taker_fee = e.metrics.get("taker_fee_micros", "0")
     if not (taker_fee.isascii() and taker_fee.isdigit() and len(taker_fee) <= 19
             and int(taker_fee) <= MAX_MICROS):  # fmt: skip
@@ -178,20 +203,71 @@ def _fill_violations(report: rpb.Report) -> list[FieldViolation]:
     return problems
 
 
+FINEST_TICK = Decimal("0.0001")
+"""The CLOB's finest tick size (markets trade on 0.1, 0.01, 0.005, 0.0025, 0.001 or 0.0001)."""
+STATUSES = ("MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED")
+FAILED = "FAILED"
+
+
+def trade_status(e: rpb.ExecutionReport) -> str:
+    """The exchange's status without REST's TRADE_STATUS_ prefix; a fill that names none was MATCHED."""
+    status = e.trade_status.upper().removeprefix("TRADE_STATUS_")
+    return "MATCHED" if status in ("", "MATCHED_NOT_BROADCASTED") else status
+
+
+def _grid_violations(e: rpb.ExecutionReport, price: Decimal) -> list[FieldViolation]:
+    """A price on its market's grid: the tick the fill reports (metrics tick_size), else the finest."""
+    where = "report.execution"
+    try:
+        tick = Decimal(e.metrics.get("tick_size") or FINEST_TICK)
+        if not (tick.is_finite() and 0 < tick < 1):
+            raise ValueError
+    except (ArithmeticError, ValueError):
+        return [FieldViolation(f"{where}.metrics", "tick_size must be a decimal in (0, 1)")]
+    if not (tick <= price <= 1 - tick) or price % tick:
+        return [FieldViolation(f"{where}.price", f"must lie in [{tick}, {1 - tick}] on the market's grid of {tick}")]
+    return []
+
+
+def normalised(report: rpb.Report) -> rpb.Report:
+    """Hex identifiers in one case, once, at the edge: the same market is the same key everywhere."""
+    copy = rpb.Report()
+    copy.CopyFrom(report)
+    e = copy.execution
+    e.condition_id, e.builder_code = e.condition_id.lower(), e.builder_code.lower()
+    if e.token_id[:2].lower() == "0x":
+        e.token_id = e.token_id.lower()
+    return copy
+
+
 _WIDTHS = {"price": 32, "builder_code": 66, "token_id": 80, "condition_id": 80, "trade_id": 128, "order_id": 128,
            "bot_slug": 128, "report_id": 36}  # fmt: skip
 
 
 def fill_entry_id(report: rpb.Report) -> str:
-    """One journal entry per bot, trade, side and order: a later status of the same fill is the same entry."""
+    """One key per bot, trade, side and order: every status of the same fill is the same trade."""
     e = report.execution
-    if not e.trade_id:
-        return report.header.report_id
     return str(
         uuid.uuid5(
             uuid.NAMESPACE_URL, f"fill:{report.header.bot_slug}:{e.trade_id}:{e.liquidity}:{e.order_id}"
         )
     )
+
+
+TRADES_COUNTED = {"fill": 1, "reversal": -1}
+RANK = {"MATCHED": 0, "MINED": 1, "RETRYING": 1, "CONFIRMED": 2, FAILED: 3}
+"""How far along its life a status is: a redelivered earlier status changes nothing."""
+
+
+@dataclass
+class Change:
+    """What one fill report does to the books: entries (with the holdings they leave), the
+    trade's new state, and the reports that say so."""
+
+    kind: str = ""
+    booked: list[Booked] = field(default_factory=list)
+    trades: list[dict[str, object]] = field(default_factory=list)
+    explanation: str = ""
 
 
 class PnLLedger:
@@ -206,6 +282,7 @@ class PnLLedger:
         self._lock = asyncio.Lock()
         self._holdings: dict[tuple[str, str], Holding] | None = None
         self._marks: dict[str, Decimal] = {}
+        self._next_order = 1
 
     def _load(self) -> None:
         with self._engine.connect() as conn:
@@ -222,6 +299,7 @@ class PnLLedger:
                 for r in conn.execute(select(pnl_positions))
             }
             self._marks = {r.token_id: Decimal(r.mark) for r in conn.execute(select(pnl_marks))}
+            self._next_order = (conn.execute(select(func.max(pnl_trades.c.booked_order))).scalar() or 0) + 1
 
     async def _ready(self) -> dict[tuple[str, str], Holding]:
         if self._holdings is None:
@@ -247,10 +325,7 @@ class PnLLedger:
         await asyncio.to_thread(forget)
 
     def _book(self, report: rpb.Report) -> Booked:
-        """The journal entry and new holding of a fill; raises InvalidArgument and changes nothing."""
-        problems = _fill_violations(report)
-        if problems:
-            raise InvalidArgument(problems)
+        """The journal entry and new holding of a fill's first status; raises and changes nothing."""
         e, header = report.execution, report.header
         key = (header.bot_slug, e.token_id)
         holding = self._holdings.get(key) or Holding(header.bot_slug, e.condition_id, e.token_id)  # type: ignore[union-attr]
@@ -261,26 +336,115 @@ class PnLLedger:
             holding, realised = buy(holding, price, size)
         else:
             holding, realised = sell(holding, price, size, "report.execution.filled_size_micros")
-        maker = e.liquidity == rpb.LIQUIDITY_MAKER
-        taker_fee = int(e.metrics.get("taker_fee_micros", "0") or 0)
-        rebate = maker_rebate(e.rebate_micros, maker, taker_fee, self._shares.of(e.condition_id))
         matched = e.matched_at if e.HasField("matched_at") else header.produced_at
         entry = {
             "entry_id": fill_entry_id(report), "kind": "fill", "bot_slug": header.bot_slug, "condition_id": e.condition_id,
-            "token_id": e.token_id, "builder_code": e.builder_code.lower(), "side": SIDES[e.side], "price": str(price),
+            "token_id": e.token_id, "builder_code": e.builder_code, "side": SIDES[e.side], "price": str(price),
             "size_micros": size, "notional_micros": notional(price, size), "fee_micros": e.fee_micros,
-            "rebate_micros": rebate, "realised_micros": realised, "at_us": matched.ToMicroseconds(),
+            "rebate_micros": self._rebate(e), "realised_micros": realised, "at_us": matched.ToMicroseconds(),
         }  # fmt: skip
         return Booked(holding, realised, entry)
+
+    def _rebate(self, e: rpb.ExecutionReport) -> int:
+        taker_fee = int(e.metrics.get("taker_fee_micros", "0") or 0)
+        return maker_rebate(e.rebate_micros, e.liquidity == rpb.LIQUIDITY_MAKER, taker_fee, self._shares.of(e.condition_id))
+
+    def _trade(self, key: str) -> dict[str, object] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(pnl_trades).where(pnl_trades.c.trade_key == key)).mappings().first()
+        return dict(row) if row else None
+
+    def _first_status(self, report: rpb.Report, key: str, status: str) -> Change:
+        e = report.execution
+        trade = {"trade_key": key, "bot_slug": report.header.bot_slug, "token_id": e.token_id, "status": status,
+                 "fee_micros": 0, "rebate_micros": 0, "booked": status != FAILED, "booked_order": self._next_order}  # fmt: skip
+        if status == FAILED:  # failed before it was ever booked: remembered, so no later word books it
+            return Change(trades=[trade])
+        booked = self._book(report)
+        trade.update(fee_micros=booked.entry["fee_micros"], rebate_micros=booked.entry["rebate_micros"])
+        return Change("fill", [booked], [trade])
+
+    def _later_status(self, report: rpb.Report, trade: dict[str, object], status: str) -> Change:
+        """A later word on a booked trade: a changed fee or rebate is adjusted, FAILED reverses it,
+        a redelivery or an earlier status changes nothing."""
+        if trade["status"] == FAILED or RANK[status] < RANK[str(trade["status"])]:
+            return Change()
+        if status == FAILED:
+            return self._reversal(report, trade) if trade["booked"] else Change()
+        e = report.execution
+        fee, rebate = e.fee_micros, self._rebate(e)
+        updated = {**trade, "status": status, "fee_micros": fee, "rebate_micros": rebate}
+        if (fee, rebate) == (trade["fee_micros"], trade["rebate_micros"]):
+            return Change(trades=[updated]) if status != trade["status"] else Change()
+        holding = self._holdings[(report.header.bot_slug, e.token_id)]  # type: ignore[index]
+        fee_delta, rebate_delta = fee - int(trade["fee_micros"]), rebate - int(trade["rebate_micros"])  # type: ignore[call-overload]
+        entry = {
+            "entry_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"adjust:{trade['trade_key']}:{status}:{fee}:{rebate}")),
+            "kind": "adjustment", "bot_slug": holding.bot_slug, "condition_id": holding.condition_id,
+            "token_id": holding.token_id, "builder_code": e.builder_code, "side": SIDES[e.side], "price": e.price,
+            "size_micros": 0, "notional_micros": 0, "fee_micros": fee_delta, "rebate_micros": rebate_delta,
+            "realised_micros": 0, "at_us": to_micros(self._clock.now()),
+        }  # fmt: skip
+        why = (f"trade {e.trade_id} is {status}: its fee is now {Decimal(fee).scaleb(-6)} pUSD and its rebate "
+               f"{Decimal(rebate).scaleb(-6)} (booked {Decimal(int(trade['fee_micros'])).scaleb(-6)} and "  # type: ignore[call-overload]
+               f"{Decimal(int(trade['rebate_micros'])).scaleb(-6)})")  # type: ignore[call-overload]  # fmt: skip
+        return Change("adjustment", [Booked(holding, 0, entry)], [updated], why)
+
+    def _reversal(self, report: rpb.Report, trade: dict[str, object]) -> Change:
+        """A FAILED trade never happened: the holding is what the bot's other fills of the token
+        leave, replayed in booking order, and everything the trade booked is taken back."""
+        e, bot = report.execution, report.header.bot_slug
+        with self._engine.connect() as conn:
+            kinds = set(conn.execute(select(pnl_entries.c.kind).where(
+                pnl_entries.c.bot_slug == bot, pnl_entries.c.token_id == e.token_id)).scalars())  # fmt: skip
+            if kinds - {"fill", "adjustment", "reversal"}:
+                raise FailedPrecondition(
+                    f"report.execution.trade_status: trade {e.trade_id} FAILED after {bot}'s position in token "
+                    f"{e.token_id} was resolved or converted; an operator must correct the books"
+                )
+            rows = conn.execute(
+                select(pnl_entries, pnl_trades.c.status)
+                .join(pnl_trades, pnl_trades.c.trade_key == pnl_entries.c.entry_id)
+                .where(pnl_entries.c.bot_slug == bot, pnl_entries.c.token_id == e.token_id)
+                .order_by(pnl_trades.c.booked_order)
+            ).mappings().all()
+        original = next(r for r in rows if r["entry_id"] == trade["trade_key"])
+        held = self._holdings[(bot, e.token_id)]  # type: ignore[index]
+        replayed = Holding(bot, held.condition_id, e.token_id)
+        for row in rows:
+            if row["entry_id"] == trade["trade_key"] or row["status"] == FAILED:
+                continue
+            price, size = Decimal(row["price"]), row["size_micros"]
+            try:
+                replayed = (buy(replayed, price, size) if row["side"] == "BUY" else
+                            sell(replayed, price, size, "report.execution.filled_size_micros"))[0]  # fmt: skip
+            except InvalidArgument:
+                raise FailedPrecondition(
+                    f"report.execution.trade_status: without trade {e.trade_id}, {bot} would have sold token "
+                    f"{e.token_id} it never held; an operator must correct the books"
+                ) from None
+        realised = replayed.realised_micros - held.realised_micros
+        entry = {
+            "entry_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"reverse:{trade['trade_key']}")), "kind": "reversal",
+            "bot_slug": bot, "condition_id": held.condition_id, "token_id": e.token_id,
+            "builder_code": original["builder_code"], "side": original["side"], "price": original["price"],
+            "size_micros": original["size_micros"], "notional_micros": -original["notional_micros"],
+            "fee_micros": -int(trade["fee_micros"]), "rebate_micros": -int(trade["rebate_micros"]),  # type: ignore[call-overload]
+            "realised_micros": realised, "at_us": to_micros(self._clock.now()),
+        }  # fmt: skip
+        why = (f"trade {e.trade_id} FAILED on chain: its {str(original['side']).lower()} of "
+               f"{Decimal(original['size_micros']).scaleb(-6)} at {original['price']} is reversed with its fee and rebate")
+        return Change("reversal", [Booked(replayed, realised, entry)], [{**trade, "status": FAILED}], why)
 
     def _commit(
         self,
         booked: Sequence[Booked],
         cursor: int | None,
         reports_of: Callable[[list[Booked]], list[rpb.Report]] = lambda fresh: [],
+        trades: Sequence[Mapping[str, object]] = (),
     ) -> tuple[list[Booked], list[rpb.Report]]:
-        """Journal entries, positions, their reports (to publish) and the bus cursor in one
-        transaction; returns what was new and its reports."""
+        """Journal entries, positions, the trades' state, their reports (to publish) and the bus
+        cursor in one transaction; returns what was new and its reports."""
         with self._engine.begin() as conn:
             ids = [b.entry["entry_id"] for b in booked]
             known = set(
@@ -299,33 +463,47 @@ class PnLLedger:
                     {"report_id": r.header.report_id, "booked_at_us": at, "payload": r.SerializeToString(deterministic=True)}
                     for r in reports
                 ])  # fmt: skip
+            if trades and (fresh or not booked):
+                upsert(conn, pnl_trades, list(trades), ["trade_key"])
             if cursor is not None:
                 upsert(conn, ledger_cursor, [{"follower": "pnl", "seq": cursor}], ["follower"])
         return fresh, reports
 
     async def record_fill(self, report: rpb.Report) -> pb.RecordFillResponse:
+        """Any status of a fill: the first books it, later ones adjust or reverse it, a
+        redelivery changes nothing."""
+        problems = _fill_violations(report)
+        if problems:
+            raise InvalidArgument(problems)
+        report = normalised(report)
+        key, status = fill_entry_id(report), trade_status(report.execution)
         async with self._lock:
             holdings = await self._ready()
-            problems = _fill_violations(report)
-            if problems:
-                raise InvalidArgument(problems)
-            if await asyncio.to_thread(self._booked, fill_entry_id(report)):  # a retry, or a later status
-                held = holdings[(report.header.bot_slug, report.execution.token_id)]
-                return pb.RecordFillResponse(booked=False, position=self.position(held))
-            booked = self._book(report)
+            trade = await asyncio.to_thread(self._trade, key)
+            if trade is None:
+                change = self._first_status(report, key, status)
+            else:
+                change = await asyncio.to_thread(self._later_status, report, trade, status)
             fresh, reports = await asyncio.to_thread(
-                self._commit, [booked], None, lambda _: [self._fill_report(booked, report)]
-            )
-            if fresh:
+                self._commit, change.booked, None,
+                lambda fresh: [self._fill_report(b, report, change.kind, change.explanation) for b in fresh],
+                change.trades,
+            )  # fmt: skip
+            for booked in fresh:
                 holdings[(booked.holding.bot_slug, booked.holding.token_id)] = booked.holding
-        if not fresh:
-            return pb.RecordFillResponse(booked=False, position=self.position(holdings[(report.header.bot_slug,
-                                                                                          report.execution.token_id)]))  # fmt: skip
+            if change.kind == "fill" and fresh:
+                self._next_order += 1
         await self._publish_booked(reports)
-        return pb.RecordFillResponse(position=self.position(booked.holding), realised_pnl_micros=booked.realised,
+        e = report.execution
+        held = holdings.get((report.header.bot_slug, e.token_id)) or Holding(report.header.bot_slug, e.condition_id,
+                                                                              e.token_id)  # fmt: skip
+        if not fresh:
+            return pb.RecordFillResponse(booked=False, position=self.position(held))
+        return pb.RecordFillResponse(position=self.position(held), realised_pnl_micros=fresh[0].realised,
                                      settlement_report_id=reports[0].header.report_id, booked=True)  # fmt: skip
 
-    def _fill_report(self, booked: Booked, fill: rpb.Report) -> rpb.Report:
+    def _fill_report(self, booked: Booked, fill: rpb.Report, kind: str = "fill", why: str = "") -> rpb.Report:
+        """`pnl.fill`, `pnl.adjustment` or `pnl.reversal`: the cash it moved and the position it left."""
         e, holding = booked.entry, booked.holding
         fee, rebate, size = int(e["fee_micros"]), int(e["rebate_micros"]), int(e["size_micros"])  # type: ignore[call-overload]
         amount = int(e["notional_micros"])  # type: ignore[call-overload]
@@ -336,12 +514,13 @@ class PnLLedger:
             if holding.size_micros
             else Decimal(0)
         )
-        explanation = (f"{holding.bot_slug} {str(e['side']).lower()}s {Decimal(size).scaleb(-6)} of token {holding.token_id} at "
-                       f"{e['price']}: realised {Decimal(booked.realised).scaleb(-6)} pUSD, fee {Decimal(fee).scaleb(-6)}, "
-                       f"rebate {Decimal(rebate).scaleb(-6)}; now holds {Decimal(holding.size_micros).scaleb(-6)} at an "
-                       f"average cost of {average}")  # fmt: skip
+        what = why or (f"{holding.bot_slug} {str(e['side']).lower()}s {Decimal(size).scaleb(-6)} of token "
+                       f"{holding.token_id} at {e['price']}")  # fmt: skip
+        explanation = (f"{what}: realised {Decimal(booked.realised).scaleb(-6)} pUSD, fee {Decimal(fee).scaleb(-6)}, "
+                       f"rebate {Decimal(rebate).scaleb(-6)}, cash {Decimal(cash).scaleb(-6)}; now holds "
+                       f"{Decimal(holding.size_micros).scaleb(-6)} at an average cost of {average}")  # fmt: skip
         return self._reporter.builder.settlement(
-            trace_id=fill.header.trace_id, causation_id=fill.header.report_id, record_type="pnl.fill",
+            trace_id=fill.header.trace_id, causation_id=fill.header.report_id, record_type=f"pnl.{kind}",
             subject=holding.bot_slug, condition_id=holding.condition_id, token_id=holding.token_id,
             realised_pnl_micros=booked.realised, unrealised_pnl_micros=holding.unrealised(mark), gross_fee_micros=fee,
             rebate_micros=rebate, position_micros=holding.size_micros, cash_delta_micros=cash, explanation=explanation,
@@ -522,8 +701,8 @@ class PnLLedger:
                 row.realised_pnl_micros += entry.realised_micros
                 row.gross_fee_micros += entry.fee_micros
                 row.rebate_micros += entry.rebate_micros
-                row.fills += entry.kind == "fill"
-                row.notional_micros += entry.notional_micros if entry.kind == "fill" else 0
+                row.fills += TRADES_COUNTED.get(entry.kind, 0)  # a reversed trade never happened
+                row.notional_micros += entry.notional_micros if entry.kind in TRADES_COUNTED else 0
         response = pb.GetPnlResponse()
         for group in sorted(rows):
             row = rows[group]
