@@ -3,19 +3,26 @@ one changes its fee, reversed completely when it FAILED, and unmoved by redelive
 
 from __future__ import annotations
 
-from datetime import timedelta
+import random
+import time
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from polytraders.governance.v1 import ledger_pb2 as pb
 from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk import ManualClock
+from polytraders.sdk import Governance, ManualClock
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.mesh import MeshThread
 from tests.conftest import start_mesh
-from tests.servers.ledger.test_pnl import BUY, MARKET, OPS, SELL, YES, _trade, fill
+from tests.contract.rpc import violations
+from tests.servers.ledger.test_pnl import BUY, MARKET, OPS, SELL, T0, YES, _trade, fill
+
+BOT = [("authorization", "Bearer dev-bot-token")]
 
 
 @pytest.fixture
@@ -109,4 +116,147 @@ def test_hex_identifiers_are_one_key_in_any_case(ledger) -> None:  # type: ignor
 
 def _settlements(mesh: MeshThread) -> list[rpb.Report]:
     stored = mesh.mesh.parts.bus.archive.read_after(0, ReportFilter(bot_slugs=frozenset({"pnl-reporter"})), 1000)
+    return [rpb.Report.FromString(r.payload) for r in stored]
+
+
+def test_a_fill_the_books_cannot_take_from_the_bus_is_alerted_and_listed(ledger) -> None:  # type: ignore[no-untyped-def]
+    mesh, pnl = ledger
+    oversold = _trade(fill("demo-bot", YES, SELL, "0.50", "3"), "oversell")
+    with Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot") as bot:
+        bot.reports.publish_now([oversold])
+        deadline = time.monotonic() + 20
+        while not (rejected := bot_rejections(pnl)):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert [(r.report_id, r.trade_id, r.field) for r in rejected] == [
+        (oversold.header.report_id, "oversell", "report.execution.filled_size_micros")
+    ]
+    assert "cannot be shorted" in rejected[0].reason
+    alerts = [r.operations for r in _operations(mesh) if r.operations.alert_key.startswith("pnl:rejected:")]
+    assert [(a.alert_key, a.severity) for a in alerts] == [(f"pnl:rejected:{oversold.header.report_id}", rpb.SEVERITY_ERROR)]
+    with pytest.raises(grpc.RpcError) as refused:  # a bot reads only its own
+        pnl.ListRejectedFills(pb.ListRejectedFillsRequest(bot_slug="mm-1"), metadata=BOT)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def bot_rejections(pnl: pb_grpc.PnLReporterServiceStub) -> list[pb.RejectedFill]:
+    return list(pnl.ListRejectedFills(pb.ListRejectedFillsRequest(), metadata=BOT).rejected)
+
+
+def test_a_rebate_payout_books_what_accrual_rounding_got_wrong(ledger) -> None:  # type: ignore[no-untyped-def]
+    """Three maker fills each accrue 0.25 of a 3-micro taker fee: 0.75 rounds half-even to 1, so
+    3 micro-units accrue; the exchange paid 2 for the day. The day's rebates then equal the wallet."""
+    _, pnl = ledger
+    for i in range(3):
+        maker = fill("mm-1", YES, BUY, "0.40", "1", maker=True, taker_fee=3, at=timedelta(minutes=i))
+        pnl.RecordFill(pb.RecordFillRequest(report=_trade(maker, f"m{i}")), metadata=OPS)
+    day = pb.GetPnlRequest(since=_at(T0.replace(hour=0)), until=_at(T0.replace(hour=0) + timedelta(days=1)))
+    assert pnl.GetPnl(day, metadata=OPS).total.rebate_micros == 3
+    payout = pb.RecordRebatePayoutRequest(bot_slug="mm-1", condition_id=MARKET.upper().replace("0X", "0x"),
+                                          day=int(T0.strftime("%Y%m%d")), amount_micros=2)  # fmt: skip
+    paid = pnl.RecordRebatePayout(payout, metadata=OPS)
+    assert (paid.accrued_micros, paid.paid_micros, paid.adjustment_micros) == (3, 2, -1) and paid.settlement_report_id
+    assert pnl.RecordRebatePayout(payout, metadata=OPS).adjustment_micros == 0  # the same payout again
+    total = pnl.GetPnl(day, metadata=OPS).total
+    assert (total.rebate_micros, total.adjustment_micros) == (2, -1)
+    assert pnl.GetPnl(pb.GetPnlRequest(since=day.until), metadata=OPS).total.rebate_micros == 0  # the next day
+
+
+PAYOUTS = [
+    ("no bot", {"condition_id": MARKET, "day": 20261124, "amount_micros": 1}, "bot_slug", grpc.StatusCode.INVALID_ARGUMENT),
+    ("no market", {"bot_slug": "mm-1", "day": 20261124, "amount_micros": 1}, "condition_id",
+     grpc.StatusCode.INVALID_ARGUMENT),
+    ("not a day", {"bot_slug": "mm-1", "condition_id": MARKET, "day": 20261332, "amount_micros": 1}, "day",
+     grpc.StatusCode.INVALID_ARGUMENT),
+    ("negative", {"bot_slug": "mm-1", "condition_id": MARKET, "day": 20261124, "amount_micros": -1}, "amount_micros",
+     grpc.StatusCode.INVALID_ARGUMENT),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "fields", "field", "code"), PAYOUTS, ids=[c[0] for c in PAYOUTS])
+def test_a_bad_payout_names_its_field_and_books_nothing(ledger, case, fields, field, code) -> None:  # type: ignore[no-untyped-def]
+    _, pnl = ledger
+    with pytest.raises(grpc.RpcError) as refused:
+        pnl.RecordRebatePayout(pb.RecordRebatePayoutRequest(**fields), metadata=OPS)
+    assert refused.value.code() == code and field in violations(refused.value)
+    assert pnl.GetPnl(pb.GetPnlRequest(), metadata=OPS).total == pb.PnlRow()
+    with pytest.raises(grpc.RpcError) as denied:
+        pnl.RecordRebatePayout(pb.RecordRebatePayoutRequest(**fields), metadata=BOT)
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_the_total_marks_open_positions_and_every_grouping_sums_to_it(ledger) -> None:  # type: ignore[no-untyped-def]
+    """A seeded random day: fills of three bots in two markets, redeliveries, later statuses with
+    other fees, failures and marks. Total = proceeds - costs + holdings x mark - fees + rebates,
+    computed here from what stood, and each grouping's rows add up to it."""
+    _, pnl = ledger
+    rng = random.Random(20261206)
+    tokens = {YES: MARKET, "2001": "0x" + "bb" * 32}
+    held: dict[tuple[str, str], int] = {}
+    trades: list[rpb.Report] = []
+    failed: set[str] = set()
+    for i in range(60):
+        bot, token = rng.choice(["mm-1", "mm-2", "arb-1"]), rng.choice(list(tokens))
+        if trades and rng.random() < 0.25:  # a later word on an earlier trade
+            earlier = rng.choice(trades)
+            status = rng.choice(["MINED", "CONFIRMED", "FAILED", ""])
+            report = _trade(earlier, earlier.execution.trade_id, status, earlier.execution.fee_micros + rng.randrange(3))
+            answer = pnl_call(pnl, report)
+            if status == "FAILED" and answer is not None:
+                failed.add(earlier.execution.trade_id)
+            continue
+        side = SELL if held.get((bot, token), 0) >= 2_000_000 and rng.random() < 0.4 else BUY
+        shares = "1" if side == SELL else str(rng.randrange(1, 5))
+        price = f"0.{rng.randrange(10, 90):02d}"
+        maker = rng.random() < 0.3
+        report = _trade(fill(bot, token, side, price, shares, market=tokens[token], fee=rng.randrange(0, 500),
+                             maker=maker, taker_fee=rng.randrange(0, 400) if maker else 0,
+                             at=timedelta(seconds=i)), f"t{i}")  # fmt: skip
+        if pnl_call(pnl, report) is not None:
+            trades.append(report)
+            size = report.execution.filled_size_micros
+            held[(bot, token)] = held.get((bot, token), 0) + (size if side == BUY else -size)
+    for token in tokens:
+        pnl.RecordMark(pb.RecordMarkRequest(token_id=token, best_bid="0.44", best_ask="0.46"), metadata=OPS)
+    positions = pnl.ListPositions(pb.ListPositionsRequest(include_closed=True), metadata=OPS).positions
+    expected_cash = 0
+    trades_now = {(t.execution.trade_id): t for t in trades}
+    for trade_id, t in trades_now.items():
+        if trade_id in failed:
+            continue
+        amount = notional_of(t)
+        expected_cash += amount if t.execution.side == SELL else -amount
+    marked = sum(round(Decimal("0.45") * p.size_micros) for p in positions)
+    total = pnl.GetPnl(pb.GetPnlRequest(), metadata=OPS).total
+    fees_net = total.gross_fee_micros - total.rebate_micros
+    assert total.total_pnl_micros == expected_cash + marked - fees_net
+    assert total.fills == len([t for t in trades_now if t not in failed])
+    for dimensions in ([pb.PNL_DIMENSION_BOT], [pb.PNL_DIMENSION_MARKET], [pb.PNL_DIMENSION_BUILDER],
+                       [pb.PNL_DIMENSION_BOT, pb.PNL_DIMENSION_MARKET]):  # fmt: skip
+        rows = pnl.GetPnl(pb.GetPnlRequest(group_by=dimensions), metadata=OPS).rows
+        for name in ("total_pnl_micros", "unrealised_pnl_micros", "gross_fee_micros", "rebate_micros", "fills"):
+            assert sum(getattr(r, name) for r in rows) == getattr(total, name), (dimensions, name)
+
+
+def pnl_call(pnl: pb_grpc.PnLReporterServiceStub, report: rpb.Report) -> pb.RecordFillResponse | None:
+    """RecordFill; None when the books refused it (a failure that would leave an oversell)."""
+    try:
+        return pnl.RecordFill(pb.RecordFillRequest(report=report), metadata=OPS)  # type: ignore[no-any-return]
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error
+        return None
+
+
+def notional_of(report: rpb.Report) -> int:
+    return round(Decimal(report.execution.price) * report.execution.filled_size_micros)
+
+
+def _at(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _operations(mesh: MeshThread) -> list[rpb.Report]:
+    stored = mesh.mesh.parts.bus.archive.read_after(0, ReportFilter(kinds=frozenset({rpb.REPORT_KIND_OPERATIONS})), 1000)
     return [rpb.Report.FromString(r.payload) for r in stored]

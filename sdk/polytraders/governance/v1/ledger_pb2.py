@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from polytraders.reports.v1 import reports_pb2 as polytraders_dot_reports_dot_v1_dot_reports__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&polytraders/governance/v1/ledger.proto\x12\x19polytraders.governance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$polytraders/reports/v1/reports.proto\"C\n\x11RecordFillRequest\x12.\n\x06report\x18\x01 \x01(\x0b\x32\x1e.polytraders.reports.v1.Report\"\x96\x01\n\x12RecordFillResponse\x12\x35\n\x08position\x18\x01 \x01(\x0b\x32#.polytraders.governance.v1.Position\x12\x1b\n\x13realised_pnl_micros\x18\x02 \x01(\x03\x12\x1c\n\x14settlement_report_id\x18\x03 \x01(\t\x12\x0e\n\x06\x62ooked\x18\x04 \x01(\x08\"\xca\x01\n\x08Position\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x14\n\x0c\x63ondition_id\x18\x02 \x01(\t\x12\x10\n\x08token_id\x18\x03 \x01(\t\x12\x13\n\x0bsize_micros\x18\x04 \x01(\x03\x12\x13\n\x0b\x63ost_micros\x18\x05 \x01(\x03\x12\x1b\n\x13realised_pnl_micros\x18\x06 \x01(\x03\x12\x1d\n\x15unrealised_pnl_micros\x18\x07 \x01(\x03\x12\x0c\n\x04mark\x18\x08 \x01(\t\x12\x10\n\x08resolved\x18\t \x01(\x08\"c\n\x11RecordMarkRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x65st_bid\x18\x02 \x01(\t\x12\x10\n\x08\x62\x65st_ask\x18\x03 \x01(\t\x12\x18\n\x10last_trade_price\x18\x04 \x01(\t\"\"\n\x12RecordMarkResponse\x12\x0c\n\x04mark\x18\x01 \x01(\t\"\\\n\x17RecordResolutionRequest\x12\x14\n\x0c\x63ondition_id\x18\x01 \x01(\t\x12\x18\n\x10winning_token_id\x18\x02 \x01(\t\x12\x11\n\ttoken_ids\x18\x03 \x03(\t\"P\n\x18RecordResolutionResponse\x12\x34\n\x07settled\x18\x01 \x03(\x0b\x32#.polytraders.governance.v1.Position\"6\n\x0cOutcomeToken\x12\x14\n\x0c\x63ondition_id\x18\x01 \x01(\t\x12\x10\n\x08token_id\x18\x02 \x01(\t\"\xad\x01\n\x17RecordConversionRequest\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x19\n\x11\x66rom_no_token_ids\x18\x02 \x03(\t\x12\x37\n\x06to_yes\x18\x03 \x03(\x0b\x32\'.polytraders.governance.v1.OutcomeToken\x12\x15\n\ramount_micros\x18\x04 \x01(\x03\x12\x15\n\rconversion_id\x18\x05 \x01(\t\"o\n\x18RecordConversionResponse\x12\x36\n\tpositions\x18\x01 \x03(\x0b\x32#.polytraders.governance.v1.Position\x12\x1b\n\x13realised_pnl_micros\x18\x02 \x01(\x03\"\xa0\x01\n\rGetPnlRequest\x12\x39\n\x08group_by\x18\x01 \x03(\x0e\x32\'.polytraders.governance.v1.PnlDimension\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xec\x01\n\x06PnlRow\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x14\n\x0c\x63ondition_id\x18\x02 \x01(\t\x12\x14\n\x0c\x62uilder_code\x18\x03 \x01(\t\x12\x1b\n\x13realised_pnl_micros\x18\x04 \x01(\x03\x12\x18\n\x10gross_fee_micros\x18\x05 \x01(\x03\x12\x15\n\rrebate_micros\x18\x06 \x01(\x03\x12\x16\n\x0enet_fee_micros\x18\x07 \x01(\x03\x12\x16\n\x0enet_pnl_micros\x18\x08 \x01(\x03\x12\r\n\x05\x66ills\x18\t \x01(\x03\x12\x17\n\x0fnotional_micros\x18\n \x01(\x03\"s\n\x0eGetPnlResponse\x12/\n\x04rows\x18\x01 \x03(\x0b\x32!.polytraders.governance.v1.PnlRow\x12\x30\n\x05total\x18\x02 \x01(\x0b\x32!.polytraders.governance.v1.PnlRow\"@\n\x14ListPositionsRequest\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x16\n\x0einclude_closed\x18\x02 \x01(\x08\"O\n\x15ListPositionsResponse\x12\x36\n\tpositions\x18\x01 \x03(\x0b\x32#.polytraders.governance.v1.Position\"\xc7\x01\n\x0b\x45xplanation\x12\x16\n\x0e\x66ill_report_id\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12\x10\n\x08\x62ot_slug\x18\x03 \x01(\t\x12\x11\n\treport_id\x18\x04 \x01(\t\x12\x1a\n\x12\x63orrects_report_id\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\x0f\n\x07missing\x18\x07 \x03(\t\x12.\n\nmatched_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"(\n\x0e\x45xplainRequest\x12\x16\n\x0e\x66ill_report_id\x18\x01 \x01(\t\"N\n\x0f\x45xplainResponse\x12;\n\x0b\x65xplanation\x18\x01 \x01(\x0b\x32&.polytraders.governance.v1.Explanation\"e\n\x17ListExplanationsRequest\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12\x17\n\x0fincomplete_only\x18\x03 \x01(\x08\x12\r\n\x05limit\x18\x04 \x01(\x05\"X\n\x18ListExplanationsResponse\x12<\n\x0c\x65xplanations\x18\x01 \x03(\x0b\x32&.polytraders.governance.v1.Explanation\"\xac\x01\n\x14PortfolioDiscrepancy\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0b\n\x03ref\x18\x03 \x01(\t\x12\x10\n\x08\x65xpected\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tual\x18\x05 \x01(\t\x12\x14\n\x0cvalue_micros\x18\x06 \x01(\x03\x12\x13\n\x0b\x65xplanation\x18\x07 \x01(\t\x12\x17\n\x0f\x61\x62ove_threshold\x18\x08 \x01(\x08\"\xd4\x01\n\tSyncCycle\x12\r\n\x05\x63ycle\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x0f\n\x07\x66\x61ilure\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63\x63ounts\x18\x05 \x01(\x05\x12\x46\n\rdiscrepancies\x18\x06 \x03(\x0b\x32/.polytraders.governance.v1.PortfolioDiscrepancy\x12\x19\n\x11paused_strategies\x18\x07 \x03(\t\"\x10\n\x0eSyncNowRequest\"F\n\x0fSyncNowResponse\x12\x33\n\x05\x63ycle\x18\x01 \x01(\x0b\x32$.polytraders.governance.v1.SyncCycle\"\x14\n\x12GetLastSyncRequest\"J\n\x13GetLastSyncResponse\x12\x33\n\x05\x63ycle\x18\x01 \x01(\x0b\x32$.polytraders.governance.v1.SyncCycle*y\n\x0cPnlDimension\x12\x1d\n\x19PNL_DIMENSION_UNSPECIFIED\x10\x00\x12\x15\n\x11PNL_DIMENSION_BOT\x10\x01\x12\x18\n\x14PNL_DIMENSION_MARKET\x10\x02\x12\x19\n\x15PNL_DIMENSION_BUILDER\x10\x03\x32\xb7\x05\n\x12PnLReporterService\x12i\n\nRecordFill\x12,.polytraders.governance.v1.RecordFillRequest\x1a-.polytraders.governance.v1.RecordFillResponse\x12i\n\nRecordMark\x12,.polytraders.governance.v1.RecordMarkRequest\x1a-.polytraders.governance.v1.RecordMarkResponse\x12{\n\x10RecordResolution\x12\x32.polytraders.governance.v1.RecordResolutionRequest\x1a\x33.polytraders.governance.v1.RecordResolutionResponse\x12{\n\x10RecordConversion\x12\x32.polytraders.governance.v1.RecordConversionRequest\x1a\x33.polytraders.governance.v1.RecordConversionResponse\x12]\n\x06GetPnl\x12(.polytraders.governance.v1.GetPnlRequest\x1a).polytraders.governance.v1.GetPnlResponse\x12r\n\rListPositions\x12/.polytraders.governance.v1.ListPositionsRequest\x1a\x30.polytraders.governance.v1.ListPositionsResponse2\xfa\x01\n\x19PostTradeExplainerService\x12`\n\x07\x45xplain\x12).polytraders.governance.v1.ExplainRequest\x1a*.polytraders.governance.v1.ExplainResponse\x12{\n\x10ListExplanations\x12\x32.polytraders.governance.v1.ListExplanationsRequest\x1a\x33.polytraders.governance.v1.ListExplanationsResponse2\xe6\x01\n\x14PortfolioSyncService\x12`\n\x07SyncNow\x12).polytraders.governance.v1.SyncNowRequest\x1a*.polytraders.governance.v1.SyncNowResponse\x12l\n\x0bGetLastSync\x12-.polytraders.governance.v1.GetLastSyncRequest\x1a..polytraders.governance.v1.GetLastSyncResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&polytraders/governance/v1/ledger.proto\x12\x19polytraders.governance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$polytraders/reports/v1/reports.proto\"C\n\x11RecordFillRequest\x12.\n\x06report\x18\x01 \x01(\x0b\x32\x1e.polytraders.reports.v1.Report\"\x96\x01\n\x12RecordFillResponse\x12\x35\n\x08position\x18\x01 \x01(\x0b\x32#.polytraders.governance.v1.Position\x12\x1b\n\x13realised_pnl_micros\x18\x02 \x01(\x03\x12\x1c\n\x14settlement_report_id\x18\x03 \x01(\t\x12\x0e\n\x06\x62ooked\x18\x04 \x01(\x08\"\xca\x01\n\x08Position\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x14\n\x0c\x63ondition_id\x18\x02 \x01(\t\x12\x10\n\x08token_id\x18\x03 \x01(\t\x12\x13\n\x0bsize_micros\x18\x04 \x01(\x03\x12\x13\n\x0b\x63ost_micros\x18\x05 \x01(\x03\x12\x1b\n\x13realised_pnl_micros\x18\x06 \x01(\x03\x12\x1d\n\x15unrealised_pnl_micros\x18\x07 \x01(\x03\x12\x0c\n\x04mark\x18\x08 \x01(\t\x12\x10\n\x08resolved\x18\t \x01(\x08\"c\n\x11RecordMarkRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x65st_bid\x18\x02 \x01(\t\x12\x10\n\x08\x62\x65st_ask\x18\x03 \x01(\t\x12\x18\n\x10last_trade_price\x18\x04 \x01(\t\"\"\n\x12RecordMarkResponse\x12\x0c\n\x04mark\x18\x01 \x01(\t\"\\\n\x17RecordResolutionRequest\x12\x14\n\x0c\x63ondition_id\x18\x01 \x01(\t\x12\x18\n\x10winning_token_id\x18\x02 \x01(\t\x12\x11\n\ttoken_ids\x18\x03 \x03(\t\"P\n\x18RecordResolutionResponse\x12\x34\n\x07settled\x18\x01 \x03(\x0b\x32#.polytraders.governance.v1.Position\"6\n\x0cOutcomeToken\x12\x14\n\x0c\x63ondition_id\x18\x01 \x01(\t\x12\x10\n\x08token_id\x18\x02 \x01(\t\"\xad\x01\n\x17RecordConversionRequest\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x19\n\x11\x66rom_no_token_ids\x18\x02 \x03(\t\x12\x37\n\x06to_yes\x18\x03 \x03(\x0b\x32\'.polytraders.governance.v1.OutcomeToken\x12\x15\n\ramount_micros\x18\x04 \x01(\x03\x12\x15\n\rconversion_id\x18\x05 \x01(\t\"o\n\x18RecordConversionResponse\x12\x36\n\tpositions\x18\x01 \x03(\x0b\x32#.polytraders.governance.v1.Position\x12\x1b\n\x13realised_pnl_micros\x18\x02 \x01(\x03\"\xa0\x01\n\rGetPnlRequest\x12\x39\n\x08group_by\x18\x01 \x03(\x0e\x32\'.polytraders.governance.v1.PnlDimension\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc0\x02\n\x06PnlRow\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x14\n\x0c\x63ondition_id\x18\x02 \x01(\t\x12\x14\n\x0c\x62uilder_code\x18\x03 \x01(\t\x12\x1b\n\x13realised_pnl_micros\x18\x04 \x01(\x03\x12\x18\n\x10gross_fee_micros\x18\x05 \x01(\x03\x12\x15\n\rrebate_micros\x18\x06 \x01(\x03\x12\x16\n\x0enet_fee_micros\x18\x07 \x01(\x03\x12\x16\n\x0enet_pnl_micros\x18\x08 \x01(\x03\x12\r\n\x05\x66ills\x18\t \x01(\x03\x12\x17\n\x0fnotional_micros\x18\n \x01(\x03\x12\x1d\n\x15unrealised_pnl_micros\x18\x0b \x01(\x03\x12\x19\n\x11\x61\x64justment_micros\x18\x0c \x01(\x03\x12\x18\n\x10total_pnl_micros\x18\r \x01(\x03\"s\n\x0eGetPnlResponse\x12/\n\x04rows\x18\x01 \x03(\x0b\x32!.polytraders.governance.v1.PnlRow\x12\x30\n\x05total\x18\x02 \x01(\x0b\x32!.polytraders.governance.v1.PnlRow\"@\n\x14ListPositionsRequest\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x16\n\x0einclude_closed\x18\x02 \x01(\x08\"O\n\x15ListPositionsResponse\x12\x36\n\tpositions\x18\x01 \x03(\x0b\x32#.polytraders.governance.v1.Position\"\xc7\x01\n\x0b\x45xplanation\x12\x16\n\x0e\x66ill_report_id\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12\x10\n\x08\x62ot_slug\x18\x03 \x01(\t\x12\x11\n\treport_id\x18\x04 \x01(\t\x12\x1a\n\x12\x63orrects_report_id\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\x0f\n\x07missing\x18\x07 \x03(\t\x12.\n\nmatched_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"(\n\x0e\x45xplainRequest\x12\x16\n\x0e\x66ill_report_id\x18\x01 \x01(\t\"N\n\x0f\x45xplainResponse\x12;\n\x0b\x65xplanation\x18\x01 \x01(\x0b\x32&.polytraders.governance.v1.Explanation\"e\n\x17ListExplanationsRequest\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12\x17\n\x0fincomplete_only\x18\x03 \x01(\x08\x12\r\n\x05limit\x18\x04 \x01(\x05\"X\n\x18ListExplanationsResponse\x12<\n\x0c\x65xplanations\x18\x01 \x03(\x0b\x32&.polytraders.governance.v1.Explanation\"\xac\x01\n\x14PortfolioDiscrepancy\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0b\n\x03ref\x18\x03 \x01(\t\x12\x10\n\x08\x65xpected\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tual\x18\x05 \x01(\t\x12\x14\n\x0cvalue_micros\x18\x06 \x01(\x03\x12\x13\n\x0b\x65xplanation\x18\x07 \x01(\t\x12\x17\n\x0f\x61\x62ove_threshold\x18\x08 \x01(\x08\"\xd4\x01\n\tSyncCycle\x12\r\n\x05\x63ycle\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x0f\n\x07\x66\x61ilure\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63\x63ounts\x18\x05 \x01(\x05\x12\x46\n\rdiscrepancies\x18\x06 \x03(\x0b\x32/.polytraders.governance.v1.PortfolioDiscrepancy\x12\x19\n\x11paused_strategies\x18\x07 \x03(\t\"\x10\n\x0eSyncNowRequest\"F\n\x0fSyncNowResponse\x12\x33\n\x05\x63ycle\x18\x01 \x01(\x0b\x32$.polytraders.governance.v1.SyncCycle\"\x14\n\x12GetLastSyncRequest\"J\n\x13GetLastSyncResponse\x12\x33\n\x05\x63ycle\x18\x01 \x01(\x0b\x32$.polytraders.governance.v1.SyncCycle\"g\n\x19RecordRebatePayoutRequest\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\x14\n\x0c\x63ondition_id\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\x05\x12\x15\n\ramount_micros\x18\x04 \x01(\x03\"\x82\x01\n\x1aRecordRebatePayoutResponse\x12\x16\n\x0e\x61\x63\x63rued_micros\x18\x01 \x01(\x03\x12\x13\n\x0bpaid_micros\x18\x02 \x01(\x03\x12\x19\n\x11\x61\x64justment_micros\x18\x03 \x01(\x03\x12\x1c\n\x14settlement_report_id\x18\x04 \x01(\t\"\x95\x01\n\x0cRejectedFill\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x10\n\x08\x62ot_slug\x18\x02 \x01(\t\x12\x10\n\x08trade_id\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12/\n\x0brejected_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x18ListRejectedFillsRequest\x12\x10\n\x08\x62ot_slug\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"V\n\x19ListRejectedFillsResponse\x12\x39\n\x08rejected\x18\x01 \x03(\x0b\x32\'.polytraders.governance.v1.RejectedFill*y\n\x0cPnlDimension\x12\x1d\n\x19PNL_DIMENSION_UNSPECIFIED\x10\x00\x12\x15\n\x11PNL_DIMENSION_BOT\x10\x01\x12\x18\n\x14PNL_DIMENSION_MARKET\x10\x02\x12\x19\n\x15PNL_DIMENSION_BUILDER\x10\x03\x32\xbb\x07\n\x12PnLReporterService\x12i\n\nRecordFill\x12,.polytraders.governance.v1.RecordFillRequest\x1a-.polytraders.governance.v1.RecordFillResponse\x12i\n\nRecordMark\x12,.polytraders.governance.v1.RecordMarkRequest\x1a-.polytraders.governance.v1.RecordMarkResponse\x12{\n\x10RecordResolution\x12\x32.polytraders.governance.v1.RecordResolutionRequest\x1a\x33.polytraders.governance.v1.RecordResolutionResponse\x12{\n\x10RecordConversion\x12\x32.polytraders.governance.v1.RecordConversionRequest\x1a\x33.polytraders.governance.v1.RecordConversionResponse\x12]\n\x06GetPnl\x12(.polytraders.governance.v1.GetPnlRequest\x1a).polytraders.governance.v1.GetPnlResponse\x12r\n\rListPositions\x12/.polytraders.governance.v1.ListPositionsRequest\x1a\x30.polytraders.governance.v1.ListPositionsResponse\x12\x81\x01\n\x12RecordRebatePayout\x12\x34.polytraders.governance.v1.RecordRebatePayoutRequest\x1a\x35.polytraders.governance.v1.RecordRebatePayoutResponse\x12~\n\x11ListRejectedFills\x12\x33.polytraders.governance.v1.ListRejectedFillsRequest\x1a\x34.polytraders.governance.v1.ListRejectedFillsResponse2\xfa\x01\n\x19PostTradeExplainerService\x12`\n\x07\x45xplain\x12).polytraders.governance.v1.ExplainRequest\x1a*.polytraders.governance.v1.ExplainResponse\x12{\n\x10ListExplanations\x12\x32.polytraders.governance.v1.ListExplanationsRequest\x1a\x33.polytraders.governance.v1.ListExplanationsResponse2\xe6\x01\n\x14PortfolioSyncService\x12`\n\x07SyncNow\x12).polytraders.governance.v1.SyncNowRequest\x1a*.polytraders.governance.v1.SyncNowResponse\x12l\n\x0bGetLastSync\x12-.polytraders.governance.v1.GetLastSyncRequest\x1a..polytraders.governance.v1.GetLastSyncResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'polytraders.governance.v1.ledger_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PNLDIMENSION']._serialized_start=2986
-  _globals['_PNLDIMENSION']._serialized_end=3107
+  _globals['_PNLDIMENSION']._serialized_start=3609
+  _globals['_PNLDIMENSION']._serialized_end=3730
   _globals['_RECORDFILLREQUEST']._serialized_start=140
   _globals['_RECORDFILLREQUEST']._serialized_end=207
   _globals['_RECORDFILLRESPONSE']._serialized_start=210
@@ -58,39 +58,49 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPNLREQUEST']._serialized_start=1226
   _globals['_GETPNLREQUEST']._serialized_end=1386
   _globals['_PNLROW']._serialized_start=1389
-  _globals['_PNLROW']._serialized_end=1625
-  _globals['_GETPNLRESPONSE']._serialized_start=1627
-  _globals['_GETPNLRESPONSE']._serialized_end=1742
-  _globals['_LISTPOSITIONSREQUEST']._serialized_start=1744
-  _globals['_LISTPOSITIONSREQUEST']._serialized_end=1808
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=1810
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=1889
-  _globals['_EXPLANATION']._serialized_start=1892
-  _globals['_EXPLANATION']._serialized_end=2091
-  _globals['_EXPLAINREQUEST']._serialized_start=2093
-  _globals['_EXPLAINREQUEST']._serialized_end=2133
-  _globals['_EXPLAINRESPONSE']._serialized_start=2135
-  _globals['_EXPLAINRESPONSE']._serialized_end=2213
-  _globals['_LISTEXPLANATIONSREQUEST']._serialized_start=2215
-  _globals['_LISTEXPLANATIONSREQUEST']._serialized_end=2316
-  _globals['_LISTEXPLANATIONSRESPONSE']._serialized_start=2318
-  _globals['_LISTEXPLANATIONSRESPONSE']._serialized_end=2406
-  _globals['_PORTFOLIODISCREPANCY']._serialized_start=2409
-  _globals['_PORTFOLIODISCREPANCY']._serialized_end=2581
-  _globals['_SYNCCYCLE']._serialized_start=2584
-  _globals['_SYNCCYCLE']._serialized_end=2796
-  _globals['_SYNCNOWREQUEST']._serialized_start=2798
-  _globals['_SYNCNOWREQUEST']._serialized_end=2814
-  _globals['_SYNCNOWRESPONSE']._serialized_start=2816
-  _globals['_SYNCNOWRESPONSE']._serialized_end=2886
-  _globals['_GETLASTSYNCREQUEST']._serialized_start=2888
-  _globals['_GETLASTSYNCREQUEST']._serialized_end=2908
-  _globals['_GETLASTSYNCRESPONSE']._serialized_start=2910
-  _globals['_GETLASTSYNCRESPONSE']._serialized_end=2984
-  _globals['_PNLREPORTERSERVICE']._serialized_start=3110
-  _globals['_PNLREPORTERSERVICE']._serialized_end=3805
-  _globals['_POSTTRADEEXPLAINERSERVICE']._serialized_start=3808
-  _globals['_POSTTRADEEXPLAINERSERVICE']._serialized_end=4058
-  _globals['_PORTFOLIOSYNCSERVICE']._serialized_start=4061
-  _globals['_PORTFOLIOSYNCSERVICE']._serialized_end=4291
+  _globals['_PNLROW']._serialized_end=1709
+  _globals['_GETPNLRESPONSE']._serialized_start=1711
+  _globals['_GETPNLRESPONSE']._serialized_end=1826
+  _globals['_LISTPOSITIONSREQUEST']._serialized_start=1828
+  _globals['_LISTPOSITIONSREQUEST']._serialized_end=1892
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=1894
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=1973
+  _globals['_EXPLANATION']._serialized_start=1976
+  _globals['_EXPLANATION']._serialized_end=2175
+  _globals['_EXPLAINREQUEST']._serialized_start=2177
+  _globals['_EXPLAINREQUEST']._serialized_end=2217
+  _globals['_EXPLAINRESPONSE']._serialized_start=2219
+  _globals['_EXPLAINRESPONSE']._serialized_end=2297
+  _globals['_LISTEXPLANATIONSREQUEST']._serialized_start=2299
+  _globals['_LISTEXPLANATIONSREQUEST']._serialized_end=2400
+  _globals['_LISTEXPLANATIONSRESPONSE']._serialized_start=2402
+  _globals['_LISTEXPLANATIONSRESPONSE']._serialized_end=2490
+  _globals['_PORTFOLIODISCREPANCY']._serialized_start=2493
+  _globals['_PORTFOLIODISCREPANCY']._serialized_end=2665
+  _globals['_SYNCCYCLE']._serialized_start=2668
+  _globals['_SYNCCYCLE']._serialized_end=2880
+  _globals['_SYNCNOWREQUEST']._serialized_start=2882
+  _globals['_SYNCNOWREQUEST']._serialized_end=2898
+  _globals['_SYNCNOWRESPONSE']._serialized_start=2900
+  _globals['_SYNCNOWRESPONSE']._serialized_end=2970
+  _globals['_GETLASTSYNCREQUEST']._serialized_start=2972
+  _globals['_GETLASTSYNCREQUEST']._serialized_end=2992
+  _globals['_GETLASTSYNCRESPONSE']._serialized_start=2994
+  _globals['_GETLASTSYNCRESPONSE']._serialized_end=3068
+  _globals['_RECORDREBATEPAYOUTREQUEST']._serialized_start=3070
+  _globals['_RECORDREBATEPAYOUTREQUEST']._serialized_end=3173
+  _globals['_RECORDREBATEPAYOUTRESPONSE']._serialized_start=3176
+  _globals['_RECORDREBATEPAYOUTRESPONSE']._serialized_end=3306
+  _globals['_REJECTEDFILL']._serialized_start=3309
+  _globals['_REJECTEDFILL']._serialized_end=3458
+  _globals['_LISTREJECTEDFILLSREQUEST']._serialized_start=3460
+  _globals['_LISTREJECTEDFILLSREQUEST']._serialized_end=3519
+  _globals['_LISTREJECTEDFILLSRESPONSE']._serialized_start=3521
+  _globals['_LISTREJECTEDFILLSRESPONSE']._serialized_end=3607
+  _globals['_PNLREPORTERSERVICE']._serialized_start=3733
+  _globals['_PNLREPORTERSERVICE']._serialized_end=4688
+  _globals['_POSTTRADEEXPLAINERSERVICE']._serialized_start=4691
+  _globals['_POSTTRADEEXPLAINERSERVICE']._serialized_end=4941
+  _globals['_PORTFOLIOSYNCSERVICE']._serialized_start=4944
+  _globals['_PORTFOLIOSYNCSERVICE']._serialized_end=5174
 # @@protoc_insertion_point(module_scope)

@@ -137,7 +137,7 @@ class GetPnlRequest(_message.Message):
     def __init__(self, group_by: _Optional[_Iterable[_Union[PnlDimension, str]]] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PnlRow(_message.Message):
-    __slots__ = ("bot_slug", "condition_id", "builder_code", "realised_pnl_micros", "gross_fee_micros", "rebate_micros", "net_fee_micros", "net_pnl_micros", "fills", "notional_micros")
+    __slots__ = ("bot_slug", "condition_id", "builder_code", "realised_pnl_micros", "gross_fee_micros", "rebate_micros", "net_fee_micros", "net_pnl_micros", "fills", "notional_micros", "unrealised_pnl_micros", "adjustment_micros", "total_pnl_micros")
     BOT_SLUG_FIELD_NUMBER: _ClassVar[int]
     CONDITION_ID_FIELD_NUMBER: _ClassVar[int]
     BUILDER_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +148,9 @@ class PnlRow(_message.Message):
     NET_PNL_MICROS_FIELD_NUMBER: _ClassVar[int]
     FILLS_FIELD_NUMBER: _ClassVar[int]
     NOTIONAL_MICROS_FIELD_NUMBER: _ClassVar[int]
+    UNREALISED_PNL_MICROS_FIELD_NUMBER: _ClassVar[int]
+    ADJUSTMENT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_PNL_MICROS_FIELD_NUMBER: _ClassVar[int]
     bot_slug: str
     condition_id: str
     builder_code: str
@@ -158,7 +161,10 @@ class PnlRow(_message.Message):
     net_pnl_micros: int
     fills: int
     notional_micros: int
-    def __init__(self, bot_slug: _Optional[str] = ..., condition_id: _Optional[str] = ..., builder_code: _Optional[str] = ..., realised_pnl_micros: _Optional[int] = ..., gross_fee_micros: _Optional[int] = ..., rebate_micros: _Optional[int] = ..., net_fee_micros: _Optional[int] = ..., net_pnl_micros: _Optional[int] = ..., fills: _Optional[int] = ..., notional_micros: _Optional[int] = ...) -> None: ...
+    unrealised_pnl_micros: int
+    adjustment_micros: int
+    total_pnl_micros: int
+    def __init__(self, bot_slug: _Optional[str] = ..., condition_id: _Optional[str] = ..., builder_code: _Optional[str] = ..., realised_pnl_micros: _Optional[int] = ..., gross_fee_micros: _Optional[int] = ..., rebate_micros: _Optional[int] = ..., net_fee_micros: _Optional[int] = ..., net_pnl_micros: _Optional[int] = ..., fills: _Optional[int] = ..., notional_micros: _Optional[int] = ..., unrealised_pnl_micros: _Optional[int] = ..., adjustment_micros: _Optional[int] = ..., total_pnl_micros: _Optional[int] = ...) -> None: ...
 
 class GetPnlResponse(_message.Message):
     __slots__ = ("rows", "total")
@@ -289,3 +295,57 @@ class GetLastSyncResponse(_message.Message):
     CYCLE_FIELD_NUMBER: _ClassVar[int]
     cycle: SyncCycle
     def __init__(self, cycle: _Optional[_Union[SyncCycle, _Mapping]] = ...) -> None: ...
+
+class RecordRebatePayoutRequest(_message.Message):
+    __slots__ = ("bot_slug", "condition_id", "day", "amount_micros")
+    BOT_SLUG_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_ID_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    bot_slug: str
+    condition_id: str
+    day: int
+    amount_micros: int
+    def __init__(self, bot_slug: _Optional[str] = ..., condition_id: _Optional[str] = ..., day: _Optional[int] = ..., amount_micros: _Optional[int] = ...) -> None: ...
+
+class RecordRebatePayoutResponse(_message.Message):
+    __slots__ = ("accrued_micros", "paid_micros", "adjustment_micros", "settlement_report_id")
+    ACCRUED_MICROS_FIELD_NUMBER: _ClassVar[int]
+    PAID_MICROS_FIELD_NUMBER: _ClassVar[int]
+    ADJUSTMENT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    accrued_micros: int
+    paid_micros: int
+    adjustment_micros: int
+    settlement_report_id: str
+    def __init__(self, accrued_micros: _Optional[int] = ..., paid_micros: _Optional[int] = ..., adjustment_micros: _Optional[int] = ..., settlement_report_id: _Optional[str] = ...) -> None: ...
+
+class RejectedFill(_message.Message):
+    __slots__ = ("report_id", "bot_slug", "trade_id", "field", "reason", "rejected_at")
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    BOT_SLUG_FIELD_NUMBER: _ClassVar[int]
+    TRADE_ID_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    report_id: str
+    bot_slug: str
+    trade_id: str
+    field: str
+    reason: str
+    rejected_at: _timestamp_pb2.Timestamp
+    def __init__(self, report_id: _Optional[str] = ..., bot_slug: _Optional[str] = ..., trade_id: _Optional[str] = ..., field: _Optional[str] = ..., reason: _Optional[str] = ..., rejected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListRejectedFillsRequest(_message.Message):
+    __slots__ = ("bot_slug", "limit")
+    BOT_SLUG_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    bot_slug: str
+    limit: int
+    def __init__(self, bot_slug: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListRejectedFillsResponse(_message.Message):
+    __slots__ = ("rejected",)
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    rejected: _containers.RepeatedCompositeFieldContainer[RejectedFill]
+    def __init__(self, rejected: _Optional[_Iterable[_Union[RejectedFill, _Mapping]]] = ...) -> None: ...

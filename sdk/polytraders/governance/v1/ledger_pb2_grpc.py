@@ -66,6 +66,16 @@ class PnLReporterServiceStub:
                 request_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListPositionsRequest.SerializeToString,
                 response_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListPositionsResponse.FromString,
                 _registered_method=True)
+        self.RecordRebatePayout = channel.unary_unary(
+                '/polytraders.governance.v1.PnLReporterService/RecordRebatePayout',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.RecordRebatePayoutRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.RecordRebatePayoutResponse.FromString,
+                _registered_method=True)
+        self.ListRejectedFills = channel.unary_unary(
+                '/polytraders.governance.v1.PnLReporterService/ListRejectedFills',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListRejectedFillsRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListRejectedFillsResponse.FromString,
+                _registered_method=True)
 
 
 class PnLReporterServiceServicer:
@@ -115,6 +125,21 @@ class PnLReporterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordRebatePayout(self, request, context):
+        """What the exchange paid a bot in maker rebates for one market on one UTC day: the difference
+        from the rebates accrued fill by fill is booked as an adjustment, so the day equals the wallet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRejectedFills(self, request, context):
+        """Fills the ledger could not book from the bus, and why (each was also alerted), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PnLReporterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +172,16 @@ def add_PnLReporterServiceServicer_to_server(servicer, server):
                     servicer.ListPositions,
                     request_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListPositionsRequest.FromString,
                     response_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListPositionsResponse.SerializeToString,
+            ),
+            'RecordRebatePayout': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordRebatePayout,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.RecordRebatePayoutRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.RecordRebatePayoutResponse.SerializeToString,
+            ),
+            'ListRejectedFills': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRejectedFills,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListRejectedFillsRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListRejectedFillsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +348,60 @@ class PnLReporterService:
             '/polytraders.governance.v1.PnLReporterService/ListPositions',
             polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListPositionsRequest.SerializeToString,
             polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListPositionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordRebatePayout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PnLReporterService/RecordRebatePayout',
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.RecordRebatePayoutRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.RecordRebatePayoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRejectedFills(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PnLReporterService/ListRejectedFills',
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListRejectedFillsRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_ledger__pb2.ListRejectedFillsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,7 +15,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, String, delete, func, select
@@ -23,7 +23,8 @@ from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import ledger_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk.clock import Clock, to_micros
+from polytraders.sdk.clock import Clock, from_micros, to_micros, to_timestamp
+from polytraders.servers.runtime.alerts import Alert, AlertRouter
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -118,6 +119,23 @@ class PnlTradeRow(SQLModel, table=True):
 
 
 pnl_trades = PnlTradeRow.__table__
+
+
+class PnlRejectedFillRow(SQLModel, table=True):
+    __tablename__ = "pnl_rejected_fills"
+    __table_args__ = (Index("pnl_rejected_fills_by_time", "rejected_at_us"),)
+
+    # A FILL from the bus the ledger could not book (an oversell, a price off the grid...): kept
+    # with the reason, so an operator can list what the books are missing.
+    report_id: str = Field(sa_type=String(36), primary_key=True)
+    bot_slug: str = Field(sa_type=String(128))
+    trade_id: str = Field(sa_type=String(128))
+    field_path: str = Field(sa_type=String(256))
+    reason: str = Field(sa_type=String(1024))
+    rejected_at_us: int = Field(sa_type=BigInteger)
+
+
+pnl_rejected_fills = PnlRejectedFillRow.__table__
 
 
 class FollowerCursorRow(SQLModel, table=True):
@@ -255,6 +273,7 @@ def fill_entry_id(report: rpb.Report) -> str:
 
 
 TRADES_COUNTED = {"fill": 1, "reversal": -1}
+ADJUSTMENTS = frozenset({"adjustment", "rebate_payout"})
 RANK = {"MATCHED": 0, "MINED": 1, "RETRYING": 1, "CONFIRMED": 2, FAILED: 3}
 """How far along its life a status is: a redelivered earlier status changes nothing."""
 
@@ -272,8 +291,15 @@ class Change:
 
 class PnLLedger:
     def __init__(
-        self, engine: Engine, bus: ReportBus, clock: Clock, reporter: GovernanceReporter, shares: RebateShares
+        self,
+        engine: Engine,
+        bus: ReportBus,
+        clock: Clock,
+        reporter: GovernanceReporter,
+        shares: RebateShares,
+        alerts: AlertRouter | None = None,
     ) -> None:
+        self._alerts = alerts
         self._engine = engine
         self._bus = bus
         self._clock = clock
@@ -703,6 +729,15 @@ class PnLLedger:
                 row.rebate_micros += entry.rebate_micros
                 row.fills += TRADES_COUNTED.get(entry.kind, 0)  # a reversed trade never happened
                 row.notional_micros += entry.notional_micros if entry.kind in TRADES_COUNTED else 0
+                if entry.kind in ADJUSTMENTS:
+                    row.adjustment_micros += entry.rebate_micros - entry.fee_micros
+        if until is None:  # marked to market as of now
+            for holding in (await self._ready()).values():
+                unrealised = holding.unrealised(self._marks.get(holding.token_id))
+                if unrealised:
+                    at = {"bot_slug": holding.bot_slug, "condition_id": holding.condition_id, "builder_code": ""}
+                    for row in (rows[tuple(at[c] for c in columns)], total):
+                        row.unrealised_pnl_micros += unrealised
         response = pb.GetPnlResponse()
         for group in sorted(rows):
             row = rows[group]
@@ -711,6 +746,97 @@ class PnLLedger:
             response.rows.append(_net(row))
         response.total.CopyFrom(_net(total))
         return response
+
+    async def record_rebate_payout(self, request: pb.RecordRebatePayoutRequest) -> pb.RecordRebatePayoutResponse:
+        """Book paid − accrued for one bot, market and UTC day, dated the day's last microsecond so
+        the day's window holds it; a repeat of the same payout books nothing."""
+        violations = []
+        if not request.bot_slug:
+            violations.append(FieldViolation("bot_slug", "is required"))
+        if not request.condition_id:
+            violations.append(FieldViolation("condition_id", "is required"))
+        try:
+            day = datetime.strptime(str(request.day), "%Y%m%d").replace(tzinfo=UTC)
+        except ValueError:
+            violations.append(FieldViolation("day", "must be a UTC day as YYYYMMDD"))
+        if request.amount_micros < 0:
+            violations.append(FieldViolation("amount_micros", "a payout is never negative"))
+        if violations:
+            raise InvalidArgument(violations)
+        market = request.condition_id.lower()
+        start = to_micros(day)
+        end = start + 86_400_000_000 - 1
+        bot, paid = request.bot_slug, request.amount_micros
+
+        def accrued() -> tuple[int, int]:
+            with self._engine.connect() as conn:
+                sums = conn.execute(
+                    select(pnl_entries.c.kind, func.sum(pnl_entries.c.rebate_micros))
+                    .where(pnl_entries.c.bot_slug == bot, pnl_entries.c.condition_id == market,
+                           pnl_entries.c.at_us.between(start, end))
+                    .group_by(pnl_entries.c.kind)
+                ).all()  # fmt: skip
+            by_kind = {kind: int(amount or 0) for kind, amount in sums}
+            paid_before = by_kind.pop("rebate_payout", 0)
+            return sum(by_kind.values()), paid_before
+
+        async with self._lock:
+            await self._ready()
+            earned, adjusted = await asyncio.to_thread(accrued)
+            adjustment = paid - earned - adjusted
+            if not adjustment:
+                return pb.RecordRebatePayoutResponse(accrued_micros=earned, paid_micros=paid)
+            entry = {
+                "entry_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"payout:{bot}:{market}:{request.day}:{paid}:{adjusted}")),
+                "kind": "rebate_payout", "bot_slug": bot, "condition_id": market, "token_id": "", "builder_code": "",
+                "side": "PAYOUT", "price": "", "size_micros": 0, "notional_micros": 0, "fee_micros": 0,
+                "rebate_micros": adjustment, "realised_micros": 0, "at_us": end,
+            }  # fmt: skip
+            booked = Booked(Holding(bot, market, ""), 0, entry)
+            fresh, reports = await asyncio.to_thread(self._commit, [booked], None, lambda _: [self._reporter.builder.settlement(
+                record_type="pnl.rebate_payout", subject=bot, condition_id=market, rebate_micros=adjustment,
+                cash_delta_micros=adjustment,
+                explanation=f"{bot}'s maker rebates in {market} on {request.day}: paid {Decimal(paid).scaleb(-6)} pUSD "
+                            f"against {Decimal(earned + adjusted).scaleb(-6)} booked; {Decimal(adjustment).scaleb(-6)} adjusted",
+            )])  # fmt: skip
+        await self._publish_booked(reports)
+        return pb.RecordRebatePayoutResponse(accrued_micros=earned, paid_micros=paid,
+                                             adjustment_micros=adjustment if fresh else 0,
+                                             settlement_report_id=reports[0].header.report_id if reports else "")  # fmt: skip
+
+    async def _reject(self, report: rpb.Report, error: InvalidArgument | FailedPrecondition) -> None:
+        """A fill from the bus the books cannot take: on the record, alerted, and listable."""
+        field_path = error.violations[0].field if isinstance(error, InvalidArgument) else "report.execution.trade_status"
+        reason = str(error)
+        row = {"report_id": report.header.report_id, "bot_slug": report.header.bot_slug,
+               "trade_id": report.execution.trade_id[:128], "field_path": field_path[:256], "reason": reason[:1024],
+               "rejected_at_us": to_micros(self._clock.now())}  # fmt: skip
+
+        def keep() -> None:
+            with self._engine.begin() as conn:
+                upsert(conn, pnl_rejected_fills, [row], ["report_id"], replace=False)
+
+        await asyncio.to_thread(keep)
+        explanation = (f"fill {report.header.report_id} of {report.header.bot_slug} (trade {report.execution.trade_id}) "
+                       f"not booked: {reason}")  # fmt: skip
+        if self._alerts is not None:
+            await self._alerts.send(Alert("pnl-reporter", f"pnl:rejected:{report.header.report_id}", rpb.SEVERITY_ERROR,
+                                          explanation))  # fmt: skip
+        else:
+            log.warning("%s", explanation)
+
+    async def rejected(self, bot_slug: str, limit: int) -> list[pb.RejectedFill]:
+        query = select(pnl_rejected_fills).order_by(pnl_rejected_fills.c.rejected_at_us.desc()).limit(limit or 100)
+        if bot_slug:
+            query = query.where(pnl_rejected_fills.c.bot_slug == bot_slug)
+
+        def fetch() -> list:  # type: ignore[type-arg]
+            with self._engine.connect() as conn:
+                return conn.execute(query).all()
+
+        return [pb.RejectedFill(report_id=r.report_id, bot_slug=r.bot_slug, trade_id=r.trade_id, field=r.field_path,
+                                reason=r.reason, rejected_at=to_timestamp(from_micros(r.rejected_at_us)))
+                for r in await asyncio.to_thread(fetch)]  # fmt: skip
 
     async def follow(self, set_aside: SetAside) -> None:
         """Book every live FILL ExecutionReport and take every observation's mark, from the stored cursor;
@@ -731,10 +857,8 @@ class PnLLedger:
                         await self.record_mark(o.token_id, o.best_bid, o.best_ask, o.last_trade_price)
                 elif report.execution.event == rpb.EXECUTION_EVENT_FILL:
                     await self.record_fill(report)
-            except InvalidArgument as error:  # kept in the archive; P&L says why it was not booked
-                log.warning(
-                    "report %s from %s not booked: %s", report.header.report_id, report.header.bot_slug, error
-                )
+            except (InvalidArgument, FailedPrecondition) as error:  # kept in the archive; the books say why not
+                await self._reject(report, error)
             except Exception as error:  # noqa: BLE001 - one report must not stop the books of every other bot
                 await set_aside.put(FOLLOWER, archived.seq, report, error)
             await asyncio.to_thread(self._commit, [], archived.seq)
@@ -747,6 +871,7 @@ def _conversion_entry(conversion_id: str, token_id: str) -> str:
 def _net(row: pb.PnlRow) -> pb.PnlRow:
     row.net_fee_micros = row.gross_fee_micros - row.rebate_micros
     row.net_pnl_micros = row.realised_pnl_micros - row.net_fee_micros
+    row.total_pnl_micros = row.net_pnl_micros + row.unrealised_pnl_micros
     return row
 
 

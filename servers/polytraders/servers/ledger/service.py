@@ -16,7 +16,7 @@ from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import to_timestamp
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.config import ServerConfig
-from polytraders.servers.runtime.errors import FailedPrecondition
+from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import instant
 from polytraders.servers.runtime.server import ServiceBinding
@@ -32,6 +32,8 @@ PNL_ACCESS = {
     "RecordConversion": auth.BOT_WRITE,
     "GetPnl": auth.READ,
     "ListPositions": auth.READ,
+    "RecordRebatePayout": auth.OPERATE,
+    "ListRejectedFills": auth.READ,
 }
 
 
@@ -68,6 +70,18 @@ class PnLReporterServicer(pb_grpc.PnLReporterServiceServicer):
         return pb.ListPositionsResponse(
             positions=await self._ledger.positions(bot_slug, request.include_closed)
         )
+
+
+    async def RecordRebatePayout(self, request: pb.RecordRebatePayoutRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return await self._ledger.record_rebate_payout(request)
+
+    async def ListRejectedFills(self, request: pb.ListRejectedFillsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        caller = auth.current_principal()
+        bot_slug = request.bot_slug or (caller.bot_slug if caller.role is auth.Role.BOT else "")
+        caller.require_acting_for(bot_slug, "bot_slug")
+        if not 0 <= request.limit <= 1000:
+            raise InvalidArgument.field("limit", "must be between 0 (the default, 100) and 1000")
+        return pb.ListRejectedFillsResponse(rejected=await self._ledger.rejected(bot_slug, request.limit))
 
 
 EXPLAINER_ACCESS = {"Explain": auth.READ, "ListExplanations": auth.READ}
@@ -126,7 +140,7 @@ def rebate_shares(config: ServerConfig) -> RebateShares:
 
 def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
     reporter = GovernanceReporter(parts.bus, "pnl-reporter", parts.clock)
-    ledger = PnLLedger(parts.engine, parts.bus, parts.clock, reporter, rebate_shares(parts.config))
+    ledger = PnLLedger(parts.engine, parts.bus, parts.clock, reporter, rebate_shares(parts.config), parts.alerts)
 
     async def pnl_window(arguments: Mapping[str, str], scheduled: datetime) -> str:
         """The window report: P&L by bot for the hour (or `hours`) before the scheduled moment."""

@@ -1,5 +1,5 @@
 """Each fill's trade through its life (MATCHED to CONFIRMED or FAILED), so a later status adjusts
-or reverses what the first booked
+or reverses what the first booked; the fills the ledger refused from the bus
 
 Revision ID: 0006_pnl_trades
 Revises: 0005_duty_results
@@ -41,5 +41,22 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "pnl_rejected_fills",
+        sa.Column("report_id", sa.String(length=36), nullable=False),
+        sa.Column("bot_slug", sa.String(length=128), nullable=False),
+        sa.Column("trade_id", sa.String(length=128), nullable=False),
+        sa.Column("field_path", sa.String(length=256), nullable=False),
+        sa.Column("reason", sa.String(length=1024), nullable=False),
+        sa.Column("rejected_at_us", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("report_id"),
+    )
+    with op.batch_alter_table("pnl_rejected_fills", schema=None) as batch_op:
+        batch_op.create_index("pnl_rejected_fills_by_time", ["rejected_at_us"], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("pnl_rejected_fills", schema=None) as batch_op:
+        batch_op.drop_index("pnl_rejected_fills_by_time")
+    op.drop_table("pnl_rejected_fills")
     op.drop_table("pnl_trades")
