@@ -123,7 +123,7 @@ def test_sighup_renews_the_certificate_without_dropping_open_streams(
     try:
         with dial(server.address, (), old_roots) as open_channel:
             stream = pb_grpc.ReportBusServiceStub(open_channel).SubscribeReports(
-                pb.SubscribeReportsRequest(bot_slugs=["demo-bot"], live_only=True), metadata=BOT, timeout=300
+                pb.SubscribeReportsRequest(bot_slugs=["demo-bot"]), metadata=BOT, timeout=300
             )
             assert _publish(open_channel, "before the renewal") is None
             assert next(stream).report.operations.explanation == "before the renewal"

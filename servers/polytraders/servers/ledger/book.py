@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, String, delete, func, select
 from sqlmodel import Field, SQLModel
@@ -274,6 +275,8 @@ def fill_entry_id(report: rpb.Report) -> str:
 
 TRADES_COUNTED = {"fill": 1, "reversal": -1}
 ADJUSTMENTS = frozenset({"adjustment", "rebate_payout"})
+BATCH = 2000
+"""The most fills booked in one transaction."""
 RANK = {"MATCHED": 0, "MINED": 1, "RETRYING": 1, "CONFIRMED": 2, FAILED: 3}
 """How far along its life a status is: a redelivered earlier status changes nothing."""
 
@@ -287,6 +290,63 @@ class Change:
     booked: list[Booked] = field(default_factory=list)
     trades: list[dict[str, object]] = field(default_factory=list)
     explanation: str = ""
+
+
+@dataclass
+class Taken:
+    """One fill report's part of a batch: what it left, and (once committed) its report."""
+
+    holding: Holding
+    booked: Booked | None
+    kind: str
+    fill: rpb.Report = field(default_factory=rpb.Report)
+    why: str = ""
+    report_id: str = ""
+    position: pb.Position | None = None
+
+    def response(self) -> pb.RecordFillResponse:
+        if self.booked is None or not self.report_id:
+            return pb.RecordFillResponse(booked=False, position=self.position)
+        return pb.RecordFillResponse(position=self.position, realised_pnl_micros=self.booked.realised,
+                                     settlement_report_id=self.report_id, booked=True)  # fmt: skip
+
+
+Outcome = pb.RecordFillResponse | Exception
+
+
+@dataclass
+class Pending:
+    """A batch not yet committed: its entries, the trades' and holdings' new state, marks."""
+
+    next_order: int
+    booked: list[Booked] = field(default_factory=list)
+    by_entry: dict[str, Taken] = field(default_factory=dict)
+    trades: dict[str, dict[str, object]] = field(default_factory=dict)
+    holdings: dict[tuple[str, str], Holding] = field(default_factory=dict)
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    rejected: list[dict[str, object]] = field(default_factory=list)
+
+    def holding(self, key: tuple[str, str], stored: Mapping[tuple[str, str], Holding]) -> Holding | None:
+        return self.holdings.get(key) or stored.get(key)
+
+    def take(self, fill: rpb.Report, change: Change, stored: Mapping[tuple[str, str], Holding]) -> Taken:
+        for trade in change.trades:
+            self.trades[str(trade["trade_key"])] = trade
+        e = fill.execution
+        key = (fill.header.bot_slug, e.token_id)
+        taken = Taken(Holding(fill.header.bot_slug, e.condition_id, e.token_id), None, change.kind, fill, change.explanation)
+        for booked in change.booked:
+            self.booked.append(booked)
+            self.holdings[key] = booked.holding
+            self.by_entry[str(booked.entry["entry_id"])] = taken
+            taken.booked = booked
+            if change.kind == "fill":
+                self.next_order += 1
+        taken.holding = self.holding(key, stored) or taken.holding
+        return taken
+
+    def clear(self) -> None:
+        self.booked, self.by_entry, self.trades, self.holdings, self.marks, self.rejected = [], {}, {}, {}, {}, []
 
 
 class PnLLedger:
@@ -309,6 +369,8 @@ class PnLLedger:
         self._holdings: dict[tuple[str, str], Holding] | None = None
         self._marks: dict[str, Decimal] = {}
         self._next_order = 1
+        self._waiting: list[tuple[rpb.Report, asyncio.Future[pb.RecordFillResponse]]] = []
+        self._booking: asyncio.Future[None] | None = None
 
     def _load(self) -> None:
         with self._engine.connect() as conn:
@@ -350,11 +412,11 @@ class PnLLedger:
 
         await asyncio.to_thread(forget)
 
-    def _book(self, report: rpb.Report) -> Booked:
+    def _book(self, report: rpb.Report, trade_key: str, pending: Pending) -> Booked:
         """The journal entry and new holding of a fill's first status; raises and changes nothing."""
         e, header = report.execution, report.header
         key = (header.bot_slug, e.token_id)
-        holding = self._holdings.get(key) or Holding(header.bot_slug, e.condition_id, e.token_id)  # type: ignore[union-attr]
+        holding = pending.holding(key, self._holdings) or Holding(header.bot_slug, e.condition_id, e.token_id)  # type: ignore[arg-type]
         price, size = Decimal(e.price), e.filled_size_micros
         if holding.resolved:
             raise InvalidArgument.field("report.execution.token_id", f"token {e.token_id} already resolved")
@@ -364,7 +426,7 @@ class PnLLedger:
             holding, realised = sell(holding, price, size, "report.execution.filled_size_micros")
         matched = e.matched_at if e.HasField("matched_at") else header.produced_at
         entry = {
-            "entry_id": fill_entry_id(report), "kind": "fill", "bot_slug": header.bot_slug, "condition_id": e.condition_id,
+            "entry_id": trade_key, "kind": "fill", "bot_slug": header.bot_slug, "condition_id": e.condition_id,
             "token_id": e.token_id, "builder_code": e.builder_code, "side": SIDES[e.side], "price": str(price),
             "size_micros": size, "notional_micros": notional(price, size), "fee_micros": e.fee_micros,
             "rebate_micros": self._rebate(e), "realised_micros": realised, "at_us": matched.ToMicroseconds(),
@@ -375,22 +437,22 @@ class PnLLedger:
         taker_fee = int(e.metrics.get("taker_fee_micros", "0") or 0)
         return maker_rebate(e.rebate_micros, e.liquidity == rpb.LIQUIDITY_MAKER, taker_fee, self._shares.of(e.condition_id))
 
-    def _trade(self, key: str) -> dict[str, object] | None:
+    def _trades(self, keys: set[str]) -> dict[str, dict[str, object]]:
         with self._engine.connect() as conn:
-            row = conn.execute(select(pnl_trades).where(pnl_trades.c.trade_key == key)).mappings().first()
-        return dict(row) if row else None
+            rows = conn.execute(select(pnl_trades).where(pnl_trades.c.trade_key.in_(keys))).mappings()
+            return {row["trade_key"]: dict(row) for row in rows}
 
-    def _first_status(self, report: rpb.Report, key: str, status: str) -> Change:
+    def _first_status(self, report: rpb.Report, key: str, status: str, pending: Pending) -> Change:
         e = report.execution
         trade = {"trade_key": key, "bot_slug": report.header.bot_slug, "token_id": e.token_id, "status": status,
-                 "fee_micros": 0, "rebate_micros": 0, "booked": status != FAILED, "booked_order": self._next_order}  # fmt: skip
+                 "fee_micros": 0, "rebate_micros": 0, "booked": status != FAILED, "booked_order": pending.next_order}  # fmt: skip
         if status == FAILED:  # failed before it was ever booked: remembered, so no later word books it
             return Change(trades=[trade])
-        booked = self._book(report)
+        booked = self._book(report, key, pending)
         trade.update(fee_micros=booked.entry["fee_micros"], rebate_micros=booked.entry["rebate_micros"])
         return Change("fill", [booked], [trade])
 
-    def _later_status(self, report: rpb.Report, trade: dict[str, object], status: str) -> Change:
+    def _later_status(self, report: rpb.Report, trade: dict[str, object], status: str, pending: Pending) -> Change:
         """A later word on a booked trade: a changed fee or rebate is adjusted, FAILED reverses it,
         a redelivery or an earlier status changes nothing."""
         if trade["status"] == FAILED or RANK[status] < RANK[str(trade["status"])]:
@@ -402,7 +464,8 @@ class PnLLedger:
         updated = {**trade, "status": status, "fee_micros": fee, "rebate_micros": rebate}
         if (fee, rebate) == (trade["fee_micros"], trade["rebate_micros"]):
             return Change(trades=[updated]) if status != trade["status"] else Change()
-        holding = self._holdings[(report.header.bot_slug, e.token_id)]  # type: ignore[index]
+        holding = pending.holding((report.header.bot_slug, e.token_id), self._holdings)  # type: ignore[arg-type]
+        assert holding is not None  # a booked trade's holding
         fee_delta, rebate_delta = fee - int(trade["fee_micros"]), rebate - int(trade["rebate_micros"])  # type: ignore[call-overload]
         entry = {
             "entry_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"adjust:{trade['trade_key']}:{status}:{fee}:{rebate}")),
@@ -468,10 +531,16 @@ class PnLLedger:
         cursor: int | None,
         reports_of: Callable[[list[Booked]], list[rpb.Report]] = lambda fresh: [],
         trades: Sequence[Mapping[str, object]] = (),
+        marks: Mapping[str, Decimal] | None = None,
+        rejected: Sequence[Mapping[str, object]] = (),
     ) -> tuple[list[Booked], list[rpb.Report]]:
-        """Journal entries, positions, the trades' state, their reports (to publish) and the bus
-        cursor in one transaction; returns what was new and its reports."""
+        """Journal entries, positions, the trades' state, marks, refused fills, their reports (to
+        publish) and the bus cursor in one transaction; returns what was new and its reports."""
         with self._engine.begin() as conn:
+            if marks:
+                upsert(conn, pnl_marks, [{"token_id": t, "mark": str(m)} for t, m in marks.items()], ["token_id"])
+            if rejected:
+                upsert(conn, pnl_rejected_fills, list(rejected), ["report_id"], replace=False)
             ids = [b.entry["entry_id"] for b in booked]
             known = set(
                 conn.execute(select(pnl_entries.c.entry_id).where(pnl_entries.c.entry_id.in_(ids))).scalars()
@@ -480,9 +549,8 @@ class PnLLedger:
             reports = reports_of(fresh) if fresh else []
             if fresh:
                 conn.execute(pnl_entries.insert(), [b.entry for b in fresh])
-                upsert(
-                    conn, pnl_positions, [_position_row(b.holding) for b in fresh], ["bot_slug", "token_id"]
-                )
+                last = {(b.holding.bot_slug, b.holding.token_id): b.holding for b in fresh}  # one row per position
+                upsert(conn, pnl_positions, [_position_row(h) for h in last.values()], ["bot_slug", "token_id"])
             if reports:
                 at = to_micros(self._clock.now())
                 conn.execute(pnl_unpublished.insert(), [
@@ -497,36 +565,107 @@ class PnLLedger:
 
     async def record_fill(self, report: rpb.Report) -> pb.RecordFillResponse:
         """Any status of a fill: the first books it, later ones adjust or reverse it, a
-        redelivery changes nothing."""
-        problems = _fill_violations(report)
-        if problems:
-            raise InvalidArgument(problems)
-        report = normalised(report)
-        key, status = fill_entry_id(report), trade_status(report.execution)
+        redelivery changes nothing. Calls that arrive together are booked together (one
+        transaction, one publish), each answered as if alone."""
+        future: asyncio.Future[pb.RecordFillResponse] = asyncio.get_running_loop().create_future()
+        self._waiting.append((report, future))
+        if self._booking is None or self._booking.done():
+            self._booking = asyncio.ensure_future(self._book_waiting())
+        return await future
+
+    async def _book_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:BATCH], self._waiting[BATCH:]
+            try:
+                outcomes = await self.book([report for report, _ in batch])
+            except Exception as error:  # noqa: BLE001 - every caller of the batch hears of it
+                outcomes = [error] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    async def book(
+        self, reports: Sequence[rpb.Report], cursor: int | None = None, *, keep_refused: bool = False
+    ) -> list[Outcome]:
+        """Book fills (and take the marks of observations) in order, in one transaction with the
+        bus `cursor`; each report's answer, or the refusal that booked nothing of it (with
+        `keep_refused`, also stored in that transaction for ListRejectedFills)."""
         async with self._lock:
-            holdings = await self._ready()
-            trade = await asyncio.to_thread(self._trade, key)
-            if trade is None:
-                change = self._first_status(report, key, status)
+            await self._ready()
+            outcomes, reports_out = await asyncio.to_thread(self._book_batch, reports, cursor, keep_refused)
+        await self._publish_booked(reports_out)
+        return [o if isinstance(o, BaseException) else o.response() for o in outcomes]
+
+    def _book_batch(
+        self, reports: Sequence[rpb.Report], cursor: int | None, keep_refused: bool = False
+    ) -> tuple[list[Any], list[rpb.Report]]:
+        outcomes: list[Any] = [None] * len(reports)
+        fills: list[tuple[int, rpb.Report]] = []
+        pending = Pending(self._next_order)
+        for i, report in enumerate(reports):
+            if report.HasField("observation"):
+                o = report.observation
+                try:
+                    self._marks[o.token_id] = pending.marks[o.token_id] = mark_of(o.best_bid, o.best_ask, o.last_trade_price)
+                except InvalidArgument as error:
+                    outcomes[i] = error
+                continue
+            problems = _fill_violations(report)
+            if problems:
+                outcomes[i] = InvalidArgument(problems)
+                if keep_refused:
+                    pending.rejected.append(self._rejection(report, outcomes[i]))
             else:
-                change = await asyncio.to_thread(self._later_status, report, trade, status)
-            fresh, reports = await asyncio.to_thread(
-                self._commit, change.booked, None,
-                lambda fresh: [self._fill_report(b, report, change.kind, change.explanation) for b in fresh],
-                change.trades,
-            )  # fmt: skip
+                fills.append((i, normalised(report)))
+        keys = {i: fill_entry_id(report) for i, report in fills}
+        stored = self._trades(set(keys.values()))
+        published: list[rpb.Report] = []
+        for i, report in fills:
+            key, status = keys[i], trade_status(report.execution)
+            trade = pending.trades.get(key) or stored.get(key)
+            try:
+                if trade is None:
+                    change = self._first_status(report, key, status, pending)
+                else:
+                    if status == FAILED and trade["booked"] and trade["status"] != FAILED:
+                        published += self._flush(pending, None)  # a reversal replays what is stored
+                    change = self._later_status(report, trade, status, pending)
+            except (InvalidArgument, FailedPrecondition) as error:
+                outcomes[i] = error
+                if keep_refused:
+                    pending.rejected.append(self._rejection(report, error))
+                continue
+            outcomes[i] = pending.take(report, change, self._holdings)  # type: ignore[arg-type]
+        published += self._flush(pending, cursor)
+        for i, outcome in enumerate(outcomes):
+            if isinstance(outcome, Taken):
+                outcome.position = self.position(outcome.holding)
+            elif outcome is None:  # an observation
+                outcomes[i] = Taken(Holding("", "", ""), None, "")
+        return outcomes, published
+
+    def _flush(self, pending: Pending, cursor: int | None) -> list[rpb.Report]:
+        """Commit what `pending` holds; its holdings become the ledger's."""
+        made: dict[str, rpb.Report] = {}
+
+        def reports_of(fresh: list[Booked]) -> list[rpb.Report]:
             for booked in fresh:
-                holdings[(booked.holding.bot_slug, booked.holding.token_id)] = booked.holding
-            if change.kind == "fill" and fresh:
-                self._next_order += 1
-        await self._publish_booked(reports)
-        e = report.execution
-        held = holdings.get((report.header.bot_slug, e.token_id)) or Holding(report.header.bot_slug, e.condition_id,
-                                                                              e.token_id)  # fmt: skip
-        if not fresh:
-            return pb.RecordFillResponse(booked=False, position=self.position(held))
-        return pb.RecordFillResponse(position=self.position(held), realised_pnl_micros=fresh[0].realised,
-                                     settlement_report_id=reports[0].header.report_id, booked=True)  # fmt: skip
+                taken = pending.by_entry[str(booked.entry["entry_id"])]
+                made[str(booked.entry["entry_id"])] = self._fill_report(booked, taken.fill, taken.kind, taken.why)
+            return list(made.values())
+
+        fresh, reports = self._commit(pending.booked, cursor, reports_of, list(pending.trades.values()),
+                                      pending.marks, pending.rejected)  # fmt: skip
+        self._holdings.update(pending.holdings)  # type: ignore[union-attr]
+        self._next_order = pending.next_order
+        for entry_id, taken in pending.by_entry.items():
+            taken.report_id = made[entry_id].header.report_id if entry_id in made else ""
+        pending.clear()
+        return reports
 
     def _fill_report(self, booked: Booked, fill: rpb.Report, kind: str = "fill", why: str = "") -> rpb.Report:
         """`pnl.fill`, `pnl.adjustment` or `pnl.reversal`: the cash it moved and the position it left."""
@@ -804,26 +943,21 @@ class PnLLedger:
                                              adjustment_micros=adjustment if fresh else 0,
                                              settlement_report_id=reports[0].header.report_id if reports else "")  # fmt: skip
 
-    async def _reject(self, report: rpb.Report, error: InvalidArgument | FailedPrecondition) -> None:
-        """A fill from the bus the books cannot take: on the record, alerted, and listable."""
+    def _rejection(self, report: rpb.Report, error: InvalidArgument | FailedPrecondition) -> dict[str, object]:
+        """A refused fill as ListRejectedFills keeps it."""
         field_path = error.violations[0].field if isinstance(error, InvalidArgument) else "report.execution.trade_status"
-        reason = str(error)
-        row = {"report_id": report.header.report_id, "bot_slug": report.header.bot_slug,
-               "trade_id": report.execution.trade_id[:128], "field_path": field_path[:256], "reason": reason[:1024],
-               "rejected_at_us": to_micros(self._clock.now())}  # fmt: skip
+        return {"report_id": report.header.report_id, "bot_slug": report.header.bot_slug,
+                "trade_id": report.execution.trade_id[:128], "field_path": field_path[:256], "reason": str(error)[:1024],
+                "rejected_at_us": to_micros(self._clock.now())}  # fmt: skip
 
-        def keep() -> None:
-            with self._engine.begin() as conn:
-                upsert(conn, pnl_rejected_fills, [row], ["report_id"], replace=False)
-
-        await asyncio.to_thread(keep)
+    async def _alert_refused(self, report: rpb.Report, error: Exception) -> None:
         explanation = (f"fill {report.header.report_id} of {report.header.bot_slug} (trade {report.execution.trade_id}) "
-                       f"not booked: {reason}")  # fmt: skip
-        if self._alerts is not None:
-            await self._alerts.send(Alert("pnl-reporter", f"pnl:rejected:{report.header.report_id}", rpb.SEVERITY_ERROR,
-                                          explanation))  # fmt: skip
-        else:
+                       f"not booked: {error}")  # fmt: skip
+        if self._alerts is None:
             log.warning("%s", explanation)
+            return
+        await self._alerts.send(Alert("pnl-reporter", f"pnl:rejected:{report.header.report_id}", rpb.SEVERITY_ERROR,
+                                      explanation))  # fmt: skip
 
     async def rejected(self, bot_slug: str, limit: int) -> list[pb.RejectedFill]:
         query = select(pnl_rejected_fills).order_by(pnl_rejected_fills.c.rejected_at_us.desc()).limit(limit or 100)
@@ -839,29 +973,38 @@ class PnLLedger:
                 for r in await asyncio.to_thread(fetch)]  # fmt: skip
 
     async def follow(self, set_aside: SetAside) -> None:
-        """Book every live FILL ExecutionReport and take every observation's mark, from the stored cursor;
-        a report the book cannot take for a reason other than its content is set aside."""
+        """Book every live FILL ExecutionReport and take every observation's mark, from the stored
+        cursor, a page of the bus at a time (one transaction each, the cursor in it); a fill the
+        books refuse is kept and alerted, and a report that fails for any other reason is set aside."""
         with self._engine.connect() as conn:
             after = (
                 conn.execute(select(ledger_cursor.c.seq).where(ledger_cursor.c.follower == "pnl")).scalar()
                 or 0
             )
         kinds = frozenset({rpb.REPORT_KIND_EXECUTION, rpb.REPORT_KIND_OBSERVATION})
-        async for archived in self._bus.subscribe(ReportFilter(kinds=kinds, modes=frozenset({rpb.MODE_LIVE})),
-                                                  after_seq=after):  # fmt: skip
-            report = rpb.Report.FromString(archived.payload)
+        async for page in self._bus.subscribe_batches(ReportFilter(kinds=kinds, modes=frozenset({rpb.MODE_LIVE})),
+                                                      after_seq=after, max_reports=BATCH):  # fmt: skip
+            taken = [(a.seq, rpb.Report.FromString(a.payload)) for a in page]
+            taken = [(seq, r) for seq, r in taken
+                     if r.HasField("observation") or r.execution.event == rpb.EXECUTION_EVENT_FILL]  # fmt: skip
             try:
-                if report.HasField("observation"):
-                    o = report.observation
-                    if o.token_id and (o.best_bid or o.best_ask or o.last_trade_price):
-                        await self.record_mark(o.token_id, o.best_bid, o.best_ask, o.last_trade_price)
-                elif report.execution.event == rpb.EXECUTION_EVENT_FILL:
-                    await self.record_fill(report)
-            except (InvalidArgument, FailedPrecondition) as error:  # kept in the archive; the books say why not
-                await self._reject(report, error)
-            except Exception as error:  # noqa: BLE001 - one report must not stop the books of every other bot
-                await set_aside.put(FOLLOWER, archived.seq, report, error)
-            await asyncio.to_thread(self._commit, [], archived.seq)
+                outcomes = await self.book([r for _, r in taken], page[-1].seq, keep_refused=True)
+            except Exception:  # noqa: BLE001 - one report must not stop the books of every other bot
+                log.warning("a page of %d reports did not book; booking them one at a time", len(taken), exc_info=True)
+                outcomes = []
+                for seq, report in taken:
+                    try:
+                        outcomes += await self.book([report], seq, keep_refused=True)
+                    except Exception as error:  # noqa: BLE001
+                        await set_aside.put(FOLLOWER, seq, report, error)
+                        outcomes.append(None)  # type: ignore[arg-type]
+                await asyncio.to_thread(self._commit, [], page[-1].seq)
+            for (_, report), outcome in zip(taken, outcomes, strict=True):
+                if isinstance(outcome, InvalidArgument | FailedPrecondition):
+                    if report.HasField("observation"):
+                        log.warning("observation %s gives no mark: %s", report.header.report_id, outcome)
+                    else:
+                        await self._alert_refused(report, outcome)
 
 
 def _conversion_entry(conversion_id: str, token_id: str) -> str:

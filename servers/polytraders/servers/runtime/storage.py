@@ -113,15 +113,18 @@ def upsert(
     replace: bool = True,
 ) -> None:
     """Insert rows; a row whose `key` is already stored replaces it (or, with replace=False, is skipped)."""
-    if not rows:
-        return
-    statement = insert_for(conn, table)
+    if rows:
+        conn.execute(_upsert_statement(conn.dialect.name, table, tuple(key), replace), list(rows))
+
+
+@lru_cache(maxsize=256)
+def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...], replace: bool):  # type: ignore[no-untyped-def]
+    """Built once per table: building it costs more than a small batch's whole commit."""
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
     if replace:
         replaced = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in key}
-        statement = statement.on_conflict_do_update(index_elements=list(key), set_=replaced)
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(key))
-    conn.execute(statement, list(rows))
+        return statement.on_conflict_do_update(index_elements=list(key), set_=replaced)
+    return statement.on_conflict_do_nothing(index_elements=list(key))
 
 
 def insert_checked(conn: Connection, table: Table, row: Mapping[str, Any]) -> None:
