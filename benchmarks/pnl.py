@@ -18,7 +18,14 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import SystemClock
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers import schema
-from polytraders.servers.ledger.book import PnLLedger, RebateShares, ledger_cursor, pnl_entries
+from polytraders.servers.ledger.book import (
+    PnLLedger,
+    RebateShares,
+    add_sums,
+    ledger_cursor,
+    pnl_entries,
+    summed,
+)
 from polytraders.servers.runtime.archive import ReportArchive
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.reporter import GovernanceReporter
@@ -30,6 +37,7 @@ from .processes import governance, serving
 FILLS = 20_000
 BOTS, TOKENS = 10, 20
 BATCH = 2_000
+MILLION = 1_000_000
 IN_FLIGHT = 64
 OPERATOR = [("authorization", "Bearer dev-operator-token")]
 RECORD_FILL = "/polytraders.governance.v1.PnLReporterService/RecordFill"
@@ -130,9 +138,52 @@ def _raw_insert(rows: list[tuple[object, ...]]) -> float:
     return rate
 
 
-def _concurrent_record_fill(fills: list[rpb.Report]) -> tuple[float, float]:
+def _million_entries(path: str) -> None:
+    """A journal of 1M fills (10 bots, 20 markets, 30 days) and its daily and hourly sums, written as the
+    ledger writes them, without booking each (that would take the benchmark's whole budget)."""
+    engine = make_engine(f"sqlite:///{path}")
+    schema.prepare(engine, upgrade=True)
+    start = 1_795_000_000_000_000
+    for chunk in range(0, MILLION, 50_000):
+        entries = [{"entry_id": f"{n:036d}", "kind": "fill", "bot_slug": f"bot-{n % BOTS}", "condition_id": f"0xm{n % TOKENS}",
+                    "token_id": str(n % TOKENS), "builder_code": "0x" + "cd" * 32, "side": "BUY", "price": "0.5",
+                    "size_micros": 1_000_000, "notional_micros": 500_000, "fee_micros": 1_000, "rebate_micros": 0,
+                    "realised_micros": 0, "at_us": start + n * 2_592_000}  # 30 days over 1M fills
+                   for n in range(chunk, chunk + 50_000)]  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(pnl_entries.insert(), entries)
+            add_sums(conn, summed(entries))
+    engine.dispose()
+
+
+def _get_pnl_p99(address: str, request: pb.GetPnlRequest) -> float:
+    with grpc.insecure_channel(address) as channel:
+        get_pnl = channel.unary_unary(GET_PNL, response_deserializer=pb.GetPnlResponse.FromString)
+        query = request.SerializeToString()
+        get_pnl(query, metadata=OPERATOR)
+        samples = []
+        for _ in range(200):
+            started = time.perf_counter()
+            get_pnl(query, metadata=OPERATOR)
+            samples.append((time.perf_counter() - started) * 1000)
+    return percentile(samples, 0.99)
+
+
+def _get_pnl_at_a_million() -> float:
+    """GetPnl by bot and market over a window cut mid-hour at both ends (whole days and hours from
+    their sums, the edges from the journal)."""
+    window = pb.GetPnlRequest(group_by=[pb.PNL_DIMENSION_BOT, pb.PNL_DIMENSION_MARKET])
+    window.since.FromMicroseconds(1_795_000_000_000_000 + 86_400_000_000 + 1_234_567_890)
+    window.until.FromMicroseconds(1_795_000_000_000_000 + 20 * 86_400_000_000 + 987_654_321)
+    with tempfile.TemporaryDirectory() as scratch:
+        _million_entries(f"{scratch}/g.db")
+        with serving(governance(f"sqlite:///{scratch}/g.db", "reports,ledger")) as address:
+            return _get_pnl_p99(address, window)
+
+
+def _concurrent_record_fill(fills: list[rpb.Report]) -> float:
     """RecordFill over gRPC with IN_FLIGHT calls outstanding (calls that arrive together are booked
-    together); then GetPnl's p99 over the booked fills."""
+    together)."""
     with tempfile.TemporaryDirectory() as scratch, serving(governance(f"sqlite:///{scratch}/g.db", "reports,ledger")) as address:
         with grpc.insecure_channel(address) as channel:
             record = channel.unary_unary(RECORD_FILL, response_deserializer=pb.RecordFillResponse.FromString)
@@ -146,15 +197,7 @@ def _concurrent_record_fill(fills: list[rpb.Report]) -> tuple[float, float]:
                 pending.append(record.future(request, metadata=OPERATOR))
             for future in pending:
                 future.result()
-            rate = (len(requests) - 1) / (time.perf_counter() - began)
-            get_pnl = channel.unary_unary(GET_PNL, response_deserializer=pb.GetPnlResponse.FromString)
-            query = pb.GetPnlRequest(group_by=[pb.PNL_DIMENSION_BOT]).SerializeToString()
-            samples = []
-            for _ in range(50):
-                started = time.perf_counter()
-                get_pnl(query, metadata=OPERATOR)
-                samples.append((time.perf_counter() - started) * 1000)
-    return rate, percentile(samples, 0.99)
+            return (len(requests) - 1) / (time.perf_counter() - began)
 
 
 def run() -> list[Figure]:
@@ -165,7 +208,8 @@ def run() -> list[Figure]:
     buys = _fills()
     for fill in buys:  # calls in flight together are served in any order: none may depend on another
         fill.execution.side = rpb.SIDE_BUY
-    by_rpc, get_pnl_p99 = _concurrent_record_fill(buys)
+    by_rpc = _concurrent_record_fill(buys)
+    get_pnl_p99 = _get_pnl_at_a_million()
     return [
         Figure.against("P&L fills booked through the bus (pages of 2,000, a SettlementReport each) vs raw sqlite3 "
                        "executemany of the same journal rows", by_bus, "fills/s", raw, "value >= 20000 and ratio >= 0.3",
@@ -174,6 +218,6 @@ def run() -> list[Figure]:
                        plain, "reference", True),
         Figure.against(f"concurrent RecordFill over gRPC ({IN_FLIGHT} in flight) vs the 5,000/s target", by_rpc,
                        "fills/s", 5_000, "value >= 5000", by_rpc >= 5_000),
-        Figure.against(f"GetPnl by bot p99 at {len(fills):,} fills vs the 5 ms target (1M fills not measured: it "
-                       "re-reads every entry)", get_pnl_p99, "ms", 5.0, "value < 5 at 1M fills", False),
+        Figure.against("GetPnl by bot and market p99 at 1M fills, a 19-day window cut mid-hour, vs the 5 ms target",
+                       get_pnl_p99, "ms", 5.0, "value < 5", get_pnl_p99 < 5.0),
     ]  # fmt: skip

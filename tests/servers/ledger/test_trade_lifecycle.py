@@ -11,11 +11,13 @@ from decimal import Decimal
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import select
 
 from polytraders.governance.v1 import ledger_pb2 as pb
 from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock
+from polytraders.servers.ledger.book import pnl_entries
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.mesh import MeshThread
 from tests.conftest import start_mesh
@@ -260,3 +262,34 @@ def _at(moment: datetime) -> Timestamp:
 def _operations(mesh: MeshThread) -> list[rpb.Report]:
     stored = mesh.mesh.parts.bus.archive.read_after(0, ReportFilter(kinds=frozenset({rpb.REPORT_KIND_OPERATIONS})), 1000)
     return [rpb.Report.FromString(r.payload) for r in stored]
+
+
+def test_any_window_adds_whole_hours_and_the_entries_at_its_edges_exactly(ledger) -> None:  # type: ignore[no-untyped-def]
+    """Fills spread over five hours; windows cut anywhere (inside one hour, across several, open at
+    either end) answer what the journal's entries in them sum to."""
+    mesh, pnl = ledger
+    rng = random.Random(7)
+    for i in range(80):
+        at = timedelta(minutes=rng.randrange(0, 300), seconds=rng.randrange(60))
+        report = fill(rng.choice(["mm-1", "mm-2"]), YES, BUY, f"0.{rng.randrange(10, 90)}", "1", fee=rng.randrange(100), at=at)
+        pnl.RecordFill(pb.RecordFillRequest(report=_trade(report, f"w{i}")), metadata=OPS)
+    with mesh.mesh.parts.engine.connect() as conn:
+        entries = conn.execute(select(pnl_entries.c.bot_slug, pnl_entries.c.at_us, pnl_entries.c.fee_micros,
+                                      pnl_entries.c.notional_micros)).all()  # fmt: skip
+    for _ in range(40):
+        since = T0 + timedelta(minutes=rng.randrange(-30, 330), seconds=rng.randrange(60))
+        until = since + timedelta(minutes=rng.choice([1, 17, 59, 61, 150, 400]))
+        request = pb.GetPnlRequest(group_by=[pb.PNL_DIMENSION_BOT])
+        if rng.random() < 0.8:
+            request.since.CopyFrom(_at(since))
+        if rng.random() < 0.8:
+            request.until.CopyFrom(_at(until))
+        low = request.since.ToMicroseconds() if request.HasField("since") else -1
+        high = request.until.ToMicroseconds() if request.HasField("until") else 2**62
+        expected: dict[str, tuple[int, int, int]] = {}
+        for bot, at_us, fee, notional in entries:
+            if low <= at_us < high:
+                count, fees, traded = expected.get(bot, (0, 0, 0))
+                expected[bot] = (count + 1, fees + fee, traded + notional)
+        answer = pnl.GetPnl(request, metadata=OPS)
+        assert {r.bot_slug: (r.fills, r.gross_fee_micros, r.notional_micros) for r in answer.rows} == expected, request

@@ -97,8 +97,9 @@ def _short(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-BACKFILLED = frozenset({"pnl_trades"})
-"""Tables a revision fills from the release's rows (each booked fill becomes a trade): checked on their own."""
+BACKFILLED = frozenset({"pnl_trades", "pnl_sums"})
+"""Tables a revision fills from the release's rows (each booked fill becomes a trade; the journal is
+summed per day and hour): checked on their own, and by the answers of GetPnl."""
 
 
 def _rows_of_added_tables(connection: Connection, release_tables: dict[str, Any]) -> dict[str, list[list[Any]]]:

@@ -17,9 +17,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, String, delete, func, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Engine,
+    Index,
+    LargeBinary,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import ledger_pb2 as pb
@@ -120,6 +135,115 @@ class PnlTradeRow(SQLModel, table=True):
 
 
 pnl_trades = PnlTradeRow.__table__
+
+
+class PnlSumRow(SQLModel, table=True):
+    __tablename__ = "pnl_sums"
+
+    # The journal summed per group over each UTC day and each UTC hour, kept in every booking's
+    # transaction: GetPnl adds whole days, then whole hours at a window's ends, and reads journal
+    # entries only for the partial hours at its very edges.
+    span_us: int = Field(sa_type=BigInteger, primary_key=True)
+    """A day or an hour, in microseconds."""
+    start_us: int = Field(sa_type=BigInteger, primary_key=True)
+    bot_slug: str = Field(sa_type=String(128), primary_key=True)
+    condition_id: str = Field(sa_type=String(80), primary_key=True)
+    builder_code: str = Field(sa_type=String(66), primary_key=True)
+    realised_micros: int = Field(sa_type=BigInteger)
+    fee_micros: int = Field(sa_type=BigInteger)
+    rebate_micros: int = Field(sa_type=BigInteger)
+    fills: int = Field(sa_type=BigInteger)
+    notional_micros: int = Field(sa_type=BigInteger)
+    adjustment_micros: int = Field(sa_type=BigInteger)
+
+
+pnl_sums = PnlSumRow.__table__
+HOUR_US, DAY_US = 3_600_000_000, 86_400_000_000
+SPANS = (DAY_US, HOUR_US)
+"""Coarsest first: how GetPnl cuts a window."""
+SUMS = ("realised_micros", "fee_micros", "rebate_micros", "fills", "notional_micros", "adjustment_micros")
+GROUPS = ("bot_slug", "condition_id", "builder_code")
+
+
+def _entry_sums(entries: Any) -> list[Any]:
+    """What journal entries add to each of SUMS, as SQL over the `entries` table."""
+    c = entries.c
+    return [
+        func.coalesce(func.sum(c.realised_micros), 0), func.coalesce(func.sum(c.fee_micros), 0),
+        func.coalesce(func.sum(c.rebate_micros), 0),
+        func.coalesce(func.sum(case((c.kind == "fill", 1), (c.kind == "reversal", -1), else_=0)), 0),
+        func.coalesce(func.sum(case((c.kind.in_(TRADES_COUNTED), c.notional_micros), else_=0)), 0),
+        func.coalesce(func.sum(case((c.kind.in_(ADJUSTMENTS), c.rebate_micros - c.fee_micros), else_=0)), 0),
+    ]  # fmt: skip
+
+
+def summed(entries: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """Fresh journal entries summed per group, day and hour: the pnl_sums rows to add."""
+    rows: dict[tuple[object, ...], dict[str, object]] = {}
+    for e in entries:
+        kind, fee, rebate = e["kind"], int(e["fee_micros"]), int(e["rebate_micros"])  # type: ignore[call-overload]
+        adds = (int(e["realised_micros"]), fee, rebate, TRADES_COUNTED.get(str(kind), 0),  # type: ignore[call-overload]
+                int(e["notional_micros"]) if kind in TRADES_COUNTED else 0,  # type: ignore[call-overload]
+                rebate - fee if kind in ADJUSTMENTS else 0)  # fmt: skip
+        for span in SPANS:
+            key = (span, int(e["at_us"]) // span * span, *(e[g] for g in GROUPS))  # type: ignore[call-overload]
+            row = rows.setdefault(key, {"span_us": key[0], "start_us": key[1], **dict(zip(GROUPS, key[2:], strict=True)),
+                                        **dict.fromkeys(SUMS, 0)})  # fmt: skip
+            for name, add in zip(SUMS, adds, strict=True):
+                row[name] += add  # type: ignore[operator]
+    return list(rows.values())
+
+
+def add_sums(conn: Any, rows: list[dict[str, object]]) -> None:
+    if rows:
+        conn.execute(_sums_upsert(conn.dialect.name), rows)
+
+
+@cache
+def _sums_upsert(dialect: str) -> Any:
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(pnl_sums)
+    return statement.on_conflict_do_update(
+        index_elements=["span_us", "start_us", *GROUPS],
+        set_={name: pnl_sums.c[name] + statement.excluded[name] for name in SUMS},
+    )
+
+
+Piece = tuple[int | None, int | None, int | None]
+
+
+@cache
+def _piece_query(columns: tuple[str, ...], from_journal: bool, bounded_below: bool, bounded_above: bool) -> Any:
+    """The sums of one piece of a window, grouped by `columns`: built once per shape, so each
+    GetPnl only binds its bounds (`span`, `low`, `high`)."""
+    if from_journal:  # a partial hour: the journal itself
+        table, at = pnl_entries, pnl_entries.c.at_us
+        query = select(*(table.c[c] for c in columns), *_entry_sums(table), func.count())
+    else:
+        table, at = pnl_sums, pnl_sums.c.start_us
+        query = select(*(table.c[c] for c in columns), *(func.coalesce(func.sum(table.c[n]), 0) for n in SUMS),
+                       func.count()).where(table.c.span_us == bindparam("span"))  # fmt: skip
+    if bounded_below:
+        query = query.where(at >= bindparam("low"))
+    if bounded_above:
+        query = query.where(at < bindparam("high"))
+    return query.group_by(*(table.c[c] for c in columns))
+
+
+def window_pieces(low: int | None, high: int | None, spans: tuple[int, ...] = SPANS) -> list[Piece]:
+    """[low, high) (None: unbounded) cut into (span, start, end): whole days, whole hours at the
+    ends, and (span None) the partial hours at the very edges, which only the journal holds."""
+    for i, span in enumerate(spans):
+        first = None if low is None else -(-low // span) * span
+        last = None if high is None else high // span * span
+        if first is not None and last is not None and first >= last:
+            continue  # no whole span of this size inside: the next finer one
+        pieces: list[Piece] = [(span, first, last)]
+        if low is not None and low < first:  # type: ignore[operator]
+            pieces += window_pieces(low, first, spans[i + 1 :])
+        if high is not None and last < high:  # type: ignore[operator]
+            pieces += window_pieces(last, high, spans[i + 1 :])
+        return pieces
+    return [(None, low, high)]
 
 
 class PnlRejectedFillRow(SQLModel, table=True):
@@ -549,6 +673,7 @@ class PnLLedger:
             reports = reports_of(fresh) if fresh else []
             if fresh:
                 conn.execute(pnl_entries.insert(), [b.entry for b in fresh])
+                add_sums(conn, summed([b.entry for b in fresh]))
                 last = {(b.holding.bot_slug, b.holding.token_id): b.holding for b in fresh}  # one row per position
                 upsert(conn, pnl_positions, [_position_row(h) for h in last.values()], ["bot_slug", "token_id"])
             if reports:
@@ -848,28 +973,31 @@ class PnLLedger:
         if unknown:
             raise InvalidArgument.field("group_by", f"unknown dimensions {unknown}")
         columns = [DIMENSIONS[d] for d in dict.fromkeys(group_by)]
-        query = select(pnl_entries)
-        if since:
-            query = query.where(pnl_entries.c.at_us >= to_micros(since))
-        if until:
-            query = query.where(pnl_entries.c.at_us < to_micros(until))
+        start = to_micros(since) if since else None
+        end = to_micros(until) if until else None
 
-        def fetch() -> list:  # type: ignore[type-arg]
+        def fetch() -> list[Any]:
+            found: list[Any] = []
             with self._engine.connect() as conn:
-                return conn.execute(query).all()
+                for span, low, high in window_pieces(start, end):
+                    query = _piece_query(tuple(columns), span is None, low is not None, high is not None)
+                    found += conn.execute(query, {"span": span, "low": low, "high": high})
+            return found
 
         rows: dict[tuple[str, ...], pb.PnlRow] = defaultdict(pb.PnlRow)
         total = pb.PnlRow()
-        for entry in await asyncio.to_thread(fetch):
-            group = tuple(getattr(entry, c) for c in columns)
+        for found in await asyncio.to_thread(fetch):
+            group, sums = tuple(found[: len(columns)]), found[len(columns) :]
+            if not sums[-1]:  # summed over nothing: no group
+                continue
+            realised, fee, rebate, fills, notional_sum, adjustment = (int(v) for v in sums[:-1])
             for row in (rows[group], total):
-                row.realised_pnl_micros += entry.realised_micros
-                row.gross_fee_micros += entry.fee_micros
-                row.rebate_micros += entry.rebate_micros
-                row.fills += TRADES_COUNTED.get(entry.kind, 0)  # a reversed trade never happened
-                row.notional_micros += entry.notional_micros if entry.kind in TRADES_COUNTED else 0
-                if entry.kind in ADJUSTMENTS:
-                    row.adjustment_micros += entry.rebate_micros - entry.fee_micros
+                row.realised_pnl_micros += realised
+                row.gross_fee_micros += fee
+                row.rebate_micros += rebate
+                row.fills += fills
+                row.notional_micros += notional_sum
+                row.adjustment_micros += adjustment
         if until is None:  # marked to market as of now
             for holding in (await self._ready()).values():
                 unrealised = holding.unrealised(self._marks.get(holding.token_id))

@@ -1,5 +1,6 @@
 """Each fill's trade through its life (MATCHED to CONFIRMED or FAILED), so a later status adjusts
-or reverses what the first booked; the fills the ledger refused from the bus
+or reverses what the first booked; the fills the ledger refused from the bus; the journal summed
+per group over each day and hour, for GetPnl
 
 Revision ID: 0006_pnl_trades
 Revises: 0005_duty_results
@@ -18,6 +19,8 @@ revision = "0006_pnl_trades"
 down_revision = "0005_duty_results"
 branch_labels = None
 depends_on = None
+
+SUMS = ("realised_micros", "fee_micros", "rebate_micros", "fills", "notional_micros", "adjustment_micros")
 
 
 def upgrade() -> None:
@@ -42,6 +45,26 @@ def upgrade() -> None:
 
 
     op.create_table(
+        "pnl_sums",
+        sa.Column("span_us", sa.BigInteger(), nullable=False),
+        sa.Column("start_us", sa.BigInteger(), nullable=False),
+        sa.Column("bot_slug", sa.String(length=128), nullable=False),
+        sa.Column("condition_id", sa.String(length=80), nullable=False),
+        sa.Column("builder_code", sa.String(length=66), nullable=False),
+        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in SUMS),
+        sa.PrimaryKeyConstraint("span_us", "start_us", "bot_slug", "condition_id", "builder_code"),
+    )
+    for span in (86_400_000_000, 3_600_000_000):  # each day, each hour
+        op.execute(
+            f"INSERT INTO pnl_sums (span_us, start_us, bot_slug, condition_id, builder_code, {', '.join(SUMS)}) "
+            f"SELECT {span}, at_us / {span} * {span}, bot_slug, condition_id, builder_code, sum(realised_micros), "
+            "sum(fee_micros), sum(rebate_micros), "
+            "sum(CASE kind WHEN 'fill' THEN 1 WHEN 'reversal' THEN -1 ELSE 0 END), "
+            "sum(CASE WHEN kind IN ('fill', 'reversal') THEN notional_micros ELSE 0 END), "
+            "sum(CASE WHEN kind IN ('adjustment', 'rebate_payout') THEN rebate_micros - fee_micros ELSE 0 END) "
+            f"FROM pnl_entries GROUP BY at_us / {span} * {span}, bot_slug, condition_id, builder_code"
+        )
+    op.create_table(
         "pnl_rejected_fills",
         sa.Column("report_id", sa.String(length=36), nullable=False),
         sa.Column("bot_slug", sa.String(length=128), nullable=False),
@@ -59,4 +82,5 @@ def downgrade() -> None:
     with op.batch_alter_table("pnl_rejected_fills", schema=None) as batch_op:
         batch_op.drop_index("pnl_rejected_fills_by_time")
     op.drop_table("pnl_rejected_fills")
+    op.drop_table("pnl_sums")
     op.drop_table("pnl_trades")
