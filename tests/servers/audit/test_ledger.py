@@ -132,6 +132,24 @@ def test_cutting_the_newest_entries_is_caught_by_the_checkpoint_that_covered_the
     assert (truncated.first_break.problem, truncated.first_break.seq) == (pb.LEDGER_PROBLEM_REMOVED, 2001)
 
 
+def test_an_edit_deep_in_a_long_chain_is_found_at_the_exact_entry(mesh: MeshThread) -> None:
+    """Verification checks a page of entries at once: the break is still named exactly, with the
+    entries and the checkpoint before it counted."""
+    ids = _publish_records(mesh, 2 * ledger.CHECKPOINT_EVERY + 10)
+    _sql(
+        mesh,
+        *_without_triggers(mesh),
+        "UPDATE ledger_entries SET payload = substr(payload, 2) WHERE seq = 1500",
+    )
+    broken = _verify(mesh)
+    assert (broken.entries_checked, broken.checkpoints_checked) == (1499, 1)
+    assert (broken.first_break.seq, broken.first_break.entry_id, broken.first_break.problem) == (
+        1500,
+        ids[1499],
+        pb.LEDGER_PROBLEM_EDITED,
+    )
+
+
 def test_the_purge_never_touches_the_ledger_and_corrections_are_new_entries(
     mesh: MeshThread, clock: ManualClock
 ) -> None:
