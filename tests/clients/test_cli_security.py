@@ -164,12 +164,11 @@ def _publish(channel: grpc.Channel, explanation: str) -> grpc.StatusCode | None:
     return None
 
 
-def test_grpcurl_reaches_a_mutual_tls_server_with_its_ca_and_a_client_certificate(
-    tmp_path: Path, ca: TestCA, database_url: str
-) -> None:
+def test_grpcurl_reaches_a_mutual_tls_server_with_its_ca_and_a_client_certificate(tmp_path: Path, ca: TestCA) -> None:
+    """The handshake is the transport's business, not storage's: one backend."""
     server_cert, client = ca.issue("governance", file_stem="grpcurl-server"), ca.issue("operator-laptop", server=False)
     ours = TlsOptions(str(ca.cert), str(client.cert), str(client.key))
-    server = GovernanceProcess(database_url, None, "--tls-cert", str(server_cert.cert), "--tls-key",
+    server = GovernanceProcess(f"sqlite:///{tmp_path / 'g.db'}", None, "--tls-cert", str(server_cert.cert), "--tls-key",
                                str(server_cert.key), "--tls-client-ca", str(ca.cert), tls=ours).start()  # fmt: skip
     try:
         def grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
@@ -178,7 +177,9 @@ def test_grpcurl_reaches_a_mutual_tls_server_with_its_ca_and_a_client_certificat
         listed = grpcurl("-cacert", str(ca.cert), "-cert", str(client.cert), "-key", str(client.key))
         assert listed.returncode == 0, listed.stderr
         assert "polytraders.governance.v1.ReportBusService" in listed.stdout
-        for refused in (grpcurl("-plaintext"), grpcurl("-cacert", str(ca.cert))):  # no client certificate
+        refusals = (grpcurl("-plaintext", "-connect-timeout", "3"),
+                    grpcurl("-cacert", str(ca.cert), "-connect-timeout", "3"))  # no client certificate  # fmt: skip
+        for refused in refusals:
             assert refused.returncode != 0 and "ReportBusService" not in refused.stdout
     finally:
         server.stop()
