@@ -19,17 +19,19 @@ from polytraders.sdk.clock import SystemClock
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers import schema
 from polytraders.servers.ledger.book import (
+    SUM_KEY,
+    SUMS,
     PnLLedger,
     RebateShares,
-    add_sums,
     ledger_cursor,
     pnl_entries,
+    pnl_sums,
     summed,
 )
 from polytraders.servers.runtime.archive import ReportArchive
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import make_engine
+from polytraders.servers.runtime.storage import make_engine, upsert
 
 from .figures import Figure, percentile
 from .processes import governance, serving
@@ -152,7 +154,7 @@ def _million_entries(path: str) -> None:
                    for n in range(chunk, chunk + 50_000)]  # fmt: skip
         with engine.begin() as conn:
             conn.execute(pnl_entries.insert(), entries)
-            add_sums(conn, summed(entries))
+            upsert(conn, pnl_sums, summed(entries), SUM_KEY, add=SUMS)
     engine.dispose()
 
 

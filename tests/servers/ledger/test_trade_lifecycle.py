@@ -4,7 +4,6 @@ one changes its fee, reversed completely when it FAILED, and unmoved by redelive
 from __future__ import annotations
 
 import random
-import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -23,6 +22,7 @@ from polytraders.servers.runtime.mesh import MeshThread
 from tests.conftest import start_mesh
 from tests.contract.rpc import violations
 from tests.servers.ledger.test_pnl import BUY, MARKET, OPS, SELL, T0, YES, _trade, fill
+from tests.support.mesh_processes import until
 
 BOT = [("authorization", "Bearer dev-bot-token")]
 
@@ -126,10 +126,8 @@ def test_a_fill_the_books_cannot_take_from_the_bus_is_alerted_and_listed(ledger)
     oversold = _trade(fill("demo-bot", YES, SELL, "0.50", "3"), "oversell")
     with Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot") as bot:
         bot.reports.publish_now([oversold])
-        deadline = time.monotonic() + 20
-        while not (rejected := bot_rejections(pnl)):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        until(lambda: bot_rejections(pnl), "the oversell listed")
+    rejected = bot_rejections(pnl)
     assert [(r.report_id, r.trade_id, r.field) for r in rejected] == [
         (oversold.header.report_id, "oversell", "report.execution.filled_size_micros")
     ]

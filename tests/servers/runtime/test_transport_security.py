@@ -25,6 +25,7 @@ from polytraders.servers.runtime.auth import Role
 from polytraders.servers.runtime.mesh import MeshThread
 from tests.conftest import start_mesh
 from tests.support.certs import Issued, TestCA
+from tests.support.mesh_processes import until
 
 NOW = datetime.now(UTC)
 
@@ -195,15 +196,6 @@ def test_sighup_serves_a_renewed_certificate_to_new_connections(
         running.stop()
 
 
-def _wait_for(condition, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_bot_given_the_wrong_ca_keeps_trading_and_delivers_once_it_is_fixed(
     mtls_mesh: MeshThread, pki: Pki, secrets: Secrets, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -213,7 +205,7 @@ def test_a_bot_given_the_wrong_ca_keeps_trading_and_delivers_once_it_is_fixed(
     reports = [wrong.builder.operations(component="tls", explanation=f"n{i}") for i in range(50)]
     try:
         assert all(wrong.reports.publish(r) for r in reports)  # never blocks, never raises
-        assert _wait_for(lambda: "CERTIFICATE_VERIFY_FAILED" in wrong.reports.stats().last_error)
+        until(lambda: "CERTIFICATE_VERIFY_FAILED" in wrong.reports.stats().last_error, "the handshake error named")
         assert wrong.reports.stats().pending == 50
         assert any("CERTIFICATE_VERIFY_FAILED" in r.getMessage() and "kept in the outbox" in r.getMessage()
                    for r in caplog.records)  # fmt: skip
@@ -243,7 +235,7 @@ def test_a_bot_facing_an_expired_server_certificate_delivers_once_the_server_ren
     try:
         report = gov.builder.operations(component="tls", explanation="while the certificate is expired")
         assert gov.reports.publish(report)
-        assert _wait_for(lambda: "CERTIFICATE_VERIFY_FAILED" in gov.reports.stats().last_error)
+        until(lambda: "CERTIFICATE_VERIFY_FAILED" in gov.reports.stats().last_error, "the handshake error named")
         assert _stored_ids(running) == set()
         pki.ca.issue("governance", file_stem="serving")  # renewed in place, then SIGHUP's reload
         clock.set(NOW)

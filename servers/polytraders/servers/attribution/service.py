@@ -72,9 +72,7 @@ class BuilderAttributionServicer(pb_grpc.BuilderAttributionServiceServicer):
         return pb.GetReconciliationResponse(reconciliation=found)
 
     async def ListFills(self, request: pb.ListFillsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        caller = auth.current_principal()
-        bot_slug = request.bot_slug or (caller.bot_slug if caller.role is auth.Role.BOT else "")
-        caller.require_acting_for(bot_slug, "bot_slug")
+        bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         limit = page_size(request.limit)
         log = self._attribution.fill_log
         await log.catch_up()

@@ -33,8 +33,6 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import ledger_pb2 as pb
@@ -163,6 +161,7 @@ SPANS = (DAY_US, HOUR_US)
 """Coarsest first: how GetPnl cuts a window."""
 SUMS = ("realised_micros", "fee_micros", "rebate_micros", "fills", "notional_micros", "adjustment_micros")
 GROUPS = ("bot_slug", "condition_id", "builder_code")
+SUM_KEY = ("span_us", "start_us", *GROUPS)
 
 
 def _entry_sums(entries: Any) -> list[Any]:
@@ -192,20 +191,6 @@ def summed(entries: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
             for name, add in zip(SUMS, adds, strict=True):
                 row[name] += add  # type: ignore[operator]
     return list(rows.values())
-
-
-def add_sums(conn: Any, rows: list[dict[str, object]]) -> None:
-    if rows:
-        conn.execute(_sums_upsert(conn.dialect.name), rows)
-
-
-@cache
-def _sums_upsert(dialect: str) -> Any:
-    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(pnl_sums)
-    return statement.on_conflict_do_update(
-        index_elements=["span_us", "start_us", *GROUPS],
-        set_={name: pnl_sums.c[name] + statement.excluded[name] for name in SUMS},
-    )
 
 
 Piece = tuple[int | None, int | None, int | None]
@@ -673,7 +658,7 @@ class PnLLedger:
             reports = reports_of(fresh) if fresh else []
             if fresh:
                 conn.execute(pnl_entries.insert(), [b.entry for b in fresh])
-                add_sums(conn, summed([b.entry for b in fresh]))
+                upsert(conn, pnl_sums, summed([b.entry for b in fresh]), SUM_KEY, add=SUMS)
                 last = {(b.holding.bot_slug, b.holding.token_id): b.holding for b in fresh}  # one row per position
                 upsert(conn, pnl_positions, [_position_row(h) for h in last.values()], ["bot_slug", "token_id"])
             if reports:
@@ -1088,7 +1073,7 @@ class PnLLedger:
                                       explanation))  # fmt: skip
 
     async def rejected(self, bot_slug: str, limit: int) -> list[pb.RejectedFill]:
-        query = select(pnl_rejected_fills).order_by(pnl_rejected_fills.c.rejected_at_us.desc()).limit(limit or 100)
+        query = select(pnl_rejected_fills).order_by(pnl_rejected_fills.c.rejected_at_us.desc()).limit(limit)
         if bot_slug:
             query = query.where(pnl_rejected_fills.c.bot_slug == bot_slug)
 

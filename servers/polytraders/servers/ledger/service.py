@@ -16,9 +16,9 @@ from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import to_timestamp
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.config import ServerConfig
-from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument
+from polytraders.servers.runtime.errors import FailedPrecondition
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.requests import instant
+from polytraders.servers.runtime.requests import instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .book import PnLLedger, RebateShares
@@ -64,9 +64,7 @@ class PnLReporterServicer(pb_grpc.PnLReporterServiceServicer):
                                       instant(request.until, "until"))  # fmt: skip
 
     async def ListPositions(self, request: pb.ListPositionsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        caller = auth.current_principal()
-        bot_slug = request.bot_slug or (caller.bot_slug if caller.role is auth.Role.BOT else "")
-        caller.require_acting_for(bot_slug, "bot_slug")
+        bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         return pb.ListPositionsResponse(
             positions=await self._ledger.positions(bot_slug, request.include_closed)
         )
@@ -76,12 +74,10 @@ class PnLReporterServicer(pb_grpc.PnLReporterServiceServicer):
         return await self._ledger.record_rebate_payout(request)
 
     async def ListRejectedFills(self, request: pb.ListRejectedFillsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        caller = auth.current_principal()
-        bot_slug = request.bot_slug or (caller.bot_slug if caller.role is auth.Role.BOT else "")
-        caller.require_acting_for(bot_slug, "bot_slug")
-        if not 0 <= request.limit <= 1000:
-            raise InvalidArgument.field("limit", "must be between 0 (the default, 100) and 1000")
-        return pb.ListRejectedFillsResponse(rejected=await self._ledger.rejected(bot_slug, request.limit))
+        bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
+        return pb.ListRejectedFillsResponse(
+            rejected=await self._ledger.rejected(bot_slug, page_size(request.limit))
+        )
 
 
 EXPLAINER_ACCESS = {"Explain": auth.READ, "ListExplanations": auth.READ}
@@ -116,9 +112,7 @@ class PostTradeExplainerServicer(pb_grpc.PostTradeExplainerServiceServicer):
         return pb.ExplainResponse(explanation=explanation)
 
     async def ListExplanations(self, request: pb.ListExplanationsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        caller = auth.current_principal()
-        bot_slug = request.bot_slug or (caller.bot_slug if caller.role is auth.Role.BOT else "")
-        caller.require_acting_for(bot_slug, "bot_slug")
+        bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         found = await self._explainer.list(bot_slug, request.trace_id, request.incomplete_only, request.limit)
         return pb.ListExplanationsResponse(explanations=found)
 

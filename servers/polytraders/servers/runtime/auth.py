@@ -51,6 +51,13 @@ class Principal:
         if self.role is Role.BOT and bot_slug != self.bot_slug:
             raise PermissionDenied(f"{field}: a bot token for {self.bot_slug!r} may not act for {bot_slug!r}")
 
+    def slug_to_read(self, requested: str, field: str = "bot_slug") -> str:
+        """Which bot a read is of: the one asked for, or, when none is named, a bot's own (every
+        bot for the others); a bot may read only itself."""
+        bot_slug = requested or (self.bot_slug or "" if self.role is Role.BOT else "")
+        self.require_acting_for(bot_slug, field)
+        return bot_slug
+
     def require_acting_for_each(self, bot_slugs: Iterable[str], field: str) -> None:
         """`require_acting_for` over many; `field` takes each one's index, e.g. "reports[{}].bot_slug"."""
         if self.role is not Role.BOT:

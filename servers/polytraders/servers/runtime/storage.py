@@ -111,16 +111,22 @@ def upsert(
     key: Sequence[str],
     *,
     replace: bool = True,
+    add: Sequence[str] = (),
 ) -> None:
-    """Insert rows; a row whose `key` is already stored replaces it (or, with replace=False, is skipped)."""
+    """Insert rows; a row whose `key` is already stored replaces it (or, with replace=False, is
+    skipped); the columns named in `add` are added to what is stored instead (running sums)."""
     if rows:
-        conn.execute(_upsert_statement(conn.dialect.name, table, tuple(key), replace), list(rows))
+        conn.execute(_upsert_statement(conn.dialect.name, table, tuple(key), replace, tuple(add)), list(rows))
 
 
 @lru_cache(maxsize=256)
-def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...], replace: bool):  # type: ignore[no-untyped-def]
+def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...], replace: bool, add: tuple[str, ...]):  # type: ignore[no-untyped-def]
     """Built once per table: building it costs more than a small batch's whole commit."""
     statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    if add:
+        return statement.on_conflict_do_update(
+            index_elements=list(key), set_={name: table.c[name] + statement.excluded[name] for name in add}
+        )
     if replace:
         replaced = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in key}
         return statement.on_conflict_do_update(index_elements=list(key), set_=replaced)
