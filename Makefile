@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' | sort)
 PORT   ?= 50051
 
-.PHONY: run test proto bench lint contracts clean cluster
+.PHONY: run demo test proto bench lint contracts clean cluster
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/polytraders-gov serve --port $(PORT) --tokens-file config/dev-tokens.toml --upgrade
 
+## make demo: a mesh (SQLite in .demo/), a simulated fleet of 20 bots driven through the SDK for 5 minutes,
+## and the console on http://127.0.0.1:8080 (sign in with dev-auditor-token); Ctrl-C stops it all
+demo: $(STAMP)
+	$(BIN)/polytraders-gov demo --serve .demo --console-port 8080 --bots 20 --minutes 5 --stay
+
 ## make cluster: the mesh split into three processes (deploy/Procfile) on PostgreSQL + NATS JetStream, under honcho
 CLUSTER_DB ?= postgresql://postgres@127.0.0.1:5432/polytraders_cluster
 cluster: $(STAMP)
@@ -26,9 +31,9 @@ cluster: $(STAMP)
 	$(BIN)/polytraders-gov db upgrade --database-url $(CLUSTER_DB)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f deploy/Procfile -d . start
 
-## make test: the whole suite, SQLite and PostgreSQL
+## make test: the whole suite, SQLite and PostgreSQL, on every core (pytest-xdist)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 
 ## make proto: regenerate _pb2, .pyi and _pb2_grpc into sdk/ (committed)
 proto: $(STAMP)

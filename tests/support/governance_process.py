@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import socket
@@ -43,9 +44,11 @@ def free_port() -> int:
 class GovernanceProcess:
     def __init__(
         self, database_url: str, port: int | None = None, *extra: str, tls: TlsOptions | None = None,
-        tokens_file: Path = DEV_TOKENS,
+        tokens_file: Path = DEV_TOKENS, env: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
-        """`extra` arguments go to `serve`; `tls` is how the tests' own channels reach it."""
+        """`extra` arguments go to `serve`; `tls` is how the tests' own channels reach it; `env`
+        adds POLYTRADERS_* settings."""
+        self.env = env or {}
         self.database_url = database_url
         self.extra = extra
         self.tls = tls
@@ -72,7 +75,7 @@ class GovernanceProcess:
         self.process = subprocess.Popen(
             [CLI, "serve", "--port", str(self.port), "--database-url", self.database_url,
              "--tokens-file", str(self.tokens_file), "--upgrade", "--log-level", "warning", *self.extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env={**os.environ, **self.env},
         )  # fmt: skip
         return self
 

@@ -9,7 +9,7 @@ exceptions of `polytraders.sdk.errors`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
@@ -20,12 +20,16 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from .activity import ActivityFamily
 from .attribution import AttributionFamily, RevenueFamily
 from .audit import ConfigAuditFamily, LedgerFamily
-from .calls import CallOptions
+from .calls import CallOptions, Metadata
 from .clock import Clock
 from .config import AuditedConfig
 from .experiments import ExperimentsFamily
+from .families import Family
 from .incidents import IncidentsFamily
 from .mesh import MeshFamily
+from .operations import CronFamily, FleetHealthFamily, SlosFamily
+from .paper import BacktestsFamily, PaperFamily
+from .pnl import ExplanationsFamily, PnlFamily, PortfolioFamily
 from .publisher import PublisherConfig, ReportPublisher
 from .registry import RegistryFamily
 from .report_builders import ReportBuilder
@@ -66,7 +70,75 @@ def _route(target: Target, family: str) -> tuple[str, list[tuple[str, Any]], boo
     return address, CHANNEL_OPTIONS, secure
 
 
-class Governance:
+class _Families:
+    """The service families both clients carry, each on the channel of the group that serves it."""
+
+    registry: RegistryFamily
+    """StrategyRegistry: stages, live-cap checks, watch; operator verbs for operator tokens."""
+    experiments: ExperimentsFamily
+    """ExperimentTracker: A/B experiments with an always-valid sequential test."""
+    paper: PaperFamily
+    """Paper-Trade Runner: sessions and the paper gate."""
+    backtests: BacktestsFamily
+    """Backtester: runs and their reports."""
+    audit: ConfigAuditFamily
+    """ParameterChangeAuditor: the configuration in force at an instant, and every change."""
+    ledger: LedgerFamily
+    """The compliance ledger (operators and auditors)."""
+    activity: ActivityFamily
+    """UserActivityLedger: sessions and user actions (operators record, auditors read)."""
+    attribution: AttributionFamily
+    """BuilderAttribution: the fill log, reconciliation against the exchange, quarantine."""
+    revenue: RevenueFamily
+    """AttributionRevenueReporter: daily builder-fee and rebate revenue reports."""
+    pnl: PnlFamily
+    """PnLReporter: P&L by bot, market and builder over any window; positions."""
+    explanations: ExplanationsFamily
+    """PostTradeExplainer: every fill in plain English."""
+    portfolio: PortfolioFamily
+    """PortfolioSync: governance's book reconciled against the CLOB and the chain."""
+    incidents: IncidentsFamily
+    """IncidentCommander: a guard or monitor declares; anyone reads; operators run the response."""
+    cron: CronFamily
+    """CronRunner: the schedule, past dispatches, a task fired now (operators)."""
+    fleet: FleetHealthFamily
+    """HealthHeartbeat: every bot's state as the last sweep saw it."""
+    slos: SlosFamily
+    """SLAMonitor: objectives, error budgets and burn rates."""
+    mesh: MeshFamily
+    """MeshService: what the answering process serves and leads; operators run group commands."""
+
+
+# attribute → (family class, the service-map family its channel is routed by)
+_FAMILY_ROUTES: dict[str, tuple[type[Family], str]] = {
+    "registry": (RegistryFamily, "registry"),
+    "experiments": (ExperimentsFamily, "experiments"),
+    "paper": (PaperFamily, "paper"),
+    "backtests": (BacktestsFamily, "backtests"),
+    "audit": (ConfigAuditFamily, "audit"),
+    "ledger": (LedgerFamily, "audit"),
+    "activity": (ActivityFamily, "audit"),
+    "attribution": (AttributionFamily, "attribution"),
+    "revenue": (RevenueFamily, "attribution"),
+    "pnl": (PnlFamily, "pnl"),
+    "explanations": (ExplanationsFamily, "explanations"),
+    "portfolio": (PortfolioFamily, "portfolio"),
+    "incidents": (IncidentsFamily, "incidents"),
+    "cron": (CronFamily, "cron"),
+    "fleet": (FleetHealthFamily, "fleet"),
+    "slos": (SlosFamily, "slos"),
+    "mesh": (MeshFamily, "mesh"),
+}
+
+
+def _attach_families(
+    client: _Families, channel: Callable[[str], Any], metadata: Metadata, options: CallOptions, *, aio: bool
+) -> None:
+    for attribute, (family, route) in _FAMILY_ROUTES.items():
+        setattr(client, attribute, family(channel(route), metadata, options, aio=aio))
+
+
+class Governance(_Families):
     """Everything a bot needs from governance, over blocking gRPC (safe to share between threads).
 
     >>> gov = Governance("127.0.0.1:50051", token="dev-bot-token", bot_slug="demo-bot")
@@ -108,28 +180,7 @@ class Governance:
             self._channel("reports"), self._metadata, self._options, aio=False, publisher=self._publisher
         )
         """The report bus: `publish()` never blocks; `publish_now()`, `subscribe()`, `flush()`."""
-        self.registry = RegistryFamily(self._channel("registry"), self._metadata, self._options, aio=False)
-        """StrategyRegistry: stages, live-cap checks, watch; operator verbs for operator tokens."""
-        self.experiments = ExperimentsFamily(
-            self._channel("experiments"), self._metadata, self._options, aio=False
-        )
-        """ExperimentTracker: A/B experiments with an always-valid sequential test."""
-        self.audit = ConfigAuditFamily(self._channel("audit"), self._metadata, self._options, aio=False)
-        """ParameterChangeAuditor: the configuration in force at an instant, and every change."""
-        self.ledger = LedgerFamily(self._channel("audit"), self._metadata, self._options, aio=False)
-        """The compliance ledger (operators and auditors)."""
-        self.activity = ActivityFamily(self._channel("audit"), self._metadata, self._options, aio=False)
-        """UserActivityLedger: sessions and user actions (operators record, auditors read)."""
-        self.attribution = AttributionFamily(
-            self._channel("attribution"), self._metadata, self._options, aio=False
-        )
-        """BuilderAttribution: the fill log, reconciliation against the exchange, quarantine."""
-        self.revenue = RevenueFamily(self._channel("attribution"), self._metadata, self._options, aio=False)
-        """AttributionRevenueReporter: daily builder-fee and rebate revenue reports."""
-        self.incidents = IncidentsFamily(self._channel("incidents"), self._metadata, self._options, aio=False)
-        """IncidentCommander: a guard or monitor declares; anyone reads."""
-        self.mesh = MeshFamily(self._channel("mesh"), self._metadata, self._options, aio=False)
-        """MeshService: what the answering process serves and leads; operators run group commands."""
+        _attach_families(self, self._channel, self._metadata, self._options, aio=False)
         self._tagger = (
             OrderTagger(BuilderCode(builder_code), self._publisher.get, self.builder)
             if builder_code
@@ -177,7 +228,7 @@ class Governance:
         self.close()
 
 
-class AsyncGovernance:
+class AsyncGovernance(_Families):
     """The asyncio twin of `Governance`; `await gov.close()` when done (or `async with`)."""
 
     def __init__(
@@ -212,18 +263,7 @@ class AsyncGovernance:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self.reports = ReportsFamily(self._channel("reports"), self._blocking._metadata, self._options, aio=True,
                                      publisher=self._blocking._publisher)  # fmt: skip
-        self.registry = RegistryFamily(
-            self._channel("registry"), self._blocking._metadata, self._options, aio=True
-        )
-        metadata = self._blocking._metadata
-        self.experiments = ExperimentsFamily(self._channel("experiments"), metadata, self._options, aio=True)
-        self.audit = ConfigAuditFamily(self._channel("audit"), metadata, self._options, aio=True)
-        self.ledger = LedgerFamily(self._channel("audit"), metadata, self._options, aio=True)
-        self.activity = ActivityFamily(self._channel("audit"), metadata, self._options, aio=True)
-        self.attribution = AttributionFamily(self._channel("attribution"), metadata, self._options, aio=True)
-        self.revenue = RevenueFamily(self._channel("attribution"), metadata, self._options, aio=True)
-        self.incidents = IncidentsFamily(self._channel("incidents"), metadata, self._options, aio=True)
-        self.mesh = MeshFamily(self._channel("mesh"), metadata, self._options, aio=True)
+        _attach_families(self, self._channel, self._blocking._metadata, self._options, aio=True)
 
     def _channel(self, family: str) -> grpc.aio.Channel:
         target, options, secure = _route(self._blocking._target, family)

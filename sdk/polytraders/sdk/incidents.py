@@ -1,7 +1,7 @@
 """`gov.incidents`: how a guard or a monitor bot declares an incident, and how anyone reads one.
 
 Declaring is the only act open to bots; operators run the rest of an incident's life (roles,
-notes, resolution, post-mortem) from their consoles.
+notes, resolution, post-mortem).
 """
 
 from __future__ import annotations
@@ -41,3 +41,18 @@ class IncidentsFamily(Family):
         states = [pb.INCIDENT_STATE_OPEN] if open_only else []
         return self._invoke("ListIncidents", pb.ListIncidentsRequest(states=states, limit=limit),
                             lambda r: list(r.incidents))  # fmt: skip
+
+    # Operator verbs (a bot token gets PermissionDeniedError).
+
+    def assign_role(self, incident_id: str, role: str, holder: str) -> pb.Incident:
+        """Give `holder` a role ("commander" is who acknowledged the page and runs the response)."""
+        request = pb.AssignRoleRequest(incident_id=incident_id, role=role, holder=holder)
+        return self._invoke("AssignRole", request, lambda r: r.incident)
+
+    def add_note(self, incident_id: str, note: str) -> pb.Incident:
+        return self._invoke("AddNote", pb.AddNoteRequest(incident_id=incident_id, note=note), lambda r: r.incident)
+
+    def resolve(self, incident_id: str, resolution: str) -> pb.Incident:
+        """The impact is over; the post-mortem is still to come."""
+        request = pb.ResolveIncidentRequest(incident_id=incident_id, resolution=resolution)
+        return self._invoke("ResolveIncident", request, lambda r: r.incident)

@@ -40,7 +40,15 @@ FAMILY_GROUPS = {
     "audit": "audit",
     "attribution": "attribution",
     "ledger": "ledger",
+    "pnl": "ledger",
+    "explanations": "ledger",
+    "portfolio": "ledger",
+    "paper": "lifecycle",
+    "backtests": "lifecycle",
     "incidents": "operations",
+    "cron": "operations",
+    "fleet": "operations",
+    "slos": "operations",
     "operations": "operations",
 }
 """The group that serves each SDK family (and each group itself)."""
