@@ -75,6 +75,8 @@ READS = [
     (["strategies", "list", "--stage", "backtest"], "demo-signal-1"),
     (["strategies", "show", "demo-signal-1"], "demo fleet"),
     (["attribution", "quarantine"], "explanation"),
+    (["paper", "runs"], "session"),
+    (["paper", "status", "demo-signal-1"], "not evaluated yet"),
 ]
 
 

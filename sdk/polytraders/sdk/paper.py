@@ -10,11 +10,16 @@ from .families import Family
 
 class PaperFamily(Family):
     stub_class = pb_grpc.PaperTradeServiceStub
-    idempotent = frozenset({"GetPaperSession"})
+    idempotent = frozenset({"GetPaperSession", "ListPaperSessions"})
 
     def get(self, session_id: str) -> pb.GetPaperSessionResponse:
         """The session and its strategy's paper days, oldest first."""
         return self._invoke("GetPaperSession", pb.GetPaperSessionRequest(session_id=session_id))
+
+    def list(self, strategy_slug: str = "") -> list[pb.PaperSession]:
+        """The sessions the answering process started (running or stopped), newest first."""
+        request = pb.ListPaperSessionsRequest(strategy_slug=strategy_slug)
+        return self._invoke("ListPaperSessions", request, lambda r: list(r.sessions))
 
     def evaluate_gate(self, strategy_slug: str) -> pb.EvaluatePaperGateResponse:
         """Compute the strategy's paper gate from its days and link it in the registry (operators)."""

@@ -101,6 +101,9 @@ def test_13_days_a_gap_and_14_days_pass_the_gate_only_after_the_second_run(
                     ops.registry.promote("momentum", pb.STAGE_LIMITED_LIVE, "paper gate passed").stage
                     == pb.STAGE_LIMITED_LIVE
                 )
+                listed = ops.paper.list()
+                assert [(s.session_id, s.running) for s in listed] == [(second.session_id, True), (first.session_id, False)]
+                assert ops.paper.list("momentum") == listed and ops.paper.list("someone-else") == []
         finally:
             mesh.stop()
     # paper: the feed was read, nothing was sent to the CLOB (no signing, no order, no key), nor to any chain

@@ -137,6 +137,7 @@ def test_97_bots_three_killed_paged_after_exactly_n_misses_restarted_and_resolve
         if b.bot_slug in killed
     )
     assert sum(layer.alerting for layer in again.layers) == 3
+    assert {b.bot_slug: b.restarts for b in recovered.bots if b.restarts} == dict.fromkeys(killed, 1)  # once per page
     assert sum(layer.serving for layer in recovered.layers) == 97 and not any(
         b.alerting for b in recovered.bots
     )

@@ -33,15 +33,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
         reply = pb_grpc.ComplianceLedgerServiceStub(channel).VerifyLedger(
             request, metadata=metadata(args.token), timeout=3600
         )
-    if reply.ok:
-        out.record(reply, [("ledger", f"ok: {reply.entries_checked} entries, "
-                                      f"{reply.checkpoints_checked} checkpoints verified")])  # fmt: skip
-        return OK
-    broken = reply.first_break
-    problem = enum_name(pb.LedgerProblem, broken.problem, "LEDGER_PROBLEM_")
-    out.record(reply, [("ledger", f"BROKEN at stream {broken.stream} entry {broken.seq} ({problem})"),
-                       ("why", broken.explanation)])  # fmt: skip
-    return CHECK_FAILED
+    if out.json:
+        out.record(reply, [])
+    elif reply.ok:
+        out.say(f"ledger ok: {reply.entries_checked} entries, {reply.checkpoints_checked} checkpoints verified")
+    else:
+        broken = reply.first_break
+        problem = enum_name(pb.LedgerProblem, broken.problem, "LEDGER_PROBLEM_")
+        out.say(f"ledger BROKEN at stream {broken.stream} entry {broken.seq} ({problem}): {broken.explanation}")
+    return OK if reply.ok else CHECK_FAILED
 
 
 def window(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:

@@ -120,6 +120,26 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def cmd_paper(args: argparse.Namespace) -> int:
     out = Output(args)
     with governance(args) as gov:
+        if args.paper == "runs":
+            out.table(gov.paper.list(args.strategy or ""), [
+                ("session", lambda s: s.session_id), ("strategy", lambda s: s.strategy_slug),
+                ("running", lambda s: "yes" if s.running else f"no{': ' + s.failure if s.failure else ''}"),
+                ("events", lambda s: s.events), ("fills", lambda s: s.fills), ("equity (pUSD)", lambda s: money(s.equity_micros)),
+            ])  # fmt: skip
+            return OK
+        if args.paper == "status":
+            strategy = gov.registry.get(args.slug)
+            gates = [a for a in strategy.artefacts if a.kind == pb.ARTEFACT_KIND_PAPER_GATE]
+            if not gates:
+                out.record(strategy, [("strategy", args.slug), ("paper gate", "not evaluated yet")])
+                return OK
+            gate = gates[-1]
+            out.record(gate, [
+                ("strategy", args.slug), ("paper gate", f"{gate.paper_gate.continuous_paper_days} continuous paper days"),
+                ("risk-adjusted return", gate.paper_gate.risk_adjusted_return or "-"),
+                ("evaluated", f"{when(gate.linked_at)} by {gate.linked_by}"),
+            ])  # fmt: skip
+            return OK
         if args.paper == "gate":
             gate = gov.paper.evaluate_gate(args.slug)
             out.record(gate, [("strategy", args.slug), ("passes", "yes" if gate.passes else "NO"),
@@ -184,10 +204,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         command.set_defaults(run=cmd_backtest)
 
     paper = commands.add_parser("paper", help="paper trading").add_subparsers(dest="paper", required=True)
+    runs = paper.add_parser("runs", help="the paper sessions the answering process started, newest first")
+    runs.add_argument("--strategy", help="only this registry strategy's")
     session = paper.add_parser("show", help="a paper session: account, fills, its strategy's paper days")
     session.add_argument("session_id")
+    status = paper.add_parser("status", help="a strategy's paper gate as last evaluated (read only)")
+    status.add_argument("slug")
     gate = paper.add_parser("gate", help="evaluate a strategy's paper gate (operator); exit 1 when it does not pass")
     gate.add_argument("slug")
-    for command in (session, gate):
+    for command in (runs, session, status, gate):
         connection(command)
         command.set_defaults(run=cmd_paper)

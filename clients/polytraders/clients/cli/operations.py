@@ -100,12 +100,12 @@ def cmd_fleet(args: argparse.Namespace) -> int:
             + ", ".join(f"{count} {name}" for name, count in sorted(states.items())))  # fmt: skip
     out.table(fleet.layers, [("layer", lambda layer: layer.layer), ("bots", lambda layer: layer.bots),
                              ("serving", lambda layer: layer.serving), ("paged", lambda layer: layer.alerting)])  # fmt: skip
-    shown = fleet.bots if args.all else [b for b in fleet.bots if b.status != pb.BOT_STATUS_SERVING]
+    shown = fleet.bots if args.all else [b for b in fleet.bots if b.status != pb.BOT_STATUS_SERVING or b.restarts]
     out.table(shown, [
         ("bot", lambda b: b.bot_slug), ("layer", lambda b: b.layer), ("state", bot_state),
         ("misses", lambda b: b.consecutive_misses), ("last serving", lambda b: when(b.last_serving_at)),
-        ("paged", lambda b: "yes" if b.alerting else ""), ("detail", lambda b: b.detail),
-    ], title="every bot" if args.all else "bots not serving (--all for every bot)")  # fmt: skip
+        ("paged", lambda b: "yes" if b.alerting else ""), ("restarts", lambda b: b.restarts), ("detail", lambda b: b.detail),
+    ], title="every bot" if args.all else "bots not serving or restarted (--all for every bot)")  # fmt: skip
     return OK
 
 

@@ -680,6 +680,18 @@ class GetPaperSessionResponse(_message.Message):
     days: _containers.RepeatedCompositeFieldContainer[PaperDay]
     def __init__(self, session: _Optional[_Union[PaperSession, _Mapping]] = ..., days: _Optional[_Iterable[_Union[PaperDay, _Mapping]]] = ...) -> None: ...
 
+class ListPaperSessionsRequest(_message.Message):
+    __slots__ = ("strategy_slug",)
+    STRATEGY_SLUG_FIELD_NUMBER: _ClassVar[int]
+    strategy_slug: str
+    def __init__(self, strategy_slug: _Optional[str] = ...) -> None: ...
+
+class ListPaperSessionsResponse(_message.Message):
+    __slots__ = ("sessions",)
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    sessions: _containers.RepeatedCompositeFieldContainer[PaperSession]
+    def __init__(self, sessions: _Optional[_Iterable[_Union[PaperSession, _Mapping]]] = ...) -> None: ...
+
 class EvaluatePaperGateRequest(_message.Message):
     __slots__ = ("strategy_slug",)
     STRATEGY_SLUG_FIELD_NUMBER: _ClassVar[int]

@@ -990,6 +990,11 @@ class PaperTradeServiceStub:
                 request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionRequest.SerializeToString,
                 response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionResponse.FromString,
                 _registered_method=True)
+        self.ListPaperSessions = channel.unary_unary(
+                '/polytraders.governance.v1.PaperTradeService/ListPaperSessions',
+                request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListPaperSessionsRequest.SerializeToString,
+                response_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListPaperSessionsResponse.FromString,
+                _registered_method=True)
         self.EvaluatePaperGate = channel.unary_unary(
                 '/polytraders.governance.v1.PaperTradeService/EvaluatePaperGate',
                 request_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.EvaluatePaperGateRequest.SerializeToString,
@@ -1024,6 +1029,13 @@ class PaperTradeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPaperSessions(self, request, context):
+        """The sessions the answering process started, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def EvaluatePaperGate(self, request, context):
         """Compute the strategy's paper gate from its days and link it in the registry (operators).
         """
@@ -1048,6 +1060,11 @@ def add_PaperTradeServiceServicer_to_server(servicer, server):
                     servicer.GetPaperSession,
                     request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionRequest.FromString,
                     response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionResponse.SerializeToString,
+            ),
+            'ListPaperSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPaperSessions,
+                    request_deserializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListPaperSessionsRequest.FromString,
+                    response_serializer=polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListPaperSessionsResponse.SerializeToString,
             ),
             'EvaluatePaperGate': grpc.unary_unary_rpc_method_handler(
                     servicer.EvaluatePaperGate,
@@ -1139,6 +1156,33 @@ class PaperTradeService:
             '/polytraders.governance.v1.PaperTradeService/GetPaperSession',
             polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionRequest.SerializeToString,
             polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.GetPaperSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPaperSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytraders.governance.v1.PaperTradeService/ListPaperSessions',
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListPaperSessionsRequest.SerializeToString,
+            polytraders_dot_governance_dot_v1_dot_lifecycle__pb2.ListPaperSessionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -157,7 +157,7 @@ class TriggerNowResponse(_message.Message):
     def __init__(self, dispatch: _Optional[_Union[Dispatch, _Mapping]] = ...) -> None: ...
 
 class BotHealth(_message.Message):
-    __slots__ = ("bot_slug", "bot_class", "layer", "target", "status", "consecutive_misses", "last_serving_at", "alerting", "detail")
+    __slots__ = ("bot_slug", "bot_class", "layer", "target", "status", "consecutive_misses", "last_serving_at", "alerting", "detail", "restarts")
     BOT_SLUG_FIELD_NUMBER: _ClassVar[int]
     BOT_CLASS_FIELD_NUMBER: _ClassVar[int]
     LAYER_FIELD_NUMBER: _ClassVar[int]
@@ -167,6 +167,7 @@ class BotHealth(_message.Message):
     LAST_SERVING_AT_FIELD_NUMBER: _ClassVar[int]
     ALERTING_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    RESTARTS_FIELD_NUMBER: _ClassVar[int]
     bot_slug: str
     bot_class: str
     layer: str
@@ -176,7 +177,8 @@ class BotHealth(_message.Message):
     last_serving_at: _timestamp_pb2.Timestamp
     alerting: bool
     detail: str
-    def __init__(self, bot_slug: _Optional[str] = ..., bot_class: _Optional[str] = ..., layer: _Optional[str] = ..., target: _Optional[str] = ..., status: _Optional[_Union[BotStatus, str]] = ..., consecutive_misses: _Optional[int] = ..., last_serving_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., alerting: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+    restarts: int
+    def __init__(self, bot_slug: _Optional[str] = ..., bot_class: _Optional[str] = ..., layer: _Optional[str] = ..., target: _Optional[str] = ..., status: _Optional[_Union[BotStatus, str]] = ..., consecutive_misses: _Optional[int] = ..., last_serving_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., alerting: _Optional[bool] = ..., detail: _Optional[str] = ..., restarts: _Optional[int] = ...) -> None: ...
 
 class LayerHealth(_message.Message):
     __slots__ = ("layer", "bots", "serving", "alerting")

@@ -315,6 +315,11 @@ class PaperTrader:
                 days = [d for d in days if d[0] != today[0]] + [today]  # type: ignore[list-item]
         return days
 
+    def sessions(self, strategy_slug: str = "") -> list[pb.PaperSession]:
+        """This process's sessions (started in it, running or stopped), newest first."""
+        return [s.message for s in reversed(self._sessions.values())
+                if not strategy_slug or s.message.strategy_slug == strategy_slug]  # fmt: skip
+
     async def get(self, session_id: str) -> tuple[pb.PaperSession, list[pb.PaperDay]]:
         session = self._session(session_id)
         days = await self._all_days(session.message.strategy_slug)

@@ -184,6 +184,7 @@ PAPER_ACCESS = {
     "StartPaperSession": auth.OPERATE,
     "StopPaperSession": auth.OPERATE,
     "GetPaperSession": auth.READ,
+    "ListPaperSessions": auth.READ,
     "EvaluatePaperGate": auth.OPERATE,
 }
 
@@ -203,6 +204,9 @@ class PaperTradeServicer(pb_grpc.PaperTradeServiceServicer):
     async def GetPaperSession(self, request: pb.GetPaperSessionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
         session, days = await self._trader.get(request.session_id)
         return pb.GetPaperSessionResponse(session=session, days=days)
+
+    async def ListPaperSessions(self, request: pb.ListPaperSessionsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        return pb.ListPaperSessionsResponse(sessions=self._trader.sessions(request.strategy_slug))
 
     async def EvaluatePaperGate(
         self, request: pb.EvaluatePaperGateRequest, context: grpc.aio.ServicerContext

@@ -67,6 +67,7 @@ class FleetBotStateRow(SQLModel, table=True):
     alerting: bool = Field(sa_type=Boolean)
     last_serving_us: int | None = Field(default=None, sa_type=BigInteger)
     detail: str = Field(sa_type=Text)
+    restarts: int | None = Field(default=None, sa_type=Integer)
     fencing_token: int | None = Field(default=None, sa_type=BigInteger)
     """The sweep hold that wrote it (see `Leadership`)."""
 
@@ -109,20 +110,22 @@ class _BotState:
     last_serving: datetime | None = None
     alerting: bool = False
     detail: str = ""
+    restarts: int = 0
 
-    def stored(self) -> tuple[int, int, bool, str]:
+    def stored(self) -> tuple[int, int, bool, str, int]:
         """What a change of is stored (the last SERVING time rides along, not on its own)."""
-        return self.status, self.misses, self.alerting, self.detail
+        return self.status, self.misses, self.alerting, self.detail, self.restarts
 
     def row(self, token: int | None) -> dict[str, object]:
         return {"bot_slug": self.bot.slug, "status": self.status, "misses": self.misses, "alerting": self.alerting,
                 "last_serving_us": to_micros(self.last_serving) if self.last_serving else None,
-                "detail": self.detail[:2000], "fencing_token": token}  # fmt: skip
+                "detail": self.detail[:2000], "restarts": self.restarts, "fencing_token": token}  # fmt: skip
 
     def message(self) -> pb.BotHealth:
         health = pb.BotHealth(
             bot_slug=self.bot.slug, bot_class=self.bot.bot_class, layer=self.bot.layer, target=self.bot.target,
             status=self.status, consecutive_misses=self.misses, alerting=self.alerting, detail=self.detail,
+            restarts=self.restarts,
         )  # fmt: skip
         if self.last_serving:
             health.last_serving_at.CopyFrom(to_timestamp(self.last_serving))
@@ -251,6 +254,7 @@ class HealthHeartbeat:
             state = self._states.get(row.bot_slug)
             if state is not None:
                 state.status, state.misses, state.alerting, state.detail = row.status, row.misses, row.alerting, row.detail
+                state.restarts = row.restarts or 0
                 state.last_serving = from_micros(row.last_serving_us) if row.last_serving_us is not None else None
         stored = read_result(self._engine, FLEET_HEALTH, pb.FleetHealth)
         self._sweeps = max(self._sweeps, stored.sweep if stored else 0)  # sweeps count on across holders
@@ -286,6 +290,7 @@ class HealthHeartbeat:
                 {"bot_slug": state.bot.slug, "layer": state.bot.layer, "misses": str(state.misses)},
             ))  # fmt: skip
             if state.bot.restart_command:
+                state.restarts += 1
                 restarts.append(state.bot)
 
     async def _restart(self, bot: FleetBot) -> None:
