@@ -134,6 +134,17 @@ def test_portfolio_sync_on_a_mesh_without_accounts_says_what_to_set(capsys: pyte
         assert err == "polytraders-gov: PortfolioSync has no accounts: set portfolio_manifest (POLYTRADERS_PORTFOLIO_MANIFEST)\n"
 
 
+def test_the_target_may_be_the_targets_table_of_a_toml_file(
+    capsys: pytest.CaptureFixture[str], demo: DemoMesh, tmp_path: Path
+) -> None:
+    config = tmp_path / "polytraders.toml"
+    config.write_text(f'[targets]\nledger = "{demo.address}"\ndefault = "127.0.0.1:1"\n')
+
+    code = main(["positions", "--bot", "demo-signal-1", "--target", str(config), "--token", "dev-auditor-token"])
+
+    assert code == 0 and "demo-signal-1" in capsys.readouterr().out  # the ledger group's address was used
+
+
 def test_a_paper_gate_without_paper_days_fails_the_check(capsys: pytest.CaptureFixture[str], demo: DemoMesh) -> None:
     code, out, _ = run(capsys, demo, "paper", "gate", "demo-signal-1")
     assert code == 1 and "NO" in out
@@ -153,6 +164,7 @@ MISTAKES = [
     (["explain", "not-a-fill"], None, "not-a-fill"),
     (["revenue", "show", "2026-12-01"], None, "write it YYYYMMDD"),
     (["positions", "--target", "reports=nowhere"], None, "--target 'reports=nowhere'"),
+    (["positions", "--target", "/nowhere/targets.toml"], None, "--target '/nowhere/targets.toml'"),
 ]
 
 

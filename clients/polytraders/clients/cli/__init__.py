@@ -4,6 +4,7 @@ per bot group. Tables for people, `--output json` for scripts; exit codes in `co
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import grpc
@@ -12,7 +13,7 @@ from polytraders.sdk import GovernanceError
 from polytraders.sdk.transport import TlsFileError
 
 from . import attribution, audit, bus, ledger, lifecycle, operations, serving
-from .common import PROGRAM, USAGE, CommandError, explain
+from .common import OK, PROGRAM, CommandError, explain
 
 _GROUPS = (serving, bus, lifecycle, attribution, ledger, audit, operations)
 
@@ -40,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         failure = CommandError(str(error))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # and no complaint at exit
+        return OK
     print(f"{PROGRAM}: {failure}", file=sys.stderr)
-    return failure.exit_code if isinstance(failure, CommandError) else USAGE
+    return failure.exit_code
 
 
 if __name__ == "__main__":

@@ -7,7 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 from polytraders.governance.v1 import attribution_pb2 as pb
 
-from .common import CHECK_FAILED, OK, CommandError, Output, connection, enum_name, governance, money, when
+from .common import (
+    CHECK_FAILED,
+    OK,
+    CommandError,
+    Commands,
+    Output,
+    connection,
+    enum_name,
+    governance,
+    money,
+    verbs,
+    when,
+)
 
 
 def _day(day: str) -> tuple[datetime, datetime]:
@@ -78,10 +90,8 @@ def cmd_revenue(args: argparse.Namespace) -> int:
     return OK
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    attribution = commands.add_parser("attribution", help="builder attribution").add_subparsers(
-        dest="attribution", required=True
-    )
+def register(commands: Commands) -> None:
+    attribution = verbs(commands, "attribution", "builder attribution")
     reconcile = attribution.add_parser("reconcile", help="reconcile a UTC day against the exchange (operator)")
     reconcile.add_argument("--day", required=True, help="YYYYMMDD")
     quarantine = attribution.add_parser("quarantine", help="records held back from revenue")
@@ -93,9 +103,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         connection(command)
         command.set_defaults(run=cmd_attribution)
 
-    revenue = commands.add_parser("revenue", help="daily builder-fee revenue").add_subparsers(
-        dest="revenue", required=True
-    )
+    revenue = verbs(commands, "revenue", "daily builder-fee revenue")
     for verb, text in (("report", "compute and publish a finished day (operator)"), ("show", "the report in force")):
         command = revenue.add_parser(verb, help=text)
         command.add_argument("day", help="YYYYMMDD")

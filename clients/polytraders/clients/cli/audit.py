@@ -14,6 +14,7 @@ from polytraders.sdk.service_map import RoutedChannel
 from .common import (
     CHECK_FAILED,
     OK,
+    Commands,
     Output,
     connection,
     enum_name,
@@ -22,6 +23,7 @@ from .common import (
     metadata,
     targets,
     tls,
+    verbs,
     when,
 )
 
@@ -91,17 +93,15 @@ def cmd_activity(args: argparse.Namespace) -> int:
     return OK
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    audit = commands.add_parser("audit", help="the compliance ledger").add_subparsers(dest="audit", required=True)
+def register(commands: Commands) -> None:
+    audit = verbs(commands, "audit", "the compliance ledger")
     verify = audit.add_parser("verify", help="walk the hash chains; exit 1 naming the first broken entry")
     connection(verify, token_help="operator or auditor token")
     verify.add_argument("--stream", help="one stream (a bot slug); default every stream")
     verify.add_argument("--from-checkpoint", action="store_true", help="start at each stream's latest checkpoint")
     verify.set_defaults(run=cmd_verify)
 
-    config = commands.add_parser("config", help="bots' configuration changes").add_subparsers(
-        dest="config", required=True
-    )
+    config = verbs(commands, "config", "bots' configuration changes")
     history = config.add_parser("history", help="a bot's configuration changes, newest first")
     history.add_argument("bot", help="bot slug")
     history.add_argument("--key", help="only changes touching this key")

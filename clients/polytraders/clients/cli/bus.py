@@ -6,19 +6,32 @@ import argparse
 import json
 
 from google.protobuf import json_format
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from polytraders.governance.v1 import report_bus_pb2, report_bus_pb2_grpc
 from polytraders.reports.v1 import reports_pb2
 from polytraders.sdk.service_map import RoutedChannel
 
-from .common import OK, CommandError, Output, connection, enum_name, metadata, targets, tls, when
+from .common import (
+    OK,
+    CommandError,
+    Commands,
+    Output,
+    connection,
+    enum_name,
+    metadata,
+    targets,
+    tls,
+    verbs,
+    when,
+)
 
 
-def _enum_values(enum: object, prefix: str, names: list[str], option: str) -> list[int]:
+def _enum_values(enum: EnumTypeWrapper, prefix: str, names: list[str], option: str) -> list[int]:
     try:
-        return [enum.Value(f"{prefix}{name.upper()}") for name in names]  # type: ignore[attr-defined]
+        return [enum.Value(f"{prefix}{name.upper()}") for name in names]
     except ValueError:
-        known = ", ".join(n.removeprefix(prefix).lower() for n in enum.keys()[1:])  # type: ignore[attr-defined]
+        known = ", ".join(n.removeprefix(prefix).lower() for n in enum.keys()[1:])
         raise CommandError(f"{option}: one of {known}") from None
 
 
@@ -57,8 +70,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return OK
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    reports = commands.add_parser("reports", help="the report bus").add_subparsers(dest="reports", required=True)
+def register(commands: Commands) -> None:
+    reports = verbs(commands, "reports", "the report bus")
     tail = reports.add_parser("tail", help="follow the bus (--output json: one JSON line per report)")
     connection(tail)
     tail.add_argument("--kind", action="append", default=[], help="observation, decision, risk_vote, ...")

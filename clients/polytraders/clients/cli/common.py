@@ -12,11 +12,13 @@ import json
 import os
 import re
 import sys
+import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeAlias
 
 import grpc
 from google.protobuf import json_format
@@ -56,9 +58,18 @@ class CommandError(Exception):
 # -- where calls go ---------------------------------------------------------------------------
 
 
+CONFIG_FILE = "polytraders.toml"
+
+
 def default_target() -> str:
-    """POLYTRADERS_TARGETS (a service map), else POLYTRADERS_TARGET, else the local mesh."""
-    return os.environ.get(ENV_TARGETS) or os.environ.get("POLYTRADERS_TARGET") or "127.0.0.1:50051"
+    """POLYTRADERS_TARGETS (a service map), else POLYTRADERS_TARGET, else the `[targets]` of
+    polytraders.toml here (the mesh's own config file), else the local mesh."""
+    if found := os.environ.get(ENV_TARGETS) or os.environ.get("POLYTRADERS_TARGET"):
+        return found
+    config = Path(CONFIG_FILE)
+    if config.is_file() and "targets" in tomllib.loads(config.read_text()):
+        return CONFIG_FILE
+    return "127.0.0.1:50051"
 
 
 def connection(command: argparse.ArgumentParser, *, token_help: str | None = None) -> None:
@@ -66,11 +77,20 @@ def connection(command: argparse.ArgumentParser, *, token_help: str | None = Non
     from the environment (POLYTRADERS_TARGETS or POLYTRADERS_TARGET, POLYTRADERS_TOKEN,
     POLYTRADERS_TLS_*)."""
     command.add_argument("--target", default=default_target(),
-                         help="HOST:PORT, grpcs://HOST:PORT for TLS, or a service map")  # fmt: skip
+                         help="HOST:PORT, grpcs://HOST:PORT for TLS, a service map, or a TOML file with [targets]")  # fmt: skip
     command.add_argument("--token", default=os.environ.get("POLYTRADERS_TOKEN"), help=token_help)
     tls_options(command)
     command.add_argument("--output", choices=("table", "json"), default="table",
                          help="table (default) or json: one object per answer, one per line for lists")  # fmt: skip
+
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""Where a module registers its commands (argparse has no public name for it)."""
+
+
+def verbs(commands: Commands, name: str, help: str) -> Commands:
+    """A command group (`polytraders-gov NAME VERB ...`); the verb chosen lands in `args.NAME`."""
+    return commands.add_parser(name, help=help).add_subparsers(dest=name, required=True)
 
 
 def tls_options(command: argparse.ArgumentParser) -> None:
@@ -92,10 +112,13 @@ def tls(args: argparse.Namespace) -> TlsOptions | None:
 
 
 def targets(target: str) -> ServiceMap:
-    """`--target`: one HOST:PORT, or a service map ("reports=HOST:PORT;lifecycle=...;default=...")."""
+    """`--target`: one HOST:PORT, a service map ("reports=HOST:PORT;lifecycle=...;default=..."), or a
+    TOML file whose `[targets]` table is one."""
     try:
+        if target.endswith(".toml"):
+            return ServiceMap.from_toml(target)
         return ServiceMap.parse(target)
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         raise CommandError(f"--target {target!r}: {error}") from None
 
 

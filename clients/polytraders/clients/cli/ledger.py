@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .audit import window
-from .common import CHECK_FAILED, OK, Column, Output, connection, governance, money, when
+from .common import CHECK_FAILED, OK, Column, Commands, Output, connection, governance, money, verbs, when
 
 _GROUP_COLUMNS: dict[str, Column] = {
     "bot": ("bot", lambda r: r.bot_slug),
@@ -88,7 +88,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return OK
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: Commands) -> None:
     pnl = commands.add_parser("pnl", help="P&L by bot, market and/or builder over a window (pUSD, exact)")
     pnl.add_argument("--by", action="append", default=[], choices=sorted(_GROUP_COLUMNS),
                      help="group by (repeatable); none: one total")  # fmt: skip
@@ -99,9 +99,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     positions.add_argument("--bot", help="only this bot's")
     positions.add_argument("--closed", action="store_true", help="include closed (zero) positions")
     positions.set_defaults(run=cmd_positions)
-    portfolio = commands.add_parser("portfolio", help="portfolio sync against the CLOB and the chain").add_subparsers(
-        dest="portfolio", required=True
-    )
+    portfolio = verbs(commands, "portfolio", "portfolio sync against the CLOB and the chain")
     sync = portfolio.add_parser("sync", help="run a sync cycle now (operator); exit 1 on an alert or a failed read")
     last = portfolio.add_parser("last", help="the last sync cycle; exit 1 on an alert or a failed read")
     for command in (sync, last):

@@ -12,12 +12,14 @@ from .common import (
     CHECK_FAILED,
     OK,
     CommandError,
+    Commands,
     Output,
     connection,
     enum_name,
     governance,
     instant,
     money,
+    verbs,
     when,
 )
 
@@ -159,10 +161,8 @@ def cmd_paper(args: argparse.Namespace) -> int:
     return OK
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    strategies = commands.add_parser("strategies", help="the strategy registry").add_subparsers(
-        dest="strategies", required=True
-    )
+def register(commands: Commands) -> None:
+    strategies = verbs(commands, "strategies", "the strategy registry")
     for verb, text in (("list", "every strategy"), ("show", "one strategy with its history"),
                        ("promote", "move a strategy to a stage"), ("pause", "pause a strategy"),
                        ("resume", "resume a paused strategy")):  # fmt: skip
@@ -178,15 +178,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             command.add_argument("--reason", required=True)
         command.set_defaults(run=cmd_strategies)
 
-    experiments = commands.add_parser("experiments", help="the experiment tracker").add_subparsers(
-        dest="experiments", required=True
-    )
+    experiments = verbs(commands, "experiments", "the experiment tracker")
     show = experiments.add_parser("show", help="one experiment, or all, with their always-valid results")
     show.add_argument("experiment_id", nargs="?")
     connection(show)
     show.set_defaults(run=cmd_experiments)
 
-    backtest = commands.add_parser("backtest", help="the backtester").add_subparsers(dest="backtest", required=True)
+    backtest = verbs(commands, "backtest", "the backtester")
     run = backtest.add_parser("run", help="replay archived books through a strategy (operator)")
     run.add_argument("--strategy", required=True, help="package.module:ClassName")
     run.add_argument("--params", default="{}", help="its parameters, a JSON object")
@@ -203,7 +201,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         command.add_argument("--html", help="write the HTML report (with the equity curve) to this file")
         command.set_defaults(run=cmd_backtest)
 
-    paper = commands.add_parser("paper", help="paper trading").add_subparsers(dest="paper", required=True)
+    paper = verbs(commands, "paper", "paper trading")
     runs = paper.add_parser("runs", help="the paper sessions the answering process started, newest first")
     runs.add_argument("--strategy", help="only this registry strategy's")
     session = paper.add_parser("show", help="a paper session: account, fills, its strategy's paper days")

@@ -8,7 +8,7 @@ from collections import Counter
 
 from polytraders.governance.v1 import operations_pb2 as pb
 
-from .common import CHECK_FAILED, OK, Output, connection, enum_name, governance, when
+from .common import CHECK_FAILED, OK, Commands, Output, connection, enum_name, governance, verbs, when
 
 
 def severity(value: int) -> str:
@@ -126,10 +126,8 @@ def cmd_slo(args: argparse.Namespace) -> int:
     return OK
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    incidents = commands.add_parser("incidents", help="the incident commander").add_subparsers(
-        dest="incidents", required=True
-    )
+def register(commands: Commands) -> None:
+    incidents = verbs(commands, "incidents", "the incident commander")
     for verb, text in (("open", "open incidents, the worst first"), ("list", "every incident, open ones first")):
         command = incidents.add_parser(verb, help=text)
         command.add_argument("--limit", type=int, default=100)
@@ -146,7 +144,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         connection(command)
         command.set_defaults(run=cmd_incidents)
 
-    cron = commands.add_parser("cron", help="the cron runner").add_subparsers(dest="cron", required=True)
+    cron = verbs(commands, "cron", "the cron runner")
     cron.add_parser("list", help="every task with its last and next firing")
     runs = cron.add_parser("runs", help="past dispatches, newest first")
     runs.add_argument("--task", help="only this task")

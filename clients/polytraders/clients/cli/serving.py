@@ -18,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from polytraders.sdk.transport import dial, resolve, split_scheme
 
-from .common import Output, tls, tls_options
+from .common import Commands, Output, tls, tls_options, verbs
 
 
 class _JsonFormatter(logging.Formatter):
@@ -198,7 +198,7 @@ def cmd_contract_test(args: argparse.Namespace) -> int:
     return subprocess.call(command, env=env, cwd=suite.parents[1])
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: Commands) -> None:
     env = os.environ.get
     serve = commands.add_parser("serve", help="serve the governance mesh")
     serve.add_argument("--config", help="TOML config file (default: polytraders.toml if present)")
@@ -220,7 +220,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--log-level", default=env("POLYTRADERS_LOG_LEVEL", "info"))
     serve.set_defaults(run=cmd_serve)
 
-    db = commands.add_parser("db", help="the database schema (Alembic revisions)").add_subparsers(dest="db", required=True)
+    db = verbs(commands, "db", "the database schema (Alembic revisions)")
     for verb, text in (
         ("upgrade", "upgrade to this release's head, under a lock (safe while others start)"),
         ("current", "print the database's revision; exit 1 when it is not the head"),
@@ -252,9 +252,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     tls_options(contract)
     contract.set_defaults(run=cmd_contract_test)
 
-    tokens = commands.add_parser("tokens", help="the tokens file: add, list, revoke, hash").add_subparsers(
-        dest="tokens", required=True
-    )
+    tokens = verbs(commands, "tokens", "the tokens file: add, list, revoke, hash")
     add = tokens.add_parser("add", help="a new token: prints its secret once, keeps only its SHA-256")
     add.add_argument("--role", required=True, choices=["bot", "operator", "auditor"])
     add.add_argument("--name", required=True, help="who it is for (shows in access logs and the activity ledger)")

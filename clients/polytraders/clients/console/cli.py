@@ -8,7 +8,7 @@ import socket
 
 import uvicorn
 
-from ..cli.common import OK, default_target, targets, tls, tls_options
+from ..cli.common import OK, Commands, default_target, targets, tls, tls_options
 from .app import create_app
 
 
@@ -25,7 +25,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     return OK
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: Commands) -> None:
     console = commands.add_parser("console", help="serve the read-only web console")
     console.add_argument("--target", default=default_target(), help="the mesh: HOST:PORT, grpcs://..., or a service map")
     tls_options(console)

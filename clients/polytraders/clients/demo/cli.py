@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from polytraders.clients.cli.common import OK, PROGRAM, CommandError, Output, connection, targets
+from polytraders.clients.cli.common import OK, PROGRAM, CommandError, Commands, Output, connection, targets
 
 from .fleet import DemoFleet
 
@@ -81,7 +81,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return OK
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: Commands) -> None:
     demo = commands.add_parser("demo", help="drive a simulated fleet through the SDK, as real bots would")
     connection(demo, token_help="an operator token: the demo acts for many bots (default dev-operator-token)")
     demo.add_argument("--bots", type=int, default=20, help="simulated bots (default 20)")
