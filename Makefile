@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## make run: the whole mesh on the embedded default (SQLite file, dev tokens)
+## make run: the whole mesh on the embedded default (SQLite file, dev tokens), Prometheus metrics on 127.0.0.1:9464
 run: $(STAMP)
-	$(BIN)/polytraders-gov serve --port $(PORT) --tokens-file config/dev-tokens.toml --upgrade
+	$(BIN)/polytraders-gov serve --port $(PORT) --tokens-file config/dev-tokens.toml --upgrade --metrics-port 9464
 
 ## make demo: a mesh (SQLite in .demo/), a simulated fleet of 20 bots driven through the SDK for 5 minutes,
 ## and the console on http://127.0.0.1:8080 (sign in with dev-auditor-token); Ctrl-C stops it all

@@ -63,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
+        metrics_port=args.metrics_port,
     )
 
     async def serve() -> None:
@@ -83,6 +84,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"polytraders governance serving {', '.join(mesh.groups)} on {mesh.address} over TLS{mutual}",
                   flush=True)  # fmt: skip
             print(f"  try: grpcurl -cacert CA.pem {mesh.address} list", flush=True)
+        if mesh.metrics_server is not None:
+            print(f"  Prometheus metrics on http://{config.metrics_host}:{mesh.metrics_server.port}/metrics", flush=True)
         await mesh.serve_until_signalled()
 
     asyncio.run(serve())
@@ -217,6 +220,8 @@ def register(commands: Commands) -> None:
         "(default: yes on SQLite, no on PostgreSQL)",
     )  # fmt: skip
     serve.add_argument("--bus", help="NATS JetStream URL carrying reports between processes, e.g. nats://127.0.0.1:4222")
+    serve.add_argument("--metrics-port", type=int,
+                       help="serve Prometheus metrics over HTTP on this port (0: any free one); default: none")  # fmt: skip
     serve.add_argument("--log-level", default=env("POLYTRADERS_LOG_LEVEL", "info"))
     serve.set_defaults(run=cmd_serve)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import grpc
 from polymarket import PRODUCTION
+from prometheus_client.core import Metric
 
 from polytraders.clients.clob import ClobReader, RateLimit, RetryPolicy, environment_at
 from polytraders.governance.v1 import attribution_pb2 as pb
@@ -18,6 +19,7 @@ from polytraders.sdk.tagging import BuilderCode
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.config import ServerConfig
 from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument
+from polytraders.servers.runtime.metrics import gauge
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
@@ -178,6 +180,11 @@ def attribution_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-unty
             raise FailedPrecondition(f"revenue for {day} not reported: {response.failure}")
         return f"revenue for {day}: report {response.report.report_id}"
 
+    def held() -> Iterator[Metric]:
+        yield gauge("polytraders_quarantined_records", "Records held back from revenue now, by the kind of their case.",
+                    ["kind"], [((kind.lower(),), count) for kind, count in sorted(store.held_records().items())])  # fmt: skip
+
+    parts.metrics.state(held)
     parts.commands["attribution.reconcile"] = reconcile_previous_day
     parts.commands["attribution.revenue"] = revenue_previous_day
     return [

@@ -281,6 +281,14 @@ class AttributionStore:
         with self._engine.connect() as conn:
             return [self._case(conn, row) for row in conn.execute(query).all()]
 
+    def held_records(self) -> dict[str, int]:
+        """Records held back from revenue now (in cases not released), by the kind of their case."""
+        c, r = quarantine_cases.c, quarantine_records.c
+        query = (select(c.kind, func.count()).select_from(quarantine_records.join(quarantine_cases, r.case_id == c.case_id))
+                 .where(c.released_us.is_(None)).group_by(c.kind))  # fmt: skip
+        with self._engine.connect() as conn:
+            return {kind: count for kind, count in conn.execute(query)}
+
     def release(self, case: str, by: str, reason: str, at: datetime) -> pb.QuarantineCase:
         q = quarantine_cases
         with self._engine.begin() as conn:

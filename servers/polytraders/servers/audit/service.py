@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 import grpc
+from prometheus_client import Gauge
 from sqlalchemy import Engine
 
 from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
-from polytraders.sdk.clock import to_timestamp
+from polytraders.sdk.clock import Clock, to_timestamp
 from polytraders.servers.runtime import auth, ledger
 from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.peers import Peers
@@ -44,13 +45,19 @@ def verification_message(result: ledger.Verification) -> pb.VerifyLedgerResponse
 
 
 class ComplianceLedgerServicer(pb_grpc.ComplianceLedgerServiceServicer):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock, verified: Gauge) -> None:
         self._engine = engine
+        self._clock = clock
+        self._verified = verified
+        """When a walk of every stream last found the ledger whole (what alerting watches)."""
 
     async def VerifyLedger(self, request: pb.VerifyLedgerRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        started = self._clock.now()
         result = await asyncio.to_thread(
             ledger.verify, self._engine, request.stream, request.from_latest_checkpoint
         )
+        if result.broken is None and not request.stream:
+            self._verified.set(started.timestamp())
         return verification_message(result)
 
 
@@ -144,7 +151,8 @@ def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-de
     parts.lead("audit.user-activity", lambda: activity.follow(parts.set_aside))
     return [
         ServiceBinding.of(
-            pb, "ComplianceLedgerService", ComplianceLedgerServicer(parts.engine), LEDGER_ACCESS
+            pb, "ComplianceLedgerService", ComplianceLedgerServicer(parts.engine, parts.clock, parts.metrics.ledger_verified),
+            LEDGER_ACCESS,
         ),
         ServiceBinding.of(
             pb, "ParameterChangeAuditService", ParameterChangeAuditServicer(history), CONFIG_ACCESS

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import Counter as Tally
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import prometheus_client
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -467,8 +469,11 @@ class PnLLedger:
         reporter: GovernanceReporter,
         shares: RebateShares,
         alerts: AlertRouter | None = None,
+        fills: prometheus_client.Counter | None = None,
     ) -> None:
         self._alerts = alerts
+        self._fills = fills
+        """Fills taken, by outcome (booked, duplicate, refused): a Prometheus counter."""
         self._engine = engine
         self._bus = bus
         self._clock = clock
@@ -708,7 +713,13 @@ class PnLLedger:
             await self._ready()
             outcomes, reports_out = await asyncio.to_thread(self._book_batch, reports, cursor, keep_refused)
         await self._publish_booked(reports_out)
-        return [o if isinstance(o, BaseException) else o.response() for o in outcomes]
+        answers = [o if isinstance(o, BaseException) else o.response() for o in outcomes]
+        if self._fills is not None:
+            taken = Tally("refused" if isinstance(a, BaseException) else "booked" if a.booked else "duplicate"
+                             for r, a in zip(reports, answers, strict=True) if r.HasField("execution"))  # fmt: skip
+            for outcome, count in taken.items():
+                self._fills.labels(outcome).inc(count)
+        return answers
 
     def _book_batch(
         self, reports: Sequence[rpb.Report], cursor: int | None, keep_refused: bool = False

@@ -134,7 +134,8 @@ def rebate_shares(config: ServerConfig) -> RebateShares:
 
 def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
     reporter = GovernanceReporter(parts.bus, "pnl-reporter", parts.clock)
-    ledger = PnLLedger(parts.engine, parts.bus, parts.clock, reporter, rebate_shares(parts.config), parts.alerts)
+    ledger = PnLLedger(parts.engine, parts.bus, parts.clock, reporter, rebate_shares(parts.config), parts.alerts,
+                       parts.metrics.fills)  # fmt: skip
 
     async def pnl_window(arguments: Mapping[str, str], scheduled: datetime) -> str:
         """The window report: P&L by bot for the hour (or `hours`) before the scheduled moment."""

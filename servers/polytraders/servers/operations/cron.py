@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -217,8 +217,11 @@ class CronRunner:
         commands: Commands | Mapping[str, Command],
         reporter: GovernanceReporter,
         alerts: AlertSink,
+        on_dispatch: Callable[[pb.Dispatch], None] | None = None,
     ) -> None:
         self.tasks = list(tasks)
+        self._on_dispatch = on_dispatch
+        """Told of every dispatch once its outcome is stored (the metrics count them)."""
         self._engine = engine
         self._clock = clock
         self._commands = commands
@@ -371,7 +374,11 @@ class CronRunner:
                 await writer
             finally:
                 await asyncio.gather(*heartbeats, return_exceptions=True)
-        return [_dispatch_message(row) for row in rows]
+        dispatches = [_dispatch_message(row) for row in rows]
+        if self._on_dispatch is not None:
+            for dispatch in dispatches:
+                self._on_dispatch(dispatch)
+        return dispatches
 
     async def _run(self, task: CronTask, row: dict[str, Any]) -> None:
         row["started_us"] = to_micros(self._clock.now())

@@ -216,6 +216,11 @@ class HealthHeartbeat:
         await self._report(fleet)
         return fleet
 
+    @property
+    def last(self) -> pb.FleetHealth:
+        """The fleet as the last sweep this process swept or read back saw it."""
+        return self._last
+
     def _show(self, fleet: pb.FleetHealth) -> None:
         """Make `fleet` what reads answer and what watchers get next, unless a later sweep is
         shown already (read back meanwhile, or swept by a newer leader)."""

@@ -125,6 +125,12 @@ class IncidentCommander:
             raise NotFound(f"incident {incident_id!r} does not exist")
         return pb.Incident.FromString(body)
 
+    def open_incidents(self) -> list[pb.Incident]:
+        """Every incident whose impact is not over (few: read whole)."""
+        with self._engine.connect() as conn:
+            bodies = conn.execute(select(incidents.c.body).where(incidents.c.state == pb.INCIDENT_STATE_OPEN)).scalars()
+            return [pb.Incident.FromString(body) for body in bodies]
+
     def _save(self, incident: pb.Incident, *, new: bool = False) -> None:
         row = {"state": incident.state, "body": incident.SerializeToString(deterministic=True),
                "rca_due_us": incident.rca_due_at.ToMicroseconds() if incident.HasField("rca_due_at") else None}  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -25,6 +26,7 @@ from .cron import DUTY as CRON_DUTY
 from .cron import CronRunner, load_manifest
 from .heartbeat import HealthHeartbeat, check_layer, load_fleet
 from .incidents import IncidentCommander, check_actions
+from .metrics import dispatch_counter, operations_state
 from .pager import LogAlertSink, WebhookAlertSink
 from .slo import SlaMonitor
 
@@ -169,7 +171,9 @@ def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyp
     parts.commands["slo.evaluate"] = evaluate_slos
     parts.commands["incidents.check_rcas"] = commander.check_overdue_rcas
     cron = CronRunner(load_manifest(config.cron_manifest or HERE / "default_cron.toml"), parts.engine, parts.clock,
-                      parts.commands, GovernanceReporter(parts.bus, "cron-runner", parts.clock), parts.alerts)  # fmt: skip
+                      parts.commands, GovernanceReporter(parts.bus, "cron-runner", parts.clock), parts.alerts,
+                      dispatch_counter(parts.metrics))  # fmt: skip
+    parts.metrics.state(partial(operations_state, heartbeat, commander, parts.engine))
 
     async def sweep() -> None:
         monitor.record_sweep(await heartbeat.sweep())

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from contextvars import ContextVar
@@ -74,6 +75,8 @@ class _Subscription:
         """The cursor of the last report handed to the subscriber."""
         self.catching_up = True
         """Reading the archive (at first, or after its live queue overflowed) rather than live reports."""
+        self.behind_since: float | None = None
+        """time.monotonic() when it last had nothing left to take; None while it has nothing."""
 
     def lag(self, last_seq: int) -> int:
         """Reports still to look at: while it reads the archive (or will, its queue having
@@ -86,6 +89,8 @@ class _Subscription:
     def offer(self, report: ArchivedReport) -> None:
         if self.overflowed or not self.filter.matches(report):
             return
+        if self.behind_since is None:
+            self.behind_since = time.monotonic()
         try:
             self.queue.put_nowait(report)
         except asyncio.QueueFull:
@@ -129,6 +134,10 @@ class ReportBus:
         """The sequencer's mark: every report up to this cursor has been handed to subscribers."""
         self.followers: set[str] = set()
         """Every follower that has subscribed in this process (see `following`)."""
+        self.on_commit: Callable[[float], None] | None = None
+        """Told, on the writer's thread, how many seconds each group commit took."""
+        self.last_stored = 0
+        """The last cursor this process stored or handed out: what follower lag is measured to."""
 
     def validate(
         self, reports: Sequence[reports_pb2.Report], request: WireRequest | None = None
@@ -208,9 +217,12 @@ class ReportBus:
             try:
                 received = self._clock.now().astimezone(UTC)
                 expiry = {r: to_micros(retention_ends(received, r)) for r in _RETENTIONS}
+                started = time.perf_counter()
                 outcome: list[StoredBatch] | Exception = self.archive.store(
                     [batch for batch, _ in group], to_micros(received), expiry
                 )
+                if self.on_commit is not None:
+                    self.on_commit(time.perf_counter() - started)
             except Exception as error:  # noqa: BLE001 - handed to every caller in the group
                 outcome = error
             except BaseException:  # the thread itself is going: let the next publish start another
@@ -238,6 +250,7 @@ class ReportBus:
             return
         for stored in self.on_stored:
             stored(outcome)
+        self.last_stored = max([self.last_stored, *(b.last_seq for b in outcome if b.last_seq is not None)])
         for (_, done), stored in zip(group, outcome, strict=True):
             if self._inbox is not None:
                 if stored.last_seq is not None:
@@ -324,6 +337,7 @@ class ReportBus:
             subscription.position = await asyncio.to_thread(self.archive.last_seq) if live_only else after_seq
             while not self._closed:
                 subscription.catching_up = True
+                subscription.behind_since = subscription.behind_since or time.monotonic()
                 while True:  # catch up from the archive
                     page = await asyncio.to_thread(self.archive.read_after, subscription.position, report_filter, max_reports)
                     if page:
@@ -333,6 +347,8 @@ class ReportBus:
                         break
                 subscription.catching_up = False
                 while True:  # then follow live
+                    if subscription.queue.empty():
+                        subscription.behind_since = None  # it has taken everything there is
                     report = await subscription.queue.get()
                     batch: list[ArchivedReport] = []
                     while report is not None and not subscription.overflowed:
@@ -352,6 +368,11 @@ class ReportBus:
         finally:
             self._subscriptions.discard(subscription)
 
+    @property
+    def subscribers(self) -> int:
+        """Live subscriptions (followers' and callers' streams)."""
+        return len(self._subscriptions)
+
     def follower_lags(self, last_seq: int) -> dict[str, int]:
         """How many reports each follower's subscription has still to look at, given the
         archive's last cursor (a follower with several subscriptions shows its furthest behind)."""
@@ -360,6 +381,15 @@ class ReportBus:
             if subscription.follower:
                 lag = subscription.lag(last_seq)
                 lags[subscription.follower] = max(lag, lags.get(subscription.follower, 0))
+        return lags
+
+    def follower_lag_seconds(self) -> dict[str, float]:
+        """How long each follower has had reports waiting for it (0 once it took every one)."""
+        now, lags = time.monotonic(), {}
+        for subscription in self._subscriptions:
+            if subscription.follower:
+                behind = now - subscription.behind_since if subscription.behind_since is not None else 0.0
+                lags[subscription.follower] = max(behind, lags.get(subscription.follower, 0.0))
         return lags
 
     async def purge_expired(self) -> int:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
+from prometheus_client import Counter
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
@@ -16,7 +17,7 @@ from polytraders.sdk.outbox import delimited_prefix
 from . import auth
 from .archive import ArchivedReport, ReportFilter
 from .bus import ReportBus
-from .errors import InvalidArgument
+from .errors import InvalidArgument, PermissionDenied
 from .request_limits import is_cursor
 from .requests import WireRequest, page_size
 from .server import ServiceBinding
@@ -98,16 +99,24 @@ def _delimited(number: int, data: bytes) -> bytes:
 
 
 class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
-    def __init__(self, bus: ReportBus, set_aside: SetAside) -> None:
+    def __init__(self, bus: ReportBus, set_aside: SetAside, refused: Counter) -> None:
         self._bus = bus
         self._set_aside = set_aside
+        self._refused = refused
 
     async def PublishReports(
         self, request: WireRequest, context: grpc.aio.ServicerContext
     ) -> pb.PublishReportsResponse:
         reports = request.message.reports
-        incoming = self._bus.validate(reports, request)
-        auth.current_principal().require_acting_for_each(incoming.bot_slugs, "reports[{}].header.bot_slug")
+        try:
+            incoming = self._bus.validate(reports, request)
+            auth.current_principal().require_acting_for_each(incoming.bot_slugs, "reports[{}].header.bot_slug")
+        except (InvalidArgument, PermissionDenied) as refusal:
+            # by reason; what is refused before the servicer (a bad token, a request over the
+            # edge's limits) shows in the call metrics by status
+            reason = "invalid" if isinstance(refusal, InvalidArgument) else "not_the_callers_bot"
+            self._refused.labels(reason).inc(len(reports))
+            raise
         result = await self._bus.publish_validated(incoming)
         return pb.PublishReportsResponse(
             accepted_count=result.accepted,
@@ -154,7 +163,6 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
         )
 
 
-def report_bus_binding(bus: ReportBus, set_aside: SetAside) -> ServiceBinding:
-    return ServiceBinding.of(
-        pb, "ReportBusService", ReportBusServicer(bus, set_aside), ACCESS, wire_requests=frozenset({"PublishReports"})
-    )
+def report_bus_binding(bus: ReportBus, set_aside: SetAside, refused: Counter) -> ServiceBinding:
+    servicer = ReportBusServicer(bus, set_aside, refused)
+    return ServiceBinding.of(pb, "ReportBusService", servicer, ACCESS, wire_requests=frozenset({"PublishReports"}))

@@ -78,6 +78,11 @@ class ServerConfig:
     health says NOT_SERVING (fallen behind)."""
     follower_check_seconds: float = 5.0
     """How often each follower's lag is put in health."""
+    metrics_port: int | None = None
+    """Port of the Prometheus /metrics endpoint (0: any free port; `make run` uses 9464); unset:
+    no metrics are served and calls are not timed for them."""
+    metrics_host: str = "127.0.0.1"
+    """Interface the /metrics endpoint listens on (plain HTTP: counts and timings, no secrets)."""
     min_paper_days: int = 14
     """Continuous paper-trading days a paper gate must show before LIMITED_LIVE."""
     require_positive_risk_adj: bool = True
@@ -177,7 +182,7 @@ def _coerce(name: str, kind: str, raw: Any) -> Any:
         if text in _TRUE | _FALSE:
             return text in _TRUE
         raise ValueError(f"{name}: expected true or false, got {raw!r}")
-    if kind == "int":
+    if kind in ("int", "int | None"):
         return int(raw)
     if kind == "float":
         return float(raw)

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 from google.protobuf import any_pb2
@@ -99,6 +99,14 @@ _INTERNAL = code_pb2.INTERNAL
 SESSION_METADATA = "x-polytraders-session"
 OperatorActionHook = Callable[[auth.Principal, str, Any, str], Awaitable[None]]
 OutcomeHook = Callable[[str, grpc.StatusCode, float], None]
+
+
+class CallMetrics(Protocol):
+    """Where every call's start and end are counted (runtime.metrics.MeshMetrics)."""
+
+    def call_started(self, method: str) -> None: ...
+
+    def call_finished(self, method: str, code: grpc.StatusCode, seconds: float) -> None: ...
 """(method, status code, seconds) of every unary call: the SLO monitor's feed. Must be cheap."""
 
 
@@ -119,6 +127,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         *,
         mutual_tls: bool = False,
         guard: AccessGuard | None = None,
+        metrics: CallMetrics | None = None,
     ) -> None:
         self._tokens = tokens
         self.access = access
@@ -127,6 +136,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         self.on_outcome = on_outcome
         self._mutual_tls = mutual_tls
         self.guard = guard
+        self.metrics = metrics
 
     async def intercept_service(
         self,
@@ -243,6 +253,8 @@ class _Call:
 
     def __enter__(self) -> _Call:
         self._started = time.perf_counter()
+        if self._interceptor.metrics is not None:
+            self._interceptor.metrics.call_started(self._details.method)
         return self
 
     @property
@@ -293,6 +305,8 @@ class _Call:
         elapsed = time.perf_counter() - self._started
         if self._unary and self._interceptor.on_outcome is not None:
             self._interceptor.on_outcome(self._details.method, self._code, elapsed)
+        if self._interceptor.metrics is not None:
+            self._interceptor.metrics.call_finished(self._details.method, self._code, elapsed)
         if not access_log.isEnabledFor(logging.INFO):
             return
         principal = self._principal

@@ -121,6 +121,8 @@ class JetStreamLink:
         self._wake = asyncio.Event()
         self._recent: deque[StoredBatch] = deque(maxlen=_RECENT_BATCHES)
         self._cursor_stored_at = 0.0
+        self.relayed = 0
+        """The last cursor the relay handed to the broker (while this process leads it)."""
 
     @property
     def up(self) -> bool:
@@ -176,6 +178,7 @@ class JetStreamLink:
         """The duty: hand the archive to the stream in cursor order, for as long as this leads."""
         await self._up.wait()
         cursor = max(await asyncio.to_thread(self._stored_cursor), await self._streamed_cursor())
+        self.relayed = cursor
         listener = asyncio.get_running_loop().create_task(self._listen_for_commits())
         self._bus.archive.announce_commits = False  # this process's own commits reach `stored`
         try:
@@ -214,7 +217,7 @@ class JetStreamLink:
                 await self._set_down(f"the report broker refused or lost a page: {error}")
                 await asyncio.sleep(self._poll_seconds)
                 continue
-            cursor = last
+            cursor = self.relayed = last
             if time.monotonic() - self._cursor_stored_at >= self._poll_seconds:
                 await asyncio.to_thread(self._store_cursor, cursor)
                 self._cursor_stored_at = time.monotonic()

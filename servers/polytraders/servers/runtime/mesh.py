@@ -39,6 +39,7 @@ from .config import ServerConfig
 from .jetstream import JetStreamLink
 from .leadership import Deposed, Leadership
 from .mesh_service import MESH_SERVICE, MeshServicer, mesh_binding
+from .metrics import RELAY, MeshMetrics, MetricsServer, relay_state, runtime_state
 from .peers import Peers
 from .reporter import GovernanceReporter
 from .server import GovernanceServer, ServiceBinding, start_server
@@ -81,6 +82,8 @@ class MeshParts:
     goes there from the interceptor, in every process, whatever groups it serves."""
     slo_counter: SloCounter
     """Every unary call this process serves, counted for the SLOs (whichever group evaluates them)."""
+    metrics: MeshMetrics = field(default_factory=MeshMetrics)
+    """This process's Prometheus metrics: groups count their events and add their state here."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     peers: Peers = field(default_factory=Peers)
     """The processes serving the groups this one does not (the service map's)."""
@@ -169,7 +172,7 @@ def reports_group(parts: MeshParts) -> list[ServiceBinding]:
         return f"purged {await parts.bus.purge_expired()} reports whose retention ended"
 
     parts.commands["reports.purge"] = purge
-    return [report_bus_binding(parts.bus, parts.set_aside)]
+    return [report_bus_binding(parts.bus, parts.set_aside, parts.metrics.reports_refused)]
 
 
 # Each bot group contributes its services (and its scheduler commands); operations comes last,
@@ -211,9 +214,10 @@ def _link_to_broker(parts: MeshParts, server: GovernanceServer) -> None:
     link = JetStreamLink(parts.config.bus_url, parts.bus, parts.engine, on_state,
                          max_age_seconds=parts.config.bus_stream_max_age_s)  # fmt: skip
     parts.bus.on_stored.append(link.stored)  # other processes' commits wake the relay by NOTIFY
+    parts.metrics.state(partial(relay_state, parts.bus, link, parts.leadership))
     parts.on_stop.append(link.close)
     parts.spawn(link.connect())
-    parts.lead("bus.relay", link.relay)
+    parts.lead(RELAY, link.relay)
 
 
 def server_tls(config: ServerConfig, now: datetime) -> ServerTls | None:
@@ -248,12 +252,15 @@ class Mesh:
         groups: list[str],
         tokens: ReloadingTokenBook | None = None,
         tls: ServerTls | None = None,
+        metrics_server: MetricsServer | None = None,
     ) -> None:
         self.parts = parts
         self.server = server
         self.groups = groups
         self.tokens = tokens
         self.tls = tls
+        self.metrics_server = metrics_server
+        """Prometheus's /metrics endpoint, when the config gives a metrics_port."""
 
     def reload_credentials(self) -> None:
         """SIGHUP: the tokens file and the TLS certificate read again (open streams carry on)."""
@@ -333,6 +340,10 @@ class Mesh:
         parts.on_stop.append(guard.drain)
         if tokens is not None:
             parts.every(config.tokens_reload_seconds, partial(asyncio.to_thread, tokens.reload_if_changed))
+        metrics = parts.metrics
+        bus.on_stored.append(metrics.count_stored)
+        bus.on_commit = metrics.archive_commit.observe
+        metrics.state(partial(runtime_state, bus, leads))
         bindings = [binding for group in groups for binding in GROUPS[group](parts)]
         services = [b.descriptor.full_name for b in bindings] + [
             MESH_SERVICE,
@@ -355,6 +366,7 @@ class Mesh:
             on_outcome=slo_counter.record_call,
             tls=tls,
             guard=guard,
+            metrics=metrics if config.metrics_port is not None else None,
         )
 
         server_of.append(server)
@@ -384,7 +396,8 @@ class Mesh:
         parts.every(config.slo_flush_seconds, slo_counter.flush)
         if config.bus_url:
             _link_to_broker(parts, server)
-        return cls(parts, server, groups, tokens, tls)
+        served = None if config.metrics_port is None else metrics.serve(config.metrics_host, config.metrics_port)
+        return cls(parts, server, groups, tokens, tls, served)
 
     async def stop(self) -> None:
         """Drain: NOT_SERVING, end subscriber streams, finish in-flight calls, close storage."""
@@ -399,6 +412,8 @@ class Mesh:
         await self.server.drain(self.parts.config.drain_seconds)
         await _logged(self.parts.slo_counter.flush, "the last calls' SLO counts")  # drained calls included
         await _logged(self.parts.peers.close, "closing the channels to other processes")
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         if self.parts.leadership is not None:
             self.parts.leadership.close()
         self.parts.engine.dispose()

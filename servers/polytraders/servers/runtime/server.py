@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from . import auth
 from .access_guard import AccessGuard
 from .errors import InvalidArgument
-from .interceptors import GovernanceInterceptor, OperatorActionHook, OutcomeHook
+from .interceptors import CallMetrics, GovernanceInterceptor, OperatorActionHook, OutcomeHook
 from .requests import WireRequest
 from .tls import ServerTls
 
@@ -170,6 +170,7 @@ async def start_server(
     on_outcome: OutcomeHook | None = None,
     tls: ServerTls | None = None,
     guard: AccessGuard | None = None,
+    metrics: CallMetrics | None = None,
 ) -> GovernanceServer:
     if tokens is None:
         log.warning("AUTH IS DISABLED: every caller is treated as an operator. Never run a deploy like this.")
@@ -186,6 +187,7 @@ async def start_server(
                 on_outcome,
                 mutual_tls=tls is not None and tls.mutual,
                 guard=guard,
+                metrics=metrics,
             )  # fmt: skip
         ],
         options=[
