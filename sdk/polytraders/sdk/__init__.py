@@ -23,6 +23,7 @@ from .errors import (
     UnavailableError,
 )
 from .health import serve_health, serve_health_async
+from .metrics import PublisherMetrics
 from .publisher import PublisherClosed, PublisherConfig, PublisherStats
 from .report_builders import ReportBuilder, new_report_id
 from .service_map import ServiceMap
@@ -48,6 +49,7 @@ __all__ = [
     "PermissionDeniedError",
     "PublisherClosed",
     "PublisherConfig",
+    "PublisherMetrics",
     "PublisherStats",
     "ReportBuilder",
     "ServiceMap",

@@ -11,6 +11,7 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -20,13 +21,17 @@ class HealthEndpoint:
     """A running health server; the overall status ("") and the bot's own (its slug) move together."""
 
     def __init__(
-        self, server: grpc.Server, servicer: health.HealthServicer, bot_slug: str, host: str, port: int
-    ):
+        self, server: grpc.Server, servicer: health.HealthServicer, bot_slug: str, host: str, port: int,
+        metrics: _MetricsHttp | None = None,
+    ):  # fmt: skip
         self._server = server
         self._servicer = servicer
         self.bot_slug = bot_slug
         self.address = f"{host}:{port}"
         self.port = port
+        self._metrics = metrics
+        self.metrics_port = metrics.port if metrics else None
+        """Where /metrics is served beside health (None: not served)."""
 
     def set_serving(self, serving: bool = True) -> None:
         for name in ("", self.bot_slug):
@@ -35,6 +40,8 @@ class HealthEndpoint:
     def stop(self, grace: float | None = None) -> None:
         self._servicer.enter_graceful_shutdown()
         self._server.stop(grace).wait()
+        if self._metrics is not None:
+            self._metrics.close()
 
 
 class AsyncHealthEndpoint:
@@ -61,15 +68,33 @@ class AsyncHealthEndpoint:
         await self._server.stop(grace)
 
 
-def serve_health(bot_slug: str, port: int = 0, *, host: str = "127.0.0.1") -> HealthEndpoint:
-    """Start a health server on its own threads; port 0 picks a free port (see `.port`)."""
+class _MetricsHttp:
+    """prometheus-client's HTTP exposition of a registry, on its own thread."""
+
+    def __init__(self, host: str, port: int, registry: CollectorRegistry) -> None:
+        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        self.port: int = self._server.server_port
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def serve_health(
+    bot_slug: str, port: int = 0, *, host: str = "127.0.0.1", metrics_port: int | None = None,
+    registry: CollectorRegistry = REGISTRY,
+) -> HealthEndpoint:  # fmt: skip
+    """Start a health server on its own threads; port 0 picks a free port (see `.port`). With a
+    `metrics_port`, `registry` (prometheus-client's default one unless given) is served there as
+    /metrics too: register `PublisherMetrics(gov)` in it and governance's figures are among them."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"health-{bot_slug}"))
     servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     reflection.enable_server_reflection([health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     bound = server.add_insecure_port(f"{host}:{port}")
     server.start()
-    endpoint = HealthEndpoint(server, servicer, bot_slug, host, bound)
+    metrics = None if metrics_port is None else _MetricsHttp(host, metrics_port, registry)
+    endpoint = HealthEndpoint(server, servicer, bot_slug, host, bound, metrics)
     endpoint.set_serving(True)
     return endpoint
 

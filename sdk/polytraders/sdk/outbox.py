@@ -261,6 +261,17 @@ class Outbox:
         ).fetchone()[0]
 
     @staticmethod
+    def unsent(conn: sqlite3.Connection) -> tuple[int, bytes | None]:
+        """Bytes of unacknowledged reports, and the oldest one's payload (None when there is none)."""
+        size, first = conn.execute(
+            f"SELECT coalesce(sum(length(body)), 0), min(first_seq) FROM segment WHERE first_seq > {_ACKNOWLEDGED}"
+        ).fetchone()
+        if first is None:
+            return 0, None
+        body = conn.execute("SELECT first_seq, reports, body FROM segment WHERE first_seq = ?", (first,)).fetchone()
+        return size, Segment(*body).payloads()[0]
+
+    @staticmethod
     def dead_letters(conn: sqlite3.Connection) -> list[tuple[int, bytes, str]]:
         return conn.execute("SELECT seq, payload, reason FROM dead_letter ORDER BY seq").fetchall()
 

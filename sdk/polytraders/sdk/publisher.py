@@ -37,9 +37,12 @@ import re
 import sqlite3
 import threading
 import time
+from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +125,36 @@ class PublisherStats:
     batch is taken again."""
 
 
+@dataclass(frozen=True)
+class OutboxState:
+    """A publisher's backlog, as its metrics show it."""
+
+    pending: int
+    """Reports accepted but not yet acknowledged (in memory or in the outbox)."""
+    outbox_bytes: int
+    """Bytes of unacknowledged reports in the outbox file."""
+    oldest_produced_at: datetime | None
+    """When the oldest unacknowledged report in the file was produced; None when it holds none."""
+    shed: int
+    """Reports shed by the overflow policy since this publisher started."""
+    reachable: bool
+    """False while the last call to governance failed."""
+
+
+class Durations:
+    """Call durations in fixed buckets (seconds), kept by the sender thread, read by metrics."""
+
+    BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(self.BOUNDS) + 1)  # the last one: over every bound
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(self.BOUNDS, seconds)] += 1
+        self.total += seconds
+
+
 class PublisherClosed(RuntimeError):
     pass
 
@@ -175,6 +208,8 @@ class ReportPublisher:
         self._sender = threading.Thread(
             target=self._send_loop, name=f"outbox-sender-{builder.bot_slug}", daemon=True
         )
+        self.acknowledgements = Durations()
+        """How long each PublishReports call took from sending to governance's acknowledgement."""
         self._writer.start()
         self._sender.start()
         atexit.register(self.close)
@@ -295,6 +330,14 @@ class ReportPublisher:
                 self._depth, self._totals["delivered"], self._totals["shed"], self._totals["dead_lettered"],
                 self._last_error,
             )  # fmt: skip
+
+    def outbox_state(self) -> OutboxState:
+        """What waits in the outbox file, read from it (its own connection: any thread may ask)."""
+        with closing(self.outbox.connect()) as conn:
+            size, oldest = Outbox.unsent(conn)
+        produced = rpb.Report.FromString(oldest).header.produced_at.ToDatetime(tzinfo=UTC) if oldest else None
+        stats = self.stats()
+        return OutboxState(stats.pending, size, produced, stats.shed, not stats.last_error)
 
     # -- the writer thread ------------------------------------------------------------------------
 
@@ -444,7 +487,7 @@ class ReportPublisher:
             before_sleep=self._log_refusal,
             reraise=True,
         )
-        in_flight: deque[tuple[list[Segment], grpc.Future]] = deque()
+        in_flight: deque[tuple[list[Segment], grpc.Future, float]] = deque()
         sent_through = 0  # the last outbox seq sent ahead of its acknowledgement
         self._purge(conn)  # what an earlier run delivered but did not get round to deleting
         try:
@@ -457,13 +500,13 @@ class ReportPublisher:
                     raise
                 except Exception:  # the outbox file, not governance: start again from the oldest report
                     log.exception("outbox read or acknowledge failed; retrying")
-                    for _, call in in_flight:
+                    for _, call, _ in in_flight:
                         call.cancel()
                     in_flight.clear()
                     sent_through = 0
                     self._stop_sender.wait(1.0)
         finally:
-            for batch, call in in_flight:  # the call out when the sender stopped
+            for batch, call, _ in in_flight:  # the call out when the sender stopped
                 if call.done() and not call.cancelled() and call.exception() is None:
                     self._acknowledged(conn, batch)
                 else:
@@ -478,7 +521,7 @@ class ReportPublisher:
         self,
         conn,  # type: ignore[no-untyped-def]
         retrying: tenacity.Retrying,
-        in_flight: deque[tuple[list[Segment], grpc.Future]],
+        in_flight: deque[tuple[list[Segment], grpc.Future, float]],
         sent_through: int,
     ) -> int:
         """Send a batch, or settle the call in flight; returns the new sent_through.
@@ -502,10 +545,11 @@ class ReportPublisher:
             return self._send_ahead(batch, in_flight)
         ahead, full = self._unsent(conn, sent_through)
         body = _request_body(ahead) if full else b""
-        batch, call = in_flight.popleft()
+        batch, call, sent_at = in_flight.popleft()
         if call.exception() is not None:
             self._redeliver(conn, retrying)
             return 0
+        self.acknowledgements.observe(time.monotonic() - sent_at)
         if body:
             sent_through = self._send_ahead(ahead, in_flight, body)
         self._acknowledged(conn, batch)
@@ -534,12 +578,11 @@ class ReportPublisher:
         return batch, reports >= limit
 
     def _send_ahead(
-        self, batch: list[Segment], in_flight: deque[tuple[list[Segment], grpc.Future]], body: bytes = b""
+        self, batch: list[Segment], in_flight: deque[tuple[list[Segment], grpc.Future, float]], body: bytes = b""
     ) -> int:
         body = body or _request_body(batch)
-        in_flight.append(
-            (batch, self._send.future(body, timeout=self.config.call_timeout, metadata=self._metadata))
-        )
+        call = self._send.future(body, timeout=self.config.call_timeout, metadata=self._metadata)
+        in_flight.append((batch, call, time.monotonic()))
         return batch[-1].end_seq - 1
 
     def _log_refusal(self, state: tenacity.RetryCallState) -> None:
@@ -555,6 +598,7 @@ class ReportPublisher:
         batch, _ = self._unsent(conn, 0)
         if not batch:
             return
+        started = time.monotonic()
         try:
             retrying(
                 self._send, _request_body(batch), timeout=self.config.call_timeout, metadata=self._metadata
@@ -564,6 +608,7 @@ class ReportPublisher:
                 raise
             self._refused(conn, batch, error)
             return
+        self.acknowledgements.observe(time.monotonic() - started)  # through every retry: the bot waited that long
         self._acknowledged(conn, batch)
 
     def _acknowledged(self, conn, batch: list[Segment]) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,9 @@ from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import ManualClock
 from polytraders.servers.operations.cron import COUNT_CAP, CronRunner, firings, parse_manifest
+from polytraders.servers.operations.metrics import dispatch_counter
 from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.runtime.metrics import MeshMetrics
 from tests.contract.rpc import violations
 from tests.servers.operations.support import Desk, desk_on
 
@@ -52,9 +54,9 @@ def manifest(*tasks: tuple[str, str, str, int]) -> str:
     )
 
 
-def runner(desk: Desk, text: str, calls: Calls) -> CronRunner:
+def runner(desk: Desk, text: str, calls: Calls, metrics: MeshMetrics | None = None) -> CronRunner:
     return CronRunner(parse_manifest(text), desk.engine, desk.clock, calls.commands, desk.reporter("cron-runner"),
-                      desk.alerts)  # fmt: skip
+                      desk.alerts, dispatch_counter(metrics) if metrics else None)  # fmt: skip
 
 
 def test_every_minute_across_a_dst_change_fires_each_utc_minute_once(
@@ -144,10 +146,11 @@ def test_three_tasks_due_the_same_second_run_in_manifest_order(database_url: str
                          ids=["inside-deadline", "outside-deadline"])  # fmt: skip
 def test_missed_runs_follow_the_policy(database_url: str, down_for: timedelta, runs: bool) -> None:
     start = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
+    metrics = MeshMetrics()
 
     async def scenario(desk: Desk) -> tuple[list[pb.Dispatch], Calls]:
         calls = Calls("job")
-        cron = runner(desk, manifest(("hourly-job", "0 * * * *", "governance:job", 600)), calls)
+        cron = runner(desk, manifest(("hourly-job", "0 * * * *", "governance:job", 600)), calls, metrics)
         await cron.start()
         desk.clock.advance(timedelta(minutes=35) + down_for - timedelta(hours=3))  # governance was down
         desk.clock.advance(timedelta(hours=3))
@@ -157,13 +160,20 @@ def test_missed_runs_follow_the_policy(database_url: str, down_for: timedelta, r
     assert [d.scheduled_at.ToDatetime().hour for d in fired] == [9, 10, 11, 12]
     assert [d.outcome for d in fired[:3]] == [Outcome.DISPATCH_OUTCOME_MISSED] * 3
     assert all("superseded by the firing at 2026-11-24T12:00:00+00:00" in d.detail for d in fired[:3])
+    missed = metrics.registry.get_sample_value("polytraders_cron_missed_total", {"task": "hourly-job"})
+    late = {"task": "hourly-job"}
     if runs:
         assert fired[3].outcome == Outcome.DISPATCH_OUTCOME_SUCCEEDED and [w.hour for _, w in calls.log] == [
             12
         ]
+        assert missed == 3
+        assert metrics.registry.get_sample_value("polytraders_cron_lateness_seconds_count", late) == 1
+        assert metrics.registry.get_sample_value("polytraders_cron_lateness_seconds_sum", late) == 600  # 12:10 for 12:00
+        assert fired[3].lateness_micros == 600_000_000
     else:
         assert fired[3].outcome == Outcome.DISPATCH_OUTCOME_MISSED and "past its deadline" in fired[3].detail
         assert calls.log == []
+        assert missed == 4
 
 
 def test_a_failing_target_and_a_bus_target_are_dispatched_and_reported(database_url: str) -> None:

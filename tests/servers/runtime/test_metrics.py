@@ -8,17 +8,18 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk import Governance, ManualClock, ReportBuilder
+from polytraders.sdk import Governance, ManualClock, PublisherConfig, PublisherMetrics, ReportBuilder, serve_health
 from tests.servers.attribution.day import DAY, Trade, fill_report
 from tests.support.demo_mesh import demo_mesh
 from tests.support.governance_process import GovernanceProcess, free_port
@@ -121,3 +122,36 @@ def test_the_operations_figures_are_what_the_rpcs_answer(tmp_path: Path) -> None
     assert found["polytraders_fills_total"][(("outcome", "booked"),)] == demo.fleet.fills
     method = "polytraders.governance.v1.HealthHeartbeatService/GetFleetHealth"
     assert found["grpc_server_call_started_total"][(("grpc_method", method),)] >= 1
+
+
+def test_a_bot_kept_from_governance_shows_what_its_outbox_holds_then_drains(tmp_path: Path) -> None:
+    """The SDK's metrics in the bot's own registry, served beside its health, scraped by Prometheus."""
+    port = free_port()
+    registry = CollectorRegistry()
+    builder_clock = ManualClock(datetime.now(UTC) - timedelta(seconds=90))  # its oldest report is 90 s old
+    gov = Governance(f"127.0.0.1:{port}", token="dev-operator-token", bot_slug="demo-bot", clock=builder_clock,
+                     publisher=PublisherConfig(outbox_path=str(tmp_path / "outbox.sqlite"), max_backoff=0.2))  # fmt: skip
+    registry.register(PublisherMetrics(gov))
+    health = serve_health("demo-bot", metrics_port=0, registry=registry)
+    bot = f"127.0.0.1:{health.metrics_port}"
+    try:
+        with prometheus([bot], tmp_path) as prom:
+            for i in range(40):
+                gov.reports.publish(gov.builder.operations(component="bot", explanation=f"r{i}"))
+            held = 'polytraders_sdk_outbox_reports{bot_slug="demo-bot"}'
+            assert prom.wait_for(held, lambda v: v == 40) == 40
+            assert prom.wait_for('polytraders_sdk_governance_reachable{bot_slug="demo-bot"}', lambda v: v == 0) == 0
+            assert prom.value('polytraders_sdk_outbox_oldest_age_seconds{bot_slug="demo-bot"}') >= 90
+            assert prom.value('polytraders_sdk_outbox_bytes{bot_slug="demo-bot"}') > 40 * 30
+
+            governance = GovernanceProcess(f"sqlite:///{tmp_path / 'governance.db'}", port).start()  # the outbox drains
+            try:
+                assert prom.wait_for(held, lambda v: v == 0) == 0
+                assert prom.wait_for('polytraders_sdk_governance_reachable{bot_slug="demo-bot"}', lambda v: v == 1) == 1
+                assert prom.value('polytraders_sdk_outbox_oldest_age_seconds{bot_slug="demo-bot"}') == 0
+                assert prom.wait_for('sum(polytraders_sdk_publish_seconds_count{bot_slug="demo-bot"})', lambda v: v and v >= 1)
+            finally:
+                governance.stop()
+    finally:
+        gov.close(timeout=1)
+        health.stop()
