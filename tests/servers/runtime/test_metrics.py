@@ -19,7 +19,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk import Governance, ManualClock, PublisherConfig, PublisherMetrics, ReportBuilder, serve_health
+from polytraders.sdk import (
+    Governance,
+    ManualClock,
+    PublisherConfig,
+    PublisherMetrics,
+    ReportBuilder,
+    serve_health,
+)
 from tests.servers.attribution.day import DAY, Trade, fill_report
 from tests.support.demo_mesh import demo_mesh
 from tests.support.governance_process import GovernanceProcess, free_port
