@@ -224,9 +224,9 @@ def _as(token: str) -> list[tuple[str, str]]:
 def test_the_default_schedule_over_grpc_and_trigger_now(mesh: MeshThread, clock: ManualClock) -> None:
     cron = _cron(mesh)
     tasks = cron.ListSchedule(pb.ListScheduleRequest(), metadata=_as("dev-auditor-token")).tasks
-    assert [t.name for t in tasks] == ["attribution-reconcile", "attribution-revenue", "retention-purge", "pnl-window",
-                                       "slo-evaluate", "incident-rca-watch"]  # fmt: skip
-    assert tasks[4].next_at.ToDatetime(tzinfo=UTC) == clock.now() + timedelta(minutes=1)
+    assert [t.name for t in tasks] == ["attribution-reconcile", "attribution-revenue", "retention-purge", "ledger-verify",
+                                       "pnl-window", "slo-evaluate", "incident-rca-watch"]  # fmt: skip
+    assert tasks[5].next_at.ToDatetime(tzinfo=UTC) == clock.now() + timedelta(minutes=1)  # slo-evaluate
     fired = cron.TriggerNow(
         pb.TriggerNowRequest(task="retention-purge"), metadata=_as("dev-operator-token")
     ).dispatch

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
+from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import (
     Governance,
@@ -105,7 +106,8 @@ def test_the_operations_figures_are_what_the_rpcs_answer(tmp_path: Path) -> None
         ops = demo.fleet.operator
         ops.incidents.declare("metrics: a second one", "SEV2")
         before = time.time()
-        assert ops.ledger.verify().ok
+        walked = ops.cron.trigger("ledger-verify")  # the daily walk, now: every stream from its latest checkpoint
+        assert walked.outcome == pb.DISPATCH_OUTCOME_SUCCEEDED and walked.detail.startswith("ledger ok"), walked.detail
         fleet, slos, incidents = ops.fleet.health(), ops.slos.list(), ops.incidents.list(open_only=True)
 
         found = _scrape(metrics)

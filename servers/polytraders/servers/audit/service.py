@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import Clock, to_timestamp
 from polytraders.servers.runtime import auth, ledger
-from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument
 from polytraders.servers.runtime.peers import Peers
 from polytraders.servers.runtime.requests import instant
 from polytraders.servers.runtime.server import ServiceBinding
@@ -44,20 +44,37 @@ def verification_message(result: ledger.Verification) -> pb.VerifyLedgerResponse
     return reply
 
 
-class ComplianceLedgerServicer(pb_grpc.ComplianceLedgerServiceServicer):
+class LedgerWalks:
+    """Walks of the compliance ledger, by a caller or by cron; a clean walk of every stream is
+    shown in the metrics (alerting watches how long ago the last one was)."""
+
     def __init__(self, engine: Engine, clock: Clock, verified: Gauge) -> None:
         self._engine = engine
         self._clock = clock
         self._verified = verified
-        """When a walk of every stream last found the ledger whole (what alerting watches)."""
+
+    async def verify(self, stream: str = "", *, from_checkpoint: bool = False) -> ledger.Verification:
+        started = self._clock.now()
+        result = await asyncio.to_thread(ledger.verify, self._engine, stream, from_checkpoint)
+        if result.broken is None and not stream:
+            self._verified.set(started.timestamp())
+        return result
+
+    async def scheduled(self, arguments: Mapping[str, str], scheduled: datetime) -> str:
+        """The cron command: every stream from its latest checkpoint; a break fails the dispatch (and alerts)."""
+        found = verification_message(await self.verify(from_checkpoint=True))
+        if not found.ok:
+            b = found.first_break
+            raise FailedPrecondition(f"compliance ledger BROKEN at stream {b.stream} entry {b.seq}: {b.explanation}")
+        return f"ledger ok: {found.entries_checked} entries, {found.checkpoints_checked} checkpoints verified"
+
+
+class ComplianceLedgerServicer(pb_grpc.ComplianceLedgerServiceServicer):
+    def __init__(self, walks: LedgerWalks) -> None:
+        self._walks = walks
 
     async def VerifyLedger(self, request: pb.VerifyLedgerRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        started = self._clock.now()
-        result = await asyncio.to_thread(
-            ledger.verify, self._engine, request.stream, request.from_latest_checkpoint
-        )
-        if result.broken is None and not request.stream:
-            self._verified.set(started.timestamp())
+        result = await self._walks.verify(request.stream, from_checkpoint=request.from_latest_checkpoint)
         return verification_message(result)
 
 
@@ -146,13 +163,14 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
 def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
     history = ConfigHistory(parts.engine, parts.bus)
     activity = UserActivity(parts.engine, parts.bus, parts.user_actions)
+    walks = LedgerWalks(parts.engine, parts.clock, parts.metrics.ledger_verified)
+    parts.commands["audit.verify_ledger"] = walks.scheduled
     parts.queries["audit.config_at"] = history.config_at
     parts.lead("audit.config-history", lambda: history.follow(parts.set_aside))
     parts.lead("audit.user-activity", lambda: activity.follow(parts.set_aside))
     return [
         ServiceBinding.of(
-            pb, "ComplianceLedgerService", ComplianceLedgerServicer(parts.engine, parts.clock, parts.metrics.ledger_verified),
-            LEDGER_ACCESS,
+            pb, "ComplianceLedgerService", ComplianceLedgerServicer(walks), LEDGER_ACCESS
         ),
         ServiceBinding.of(
             pb, "ParameterChangeAuditService", ParameterChangeAuditServicer(history), CONFIG_ACCESS
