@@ -93,7 +93,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url_for_backend(request, request.param)
 
 
-def start_mesh(database_url: str, clock: ManualClock, **settings: Any) -> MeshThread:
+def start_mesh(database_url: str, clock: ManualClock, *, tracer_provider: Any = None, **settings: Any) -> MeshThread:
     """Every group on one loopback port, with the dev tokens (and any other server `settings`)."""
     settings = {
         "strategy_packages": ("tests",),  # the test strategies live in the tests package
@@ -103,7 +103,7 @@ def start_mesh(database_url: str, clock: ManualClock, **settings: Any) -> MeshTh
         **settings,
     }
     config = ServerConfig(port=0, database_url=database_url, drain_seconds=2, **settings)
-    return MeshThread(config, clock=clock)
+    return MeshThread(config, clock=clock, tracer_provider=tracer_provider)
 
 
 @pytest.fixture

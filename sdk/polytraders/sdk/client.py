@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 
+from . import tracing
 from .activity import ActivityFamily
 from .attribution import AttributionFamily, RevenueFamily
 from .audit import ConfigAuditFamily, LedgerFamily
@@ -159,10 +160,17 @@ class Governance(_Families):
         clock: Clock | None = None,
         session_id: str | None = None,
         tls: TlsOptions | None = None,
+        tracer_provider: Any = None,
     ) -> None:
         self.bot_slug = bot_slug
         self.builder = ReportBuilder(bot_slug, bot_class=bot_class, mode=mode, clock=clock)
         """Builds every kind of report with the header filled in."""
+        self._tracing = tracer_provider is not None or tracing.enabled()
+        """Trace context on every call, and the current span's trace id on reports built without one
+        (`tracer_provider`, else OpenTelemetry's global one when the OTEL_* variables turn it on)."""
+        self._tracer_provider = tracer_provider
+        if self._tracing:
+            self.builder.current_trace_id = tracing.current_trace_id
         self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
         if session_id:  # operator tools: every action of this client is filed under the session
             self._metadata += (("x-polytraders-session", session_id),)
@@ -190,7 +198,8 @@ class Governance(_Families):
     def _channel(self, family: str) -> grpc.Channel:
         target, options, secure = _route(self._target, family)
         if target not in self._channels:
-            self._channels[target] = dial(target, options, resolve(self._tls, secure))
+            channel = dial(target, options, resolve(self._tls, secure))
+            self._channels[target] = tracing.traced(channel, self._tracer_provider) if self._tracing else channel
         return self._channels[target]
 
     def config(self, initial: Mapping[str, Any], *, actor: str | None = None) -> AuditedConfig:
@@ -244,6 +253,7 @@ class AsyncGovernance(_Families):
         publisher: PublisherConfig | None = None,
         clock: Clock | None = None,
         tls: TlsOptions | None = None,
+        tracer_provider: Any = None,
     ) -> None:
         self._blocking = Governance(
             target,
@@ -256,6 +266,7 @@ class AsyncGovernance(_Families):
             publisher=publisher,
             clock=clock,
             tls=tls,
+            tracer_provider=tracer_provider,
         )
         self.bot_slug = bot_slug
         self.builder = self._blocking.builder
@@ -266,9 +277,11 @@ class AsyncGovernance(_Families):
         _attach_families(self, self._channel, self._blocking._metadata, self._options, aio=True)
 
     def _channel(self, family: str) -> grpc.aio.Channel:
-        target, options, secure = _route(self._blocking._target, family)
+        blocking = self._blocking
+        target, options, secure = _route(blocking._target, family)
         if target not in self._channels:
-            self._channels[target] = dial_aio(target, options, resolve(self._blocking._tls, secure))
+            interceptors = tracing.aio_interceptors(blocking._tracer_provider) if blocking._tracing else []
+            self._channels[target] = dial_aio(target, options, resolve(blocking._tls, secure), interceptors)
         return self._channels[target]
 
     def config(self, initial: Mapping[str, Any], *, actor: str | None = None) -> AuditedConfig:

@@ -75,6 +75,8 @@ class ReportBuilder:
         self.clock = clock or SystemClock()
         self.report_ids = report_ids
         """Where report ids come from: UUIDv7 live; a seeded sequence in a replay, so its output is byte-identical."""
+        self.current_trace_id: Callable[[], str] | None = None
+        """Where a report built without a trace_id takes one (the current span's, when tracing is on)."""
 
     def _envelope(
         self,
@@ -97,7 +99,7 @@ class ReportBuilder:
         header.mode = self.mode
         header.produced_at.seconds, header.produced_at.nanos = divmod(micros, 1_000_000)
         header.produced_at.nanos *= 1000
-        header.trace_id = trace_id
+        header.trace_id = trace_id or (self.current_trace_id() if self.current_trace_id is not None else "")
         header.causation_id = causation_id
         header.retention = retention
         return report

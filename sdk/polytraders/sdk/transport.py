@@ -87,11 +87,14 @@ def dial(target: str, options: ChannelOptions, tls: TlsOptions | None) -> grpc.C
     return grpc.secure_channel(target, tls.credentials, options=[*options, *tls.options()])
 
 
-def dial_aio(target: str, options: ChannelOptions, tls: TlsOptions | None) -> grpc.aio.Channel:
-    """An asyncio channel to `target`, secured by `tls` when given."""
+def dial_aio(
+    target: str, options: ChannelOptions, tls: TlsOptions | None, interceptors: Sequence[Any] = ()
+) -> grpc.aio.Channel:
+    """An asyncio channel to `target`, secured by `tls` when given, through `interceptors`."""
     if tls is None:
-        return grpc.aio.insecure_channel(target, options=list(options))
-    return grpc.aio.secure_channel(target, tls.credentials, options=[*options, *tls.options()])
+        return grpc.aio.insecure_channel(target, options=list(options), interceptors=list(interceptors) or None)
+    return grpc.aio.secure_channel(target, tls.credentials, options=[*options, *tls.options()],
+                                   interceptors=list(interceptors) or None)  # fmt: skip
 
 
 def resolve(

@@ -47,6 +47,7 @@ from .set_aside import SetAside
 from .slo_counts import SloCounter, load_slos
 from .storage import make_engine
 from .tls import CertificateError, ServerTls, TlsFiles, is_loopback
+from .tracing import client_interceptors, provider_from_env
 from .user_actions import UserActionRecorder
 
 log = logging.getLogger(__name__)
@@ -278,7 +279,8 @@ class Mesh:
         return f"{self.parts.config.host}:{self.port}"
 
     @classmethod
-    async def start(cls, config: ServerConfig, *, clock: Clock | None = None) -> Mesh:
+    async def start(cls, config: ServerConfig, *, clock: Clock | None = None, tracer_provider: Any = None) -> Mesh:
+        """`tracer_provider` traces the calls (else the OTEL_* variables may turn tracing on)."""
         groups = list(config.groups) or list(GROUPS)
         unknown = [g for g in groups if g not in GROUPS]
         if unknown:
@@ -301,7 +303,10 @@ class Mesh:
         alerts = AlertRouter(BusAlertSink(GovernanceReporter(bus, "governance-alerts", clock)))
         user_actions = UserActionRecorder(GovernanceReporter(bus, "user-activity-ledger", clock))
         slo_counter = SloCounter(load_slos(config.slo_manifest), engine, clock)
-        peers = Peers(config.targets, config.mesh_token, config.command_timeout_seconds, peer_tls(config))
+        owned_provider = None if tracer_provider is not None else provider_from_env()
+        tracer_provider = tracer_provider or owned_provider
+        traced = [] if tracer_provider is None else client_interceptors(tracer_provider)
+        peers = Peers(config.targets, config.mesh_token, config.command_timeout_seconds, peer_tls(config), traced)
         parts = MeshParts(
             config,
             engine,
@@ -367,7 +372,10 @@ class Mesh:
             tls=tls,
             guard=guard,
             metrics=metrics if config.metrics_port is not None else None,
+            tracer_provider=tracer_provider,
         )
+        if owned_provider is not None:
+            parts.on_stop.append(partial(asyncio.to_thread, owned_provider.shutdown))  # the last spans go out
 
         server_of.append(server)
         for duty, held in leads.items():
@@ -440,11 +448,11 @@ async def _logged(step: Callable[[], Awaitable[None]], what: str) -> None:
 class MeshThread:
     """A mesh on its own event loop in a background thread: for tests, benchmarks, embedding."""
 
-    def __init__(self, config: ServerConfig, *, clock: Clock | None = None) -> None:
+    def __init__(self, config: ServerConfig, *, clock: Clock | None = None, tracer_provider: Any = None) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="governance-mesh", daemon=True)
         self._thread.start()
-        self.mesh: Mesh = self.call(Mesh.start(config, clock=clock))
+        self.mesh: Mesh = self.call(Mesh.start(config, clock=clock, tracer_provider=tracer_provider))
 
     def call(self, coroutine):  # type: ignore[no-untyped-def]
         """Run a coroutine on the mesh's loop and wait for its result."""

@@ -3,8 +3,8 @@ this process's mesh token on every call, and their refusals turned into this pro
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import grpc
 
@@ -33,9 +33,12 @@ class Peers:
         token: str = "",
         timeout_seconds: float = 900,
         tls: TlsOptions | None = None,
+        interceptors: Sequence[Any] = (),
     ) -> None:
         self._targets = targets
         self._tls = tls
+        self._interceptors = interceptors
+        """The channels' client interceptors (trace context, when tracing is on)."""
         self.metadata = (("authorization", f"Bearer {token}"),)
         self.timeout = timeout_seconds
         """Deadline of a command run by another process (a day's reconcile may take minutes)."""
@@ -57,9 +60,8 @@ class Peers:
     def _channel(self, group: str) -> grpc.aio.Channel:
         assert self._targets is not None
         if group not in self._channels:
-            self._channels[group] = dial_aio(
-                self._targets.channel_target(group), self._targets.channel_options(group), self._tls
-            )
+            self._channels[group] = dial_aio(self._targets.channel_target(group), self._targets.channel_options(group),
+                                             self._tls, self._interceptors)  # fmt: skip
         return self._channels[group]
 
     async def close(self) -> None:

@@ -23,6 +23,7 @@ from .errors import InvalidArgument
 from .interceptors import CallMetrics, GovernanceInterceptor, OperatorActionHook, OutcomeHook
 from .requests import WireRequest
 from .tls import ServerTls
+from .tracing import server_interceptor
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,10 @@ class GovernanceServer:
         await self.server.stop(grace)
 
 
+def _streams(bindings: Sequence[ServiceBinding]) -> list[str]:
+    return [f"/{b.descriptor.full_name}/{m.name}" for b in bindings for m in b.descriptor.methods if m.server_streaming]
+
+
 async def start_server(
     bindings: Sequence[ServiceBinding],
     *,
@@ -171,14 +176,17 @@ async def start_server(
     tls: ServerTls | None = None,
     guard: AccessGuard | None = None,
     metrics: CallMetrics | None = None,
+    tracer_provider: Any = None,
 ) -> GovernanceServer:
     if tokens is None:
         log.warning("AUTH IS DISABLED: every caller is treated as an operator. Never run a deploy like this.")
     access: dict[str, frozenset[auth.Role]] = {}
     for binding in bindings:
         access.update(binding.full_access())
+    traced = [] if tracer_provider is None else [server_interceptor(tracer_provider, _streams(bindings))]
     server = grpc.aio.server(
         interceptors=[
+            *traced,  # outermost: its span covers the whole call, refusals included
             GovernanceInterceptor(
                 tokens,
                 access,

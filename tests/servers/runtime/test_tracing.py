@@ -1,0 +1,134 @@
+"""OpenTelemetry traces through the SDK, the servers and a cross-group call, recorded by an
+in-memory span exporter: one trace id from the operator's span to the process that ran the command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from polytraders.governance.v1 import operations_pb2 as pb
+from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
+from polytraders.sdk import Governance, ManualClock, ServiceMap
+from polytraders.sdk.tracing import enabled
+from polytraders.servers.runtime.mesh import MeshThread
+from tests.conftest import start_mesh
+from tests.support.governance_process import GovernanceProcess
+from tests.support.mesh_processes import until
+
+TRIGGER = "/polytraders.governance.v1.CronRunnerService/TriggerNow"
+RUN_COMMAND = "/polytraders.governance.v1.MeshService/RunCommand"
+
+
+@pytest.fixture
+def traced() -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+@pytest.fixture
+def split(tmp_path: Path, clock: ManualClock, traced) -> Iterator[tuple[MeshThread, MeshThread]]:  # type: ignore[no-untyped-def]
+    """Reports on one server, everything else on another that reaches it through the service map
+    (both in this process, so one in-memory exporter sees both sides; on SQLite, since PostgreSQL
+    holds one lock per process for its leadership)."""
+    provider, _ = traced
+    database_url = f"sqlite:///{tmp_path / 'governance.db'}"
+    reports = start_mesh(database_url, clock, groups=("reports",), tracer_provider=provider)
+    rest = start_mesh(database_url, clock, groups=("lifecycle", "audit", "attribution", "ledger", "operations"),
+                      targets=ServiceMap.parse(f"reports={reports.address}"), mesh_token="dev-operator-token",
+                      tracer_provider=provider)  # fmt: skip
+    try:
+        yield reports, rest
+    finally:
+        rest.stop()
+        reports.stop()
+
+
+def test_one_trace_from_the_operators_span_through_both_servers_and_onto_the_report(
+    split: tuple[MeshThread, MeshThread], traced  # type: ignore[no-untyped-def]
+) -> None:
+    provider, exporter = traced
+    reports, rest = split
+    tracer = provider.get_tracer("operator-tool")
+    with Governance(ServiceMap.parse(f"reports={reports.address};default={rest.address}"), token="dev-operator-token",
+                    bot_slug="demo-bot", tracer_provider=provider) as gov:  # fmt: skip
+        with tracer.start_as_current_span("purge the expired reports") as root:
+            dispatch = gov.cron.trigger("retention-purge")  # operations runs reports.purge on the other process
+            published = gov.builder.decision(strategy_slug="s", explanation="decided inside the span")
+            gov.reports.publish_now([published])
+        outside = gov.builder.decision(strategy_slug="s", explanation="decided outside any span")
+    trace_id = format(root.get_span_context().trace_id, "032x")
+
+    assert dispatch.outcome == pb.DISPATCH_OUTCOME_SUCCEEDED, dispatch.detail
+    assert published.header.trace_id == trace_id and outside.header.trace_id == ""
+    spans = exporter.get_finished_spans()
+    by_name = {}
+    for span in spans:
+        by_name.setdefault(span.name, []).append(span)
+    server_trigger = [s for s in by_name[TRIGGER] if s.kind.name == "SERVER"]
+    server_run = [s for s in by_name[RUN_COMMAND] if s.kind.name == "SERVER"]
+    assert [format(s.context.trace_id, "032x") for s in server_trigger] == [trace_id]  # the SDK call, on its server
+    assert [format(s.context.trace_id, "032x") for s in server_run] == [trace_id]  # the cross-group call, on the other
+    assert server_run[0].parent is not None and server_run[0].resource is not None
+
+
+def test_tracing_is_off_unless_the_otel_variables_turn_it_on() -> None:
+    assert not enabled({})
+    assert not enabled({"OTEL_TRACES_EXPORTER": "none"})
+    assert enabled({"OTEL_TRACES_EXPORTER": "otlp"})
+    assert enabled({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"})
+    assert not enabled({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317", "OTEL_SDK_DISABLED": "true"})
+
+
+class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
+    """The receiving end of OTLP/gRPC, as an OpenTelemetry collector answers it."""
+
+    def __init__(self) -> None:
+        self.requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
+
+    def Export(self, request, context):  # type: ignore[no-untyped-def]
+        self.requests.append(request)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+def test_a_serve_process_exports_its_spans_by_otlp_when_the_otel_variables_say_so(tmp_path: Path) -> None:
+    collector = _Collector()
+    receiver = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, receiver)
+    port = receiver.add_insecure_port("127.0.0.1:0")
+    receiver.start()
+    settings = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+                "OTEL_EXPORTER_OTLP_INSECURE": "true", "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_SERVICE_NAME": "gov-a"}  # fmt: skip
+    governance = GovernanceProcess(f"sqlite:///{tmp_path / 'governance.db'}", None, env=settings).start()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    try:
+        with grpc.insecure_channel(governance.address) as channel:
+            pb_grpc.CronRunnerServiceStub(channel).ListSchedule(pb.ListScheduleRequest(), metadata=[
+                ("authorization", "Bearer dev-auditor-token"), ("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),
+            ])  # fmt: skip
+
+        def exported() -> list[tuple[str, str, str]]:
+            return [(resource.resource.attributes[0].value.string_value if resource.resource.attributes else "",
+                     span.trace_id.hex(), span.name)
+                    for request in collector.requests for resource in request.resource_spans
+                    for scope in resource.scope_spans for span in scope.spans]  # fmt: skip
+
+        until(lambda: any(t == trace_id for _, t, _ in exported()), "the ListSchedule span reached the collector")
+    finally:
+        governance.stop()
+        receiver.stop(None)
+    span = next(s for s in exported() if s[1] == trace_id)
+    assert span[2] == "/polytraders.governance.v1.CronRunnerService/ListSchedule"
+    assert any(
+        a.key == "service.name" and a.value.string_value == "gov-a"
+        for request in collector.requests for resource in request.resource_spans for a in resource.resource.attributes
+    )  # fmt: skip
