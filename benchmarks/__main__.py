@@ -9,6 +9,7 @@ from . import (
     bus_processes,
     ledger,
     lifecycle,
+    observability,
     operations,
     pnl,
     replay,
@@ -20,7 +21,8 @@ from . import (
 from .figures import write
 
 MODULES = [
-    report_bus, bus_processes, sdk, lifecycle, transport_security, ledger, attribution, operations, takeover, pnl, replay
+    report_bus, bus_processes, sdk, lifecycle, transport_security, observability, ledger, attribution, operations, takeover,
+    pnl, replay,
 ]
 
 

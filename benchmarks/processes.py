@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,18 +15,19 @@ TOKENS = str(REPO / "config" / "dev-tokens.toml")
 
 
 @contextmanager
-def serving(command: list[str]) -> Iterator[str]:
-    """Start a server that prints '... on HOST:PORT' first; yield the address; stop it."""
-    with started(command) as (address, _):
+def serving(command: list[str], env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Start a server that prints '... on HOST:PORT' first (with `env` added); yield the address; stop it."""
+    with started(command, env) as (address, _):
         yield address
 
 
 @contextmanager
-def started(command: list[str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def started(command: list[str], env: Mapping[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`serving`, yielding the process too (a figure that reads its CPU time needs its pid)."""
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO
-    )
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
     try:
         banner = process.stdout.readline()  # type: ignore[union-attr]
         match = re.search(r"on (\S+:\d+)", banner)
