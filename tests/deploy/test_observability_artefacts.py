@@ -4,6 +4,7 @@ and the Grafana dashboard, whose every query names metrics a served mesh (and a 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import urllib.request
@@ -26,8 +27,8 @@ METRIC = re.compile(r"\b((?:polytraders|grpc_server)_[a-z_]+)\b")
 
 
 def test_promtool_checks_the_alert_rules_and_passes_their_unit_tests() -> None:
-    if not Path(PROMTOOL).exists():
-        pytest.fail("promtool is required: apt-get install prometheus (.ci/run does)")
+    if not Path(PROMTOOL).exists():  # .ci/run installs it: under CI nothing skips
+        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)("promtool is missing: apt-get install prometheus")
     for command in (["check", "rules", RULES.name], ["test", "rules", "governance-rules.test.yml"]):
         ran = subprocess.run([PROMTOOL, *command], cwd=RULES.parent, capture_output=True, text=True, timeout=120)
         assert ran.returncode == 0, ran.stdout + ran.stderr
