@@ -3,6 +3,7 @@ its query API must show exactly what the work implies."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import urllib.request
@@ -18,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
+from polytraders.clients.cli import main
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import (
@@ -56,11 +58,14 @@ def _fills(first: int, count: int) -> list[rpb.Report]:
 
 @pytest.mark.postgres
 def test_prometheus_sees_reports_ingested_by_kind_and_a_stalled_follower_catch_up(
-    served: tuple[GovernanceProcess, str], postgres_url: str, tmp_path: Path
+    served: tuple[GovernanceProcess, str], postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     process, metrics = served
+    assert main(["prometheus-targets", "--target", process.address, "--token", "dev-auditor-token"]) == 0
+    scraped = json.loads(capsys.readouterr().out)  # file_sd, as Prometheus reads it
+    assert [(t["targets"], t["labels"]["governance"]) for t in scraped] == [([metrics], process.address)]
     bot = ReportBuilder("demo-bot")
-    with prometheus([metrics], tmp_path) as prom, Governance(process.address, token="dev-operator-token",
+    with prometheus(scraped[0]["targets"], tmp_path) as prom, Governance(process.address, token="dev-operator-token",
                                                               bot_slug="ops") as ops:  # fmt: skip
         prom.wait_for('up{job="governance"}', lambda v: v == 1)
 

@@ -18,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from polytraders.sdk.transport import dial, resolve, split_scheme
 
-from .common import Commands, Output, tls, tls_options, verbs
+from .common import OK, PROGRAM, Commands, Output, connection, targets, tls, tls_options, verbs
 
 
 class _JsonFormatter(logging.Formatter):
@@ -201,6 +201,28 @@ def cmd_contract_test(args: argparse.Namespace) -> int:
     return subprocess.call(command, env=env, cwd=suite.parents[1])
 
 
+def cmd_prometheus_targets(args: argparse.Namespace) -> int:
+    """Prometheus's file_sd targets: every process of the service map that serves /metrics."""
+    from polytraders.sdk import Governance, ServiceMap
+
+    mesh = targets(args.target)
+    found = []
+    for address in sorted({a for replicas in mesh.targets.values() for a in replicas}):
+        one = ServiceMap({"default": (address,)}, secure=mesh.secure)
+        with Governance(one, token=args.token or "", bot_slug=PROGRAM, tls=tls(args)) as gov:
+            described = gov.mesh.describe()
+        if not described.metrics_address:
+            print(f"{PROGRAM}: {address} serves no metrics (serve it with --metrics-port)", file=sys.stderr)
+            continue
+        host, port = described.metrics_address.rsplit(":", 1)
+        if host in ("0.0.0.0", "::"):  # listening everywhere: reachable where its gRPC port is
+            host = address.rsplit(":", 1)[0]
+        found.append({"targets": [f"{host}:{port}"],
+                      "labels": {"governance": address, "groups": ",".join(described.groups)}})  # fmt: skip
+    print(json.dumps(found, indent=2))
+    return OK
+
+
 def register(commands: Commands) -> None:
     env = os.environ.get
     serve = commands.add_parser("serve", help="serve the governance mesh")
@@ -256,6 +278,11 @@ def register(commands: Commands) -> None:
     contract.add_argument("--bot-slug")
     tls_options(contract)
     contract.set_defaults(run=cmd_contract_test)
+
+    scrape = commands.add_parser("prometheus-targets",
+                                 help="Prometheus file_sd JSON: the /metrics of every process the service map names")  # fmt: skip
+    connection(scrape, token_help="operator or auditor token")
+    scrape.set_defaults(run=cmd_prometheus_targets)
 
     tokens = verbs(commands, "tokens", "the tokens file: add, list, revoke, hash")
     add = tokens.add_parser("add", help="a new token: prints its secret once, keeps only its SHA-256")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$polytraders/governance/v1/mesh.proto\x12\x19polytraders.governance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x18\n\x16\x44\x65scribeProcessRequest\"l\n\x17\x44\x65scribeProcessResponse\x12\x0e\n\x06groups\x18\x01 \x03(\t\x12\x10\n\x08services\x18\x02 \x03(\t\x12\x10\n\x08\x63ommands\x18\x03 \x03(\t\x12\r\n\x05leads\x18\x04 \x03(\t\x12\x0e\n\x06holder\x18\x05 \x01(\t\"\xd5\x01\n\x11RunCommandRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12N\n\targuments\x18\x02 \x03(\x0b\x32;.polytraders.governance.v1.RunCommandRequest.ArgumentsEntry\x12\x30\n\x0cscheduled_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x30\n\x0e\x41rgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"$\n\x12RunCommandResponse\x12\x0e\n\x06\x64\x65tail\x18\x01 \x01(\t2\xf2\x01\n\x0bMeshService\x12x\n\x0f\x44\x65scribeProcess\x12\x31.polytraders.governance.v1.DescribeProcessRequest\x1a\x32.polytraders.governance.v1.DescribeProcessResponse\x12i\n\nRunCommand\x12,.polytraders.governance.v1.RunCommandRequest\x1a-.polytraders.governance.v1.RunCommandResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$polytraders/governance/v1/mesh.proto\x12\x19polytraders.governance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x18\n\x16\x44\x65scribeProcessRequest\"\x85\x01\n\x17\x44\x65scribeProcessResponse\x12\x0e\n\x06groups\x18\x01 \x03(\t\x12\x10\n\x08services\x18\x02 \x03(\t\x12\x10\n\x08\x63ommands\x18\x03 \x03(\t\x12\r\n\x05leads\x18\x04 \x03(\t\x12\x0e\n\x06holder\x18\x05 \x01(\t\x12\x17\n\x0fmetrics_address\x18\x06 \x01(\t\"\xd5\x01\n\x11RunCommandRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12N\n\targuments\x18\x02 \x03(\x0b\x32;.polytraders.governance.v1.RunCommandRequest.ArgumentsEntry\x12\x30\n\x0cscheduled_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x30\n\x0e\x41rgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"$\n\x12RunCommandResponse\x12\x0e\n\x06\x64\x65tail\x18\x01 \x01(\t2\xf2\x01\n\x0bMeshService\x12x\n\x0f\x44\x65scribeProcess\x12\x31.polytraders.governance.v1.DescribeProcessRequest\x1a\x32.polytraders.governance.v1.DescribeProcessResponse\x12i\n\nRunCommand\x12,.polytraders.governance.v1.RunCommandRequest\x1a-.polytraders.governance.v1.RunCommandResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,14 +36,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNCOMMANDREQUEST_ARGUMENTSENTRY']._serialized_options = b'8\001'
   _globals['_DESCRIBEPROCESSREQUEST']._serialized_start=100
   _globals['_DESCRIBEPROCESSREQUEST']._serialized_end=124
-  _globals['_DESCRIBEPROCESSRESPONSE']._serialized_start=126
-  _globals['_DESCRIBEPROCESSRESPONSE']._serialized_end=234
-  _globals['_RUNCOMMANDREQUEST']._serialized_start=237
-  _globals['_RUNCOMMANDREQUEST']._serialized_end=450
-  _globals['_RUNCOMMANDREQUEST_ARGUMENTSENTRY']._serialized_start=402
-  _globals['_RUNCOMMANDREQUEST_ARGUMENTSENTRY']._serialized_end=450
-  _globals['_RUNCOMMANDRESPONSE']._serialized_start=452
-  _globals['_RUNCOMMANDRESPONSE']._serialized_end=488
-  _globals['_MESHSERVICE']._serialized_start=491
-  _globals['_MESHSERVICE']._serialized_end=733
+  _globals['_DESCRIBEPROCESSRESPONSE']._serialized_start=127
+  _globals['_DESCRIBEPROCESSRESPONSE']._serialized_end=260
+  _globals['_RUNCOMMANDREQUEST']._serialized_start=263
+  _globals['_RUNCOMMANDREQUEST']._serialized_end=476
+  _globals['_RUNCOMMANDREQUEST_ARGUMENTSENTRY']._serialized_start=428
+  _globals['_RUNCOMMANDREQUEST_ARGUMENTSENTRY']._serialized_end=476
+  _globals['_RUNCOMMANDRESPONSE']._serialized_start=478
+  _globals['_RUNCOMMANDRESPONSE']._serialized_end=514
+  _globals['_MESHSERVICE']._serialized_start=517
+  _globals['_MESHSERVICE']._serialized_end=759
 # @@protoc_insertion_point(module_scope)

@@ -14,18 +14,20 @@ class DescribeProcessRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DescribeProcessResponse(_message.Message):
-    __slots__ = ("groups", "services", "commands", "leads", "holder")
+    __slots__ = ("groups", "services", "commands", "leads", "holder", "metrics_address")
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     SERVICES_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
     LEADS_FIELD_NUMBER: _ClassVar[int]
     HOLDER_FIELD_NUMBER: _ClassVar[int]
+    METRICS_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     groups: _containers.RepeatedScalarFieldContainer[str]
     services: _containers.RepeatedScalarFieldContainer[str]
     commands: _containers.RepeatedScalarFieldContainer[str]
     leads: _containers.RepeatedScalarFieldContainer[str]
     holder: str
-    def __init__(self, groups: _Optional[_Iterable[str]] = ..., services: _Optional[_Iterable[str]] = ..., commands: _Optional[_Iterable[str]] = ..., leads: _Optional[_Iterable[str]] = ..., holder: _Optional[str] = ...) -> None: ...
+    metrics_address: str
+    def __init__(self, groups: _Optional[_Iterable[str]] = ..., services: _Optional[_Iterable[str]] = ..., commands: _Optional[_Iterable[str]] = ..., leads: _Optional[_Iterable[str]] = ..., holder: _Optional[str] = ..., metrics_address: _Optional[str] = ...) -> None: ...
 
 class RunCommandRequest(_message.Message):
     __slots__ = ("name", "arguments", "scheduled_at")

@@ -356,11 +356,10 @@ class Mesh:
             reflection.SERVICE_NAME,
         ]
         leadership = parts.leadership
-        bindings.append(
-            mesh_binding(
-                MeshServicer(groups, lambda: services, parts.commands, lambda: leadership.held, clock)
-            )
-        )
+        served = None if config.metrics_port is None else metrics.serve(config.metrics_host, config.metrics_port)
+        metrics_address = f"{config.metrics_host}:{served.port}" if served else ""
+        bindings.append(mesh_binding(MeshServicer(groups, lambda: services, parts.commands, lambda: leadership.held,
+                                                  clock, metrics_address)))  # fmt: skip
         server = await start_server(
             bindings,
             host=config.host,
@@ -404,7 +403,6 @@ class Mesh:
         parts.every(config.slo_flush_seconds, slo_counter.flush)
         if config.bus_url:
             _link_to_broker(parts, server)
-        served = None if config.metrics_port is None else metrics.serve(config.metrics_host, config.metrics_port)
         return cls(parts, server, groups, tokens, tls, served)
 
     async def stop(self) -> None:

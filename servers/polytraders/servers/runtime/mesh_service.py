@@ -23,8 +23,9 @@ MESH_SERVICE = pb.DESCRIPTOR.services_by_name["MeshService"].full_name
 class MeshServicer(pb_grpc.MeshServiceServicer):
     def __init__(
         self, groups: Sequence[str], services: Callable[[], list[str]], commands: Commands,
-        leads: Callable[[], set[str]], clock: Clock,
+        leads: Callable[[], set[str]], clock: Clock, metrics_address: str = "",
     ) -> None:  # fmt: skip
+        self._metrics_address = metrics_address
         self._groups = list(groups)
         self._services = services
         self._commands = commands
@@ -34,7 +35,7 @@ class MeshServicer(pb_grpc.MeshServiceServicer):
     async def DescribeProcess(self, request: pb.DescribeProcessRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
         return pb.DescribeProcessResponse(
             groups=self._groups, services=sorted(self._services()), commands=sorted(self._commands.local),
-            leads=sorted(self._leads()), holder=HOLDER,
+            leads=sorted(self._leads()), holder=HOLDER, metrics_address=self._metrics_address,
         )  # fmt: skip
 
     async def RunCommand(self, request: pb.RunCommandRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
