@@ -105,7 +105,7 @@ def test_json_lists_are_one_object_per_line(capsys: pytest.CaptureFixture[str], 
 
 
 def test_an_operator_acknowledges_notes_and_closes_an_incident(capsys: pytest.CaptureFixture[str], demo: DemoMesh) -> None:
-    incident = demo.fleet.operator.incidents.declare("cli: book feed lagging", "SEV3")
+    incident = demo.fleet.operator.incidents.declare("cli: book feed [/lag] lagging [x]", "SEV3")  # not rich markup
 
     acked = run(capsys, demo, "incidents", "ack", incident.incident_id, "--as", "alice")
     noted = run(capsys, demo, "incidents", "note", incident.incident_id, "feed restarted")
@@ -116,6 +116,7 @@ def test_an_operator_acknowledges_notes_and_closes_an_incident(capsys: pytest.Ca
     assert "commander: alice" in acked[1]
     assert json.loads(closed[1])["state"] == "INCIDENT_STATE_RESOLVED"
     assert "feed restarted" in shown[1] and "resolved" in shown[1]
+    assert "cli: book feed [/lag] lagging [x]" in shown[1]
 
 
 def test_cron_trigger_runs_a_task_now_and_lists_the_run(capsys: pytest.CaptureFixture[str], demo: DemoMesh) -> None:

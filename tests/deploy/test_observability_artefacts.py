@@ -64,11 +64,22 @@ def test_every_metric_the_dashboard_and_the_rules_query_is_exposed(tmp_path: Pat
             with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=5) as answer:
                 mesh = _exposed(answer.read().decode())
             registry = CollectorRegistry()
-            with Governance(demo.address, token="dev-operator-token", bot_slug="demo-bot",
-                            publisher=PublisherConfig(outbox_path=str(tmp_path / "bot.sqlite"))) as bot:  # fmt: skip
-                registry.register(PublisherMetrics(bot))
-                bot.reports.publish_now([bot.builder.operations(component="bot", explanation="up")])
-                sdk = _exposed(generate_latest(registry).decode())
+            bots = [Governance(demo.address, token="dev-operator-token", bot_slug=slug,
+                               publisher=PublisherConfig(outbox_path=str(tmp_path / f"{slug}.sqlite")))
+                    for slug in ("demo-bot", "demo-bot-2")]  # fmt: skip
+            try:
+                registry.register(PublisherMetrics(*bots))  # two bots of one process: one collector
+                for bot in bots:
+                    bot.reports.publish_now([bot.builder.operations(component="bot", explanation="up")])
+                text = generate_latest(registry).decode()
+            finally:
+                for bot in bots:
+                    bot.close()
+            sdk = _exposed(text)
+            shown = {s.labels["bot_slug"] for f in text_string_to_metric_families(text) for s in f.samples}
+            assert shown == {"demo-bot", "demo-bot-2"}
+            with pytest.raises(ValueError, match="Duplicated"):
+                registry.register(PublisherMetrics(bots[0]))  # a second collector of the same names is refused
     finally:
         broker.stop()
 

@@ -93,7 +93,11 @@ def serve_health(
     reflection.enable_server_reflection([health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     bound = server.add_insecure_port(f"{host}:{port}")
     server.start()
-    metrics = None if metrics_port is None else _MetricsHttp(host, metrics_port, registry)
+    try:
+        metrics = None if metrics_port is None else _MetricsHttp(host, metrics_port, registry)
+    except OSError:
+        server.stop(None)
+        raise
     endpoint = HealthEndpoint(server, servicer, bot_slug, host, bound, metrics)
     endpoint.set_serving(True)
     return endpoint

@@ -3,8 +3,8 @@
     from prometheus_client import REGISTRY
     REGISTRY.register(PublisherMetrics(gov))    # one line: the bot's /metrics shows them
 
-or `serve_health(slug, port, metrics_port=9100, metrics=PublisherMetrics(gov))` serves them beside
-health. Read at each scrape: what waits in the outbox (reports, bytes, the oldest one's age),
+(one collector for every client of a process: `PublisherMetrics(gov_a, gov_b)`), and
+`serve_health(slug, port, metrics_port=9100)` serves that registry beside health. Read at each scrape: what waits in the outbox (reports, bytes, the oldest one's age),
 reports shed, each PublishReports call's time to acknowledgement, and whether governance answers.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from itertools import accumulate
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -34,42 +34,50 @@ class _Publishing(Protocol):
 
 
 class PublisherMetrics(Collector):
-    """The metrics of one client's publisher (`Governance` or `AsyncGovernance`), labelled with its bot_slug."""
+    """The metrics of the publishers of one or more clients (`Governance` or `AsyncGovernance`), a
+    series per bot_slug."""
 
-    def __init__(self, gov: _Reporting, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self._gov = gov
+    def __init__(self, *clients: _Reporting, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._clients = clients
         self._now = clock
 
     def describe(self) -> list[Metric]:
-        return []  # read at scrape time
+        """The families, so a registry refuses a second collector of the same names at once."""
+        return list(self._families().values())
 
     def collect(self) -> Iterator[Metric]:
-        publisher = self._gov.reports.publisher
-        state = publisher.outbox_state()
-        slug = [self._gov.bot_slug]
+        families = self._families()
+        for gov in self._clients:
+            publisher = gov.reports.publisher
+            state = publisher.outbox_state()
+            slug = [gov.bot_slug]
+            age = (self._now() - state.oldest_produced_at).total_seconds() if state.oldest_produced_at else 0.0
+            for name, value in (("outbox_reports", state.pending), ("outbox_bytes", state.outbox_bytes),
+                                ("outbox_oldest_age_seconds", max(age, 0.0)),
+                                ("governance_reachable", float(state.reachable)), ("reports_shed", state.shed)):  # fmt: skip
+                families[name].add_metric(slug, value)
+            durations = publisher.acknowledgements
+            bounds = [str(b) for b in durations.BOUNDS] + ["+Inf"]
+            families["publish_seconds"].add_metric(slug, list(zip(bounds, accumulate(durations.counts), strict=True)),
+                                                   durations.total)  # fmt: skip
+        yield from families.values()
 
-        def gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-            family = GaugeMetricFamily(name, documentation, labels=["bot_slug"])
-            family.add_metric(slug, value)
-            return family
-
-        yield gauge("polytraders_sdk_outbox_reports", "Reports published but not yet acknowledged by governance.",
-                    state.pending)  # fmt: skip
-        yield gauge("polytraders_sdk_outbox_bytes", "Bytes of unacknowledged reports in the outbox file.", state.outbox_bytes)
-        age = (self._now() - state.oldest_produced_at).total_seconds() if state.oldest_produced_at else 0.0
-        yield gauge("polytraders_sdk_outbox_oldest_age_seconds",
-                    "Age of the oldest report not yet acknowledged (0 when none waits).", max(age, 0.0))  # fmt: skip
-        yield gauge("polytraders_sdk_governance_reachable", "1 unless the last call to governance failed.",
-                    float(state.reachable))  # fmt: skip
-        shed = CounterMetricFamily("polytraders_sdk_reports_shed", "Reports shed by the outbox's overflow policy.",
-                                   labels=["bot_slug"])  # fmt: skip
-        shed.add_metric(slug, state.shed)
-        yield shed
-        durations = publisher.acknowledgements
-        counts = list(durations.counts)
-        bounds = [str(b) for b in durations.BOUNDS] + ["+Inf"]
-        calls = HistogramMetricFamily("polytraders_sdk_publish_seconds",
-                                      "Time from sending a PublishReports call to governance's acknowledgement.",
-                                      labels=["bot_slug"])  # fmt: skip
-        calls.add_metric(slug, list(zip(bounds, accumulate(counts), strict=True)), durations.total)
-        yield calls
+    @staticmethod
+    def _families() -> dict[str, Any]:
+        labels = ["bot_slug"]
+        return {
+            "outbox_reports": GaugeMetricFamily("polytraders_sdk_outbox_reports",
+                                                "Reports published but not yet acknowledged by governance.", labels=labels),
+            "outbox_bytes": GaugeMetricFamily("polytraders_sdk_outbox_bytes",
+                                              "Bytes of unacknowledged reports in the outbox file.", labels=labels),
+            "outbox_oldest_age_seconds": GaugeMetricFamily("polytraders_sdk_outbox_oldest_age_seconds",
+                                                           "Age of the oldest report not yet acknowledged (0 when none waits).",
+                                                           labels=labels),
+            "governance_reachable": GaugeMetricFamily("polytraders_sdk_governance_reachable",
+                                                      "1 unless the last call to governance failed.", labels=labels),
+            "reports_shed": CounterMetricFamily("polytraders_sdk_reports_shed",
+                                                "Reports shed by the outbox's overflow policy.", labels=labels),
+            "publish_seconds": HistogramMetricFamily("polytraders_sdk_publish_seconds",
+                                                     "Time from sending a PublishReports call to governance's acknowledgement.",
+                                                     labels=labels),
+        }  # fmt: skip

@@ -195,6 +195,9 @@ def test_a_database_of_the_previous_release_is_upgraded_with_every_row_and_answe
                                           f"13f859b answered {_short(was)}, now {_short(now)}")  # fmt: skip
         assert unexpected == [], "\n".join(unexpected[:40])
         with engine_of.connect() as connection:  # e.g. no follower set a report of 13f859b aside
-            assert _rows_of_added_tables(connection, tables) == {}
+            added = _rows_of_added_tables(connection, tables)
+        # the replayed VerifyLedger calls found the ledger whole: that walk is kept (the metrics show it)
+        assert [row[0] for row in added.pop("duty_results", [])] == ["audit.ledger-verified"]
+        assert added == {}
     finally:
         mesh.stop()

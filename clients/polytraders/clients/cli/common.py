@@ -67,8 +67,11 @@ def default_target() -> str:
     if found := os.environ.get(ENV_TARGETS) or os.environ.get("POLYTRADERS_TARGET"):
         return found
     config = Path(CONFIG_FILE)
-    if config.is_file() and "targets" in tomllib.loads(config.read_text()):
-        return CONFIG_FILE
+    try:
+        if config.is_file() and "targets" in tomllib.loads(config.read_text()):
+            return CONFIG_FILE
+    except (OSError, ValueError):
+        return CONFIG_FILE  # read again when used, which says what is wrong with it in one line
     return "127.0.0.1:50051"
 
 
@@ -207,7 +210,8 @@ class Output:
         self.json = getattr(args, "output", "table") == "json"
         # Piped output keeps whole rows: rich would otherwise fold columns to 80 characters.
         width = None if sys.stdout.isatty() else 240
-        self.console = Console(width=width, highlight=False, soft_wrap=False)
+        # markup off: server text (titles, diffs, reasons) is shown as it is, brackets included
+        self.console = Console(width=width, highlight=False, soft_wrap=False, markup=False)
 
     def table(self, items: Iterable[Any], columns: Sequence[Column], *, title: str | None = None,
               footer: Sequence[object] | None = None) -> None:  # fmt: skip

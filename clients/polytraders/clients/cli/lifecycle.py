@@ -104,7 +104,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         else:
             run = gov.backtests.get(args.backtest_id, timeout=60)
     if args.html:
-        Path(args.html).write_text(run.html)
+        try:
+            Path(args.html).write_text(run.html)
+        except OSError as error:
+            raise CommandError(f"--html {args.html}: {error.strerror}") from None
     if out.json:
         out.record(run, [])
         return OK

@@ -126,6 +126,13 @@ def cmd_slo(args: argparse.Namespace) -> int:
     return OK
 
 
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry or $USER
+        return "operator"
+
+
 def register(commands: Commands) -> None:
     incidents = verbs(commands, "incidents", "the incident commander")
     for verb, text in (("open", "open incidents, the worst first"), ("list", "every incident, open ones first")):
@@ -137,7 +144,7 @@ def register(commands: Commands) -> None:
     ))  # fmt: skip
     for command in (show, ack, close, note):
         command.add_argument("incident_id")
-    ack.add_argument("--as", dest="holder", default=getpass.getuser(), help="who takes it (default: you)")
+    ack.add_argument("--as", dest="holder", default=_login(), help="who takes it (default: your login name)")
     close.add_argument("--resolution", required=True, help="how the impact ended")
     note.add_argument("text")
     for command in incidents.choices.values():

@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             mesh = await Mesh.start(config)
         except SchemaMismatch as refusal:
             raise SystemExit(f"polytraders-gov serve: {refusal}") from None
-        except (TokensFileError, CertificateError) as refusal:  # one line, and the usage error's code
+        except (TokensFileError, CertificateError, OSError, ValueError) as refusal:  # one line, the usage code
             print(f"polytraders-gov serve: {refusal}", file=sys.stderr)
             raise SystemExit(2) from None
         tune_interpreter_for_serving()

@@ -29,6 +29,8 @@ from . import pages
 
 HERE = Path(__file__).parent
 COOKIE = "polytraders_console"
+MAX_SESSIONS = 256
+"""Signed-in sessions kept at once (each holds a client and its channels)."""
 NAVIGATION = [("fleet", "Fleet health"), ("pnl", "P&L"), ("slos", "SLOs"), ("incidents", "Incidents"),
               ("registry", "Strategy registry"), ("quarantine", "Attribution quarantine"), ("backtests", "Backtests")]  # fmt: skip
 
@@ -87,6 +89,11 @@ class Console:
         except GovernanceError as error:
             failure = str(explain(error, "the mesh", token_hint="sign in with an auditor or operator token"))
         else:
+            previous = self.sessions.pop(request.cookies.get(COOKIE, ""), None)
+            if previous is not None:  # signing in again ends the session it replaces
+                await previous.close()
+            while len(self.sessions) >= MAX_SESSIONS:  # the oldest sign-in goes first
+                await self.sessions.pop(next(iter(self.sessions))).close()
             session = secrets.token_urlsafe(32)
             self.sessions[session] = gov
             response = RedirectResponse(target, status_code=303)

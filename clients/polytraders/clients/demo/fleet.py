@@ -83,9 +83,10 @@ class DemoFleet:
 
     def plan(self, rounds: int) -> None:
         """The story of a run of `rounds` ticks: strategies registered at once, a parameter change
-        early, a bot going quiet at a third, an incident declared at half."""
+        early, a bot going quiet at a third, an incident declared at half (runs of fewer than four
+        ticks tell only the start of it)."""
         self._events = {0: self._register_strategies, max(1, rounds // 5): self._change_parameters,
-                        rounds // 3: self._go_quiet, rounds // 2: self._declare_incident}  # fmt: skip
+                        max(2, rounds // 3): self._go_quiet, max(3, rounds // 2): self._declare_incident}  # fmt: skip
 
     def round(self) -> None:
         if event := self._events.pop(self.rounds, None):

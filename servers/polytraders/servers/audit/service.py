@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 import grpc
-from prometheus_client import Gauge
+from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client.core import Metric
 from sqlalchemy import Engine
 
 from polytraders.governance.v1 import audit_pb2 as pb
@@ -16,6 +17,8 @@ from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import Clock, to_timestamp
 from polytraders.servers.runtime import auth, ledger
 from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument
+from polytraders.servers.runtime.leadership import read_result, save_result
+from polytraders.servers.runtime.metrics import gauge
 from polytraders.servers.runtime.peers import Peers
 from polytraders.servers.runtime.requests import instant
 from polytraders.servers.runtime.server import ServiceBinding
@@ -44,21 +47,29 @@ def verification_message(result: ledger.Verification) -> pb.VerifyLedgerResponse
     return reply
 
 
+LAST_CLEAN_WALK = "audit.ledger-verified"
+
+
 class LedgerWalks:
     """Walks of the compliance ledger, by a caller or by cron; a clean walk of every stream is
     shown in the metrics (alerting watches how long ago the last one was)."""
 
-    def __init__(self, engine: Engine, clock: Clock, verified: Gauge) -> None:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
-        self._verified = verified
 
     async def verify(self, stream: str = "", *, from_checkpoint: bool = False) -> ledger.Verification:
         started = self._clock.now()
         result = await asyncio.to_thread(ledger.verify, self._engine, stream, from_checkpoint)
-        if result.broken is None and not stream:
-            self._verified.set(started.timestamp())
+        if result.broken is None and not stream:  # kept, so every process (and a restarted one) shows it
+            await asyncio.to_thread(save_result, self._engine, LAST_CLEAN_WALK, to_timestamp(started), None)
         return result
+
+    def state(self) -> Iterator[Metric]:
+        walked = read_result(self._engine, LAST_CLEAN_WALK, Timestamp)
+        yield gauge("polytraders_ledger_verified_timestamp_seconds",
+                    "When a walk of every stream of the compliance ledger last found it whole (Unix time; 0: never).",
+                    [], [((), walked.ToMicroseconds() / 1_000_000 if walked else 0.0)])  # fmt: skip
 
     async def scheduled(self, arguments: Mapping[str, str], scheduled: datetime) -> str:
         """The cron command: every stream from its latest checkpoint; a break fails the dispatch (and alerts)."""
@@ -163,7 +174,8 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
 def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
     history = ConfigHistory(parts.engine, parts.bus)
     activity = UserActivity(parts.engine, parts.bus, parts.user_actions)
-    walks = LedgerWalks(parts.engine, parts.clock, parts.metrics.ledger_verified)
+    walks = LedgerWalks(parts.engine, parts.clock)
+    parts.metrics.state(walks.state)
     parts.commands["audit.verify_ledger"] = walks.scheduled
     parts.queries["audit.config_at"] = history.config_at
     parts.lead("audit.config-history", lambda: history.follow(parts.set_aside))

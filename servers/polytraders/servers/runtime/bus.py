@@ -358,6 +358,8 @@ class ReportBus:
                         if len(batch) == max_reports or subscription.queue.empty():
                             break
                         report = subscription.queue.get_nowait()
+                    # what still waits has waited at most since now: lag seconds measure a stall, not a busy follower
+                    subscription.behind_since = None if subscription.queue.empty() else time.monotonic()
                     if batch:
                         yield batch
                     if report is None:
@@ -377,7 +379,7 @@ class ReportBus:
         """How many reports each follower's subscription has still to look at, given the
         archive's last cursor (a follower with several subscriptions shows its furthest behind)."""
         lags: dict[str, int] = {}
-        for subscription in self._subscriptions:
+        for subscription in list(self._subscriptions):  # metrics read this from another thread
             if subscription.follower:
                 lag = subscription.lag(last_seq)
                 lags[subscription.follower] = max(lag, lags.get(subscription.follower, 0))
@@ -386,7 +388,7 @@ class ReportBus:
     def follower_lag_seconds(self) -> dict[str, float]:
         """How long each follower has had reports waiting for it (0 once it took every one)."""
         now, lags = time.monotonic(), {}
-        for subscription in self._subscriptions:
+        for subscription in list(self._subscriptions):
             if subscription.follower:
                 behind = now - subscription.behind_since if subscription.behind_since is not None else 0.0
                 lags[subscription.follower] = max(behind, lags.get(subscription.follower, 0.0))

@@ -111,11 +111,12 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
         try:
             incoming = self._bus.validate(reports, request)
             auth.current_principal().require_acting_for_each(incoming.bot_slugs, "reports[{}].header.bot_slug")
-        except (InvalidArgument, PermissionDenied) as refusal:
-            # by reason; what is refused before the servicer (a bad token, a request over the
-            # edge's limits) shows in the call metrics by status
-            reason = "invalid" if isinstance(refusal, InvalidArgument) else "not_the_callers_bot"
-            self._refused.labels(reason).inc(len(reports))
+        except InvalidArgument as refusal:  # the reports it names (the SDK sends the rest again, and sets these aside)
+            named = {v.field.split("]", 1)[0] for v in refusal.violations if v.field.startswith("reports[")}
+            self._refused.labels("invalid").inc(len(named) or len(reports))
+            raise
+        except PermissionDenied:  # what is refused before the servicer shows in the call metrics by status
+            self._refused.labels("not_the_callers_bot").inc(len(reports))
             raise
         result = await self._bus.publish_validated(incoming)
         return pb.PublishReportsResponse(

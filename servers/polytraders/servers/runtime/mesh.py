@@ -360,19 +360,19 @@ class Mesh:
         metrics_address = f"{config.metrics_host}:{served.port}" if served else ""
         bindings.append(mesh_binding(MeshServicer(groups, lambda: services, parts.commands, lambda: leadership.held,
                                                   clock, metrics_address)))  # fmt: skip
-        server = await start_server(
-            bindings,
-            host=config.host,
-            port=config.port,
-            tokens=tokens,
-            max_message_bytes=config.max_message_bytes,
-            on_operator_action=parts.user_actions.record_operator_call,
-            on_outcome=slo_counter.record_call,
-            tls=tls,
-            guard=guard,
-            metrics=metrics if config.metrics_port is not None else None,
-            tracer_provider=tracer_provider,
-        )
+        try:
+            server = await start_server(
+                bindings, host=config.host, port=config.port, tokens=tokens, max_message_bytes=config.max_message_bytes,
+                on_operator_action=parts.user_actions.record_operator_call, on_outcome=slo_counter.record_call,
+                tls=tls, guard=guard, metrics=metrics if config.metrics_port is not None else None,
+                tracer_provider=tracer_provider,
+            )  # fmt: skip
+        except BaseException:  # nothing serves: what was opened for it goes too
+            if served is not None:
+                served.close()
+            if owned_provider is not None:
+                owned_provider.shutdown()
+            raise
         if owned_provider is not None:
             parts.on_stop.append(partial(asyncio.to_thread, owned_provider.shutdown))  # the last spans go out
 
@@ -419,7 +419,7 @@ class Mesh:
         await _logged(self.parts.slo_counter.flush, "the last calls' SLO counts")  # drained calls included
         await _logged(self.parts.peers.close, "closing the channels to other processes")
         if self.metrics_server is not None:
-            self.metrics_server.close()
+            await asyncio.to_thread(self.metrics_server.close)
         if self.parts.leadership is not None:
             self.parts.leadership.close()
         self.parts.engine.dispose()

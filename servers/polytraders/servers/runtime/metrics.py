@@ -22,7 +22,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -91,9 +91,6 @@ class MeshMetrics:
                                        ["task"], buckets=LATENESS_BUCKETS, registry=registry)  # fmt: skip
         self.cron_missed = Counter("polytraders_cron_missed", "Cron firings recorded as missed (past their deadline).",
                                    ["task"], registry=registry)  # fmt: skip
-        self.ledger_verified = Gauge("polytraders_ledger_verified_timestamp_seconds",
-                                     "When a walk of every stream of the compliance ledger last found it whole (Unix time).",
-                                     registry=registry)  # fmt: skip
         self._state = _State()
         registry.register(self._state)
         self._calls: dict[str, tuple[Any, dict[grpc.StatusCode, Any]]] = {}
