@@ -7,22 +7,13 @@ from __future__ import annotations
 import tempfile
 import threading
 import urllib.request
-from concurrent import futures
 
-import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from tests.support.otlp import otlp_receiver
 
 from .figures import REPEATS, Figure, best_of_interleaved
 from .processes import governance, serving, started
 from .report_bus import make_batches
 from .transport_security import REPORTS, _ingest_rate, _unary_rate
-
-
-class _Receiver(trace_service_pb2_grpc.TraceServiceServicer):
-    """Where the traced server's sampled spans go (OTLP/gRPC), as a collector takes them."""
-
-    def Export(self, request, context):  # type: ignore[no-untyped-def]
-        return trace_service_pb2.ExportTraceServiceResponse()
 
 
 class _Scraper:
@@ -44,36 +35,29 @@ class _Scraper:
 
 def run() -> list[Figure]:
     fresh = iter([[b.SerializeToString() for b in make_batches(REPORTS)] for _ in range(3 * REPEATS)])
-    receiver = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Receiver(), receiver)
-    otlp = receiver.add_insecure_port("127.0.0.1:0")
-    receiver.start()
-    tracing = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp}",
-               "OTEL_EXPORTER_OTLP_INSECURE": "true", "OTEL_TRACES_SAMPLER": "traceidratio",
-               "OTEL_TRACES_SAMPLER_ARG": "0.01"}  # fmt: skip
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            with (
-                serving(governance(f"sqlite:///{scratch}/off.db")) as off,
-                started([*governance(f"sqlite:///{scratch}/metrics.db"), "--metrics-port", "0"]) as (metered, process),
-                serving(governance(f"sqlite:///{scratch}/traced.db"), tracing) as traced,
-            ):
-                assert process.stdout is not None
-                banner = iter(process.stdout.readline, "")
-                scraper = _Scraper(next(line for line in banner if "/metrics" in line).split()[-1])
-                try:
-                    unary_metrics, unary_traced, unary_off = best_of_interleaved(
-                        lambda: _unary_rate(metered, None), lambda: _unary_rate(traced, None),
-                        lambda: _unary_rate(off, None),
-                    )  # fmt: skip
-                    ingest_metrics, ingest_traced, ingest_off = best_of_interleaved(
-                        lambda: _ingest_rate(metered, None, next(fresh)), lambda: _ingest_rate(traced, None, next(fresh)),
-                        lambda: _ingest_rate(off, None, next(fresh)),
-                    )  # fmt: skip
-                finally:
-                    scraper.close()
-    finally:
-        receiver.stop(None)
+    with otlp_receiver() as receiver, tempfile.TemporaryDirectory() as scratch:  # the sampled spans go to the receiver
+        tracing = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                   "OTEL_EXPORTER_OTLP_INSECURE": "true", "OTEL_TRACES_SAMPLER": "traceidratio",
+                   "OTEL_TRACES_SAMPLER_ARG": "0.01"}  # fmt: skip
+        with (
+            serving(governance(f"sqlite:///{scratch}/off.db")) as off,
+            started([*governance(f"sqlite:///{scratch}/metrics.db"), "--metrics-port", "0"]) as (metered, process),
+            serving(governance(f"sqlite:///{scratch}/traced.db"), tracing) as traced,
+        ):
+            assert process.stdout is not None
+            banner = iter(process.stdout.readline, "")
+            scraper = _Scraper(next(line for line in banner if "/metrics" in line).split()[-1])
+            try:
+                unary_metrics, unary_traced, unary_off = best_of_interleaved(
+                    lambda: _unary_rate(metered, None), lambda: _unary_rate(traced, None),
+                    lambda: _unary_rate(off, None),
+                )  # fmt: skip
+                ingest_metrics, ingest_traced, ingest_off = best_of_interleaved(
+                    lambda: _ingest_rate(metered, None, next(fresh)), lambda: _ingest_rate(traced, None, next(fresh)),
+                    lambda: _ingest_rate(off, None, next(fresh)),
+                )  # fmt: skip
+            finally:
+                scraper.close()
     return [
         Figure.against("unary RPC rate with Prometheus metrics on vs off", unary_metrics, "calls/s", unary_off,
                        "ratio >= 0.95", unary_metrics / unary_off >= 0.95),

@@ -65,7 +65,7 @@ READS = [
     (["incidents", "open"], "stopped answering heartbeats"),
     (["incidents", "list"], "SEV3"),
     (["cron", "list"], "attribution-reconcile"),
-    (["cron", "runs", "--limit", "5"], "outcome"),
+    (["cron", "runs", "--limit", "5"], "slo-evaluate"),  # the demo mesh fired it
     (["fleet"], "unreachable"),
     (["fleet", "--all", "--layer", "risk"], "demo-risk-1"),
     (["slo"], "report-bus-availability"),

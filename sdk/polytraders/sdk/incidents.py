@@ -6,6 +6,8 @@ notes, resolution, post-mortem).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 
@@ -16,6 +18,11 @@ SEVERITIES = {
     "SEV2": pb.INCIDENT_SEVERITY_SEV2,
     "SEV3": pb.INCIDENT_SEVERITY_SEV3,
 }
+
+
+def open_first(incidents: Iterable[pb.Incident]) -> list[pb.Incident]:
+    """Open incidents first, the worst first; otherwise in the order given (newest first, as listed)."""
+    return sorted(incidents, key=lambda i: (i.state != pb.INCIDENT_STATE_OPEN, i.severity))
 
 
 class IncidentsFamily(Family):

@@ -10,6 +10,13 @@ from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
 from .families import Family
 
 
+def latest_paper_gate(strategy: pb.Strategy) -> pb.Artefact | None:
+    """The paper gate last linked to the strategy (its days and risk-adjusted return); None before
+    the first evaluation."""
+    gates = [a for a in strategy.artefacts if a.kind == pb.ARTEFACT_KIND_PAPER_GATE]
+    return gates[-1] if gates else None
+
+
 class RegistryFamily(Family):
     """Blocking calls return the generated types; on AsyncGovernance the same verbs are awaitable."""
 

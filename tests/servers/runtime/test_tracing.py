@@ -4,12 +4,10 @@ in-memory span exporter: one trace id from the operator's span to the process th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
 import grpc
 import pytest
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -22,6 +20,7 @@ from polytraders.servers.runtime.mesh import MeshThread
 from tests.conftest import start_mesh
 from tests.support.governance_process import GovernanceProcess
 from tests.support.mesh_processes import until
+from tests.support.otlp import otlp_receiver
 
 TRIGGER = "/polytraders.governance.v1.CronRunnerService/TriggerNow"
 RUN_COMMAND = "/polytraders.governance.v1.MeshService/RunCommand"
@@ -78,7 +77,8 @@ def test_one_trace_from_the_operators_span_through_both_servers_and_onto_the_rep
     server_run = [s for s in by_name[RUN_COMMAND] if s.kind.name == "SERVER"]
     assert [format(s.context.trace_id, "032x") for s in server_trigger] == [trace_id]  # the SDK call, on its server
     assert [format(s.context.trace_id, "032x") for s in server_run] == [trace_id]  # the cross-group call, on the other
-    assert server_run[0].parent is not None and server_run[0].resource is not None
+    client_run = [s for s in by_name[RUN_COMMAND] if s.kind.name == "CLIENT"]  # the operations process's call
+    assert [s.context.span_id for s in client_run] == [server_run[0].parent.span_id]
 
 
 def test_tracing_is_off_unless_the_otel_variables_turn_it_on() -> None:
@@ -89,46 +89,22 @@ def test_tracing_is_off_unless_the_otel_variables_turn_it_on() -> None:
     assert not enabled({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317", "OTEL_SDK_DISABLED": "true"})
 
 
-class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
-    """The receiving end of OTLP/gRPC, as an OpenTelemetry collector answers it."""
-
-    def __init__(self) -> None:
-        self.requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
-
-    def Export(self, request, context):  # type: ignore[no-untyped-def]
-        self.requests.append(request)
-        return trace_service_pb2.ExportTraceServiceResponse()
-
-
 def test_a_serve_process_exports_its_spans_by_otlp_when_the_otel_variables_say_so(tmp_path: Path) -> None:
-    collector = _Collector()
-    receiver = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, receiver)
-    port = receiver.add_insecure_port("127.0.0.1:0")
-    receiver.start()
-    settings = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
-                "OTEL_EXPORTER_OTLP_INSECURE": "true", "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_SERVICE_NAME": "gov-a"}  # fmt: skip
-    governance = GovernanceProcess(f"sqlite:///{tmp_path / 'governance.db'}", None, env=settings).start()
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    try:
-        with grpc.insecure_channel(governance.address) as channel:
-            pb_grpc.CronRunnerServiceStub(channel).ListSchedule(pb.ListScheduleRequest(), metadata=[
-                ("authorization", "Bearer dev-auditor-token"), ("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),
-            ])  # fmt: skip
-
-        def exported() -> list[tuple[str, str, str]]:
-            return [(resource.resource.attributes[0].value.string_value if resource.resource.attributes else "",
-                     span.trace_id.hex(), span.name)
-                    for request in collector.requests for resource in request.resource_spans
-                    for scope in resource.scope_spans for span in scope.spans]  # fmt: skip
-
-        until(lambda: any(t == trace_id for _, t, _ in exported()), "the ListSchedule span reached the collector")
-    finally:
-        governance.stop()
-        receiver.stop(None)
-    span = next(s for s in exported() if s[1] == trace_id)
-    assert span[2] == "/polytraders.governance.v1.CronRunnerService/ListSchedule"
-    assert any(
-        a.key == "service.name" and a.value.string_value == "gov-a"
-        for request in collector.requests for resource in request.resource_spans for a in resource.resource.attributes
-    )  # fmt: skip
+    with otlp_receiver() as collector:
+        settings = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+                    "OTEL_EXPORTER_OTLP_INSECURE": "true", "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_SERVICE_NAME": "gov-a"}  # fmt: skip
+        governance = GovernanceProcess(f"sqlite:///{tmp_path / 'governance.db'}", None, env=settings).start()
+        try:
+            with grpc.insecure_channel(governance.address) as channel:
+                pb_grpc.CronRunnerServiceStub(channel).ListSchedule(pb.ListScheduleRequest(), metadata=[
+                    ("authorization", "Bearer dev-auditor-token"), ("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),
+                ])  # fmt: skip
+            until(lambda: any(span.trace_id.hex() == trace_id for _, span in collector.spans()),
+                  "the ListSchedule span reached the collector")  # fmt: skip
+        finally:
+            governance.stop()
+    resource, span = next((r, s) for r, s in collector.spans() if s.trace_id.hex() == trace_id)
+    assert span.name == "/polytraders.governance.v1.CronRunnerService/ListSchedule"
+    assert span.parent_span_id.hex() == "00f067aa0ba902b7"  # the caller's span, from its traceparent
+    assert resource["service.name"] == "gov-a"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.sdk.clock import to_timestamp
+from polytraders.sdk.registry import latest_paper_gate
 
 from .common import (
     CHECK_FAILED,
@@ -134,11 +135,10 @@ def cmd_paper(args: argparse.Namespace) -> int:
             return OK
         if args.paper == "status":
             strategy = gov.registry.get(args.slug)
-            gates = [a for a in strategy.artefacts if a.kind == pb.ARTEFACT_KIND_PAPER_GATE]
-            if not gates:
+            gate = latest_paper_gate(strategy)
+            if gate is None:
                 out.record(strategy, [("strategy", args.slug), ("paper gate", "not evaluated yet")])
                 return OK
-            gate = gates[-1]
             out.record(gate, [
                 ("strategy", args.slug), ("paper gate", f"{gate.paper_gate.continuous_paper_days} continuous paper days"),
                 ("risk-adjusted return", gate.paper_gate.risk_adjusted_return or "-"),

@@ -7,6 +7,7 @@ import getpass
 from collections import Counter
 
 from polytraders.governance.v1 import operations_pb2 as pb
+from polytraders.sdk.incidents import open_first
 
 from .common import CHECK_FAILED, OK, Commands, Output, connection, enum_name, governance, verbs, when
 
@@ -31,9 +32,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     with governance(args) as gov:
         if args.incidents in ("open", "list"):
             found = gov.incidents.list(open_only=args.incidents == "open", limit=args.limit)
-            # open ones first, the worst first, then newest first as listed
-            found.sort(key=lambda i: (i.state != pb.INCIDENT_STATE_OPEN, i.severity))
-            out.table(found, INCIDENT_COLUMNS)
+            out.table(open_first(found), INCIDENT_COLUMNS)
             return OK
         if args.incidents == "ack":
             incident = gov.incidents.assign_role(args.incident_id, "commander", args.holder)

@@ -54,12 +54,16 @@ class Console:
         )
         return HTMLResponse(html, status_code=status_code)
 
+    def signed_in(self, request: Request) -> AsyncGovernance | None:
+        """The client of the session the request's cookie names; None when it names none."""
+        return self.sessions.get(request.cookies.get(COOKIE, ""))
+
     def page(self, template: str, read: PageReader, *, live: bool = True) -> Callable[[Request], Awaitable[Response]]:
         """A route that reads through the signed-in client and renders; a failed read is a one-line
         message on the page (the mesh down, the token refused), never a traceback."""
 
         async def endpoint(request: Request) -> Response:
-            gov = self.sessions.get(request.cookies.get(COOKIE, ""))
+            gov = self.signed_in(request)
             if gov is None:
                 return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
             try:
@@ -111,9 +115,9 @@ class Console:
         return response
 
     async def backtest_report(self, request: Request) -> Response:
-        gov = self.sessions.get(request.cookies.get(COOKIE, ""))
+        gov = self.signed_in(request)
         if gov is None:
-            return RedirectResponse("/login", status_code=303)
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         try:
             run = await gov.backtests.get(request.path_params["backtest_id"])
         except GovernanceError as error:

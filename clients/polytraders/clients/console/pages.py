@@ -13,6 +13,8 @@ from polytraders.governance.v1 import attribution_pb2 as apb
 from polytraders.governance.v1 import lifecycle_pb2 as lpb
 from polytraders.governance.v1 import operations_pb2 as opb
 from polytraders.sdk import AsyncGovernance
+from polytraders.sdk.incidents import open_first
+from polytraders.sdk.registry import latest_paper_gate
 
 from ..cli.common import enum_name, money, when
 from ..cli.operations import bot_state, severity, state
@@ -72,8 +74,7 @@ async def slos(gov: AsyncGovernance) -> Page:
 
 
 async def incidents(gov: AsyncGovernance) -> Page:
-    found = await gov.incidents.list(limit=200)
-    found.sort(key=lambda i: (i.state != opb.INCIDENT_STATE_OPEN, i.severity))  # open ones first, worst first
+    found = open_first(await gov.incidents.list(limit=200))
     return {"incidents": found, "severity": severity, "state": state, "when": when,
             "open": sum(i.state == opb.INCIDENT_STATE_OPEN for i in found)}  # fmt: skip
 
@@ -87,11 +88,10 @@ def _stage(value: int) -> str:
 
 
 def paper_gate(strategy: lpb.Strategy) -> str:
-    gates = [a for a in strategy.artefacts if a.kind == lpb.ARTEFACT_KIND_PAPER_GATE]
-    if not gates:
+    found = latest_paper_gate(strategy)
+    if found is None:
         return "not evaluated"
-    gate = gates[-1].paper_gate
-    return f"{gate.continuous_paper_days} days, risk-adjusted {gate.risk_adjusted_return or '-'}"
+    return f"{found.paper_gate.continuous_paper_days} days, risk-adjusted {found.paper_gate.risk_adjusted_return or '-'}"
 
 
 async def registry(gov: AsyncGovernance) -> Page:

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
-from prometheus_client.core import Metric
-from sqlalchemy import Engine
 
 from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
-from polytraders.sdk.clock import Clock, to_timestamp
+from polytraders.sdk.clock import to_timestamp
 from polytraders.servers.runtime import auth, ledger
-from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument
-from polytraders.servers.runtime.leadership import read_result, save_result
-from polytraders.servers.runtime.metrics import gauge
+from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.peers import Peers
 from polytraders.servers.runtime.requests import instant
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .config_history import ConfigChange, ConfigHistory
+from .ledger_walks import LedgerWalks
 from .user_activity import UserAction, UserActivity
 
 LEDGER_ACCESS = {"VerifyLedger": auth.INTERNAL_READ}
@@ -45,39 +40,6 @@ def verification_message(result: ledger.Verification) -> pb.VerifyLedgerResponse
         reply.first_break.CopyFrom(pb.LedgerBreak(stream=b.stream, seq=b.seq, entry_id=b.entry_id,
                                                   problem=PROBLEMS[b.problem], explanation=b.explanation))  # fmt: skip
     return reply
-
-
-LAST_CLEAN_WALK = "audit.ledger-verified"
-
-
-class LedgerWalks:
-    """Walks of the compliance ledger, by a caller or by cron; a clean walk of every stream is
-    shown in the metrics (alerting watches how long ago the last one was)."""
-
-    def __init__(self, engine: Engine, clock: Clock) -> None:
-        self._engine = engine
-        self._clock = clock
-
-    async def verify(self, stream: str = "", *, from_checkpoint: bool = False) -> ledger.Verification:
-        started = self._clock.now()
-        result = await asyncio.to_thread(ledger.verify, self._engine, stream, from_checkpoint)
-        if result.broken is None and not stream:  # kept, so every process (and a restarted one) shows it
-            await asyncio.to_thread(save_result, self._engine, LAST_CLEAN_WALK, to_timestamp(started), None)
-        return result
-
-    def state(self) -> Iterator[Metric]:
-        walked = read_result(self._engine, LAST_CLEAN_WALK, Timestamp)
-        yield gauge("polytraders_ledger_verified_timestamp_seconds",
-                    "When a walk of every stream of the compliance ledger last found it whole (Unix time; 0: never).",
-                    [], [((), walked.ToMicroseconds() / 1_000_000 if walked else 0.0)])  # fmt: skip
-
-    async def scheduled(self, arguments: Mapping[str, str], scheduled: datetime) -> str:
-        """The cron command: every stream from its latest checkpoint; a break fails the dispatch (and alerts)."""
-        found = verification_message(await self.verify(from_checkpoint=True))
-        if not found.ok:
-            b = found.first_break
-            raise FailedPrecondition(f"compliance ledger BROKEN at stream {b.stream} entry {b.seq}: {b.explanation}")
-        return f"ledger ok: {found.entries_checked} entries, {found.checkpoints_checked} checkpoints verified"
 
 
 class ComplianceLedgerServicer(pb_grpc.ComplianceLedgerServiceServicer):
