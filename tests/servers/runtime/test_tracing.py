@@ -14,6 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
+from polytraders.governance.v1 import report_bus_pb2 as bus_pb
+from polytraders.governance.v1 import report_bus_pb2_grpc as bus_grpc
 from polytraders.sdk import Governance, ManualClock, ServiceMap
 from polytraders.sdk.tracing import enabled
 from polytraders.servers.runtime.mesh import MeshThread
@@ -24,6 +26,8 @@ from tests.support.otlp import otlp_receiver
 
 TRIGGER = "/polytraders.governance.v1.CronRunnerService/TriggerNow"
 RUN_COMMAND = "/polytraders.governance.v1.MeshService/RunCommand"
+SUBSCRIBE = "/polytraders.governance.v1.ReportBusService/SubscribeReports"
+CALLER_TRACE, CALLER_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 
 
 @pytest.fixture
@@ -81,6 +85,31 @@ def test_one_trace_from_the_operators_span_through_both_servers_and_onto_the_rep
     assert [s.context.span_id for s in client_run] == [server_run[0].parent.span_id]
 
 
+def test_a_stream_is_a_server_span_in_the_callers_trace_ended_with_its_code(
+    tmp_path: Path, clock: ManualClock, traced  # type: ignore[no-untyped-def]
+) -> None:
+    provider, exporter = traced
+    mesh = start_mesh(f"sqlite:///{tmp_path / 'governance.db'}", clock, groups=("reports",), tracer_provider=provider)
+    try:
+        with Governance(ServiceMap.parse(f"default={mesh.address}"), token="dev-operator-token", bot_slug="demo-bot") as gov:
+            gov.reports.publish_now([gov.builder.decision(strategy_slug="s", explanation="one to read back")])
+        with grpc.insecure_channel(mesh.address) as channel:
+            stream = bus_grpc.ReportBusServiceStub(channel).SubscribeReports(bus_pb.SubscribeReportsRequest(), metadata=[
+                ("authorization", "Bearer dev-auditor-token"), ("traceparent", f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"),
+            ])  # fmt: skip
+            assert next(stream).report.decision.explanation == "one to read back"
+            stream.cancel()
+        until(lambda: any(s.name == SUBSCRIBE for s in exporter.get_finished_spans()), "the stream's span ended")
+    finally:
+        mesh.stop()
+    span = next(s for s in exporter.get_finished_spans() if s.name == SUBSCRIBE)
+    assert (format(span.context.trace_id, "032x"), format(span.parent.span_id, "016x")) == (CALLER_TRACE, CALLER_SPAN)
+    assert span.kind.name == "SERVER"
+    assert dict(span.attributes) == {"rpc.system": "grpc", "rpc.service": "polytraders.governance.v1.ReportBusService",
+                                     "rpc.method": "SubscribeReports",
+                                     "rpc.grpc.status_code": grpc.StatusCode.CANCELLED.value[0]}  # fmt: skip
+
+
 def test_tracing_is_off_unless_the_otel_variables_turn_it_on() -> None:
     assert not enabled({})
     assert not enabled({"OTEL_TRACES_EXPORTER": "none"})
@@ -90,7 +119,7 @@ def test_tracing_is_off_unless_the_otel_variables_turn_it_on() -> None:
 
 
 def test_a_serve_process_exports_its_spans_by_otlp_when_the_otel_variables_say_so(tmp_path: Path) -> None:
-    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    trace_id = CALLER_TRACE
     with otlp_receiver() as collector:
         settings = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
                     "OTEL_EXPORTER_OTLP_INSECURE": "true", "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_SERVICE_NAME": "gov-a"}  # fmt: skip
@@ -98,7 +127,7 @@ def test_a_serve_process_exports_its_spans_by_otlp_when_the_otel_variables_say_s
         try:
             with grpc.insecure_channel(governance.address) as channel:
                 pb_grpc.CronRunnerServiceStub(channel).ListSchedule(pb.ListScheduleRequest(), metadata=[
-                    ("authorization", "Bearer dev-auditor-token"), ("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),
+                    ("authorization", "Bearer dev-auditor-token"), ("traceparent", f"00-{trace_id}-{CALLER_SPAN}-01"),
                 ])  # fmt: skip
             until(lambda: any(span.trace_id.hex() == trace_id for _, span in collector.spans()),
                   "the ListSchedule span reached the collector")  # fmt: skip
@@ -106,5 +135,5 @@ def test_a_serve_process_exports_its_spans_by_otlp_when_the_otel_variables_say_s
             governance.stop()
     resource, span = next((r, s) for r, s in collector.spans() if s.trace_id.hex() == trace_id)
     assert span.name == "/polytraders.governance.v1.CronRunnerService/ListSchedule"
-    assert span.parent_span_id.hex() == "00f067aa0ba902b7"  # the caller's span, from its traceparent
+    assert span.parent_span_id.hex() == CALLER_SPAN  # the caller's span, from its traceparent
     assert resource["service.name"] == "gov-a"

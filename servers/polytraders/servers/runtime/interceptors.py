@@ -40,6 +40,7 @@ from .request_limits import check_request
 
 if TYPE_CHECKING:
     from .access_guard import AccessGuard
+    from .tracing import ServerSpans
 
 access_log = logging.getLogger("polytraders.access")
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         mutual_tls: bool = False,
         guard: AccessGuard | None = None,
         metrics: CallMetrics | None = None,
+        spans: ServerSpans | None = None,
     ) -> None:
         self._tokens = tokens
         self.access = access
@@ -137,6 +139,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         self._mutual_tls = mutual_tls
         self.guard = guard
         self.metrics = metrics
+        self.spans = spans
 
     async def intercept_service(
         self,
@@ -250,9 +253,12 @@ class _Call:
         self._principal: auth.Principal | None = None
         self._code = grpc.StatusCode.OK
         self._token: Any = None
+        self._span: Any = None
 
     def __enter__(self) -> _Call:
         self._started = time.perf_counter()
+        if self._interceptor.spans is not None:
+            self._span = self._interceptor.spans.open(self._details.method, self._details.invocation_metadata)
         if self._interceptor.metrics is not None:
             self._interceptor.metrics.call_started(self._details.method)
         return self
@@ -307,6 +313,9 @@ class _Call:
             self._interceptor.on_outcome(self._details.method, self._code, elapsed)
         if self._interceptor.metrics is not None:
             self._interceptor.metrics.call_finished(self._details.method, self._code, elapsed)
+        spans = self._interceptor.spans
+        if spans is not None and self._span is not None:
+            spans.close(self._span, self._code)
         if not access_log.isEnabledFor(logging.INFO):
             return
         principal = self._principal

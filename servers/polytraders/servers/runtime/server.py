@@ -23,7 +23,7 @@ from .errors import InvalidArgument
 from .interceptors import CallMetrics, GovernanceInterceptor, OperatorActionHook, OutcomeHook
 from .requests import WireRequest
 from .tls import ServerTls
-from .tracing import server_interceptor
+from .tracing import ServerSpans
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +160,6 @@ class GovernanceServer:
         await self.server.stop(grace)
 
 
-def _streams(bindings: Sequence[ServiceBinding]) -> list[str]:
-    return [f"/{b.descriptor.full_name}/{m.name}" for b in bindings for m in b.descriptor.methods if m.server_streaming]
-
-
 async def start_server(
     bindings: Sequence[ServiceBinding],
     *,
@@ -183,10 +179,8 @@ async def start_server(
     access: dict[str, frozenset[auth.Role]] = {}
     for binding in bindings:
         access.update(binding.full_access())
-    traced = [] if tracer_provider is None else [server_interceptor(tracer_provider, _streams(bindings))]
     server = grpc.aio.server(
         interceptors=[
-            *traced,  # outermost: its span covers the whole call, refusals included
             GovernanceInterceptor(
                 tokens,
                 access,
@@ -196,6 +190,7 @@ async def start_server(
                 mutual_tls=tls is not None and tls.mutual,
                 guard=guard,
                 metrics=metrics,
+                spans=None if tracer_provider is None else ServerSpans(tracer_provider),
             )  # fmt: skip
         ],
         options=[
