@@ -167,8 +167,6 @@ _ROWS_PER_INSERT = 2000  # rows per multi-row INSERT (an SDK batch whole), unles
 
 
 _COLUMNS = ", ".join(c.name for c in report_archive.columns)
-_STAGING = "report_archive_staging"
-_CREATE_STAGING = f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE {report_archive.name}) ON COMMIT DELETE ROWS"
 
 
 @lru_cache(maxsize=16)
@@ -442,7 +440,7 @@ class ReportArchive:
 
         It is the writer's critical path, so one round trip does all a write transaction needs
         before its COPY: the lock (and the NOTIFY, delivered when the transaction commits: the
-        broker relay, wherever it runs, looks then), the last `seq`, and the COPY's staging table.
+        broker relay, wherever it runs, looks then) and the last `seq`.
         Under READ COMMITTED each statement takes its own snapshot when it starts, so the second
         sees every commit made before the lock was granted."""
         if self._sequencer_key is None:
@@ -452,7 +450,7 @@ class ReportArchive:
         try:
             cursor.execute(
                 f"SELECT pg_advisory_xact_lock({self._sequencer_key}){notify}; "
-                f"SELECT coalesce(max(seq), 0) FROM {report_archive.name}; {_CREATE_STAGING}"
+                f"SELECT coalesce(max(seq), 0) FROM {report_archive.name}"
             )
             cursor.nextset()
             last = cursor.fetchone()[0]
@@ -479,22 +477,21 @@ class ReportArchive:
         return inserted
 
     def _copy_new(self, conn: Connection, rows: Iterator[tuple], count: int) -> int:  # type: ignore[type-arg]
-        """PostgreSQL: COPY into a transaction-scoped staging table, then INSERT what is new.
-
-        COPY is PostgreSQL's bulk path but knows no ON CONFLICT; staging keeps both.
-        """
+        """PostgreSQL: COPY, its bulk path, straight into the archive as if every report were new
+        (the optimistic write). COPY knows no ON CONFLICT: a report stored before fails the
+        whole COPY, and the write is tried again without the stored ones (`_AlreadyStored`)."""
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:  # the staging table was made (if need be) with the sequencer lock, in the same round trip
-            with cursor.copy(f"COPY {_STAGING} ({_COLUMNS}) FROM STDIN") as copy:
+        try:
+            with cursor.copy(f"COPY {report_archive.name} ({_COLUMNS}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(
-                f"INSERT INTO {report_archive.name} ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} "
-                "ON CONFLICT (report_id) DO NOTHING"
-            )
-            return cursor.rowcount
+        except conn.dialect.loaded_dbapi.IntegrityError as clash:
+            if "report_id" in (clash.diag.constraint_name or ""):
+                raise _AlreadyStored from None
+            raise
         finally:
             cursor.close()
+        return count
 
     def read_after(self, after_seq: int, report_filter: ReportFilter, limit: int) -> list[ArchivedReport]:
         t = report_archive
