@@ -38,7 +38,7 @@ class _Scraper:
 
 
 def run() -> list[Figure]:
-    fresh = iter([[b.SerializeToString() for b in make_batches(REPORTS)] for _ in range(3 * TURNS)])
+    fresh = ([b.SerializeToString() for b in make_batches(REPORTS)] for _ in range(3 * TURNS))  # made as taken
     with otlp_receiver() as receiver, tempfile.TemporaryDirectory() as scratch:  # the sampled spans go to the receiver
         tracing = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
                    "OTEL_EXPORTER_OTLP_INSECURE": "true", "OTEL_TRACES_SAMPLER": "traceidratio",

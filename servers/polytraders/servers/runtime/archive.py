@@ -167,6 +167,8 @@ _ROWS_PER_INSERT = 2000  # rows per multi-row INSERT (an SDK batch whole), unles
 
 
 _COLUMNS = ", ".join(c.name for c in report_archive.columns)
+_REPORT_ID_UNIQUE = "report_archive_report_id_key"
+"""PostgreSQL's name for the baseline migration's unnamed UNIQUE (report_id)."""
 
 
 @lru_cache(maxsize=16)
@@ -278,10 +280,12 @@ class _SingleStatementInsert:
 class ReportArchive:
     """Stores batches all-or-nothing and idempotently; reads them back in `seq` order.
 
-    The write is optimistic: a group is inserted as if every report were new, with
-    ON CONFLICT DO NOTHING, and only if the database skipped a row (a resend) is it rolled
-    back and written again without the reports already stored. So the common case costs
-    one multi-row INSERT per thousand reports and no lookup, and `seq` stays gapless.
+    The write is optimistic: a group is inserted as if every report were new (SQLite: a
+    multi-row INSERT ... ON CONFLICT DO NOTHING; PostgreSQL: one COPY, which a clash fails
+    whole), and only if a resend clashed is it rolled back and written again without the
+    reports already stored. So the common case costs one statement per thousand reports and no
+    lookup, and `seq` stays gapless; a resend costs a second write (and, on PostgreSQL, a
+    unique-violation line in the database's log).
 
     One writer per process (a lock). On PostgreSQL, where several processes write one archive,
     each write transaction first takes the archive's sequencer lock (a transaction-level
@@ -485,10 +489,10 @@ class ReportArchive:
             with cursor.copy(f"COPY {report_archive.name} ({_COLUMNS}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-        except conn.dialect.loaded_dbapi.IntegrityError as clash:
-            if "report_id" in (clash.diag.constraint_name or ""):
+        except conn.dialect.loaded_dbapi.errors.UniqueViolation as clash:
+            if clash.diag.constraint_name == _REPORT_ID_UNIQUE:
                 raise _AlreadyStored from None
-            raise
+            raise  # on `seq`: another writer (store() reloads the last seq and tries again)
         finally:
             cursor.close()
         return count

@@ -236,7 +236,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
 
 
 class _Call:
-    """One RPC's admission, error mapping and access-log line."""
+    """One RPC's admission, error mapping, access-log line, metrics and span."""
 
     def __init__(
         self,
@@ -253,14 +253,14 @@ class _Call:
         self._principal: auth.Principal | None = None
         self._code = grpc.StatusCode.OK
         self._token: Any = None
-        self._span: Any = None
+        self._opened_span: Any = None
 
     def __enter__(self) -> _Call:
         self._started = time.perf_counter()
-        if self._interceptor.spans is not None:
-            self._span = self._interceptor.spans.open(self._details.method, self._details.invocation_metadata)
         if self._interceptor.metrics is not None:
             self._interceptor.metrics.call_started(self._details.method)
+        if self._interceptor.spans is not None:  # last: nothing after it can fail and leave it open
+            self._opened_span = self._interceptor.spans.open(self._details.method, self._details.invocation_metadata)
         return self
 
     @property
@@ -308,14 +308,14 @@ class _Call:
             auth.reset_current_principal(self._token)
         if exc_type is not None and self._code is grpc.StatusCode.OK:
             self._code = grpc.StatusCode.CANCELLED
+        spans = self._interceptor.spans
+        if spans is not None and self._opened_span is not None:
+            spans.close(self._opened_span, self._code)
         elapsed = time.perf_counter() - self._started
         if self._unary and self._interceptor.on_outcome is not None:
             self._interceptor.on_outcome(self._details.method, self._code, elapsed)
         if self._interceptor.metrics is not None:
             self._interceptor.metrics.call_finished(self._details.method, self._code, elapsed)
-        spans = self._interceptor.spans
-        if spans is not None and self._span is not None:
-            spans.close(self._span, self._code)
         if not access_log.isEnabledFor(logging.INFO):
             return
         principal = self._principal

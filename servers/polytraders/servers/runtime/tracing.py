@@ -7,8 +7,9 @@ Server spans are opened and closed by the interceptor's own per-call record (`_C
 instrumentation's server interceptor: that one is a second interceptor layer with a proxy around
 every call's context, and cost a cheap unary call ~10% of its rate even when the trace was not
 sampled (`make bench`); and its stream wrapper iterates a handler as an async generator, while
-the mesh's stream handlers write to their context, so it left streams untraced. The spans carry
-the same names and attributes (OpenTelemetry's RPC conventions).
+the mesh's stream handlers write to their context, so it left streams untraced. A span is named
+after the method and carries OpenTelemetry's RPC attributes; an error status only for the codes
+those conventions count as the server's failure.
 """
 
 from __future__ import annotations
