@@ -46,11 +46,16 @@ def best_of(measure: Callable[[], float], repeats: int = REPEATS) -> float:
 
 
 def in_turns(*measures: Callable[[], T], repeats: int = REPEATS) -> list[list[T]]:
-    """Every run of each measure, taken in turns (a, b, a, b, ...): this machine's speed drifts
-    by up to half over minutes, and a figure measured in a slow spell against a ceiling
-    measured in a fast one would be a ratio of the spells, not of the code."""
-    runs = [[measure() for measure in measures] for _ in range(repeats)]
-    return [list(column) for column in zip(*runs, strict=True)]
+    """Every run of each measure, taken in turns (a, b, c, then b, c, a, ...): this machine's speed
+    drifts by up to half over minutes, and a figure measured in a slow spell against a ceiling
+    measured in a fast one would be a ratio of the spells, not of the code. Each turn starts one
+    place later, so no measure always runs right after the same neighbour."""
+    runs: list[list[T]] = [[] for _ in measures]
+    for turn in range(repeats):
+        for i in range(len(measures)):
+            at = (turn + i) % len(measures)
+            runs[at].append(measures[at]())
+    return runs
 
 
 def best_of_interleaved(*measures: Callable[[], float], repeats: int = REPEATS) -> list[float]:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk import ManualClock
 from polytraders.sdk.outbox import frame_reports, unframe_reports
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime import jetstream
-from polytraders.servers.runtime.archive import StoredBatch
+from polytraders.servers.runtime.archive import ReportArchive, StoredBatch
+from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.jetstream import _batch_messages
 from polytraders.servers.runtime.report_validation import to_incoming
 from polytraders.servers.runtime.requests import WireRequest
+from polytraders.servers.runtime.storage import make_engine
 
 
 def _batch() -> list[rpb.Report]:
@@ -77,3 +82,20 @@ def test_a_relayed_message_is_parsed_only_when_a_subscriber_reads_it() -> None:
     reports = jetstream._unframed(5, b"\x0a")  # a key and no length: unframing it fails
     with pytest.raises(IndexError):
         next(reports)  # only now, not when the bus was handed it
+
+
+def test_the_relay_reads_back_only_what_this_process_does_not_hold(tmp_path: Path, clock: ManualClock) -> None:
+    """Another process's commits sit between this one's: the archive is read up to the next
+    report this process holds (`seq` has no gaps), and what it holds goes from memory."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'governance.db'}")
+    link = jetstream.JetStreamLink("nats://127.0.0.1:1", ReportBus(ReportArchive(engine), clock), engine, _said)
+    alpha = ReportBuilder("alpha-bot", bot_class="strategy")
+    held = [to_incoming([alpha.decision(explanation=str(n)) for n in range(size)]) for size in (3, 2)]
+    assert held[0] is not None and held[1] is not None
+    link.stored([StoredBatch(20, held[0], 0), StoredBatch(30, held[1], 0)])  # 20-22 and 30-31 are this process's
+    assert [link._unheld(cursor) for cursor in (9, 22, 25, 31)] == [10, 7, 4, jetstream._PAGE]
+    engine.dispose()
+
+
+async def _said(up: bool, why: str) -> None:
+    """Where the link would tell the mesh the broker came or went (never, here)."""

@@ -194,15 +194,16 @@ class JetStreamLink:
     async def _relay_after(self, cursor: int) -> int:
         sent_from_memory = False
         while True:
-            batches = self._from_memory(cursor)
+            batches, wanted = self._from_memory(cursor), _PAGE
             if batches:
                 sent_from_memory = True
                 messages = _memory_page(batches)
                 last = messages[-1].first + messages[-1].count - 1
             elif sent_from_memory:  # what follows is not this process's: a wake or the poll reads it
                 return cursor
-            else:
-                read = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), _PAGE)
+            else:  # up to what this process holds next: only what it does not hold is read back
+                wanted = self._unheld(cursor)
+                read = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), wanted)
                 if not read:
                     return cursor
                 self._bus.deliver(read[0].seq, read[-1].seq, read)  # the broker echoes none to this process
@@ -221,7 +222,7 @@ class JetStreamLink:
             if time.monotonic() - self._cursor_stored_at >= self._poll_seconds:
                 await asyncio.to_thread(self._store_cursor, cursor)
                 self._cursor_stored_at = time.monotonic()
-            if not batches and len(read) < _PAGE:
+            if not batches and len(read) < wanted:  # all there is (what it holds comes next round)
                 return cursor
 
     def _from_memory(self, cursor: int) -> list[StoredBatch]:
@@ -237,6 +238,12 @@ class JetStreamLink:
             batches.append(batch)
             size += len(batch.reports)
         return batches
+
+    def _unheld(self, cursor: int) -> int:
+        """How many reports after `cursor` to read back: a page, or fewer when this process holds
+        the ones after them (`seq` has no gaps, so the count reaches exactly that far)."""
+        held = [batch.first_seq for batch in self._recent if batch.first_seq > cursor]
+        return min(_PAGE, min(held) - cursor - 1) if held else _PAGE
 
     async def _streamed_cursor(self) -> int:
         """The cursor of the last report on the stream (asked until the broker answers): the relay
