@@ -36,6 +36,11 @@ class Figure:
             met,
         )
 
+    @classmethod
+    def ratio_at_least(cls, name: str, value: float, unit: str, ceiling: float, minimum: float) -> Figure:
+        """A figure whose target is a share of its ceiling: the words and the check from one number."""
+        return cls.against(name, value, unit, ceiling, f"ratio >= {minimum}", value >= minimum * ceiling)
+
 
 REPEATS = 3
 

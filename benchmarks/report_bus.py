@@ -324,13 +324,12 @@ def run() -> list[Figure]:
         )
         pg_ceiling = min(grpc_ceiling, raw_postgres)
         figures.append(
-            Figure.against(
+            Figure.ratio_at_least(
                 "PublishReports → PostgreSQL (batches of 500) vs min(raw gRPC, raw psycopg)",
                 pg_rate,
                 "reports/s",
                 pg_ceiling,
-                "ratio >= 0.6",
-                pg_rate / pg_ceiling >= 0.6,
+                0.6,
             )
         )
         figures.append(

@@ -33,6 +33,17 @@ class _Publishing(Protocol):
     def publisher(self) -> ReportPublisher: ...
 
 
+_FAMILIES: tuple[tuple[str, type[Any], str], ...] = (
+    ("outbox_reports", GaugeMetricFamily, "Reports published but not yet acknowledged by governance."),
+    ("outbox_bytes", GaugeMetricFamily, "Bytes of unacknowledged reports in the outbox file."),
+    ("outbox_oldest_age_seconds", GaugeMetricFamily, "Age of the oldest report not yet acknowledged (0 when none waits)."),
+    ("governance_reachable", GaugeMetricFamily, "1 unless the last call to governance failed."),
+    ("reports_shed", CounterMetricFamily, "Reports shed by the outbox's overflow policy."),
+    ("publish_seconds", HistogramMetricFamily, "Time from sending a PublishReports call to governance's acknowledgement."),
+)
+"""Each family the SDK exposes (named polytraders_sdk_<key>, labelled by bot_slug) and its help text."""
+
+
 class PublisherMetrics(Collector):
     """The metrics of the publishers of one or more clients (`Governance` or `AsyncGovernance`), a
     series per bot_slug."""
@@ -64,20 +75,4 @@ class PublisherMetrics(Collector):
 
     @staticmethod
     def _families() -> dict[str, Any]:
-        labels = ["bot_slug"]
-        return {
-            "outbox_reports": GaugeMetricFamily("polytraders_sdk_outbox_reports",
-                                                "Reports published but not yet acknowledged by governance.", labels=labels),
-            "outbox_bytes": GaugeMetricFamily("polytraders_sdk_outbox_bytes",
-                                              "Bytes of unacknowledged reports in the outbox file.", labels=labels),
-            "outbox_oldest_age_seconds": GaugeMetricFamily("polytraders_sdk_outbox_oldest_age_seconds",
-                                                           "Age of the oldest report not yet acknowledged (0 when none waits).",
-                                                           labels=labels),
-            "governance_reachable": GaugeMetricFamily("polytraders_sdk_governance_reachable",
-                                                      "1 unless the last call to governance failed.", labels=labels),
-            "reports_shed": CounterMetricFamily("polytraders_sdk_reports_shed",
-                                                "Reports shed by the outbox's overflow policy.", labels=labels),
-            "publish_seconds": HistogramMetricFamily("polytraders_sdk_publish_seconds",
-                                                     "Time from sending a PublishReports call to governance's acknowledgement.",
-                                                     labels=labels),
-        }  # fmt: skip
+        return {key: kind(f"polytraders_sdk_{key}", help_text, labels=["bot_slug"]) for key, kind, help_text in _FAMILIES}
