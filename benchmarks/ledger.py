@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -15,7 +17,7 @@ from polytraders.servers import schema
 from polytraders.servers.runtime import ledger
 from polytraders.servers.runtime.storage import make_engine
 
-from .figures import Figure
+from .figures import Figure, best_of_interleaved
 
 ENTRIES = 1_000_000
 SMALL = 100_000
@@ -64,19 +66,26 @@ def run() -> list[Figure]:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM ledger_entries")).scalar_one() == ENTRIES
         engine.dispose()
-        small, big = _verify_in_fresh_process(small_url), _verify_in_fresh_process(big_url)
-    raw_append, hash_only = _raw_append_rate(), _hash_only(ENTRIES)
+        small, bigs = _verify_in_fresh_process(small_url), []
+
+        def verify_big() -> float:
+            bigs.append(_verify_in_fresh_process(big_url))
+            return bigs[-1]["rate"]
+
+        verify_rate, hash_only = best_of_interleaved(verify_big, lambda: _hash_only(ENTRIES))
+    raw_append = _raw_append_rate()
     return [
         Figure.ratio_at_least("ledger append, 1M entries (SQLite) vs raw sqlite3 insert", append_rate, "entries/s",
                               raw_append, 0.7),
-        Figure.ratio_at_least("ledger verify, 1M entries vs sha256 loop alone", big["rate"], "entries/s", hash_only, 0.5),
+        Figure.ratio_at_least(f"ledger verify, 1M entries (over this machine's {len(os.sched_getaffinity(0))} cores) "
+                              "vs sha256 loop alone (one core)", verify_rate, "entries/s", hash_only, 0.5),
         Figure.against(
-            "ledger verify peak RSS at 1M vs at 100k entries",
-            big["max_rss_mb"],
+            "ledger verify peak RSS at 1M vs at 100k entries (the largest process, verifier or worker)",
+            max(b["max_rss_mb"] for b in bigs),
             "MB",
             small["max_rss_mb"],
             "ratio <= 1.2 (flat)",
-            big["max_rss_mb"] / small["max_rss_mb"] <= 1.2,
+            max(b["max_rss_mb"] for b in bigs) / small["max_rss_mb"] <= 1.2,
         ),  # fmt: skip
     ]
 
@@ -110,8 +119,10 @@ if __name__ == "__main__":
     began = time.perf_counter()
     result = ledger.verify(engine)
     assert result.ok, result.broken
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the forking parent.
-    peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the forking parent. The
+    # workers' peak is their ru_maxrss, so at least this process's size when they were started.
+    own_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    peak_kb = max(own_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     print(
         json.dumps(
             {"rate": result.entries_checked / (time.perf_counter() - began), "max_rss_mb": peak_kb / 1024}

@@ -173,3 +173,56 @@ def test_only_operators_and_auditors_verify(mesh: MeshThread) -> None:
             pb.VerifyLedgerRequest(), metadata=[("authorization", "Bearer dev-bot-token")], timeout=10
         )
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def _cross_the_cuts(seq: int) -> list[str]:
+    return [f"UPDATE ledger_entries SET seq = -1 WHERE stream = 'demo-bot' AND seq = {seq}",
+            f"UPDATE ledger_entries SET seq = {seq} WHERE stream = 'demo-bot' AND seq = {seq + 1}",
+            f"UPDATE ledger_entries SET seq = {seq + 1} WHERE stream = 'demo-bot' AND seq = -1"]  # fmt: skip
+
+
+SPREAD_TAMPERING: list[tuple[str, list[str], tuple[int, int, int, str] | None]] = [
+    # case, statements, (entries checked, checkpoints checked, seq, problem) of the first break
+    ("whole", [], None),
+    ("edit inside the second share", ["UPDATE ledger_entries SET payload = substr(payload, 2) WHERE stream = 'demo-bot' AND seq = 1500"],
+     (1499, 1, 1500, "edited")),
+    ("delete the last entry before a cut", ["DELETE FROM ledger_entries WHERE stream = 'demo-bot' AND seq = 1024"],
+     (1023, 0, 1024, "removed")),
+    ("delete the first entry after a cut", ["DELETE FROM ledger_entries WHERE stream = 'demo-bot' AND seq = 1025"],
+     (1024, 1, 1025, "removed")),
+    ("swap the entries either side of a cut", _cross_the_cuts(1024), (1023, 0, 1024, "reordered")),
+    ("forge the chain hash a share starts from", ["UPDATE ledger_checkpoints SET chain_hash = substr(chain_hash, 2) WHERE stream = 'demo-bot' AND last_seq = 1024"],
+     (1024, 0, 1024, "checkpoint")),
+    ("forge the last checkpoint", ["UPDATE ledger_checkpoints SET merkle_root = substr(merkle_root, 2) WHERE stream = 'demo-bot' AND last_seq = 2048"],
+     (2048, 1, 2048, "checkpoint")),
+    ("cut the newest entries", ["DELETE FROM ledger_entries WHERE stream = 'demo-bot' AND seq > 2000"],
+     (2000, 1, 2001, "removed")),
+    ("edit the other stream, walked after", ["UPDATE ledger_entries SET payload = substr(payload, 2) WHERE stream = 'other-bot' AND seq = 3"],
+     (2 * ledger.CHECKPOINT_EVERY + 10 + 2, 2, 3, "edited")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "statements", "first_break"), SPREAD_TAMPERING, ids=[t[0] for t in SPREAD_TAMPERING])
+def test_a_walk_spread_over_worker_processes_finds_what_one_walk_finds(
+    mesh: MeshThread, monkeypatch: pytest.MonkeyPatch, case, statements, first_break  # type: ignore[no-untyped-def]
+) -> None:
+    """Three workers cut the walk at the checkpoints 1024 and 2048: a break at, before or after a
+    cut, or in a checkpoint a share starts from, is named as the single walk names it."""
+    _publish_records(mesh, 2 * ledger.CHECKPOINT_EVERY + 10)
+    _publish_records(mesh, 5, bot="other-bot")
+    _sql(mesh, *_without_triggers(mesh), *statements)
+    engine = mesh.mesh.parts.engine
+    started: list[list[str]] = []
+    popen = ledger.subprocess.Popen
+    monkeypatch.setattr(ledger.subprocess, "Popen", lambda command, **kw: started.append(command) or popen(command, **kw))
+
+    one_walk = ledger.verify(engine, workers=1, spread_from=0)
+    spread = ledger.verify(engine, workers=3, spread_from=0)
+
+    assert len(started) == 3
+    assert spread == one_walk
+    if first_break is None:
+        assert (spread.ok, spread.entries_checked, spread.checkpoints_checked) == (True, 2 * ledger.CHECKPOINT_EVERY + 15, 2)
+    else:
+        b = spread.broken
+        assert (spread.entries_checked, spread.checkpoints_checked, b.seq, b.problem) == first_break  # type: ignore[union-attr]

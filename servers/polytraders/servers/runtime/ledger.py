@@ -1,30 +1,27 @@
 """The compliance ledger: every SEVEN_YEARS record, append-only and hash-chained per stream.
 
-A stream is the producing bot's slug. Entry n of a stream stores
-    hash_n = sha256(hash_{n-1} || canonical(entry_n)),  hash_0 = 32 zero bytes,
-where canonical(entry) is the concatenation, each field length-prefixed (4-byte big-endian
-length, then the bytes), of: stream, entry_id, recorded_at in microseconds (decimal), the
-entry_id it corrects ("" if none), and the record's deterministic protobuf serialisation.
-Order is carried by the chain itself (each hash covers its predecessor's), so an entry moved
-elsewhere still matches its own hash but no longer follows its new predecessor. Nothing updates or deletes an entry: a correction is a new entry naming the
-one it corrects. Every `CHECKPOINT_EVERY` entries a checkpoint records the Merkle root of that
-range's entry hashes (pairwise sha256, an odd last node paired with itself) and the chain hash
-at its end, so a verifier can start from a checkpoint instead of walking seven years.
+A stream is the producing bot's slug; how each entry is chained, and checkpointed every
+`CHECKPOINT_EVERY` entries, is `ledger_chain`'s docstring. Nothing updates or deletes an entry: a
+correction is a new entry naming the one it corrects.
 
 Verification streams the entries in order, a page at a time, and holds only that page, the
 previous hash and the current checkpoint range's hashes in memory. It names the first broken
 entry: an edited entry (its hash does not match its content), a removed one (a gap in seq) or
 entries out of order (the entry's hash matches its content but does not follow its predecessor).
+A long verification is cut at checkpoints into as many shares as the machine has cores, each
+walked by a worker process: a checkpoint's chain hash is where the next share starts, and the
+share before it proves that hash, so the shares together check what one walk would.
 """
 
 from __future__ import annotations
 
 import hashlib
-import struct
-from collections.abc import Iterable, Sequence
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import count, islice, repeat
-from operator import concat
 
 from sqlalchemy import (
     BigInteger,
@@ -40,8 +37,18 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-GENESIS = bytes(32)
-CHECKPOINT_EVERY = 1024
+from .ledger_chain import (
+    CHECKPOINT_EVERY,
+    GENESIS,
+    Break,
+    Run,
+    Walked,
+    field,
+    length_prefix,
+    merkle_root,
+    walk,
+    walked_from_json,
+)
 
 
 class LedgerEntryRow(SQLModel, table=True):
@@ -49,7 +56,11 @@ class LedgerEntryRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("entry_id", name="ledger_entries_entry_id"),)
 
     stream: str = Field(sa_type=String(128), primary_key=True)
-    seq: int = Field(sa_type=BigInteger().with_variant(Integer, "sqlite"), primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = Field(
+        sa_type=BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        sa_column_kwargs={"autoincrement": False},
+    )
     entry_id: str = Field(sa_type=String(36))
     recorded_at_us: int = Field(sa_type=BigInteger)
     corrects: str = Field(default="", sa_type=String(36), sa_column_kwargs={"default": ""})
@@ -74,70 +85,6 @@ class LedgerCheckpointRow(SQLModel, table=True):
 
 ledger_checkpoints = LedgerCheckpointRow.__table__
 
-_LENGTH = struct.Struct(">I").pack
-"""A field's 4-byte big-endian length prefix."""
-_digest = type(hashlib.sha256()).digest
-"""HASH.digest unbound, so map() can call it."""
-
-
-def _field(value: bytes) -> bytes:
-    return _LENGTH(len(value)) + value
-
-
-def entry_hash(
-    prev_hash: bytes, stream: str, entry_id: str, recorded_at_us: int, corrects: str, payload: bytes
-) -> bytes:
-    canonical = b"".join(
-        _field(part)
-        for part in (
-            stream.encode(),
-            entry_id.encode(),
-            str(recorded_at_us).encode(),
-            corrects.encode(),
-            payload,
-        )
-    )
-    return hashlib.sha256(prev_hash + canonical).digest()
-
-
-def _entry_hashes(
-    prev_hashes: Sequence[bytes],
-    stream: str,
-    entry_ids: Sequence[str],
-    recorded_at_us: Sequence[int],
-    corrects: Sequence[str],
-    payloads: Sequence[bytes],
-) -> tuple[bytes, ...]:
-    """`entry_hash` of many entries of one stream at once, each over its own prev_hash.
-
-    Built from map and zip so that no Python frame runs per entry. The timestamps and
-    corrections of entries appended together repeat, so each distinct one is encoded once.
-    """
-    ids = tuple(map(str.encode, entry_ids))
-    times = {at: _field(str(at).encode()) for at in set(recorded_at_us)}
-    corrected = {c: _field(c.encode()) for c in set(corrects)}
-    canonical = zip(
-        prev_hashes,
-        repeat(_field(stream.encode())),
-        map(_LENGTH, map(len, ids)),
-        ids,
-        map(times.__getitem__, recorded_at_us),
-        map(corrected.__getitem__, corrects),
-        map(_LENGTH, map(len, payloads)),
-        payloads,
-    )
-    return tuple(map(_digest, map(hashlib.sha256, map(b"".join, canonical))))
-
-
-def merkle_root(hashes: Sequence[bytes]) -> bytes:
-    level = list(hashes) or [GENESIS]
-    while len(level) > 1:
-        if len(level) % 2:
-            level.append(level[-1])
-        pairs = iter(level)
-        level = list(map(_digest, map(hashlib.sha256, map(concat, pairs, pairs))))
-    return level[0]
-
 
 @dataclass(frozen=True)
 class LedgerRecord:
@@ -147,16 +94,6 @@ class LedgerRecord:
     entry_id: str
     corrects: str
     payload: bytes
-
-
-@dataclass(frozen=True)
-class Break:
-    stream: str
-    seq: int
-    entry_id: str
-    problem: str
-    """"edited", "removed", "reordered" or "checkpoint"."""
-    explanation: str
 
 
 @dataclass(frozen=True)
@@ -201,15 +138,15 @@ class ComplianceLedger:
         parameter processing cost more than the insert itself.
         """
         every, sha256, join = CHECKPOINT_EVERY, hashlib.sha256, b"".join
-        recorded = _field(str(recorded_at_us).encode())
+        recorded = field(str(recorded_at_us).encode())
         rows, checkpoints = [], []
         for record in records:
             stream, entry_id, corrects, payload = record.stream, record.entry_id, record.corrects, record.payload  # fmt: skip
             head = self._heads.get(stream) or self._head(conn, stream)
             prev, seq = head.hash, head.seq + 1
             eid, correction = entry_id.encode(), corrects.encode()
-            canonical = (prev, head.stream_field, _LENGTH(len(eid)), eid, recorded,
-                         _LENGTH(len(correction)), correction, _LENGTH(len(payload)), payload)  # fmt: skip
+            canonical = (prev, head.stream_field, length_prefix(len(eid)), eid, recorded,
+                         length_prefix(len(correction)), correction, length_prefix(len(payload)), payload)  # fmt: skip
             digest = sha256(join(canonical)).digest()
             rows.append((stream, seq, entry_id, recorded_at_us, corrects, payload, prev, digest))
             head.seq, head.hash = seq, digest
@@ -229,7 +166,7 @@ class ComplianceLedger:
         last = conn.execute(
             select(t.c.seq, t.c.hash).where(t.c.stream == stream).order_by(t.c.seq.desc()).limit(1)
         ).first()
-        head = _Head(0, GENESIS, [], _field(stream.encode()))
+        head = _Head(0, GENESIS, [], field(stream.encode()))
         if last is not None:
             checkpointed = conn.execute(
                 select(func.coalesce(func.max(ledger_checkpoints.c.last_seq), 0)).where(
@@ -265,132 +202,113 @@ def streams(engine: Engine) -> list[str]:
     return sorted(found)
 
 
-_ENTRIES_AFTER = (
-    f"SELECT seq, entry_id, recorded_at_us, corrects, payload, prev_hash, hash FROM {ledger_entries.name} "
-    "WHERE stream = {0} AND seq > {0} ORDER BY seq"
-)
-_PAGE = 512
-"""Entries fetched and checked at a time: few enough that a page's rows are still in the CPU
-cache when they are hashed."""
+SPREAD_FROM = 200_000
+"""Entries a verification walks before it is spread over worker processes: a worker takes
+~50 ms to start, a walk of this many entries about half a second."""
 
 
-def verify(engine: Engine, only_stream: str = "", from_checkpoint: bool = False) -> Verification:
-    """Walk each stream (or one) and name the first broken entry; memory stays flat as the ledger grows."""
+def verify(
+    engine: Engine, only_stream: str = "", from_checkpoint: bool = False, *,
+    workers: int | None = None, spread_from: int = SPREAD_FROM,
+) -> Verification:  # fmt: skip
+    """Walk each stream (or one) and name the first broken entry; memory stays flat as the ledger grows.
+
+    `workers` (default: the cores this process may use) share a walk of at least `spread_from` entries."""
+    with engine.connect() as conn:
+        stretches = [_stretch(conn, stream, from_checkpoint)
+                     for stream in ([only_stream] if only_stream else streams(engine))]  # fmt: skip
+    workers = workers or len(os.sched_getaffinity(0))
+    shares = (
+        _shares(stretches, workers)
+        if sum(s.length for s in stretches) >= spread_from and _workers_can_open(engine)
+        else []
+    )
+    if len(shares) > 1:
+        walked = _walk_apart(engine, shares)
+    else:
+        walked = _walk_here(engine, [s.run for s in stretches])
     checked = checkpoints_checked = 0
-    for stream in [only_stream] if only_stream else streams(engine):
-        with engine.connect() as conn:
-            walk = _Walk(conn, stream, from_checkpoint)
-            broken = walk.run(conn)
-        checked += walk.checked
-        checkpoints_checked += walk.checkpoints_checked
-        if broken is not None:
-            return Verification(checked, checkpoints_checked, broken)
+    for w in walked:
+        checked += w.checked
+        checkpoints_checked += w.checkpoints_checked
+        if w.broken is not None:
+            return Verification(checked, checkpoints_checked, w.broken)
     return Verification(checked, checkpoints_checked, None)
 
 
-class _Walk:
-    """One stream's verification: where it has got to, and the hashes since the last checkpoint."""
+@dataclass(frozen=True)
+class _Stretch:
+    """A stream from where its walk starts to its end, and the checkpoints it could be cut at."""
 
-    def __init__(self, conn: Connection, stream: str, from_checkpoint: bool) -> None:
-        self.stream = stream
-        self.marks = {row.last_seq: row for row in conn.execute(
-            select(ledger_checkpoints).where(ledger_checkpoints.c.stream == stream))}  # fmt: skip
-        self.start_seq, self.prev = 0, GENESIS
-        if from_checkpoint and self.marks:
-            latest = self.marks[max(self.marks)]
-            self.start_seq, self.prev = latest.last_seq, latest.chain_hash
-        self.expected = self.start_seq + 1
-        self.pending: list[bytes] = []
-        self.checked = self.checkpoints_checked = 0
+    run: Run
+    length: int
+    marks: list[tuple[int, bytes]]
+    """(last_seq, chain_hash) of each checkpoint past the start, in order."""
 
-    def run(self, conn: Connection) -> Break | None:
-        """Fetched as the driver's own tuples: SQLAlchemy's Row objects and result processing cost
-        more than hashing the entries. On PostgreSQL a server-side cursor keeps memory flat."""
-        postgresql = conn.dialect.name == "postgresql"
-        dbapi = conn.connection.dbapi_connection
-        cursor = dbapi.cursor("ledger_verify", binary=True) if postgresql else dbapi.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(_ENTRIES_AFTER.format("%s" if postgresql else "?"), (self.stream, self.start_seq))
-            while page := cursor.fetchmany(_PAGE):
-                broken = self._page(page)
-                if broken is not None:
-                    return broken
-                del self.pending[:-CHECKPOINT_EVERY]  # older hashes fall in no checkpoint's range
-        finally:
-            cursor.close()
-        if self.marks and max(self.marks) >= self.expected:  # a checkpoint vouches for entries that are gone
-            return Break(self.stream, self.expected, "", "removed",
-                         f"entries from {self.expected} are missing: checkpoint {max(self.marks)} covers them")  # fmt: skip
-        return None
 
-    def _page(self, page: list[tuple]) -> Break | None:  # type: ignore[type-arg]
-        """A page whose entries are all whole and in order is checked a column at a time: each entry
-        hashed over its own stored prev_hash, and each prev_hash equal to the hash before it, is
-        the chain. Any other page goes `_one_by_one`, which finds its first break."""
-        seqs, entry_ids, recorded, corrects, payloads, prev_hashes, hashes = zip(*page, strict=True)
-        if not (
-            seqs == tuple(islice(count(self.expected), len(page)))
-            and prev_hashes[0] == self.prev
-            and prev_hashes[1:] == hashes[:-1]
-            and _entry_hashes(prev_hashes, self.stream, entry_ids, recorded, corrects, payloads) == hashes
-        ):
-            return self._one_by_one(page)
-        done = 0
-        for seq in sorted(self.marks.keys() & seqs):
-            end = seqs.index(seq) + 1
-            self._advance(hashes[done:end])
-            done = end
-            broken = self._checkpoint(seq, entry_ids[end - 1])
-            if broken is not None:
-                return broken
-        self._advance(hashes[done:])
-        return None
+def _stretch(conn: Connection, stream: str, from_checkpoint: bool) -> _Stretch:
+    cp, t = ledger_checkpoints.c, ledger_entries.c
+    marks = [(m.last_seq, m.chain_hash) for m in conn.execute(
+        select(cp.last_seq, cp.chain_hash).where(cp.stream == stream).order_by(cp.last_seq))]  # fmt: skip
+    after, prev = marks[-1] if from_checkpoint and marks else (0, GENESIS)
+    end = conn.execute(select(func.coalesce(func.max(t.seq), 0)).where(t.stream == stream)).scalar_one()
+    return _Stretch(Run(stream, after, prev, None), max(end - after, 0), [m for m in marks if m[0] > after])
 
-    def _advance(self, hashes: Sequence[bytes]) -> None:
-        if hashes:
-            self.pending.extend(hashes)
-            self.checked += len(hashes)
-            self.prev, self.expected = hashes[-1], self.expected + len(hashes)
 
-    def _one_by_one(self, page: list[tuple]) -> Break | None:  # type: ignore[type-arg]
-        stream = self.stream
-        for seq, entry_id, recorded_at_us, corrects, payload, prev_hash, stored in page:
-            if seq != self.expected:
-                missing = (
-                    f"entries {self.expected}..{seq - 1} are"
-                    if seq > self.expected + 1
-                    else f"entry {self.expected} is"
-                )
-                why = f"{missing} missing: the chain jumps to {seq}"
-                return Break(stream, self.expected, "", "removed", why)
-            digest = entry_hash(self.prev, stream, entry_id, recorded_at_us, corrects, payload)
-            if prev_hash != self.prev or digest != stored:
-                own = entry_hash(prev_hash, stream, entry_id, recorded_at_us, corrects, payload)
-                if own != stored:
-                    problem, why = "edited", "its content no longer matches its hash"
-                else:
-                    problem, why = (
-                        "reordered",
-                        f"it does not follow entry {seq - 1}: entries moved or replaced",
-                    )
-                return Break(stream, seq, entry_id, problem, f"entry {seq} ({entry_id}): {why}")
-            self._advance((digest,))
-            if seq in self.marks:
-                broken = self._checkpoint(seq, entry_id)
-                if broken is not None:
-                    return broken
-        return None
+def _shares(stretches: list[_Stretch], workers: int) -> list[list[Run]]:
+    """The walk in up to `workers` consecutive shares of about equal length, cut only at checkpoints."""
+    size = -(-sum(s.length for s in stretches) // workers)
+    shares: list[list[Run]] = [[]]
+    room = size
+    for stretch in stretches:
+        stream, after, prev, _ = stretch.run
+        for last_seq, chain_hash in stretch.marks:
+            if last_seq - after >= room and len(shares) < workers:
+                shares[-1].append(Run(stream, after, prev, last_seq))
+                shares.append([])
+                room, after, prev = size, last_seq, chain_hash
+        shares[-1].append(Run(stream, after, prev, None))
+        room -= stretch.run.after_seq + stretch.length - after
+        if room <= 0 and len(shares) < workers:
+            shares.append([])
+            room = size
+    return [share for share in shares if share]
 
-    def _checkpoint(self, seq: int, entry_id: str) -> Break | None:
-        """At a checkpoint's last entry. Its range is the hashes since the previous checkpoint, as
-        many as CHECKPOINT_EVERY + 1 when one in between is gone."""
-        mark = self.marks[seq]
-        if (
-            merkle_root(self.pending[-CHECKPOINT_EVERY - 1 :]) != mark.merkle_root
-            or mark.chain_hash != self.prev
-        ):
-            return Break(self.stream, seq, entry_id, "checkpoint",
-                         f"checkpoint {mark.first_seq}..{mark.last_seq} does not match its entries")  # fmt: skip
-        self.checkpoints_checked += 1
-        self.pending = []
-        return None
+
+def _workers_can_open(engine: Engine) -> bool:
+    """Whether a worker process can open the database too (an in-memory SQLite one it cannot)."""
+    return engine.dialect.name == "postgresql" or engine.url.database not in (None, "", ":memory:")
+
+
+def _walk_here(engine: Engine, runs: list[Run]) -> list[Walked]:
+    walked = []
+    with engine.connect() as conn:
+        dbapi, postgresql = conn.connection.dbapi_connection, conn.dialect.name == "postgresql"
+        for run in runs:
+            walked.append(walk(dbapi, postgresql, run))
+            if walked[-1].broken is not None:
+                break
+    return walked
+
+
+def _walk_apart(engine: Engine, shares: list[list[Run]]) -> list[Walked]:
+    """Each share in a worker process of its own, all at once; the job (the database's address
+    and password among it) goes on the worker's stdin, never its command line."""
+    postgresql = engine.dialect.name == "postgresql"
+    database = engine.url.set(drivername="postgresql").render_as_string(hide_password=False) if postgresql \
+        else engine.url.database  # fmt: skip
+    command = [sys.executable, "-m", "polytraders.servers.runtime.ledger_chain"]
+    workers = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True) for _ in shares]  # fmt: skip
+    for worker, share in zip(workers, shares, strict=True):
+        runs = [(r.stream, r.after_seq, r.prev.hex(), r.until_seq) for r in share]
+        with worker.stdin:  # type: ignore[union-attr]
+            json.dump({"dialect": engine.dialect.name, "database": database, "runs": runs}, worker.stdin)  # type: ignore[arg-type]
+    walked = []
+    for worker in workers:
+        out = worker.stdout.read()  # type: ignore[union-attr]
+        if worker.wait() != 0:
+            said = out.strip().splitlines() or [f"exit status {worker.returncode}"]
+            raise RuntimeError(f"a ledger verification worker failed: {said[-1]}")
+        walked.extend(map(walked_from_json, json.loads(out)))
+    return walked
