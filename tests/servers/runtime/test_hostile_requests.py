@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import random
 import time
@@ -220,6 +221,29 @@ def _wait_until(mesh: MeshThread, done: Callable[[], bool], seconds: float = 10.
     while not done() and time.monotonic() < ends:
         gc.collect()
         mesh.call(asyncio.sleep(0.05))
+
+
+def test_a_call_whose_deadline_passes_is_logged_as_deadline_exceeded_not_cancelled(
+    mesh: MeshThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A live subscription outlives its caller's deadline: the server's record (access log, and the
+    metrics and span fed from the same code) says DEADLINE_EXCEEDED, as the caller hears it."""
+    caplog.set_level(logging.INFO)
+    with grpc.insecure_channel(mesh.address) as channel:
+        stream = pb_grpc.ReportBusServiceStub(channel).SubscribeReports(
+            pb.SubscribeReportsRequest(), metadata=OPERATOR, timeout=0.3
+        )
+        with pytest.raises(grpc.RpcError) as ended:
+            next(stream)
+    assert ended.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+    def logged() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "SubscribeReports" in r.getMessage() and '"code"' in r.getMessage()]
+
+    ends = time.monotonic() + 10
+    while not logged() and time.monotonic() < ends:
+        mesh.call(asyncio.sleep(0.05))
+    assert [json.loads(line)["code"] for line in logged()] == ["DEADLINE_EXCEEDED"]
 
 
 def test_ending_a_subscription_early_logs_no_context_error(

@@ -303,11 +303,16 @@ class _Call:
         self._code = status.code
         await self._context.abort(status.code, status.details, status.trailing_metadata)
 
+    def _cut_short(self) -> grpc.StatusCode:
+        """The code of a call that ended without an answer: its deadline passed, or its caller left."""
+        remaining = self._context.time_remaining()
+        return grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else grpc.StatusCode.CANCELLED
+
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._token is not None:
             auth.reset_current_principal(self._token)
         if exc_type is not None and self._code is grpc.StatusCode.OK:
-            self._code = grpc.StatusCode.CANCELLED
+            self._code = self._cut_short()
         spans = self._interceptor.spans
         if spans is not None and self._opened_span is not None:
             spans.close(self._opened_span, self._code)
