@@ -34,6 +34,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    union_all,
 )
 from sqlmodel import Field, SQLModel
 
@@ -198,22 +199,43 @@ def summed(entries: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
 Piece = tuple[int | None, int | None, int | None]
 
 
-@cache
-def _piece_query(columns: tuple[str, ...], from_journal: bool, bounded_below: bool, bounded_above: bool) -> Any:
-    """The sums of one piece of a window, grouped by `columns`: built once per shape, so each
-    GetPnl only binds its bounds (`span`, `low`, `high`)."""
+def _piece_query(columns: tuple[str, ...], piece: int, from_journal: bool, bounded_below: bool, bounded_above: bool) -> Any:
+    """The sums of one piece of a window, grouped by `columns`; its bounds are bound parameters
+    named after the piece (`span_<piece>`, `low_<piece>`, `high_<piece>`)."""
     if from_journal:  # a partial hour: the journal itself
         table, at = pnl_entries, pnl_entries.c.at_us
-        query = select(*(table.c[c] for c in columns), *_entry_sums(table), func.count())
+        sums = _entry_sums(table)
     else:
         table, at = pnl_sums, pnl_sums.c.start_us
-        query = select(*(table.c[c] for c in columns), *(func.coalesce(func.sum(table.c[n]), 0) for n in SUMS),
-                       func.count()).where(table.c.span_us == bindparam("span"))  # fmt: skip
+        sums = [func.coalesce(func.sum(table.c[n]), 0) for n in SUMS]
+    query = select(*(table.c[c] for c in columns), *(s.label(n) for s, n in zip(sums, SUMS, strict=True)),
+                   func.count().label("entries"))  # fmt: skip
+    if not from_journal:
+        query = query.where(table.c.span_us == bindparam(f"span_{piece}"))
     if bounded_below:
-        query = query.where(at >= bindparam("low"))
+        query = query.where(at >= bindparam(f"low_{piece}"))
     if bounded_above:
-        query = query.where(at < bindparam("high"))
+        query = query.where(at < bindparam(f"high_{piece}"))
     return query.group_by(*(table.c[c] for c in columns))
+
+
+@cache
+def _window_query(columns: tuple[str, ...], shapes: tuple[tuple[bool, bool, bool], ...]) -> Any:
+    """A window's sums by `columns`: its pieces added up by the database in one statement (one
+    round trip, one row per group), built once per shape of window so each GetPnl only binds its bounds."""
+    pieces = union_all(*(_piece_query(columns, i, *shape) for i, shape in enumerate(shapes))).subquery()
+    return select(*(pieces.c[c] for c in columns), *(func.sum(pieces.c[n]) for n in (*SUMS, "entries"))).group_by(
+        *(pieces.c[c] for c in columns)
+    )
+
+
+def _window_bounds(pieces: list[Piece]) -> dict[str, int]:
+    """The bound parameters of `_window_query` for these pieces."""
+    bounds = {}
+    for i, (span, low, high) in enumerate(pieces):
+        bounds |= {f"{name}_{i}": value for name, value in (("span", span), ("low", low), ("high", high))
+                   if value is not None}  # fmt: skip
+    return bounds
 
 
 def window_pieces(low: int | None, high: int | None, spans: tuple[int, ...] = SPANS) -> list[Piece]:
@@ -413,16 +435,20 @@ class Taken:
     fill: rpb.Report = field(default_factory=rpb.Report)
     why: str = ""
     report_id: str = ""
-    position: pb.Position | None = None
 
-    def response(self) -> pb.RecordFillResponse:
+    @property
+    def new(self) -> bool:
+        """Whether this report booked something (not a redelivery or a status that changes nothing)."""
+        return self.booked is not None and bool(self.report_id)
+
+    def response(self, position: pb.Position) -> pb.RecordFillResponse:
         if self.booked is None or not self.report_id:
-            return pb.RecordFillResponse(booked=False, position=self.position)
-        return pb.RecordFillResponse(position=self.position, realised_pnl_micros=self.booked.realised,
+            return pb.RecordFillResponse(booked=False, position=position)
+        return pb.RecordFillResponse(position=position, realised_pnl_micros=self.booked.realised,
                                      settlement_report_id=self.report_id, booked=True)  # fmt: skip
 
 
-Outcome = pb.RecordFillResponse | Exception
+Outcome = Taken | Exception
 
 
 @dataclass
@@ -701,25 +727,24 @@ class PnLLedger:
                 if isinstance(outcome, BaseException):
                     future.set_exception(outcome)
                 else:
-                    future.set_result(outcome)
+                    future.set_result(outcome.response(self.position(outcome.holding)))
 
     async def book(
         self, reports: Sequence[rpb.Report], cursor: int | None = None, *, keep_refused: bool = False
     ) -> list[Outcome]:
         """Book fills (and take the marks of observations) in order, in one transaction with the
-        bus `cursor`; each report's answer, or the refusal that booked nothing of it (with
+        bus `cursor`; what each report did, or the refusal that booked nothing of it (with
         `keep_refused`, also stored in that transaction for ListRejectedFills)."""
         async with self._lock:
             await self._ready()
             outcomes, reports_out = await asyncio.to_thread(self._book_batch, reports, cursor, keep_refused)
         await self._publish_booked(reports_out)
-        answers = [o if isinstance(o, BaseException) else o.response() for o in outcomes]
         if self._fills is not None:
-            taken = Tally("refused" if isinstance(a, BaseException) else "booked" if a.booked else "duplicate"
-                             for r, a in zip(reports, answers, strict=True) if r.HasField("execution"))  # fmt: skip
+            taken = Tally("refused" if isinstance(o, BaseException) else "booked" if o.new else "duplicate"
+                          for r, o in zip(reports, outcomes, strict=True) if r.HasField("execution"))  # fmt: skip
             for outcome, count in taken.items():
                 self._fills.labels(outcome).inc(count)
-        return answers
+        return outcomes
 
     def _book_batch(
         self, reports: Sequence[rpb.Report], cursor: int | None, keep_refused: bool = False
@@ -763,9 +788,7 @@ class PnLLedger:
             outcomes[i] = pending.take(report, change, self._holdings)  # type: ignore[arg-type]
         published += self._flush(pending, cursor)
         for i, outcome in enumerate(outcomes):
-            if isinstance(outcome, Taken):
-                outcome.position = self.position(outcome.holding)
-            elif outcome is None:  # an observation
+            if outcome is None:  # an observation
                 outcomes[i] = Taken(Holding("", "", ""), None, "")
         return outcomes, published
 
@@ -973,12 +996,11 @@ class PnLLedger:
         end = to_micros(until) if until else None
 
         def fetch() -> list[Any]:
-            found: list[Any] = []
+            pieces = window_pieces(start, end)
+            query = _window_query(tuple(columns), tuple((span is None, low is not None, high is not None)
+                                                        for span, low, high in pieces))  # fmt: skip
             with self._engine.connect() as conn:
-                for span, low, high in window_pieces(start, end):
-                    query = _piece_query(tuple(columns), span is None, low is not None, high is not None)
-                    found += conn.execute(query, {"span": span, "low": low, "high": high})
-            return found
+                return list(conn.execute(query, _window_bounds(pieces)))
 
         rows: dict[tuple[str, ...], pb.PnlRow] = defaultdict(pb.PnlRow)
         total = pb.PnlRow()
