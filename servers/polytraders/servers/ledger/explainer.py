@@ -30,6 +30,8 @@ from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.set_aside import SetAside
 from polytraders.servers.runtime.storage import upsert
 
+from .pnl import as_pusd
+
 log = logging.getLogger(__name__)
 
 FOLLOWER = "post-trade-explainer"
@@ -78,7 +80,7 @@ def shares(micros: int) -> str:
 
 
 def pusd(micros: int) -> str:
-    return f"{Decimal(micros).scaleb(-6):f} pUSD"
+    return f"{as_pusd(micros)} pUSD"
 
 
 def explain_fill(fill: rpb.Report, trace: list[rpb.Report], stage: str) -> tuple[str, list[str]]:
