@@ -226,3 +226,17 @@ def test_a_walk_spread_over_worker_processes_finds_what_one_walk_finds(
     else:
         b = spread.broken
         assert (spread.entries_checked, spread.checkpoints_checked, b.seq, b.problem) == first_break  # type: ignore[union-attr]
+
+
+def test_a_worker_that_fails_fails_the_walk_by_its_own_words_and_no_worker_is_left(
+    mesh: MeshThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _publish_records(mesh, 2 * ledger.CHECKPOINT_EVERY + 10)
+    started: list[subprocess.Popen[str]] = []
+    popen = ledger.subprocess.Popen
+    monkeypatch.setattr(ledger.subprocess, "Popen", lambda command, **kw: started.append(popen(command, **kw)) or started[-1])
+    monkeypatch.setattr(ledger.sys, "executable", "/bin/sh")  # `sh -m <module>`: no such file, on stderr, exit 2
+
+    with pytest.raises(RuntimeError, match="a ledger verification worker failed: /bin/sh: .*cannot open polytraders"):
+        ledger.verify(mesh.mesh.parts.engine, workers=3, spread_from=0)
+    assert len(started) == 3 and all(worker.poll() is not None for worker in started)

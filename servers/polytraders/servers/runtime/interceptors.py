@@ -97,6 +97,8 @@ def _bad_request(violations: Sequence[FieldViolation]) -> error_details_pb2.BadR
 
 
 _INTERNAL = code_pb2.INTERNAL
+_DEADLINE_SLACK = 0.05
+"""Seconds: a call stopped this close to its deadline (or past it) was stopped by the deadline."""
 SESSION_METADATA = "x-polytraders-session"
 OperatorActionHook = Callable[[auth.Principal, str, Any, str], Awaitable[None]]
 OutcomeHook = Callable[[str, grpc.StatusCode, float], None]
@@ -304,9 +306,12 @@ class _Call:
         await self._context.abort(status.code, status.details, status.trailing_metadata)
 
     def _cut_short(self) -> grpc.StatusCode:
-        """The code of a call that ended without an answer: its deadline passed, or its caller left."""
+        """The code of a call stopped before it finished: its deadline passed, or its caller left.
+        The server's deadline is the caller's plus the time the request took to arrive, so a caller
+        leaving at its own deadline is heard a little before the server's: `_DEADLINE_SLACK`."""
         remaining = self._context.time_remaining()
-        return grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else grpc.StatusCode.CANCELLED
+        passed = remaining is not None and remaining <= _DEADLINE_SLACK
+        return grpc.StatusCode.DEADLINE_EXCEEDED if passed else grpc.StatusCode.CANCELLED
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._token is not None:

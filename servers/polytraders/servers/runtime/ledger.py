@@ -8,18 +8,21 @@ Verification streams the entries in order, a page at a time, and holds only that
 previous hash and the current checkpoint range's hashes in memory. It names the first broken
 entry: an edited entry (its hash does not match its content), a removed one (a gap in seq) or
 entries out of order (the entry's hash matches its content but does not follow its predecessor).
-A long verification is cut at checkpoints into as many shares as the machine has cores, each
-walked by a worker process: a checkpoint's chain hash is where the next share starts, and the
-share before it proves that hash, so the shares together check what one walk would.
+A verification of `SPREAD_FROM` entries or more is cut at checkpoints into as many shares as
+this process has cores, each walked by a worker process: a checkpoint's chain hash is where the
+next share starts, and the share before it proves that hash, so the shares together find what
+one walk would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -217,7 +220,7 @@ def verify(
     with engine.connect() as conn:
         stretches = [_stretch(conn, stream, from_checkpoint)
                      for stream in ([only_stream] if only_stream else streams(engine))]  # fmt: skip
-    workers = workers or len(os.sched_getaffinity(0))
+    workers = workers or _cores()
     shares = (
         _shares(stretches, workers)
         if sum(s.length for s in stretches) >= spread_from and _workers_can_open(engine)
@@ -262,17 +265,23 @@ def _shares(stretches: list[_Stretch], workers: int) -> list[list[Run]]:
     room = size
     for stretch in stretches:
         stream, after, prev, _ = stretch.run
+        end = stretch.run.after_seq + stretch.length
         for last_seq, chain_hash in stretch.marks:
-            if last_seq - after >= room and len(shares) < workers:
+            if last_seq - after >= room and last_seq < end and len(shares) < workers:
                 shares[-1].append(Run(stream, after, prev, last_seq))
                 shares.append([])
                 room, after, prev = size, last_seq, chain_hash
         shares[-1].append(Run(stream, after, prev, None))
-        room -= stretch.run.after_seq + stretch.length - after
+        room -= end - after
         if room <= 0 and len(shares) < workers:
             shares.append([])
             room = size
     return [share for share in shares if share]
+
+
+def _cores() -> int:
+    """The cores this process may run on (all of the machine's where affinity is not known)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _workers_can_open(engine: Engine) -> bool:
@@ -293,22 +302,40 @@ def _walk_here(engine: Engine, runs: list[Run]) -> list[Walked]:
 
 def _walk_apart(engine: Engine, shares: list[list[Run]]) -> list[Walked]:
     """Each share in a worker process of its own, all at once; the job (the database's address
-    and password among it) goes on the worker's stdin, never its command line."""
+    and password among it) goes on the worker's stdin, never its command line. Results are taken
+    in order up to the first break: the workers after it, or all of them once one fails, are
+    stopped on the way out."""
     postgresql = engine.dialect.name == "postgresql"
     database = engine.url.set(drivername="postgresql").render_as_string(hide_password=False) if postgresql \
         else engine.url.database  # fmt: skip
     command = [sys.executable, "-m", "polytraders.servers.runtime.ledger_chain"]
-    workers = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True) for _ in shares]  # fmt: skip
-    for worker, share in zip(workers, shares, strict=True):
-        runs = [(r.stream, r.after_seq, r.prev.hex(), r.until_seq) for r in share]
-        with worker.stdin:  # type: ignore[union-attr]
-            json.dump({"dialect": engine.dialect.name, "database": database, "runs": runs}, worker.stdin)  # type: ignore[arg-type]
-    walked = []
-    for worker in workers:
-        out = worker.stdout.read()  # type: ignore[union-attr]
-        if worker.wait() != 0:
-            said = out.strip().splitlines() or [f"exit status {worker.returncode}"]
-            raise RuntimeError(f"a ledger verification worker failed: {said[-1]}")
-        walked.extend(map(walked_from_json, json.loads(out)))
-    return walked
+    with contextlib.ExitStack() as stack:
+        workers = []
+        for share in shares:
+            said = stack.enter_context(tempfile.TemporaryFile("w+"))  # not a pipe: a full one stalls the worker
+            worker = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=said,
+                                      text=True)  # fmt: skip
+            stack.callback(_stop, worker)
+            workers.append((worker, said))
+            job = {"dialect": engine.dialect.name, "database": database,
+                   "runs": [(r.stream, r.after_seq, r.prev.hex(), r.until_seq) for r in share]}  # fmt: skip
+            with contextlib.suppress(BrokenPipeError), worker.stdin:  # type: ignore[union-attr]
+                json.dump(job, worker.stdin)  # type: ignore[arg-type]
+        walked: list[Walked] = []
+        for worker, said in workers:
+            out = worker.stdout.read()  # type: ignore[union-attr]
+            if worker.wait() != 0:
+                said.seek(0)
+                last = said.read().strip().splitlines() or [f"exit status {worker.returncode}"]
+                raise RuntimeError(f"a ledger verification worker failed: {last[-1]}")
+            walked.extend(map(walked_from_json, json.loads(out)))
+            if walked[-1].broken is not None:
+                break
+        return walked
+
+
+def _stop(worker: subprocess.Popen[str]) -> None:
+    if worker.poll() is None:
+        worker.kill()
+        worker.wait()
+    worker.stdout.close()  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ elsewhere still matches its own hash but no longer follows its new predecessor. 
 A walk checks one run of a stream, from a point the caller vouches for (the start, or a
 checkpoint's chain hash) up to a checkpoint or the stream's end; runs that meet at checkpoints
 can be walked apart and their results added up. This module imports only the standard library
-(psycopg on PostgreSQL): it is also the worker process a long verification is spread over
+(and psycopg on PostgreSQL): it is also the worker process a long verification is spread over
 (`python -m polytraders.servers.runtime.ledger_chain`, a job as JSON on stdin), and such a
 worker starts in tens of milliseconds.
 """
@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import count, islice, repeat
 from operator import concat, itemgetter
+from pathlib import Path
 from typing import Any, NamedTuple
 
 GENESIS = bytes(32)
@@ -179,7 +180,8 @@ class _Walk:
         self.walked = Walked()
 
     def follow(self, cursor: Any) -> None:
-        """Pages up to the run's end; an entry past it is read only to name a gap at the end."""
+        """Pages up to the run's end (the page that passes it is read whole; an entry past the end
+        only names a gap just before it)."""
         until = self.until
         while page := cursor.fetchmany(_PAGE):
             inside = len(page) if until is None else bisect_right(page, until, key=itemgetter(0))
@@ -279,8 +281,8 @@ def _work(job: dict[str, Any]) -> list[dict[str, Any]]:
         import psycopg
 
         dbapi = psycopg.connect(job["database"])
-    else:
-        dbapi = sqlite3.connect(job["database"])
+    else:  # read-only: a worker never writes, nor makes a database where none is
+        dbapi = sqlite3.connect(f"{Path(job['database']).resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     results = []
     try:
         for stream, after_seq, prev, until_seq in job["runs"]:
