@@ -50,7 +50,7 @@ from polytraders.servers.runtime.request_limits import MAX_MICROS, PRICE
 from polytraders.servers.runtime.set_aside import SetAside
 from polytraders.servers.runtime.storage import upsert
 
-from .pnl import Holding, as_pusd, buy, convert, maker_rebate, mark_of, notional, sell, settle
+from .pnl import Holding, buy, convert, maker_rebate, mark_of, notional, sell, settle, six_places
 
 log = logging.getLogger(__name__)
 
@@ -614,9 +614,9 @@ class PnLLedger:
             "size_micros": 0, "notional_micros": 0, "fee_micros": fee_delta, "rebate_micros": rebate_delta,
             "realised_micros": 0, "at_us": to_micros(self._clock.now()),
         }  # fmt: skip
-        why = (f"trade {e.trade_id} is {status}: its fee is now {as_pusd(fee)} pUSD and its rebate "
-               f"{as_pusd(rebate)} (booked {as_pusd(int(trade['fee_micros']))} and "  # type: ignore[call-overload]
-               f"{as_pusd(int(trade['rebate_micros']))})")  # type: ignore[call-overload]  # fmt: skip
+        why = (f"trade {e.trade_id} is {status}: its fee is now {six_places(fee)} pUSD and its rebate "
+               f"{six_places(rebate)} (booked {six_places(int(trade['fee_micros']))} and "  # type: ignore[call-overload]
+               f"{six_places(int(trade['rebate_micros']))})")  # type: ignore[call-overload]  # fmt: skip
         return Change("adjustment", [Booked(holding, 0, entry)], [updated], why)
 
     def _reversal(self, report: rpb.Report, trade: dict[str, object]) -> Change:
@@ -662,7 +662,7 @@ class PnLLedger:
             "realised_micros": realised, "at_us": to_micros(self._clock.now()),
         }  # fmt: skip
         why = (f"trade {e.trade_id} FAILED on chain: its {str(original['side']).lower()} of "
-               f"{as_pusd(original['size_micros'])} at {original['price']} is reversed with its fee and rebate")
+               f"{six_places(original['size_micros'])} at {original['price']} is reversed with its fee and rebate")
         return Change("reversal", [Booked(replayed, realised, entry)], [{**trade, "status": FAILED}], why)
 
     def _commit(
@@ -823,11 +823,11 @@ class PnLLedger:
             if holding.size_micros
             else Decimal(0)
         )
-        what = why or (f"{holding.bot_slug} {str(e['side']).lower()}s {as_pusd(size)} of token "
+        what = why or (f"{holding.bot_slug} {str(e['side']).lower()}s {six_places(size)} of token "
                        f"{holding.token_id} at {e['price']}")  # fmt: skip
-        explanation = (f"{what}: realised {as_pusd(booked.realised)} pUSD, fee {as_pusd(fee)}, "
-                       f"rebate {as_pusd(rebate)}, cash {as_pusd(cash)}; now holds "
-                       f"{as_pusd(holding.size_micros)} at an average cost of {average}")  # fmt: skip
+        explanation = (f"{what}: realised {six_places(booked.realised)} pUSD, fee {six_places(fee)}, "
+                       f"rebate {six_places(rebate)}, cash {six_places(cash)}; now holds "
+                       f"{six_places(holding.size_micros)} at an average cost of {average}")  # fmt: skip
         return self._reporter.builder.settlement(
             trace_id=fill.header.trace_id, causation_id=fill.header.report_id, record_type=f"pnl.{kind}",
             subject=holding.bot_slug, condition_id=holding.condition_id, token_id=holding.token_id,
@@ -889,8 +889,8 @@ class PnLLedger:
         h = booked.holding
         return self._reporter.builder.settlement(
             record_type="pnl.resolution", subject=h.bot_slug,
-            explanation=f"market {condition_id} resolved ({winner} pays 1): {h.bot_slug}'s {as_pusd(int(booked.entry['size_micros']))} "  # type: ignore[call-overload]
-                        f"of {h.token_id} settled at {booked.entry['price']}, realising {as_pusd(booked.realised)} pUSD",
+            explanation=f"market {condition_id} resolved ({winner} pays 1): {h.bot_slug}'s {six_places(int(booked.entry['size_micros']))} "  # type: ignore[call-overload]
+                        f"of {h.token_id} settled at {booked.entry['price']}, realising {six_places(booked.realised)} pUSD",
             condition_id=condition_id, token_id=h.token_id, realised_pnl_micros=booked.realised,
             position_micros=0, cash_delta_micros=int(booked.entry["notional_micros"]),  # type: ignore[call-overload]
         )  # fmt: skip
@@ -954,9 +954,9 @@ class PnLLedger:
             fresh, reports = await asyncio.to_thread(
                 self._commit, entries, None, lambda _: [self._reporter.builder.settlement(
                     record_type="pnl.conversion", subject=request.bot_slug,
-                    explanation=f"{request.bot_slug} converted {as_pusd(request.amount_micros)} of NO "
+                    explanation=f"{request.bot_slug} converted {six_places(request.amount_micros)} of NO "
                                 f"{', '.join(request.from_no_token_ids)} into YES {', '.join(t.token_id for t in request.to_yes)} and "
-                                f"{as_pusd(cash)} pUSD; the cost carries over (realised {as_pusd(realised)})",
+                                f"{six_places(cash)} pUSD; the cost carries over (realised {six_places(realised)})",
                     realised_pnl_micros=realised, cash_delta_micros=cash,
                 )]
             )  # fmt: skip
@@ -1081,8 +1081,8 @@ class PnLLedger:
             fresh, reports = await asyncio.to_thread(self._commit, [booked], None, lambda _: [self._reporter.builder.settlement(
                 record_type="pnl.rebate_payout", subject=bot, condition_id=market, rebate_micros=adjustment,
                 cash_delta_micros=adjustment,
-                explanation=f"{bot}'s maker rebates in {market} on {request.day}: paid {as_pusd(paid)} pUSD "
-                            f"against {as_pusd(earned + adjusted)} booked; {as_pusd(adjustment)} adjusted",
+                explanation=f"{bot}'s maker rebates in {market} on {request.day}: paid {six_places(paid)} pUSD "
+                            f"against {six_places(earned + adjusted)} booked; {six_places(adjustment)} adjusted",
             )])  # fmt: skip
         await self._publish_booked(reports)
         return pb.RecordRebatePayoutResponse(accrued_micros=earned, paid_micros=paid,

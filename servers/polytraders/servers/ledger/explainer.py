@@ -30,7 +30,7 @@ from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.set_aside import SetAside
 from polytraders.servers.runtime.storage import upsert
 
-from .pnl import as_pusd
+from .pnl import six_places
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def shares(micros: int) -> str:
 
 
 def pusd(micros: int) -> str:
-    return f"{as_pusd(micros)} pUSD"
+    return f"{six_places(micros)} pUSD"
 
 
 def explain_fill(fill: rpb.Report, trace: list[rpb.Report], stage: str) -> tuple[str, list[str]]:

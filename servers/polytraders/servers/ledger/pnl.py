@@ -23,8 +23,9 @@ def half_even(value: Decimal) -> int:
     return int(value.to_integral_value(ROUND_HALF_EVEN))
 
 
-def as_pusd(micros: int) -> str:
-    """Micro-units as pUSD with all six places ("-1.250000", "0.000000"): exact, and quicker than a Decimal."""
+def six_places(micros: int) -> str:
+    """Micro-units (of pUSD or of shares) as a decimal with all six places ("-1.250000", "0.000000"):
+    exact, and quicker than a Decimal."""
     whole, fraction = divmod(abs(micros), 1_000_000)
     return f"{'-' if micros < 0 else ''}{whole}.{fraction:06d}"
 
