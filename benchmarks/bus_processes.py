@@ -455,12 +455,12 @@ def _latency_figures(
     for q, label, acked in ((0.5, "p50", best.acked[0]), (0.99, "p99", best.acked[1])):
         whole = percentile(best.delays, q)
         figures.append(
-            Figure.against(f"… of which publish → stored (PublishReports answered) {label} {at}",
-                           acked, "ms", whole, "reference", True)
+            Figure.reference(f"… of which publish → stored (PublishReports answered) {label} {at}",
+                             acked, "ms", whole)
         )  # fmt: skip
         figures.append(
-            Figure.against(f"… of which publish → relay's message on the broker {label} {at} (relay in the {where})",
-                           percentile(best.relayed, q), "ms", whole, "reference", True)
+            Figure.reference(f"… of which publish → relay's message on the broker {label} {at} (relay in the {where})",
+                             percentile(best.relayed, q), "ms", whole)
         )  # fmt: skip
     return figures
 
@@ -483,13 +483,11 @@ def latency_figures(broker: Broker) -> list[Figure]:
     figures = _latency_figures(best, ceiling, RATE, LATENCY_BATCH, where, True)
     for name, rate in (("SubscribeReports", streamed), ("SubscribeReportBatches", streamed_in_batches)):
         figures.append(
-            Figure.against(
+            Figure.reference(
                 f"one {name} stream's rate (archive catch-up, parsed) vs the rate published above",
                 rate,
                 "reports/s",
                 RATE,
-                "reference",
-                True,
             )
         )
     return figures + _latency_figures(sustained, sustained_raw, SUSTAINED_RATE, SUSTAINED_BATCH, where, False)
@@ -628,13 +626,11 @@ def ingest_figures() -> list[Figure]:
     ]
     for part in ("governance", "broker", "database"):
         figures.append(
-            Figure.against(
+            Figure.reference(
                 f"… of which {part}, two processes vs one",
                 getattr(two_cpu, part),
                 "ms",
                 getattr(one_cpu, part),
-                "reference",
-                True,
             )
         )
     figures += [
@@ -645,29 +641,23 @@ def ingest_figures() -> list[Figure]:
             best(one_without_bus),
             0.9,
         ),
-        Figure.against(
+        Figure.reference(
             "CPU ms per 1,000 reports, single process with the relay on vs without",
             one_cpu.cpu_per_1000,
             "ms",
             bare_cpu.cpu_per_1000,
-            "reference",
-            True,
         ),
-        Figure.against(
+        Figure.reference(
             "single-process ingest with the relay on, 110 bots interleaved in each batch, vs without the bus",
             mixed.rate,
             "reports/s",
             best(one_without_bus),
-            "reference",
-            True,
         ),
-        Figure.against(
+        Figure.reference(
             "CPU ms per 1,000 reports of those interleaved batches vs one bot's batches (relay on)",
             mixed.cpu_per_1000,
             "ms",
             one_cpu.cpu_per_1000,
-            "reference",
-            True,
         ),
     ]
     return figures

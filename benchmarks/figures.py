@@ -37,6 +37,11 @@ class Figure:
         )
 
     @classmethod
+    def reference(cls, name: str, value: float, unit: str, ceiling: float) -> Figure:
+        """A figure printed beside another for what it explains, with no target of its own."""
+        return cls.against(name, value, unit, ceiling, "reference", True)
+
+    @classmethod
     def ratio_at_least(cls, name: str, value: float, unit: str, ceiling: float, minimum: float) -> Figure:
         """A figure whose target is a share of its ceiling: the words and the check from one number."""
         return cls.against(name, value, unit, ceiling, f"ratio >= {minimum}", value >= minimum * ceiling)

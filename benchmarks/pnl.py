@@ -227,12 +227,12 @@ def run() -> list[Figure]:
         Figure.against("P&L fills booked through the bus (pages of 2,000, a SettlementReport each) vs raw sqlite3 "
                        "executemany of the same journal rows", by_bus, "fills/s", raw, "value >= 20000 and ratio >= 0.3",
                        by_bus >= 20_000 and by_bus / raw >= 0.3),
-        Figure.against("P&L fills booked through the bus vs a plain average-cost loop (reference)", by_bus, "fills/s",
-                       plain, "reference", True),
+        Figure.reference("P&L fills booked through the bus vs a plain average-cost loop (reference)", by_bus, "fills/s",
+                         plain),
         Figure.against(f"concurrent RecordFill over gRPC ({IN_FLIGHT} in flight) vs the 5,000/s target", by_rpc,
                        "fills/s", 5_000, "value >= 5000", by_rpc >= 5_000),
-        Figure.against(f"concurrent RecordFill over gRPC vs DescribeProcess ({IN_FLIGHT} in flight, no storage: "
-                       "this machine's unary ceiling)", by_rpc, "calls/s", unary_ceiling, "reference", True),
+        Figure.reference(f"concurrent RecordFill over gRPC vs DescribeProcess ({IN_FLIGHT} in flight, no storage: "
+                         "this machine's unary ceiling)", by_rpc, "calls/s", unary_ceiling),
         Figure.against("GetPnl by bot and market p99 at 1M fills, a 19-day window cut mid-hour, vs the 5 ms target",
                        get_pnl_p99, "ms", 5.0, "value < 5", get_pnl_p99 < 5.0),
     ]  # fmt: skip

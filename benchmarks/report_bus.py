@@ -280,9 +280,9 @@ def readback_figure(batches: list[pb.PublishReportsRequest]) -> Figure:
         archive = _stored_archive(url, batches)
         runs = [readback_rates(url, archive) for _ in range(REPEATS)]  # each run reads both ways in turn
     ours, raw = max(r[0] for r in runs), max(r[1] for r in runs)
-    return Figure.against(
+    return Figure.reference(
         "archive read-back from PostgreSQL (pages of 2,000) vs raw psycopg binary fetch of the same query",
-        ours, "reports/s", raw, "reference", True,
+        ours, "reports/s", raw,
     )  # fmt: skip
 
 
@@ -310,13 +310,11 @@ def run() -> list[Figure]:
             )
         )
         figures.append(
-            Figure.against(
+            Figure.reference(
                 "PublishReports → SQLite vs raw sqlite3 multi-row INSERT (the archive's own way; reference)",
                 sqlite_rate,
                 "reports/s",
                 best_of(lambda: raw_sqlite_rate(rows, multirow=True)),
-                "reference",
-                True,
             )
         )
         pg_rate, raw_postgres = best_of_interleaved(
@@ -333,23 +331,19 @@ def run() -> list[Figure]:
             )
         )
         figures.append(
-            Figure.against(
+            Figure.reference(
                 "PublishReports → PostgreSQL vs raw psycopg COPY (the archive stages through COPY; reference)",
                 pg_rate,
                 "reports/s",
                 best_of(lambda: raw_postgres_rate(rows, copy=True)),
-                "reference",
-                True,
             )
         )
         figures.append(
-            Figure.against(
+            Figure.reference(
                 "raw gRPC transfer of the same batches (ceiling)",
                 grpc_ceiling,
                 "reports/s",
                 grpc_ceiling,
-                "reference",
-                True,
             )
         )
         delays, rtts = latency(batches, raw_address)

@@ -59,16 +59,29 @@ def _without_triggers(mesh: MeshThread) -> list[str]:
     return ["DROP TRIGGER ledger_entries_append_only ON ledger_entries"]
 
 
+def _edit(seq: int, stream: str = "demo-bot") -> str:
+    return f"UPDATE ledger_entries SET payload = substr(payload, 2) WHERE stream = '{stream}' AND seq = {seq}"
+
+
+def _delete(where: str, stream: str = "demo-bot") -> str:
+    return f"DELETE FROM ledger_entries WHERE stream = '{stream}' AND {where}"
+
+
+def _swap(seq: int, stream: str = "demo-bot") -> list[str]:
+    """Entries `seq` and `seq + 1` trade places."""
+    moves = ((seq, -1), (seq + 1, seq), (-1, seq + 1))
+    return [f"UPDATE ledger_entries SET seq = {to} WHERE stream = '{stream}' AND seq = {at}" for at, to in moves]
+
+
+def _forge(column: str, last_seq: int) -> str:
+    return f"UPDATE ledger_checkpoints SET {column} = substr({column}, 2) WHERE stream = 'demo-bot' AND last_seq = {last_seq}"
+
+
 TAMPERING: list[tuple[str, Callable[[str], list[str]], int, int, str]] = [
-    ("edit a payload", lambda s: [f"UPDATE ledger_entries SET payload = substr(payload, 2) WHERE stream = '{s}' AND seq = 7"],
-     7, pb.LEDGER_PROBLEM_EDITED, "edited"),
-    ("delete an entry", lambda s: [f"DELETE FROM ledger_entries WHERE stream = '{s}' AND seq = 12"],
-     12, pb.LEDGER_PROBLEM_REMOVED, "removed"),
-    ("swap two entries", lambda s: [f"UPDATE ledger_entries SET seq = -1 WHERE stream = '{s}' AND seq = 5",
-                                    f"UPDATE ledger_entries SET seq = 5 WHERE stream = '{s}' AND seq = 6",
-                                    f"UPDATE ledger_entries SET seq = 6 WHERE stream = '{s}' AND seq = -1"],
-     5, pb.LEDGER_PROBLEM_REORDERED, "reordered"),
-]  # fmt: skip
+    ("edit a payload", lambda s: [_edit(7, s)], 7, pb.LEDGER_PROBLEM_EDITED, "edited"),
+    ("delete an entry", lambda s: [_delete("seq = 12", s)], 12, pb.LEDGER_PROBLEM_REMOVED, "removed"),
+    ("swap two entries", lambda s: _swap(5, s), 5, pb.LEDGER_PROBLEM_REORDERED, "reordered"),
+]
 
 
 @pytest.mark.parametrize(
@@ -120,14 +133,14 @@ def test_checkpoints_let_a_verifier_start_late_and_are_themselves_verified(mesh:
     )
     assert (recent.ok, recent.entries_checked) == (True, 10)
 
-    _sql(mesh, "UPDATE ledger_checkpoints SET merkle_root = substr(merkle_root, 2) WHERE last_seq = 1024")
+    _sql(mesh, _forge("merkle_root", 1024))
     forged = _verify(mesh)
     assert (forged.first_break.problem, forged.first_break.seq) == (pb.LEDGER_PROBLEM_CHECKPOINT, 1024)
 
 
 def test_cutting_the_newest_entries_is_caught_by_the_checkpoint_that_covered_them(mesh: MeshThread) -> None:
     _publish_records(mesh, 2 * ledger.CHECKPOINT_EVERY + 10)
-    _sql(mesh, *_without_triggers(mesh), "DELETE FROM ledger_entries WHERE seq > 2000")
+    _sql(mesh, *_without_triggers(mesh), _delete("seq > 2000"))
     truncated = _verify(mesh)
     assert (truncated.first_break.problem, truncated.first_break.seq) == (pb.LEDGER_PROBLEM_REMOVED, 2001)
 
@@ -136,11 +149,7 @@ def test_an_edit_deep_in_a_long_chain_is_found_at_the_exact_entry(mesh: MeshThre
     """Verification checks a page of entries at once: the break is still named exactly, with the
     entries and the checkpoint before it counted."""
     ids = _publish_records(mesh, 2 * ledger.CHECKPOINT_EVERY + 10)
-    _sql(
-        mesh,
-        *_without_triggers(mesh),
-        "UPDATE ledger_entries SET payload = substr(payload, 2) WHERE seq = 1500",
-    )
+    _sql(mesh, *_without_triggers(mesh), _edit(1500))
     broken = _verify(mesh)
     assert (broken.entries_checked, broken.checkpoints_checked) == (1499, 1)
     assert (broken.first_break.seq, broken.first_break.entry_id, broken.first_break.problem) == (
@@ -175,36 +184,32 @@ def test_only_operators_and_auditors_verify(mesh: MeshThread) -> None:
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-def _cross_the_cuts(seq: int) -> list[str]:
-    return [f"UPDATE ledger_entries SET seq = -1 WHERE stream = 'demo-bot' AND seq = {seq}",
-            f"UPDATE ledger_entries SET seq = {seq} WHERE stream = 'demo-bot' AND seq = {seq + 1}",
-            f"UPDATE ledger_entries SET seq = {seq + 1} WHERE stream = 'demo-bot' AND seq = -1"]  # fmt: skip
-
-
 SPREAD_TAMPERING: list[tuple[str, list[str], tuple[int, int, int, str] | None]] = [
     # case, statements, (entries checked, checkpoints checked, seq, problem) of the first break
     ("whole", [], None),
-    ("edit inside the second share", ["UPDATE ledger_entries SET payload = substr(payload, 2) WHERE stream = 'demo-bot' AND seq = 1500"],
-     (1499, 1, 1500, "edited")),
-    ("delete the last entry before a cut", ["DELETE FROM ledger_entries WHERE stream = 'demo-bot' AND seq = 1024"],
-     (1023, 0, 1024, "removed")),
-    ("delete the first entry after a cut", ["DELETE FROM ledger_entries WHERE stream = 'demo-bot' AND seq = 1025"],
-     (1024, 1, 1025, "removed")),
-    ("swap the entries either side of a cut", _cross_the_cuts(1024), (1023, 0, 1024, "reordered")),
-    ("forge the chain hash a share starts from", ["UPDATE ledger_checkpoints SET chain_hash = substr(chain_hash, 2) WHERE stream = 'demo-bot' AND last_seq = 1024"],
-     (1024, 0, 1024, "checkpoint")),
-    ("forge the last checkpoint", ["UPDATE ledger_checkpoints SET merkle_root = substr(merkle_root, 2) WHERE stream = 'demo-bot' AND last_seq = 2048"],
-     (2048, 1, 2048, "checkpoint")),
-    ("cut the newest entries", ["DELETE FROM ledger_entries WHERE stream = 'demo-bot' AND seq > 2000"],
-     (2000, 1, 2001, "removed")),
-    ("edit the other stream, walked after", ["UPDATE ledger_entries SET payload = substr(payload, 2) WHERE stream = 'other-bot' AND seq = 3"],
-     (2 * ledger.CHECKPOINT_EVERY + 10 + 2, 2, 3, "edited")),
-]  # fmt: skip
+    ("edit inside the second share", [_edit(1500)], (1499, 1, 1500, "edited")),
+    ("delete the last entry before a cut", [_delete("seq = 1024")], (1023, 0, 1024, "removed")),
+    ("delete the first entry after a cut", [_delete("seq = 1025")], (1024, 1, 1025, "removed")),
+    ("swap the entries either side of a cut", _swap(1024), (1023, 0, 1024, "reordered")),
+    ("forge the chain hash a share starts from", [_forge("chain_hash", 1024)], (1024, 0, 1024, "checkpoint")),
+    ("forge the last checkpoint", [_forge("merkle_root", 2048)], (2048, 1, 2048, "checkpoint")),
+    ("cut the newest entries", [_delete("seq > 2000")], (2000, 1, 2001, "removed")),
+    ("edit the other stream, walked after", [_edit(3, "other-bot")], (2 * ledger.CHECKPOINT_EVERY + 10 + 2, 2, 3, "edited")),
+]
+
+
+@pytest.fixture
+def workers_started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[str]]:
+    """Every worker process verification starts (started for real, and kept to look at)."""
+    started: list[subprocess.Popen[str]] = []
+    popen = ledger.subprocess.Popen
+    monkeypatch.setattr(ledger.subprocess, "Popen", lambda command, **kw: started.append(popen(command, **kw)) or started[-1])
+    return started
 
 
 @pytest.mark.parametrize(("case", "statements", "first_break"), SPREAD_TAMPERING, ids=[t[0] for t in SPREAD_TAMPERING])
 def test_a_walk_spread_over_worker_processes_finds_what_one_walk_finds(
-    mesh: MeshThread, monkeypatch: pytest.MonkeyPatch, case, statements, first_break  # type: ignore[no-untyped-def]
+    mesh: MeshThread, workers_started: list[subprocess.Popen[str]], case, statements, first_break  # type: ignore[no-untyped-def]
 ) -> None:
     """Three workers cut the walk at the checkpoints 1024 and 2048: a break at, before or after a
     cut, or in a checkpoint a share starts from, is named as the single walk names it."""
@@ -212,14 +217,11 @@ def test_a_walk_spread_over_worker_processes_finds_what_one_walk_finds(
     _publish_records(mesh, 5, bot="other-bot")
     _sql(mesh, *_without_triggers(mesh), *statements)
     engine = mesh.mesh.parts.engine
-    started: list[list[str]] = []
-    popen = ledger.subprocess.Popen
-    monkeypatch.setattr(ledger.subprocess, "Popen", lambda command, **kw: started.append(command) or popen(command, **kw))
 
     one_walk = ledger.verify(engine, workers=1, spread_from=0)
     spread = ledger.verify(engine, workers=3, spread_from=0)
 
-    assert len(started) == 3
+    assert len(workers_started) == 3
     assert spread == one_walk
     if first_break is None:
         assert (spread.ok, spread.entries_checked, spread.checkpoints_checked) == (True, 2 * ledger.CHECKPOINT_EVERY + 15, 2)
@@ -229,14 +231,11 @@ def test_a_walk_spread_over_worker_processes_finds_what_one_walk_finds(
 
 
 def test_a_worker_that_fails_fails_the_walk_by_its_own_words_and_no_worker_is_left(
-    mesh: MeshThread, monkeypatch: pytest.MonkeyPatch
+    mesh: MeshThread, workers_started: list[subprocess.Popen[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _publish_records(mesh, 2 * ledger.CHECKPOINT_EVERY + 10)
-    started: list[subprocess.Popen[str]] = []
-    popen = ledger.subprocess.Popen
-    monkeypatch.setattr(ledger.subprocess, "Popen", lambda command, **kw: started.append(popen(command, **kw)) or started[-1])
     monkeypatch.setattr(ledger.sys, "executable", "/bin/sh")  # `sh -m <module>`: no such file, on stderr, exit 2
 
     with pytest.raises(RuntimeError, match="a ledger verification worker failed: /bin/sh: .*cannot open polytraders"):
         ledger.verify(mesh.mesh.parts.engine, workers=3, spread_from=0)
-    assert len(started) == 3 and all(worker.poll() is not None for worker in started)
+    assert len(workers_started) == 3 and all(worker.poll() is not None for worker in workers_started)

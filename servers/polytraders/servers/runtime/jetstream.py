@@ -40,7 +40,6 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from sqlalchemy import BigInteger, Engine, String, select
-from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2
@@ -48,7 +47,7 @@ from polytraders.sdk.outbox import frame_offsets, frame_reports, unframe_reports
 
 from .archive import SEQUENCER, ArchivedReport, ReportFilter, StoredBatch, topic_for
 from .bus import ReportBus
-from .storage import archive_channel, lock_key, upsert
+from .storage import archive_channel, libpq_url, lock_key, upsert
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +286,7 @@ class JetStreamLink:
         this process's own come with their reports (`stored`), so the relay need not read them back."""
         if self._engine.dialect.name != "postgresql":
             return
-        url = make_url(self._engine.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        url = libpq_url(self._engine)
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:

@@ -52,6 +52,7 @@ from .ledger_chain import (
     walk,
     walked_from_json,
 )
+from .storage import libpq_url
 
 
 class LedgerEntryRow(SQLModel, table=True):
@@ -206,8 +207,8 @@ def streams(engine: Engine) -> list[str]:
 
 
 SPREAD_FROM = 200_000
-"""Entries a verification walks before it is spread over worker processes: a worker takes
-~50 ms to start, a walk of this many entries about half a second."""
+"""Entries a verification walks before it is spread over worker processes: on a shorter walk,
+starting a Python interpreter per core is too large a share of the whole."""
 
 
 def verify(
@@ -305,9 +306,7 @@ def _walk_apart(engine: Engine, shares: list[list[Run]]) -> list[Walked]:
     and password among it) goes on the worker's stdin, never its command line. Results are taken
     in order up to the first break: the workers after it, or all of them once one fails, are
     stopped on the way out."""
-    postgresql = engine.dialect.name == "postgresql"
-    database = engine.url.set(drivername="postgresql").render_as_string(hide_password=False) if postgresql \
-        else engine.url.database  # fmt: skip
+    database = libpq_url(engine) if engine.dialect.name == "postgresql" else engine.url.database
     command = [sys.executable, "-m", "polytraders.servers.runtime.ledger_chain"]
     with contextlib.ExitStack() as stack:
         workers = []

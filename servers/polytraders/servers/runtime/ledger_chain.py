@@ -14,8 +14,8 @@ A walk checks one run of a stream, from a point the caller vouches for (the star
 checkpoint's chain hash) up to a checkpoint or the stream's end; runs that meet at checkpoints
 can be walked apart and their results added up. This module imports only the standard library
 (and psycopg on PostgreSQL): it is also the worker process a long verification is spread over
-(`python -m polytraders.servers.runtime.ledger_chain`, a job as JSON on stdin), and such a
-worker starts in tens of milliseconds.
+(`python -m polytraders.servers.runtime.ledger_chain`, a job as JSON on stdin), so a worker
+starts without importing SQLAlchemy or the mesh.
 """
 
 from __future__ import annotations

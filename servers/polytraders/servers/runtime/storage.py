@@ -37,6 +37,12 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def libpq_url(engine: Engine) -> str:
+    """A PostgreSQL engine's address, password included, as libpq takes it: for connections made
+    with psycopg itself, outside SQLAlchemy (a LISTEN, a worker process)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
