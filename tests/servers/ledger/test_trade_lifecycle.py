@@ -262,7 +262,7 @@ def _operations(mesh: MeshThread) -> list[rpb.Report]:
     return [rpb.Report.FromString(r.payload) for r in stored]
 
 
-def test_any_window_adds_whole_hours_and_the_entries_at_its_edges_exactly(ledger) -> None:  # type: ignore[no-untyped-def]
+def test_any_window_adds_whole_spans_and_the_entries_at_its_edges_exactly(ledger) -> None:  # type: ignore[no-untyped-def]
     """Fills spread over five hours; windows cut anywhere (inside one hour, across several, open at
     either end) answer what the journal's entries in them sum to."""
     mesh, pnl = ledger

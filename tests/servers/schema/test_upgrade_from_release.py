@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from polytraders.sdk.clock import ManualClock
 from polytraders.servers import schema
-from polytraders.servers.ledger.book import pnl_entries, pnl_trades
+from polytraders.servers.ledger.book import SUM_KEY, pnl_entries, pnl_sums, pnl_trades, summed
 from polytraders.servers.runtime.leadership import duty_leases
 from polytraders.servers.runtime.storage import make_engine
 from polytraders.servers.schema.models import metadata
@@ -99,7 +99,7 @@ def _short(value: Any, limit: int = 300) -> str:
 
 BACKFILLED = frozenset({"pnl_trades", "pnl_sums"})
 """Tables a revision fills from the release's rows (each booked fill becomes a trade; the journal is
-summed per day and hour): checked on their own, and by the answers of GetPnl."""
+summed per day, hour and five minutes): checked on their own, and by the answers of GetPnl."""
 
 
 def _rows_of_added_tables(connection: Connection, release_tables: dict[str, Any]) -> dict[str, list[list[Any]]]:
@@ -160,6 +160,11 @@ def test_a_database_of_the_previous_release_is_upgraded_with_every_row_and_answe
             assert fills and sorted(fills) == sorted((key, fee) for key, fee, _, _ in trades)  # each fill its trade
             assert all(booked for *_, booked, _ in trades)
             assert sorted(order for *_, order in trades) == list(range(1, len(fills) + 1))
+            # the journal summed per span by the revisions' SQL, as booking itself sums it
+            entries = [dict(e) for e in connection.execute(select(pnl_entries)).mappings()]
+            stored_sums = [dict(r) for r in connection.execute(select(pnl_sums)).mappings()]
+            assert {tuple(r[k] for k in SUM_KEY): r for r in stored_sums} == {
+                tuple(r[k] for k in SUM_KEY): r for r in summed(entries)}  # fmt: skip
             # what a start does write: each duty it leads, held under a first fencing token
             # (PostgreSQL; on SQLite, one process, duties are not fenced)
             leases = connection.execute(select(duty_leases.c.duty, duty_leases.c.token)).all()

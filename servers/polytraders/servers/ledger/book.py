@@ -141,11 +141,11 @@ pnl_trades = PnlTradeRow.__table__
 class PnlSumRow(SQLModel, table=True):
     __tablename__ = "pnl_sums"
 
-    # The journal summed per group over each UTC day and each UTC hour, kept in every booking's
-    # transaction: GetPnl adds whole days, then whole hours at a window's ends, and reads journal
-    # entries only for the partial hours at its very edges.
+    # The journal summed per group over each UTC day, hour and five minutes, kept in every
+    # booking's transaction: GetPnl adds whole days, then whole hours and five-minute spans at a
+    # window's ends, and reads journal entries only for the part-spans at its very edges.
     span_us: int = Field(sa_type=BigInteger, primary_key=True)
-    """A day or an hour, in microseconds."""
+    """A day, an hour or five minutes, in microseconds."""
     start_us: int = Field(sa_type=BigInteger, primary_key=True)
     bot_slug: str = Field(sa_type=String(128), primary_key=True)
     condition_id: str = Field(sa_type=String(80), primary_key=True)
@@ -159,9 +159,10 @@ class PnlSumRow(SQLModel, table=True):
 
 
 pnl_sums = PnlSumRow.__table__
-HOUR_US, DAY_US = 3_600_000_000, 86_400_000_000
-SPANS = (DAY_US, HOUR_US)
-"""Coarsest first: how GetPnl cuts a window."""
+FIVE_MINUTES_US, HOUR_US, DAY_US = 300_000_000, 3_600_000_000, 86_400_000_000
+SPANS = (DAY_US, HOUR_US, FIVE_MINUTES_US)
+"""Coarsest first: how GetPnl cuts a window. Five minutes is the finest: at a busy bot's rate a
+part-hour at a window's edge is thousands of journal entries, a part of five minutes a few hundred."""
 SUMS = ("realised_micros", "fee_micros", "rebate_micros", "fills", "notional_micros", "adjustment_micros")
 GROUPS = ("bot_slug", "condition_id", "builder_code")
 SUM_KEY = ("span_us", "start_us", *GROUPS)
@@ -180,20 +181,34 @@ def _entry_sums(entries: Any) -> list[Any]:
 
 
 def summed(entries: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
-    """Fresh journal entries summed per group, day and hour: the pnl_sums rows to add."""
-    rows: dict[tuple[object, ...], dict[str, object]] = {}
+    """Fresh journal entries summed per group and span: the pnl_sums rows to add. The entries are
+    summed once, into the finest span; each coarser span adds up the finer one's few rows."""
+    finest = SPANS[-1]
+    level: dict[tuple[object, ...], list[int]] = {}
     for e in entries:
         kind, fee, rebate = e["kind"], int(e["fee_micros"]), int(e["rebate_micros"])  # type: ignore[call-overload]
         adds = (int(e["realised_micros"]), fee, rebate, TRADES_COUNTED.get(str(kind), 0),  # type: ignore[call-overload]
                 int(e["notional_micros"]) if kind in TRADES_COUNTED else 0,  # type: ignore[call-overload]
                 rebate - fee if kind in ADJUSTMENTS else 0)  # fmt: skip
-        for span in SPANS:
-            key = (span, int(e["at_us"]) // span * span, *(e[g] for g in GROUPS))  # type: ignore[call-overload]
-            row = rows.setdefault(key, {"span_us": key[0], "start_us": key[1], **dict(zip(GROUPS, key[2:], strict=True)),
-                                        **dict.fromkeys(SUMS, 0)})  # fmt: skip
-            for name, add in zip(SUMS, adds, strict=True):
-                row[name] += add  # type: ignore[operator]
-    return list(rows.values())
+        _add(level, (int(e["at_us"]) // finest * finest, *(e[g] for g in GROUPS)), adds)  # type: ignore[call-overload]
+    rows: list[dict[str, object]] = []
+    for span in reversed(SPANS):
+        if span != finest:
+            finer, level = level, {}
+            for (start, *group), sums in finer.items():
+                _add(level, (start // span * span, *group), sums)  # type: ignore[operator]
+        rows += ({"span_us": span, "start_us": start, **dict(zip(GROUPS, group, strict=True)),
+                  **dict(zip(SUMS, sums, strict=True))} for (start, *group), sums in level.items())  # fmt: skip
+    return rows
+
+
+def _add(sums: dict[tuple[object, ...], list[int]], key: tuple[object, ...], adds: Sequence[int]) -> None:
+    found = sums.get(key)
+    if found is None:
+        sums[key] = list(adds)
+    else:
+        for i, add in enumerate(adds):
+            found[i] += add
 
 
 Piece = tuple[int | None, int | None, int | None]
@@ -239,8 +254,8 @@ def _window_bounds(pieces: list[Piece]) -> dict[str, int]:
 
 
 def window_pieces(low: int | None, high: int | None, spans: tuple[int, ...] = SPANS) -> list[Piece]:
-    """[low, high) (None: unbounded) cut into (span, start, end): whole days, whole hours at the
-    ends, and (span None) the partial hours at the very edges, which only the journal holds."""
+    """[low, high) (None: unbounded) cut into (span, start, end): whole days, whole finer spans at
+    the ends, and (span None) the part-spans at the very edges, which only the journal holds."""
     for i, span in enumerate(spans):
         first = None if low is None else -(-low // span) * span
         last = None if high is None else high // span * span
