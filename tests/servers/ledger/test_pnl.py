@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from polytraders.governance.v1 import ledger_pb2 as pb
@@ -17,7 +20,7 @@ from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock, ReportBuilder
 from polytraders.servers import schema
-from polytraders.servers.ledger.book import PnLLedger, RebateShares, pnl_unpublished
+from polytraders.servers.ledger.book import PnLLedger, RebateShares, journal_key, pnl_unpublished
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.mesh import MeshThread
@@ -330,3 +333,9 @@ def test_a_booking_whose_report_did_not_reach_the_bus_publishes_it_on_the_next_s
             assert conn.execute(select(func.count()).select_from(pnl_unpublished)).scalar_one() == 0
     finally:
         engine.dispose()
+
+
+@given(st.text())
+def test_a_journal_key_is_the_uuid5_of_its_name(name: str) -> None:
+    """Keys stored before the quick writer must still be found: the same UUIDv5, to the character."""
+    assert journal_key(name) == str(uuid.uuid5(uuid.NAMESPACE_URL, name))

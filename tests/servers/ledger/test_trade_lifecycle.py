@@ -126,17 +126,22 @@ def test_a_fill_the_books_cannot_take_from_the_bus_is_alerted_and_listed(ledger)
     oversold = _trade(fill("demo-bot", YES, SELL, "0.50", "3"), "oversell")
     with Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot") as bot:
         bot.reports.publish_now([oversold])
-        until(lambda: bot_rejections(pnl), "the oversell listed")
+        # listed in the booking's transaction, alerted just after it
+        until(lambda: bot_rejections(pnl) and _refusal_alerts(mesh), "the oversell listed and alerted")
     rejected = bot_rejections(pnl)
     assert [(r.report_id, r.trade_id, r.field) for r in rejected] == [
         (oversold.header.report_id, "oversell", "report.execution.filled_size_micros")
     ]
     assert "cannot be shorted" in rejected[0].reason
-    alerts = [r.operations for r in _operations(mesh) if r.operations.alert_key.startswith("pnl:rejected:")]
+    alerts = _refusal_alerts(mesh)
     assert [(a.alert_key, a.severity) for a in alerts] == [(f"pnl:rejected:{oversold.header.report_id}", rpb.SEVERITY_ERROR)]
     with pytest.raises(grpc.RpcError) as refused:  # a bot reads only its own
         pnl.ListRejectedFills(pb.ListRejectedFillsRequest(bot_slug="mm-1"), metadata=BOT)
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def _refusal_alerts(mesh: MeshThread) -> list[rpb.OperationsReport]:
+    return [r.operations for r in _operations(mesh) if r.operations.alert_key.startswith("pnl:rejected:")]
 
 
 def bot_rejections(pnl: pb_grpc.PnLReporterServiceStub) -> list[pb.RejectedFill]:

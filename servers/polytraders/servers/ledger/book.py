@@ -10,6 +10,7 @@ never took (a crash in between) is published when the ledger next starts. GetPnl
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections import Counter as Tally
@@ -48,7 +49,7 @@ from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolatio
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.request_limits import MAX_MICROS, PRICE
 from polytraders.servers.runtime.set_aside import SetAside
-from polytraders.servers.runtime.storage import upsert
+from polytraders.servers.runtime.storage import insert_rows, upsert
 
 from .pnl import Holding, buy, convert, maker_rebate, mark_of, notional, sell, settle, six_places
 
@@ -296,6 +297,11 @@ class FollowerCursorRow(SQLModel, table=True):
 
 ledger_cursor = FollowerCursorRow.__table__
 
+# Built once: building a statement cost more than running it for a batch of a few fills.
+_TRADES_BY_KEY = select(pnl_trades).where(pnl_trades.c.trade_key.in_(bindparam("keys", expanding=True)))
+_ENTRIES_STORED = select(pnl_entries.c.entry_id).where(pnl_entries.c.entry_id.in_(bindparam("ids", expanding=True)))
+_FORGET_PUBLISHED = delete(pnl_unpublished).where(pnl_unpublished.c.report_id.in_(bindparam("ids", expanding=True)))
+
 SIDES = {rpb.SIDE_BUY: "BUY", rpb.SIDE_SELL: "SELL"}
 DIMENSIONS = {pb.PNL_DIMENSION_BOT: "bot_slug", pb.PNL_DIMENSION_MARKET: "condition_id",
               pb.PNL_DIMENSION_BUILDER: "builder_code"}  # fmt: skip
@@ -414,11 +420,17 @@ _WIDTHS = {"price": 32, "builder_code": 66, "token_id": 80, "condition_id": 80, 
 def fill_entry_id(report: rpb.Report) -> str:
     """One key per bot, trade, side and order: every status of the same fill is the same trade."""
     e = report.execution
-    return str(
-        uuid.uuid5(
-            uuid.NAMESPACE_URL, f"fill:{report.header.bot_slug}:{e.trade_id}:{e.liquidity}:{e.order_id}"
-        )
-    )
+    return journal_key(f"fill:{report.header.bot_slug}:{e.trade_id}:{e.liquidity}:{e.order_id}")
+
+
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
+
+def journal_key(name: str) -> str:
+    """A journal entry's id: `str(uuid.uuid5(uuid.NAMESPACE_URL, name))`, written from the SHA-1
+    digest without building a UUID object (which cost a fifth of booking a fill's first status)."""
+    h = hashlib.sha1(_URL_NAMESPACE + name.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 
 
 TRADES_COUNTED = {"fill": 1, "reversal": -1}
@@ -563,7 +575,7 @@ class PnLLedger:
         def forget() -> None:
             with self._engine.begin() as conn:
                 ids = [r.header.report_id for r in reports]
-                conn.execute(delete(pnl_unpublished).where(pnl_unpublished.c.report_id.in_(ids)))
+                conn.execute(_FORGET_PUBLISHED, {"ids": ids})
 
         await asyncio.to_thread(forget)
 
@@ -594,7 +606,7 @@ class PnLLedger:
 
     def _trades(self, keys: set[str]) -> dict[str, dict[str, object]]:
         with self._engine.connect() as conn:
-            rows = conn.execute(select(pnl_trades).where(pnl_trades.c.trade_key.in_(keys))).mappings()
+            rows = conn.execute(_TRADES_BY_KEY, {"keys": list(keys)}).mappings()
             return {row["trade_key"]: dict(row) for row in rows}
 
     def _first_status(self, report: rpb.Report, key: str, status: str, pending: Pending) -> Change:
@@ -623,7 +635,7 @@ class PnLLedger:
         assert holding is not None  # a booked trade's holding
         fee_delta, rebate_delta = fee - int(trade["fee_micros"]), rebate - int(trade["rebate_micros"])  # type: ignore[call-overload]
         entry = {
-            "entry_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"adjust:{trade['trade_key']}:{status}:{fee}:{rebate}")),
+            "entry_id": journal_key(f"adjust:{trade['trade_key']}:{status}:{fee}:{rebate}"),
             "kind": "adjustment", "bot_slug": holding.bot_slug, "condition_id": holding.condition_id,
             "token_id": holding.token_id, "builder_code": e.builder_code, "side": SIDES[e.side], "price": e.price,
             "size_micros": 0, "notional_micros": 0, "fee_micros": fee_delta, "rebate_micros": rebate_delta,
@@ -669,7 +681,7 @@ class PnLLedger:
                 ) from None
         realised = replayed.realised_micros - held.realised_micros
         entry = {
-            "entry_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"reverse:{trade['trade_key']}")), "kind": "reversal",
+            "entry_id": journal_key(f"reverse:{trade['trade_key']}"), "kind": "reversal",
             "bot_slug": bot, "condition_id": held.condition_id, "token_id": e.token_id,
             "builder_code": original["builder_code"], "side": original["side"], "price": original["price"],
             "size_micros": original["size_micros"], "notional_micros": -original["notional_micros"],
@@ -698,18 +710,18 @@ class PnLLedger:
                 upsert(conn, pnl_rejected_fills, list(rejected), ["report_id"], replace=False)
             ids = [b.entry["entry_id"] for b in booked]
             known = set(
-                conn.execute(select(pnl_entries.c.entry_id).where(pnl_entries.c.entry_id.in_(ids))).scalars()
+                conn.execute(_ENTRIES_STORED, {"ids": ids}).scalars()
             )
             fresh = [b for b in booked if b.entry["entry_id"] not in known]
             reports = reports_of(fresh) if fresh else []
             if fresh:
-                conn.execute(pnl_entries.insert(), [b.entry for b in fresh])
+                insert_rows(conn, pnl_entries, [b.entry for b in fresh])
                 upsert(conn, pnl_sums, summed([b.entry for b in fresh]), SUM_KEY, add=SUMS)
                 last = {(b.holding.bot_slug, b.holding.token_id): b.holding for b in fresh}  # one row per position
                 upsert(conn, pnl_positions, [_position_row(h) for h in last.values()], ["bot_slug", "token_id"])
             if reports:
                 at = to_micros(self._clock.now())
-                conn.execute(pnl_unpublished.insert(), [
+                insert_rows(conn, pnl_unpublished, [
                     {"report_id": r.header.report_id, "booked_at_us": at, "payload": r.SerializeToString(deterministic=True)}
                     for r in reports
                 ])  # fmt: skip
@@ -883,7 +895,7 @@ class PnLLedger:
                 if holding.token_id in tokens and not holding.resolved:
                     payout = Decimal(1 if holding.token_id == winner else 0)
                     after, realised = settle(holding, payout)
-                    entry = {"entry_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"resolution:{condition_id}:{holding.bot_slug}:{holding.token_id}")),
+                    entry = {"entry_id": journal_key(f"resolution:{condition_id}:{holding.bot_slug}:{holding.token_id}"),
                              "kind": "resolution", "bot_slug": holding.bot_slug, "condition_id": holding.condition_id,
                              "token_id": holding.token_id, "builder_code": "", "side": "SETTLE", "price": str(payout),
                              "size_micros": holding.size_micros, "notional_micros": notional(payout, holding.size_micros),
@@ -1087,7 +1099,7 @@ class PnLLedger:
             if not adjustment:
                 return pb.RecordRebatePayoutResponse(accrued_micros=earned, paid_micros=paid)
             entry = {
-                "entry_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"payout:{bot}:{market}:{request.day}:{paid}:{adjusted}")),
+                "entry_id": journal_key(f"payout:{bot}:{market}:{request.day}:{paid}:{adjusted}"),
                 "kind": "rebate_payout", "bot_slug": bot, "condition_id": market, "token_id": "", "builder_code": "",
                 "side": "PAYOUT", "price": "", "size_micros": 0, "notional_micros": 0, "fee_micros": 0,
                 "rebate_micros": adjustment, "realised_micros": 0, "at_us": end,
@@ -1169,7 +1181,7 @@ class PnLLedger:
 
 
 def _conversion_entry(conversion_id: str, token_id: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"conversion:{conversion_id}:{token_id}"))
+    return journal_key(f"conversion:{conversion_id}:{token_id}")
 
 
 def _net(row: pb.PnlRow) -> pb.PnlRow:
