@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 
@@ -45,11 +46,10 @@ def _configure_logging(level: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from polytraders.servers.runtime.auth import TokensFileError
     from polytraders.servers.runtime.config import load_config
-    from polytraders.servers.runtime.mesh import Mesh
-    from polytraders.servers.runtime.server import tune_interpreter_for_serving
+    from polytraders.servers.runtime.credentials import Credentials
     from polytraders.servers.runtime.tls import CertificateError
-    from polytraders.servers.schema import SchemaMismatch
 
+    refusals = (TokensFileError, CertificateError, OSError, ValueError)  # one line each, the usage code
     _configure_logging(args.log_level)
     config = load_config(args.config).replace(
         port=args.port,
@@ -65,15 +65,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_client_ca=args.tls_client_ca,
         metrics_port=args.metrics_port,
     )
+    try:  # before the groups are imported (seconds): a refusal costs only reading these files
+        credentials = Credentials.load(config, datetime.now(UTC))
+    except refusals as refusal:
+        return _refused(refusal)
+
+    from polytraders.servers.runtime.mesh import Mesh
+    from polytraders.servers.runtime.server import tune_interpreter_for_serving
+    from polytraders.servers.schema import SchemaMismatch
 
     async def serve() -> None:
         try:
-            mesh = await Mesh.start(config)
+            mesh = await Mesh.start(config, credentials=credentials)
         except SchemaMismatch as refusal:
-            raise SystemExit(f"polytraders-gov serve: {refusal}") from None
-        except (TokensFileError, CertificateError, OSError, ValueError) as refusal:  # one line, the usage code
-            print(f"polytraders-gov serve: {refusal}", file=sys.stderr)
-            raise SystemExit(2) from None
+            raise SystemExit(f"{PROGRAM} serve: {refusal}") from None
+        except refusals as refusal:
+            raise SystemExit(_refused(refusal)) from None
         tune_interpreter_for_serving()
         if mesh.tls is None:
             print(f"polytraders governance serving {', '.join(mesh.groups)} on {mesh.address} "
@@ -90,6 +97,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     asyncio.run(serve())
     return 0
+
+
+def _refused(refusal: Exception) -> int:
+    print(f"{PROGRAM} serve: {refusal}", file=sys.stderr)
+    return 2
 
 
 def cmd_db(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ from .bus import ReportBus, following
 from .bus_service import report_bus_binding
 from .commands import Commands
 from .config import ServerConfig
+from .credentials import Credentials
 from .jetstream import JetStreamLink
 from .leadership import Deposed, Leadership
 from .mesh_service import MESH_SERVICE, MeshServicer, mesh_binding
@@ -46,7 +47,7 @@ from .server import GovernanceServer, ServiceBinding, start_server
 from .set_aside import SetAside
 from .slo_counts import SloCounter, load_slos
 from .storage import make_engine
-from .tls import CertificateError, ServerTls, TlsFiles, is_loopback
+from .tls import ServerTls
 from .tracing import client_interceptors, provider_from_env
 from .user_actions import UserActionRecorder
 
@@ -221,20 +222,6 @@ def _link_to_broker(parts: MeshParts, server: GovernanceServer) -> None:
     parts.lead(RELAY, link.relay)
 
 
-def server_tls(config: ServerConfig, now: datetime) -> ServerTls | None:
-    """The server's TLS, checked before anything starts; plaintext only on loopback (a bearer
-    token must never cross a network in the clear)."""
-    if not (config.tls_cert or config.tls_key or config.tls_client_ca):
-        if not is_loopback(config.host):
-            raise CertificateError(
-                f"--host {config.host} is not a loopback address: serve it over TLS (--tls-cert and --tls-key)"
-            )
-        return None
-    if not (config.tls_cert and config.tls_key):
-        raise CertificateError("TLS needs both --tls-cert and --tls-key (tls_cert, tls_key in the config)")
-    return ServerTls(TlsFiles(config.tls_cert, config.tls_key, config.tls_client_ca), now)
-
-
 def peer_tls(config: ServerConfig) -> TlsOptions | None:
     """How this process dials the others: TLS when their addresses are grpcs:// or a CA is given."""
     if not (config.tls_ca or (config.targets is not None and config.targets.secure)):
@@ -279,15 +266,23 @@ class Mesh:
         return f"{self.parts.config.host}:{self.port}"
 
     @classmethod
-    async def start(cls, config: ServerConfig, *, clock: Clock | None = None, tracer_provider: Any = None) -> Mesh:
-        """`tracer_provider` traces the calls (else the OTEL_* variables may turn tracing on)."""
+    async def start(
+        cls,
+        config: ServerConfig,
+        *,
+        clock: Clock | None = None,
+        tracer_provider: Any = None,
+        credentials: Credentials | None = None,
+    ) -> Mesh:
+        """`tracer_provider` traces the calls (else the OTEL_* variables may turn tracing on);
+        `credentials` as `serve` read them already (else read now)."""
         groups = list(config.groups) or list(GROUPS)
         unknown = [g for g in groups if g not in GROUPS]
         if unknown:
             raise ValueError(f"unknown groups {unknown}; available: {sorted(GROUPS)}")
-        tokens = ReloadingTokenBook(config.tokens_file) if config.auth else None
         clock = clock or SystemClock()
-        tls = server_tls(config, clock.now())
+        credentials = credentials or Credentials.load(config, clock.now())
+        tokens, tls = credentials.tokens, credentials.tls
         engine = make_engine(config.database_url)
         try:
             await asyncio.to_thread(schema.prepare, engine, upgrade=config.upgrades_schema)
