@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -23,7 +22,7 @@ ENTRIES = 1_000_000
 SMALL = 100_000
 BATCH = 1_000
 PAYLOAD = b"\x0a\x30" + b"s" * 300  # about a settlement record's size
-WORKERS = len(os.sched_getaffinity(0))
+WORKERS = ledger.cores()
 """The spread verification's worker processes: one per core this benchmark may use."""
 
 

@@ -428,7 +428,7 @@ _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
 
 def journal_key(name: str) -> str:
     """A journal entry's id: `str(uuid.uuid5(uuid.NAMESPACE_URL, name))`, written from the SHA-1
-    digest without building a UUID object, in a quarter of uuid5's time (a fill costs one)."""
+    digest, without building the UUID object that `uuid.uuid5` builds only to print it."""
     h = hashlib.sha1(_URL_NAMESPACE + name.encode(), usedforsecurity=False).hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 

@@ -221,7 +221,7 @@ def verify(
     with engine.connect() as conn:
         stretches = [_stretch(conn, stream, from_checkpoint)
                      for stream in ([only_stream] if only_stream else streams(engine))]  # fmt: skip
-    workers = workers or _cores()
+    workers = workers or cores()
     shares = (
         _shares(stretches, workers)
         if sum(s.length for s in stretches) >= spread_from and _workers_can_open(engine)
@@ -280,7 +280,7 @@ def _shares(stretches: list[_Stretch], workers: int) -> list[list[Run]]:
     return [share for share in shares if share]
 
 
-def _cores() -> int:
+def cores() -> int:
     """The cores this process may run on (all of the machine's where affinity is not known)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 

@@ -5,8 +5,9 @@ all as the standard OTEL_* variables say; nothing at all when they do not turn t
 
 Server spans are opened and closed by the interceptor's own per-call record (`_Call`), not by the
 instrumentation's server interceptor: that one is a second interceptor layer with a proxy around
-every call's context, paid by every call whether its trace is sampled or not; and its stream wrapper iterates a handler as an async generator, while
-the mesh's stream handlers write to their context, so it left streams untraced. A span is named
+every call's context, paid by every call whether its trace is sampled or not; and its stream
+wrapper iterates a handler as an async generator, while the mesh's stream handlers write to their
+context, so it left streams untraced. A span is named
 after the method and carries OpenTelemetry's RPC attributes; an error status only for the codes
 those conventions count as the server's failure.
 """
