@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from polytraders.sdk.clock import ManualClock
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime.config import ServerConfig
-from polytraders.servers.runtime.mesh import MeshThread
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_TOKENS = REPO / "config" / "dev-tokens.toml"

@@ -24,8 +24,8 @@ from polytraders.reports.v1 import reports_pb2
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.sdk.service_map import DEFAULT, RoutedChannel, ServiceMap, group_of_service
 from polytraders.sdk.transport import TlsOptions, dial, resolve
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime.archive import ReportFilter
-from polytraders.servers.runtime.mesh import MeshThread
 from tests.conftest import BACKENDS, start_mesh, url_for_backend
 
 DEADLINE = 10.0

@@ -20,7 +20,7 @@ from polytraders.sdk import (
     UnauthenticatedError,
     UnavailableError,
 )
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 
 FAST = CallOptions(timeout=2, attempts=3, initial_backoff=0.01, max_backoff=0.05)
 

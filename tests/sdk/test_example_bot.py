@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 from tests.conftest import REPO
 from tests.sdk.test_publisher import archived
 

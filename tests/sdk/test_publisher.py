@@ -21,8 +21,8 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, PublisherClosed, PublisherConfig
 from polytraders.sdk.outbox import Outbox, Segment, frame_reports, segments_of, unframe_reports
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime.archive import report_archive
-from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.storage import make_engine
 from tests.conftest import REPO, start_mesh
 from tests.support.governance_process import GovernanceProcess

@@ -11,7 +11,7 @@ from polymarket import SecureClient
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import BuilderCode, BuilderCodeError, Governance, OrderIntent, PublisherConfig
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 from tests.sdk.test_publisher import archived
 from tests.support.clob import TOKEN_ID, local_clob, market
 

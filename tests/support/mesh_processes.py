@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
+from polytraders.servers.mesh import LEAD_PREFIX
 from polytraders.servers.runtime.archive import report_archive
-from polytraders.servers.runtime.mesh import LEAD_PREFIX
 from polytraders.servers.runtime.storage import make_engine
 
 BOT = [("authorization", "Bearer dev-bot-token")]

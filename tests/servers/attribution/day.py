@@ -19,7 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock, ReportBuilder
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 from tests.conftest import start_mesh
 from tests.support.clob import LocalClob, builder_trade, local_clob, serve_builder_trades
 

@@ -20,7 +20,7 @@ from polytraders.sdk import (
     PermissionDeniedError,
     PublisherConfig,
 )
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 from tests.support.governance_process import GovernanceProcess
 
 KEYS = ["max_size", "threshold", "markets", "enabled", "cooldown_s", "edge_bps", "mode", "notes"]

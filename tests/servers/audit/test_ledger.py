@@ -15,8 +15,8 @@ from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
 from polytraders.sdk import ManualClock
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime import ledger
-from polytraders.servers.runtime.mesh import MeshThread
 from tests.clients.test_cli import CLI
 
 AUDITOR = [("authorization", "Bearer dev-auditor-token")]

@@ -13,7 +13,7 @@ from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import lifecycle_pb2 as lpb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import FailedPreconditionError, Governance, InvalidArgumentError, PermissionDeniedError
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 
 
 @pytest.fixture

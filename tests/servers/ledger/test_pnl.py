@@ -21,9 +21,9 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock, ReportBuilder
 from polytraders.servers import schema
 from polytraders.servers.ledger.book import PnLLedger, RebateShares, journal_key, pnl_unpublished
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
-from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.storage import make_engine
 from tests.conftest import start_mesh

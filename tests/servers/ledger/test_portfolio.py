@@ -17,7 +17,7 @@ from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.governance.v1 import lifecycle_pb2 as lpb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock, ReportBuilder
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 from tests.conftest import start_mesh
 from tests.sdk.test_publisher import archived
 from tests.support.chain import LocalChain, local_chain

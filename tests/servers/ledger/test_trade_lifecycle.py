@@ -17,8 +17,8 @@ from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock
 from polytraders.servers.ledger.book import pnl_entries
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime.archive import ReportFilter
-from polytraders.servers.runtime.mesh import MeshThread
 from tests.conftest import start_mesh
 from tests.contract.rpc import violations
 from tests.servers.ledger.test_pnl import BUY, MARKET, OPS, SELL, T0, YES, _trade, fill

@@ -18,7 +18,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ReportBuilder
 from polytraders.sdk.clock import to_timestamp
 from polytraders.sdk.execution.path import BookUpdate, Intent
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 from tests.conftest import start_mesh
 from tests.contract.rpc import violations
 from tests.sdk.test_execution_path import BOOKS, T0, MaxPosition, Momentum

@@ -17,7 +17,7 @@ from polytraders.sdk import (
     NotFoundError,
     PermissionDeniedError,
 )
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 from tests.sdk.test_publisher import archived
 
 S = pb.Stage

@@ -16,9 +16,9 @@ from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import ManualClock
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.operations.cron import COUNT_CAP, CronRunner, firings, parse_manifest
 from polytraders.servers.operations.metrics import dispatch_counter
-from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.metrics import MeshMetrics
 from tests.contract.rpc import violations
 from tests.servers.operations.support import Desk, desk_on

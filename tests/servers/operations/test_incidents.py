@@ -16,7 +16,7 @@ from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock, PermissionDeniedError
 from polytraders.sdk.clock import to_timestamp
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 from tests.conftest import start_mesh
 from tests.contract.rpc import violations
 from tests.sdk.test_publisher import archived

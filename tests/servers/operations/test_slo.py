@@ -13,8 +13,8 @@ from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, ManualClock
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.operations.slo import SlaMonitor, evaluate
-from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.slo_counts import Slo, SloCounter, parse_slos
 from tests.sdk.test_publisher import archived
 from tests.servers.operations.support import Desk, desk_on

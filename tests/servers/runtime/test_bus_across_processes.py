@@ -20,8 +20,8 @@ from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.mesh import BUS
 from polytraders.servers.runtime.archive import report_archive
-from polytraders.servers.runtime.mesh import BUS
 from polytraders.servers.runtime.storage import make_engine
 from tests.support.governance_process import GovernanceProcess
 from tests.support.mesh_processes import BOT, Tail, leads, stored_demo_cursors, until

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from polytraders.sdk.clock import ManualClock
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime.storage import make_engine
 from polytraders.servers.schema.models import metadata
 from tests.conftest import POSTGRES_URL, drop_schema, start_mesh

@@ -27,6 +27,7 @@ from polytraders.governance.v1 import lifecycle_pb2, lifecycle_pb2_grpc
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.bus_service import ACCESS
 from polytraders.servers.runtime.errors import (
@@ -42,7 +43,6 @@ from polytraders.servers.runtime.interceptors import (
     MAX_VIOLATIONS,
     MESSAGE_LIMIT,
 )
-from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.server import ServiceBinding, start_server
 from tests.conftest import DEV_TOKENS
 from tests.support.rpc_catalog import governance_methods

@@ -17,8 +17,8 @@ from polytraders.governance.v1 import lifecycle_pb2 as lpb
 from polytraders.sdk import Governance, ManualClock, PublisherConfig, ServiceMap
 from polytraders.servers.audit.service import audit_queries
 from polytraders.servers.lifecycle.group import lifecycle_queries
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime.errors import FailedPrecondition, NotFound, Unavailable
-from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.peers import Peers
 from tests.support.governance_process import free_port
 

@@ -31,10 +31,10 @@ from polytraders.governance.v1 import report_bus_pb2 as bus
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.lifecycle.experiments import ExperimentTracker
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime import request_limits
 from polytraders.servers.runtime.bus_service import parse_cursor
 from polytraders.servers.runtime.errors import InvalidArgument
-from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.request_limits import (
     AMOUNT,
     CURSOR,

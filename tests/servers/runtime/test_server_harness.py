@@ -14,11 +14,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.sdk.report_builders import ReportBuilder
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus_service import ACCESS
 from polytraders.servers.runtime.config import ServerConfig
-from polytraders.servers.runtime.mesh import MeshThread
 from polytraders.servers.runtime.server import ServiceBinding, start_server
 from tests.conftest import DEV_TOKENS
 

@@ -19,8 +19,8 @@ from polytraders.governance.v1 import report_bus_pb2_grpc as bus_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance
 from polytraders.sdk.clock import ManualClock
+from polytraders.servers.mesh import BACKGROUND_WORK, FOLLOWER_PREFIX, MeshThread
 from polytraders.servers.runtime.archive import ReportFilter
-from polytraders.servers.runtime.mesh import BACKGROUND_WORK, FOLLOWER_PREFIX, MeshThread
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.set_aside import SetAsideReport
 from polytraders.servers.runtime.user_actions import RECORD_TYPE

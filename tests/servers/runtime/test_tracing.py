@@ -18,7 +18,7 @@ from polytraders.governance.v1 import report_bus_pb2 as bus_pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as bus_grpc
 from polytraders.sdk import Governance, ManualClock, ServiceMap
 from polytraders.sdk.tracing import enabled
-from polytraders.servers.runtime.mesh import MeshThread
+from polytraders.servers.mesh import MeshThread
 from tests.conftest import start_mesh
 from tests.support.governance_process import GovernanceProcess
 from tests.support.mesh_processes import until

@@ -19,10 +19,10 @@ from polytraders.sdk import Governance, PublisherConfig
 from polytraders.sdk.clock import ManualClock
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.sdk.transport import TlsOptions, dial
+from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime import tokens_file
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.auth import Role
-from polytraders.servers.runtime.mesh import MeshThread
 from tests.conftest import start_mesh
 from tests.support.certs import Issued, TestCA
 from tests.support.mesh_processes import until

@@ -70,7 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except refusals as refusal:
         return _refused(refusal)
 
-    from polytraders.servers.runtime.mesh import Mesh
+    from polytraders.servers.mesh import Mesh
     from polytraders.servers.runtime.server import tune_interpreter_for_serving
     from polytraders.servers.schema import SchemaMismatch
 

@@ -20,6 +20,7 @@ from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.config import ServerConfig
 from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgument
 from polytraders.servers.runtime.metrics import gauge
+from polytraders.servers.runtime.parts import MeshParts
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
@@ -154,7 +155,7 @@ def attribution_settings(config: ServerConfig) -> tuple[AttributionSettings, Rev
     )
 
 
-def attribution_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
+def attribution_bindings(parts: MeshParts) -> list[ServiceBinding]:
     settings, revenue_settings = attribution_settings(parts.config)
     store = AttributionStore(parts.engine)
     shared = AttributionParts(store, clob_readers(parts.config), parts.clock, parts.alerts)

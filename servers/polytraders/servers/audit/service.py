@@ -13,6 +13,7 @@ from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import to_timestamp
 from polytraders.servers.runtime import auth, ledger
 from polytraders.servers.runtime.errors import InvalidArgument
+from polytraders.servers.runtime.parts import MeshParts
 from polytraders.servers.runtime.peers import Peers
 from polytraders.servers.runtime.requests import instant
 from polytraders.servers.runtime.server import ServiceBinding
@@ -133,7 +134,7 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
         return pb.ListUserActionsResponse(actions=[_action_message(a) for a in actions])
 
 
-def audit_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
+def audit_bindings(parts: MeshParts) -> list[ServiceBinding]:
     history = ConfigHistory(parts.engine, parts.bus)
     activity = UserActivity(parts.engine, parts.bus, parts.user_actions)
     walks = LedgerWalks(parts.engine, parts.clock)

@@ -15,8 +15,10 @@ from polytraders.governance.v1 import ledger_pb2 as pb
 from polytraders.governance.v1 import ledger_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import to_timestamp
 from polytraders.servers.runtime import auth
+from polytraders.servers.runtime.commands import Command
 from polytraders.servers.runtime.config import ServerConfig
 from polytraders.servers.runtime.errors import FailedPrecondition
+from polytraders.servers.runtime.parts import MeshParts
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
@@ -132,7 +134,7 @@ def rebate_shares(config: ServerConfig) -> RebateShares:
     return RebateShares(default, by_market)
 
 
-def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
+def ledger_bindings(parts: MeshParts) -> list[ServiceBinding]:
     reporter = GovernanceReporter(parts.bus, "pnl-reporter", parts.clock)
     ledger = PnLLedger(parts.engine, parts.bus, parts.clock, reporter, rebate_shares(parts.config), parts.alerts,
                        parts.metrics.fills)  # fmt: skip
@@ -169,7 +171,7 @@ def ledger_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-d
     ]  # fmt: skip
 
 
-def _pause_command(parts):  # type: ignore[no-untyped-def]
+def _pause_command(parts: MeshParts) -> Command:
     pause = parts.commands.get("registry.pause")
     if pause is None:
         raise ValueError(
@@ -178,7 +180,7 @@ def _pause_command(parts):  # type: ignore[no-untyped-def]
     return pause
 
 
-def portfolio_sync(parts, ledger: PnLLedger) -> PortfolioSync | None:  # type: ignore[no-untyped-def]
+def portfolio_sync(parts: MeshParts, ledger: PnLLedger) -> PortfolioSync | None:
     """PortfolioSync over the configured accounts, the chain and the CLOB (None without a manifest)."""
     config = parts.config
     if not config.portfolio_manifest:

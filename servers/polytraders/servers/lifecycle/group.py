@@ -14,6 +14,7 @@ from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import to_micros
 from polytraders.servers.runtime.auth import Principal, Role
 from polytraders.servers.runtime.errors import NotFound
+from polytraders.servers.runtime.parts import MeshParts
 from polytraders.servers.runtime.peers import Peers
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.server import ServiceBinding
@@ -46,7 +47,7 @@ def lifecycle_queries(peers: Peers) -> dict[str, Callable[..., Awaitable[Any]]]:
     return {"registry.stage_at": stage_at}
 
 
-def lifecycle_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
+def lifecycle_bindings(parts: MeshParts) -> list[ServiceBinding]:
     registry_reporter = GovernanceReporter(parts.bus, REPORTER, parts.clock)
     experiment_reporter = GovernanceReporter(parts.bus, "experiment-tracker", parts.clock)
 

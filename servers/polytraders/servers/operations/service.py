@@ -18,6 +18,7 @@ from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.errors import PermissionDenied
+from polytraders.servers.runtime.parts import MeshParts
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
@@ -142,7 +143,7 @@ class IncidentCommanderServicer(pb_grpc.IncidentCommanderServiceServicer):
         return pb.ListOverdueRcasResponse(incidents=await self._commander.overdue())
 
 
-def operations_bindings(parts) -> list[ServiceBinding]:  # type: ignore[no-untyped-def]
+def operations_bindings(parts: MeshParts) -> list[ServiceBinding]:
     config = parts.config
     parts.alerts.add(LogAlertSink())
     if config.pager_webhook_url:
