@@ -8,10 +8,10 @@ PORT   ?= 50051
 
 .PHONY: run demo test proto bench lint contracts clean cluster
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ./sdk -e '.[dev]'
 	touch $(STAMP)
 
 ## make run: the whole mesh on the embedded default (SQLite file, dev tokens), Prometheus metrics on 127.0.0.1:9464
