@@ -35,19 +35,21 @@ cluster: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 
-## make proto: regenerate _pb2, .pyi and _pb2_grpc into sdk/ (committed)
+## make proto: regenerate _pb2 and _pb2_grpc into sdk/ (committed), with mypy-protobuf's typed stubs of both
 proto: $(STAMP)
-	$(BIN)/python -m grpc_tools.protoc -Iproto \
-	  --python_out=sdk --pyi_out=sdk --grpc_python_out=sdk $(PROTOS)
+	$(BIN)/python -m grpc_tools.protoc -Iproto --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
+	  --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
+	  --python_out=sdk --mypy_out=sdk --grpc_python_out=sdk --mypy_grpc_out=sdk $(PROTOS)
 
 ## make bench: figures beside their ceilings; writes benchmarks/results.json
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
-## make lint: buf lint and ruff
+## make lint: buf lint, ruff and mypy (strict)
 lint: $(STAMP)
 	$(BIN)/buf lint
 	$(BIN)/ruff check sdk/polytraders/sdk servers clients tests benchmarks examples
+	$(BIN)/mypy -p polytraders.sdk -p polytraders.servers -p polytraders.clients -p benchmarks
 
 ## make contracts: recompile the test contracts (needs node and npm; the artefacts are committed)
 contracts:

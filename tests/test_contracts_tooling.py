@@ -42,9 +42,12 @@ def test_generated_code_is_identical_to_a_fresh_generation(tmp_path: Path) -> No
         "-m",
         "grpc_tools.protoc",
         "-I.",
+        f"--plugin=protoc-gen-mypy={BIN / 'protoc-gen-mypy'}",
+        f"--plugin=protoc-gen-mypy_grpc={BIN / 'protoc-gen-mypy_grpc'}",
         f"--python_out={tmp_path}",
-        f"--pyi_out={tmp_path}",
+        f"--mypy_out={tmp_path}",
         f"--grpc_python_out={tmp_path}",
+        f"--mypy_grpc_out={tmp_path}",
         *protos,
         cwd=REPO / "proto",
     )

@@ -38,7 +38,7 @@ class CallOptions:
 
 
 def is_retryable(error: BaseException) -> bool:
-    return isinstance(error, grpc.RpcError) and error.code() in RETRYABLE  # type: ignore[attr-defined]
+    return isinstance(error, grpc.RpcError) and error.code() in RETRYABLE
 
 
 def _policy(options: CallOptions, idempotent: bool) -> dict[str, Any]:
@@ -69,11 +69,12 @@ class UnaryCall(_UnaryCallBase[Request, Response]):
 
     def __call__(self, request: Request, *, timeout: float | None = None) -> Response:
         try:
-            return self._retrying(
+            response: Response = self._retrying(
                 self._method, request, timeout=timeout or self._options.timeout, metadata=self._metadata
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
+        return response
 
 
 class AsyncUnaryCall(_UnaryCallBase[Request, Response]):
@@ -83,9 +84,10 @@ class AsyncUnaryCall(_UnaryCallBase[Request, Response]):
 
     async def __call__(self, request: Request, *, timeout: float | None = None) -> Response:
         async def attempt() -> Response:
-            return await self._method(
+            response: Response = await self._method(
                 request, timeout=timeout or self._options.timeout, metadata=self._metadata
             )
+            return response
 
         try:
             return await self._retrying(attempt)
@@ -96,7 +98,7 @@ class AsyncUnaryCall(_UnaryCallBase[Request, Response]):
 class StreamCall(Generic[Request, Response]):
     """A server stream; no deadline unless given (subscriptions are long-lived)."""
 
-    def __init__(self, method: grpc.UnaryStreamMultiCallable, metadata: Metadata) -> None:
+    def __init__(self, method: grpc.UnaryStreamMultiCallable[Request, Response], metadata: Metadata) -> None:
         self._method = method
         self._metadata = tuple(metadata)
 
@@ -105,14 +107,14 @@ class StreamCall(Generic[Request, Response]):
         try:
             yield from stream
         except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
+            if error.code() != grpc.StatusCode.CANCELLED:
                 raise from_rpc_error(error) from None
         finally:
             stream.cancel()
 
 
 class AsyncStreamCall(Generic[Request, Response]):
-    def __init__(self, method: grpc.aio.UnaryStreamMultiCallable, metadata: Metadata) -> None:
+    def __init__(self, method: grpc.aio.UnaryStreamMultiCallable[Request, Response], metadata: Metadata) -> None:
         self._method = method
         self._metadata = tuple(metadata)
 
@@ -122,7 +124,7 @@ class AsyncStreamCall(Generic[Request, Response]):
             async for item in stream:
                 yield item
         except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
+            if error.code() != grpc.StatusCode.CANCELLED:
                 raise from_rpc_error(error) from None
         finally:
             stream.cancel()

@@ -72,7 +72,7 @@ _BY_CODE: dict[grpc.StatusCode, type[GovernanceError]] = {
 
 def field_violations(error: grpc.RpcError) -> tuple[FieldViolation, ...]:
     """The google.rpc.BadRequest violations carried in an error's trailers."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]  # the RpcError a call raised is that grpc.Call
     found: list[FieldViolation] = []
     for detail in status.details if status else ():
         bad_request = error_details_pb2.BadRequest()
@@ -82,6 +82,6 @@ def field_violations(error: grpc.RpcError) -> tuple[FieldViolation, ...]:
 
 
 def from_rpc_error(error: grpc.RpcError) -> GovernanceError:
-    code = error.code()  # type: ignore[attr-defined]
+    code = error.code()
     kind = _BY_CODE.get(code, GovernanceError)
-    return kind(code, error.details() or "", field_violations(error))  # type: ignore[attr-defined]
+    return kind(code, error.details() or "", field_violations(error))

@@ -162,7 +162,7 @@ class Outbox:
 
     @staticmethod
     def next_seq(conn: sqlite3.Connection) -> int:
-        return conn.execute(f"SELECT {_NEXT_SEQ}").fetchone()[0]
+        return int(conn.execute(f"SELECT {_NEXT_SEQ}").fetchone()[0])
 
     @staticmethod
     def append(conn: sqlite3.Connection, segments: list[Segment]) -> None:
@@ -256,9 +256,9 @@ class Outbox:
     @staticmethod
     def count(conn: sqlite3.Connection) -> int:
         """Reports not yet acknowledged."""
-        return conn.execute(
-            f"SELECT coalesce(sum(reports), 0) FROM segment WHERE first_seq > {_ACKNOWLEDGED}"
-        ).fetchone()[0]
+        return int(
+            conn.execute(f"SELECT coalesce(sum(reports), 0) FROM segment WHERE first_seq > {_ACKNOWLEDGED}").fetchone()[0]
+        )
 
     @staticmethod
     def unsent(conn: sqlite3.Connection) -> tuple[int, bytes | None]:

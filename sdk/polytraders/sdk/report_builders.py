@@ -37,7 +37,9 @@ def seeded_report_ids(seed: str) -> Callable[[], str]:
 
 
 def _kind(body_field: str, default_retention: rpb.Retention.ValueType) -> Callable[..., rpb.Report]:
-    body_type = rpb.Report.DESCRIPTOR.fields_by_name[body_field].message_type.name
+    message_type = rpb.Report.DESCRIPTOR.fields_by_name[body_field].message_type
+    assert message_type is not None, f"Report.{body_field} is not a message"
+    body_type = message_type.name
 
     def build(
         self: ReportBuilder,
@@ -89,7 +91,8 @@ class ReportBuilder:
     ) -> rpb.Report:
         now = produced_at or self.clock.now()
         micros = to_micros(now)
-        report = rpb.Report(**{body_field: fields})
+        body: dict[str, Any] = {body_field: fields}
+        report = rpb.Report(**body)
         header = report.header  # set in place: cheaper than building a header and copying it in
         header.report_id = self.report_ids()
         header.kind = _KIND_BY_BODY[body_field]

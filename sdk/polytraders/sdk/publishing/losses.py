@@ -21,7 +21,7 @@ class LossReports:
         """The reports shed while the outbox was at its bound, by kind."""
         by_kind = {
             (
-                rpb.ReportKind.Name(kind).removeprefix("REPORT_KIND_").lower()
+                rpb.ReportKind.Name(rpb.ReportKind.ValueType(kind)).removeprefix("REPORT_KIND_").lower()
                 if kind in rpb.ReportKind.values()
                 else str(kind)
             ): n

@@ -28,7 +28,7 @@ _REPORT_INDEX = re.compile(r"reports\[(\d+)\]")
 
 
 def _retried(error: BaseException) -> bool:
-    return isinstance(error, grpc.RpcError) and error.code() != grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]  # grpc.Call's, on every RpcError a call raises
+    return isinstance(error, grpc.RpcError) and error.code() != grpc.StatusCode.INVALID_ARGUMENT
 
 
 class Redelivery:
@@ -44,11 +44,12 @@ class Redelivery:
         self._backlog = backlog
         self._outbox = outbox
         self._losses = losses
+        self._stopped = stopped
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_retried),
             wait=tenacity.wait_exponential_jitter(multiplier=initial_backoff, max=max_backoff, jitter=initial_backoff),
             stop=tenacity.stop_when_event_set(stopped),
-            sleep=stopped.wait,
+            sleep=self._sleep,
             before_sleep=self._log_refusal,
             reraise=True,
         )
@@ -58,10 +59,14 @@ class Redelivery:
         or the last failure once the publisher stops."""
         self._retrying(call, *args, **kwargs)
 
+    def _sleep(self, seconds: float) -> None:
+        """The backoff, cut short when the publisher stops."""
+        self._stopped.wait(seconds)
+
     def _log_refusal(self, state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        code = error.code().name if isinstance(error, grpc.RpcError) else type(error).__name__  # type: ignore[attr-defined]
-        details = error.details() if isinstance(error, grpc.RpcError) else str(error)  # type: ignore[attr-defined]
+        code = error.code().name if isinstance(error, grpc.RpcError) else type(error).__name__
+        details = error.details() if isinstance(error, grpc.RpcError) else str(error)
         self._backlog.last_error = f"{code}: {details}"
         log.warning("governance did not take the batch (%s: %s); kept in the outbox, retrying", code, details)
 
@@ -78,10 +83,10 @@ class Redelivery:
         if not reasons and len(seqs) > 1:  # the batch as a whole, by its size: send smaller ones
             self._backlog.batch_size = max(1, len(seqs) // 2)
             log.warning("governance refused a batch of %d (%s); sending %d at a time",
-                        len(seqs), error.details(), self._backlog.batch_size)  # type: ignore[attr-defined]  # fmt: skip
+                        len(seqs), error.details(), self._backlog.batch_size)  # fmt: skip
             return
         if not reasons:  # a lone report refused as a whole: set it aside rather than loop forever
-            reasons = {seqs[0]: [error.details() or "refused"]}  # type: ignore[attr-defined]
+            reasons = {seqs[0]: [error.details() or "refused"]}
         Outbox.dead_letter(conn, batch, {seq: "; ".join(why) for seq, why in reasons.items()})
         log.error(
             "governance refused %d reports as invalid; kept in %s (dead_letter)", len(reasons), self._outbox.path

@@ -32,7 +32,7 @@ PUBLISH_METHOD = "/polytraders.governance.v1.ReportBusService/PublishReports"
 _PURGE_REPORTS = 100_000
 """Acknowledged reports the sender leaves in the file while busy; it deletes them once idle, or past this."""
 
-InFlight = deque[tuple[list[Segment], grpc.Future, float]]
+InFlight = deque[tuple[list[Segment], "grpc.Future[report_bus_pb2.PublishReportsResponse]", float]]
 """The call out (at most one): its batch, its future, when it was sent."""
 
 
@@ -71,7 +71,7 @@ class OutboxSender:
         max_backoff: float,
         name: str,
     ) -> None:
-        self._send = channel.unary_unary(
+        self._send: grpc.UnaryUnaryMultiCallable[bytes, report_bus_pb2.PublishReportsResponse] = channel.unary_unary(
             PUBLISH_METHOD, response_deserializer=report_bus_pb2.PublishReportsResponse.FromString
         )
         self._metadata = tuple(metadata)
@@ -193,7 +193,7 @@ class OutboxSender:
         try:
             self._redelivery.send(self._send, request_body(batch), timeout=self._call_timeout, metadata=self._metadata)
         except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.INVALID_ARGUMENT:  # type: ignore[attr-defined]
+            if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
                 raise
             self._redelivery.refused(conn, batch, error)
             return
