@@ -30,7 +30,7 @@ from sqlmodel import Field, SQLModel
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
-from polytraders.servers.runtime.storage import upsert
+from polytraders.servers.runtime.storage import table_of, upsert
 
 from .reconcile import LocalFill, record_key
 
@@ -65,7 +65,7 @@ class FillRow(SQLModel, table=True):
     trade_status: str = Field(sa_type=String(32))
 
 
-fills = FillRow.__table__
+fills = table_of(FillRow)
 
 
 class OrderTagRow(SQLModel, table=True):
@@ -77,7 +77,7 @@ class OrderTagRow(SQLModel, table=True):
     archive_seq: int = Field(sa_type=BigInteger)
 
 
-tags = OrderTagRow.__table__
+tags = table_of(OrderTagRow)
 
 def notional_micros(price: Decimal, size_micros: int) -> int:
     """price × size in pUSD micro-units, rounded half-even (prices have at most 4 decimals on the CLOB)."""

@@ -27,7 +27,7 @@ from sqlmodel import Field, SQLModel
 from polytraders.governance.v1 import attribution_pb2 as pb
 from polytraders.sdk.clock import to_micros
 from polytraders.servers.runtime.errors import FailedPrecondition, NotFound
-from polytraders.servers.runtime.storage import upsert
+from polytraders.servers.runtime.storage import table_of, upsert
 
 from .reconcile import ExchangeTrade, Finding, Kind
 
@@ -48,7 +48,7 @@ class ReconciliationRow(SQLModel, table=True):
     body: bytes = Field(sa_type=LargeBinary)
 
 
-reconciliations = ReconciliationRow.__table__
+reconciliations = table_of(ReconciliationRow)
 
 
 class ExchangeTradeRow(SQLModel, table=True):
@@ -65,7 +65,7 @@ class ExchangeTradeRow(SQLModel, table=True):
     matched_at_us: int = Field(sa_type=BigInteger)
 
 
-exchange_trades = ExchangeTradeRow.__table__
+exchange_trades = table_of(ExchangeTradeRow)
 
 
 class QuarantineCaseRow(SQLModel, table=True):
@@ -83,7 +83,7 @@ class QuarantineCaseRow(SQLModel, table=True):
     release_reason: str = Field(default="", sa_type=Text, sa_column_kwargs={"default": ""})
 
 
-quarantine_cases = QuarantineCaseRow.__table__
+quarantine_cases = table_of(QuarantineCaseRow)
 
 
 class QuarantinedRecordRow(SQLModel, table=True):
@@ -94,7 +94,7 @@ class QuarantinedRecordRow(SQLModel, table=True):
     record_key: str = Field(sa_type=String(160), primary_key=True)
 
 
-quarantine_records = QuarantinedRecordRow.__table__
+quarantine_records = table_of(QuarantinedRecordRow)
 
 
 class RevenueReportRow(SQLModel, table=True):
@@ -107,7 +107,7 @@ class RevenueReportRow(SQLModel, table=True):
     body: bytes = Field(sa_type=LargeBinary)
 
 
-revenue_reports = RevenueReportRow.__table__
+revenue_reports = table_of(RevenueReportRow)
 
 MARKET_LEVEL = frozenset({Kind.VOLUME_DRIFT.value, Kind.ORDER_COUNT_MISMATCH.value})
 KIND_NUMBERS = {kind: pb.DiscrepancyKind.Value(f"DISCREPANCY_KIND_{kind.value}") for kind in Kind}

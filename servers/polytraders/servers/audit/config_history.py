@@ -22,7 +22,7 @@ from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument, NotFound
 from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.set_aside import SetAside
-from polytraders.servers.runtime.storage import insert_checked
+from polytraders.servers.runtime.storage import insert_checked, table_of
 
 from .follower import follow_records
 
@@ -46,7 +46,7 @@ class ConfigChangeRow(SQLModel, table=True):
     snapshot_json: str = Field(sa_type=Text)
 
 
-config_changes = ConfigChangeRow.__table__
+config_changes = table_of(ConfigChangeRow)
 
 @dataclass(frozen=True)
 class ConfigChange:

@@ -26,7 +26,7 @@ from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.set_aside import SetAside
-from polytraders.servers.runtime.storage import insert_checked
+from polytraders.servers.runtime.storage import insert_checked, table_of
 from polytraders.servers.runtime.user_actions import RECORD_TYPE, UserActionRecorder
 
 from .follower import follow_records
@@ -46,7 +46,7 @@ class UserActionRow(SQLModel, table=True):
     details_json: str = Field(sa_type=Text)
 
 
-user_actions = UserActionRow.__table__
+user_actions = table_of(UserActionRow)
 
 @dataclass(frozen=True)
 class UserAction:

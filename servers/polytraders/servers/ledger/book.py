@@ -49,7 +49,7 @@ from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolatio
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.request_limits import MAX_MICROS, PRICE
 from polytraders.servers.runtime.set_aside import SetAside
-from polytraders.servers.runtime.storage import insert_rows, upsert
+from polytraders.servers.runtime.storage import insert_rows, table_of, upsert
 
 from .pnl import Holding, buy, convert, maker_rebate, mark_of, notional, sell, settle, six_places
 
@@ -78,7 +78,7 @@ class PnlEntryRow(SQLModel, table=True):
     at_us: int = Field(sa_type=BigInteger)
 
 
-pnl_entries = PnlEntryRow.__table__
+pnl_entries = table_of(PnlEntryRow)
 
 
 class UnpublishedPnlReportRow(SQLModel, table=True):
@@ -91,7 +91,7 @@ class UnpublishedPnlReportRow(SQLModel, table=True):
     payload: bytes = Field(sa_type=LargeBinary)
 
 
-pnl_unpublished = UnpublishedPnlReportRow.__table__
+pnl_unpublished = table_of(UnpublishedPnlReportRow)
 
 
 class PnlPositionRow(SQLModel, table=True):
@@ -106,7 +106,7 @@ class PnlPositionRow(SQLModel, table=True):
     resolved: bool = Field(sa_type=Boolean)
 
 
-pnl_positions = PnlPositionRow.__table__
+pnl_positions = table_of(PnlPositionRow)
 
 
 class PnlMarkRow(SQLModel, table=True):
@@ -116,7 +116,7 @@ class PnlMarkRow(SQLModel, table=True):
     mark: str = Field(sa_type=String(32))
 
 
-pnl_marks = PnlMarkRow.__table__
+pnl_marks = table_of(PnlMarkRow)
 
 
 class PnlTradeRow(SQLModel, table=True):
@@ -136,7 +136,7 @@ class PnlTradeRow(SQLModel, table=True):
     """The order fills were booked in, which a reversal replays."""
 
 
-pnl_trades = PnlTradeRow.__table__
+pnl_trades = table_of(PnlTradeRow)
 
 
 class PnlSumRow(SQLModel, table=True):
@@ -159,7 +159,7 @@ class PnlSumRow(SQLModel, table=True):
     adjustment_micros: int = Field(sa_type=BigInteger)
 
 
-pnl_sums = PnlSumRow.__table__
+pnl_sums = table_of(PnlSumRow)
 FIVE_MINUTES_US, HOUR_US, DAY_US = 300_000_000, 3_600_000_000, 86_400_000_000
 SPANS = (DAY_US, HOUR_US, FIVE_MINUTES_US)
 """Coarsest first: how GetPnl cuts a window. Five minutes is the finest: at a busy bot's rate a
@@ -285,7 +285,7 @@ class PnlRejectedFillRow(SQLModel, table=True):
     rejected_at_us: int = Field(sa_type=BigInteger)
 
 
-pnl_rejected_fills = PnlRejectedFillRow.__table__
+pnl_rejected_fills = table_of(PnlRejectedFillRow)
 
 
 class FollowerCursorRow(SQLModel, table=True):
@@ -295,7 +295,7 @@ class FollowerCursorRow(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)
 
 
-ledger_cursor = FollowerCursorRow.__table__
+ledger_cursor = table_of(FollowerCursorRow)
 
 # Built once: building a statement cost more than running it for a batch of a few fills.
 _TRADES_BY_KEY = select(pnl_trades).where(pnl_trades.c.trade_key.in_(bindparam("keys", expanding=True)))

@@ -28,7 +28,7 @@ from polytraders.servers.runtime.errors import InvalidArgument, NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.set_aside import SetAside
-from polytraders.servers.runtime.storage import upsert
+from polytraders.servers.runtime.storage import table_of, upsert
 
 from .pnl import six_places
 
@@ -49,7 +49,7 @@ class TraceReportRow(SQLModel, table=True):
     payload: bytes = Field(sa_type=LargeBinary)
 
 
-trace_reports = TraceReportRow.__table__
+trace_reports = table_of(TraceReportRow)
 
 
 class ExplanationRow(SQLModel, table=True):
@@ -68,7 +68,7 @@ class ExplanationRow(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)
 
 
-explanations = ExplanationRow.__table__
+explanations = table_of(ExplanationRow)
 
 KINDS = frozenset({rpb.REPORT_KIND_DECISION, rpb.REPORT_KIND_RISK_VOTE, rpb.REPORT_KIND_EXECUTION})
 VERDICTS = {rpb.VERDICT_APPROVE: "approved", rpb.VERDICT_REJECT: "rejected", rpb.VERDICT_RESIZE: "resized",

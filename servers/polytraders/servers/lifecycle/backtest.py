@@ -46,6 +46,7 @@ from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
+from polytraders.servers.runtime.storage import table_of
 
 from .registry import StrategyRegistry
 
@@ -62,7 +63,7 @@ class BacktestRow(SQLModel, table=True):
     body: bytes = Field(sa_type=LargeBinary)
 
 
-backtests = BacktestRow.__table__
+backtests = table_of(BacktestRow)
 
 _decimal = lru_cache(maxsize=4096)(Decimal)
 """Prices sit on a tick grid, so a replay parses the same few strings millions of times."""

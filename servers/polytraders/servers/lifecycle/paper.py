@@ -39,7 +39,7 @@ from polytraders.sdk.report_builders import ReportBuilder, new_report_id
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.auth import Principal
 from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from polytraders.servers.runtime.storage import upsert
+from polytraders.servers.runtime.storage import table_of, upsert
 
 from .backtest import SimulationParts, _Figures, _parameters, load_strategy
 from .registry import GateRules, paper_gate_passes
@@ -59,7 +59,7 @@ class PaperDayRow(SQLModel, table=True):
     capital_micros: int = Field(sa_type=BigInteger)
 
 
-paper_days = PaperDayRow.__table__
+paper_days = table_of(PaperDayRow)
 
 def paper_gate(days: list[tuple[int, int, int, int]], today: date) -> pb.PaperGate:
     """From (day, equity at start, at end, capital) rows, oldest first: the trailing run of

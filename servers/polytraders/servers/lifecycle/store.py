@@ -17,6 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.servers.runtime.errors import AlreadyExists, FailedPrecondition
+from polytraders.servers.runtime.storage import table_of
 
 
 class StrategyRow(SQLModel, table=True):
@@ -28,7 +29,7 @@ class StrategyRow(SQLModel, table=True):
     state: bytes = Field(sa_type=LargeBinary)
 
 
-strategies = StrategyRow.__table__
+strategies = table_of(StrategyRow)
 
 class StrategyStore:
     def __init__(self, engine: Engine) -> None:
@@ -76,7 +77,7 @@ class ExperimentRow(SQLModel, table=True):
     state: bytes = Field(sa_type=LargeBinary)
 
 
-experiments = ExperimentRow.__table__
+experiments = table_of(ExperimentRow)
 
 
 class ExperimentSampleRow(SQLModel, table=True):
@@ -91,7 +92,7 @@ class ExperimentSampleRow(SQLModel, table=True):
     variant_value: str = Field(sa_type=String(64))
 
 
-experiment_samples = ExperimentSampleRow.__table__
+experiment_samples = table_of(ExperimentSampleRow)
 
 class ExperimentStore:
     def __init__(self, engine: Engine) -> None:

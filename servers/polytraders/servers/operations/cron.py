@@ -67,7 +67,7 @@ from polytraders.servers.runtime.leadership import (
     process_alive,
 )
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import upsert
+from polytraders.servers.runtime.storage import table_of, upsert
 
 log = logging.getLogger(__name__)
 COMPONENT = "cron"
@@ -83,7 +83,7 @@ class CronTaskStateRow(SQLModel, table=True):
     enabled: bool = Field(default=True, sa_type=Boolean, sa_column_kwargs={"default": True})
 
 
-cron_state = CronTaskStateRow.__table__
+cron_state = table_of(CronTaskStateRow)
 
 
 class CronDispatchRow(SQLModel, table=True):
@@ -105,7 +105,7 @@ class CronDispatchRow(SQLModel, table=True):
     """The process that runs it (HOLDER): one left RUNNING by a process that is gone is interrupted."""
 
 
-cron_dispatches = CronDispatchRow.__table__
+cron_dispatches = table_of(CronDispatchRow)
 
 @dataclass(frozen=True)
 class CronTask:

@@ -46,7 +46,7 @@ from polytraders.servers.runtime.leadership import (
     store_result,
 )
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import upsert
+from polytraders.servers.runtime.storage import table_of, upsert
 
 log = logging.getLogger(__name__)
 COMPONENT = "health-heartbeat"
@@ -72,7 +72,7 @@ class FleetBotStateRow(SQLModel, table=True):
     """The sweep hold that wrote it (see `Leadership`)."""
 
 
-fleet_bot_states = FleetBotStateRow.__table__
+fleet_bot_states = table_of(FleetBotStateRow)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from polytraders.servers.runtime.errors import (
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.set_aside import SetAside
+from polytraders.servers.runtime.storage import table_of
 
 log = logging.getLogger(__name__)
 ACTOR = "incident-commander"
@@ -70,7 +71,7 @@ class IncidentRow(SQLModel, table=True):
     body: bytes = Field(sa_type=LargeBinary)
 
 
-incidents = IncidentRow.__table__
+incidents = table_of(IncidentRow)
 
 def severity_name(severity: int) -> str:
     return pb.IncidentSeverity.Name(severity).removeprefix("INCIDENT_SEVERITY_")

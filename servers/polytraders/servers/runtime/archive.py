@@ -37,7 +37,7 @@ from sqlmodel import Field, SQLModel
 from polytraders.reports.v1 import reports_pb2
 
 from .ledger import ComplianceLedger, LedgerRecord
-from .storage import WalCheckpointer, advisory_key, archive_channel
+from .storage import WalCheckpointer, advisory_key, archive_channel, table_of
 
 
 class ArchivedReportRow(SQLModel, table=True):
@@ -57,7 +57,7 @@ class ArchivedReportRow(SQLModel, table=True):
     payload: bytes = Field(sa_type=LargeBinary)
 
 
-report_archive = ArchivedReportRow.__table__
+report_archive = table_of(ArchivedReportRow)
 
 _TOPIC_BY_KIND = {
     reports_pb2.REPORT_KIND_OBSERVATION: "observation",

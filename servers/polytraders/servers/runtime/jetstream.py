@@ -47,7 +47,7 @@ from polytraders.sdk.outbox import frame_offsets, frame_reports, unframe_reports
 
 from .archive import SEQUENCER, ArchivedReport, ReportFilter, StoredBatch, topic_for
 from .bus import ReportBus
-from .storage import archive_channel, libpq_url, lock_key, upsert
+from .storage import archive_channel, libpq_url, lock_key, table_of, upsert
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class RelayCursorRow(SQLModel, table=True):
     cursor: int = Field(sa_type=BigInteger)
 
 
-relay_cursors = RelayCursorRow.__table__
+relay_cursors = table_of(RelayCursorRow)
 
 
 @lru_cache(maxsize=4096)

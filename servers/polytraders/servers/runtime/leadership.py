@@ -28,7 +28,7 @@ from sqlalchemy import BigInteger, Connection, Engine, LargeBinary, String, crea
 from sqlalchemy.pool import NullPool
 from sqlmodel import Field, SQLModel
 
-from .storage import advisory_key, upsert
+from .storage import advisory_key, table_of, upsert
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class DutyLeaseRow(SQLModel, table=True):
     holder: str = Field(sa_type=String(256))
 
 
-duty_leases = DutyLeaseRow.__table__
+duty_leases = table_of(DutyLeaseRow)
 
 
 class DutyResultRow(SQLModel, table=True):
@@ -61,7 +61,7 @@ class DutyResultRow(SQLModel, table=True):
     """The hold that wrote it."""
 
 
-duty_results = DutyResultRow.__table__
+duty_results = table_of(DutyResultRow)
 
 
 @contextlib.contextmanager

@@ -52,7 +52,7 @@ from .ledger_chain import (
     walk,
     walked_from_json,
 )
-from .storage import libpq_url
+from .storage import libpq_url, table_of
 
 
 class LedgerEntryRow(SQLModel, table=True):
@@ -73,7 +73,7 @@ class LedgerEntryRow(SQLModel, table=True):
     hash: bytes = Field(sa_type=LargeBinary)
 
 
-ledger_entries = LedgerEntryRow.__table__
+ledger_entries = table_of(LedgerEntryRow)
 
 
 class LedgerCheckpointRow(SQLModel, table=True):
@@ -87,7 +87,7 @@ class LedgerCheckpointRow(SQLModel, table=True):
     recorded_at_us: int = Field(sa_type=BigInteger)
 
 
-ledger_checkpoints = LedgerCheckpointRow.__table__
+ledger_checkpoints = table_of(LedgerCheckpointRow)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, to_micros
 
 from .alerts import Alert, AlertRouter
-from .storage import insert_for
+from .storage import insert_for, table_of
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class SetAsideReportRow(SQLModel, table=True):
     set_aside_at_us: int = Field(sa_type=BigInteger)
 
 
-set_aside_reports = SetAsideReportRow.__table__
+set_aside_reports = table_of(SetAsideReportRow)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sqlmodel import Field, SQLModel
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.sdk.clock import Clock
 
-from .storage import insert_for
+from .storage import insert_for, table_of
 
 DEFAULT_SLOS = Path(__file__).with_name("default_slos.toml")
 FLEET = "fleet"
@@ -41,7 +41,7 @@ class SloMinuteRow(SQLModel, table=True):
     total: int = Field(sa_type=Integer)
 
 
-slo_minutes = SloMinuteRow.__table__
+slo_minutes = table_of(SloMinuteRow)
 
 
 @dataclass(frozen=True)

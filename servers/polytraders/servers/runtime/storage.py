@@ -26,8 +26,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
 log = logging.getLogger(__name__)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy Table of a SQLModel table model: what queries are written against."""
+    table = model.__table__  # type: ignore[attr-defined]  # SQLModel's metaclass sets it; its stubs do not declare it
+    assert isinstance(table, Table)
+    return table
 
 
 
