@@ -61,7 +61,8 @@ def _dict_join() -> int:
 def _in_fresh_process(which: str) -> dict[str, float]:
     out = subprocess.run([sys.executable, "-m", "benchmarks.attribution", which], check=True, capture_output=True,
                          text=True)  # fmt: skip
-    return json.loads(out.stdout)
+    figures: dict[str, float] = json.loads(out.stdout)
+    return figures
 
 
 def run() -> list[Figure]:

@@ -56,7 +56,8 @@ def _verify_in_fresh_process(database_url: str, workers: int = WORKERS) -> dict[
     over `workers` worker processes once it is long enough)."""
     out = subprocess.run([sys.executable, "-m", "benchmarks.ledger", database_url, str(workers)], capture_output=True,
                          text=True, check=True, timeout=1800).stdout  # fmt: skip
-    return json.loads(out)
+    figures: dict[str, float] = json.loads(out)
+    return figures
 
 
 def run() -> list[Figure]:

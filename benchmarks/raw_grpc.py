@@ -6,8 +6,10 @@ import asyncio
 
 import grpc
 
+from polytraders.servers.runtime.requests import ServicerContext
 
-async def _put(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+
+async def _put(request: bytes, context: ServicerContext) -> bytes:
     return b""
 
 

@@ -68,7 +68,8 @@ def _in_fresh_process(count: int, decode_only: bool = False) -> dict[str, float]
     """Events/s and peak RSS of one run in a process of its own, so no earlier benchmark's heap
     (a million reconciled records, say) is on the collector's path."""
     command = [sys.executable, "-m", "benchmarks.replay", str(count)] + (["decode"] if decode_only else [])
-    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    figures: dict[str, float] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    return figures
 
 
 def run() -> list[Figure]:

@@ -17,6 +17,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((args.host, args.port))
+    listener.listen()  # before the banner: whoever reads it may connect at once (uvicorn accepts from this backlog)
     host, port = listener.getsockname()[:2]
     # the first line names the address (port 0 picks one): scripts and tests wait for it
     print(f"polytraders console on http://{host}:{port} for {args.target} (read-only; sign in with a token)", flush=True)

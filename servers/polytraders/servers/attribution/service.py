@@ -7,7 +7,6 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-import grpc
 from polymarket import PRODUCTION
 from prometheus_client.core import Metric
 
@@ -22,7 +21,7 @@ from polytraders.servers.runtime.errors import FailedPrecondition, InvalidArgume
 from polytraders.servers.runtime.metrics import gauge
 from polytraders.servers.runtime.parts import MeshParts
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.requests import instant, page_size
+from polytraders.servers.runtime.requests import ServicerContext, instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .builder_attribution import AttributionParts, AttributionSettings, BuilderAttribution
@@ -60,21 +59,21 @@ class BuilderAttributionServicer(pb_grpc.BuilderAttributionServiceServicer):
         self._attribution = attribution
         self._store = store
 
-    async def Reconcile(self, request: pb.ReconcileRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def Reconcile(self, request: pb.ReconcileRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         result = await self._attribution.reconcile(
             instant(request.window_start, "window_start"), instant(request.window_end, "window_end")
         )
         return pb.ReconcileResponse(reconciliation=result)
 
     async def GetReconciliation(
-        self, request: pb.GetReconciliationRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetReconciliationRequest, context: ServicerContext
     ):  # type: ignore[no-untyped-def]
         if not request.reconciliation_id:
             raise InvalidArgument.field("reconciliation_id", "is required")
         found = await asyncio.to_thread(self._store.reconciliation, request.reconciliation_id)
         return pb.GetReconciliationResponse(reconciliation=found)
 
-    async def ListFills(self, request: pb.ListFillsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListFills(self, request: pb.ListFillsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         limit = page_size(request.limit)
         log = self._attribution.fill_log
@@ -83,7 +82,7 @@ class BuilderAttributionServicer(pb_grpc.BuilderAttributionServiceServicer):
                                         instant(request.since, "since"), instant(request.until, "until"), limit)  # fmt: skip
         return pb.ListFillsResponse(fills=[_fill_message(f) for f in found])
 
-    async def ListQuarantine(self, request: pb.ListQuarantineRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListQuarantine(self, request: pb.ListQuarantineRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         cases = await asyncio.to_thread(
             self._store.cases,
             request.include_released,
@@ -93,7 +92,7 @@ class BuilderAttributionServicer(pb_grpc.BuilderAttributionServiceServicer):
         return pb.ListQuarantineResponse(cases=cases)
 
     async def ReleaseQuarantine(
-        self, request: pb.ReleaseQuarantineRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ReleaseQuarantineRequest, context: ServicerContext
     ):  # type: ignore[no-untyped-def]
         released = await self._attribution.release(
             request.case_id, auth.current_principal().name, request.reason
@@ -105,14 +104,14 @@ class AttributionRevenueServicer(pb_grpc.AttributionRevenueServiceServicer):
     def __init__(self, revenue: AttributionRevenue) -> None:
         self._revenue = revenue
 
-    async def ReportRevenue(self, request: pb.ReportRevenueRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ReportRevenue(self, request: pb.ReportRevenueRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return await self._revenue.report_day(request.day)
 
-    async def GetRevenueReport(self, request: pb.GetRevenueReportRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetRevenueReport(self, request: pb.GetRevenueReportRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.GetRevenueReportResponse(report=await self._revenue.report(request.day))
 
     async def ListRevenueReports(
-        self, request: pb.ListRevenueReportsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListRevenueReportsRequest, context: ServicerContext
     ):  # type: ignore[no-untyped-def]
         return pb.ListRevenueReportsResponse(
             reports=await self._revenue.reports(request.from_day, request.to_day)

@@ -15,7 +15,7 @@ from polytraders.servers.runtime.set_aside import SetAside
 
 def _last_seq(engine: Engine, table: Table) -> int:
     with engine.connect() as conn:
-        return conn.execute(select(func.coalesce(func.max(table.c.archive_seq), 0))).scalar_one()
+        return int(conn.execute(select(func.coalesce(func.max(table.c.archive_seq), 0))).scalar_one())
 
 
 async def follow_records(

@@ -6,8 +6,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-import grpc
-
 from polytraders.governance.v1 import audit_pb2 as pb
 from polytraders.governance.v1 import audit_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import to_timestamp
@@ -15,7 +13,7 @@ from polytraders.servers.runtime import auth, ledger
 from polytraders.servers.runtime.errors import InvalidArgument
 from polytraders.servers.runtime.parts import MeshParts
 from polytraders.servers.runtime.peers import Peers
-from polytraders.servers.runtime.requests import instant
+from polytraders.servers.runtime.requests import ServicerContext, instant
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .config_history import ConfigChange, ConfigHistory
@@ -47,7 +45,7 @@ class ComplianceLedgerServicer(pb_grpc.ComplianceLedgerServiceServicer):
     def __init__(self, walks: LedgerWalks) -> None:
         self._walks = walks
 
-    async def VerifyLedger(self, request: pb.VerifyLedgerRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def VerifyLedger(self, request: pb.VerifyLedgerRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         result = await self._walks.verify(request.stream, from_checkpoint=request.from_latest_checkpoint)
         return verification_message(result)
 
@@ -72,7 +70,7 @@ class ParameterChangeAuditServicer(pb_grpc.ParameterChangeAuditServiceServicer):
     def __init__(self, history: ConfigHistory) -> None:
         self._history = history
 
-    async def GetConfigAt(self, request: pb.GetConfigAtRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetConfigAt(self, request: pb.GetConfigAtRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         bot_slug = _readable(request.bot_slug)
         at = instant(request.at, "at")
         if at is None:
@@ -80,7 +78,7 @@ class ParameterChangeAuditServicer(pb_grpc.ParameterChangeAuditServiceServicer):
         change = await self._history.config_at(bot_slug, at)
         return pb.GetConfigAtResponse(snapshot_json=change.snapshot_json, as_of=_change_message(change))
 
-    async def ListChanges(self, request: pb.ListChangesRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListChanges(self, request: pb.ListChangesRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         changes = await self._history.changes(
             _readable(request.bot_slug),
             request.key,
@@ -110,15 +108,15 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
     def __init__(self, activity: UserActivity) -> None:
         self._activity = activity
 
-    async def StartSession(self, request: pb.StartSessionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def StartSession(self, request: pb.StartSessionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         session_id = await self._activity.start_session(auth.current_principal().name, request.description)
         return pb.StartSessionResponse(session_id=session_id)
 
-    async def EndSession(self, request: pb.EndSessionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def EndSession(self, request: pb.EndSessionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         await self._activity.end_session(auth.current_principal().name, request.session_id)
         return pb.EndSessionResponse()
 
-    async def RecordUserAction(self, request: pb.RecordUserActionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordUserAction(self, request: pb.RecordUserActionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         action_id = await self._activity.record_reported(
             auth.current_principal().name,
             request.session_id,
@@ -128,7 +126,7 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
         )
         return pb.RecordUserActionResponse(action_id=action_id)
 
-    async def ListUserActions(self, request: pb.ListUserActionsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListUserActions(self, request: pb.ListUserActionsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         actions = await self._activity.list(request.user, request.session_id, request.action, instant(request.since, "since"),
                                             instant(request.until, "until"), request.limit)  # fmt: skip
         return pb.ListUserActionsResponse(actions=[_action_message(a) for a in actions])

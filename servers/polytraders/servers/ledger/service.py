@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-import grpc
 from polymarket import PRODUCTION
 
 from polytraders.clients.chain import ChainReader
@@ -20,7 +19,7 @@ from polytraders.servers.runtime.config import ServerConfig
 from polytraders.servers.runtime.errors import FailedPrecondition
 from polytraders.servers.runtime.parts import MeshParts
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.requests import instant, page_size
+from polytraders.servers.runtime.requests import ServicerContext, instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .book import PnLLedger, RebateShares
@@ -43,39 +42,39 @@ class PnLReporterServicer(pb_grpc.PnLReporterServiceServicer):
     def __init__(self, ledger: PnLLedger) -> None:
         self._ledger = ledger
 
-    async def RecordFill(self, request: pb.RecordFillRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordFill(self, request: pb.RecordFillRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         auth.current_principal().require_acting_for(request.report.header.bot_slug, "report.header.bot_slug")
         return await self._ledger.record_fill(request.report)
 
-    async def RecordMark(self, request: pb.RecordMarkRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordMark(self, request: pb.RecordMarkRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         mark = await self._ledger.record_mark(request.token_id, request.best_bid, request.best_ask,
                                               request.last_trade_price)  # fmt: skip
         return pb.RecordMarkResponse(mark=str(mark))
 
-    async def RecordResolution(self, request: pb.RecordResolutionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordResolution(self, request: pb.RecordResolutionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         settled = await self._ledger.record_resolution(request.condition_id, request.winning_token_id,
                                                        list(request.token_ids))  # fmt: skip
         return pb.RecordResolutionResponse(settled=settled)
 
-    async def RecordConversion(self, request: pb.RecordConversionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordConversion(self, request: pb.RecordConversionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         auth.current_principal().require_acting_for(request.bot_slug, "bot_slug")
         return await self._ledger.record_conversion(request)
 
-    async def GetPnl(self, request: pb.GetPnlRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetPnl(self, request: pb.GetPnlRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return await self._ledger.pnl(list(request.group_by), instant(request.since, "since"),
                                       instant(request.until, "until"))  # fmt: skip
 
-    async def ListPositions(self, request: pb.ListPositionsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListPositions(self, request: pb.ListPositionsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         return pb.ListPositionsResponse(
             positions=await self._ledger.positions(bot_slug, request.include_closed)
         )
 
 
-    async def RecordRebatePayout(self, request: pb.RecordRebatePayoutRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordRebatePayout(self, request: pb.RecordRebatePayoutRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return await self._ledger.record_rebate_payout(request)
 
-    async def ListRejectedFills(self, request: pb.ListRejectedFillsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListRejectedFills(self, request: pb.ListRejectedFillsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         return pb.ListRejectedFillsResponse(
             rejected=await self._ledger.rejected(bot_slug, page_size(request.limit))
@@ -97,10 +96,10 @@ class PortfolioSyncServicer(pb_grpc.PortfolioSyncServiceServicer):
             )
         return self._sync
 
-    async def SyncNow(self, request: pb.SyncNowRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def SyncNow(self, request: pb.SyncNowRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.SyncNowResponse(cycle=await self._configured().cycle())
 
-    async def GetLastSync(self, request: pb.GetLastSyncRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetLastSync(self, request: pb.GetLastSyncRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.GetLastSyncResponse(cycle=await self._configured().last())
 
 
@@ -108,12 +107,12 @@ class PostTradeExplainerServicer(pb_grpc.PostTradeExplainerServiceServicer):
     def __init__(self, explainer: PostTradeExplainer) -> None:
         self._explainer = explainer
 
-    async def Explain(self, request: pb.ExplainRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def Explain(self, request: pb.ExplainRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         explanation = await self._explainer.get(request.fill_report_id)
         auth.current_principal().require_acting_for(explanation.bot_slug, "fill_report_id")
         return pb.ExplainResponse(explanation=explanation)
 
-    async def ListExplanations(self, request: pb.ListExplanationsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListExplanations(self, request: pb.ListExplanationsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         found = await self._explainer.list(bot_slug, request.trace_id, request.incomplete_only, request.limit)
         return pb.ListExplanationsResponse(explanations=found)

@@ -365,7 +365,8 @@ class Backtester:
                 ceiling: int, loop: asyncio.AbstractEventLoop) -> tuple[_Figures, str]:  # fmt: skip
         """One pass over the inputs with one parameter set, publishing its reports as it goes."""
         strategy = load_strategy(request.strategy, parameters, self._packages)
-        figures, digest, batch = _Figures(), hashlib.sha256(), []
+        figures, digest = _Figures(), hashlib.sha256()
+        batch: list[rpb.Report] = []
 
         def publish() -> None:
             asyncio.run_coroutine_threadsafe(self._bus.publish(list(batch)), loop).result()
@@ -465,7 +466,8 @@ class Backtester:
         if not request.HasField("parameters_at"):
             raise InvalidArgument.field("parameters_at", "is required with parameters_from_bot")
         change = await config_at(request.parameters_from_bot, request.parameters_at.ToDatetime(tzinfo=UTC))
-        return json.loads(change.snapshot_json)
+        parameters: dict[str, object] = json.loads(change.snapshot_json)
+        return parameters
 
     def _save(self, run: pb.Backtest) -> None:
         with self._engine.begin() as conn:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
-
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.auth import current_principal
+from polytraders.servers.runtime.requests import ServicerContext
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .backtest import Backtester
@@ -36,7 +35,7 @@ class StrategyRegistryServicer(pb_grpc.StrategyRegistryServiceServicer):
     def __init__(self, registry: StrategyRegistry) -> None:
         self._registry = registry
 
-    async def RegisterStrategy(self, request: pb.RegisterStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def RegisterStrategy(self, request: pb.RegisterStrategyRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         strategy = await self._registry.register(
             request.slug,
             request.owner,
@@ -47,46 +46,46 @@ class StrategyRegistryServicer(pb_grpc.StrategyRegistryServiceServicer):
         )
         return pb.RegisterStrategyResponse(strategy=strategy)
 
-    async def GetStrategy(self, request: pb.GetStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetStrategy(self, request: pb.GetStrategyRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.GetStrategyResponse(strategy=await self._registry.get(request.slug))
 
-    async def ListStrategies(self, request: pb.ListStrategiesRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListStrategies(self, request: pb.ListStrategiesRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.ListStrategiesResponse(strategies=await self._registry.list(frozenset(request.stages)))
 
-    async def PromoteStrategy(self, request: pb.PromoteStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def PromoteStrategy(self, request: pb.PromoteStrategyRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         strategy = await self._registry.promote(
             request.slug, request.to_stage, request.reason, current_principal(), dict(request.stage_metadata)
         )
         return pb.PromoteStrategyResponse(strategy=strategy)
 
-    async def PauseStrategy(self, request: pb.PauseStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def PauseStrategy(self, request: pb.PauseStrategyRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         strategy = await self._registry.pause(
             request.slug, request.source, request.reason, current_principal()
         )
         return pb.PauseStrategyResponse(strategy=strategy)
 
-    async def ResumeStrategy(self, request: pb.ResumeStrategyRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ResumeStrategy(self, request: pb.ResumeStrategyRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.ResumeStrategyResponse(
             strategy=await self._registry.resume(request.slug, request.reason, current_principal())
         )
 
-    async def LinkArtefact(self, request: pb.LinkArtefactRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def LinkArtefact(self, request: pb.LinkArtefactRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         strategy = await self._registry.link_artefact(request.slug, request.artefact, current_principal())
         return pb.LinkArtefactResponse(strategy=strategy)
 
-    async def SetLiveCap(self, request: pb.SetLiveCapRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def SetLiveCap(self, request: pb.SetLiveCapRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         strategy = await self._registry.set_live_cap(
             request.slug, request.live_cap, request.reason, current_principal()
         )
         return pb.SetLiveCapResponse(strategy=strategy)
 
     async def RecordDriftSignal(
-        self, request: pb.RecordDriftSignalRequest, context: grpc.aio.ServicerContext
+        self, request: pb.RecordDriftSignalRequest, context: ServicerContext
     ):  # type: ignore[no-untyped-def]
         strategy = await self._registry.record_drift(request.slug, request.signal, current_principal())
         return pb.RecordDriftSignalResponse(strategy=strategy)
 
-    async def CheckLiveCap(self, request: pb.CheckLiveCapRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def CheckLiveCap(self, request: pb.CheckLiveCapRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         check = await self._registry.check_live_cap(
             request.slug,
             request.order_notional_micros,
@@ -100,7 +99,7 @@ class StrategyRegistryServicer(pb_grpc.StrategyRegistryServiceServicer):
         )  # fmt: skip
 
     async def WatchStrategies(
-        self, request: pb.WatchStrategiesRequest, context: grpc.aio.ServicerContext
+        self, request: pb.WatchStrategiesRequest, context: ServicerContext
     ) -> AsyncIterator[pb.WatchStrategiesResponse]:
         async for strategy in self._registry.watch(frozenset(request.slugs)):
             yield pb.WatchStrategiesResponse(strategy=strategy)
@@ -122,12 +121,12 @@ class ExperimentTrackerServicer(pb_grpc.ExperimentTrackerServiceServicer):
     def __init__(self, tracker: ExperimentTracker) -> None:
         self._tracker = tracker
 
-    async def CreateExperiment(self, request: pb.CreateExperimentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def CreateExperiment(self, request: pb.CreateExperimentRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.CreateExperimentResponse(
             experiment=await self._tracker.create(request.experiment, current_principal())
         )
 
-    async def RecordSamples(self, request: pb.RecordSamplesRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordSamples(self, request: pb.RecordSamplesRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         experiment, accepted, duplicates = await self._tracker.record(
             request.experiment_id, list(request.samples), current_principal()
         )
@@ -135,10 +134,10 @@ class ExperimentTrackerServicer(pb_grpc.ExperimentTrackerServiceServicer):
             experiment=experiment, accepted_count=accepted, duplicate_count=duplicates
         )
 
-    async def GetExperiment(self, request: pb.GetExperimentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetExperiment(self, request: pb.GetExperimentRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.GetExperimentResponse(experiment=await self._tracker.get(request.experiment_id))
 
-    async def ListExperiments(self, request: pb.ListExperimentsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListExperiments(self, request: pb.ListExperimentsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.ListExperimentsResponse(experiments=await self._tracker.list())
 
 
@@ -160,19 +159,19 @@ class BacktesterServicer(pb_grpc.BacktesterServiceServicer):
     def __init__(self, backtester: Backtester) -> None:
         self._backtester = backtester
 
-    async def StartBacktest(self, request: pb.StartBacktestRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def StartBacktest(self, request: pb.StartBacktestRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.StartBacktestResponse(backtest=await self._backtester.start(request, current_principal()))
 
-    async def GetBacktest(self, request: pb.GetBacktestRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetBacktest(self, request: pb.GetBacktestRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.GetBacktestResponse(backtest=await self._backtester.get(request.backtest_id))
 
     async def StreamBacktestReports(  # type: ignore[no-untyped-def]
-        self, request: pb.StreamBacktestReportsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.StreamBacktestReportsRequest, context: ServicerContext
     ):
         async for report in self._backtester.reports(request.backtest_id):
             yield pb.StreamBacktestReportsResponse(report=report)
 
-    async def ListBacktests(self, request: pb.ListBacktestsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListBacktests(self, request: pb.ListBacktestsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.ListBacktestsResponse(backtests=await self._backtester.list(request.limit))
 
 
@@ -194,22 +193,22 @@ class PaperTradeServicer(pb_grpc.PaperTradeServiceServicer):
         self._trader = trader
 
     async def StartPaperSession(
-        self, request: pb.StartPaperSessionRequest, context: grpc.aio.ServicerContext
+        self, request: pb.StartPaperSessionRequest, context: ServicerContext
     ):  # type: ignore[no-untyped-def]
         return pb.StartPaperSessionResponse(session=await self._trader.start(request))
 
-    async def StopPaperSession(self, request: pb.StopPaperSessionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def StopPaperSession(self, request: pb.StopPaperSessionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.StopPaperSessionResponse(session=await self._trader.stop(request.session_id))
 
-    async def GetPaperSession(self, request: pb.GetPaperSessionRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetPaperSession(self, request: pb.GetPaperSessionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         session, days = await self._trader.get(request.session_id)
         return pb.GetPaperSessionResponse(session=session, days=days)
 
-    async def ListPaperSessions(self, request: pb.ListPaperSessionsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListPaperSessions(self, request: pb.ListPaperSessionsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.ListPaperSessionsResponse(sessions=self._trader.sessions(request.strategy_slug))
 
     async def EvaluatePaperGate(
-        self, request: pb.EvaluatePaperGateRequest, context: grpc.aio.ServicerContext
+        self, request: pb.EvaluatePaperGateRequest, context: ServicerContext
     ):  # type: ignore[no-untyped-def]
         return await self._trader.evaluate_gate(request.strategy_slug, current_principal())
 

@@ -12,15 +12,13 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-import grpc
-
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 from polytraders.servers.runtime import auth
 from polytraders.servers.runtime.errors import PermissionDenied
 from polytraders.servers.runtime.parts import MeshParts
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.requests import instant, page_size
+from polytraders.servers.runtime.requests import ServicerContext, instant, page_size
 from polytraders.servers.runtime.server import ServiceBinding
 
 from .cron import DUTY as CRON_DUTY
@@ -60,14 +58,14 @@ class CronRunnerServicer(pb_grpc.CronRunnerServiceServicer):
     def __init__(self, cron: CronRunner) -> None:
         self._cron = cron
 
-    async def ListSchedule(self, request: pb.ListScheduleRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListSchedule(self, request: pb.ListScheduleRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.ListScheduleResponse(tasks=self._cron.schedule())
 
-    async def ListDispatches(self, request: pb.ListDispatchesRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListDispatches(self, request: pb.ListDispatchesRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         found = await asyncio.to_thread(self._cron.dispatches, request.task, page_size(request.limit))
         return pb.ListDispatchesResponse(dispatches=found)
 
-    async def TriggerNow(self, request: pb.TriggerNowRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def TriggerNow(self, request: pb.TriggerNowRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.TriggerNowResponse(dispatch=await self._cron.trigger_now(request.task, _caller()))
 
 
@@ -75,12 +73,12 @@ class HealthHeartbeatServicer(pb_grpc.HealthHeartbeatServiceServicer):
     def __init__(self, heartbeat: HealthHeartbeat) -> None:
         self._heartbeat = heartbeat
 
-    async def GetFleetHealth(self, request: pb.GetFleetHealthRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetFleetHealth(self, request: pb.GetFleetHealthRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.GetFleetHealthResponse(
             fleet=await self._heartbeat.fleet(check_layer(self._heartbeat, request.layer))
         )
 
-    async def WatchFleetHealth(self, request: pb.WatchFleetHealthRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def WatchFleetHealth(self, request: pb.WatchFleetHealthRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         async for fleet in self._heartbeat.watch(check_layer(self._heartbeat, request.layer)):
             yield pb.WatchFleetHealthResponse(fleet=fleet)
 
@@ -89,7 +87,7 @@ class SlaMonitorServicer(pb_grpc.SlaMonitorServiceServicer):
     def __init__(self, monitor: SlaMonitor) -> None:
         self._monitor = monitor
 
-    async def ListSlos(self, request: pb.ListSlosRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListSlos(self, request: pb.ListSlosRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.ListSlosResponse(slos=await self._monitor.last())
 
 
@@ -98,7 +96,7 @@ class IncidentCommanderServicer(pb_grpc.IncidentCommanderServiceServicer):
         self._commander = commander
         self._declarers = declarers
 
-    async def DeclareIncident(self, request: pb.DeclareIncidentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def DeclareIncident(self, request: pb.DeclareIncidentRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         caller = auth.current_principal()
         if caller.role is auth.Role.BOT and caller.bot_slug not in self._declarers:
             raise PermissionDenied(f"bot {caller.bot_slug!r} is not a guard or monitor allowed to declare incidents "
@@ -108,38 +106,38 @@ class IncidentCommanderServicer(pb_grpc.IncidentCommanderServiceServicer):
         )
         return pb.DeclareIncidentResponse(incident=incident)
 
-    async def GetIncident(self, request: pb.GetIncidentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetIncident(self, request: pb.GetIncidentRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.GetIncidentResponse(incident=await self._commander.get(request.incident_id))
 
-    async def ListIncidents(self, request: pb.ListIncidentsRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListIncidents(self, request: pb.ListIncidentsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.ListIncidentsResponse(incidents=await self._commander.list(request.states, request.limit))
 
-    async def AssignRole(self, request: pb.AssignRoleRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def AssignRole(self, request: pb.AssignRoleRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         incident = await self._commander.assign_role(
             request.incident_id, request.role, request.holder, _caller()
         )
         return pb.AssignRoleResponse(incident=incident)
 
-    async def AddNote(self, request: pb.AddNoteRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def AddNote(self, request: pb.AddNoteRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.AddNoteResponse(
             incident=await self._commander.add_note(request.incident_id, request.note, _caller())
         )
 
-    async def ResolveIncident(self, request: pb.ResolveIncidentRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ResolveIncident(self, request: pb.ResolveIncidentRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         incident = await self._commander.resolve(request.incident_id, request.resolution, _caller())
         return pb.ResolveIncidentResponse(incident=incident)
 
-    async def OpenPostmortem(self, request: pb.OpenPostmortemRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def OpenPostmortem(self, request: pb.OpenPostmortemRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         incident = await self._commander.open_postmortem(request.incident_id, request.rca_owner,
                                                          instant(request.rca_due_at, "rca_due_at"), _caller())  # fmt: skip
         return pb.OpenPostmortemResponse(incident=incident)
 
-    async def CloseRca(self, request: pb.CloseRcaRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def CloseRca(self, request: pb.CloseRcaRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.CloseRcaResponse(
             incident=await self._commander.close_rca(request.incident_id, request.summary, _caller())
         )
 
-    async def ListOverdueRcas(self, request: pb.ListOverdueRcasRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListOverdueRcas(self, request: pb.ListOverdueRcasRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.ListOverdueRcasResponse(incidents=await self._commander.overdue())
 
 

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import grpc
 from prometheus_client import Counter
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
@@ -19,7 +18,7 @@ from .archive import ArchivedReport, ReportFilter
 from .bus import ReportBus
 from .errors import InvalidArgument, PermissionDenied
 from .request_limits import is_cursor
-from .requests import WireRequest, page_size
+from .requests import ServicerContext, WireRequest, page_size
 from .server import ServiceBinding
 from .set_aside import SetAside
 
@@ -105,7 +104,7 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
         self._refused = refused
 
     async def PublishReports(
-        self, request: WireRequest, context: grpc.aio.ServicerContext
+        self, request: WireRequest, context: ServicerContext
     ) -> pb.PublishReportsResponse:
         reports = request.message.reports
         try:
@@ -126,13 +125,13 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
         )
 
     async def SubscribeReports(
-        self, request: pb.SubscribeReportsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.SubscribeReportsRequest, context: ServicerContext
     ) -> AsyncIterator[bytes]:
         async for archived in self._bus.subscribe(**_subscription(request)):
             yield _subscribe_response(archived)
 
     async def SubscribeReportBatches(
-        self, request: pb.SubscribeReportBatchesRequest, context: grpc.aio.ServicerContext
+        self, request: pb.SubscribeReportBatchesRequest, context: ServicerContext
     ) -> AsyncIterator[bytes]:
         if not 0 <= request.max_reports <= MAX_BATCH_REPORTS:
             raise InvalidArgument.field("max_reports", f"must be between 1 and {MAX_BATCH_REPORTS} (0 means 500)")
@@ -143,12 +142,12 @@ class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
                 yield message
 
     async def PurgeExpiredReports(
-        self, request: pb.PurgeExpiredReportsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.PurgeExpiredReportsRequest, context: ServicerContext
     ) -> pb.PurgeExpiredReportsResponse:
         return pb.PurgeExpiredReportsResponse(purged_count=await self._bus.purge_expired())
 
     async def ListSetAsideReports(
-        self, request: pb.ListSetAsideReportsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListSetAsideReportsRequest, context: ServicerContext
     ) -> pb.ListSetAsideReportsResponse:
         page = await asyncio.to_thread(
             self._set_aside.list, request.follower, parse_cursor(request.cursor), page_size(request.limit)

@@ -121,7 +121,8 @@ class HeaderColumns(NamedTuple):
 
 def published_reports(wire: bytes) -> list[bytes]:
     """Each report of a PublishReportsRequest, as the bytes it was published as."""
-    return _Entries.FromString(wire).entries[:]
+    entries: list[bytes] = _Entries.FromString(wire).entries[:]
+    return entries
 
 
 def read_header_columns(request: WireRequest) -> HeaderColumns | None:

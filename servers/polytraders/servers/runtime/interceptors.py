@@ -37,6 +37,7 @@ from .errors import (
     shorten,
 )
 from .request_limits import check_request
+from .requests import ServicerContext
 
 if TYPE_CHECKING:
     from .access_guard import AccessGuard
@@ -167,7 +168,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
             log.exception("operator action %s by %s not recorded", details.method, call.principal.name)
 
     def _authenticate(
-        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext
+        self, details: grpc.HandlerCallDetails, context: ServicerContext
     ) -> auth.Principal:
         """A bearer token names the caller; under mTLS a call without one is its client
         certificate's principal (the tokens file's `[[certificate]]` entries)."""
@@ -181,7 +182,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
                 principal = self._tokens.authenticate(metadata)
         return principal
 
-    def _certificate_principal(self, context: grpc.aio.ServicerContext) -> auth.Principal:
+    def _certificate_principal(self, context: ServicerContext) -> auth.Principal:
         assert self._tokens is not None
         names = context.auth_context().get("x509_common_name") or [b""]
         common_name = names[0].decode(errors="replace")
@@ -203,7 +204,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary:
             inner = handler.unary_unary
 
-            async def unary(wire: bytes, context: grpc.aio.ServicerContext) -> Any:
+            async def unary(wire: bytes, context: ServicerContext) -> Any:
                 with _Call(self, details, context, unary=True) as call:
                     request = await call.admit(decode, wire)
                     try:
@@ -217,7 +218,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream:
             inner_stream = handler.unary_stream
 
-            async def stream(wire: bytes, context: grpc.aio.ServicerContext) -> None:
+            async def stream(wire: bytes, context: ServicerContext) -> None:
                 """Writes rather than yields, so the whole stream, its end and its cleanup run in
                 the RPC's own task (a generator grpc drops when the caller leaves is closed later,
                 from another task and context)."""
@@ -244,7 +245,7 @@ class _Call:
         self,
         interceptor: GovernanceInterceptor,
         details: grpc.HandlerCallDetails,
-        context: grpc.aio.ServicerContext,
+        context: ServicerContext,
         *,
         unary: bool = False,
     ) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import grpc
-
 from polytraders.governance.v1 import mesh_pb2 as pb
 from polytraders.governance.v1 import mesh_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import Clock, from_timestamp
@@ -14,6 +12,7 @@ from . import auth
 from .commands import Commands
 from .errors import InvalidArgument, NotFound
 from .leadership import HOLDER
+from .requests import ServicerContext
 from .server import ServiceBinding
 
 ACCESS = {"DescribeProcess": auth.READ, "RunCommand": auth.OPERATE}
@@ -32,13 +31,13 @@ class MeshServicer(pb_grpc.MeshServiceServicer):
         self._leads = leads
         self._clock = clock
 
-    async def DescribeProcess(self, request: pb.DescribeProcessRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def DescribeProcess(self, request: pb.DescribeProcessRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         return pb.DescribeProcessResponse(
             groups=self._groups, services=sorted(self._services()), commands=sorted(self._commands.local),
             leads=sorted(self._leads()), holder=HOLDER, metrics_address=self._metrics_address,
         )  # fmt: skip
 
-    async def RunCommand(self, request: pb.RunCommandRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def RunCommand(self, request: pb.RunCommandRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
         if not request.name:
             raise InvalidArgument.field("name", "is required")
         command = self._commands.local.get(request.name)

@@ -142,7 +142,7 @@ class MetricsServer:
 @cache
 def kind_name(kind: int) -> str:
     """REPORT_KIND_DECISION -> decision."""
-    return reports_pb2.ReportKind.Name(kind).removeprefix("REPORT_KIND_").lower()
+    return reports_pb2.ReportKind.Name(reports_pb2.ReportKind.ValueType(kind)).removeprefix("REPORT_KIND_").lower()
 
 
 def gauge(name: str, documentation: str, labels: Sequence[str], values: Iterable[tuple[Sequence[str], float]]) -> GaugeMetricFamily:

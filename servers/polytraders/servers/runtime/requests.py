@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from polytraders.sdk.clock import from_timestamp
@@ -13,6 +14,10 @@ from .errors import InvalidArgument
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+
+ServicerContext: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+"""What every servicer method is handed beside its request (grpc.aio's; the interceptor decodes
+requests and encodes responses, so its message types are the method's own)."""
 
 
 class WireRequest(NamedTuple):

@@ -68,12 +68,12 @@ class ServerSpans:
         self._in_context, self._server = trace.set_span_in_context, trace.SpanKind.SERVER
         self._error = trace.Status(trace.StatusCode.ERROR)
 
-    def open(self, method: str, metadata: Sequence[tuple[str, str | bytes]] | None) -> tuple[Any, object]:
+    def open(self, method: str, metadata: Sequence[tuple[str, str | bytes]] | None) -> tuple[Any, Any]:
         caller = self._extract(dict(metadata or ()))
         span = self._tracer.start_span(method, caller, self._server, _attributes(method))
         return span, self._attach(self._in_context(span, caller))
 
-    def close(self, opened: tuple[Any, object], code: grpc.StatusCode) -> None:
+    def close(self, opened: tuple[Any, Any], code: grpc.StatusCode) -> None:
         span, token = opened
         self._detach(token)
         if span.is_recording():
