@@ -11,10 +11,10 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from grpc_health.v1 import health, health_pb2
 from grpc_reflection.v1alpha import reflection
@@ -53,6 +53,8 @@ from polytraders.servers.runtime.tracing import client_interceptors, provider_fr
 from polytraders.servers.runtime.user_actions import UserActionRecorder
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 LEAD_PREFIX = "polytraders.governance.lead/"
 """Health answers SERVING for `LEAD_PREFIX + duty` on the process that leads that duty now
@@ -95,7 +97,7 @@ REMOTE_QUERIES: dict[str, Callable[[Peers], dict[str, Callable[..., Awaitable[An
 """The reads a group offers others, made over gRPC when another process serves it."""
 
 
-def _serving(up: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+def _serving(up: bool) -> int:
     return health_pb2.HealthCheckResponse.SERVING if up else health_pb2.HealthCheckResponse.NOT_SERVING
 
 
@@ -346,7 +348,7 @@ class MeshThread:
         self._thread.start()
         self.mesh: Mesh = self.call(Mesh.start(config, clock=clock, tracer_provider=tracer_provider))
 
-    def call(self, coroutine):  # type: ignore[no-untyped-def]
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the mesh's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 

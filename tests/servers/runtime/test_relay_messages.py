@@ -41,7 +41,7 @@ def test_a_batch_that_lends_its_bytes_is_sent_as_one_framed_afresh_would_be() ->
     assert lent is not None and lent.framed is not None and afresh is not None and afresh.framed is None
     sent = [list(_batch_messages(StoredBatch(41, batch, 0))) for batch in (lent, afresh)]
     assert sent[0] == sent[1]
-    assert [(m.first, m.count) for m in sent[0]] == [(41, 2), (43, 1), (44, 2), (46, 1)]
+    assert [(m.first, m.reports) for m in sent[0]] == [(41, 2), (43, 1), (44, 2), (46, 1)]
     assert [m.subject.split(".")[3] for m in sent[0]] == ["alpha-bot", "alpha-bot", "beta-bot", "alpha-bot"]
     assert [p for m in sent[0] for p in unframe_reports(m.body)] == payloads
 
@@ -53,7 +53,7 @@ def test_a_batch_of_one_subject_goes_as_the_bytes_it_came_in() -> None:
     lent = to_incoming(reports, WireRequest(pb.PublishReportsRequest.FromString(wire), wire))
     assert lent is not None
     (message,) = _batch_messages(StoredBatch(7, lent, 0))
-    assert (message.first, message.count, message.body) == (7, 3, wire)
+    assert (message.first, message.reports, message.body) == (7, 3, wire)
 
 
 def test_a_page_sent_from_memory_is_the_page_the_archive_would_send(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,7 +75,7 @@ def test_a_page_sent_from_memory_is_the_page_the_archive_would_send(monkeypatch:
     seqs = range(10, 10 + len(columns[0]))[:8]
     from_archive = list(jetstream._messages(seqs, *(column[:8] for column in columns)))
     assert jetstream._memory_page(batches) == from_archive
-    assert [(m.first, m.count) for m in from_archive] == [(10, 2), (12, 1), (13, 2), (15, 3)]  # 15-17 spans two
+    assert [(m.first, m.reports) for m in from_archive] == [(10, 2), (12, 1), (13, 2), (15, 3)]  # 15-17 spans two
 
 
 def test_a_relayed_message_is_parsed_only_when_a_subscriber_reads_it() -> None:

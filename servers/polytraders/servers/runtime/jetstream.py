@@ -197,7 +197,7 @@ class JetStreamLink:
             if batches:
                 sent_from_memory = True
                 messages = _memory_page(batches)
-                last = messages[-1].first + messages[-1].count - 1
+                last = messages[-1].first + messages[-1].reports - 1
             elif sent_from_memory:  # what follows is not this process's: a wake or the poll reads it
                 return cursor
             else:  # up to what this process holds next: only what it does not hold is read back
@@ -268,7 +268,7 @@ class JetStreamLink:
         assert self._jetstream is not None
         acks = []
         for m in messages:
-            headers = {CURSOR_HEADER: str(m.first), COUNT_HEADER: str(m.count), "Nats-Msg-Id": f"{m.report_id}:{m.count}"}
+            headers = {CURSOR_HEADER: str(m.first), COUNT_HEADER: str(m.reports), "Nats-Msg-Id": f"{m.report_id}:{m.reports}"}
             acks.append(await self._jetstream.publish_async(m.subject, m.body, headers=headers))
         await asyncio.wait_for(asyncio.gather(*acks), timeout=10)
 
@@ -349,9 +349,10 @@ class _Message(NamedTuple):
     subject: str
     first: int
     """The cursor of its first report."""
-    count: int
+    reports: int
+    """How many."""
     report_id: str
-    """Its first report's id: with `count`, what the stream dedupes a resend by."""
+    """Its first report's id: with `reports`, what the stream dedupes a resend by."""
     body: bytes
 
 
@@ -366,8 +367,8 @@ def _memory_page(batches: Sequence[StoredBatch]) -> list[_Message]:
         room -= taken
         for message in _batch_messages(batch, taken):
             last = messages[-1] if messages else None
-            if last is not None and last.subject == message.subject and last.first + last.count == message.first:
-                messages[-1] = last._replace(count=last.count + message.count, body=last.body + message.body)
+            if last is not None and last.subject == message.subject and last.first + last.reports == message.first:
+                messages[-1] = last._replace(reports=last.reports + message.reports, body=last.body + message.body)
             else:
                 messages.append(message)
         if not room:

@@ -194,7 +194,8 @@ class Leadership:
         standby keeps its connection between tries (a new session a second per duty and standby
         would cost the database a backend each time)."""
         try:
-            connection, key = self._waiting.pop(duty, None) or self._connect_for(duty)
+            waiting = self._waiting.pop(duty, None)
+            connection, key = waiting or self._connect_for(duty)
         except Exception:  # noqa: BLE001 - the database is away: try again later
             log.warning("cannot reach the database to lead %s", duty, exc_info=True)
             return None

@@ -49,7 +49,7 @@ class Slo:
     name: str
     service: str
     """A full gRPC service name, or "fleet" for HealthHeartbeat sweeps."""
-    kind: int
+    kind: pb.SloKind.ValueType
     objective: Decimal
     latency_threshold_ms: int = 0
     window: timedelta = timedelta(days=30)

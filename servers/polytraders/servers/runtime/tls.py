@@ -108,7 +108,9 @@ class ServerTls:
 
     def credentials(self) -> grpc.ServerCredentials:
         return grpc.dynamic_ssl_server_credentials(
-            self._initial, self._next_configuration, require_client_authentication=self.mutual
+            self._initial,
+            self._next_configuration,  # type: ignore[arg-type]  # None keeps the certificate in use (grpc's contract; the stubs omit it)
+            require_client_authentication=self.mutual,
         )
 
     def _next_configuration(self) -> grpc.ServerCertificateConfiguration | None:
