@@ -6,10 +6,8 @@ import asyncio
 
 import grpc
 
-from polytraders.servers.runtime.requests import ServicerContext
 
-
-async def _put(request: bytes, context: ServicerContext) -> bytes:
+async def _put(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
     return b""
 
 

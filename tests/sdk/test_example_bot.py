@@ -68,6 +68,11 @@ def test_the_sdk_installs_without_the_mesh(sdk_alone: str) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert "No module named 'polytraders.servers'" in imports.stderr
+    typed = subprocess.run(
+        [sdk_alone, "-c", "import importlib.resources as r; print(r.files('polytraders.sdk').joinpath('py.typed').is_file())"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert typed.stdout.strip() == "True"  # a bot's own type checker reads the SDK's annotations
 
 
 def test_the_example_bot_runs_from_the_sdk_alone(sdk_alone: str, tmp_path: Path, clock: ManualClock) -> None:

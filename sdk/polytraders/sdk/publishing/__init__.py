@@ -3,8 +3,8 @@
 - `backlog`: what is pending, the overflow policy's shedding, and who waits on it;
 - `writer`: the thread that commits what publish() took to the outbox file;
 - `sender`: the thread that ships the outbox to governance in order and settles what it acknowledged;
-- `redelivery`: after a failed call, the same batch again with backoff; what governance refuses
-  as invalid is set aside;
+- `redelivery`: after a failed call, the oldest unacknowledged batch again with backoff; what
+  governance refuses as invalid is set aside;
 - `losses`: the OperationsReports that say what could not be delivered, and why.
 """
 

@@ -1,8 +1,10 @@
 """What a publisher holds that governance has not acknowledged, and who waits on it.
 
-The bot's threads add to it, the writer moves it into the outbox file, the sender settles it;
-every count changes under one lock, so flush() never sees zero between a refusal and the report
-that explains it, and persisted() never misses a commit.
+The bot's threads add to it, the writer moves it into the outbox file, the sender settles it.
+What flush() and persisted() wait on (the pending and unwritten counts) changes under one lock,
+so flush() never sees zero between a refusal and the report that explains it, and persisted()
+never misses a commit; `batch_size`, `last_error` and `recovery_due` are single values one
+thread writes and others read.
 """
 
 from __future__ import annotations
@@ -138,6 +140,11 @@ class Backlog:
                 taken = deque(self._incoming.popleft() for _ in range(room))
             shed, self._shed_since_write = self._shed_since_write, Counter()
             return taken, shed, bool(self._incoming)
+
+    @property
+    def has_incoming(self) -> bool:
+        """Whether anything waits for the writer (a report the sender added, say, while it stored)."""
+        return bool(self._incoming)
 
     def put_back(self, items: Iterable[Item], shed: Counter[int]) -> None:
         """A write failed: what it did not store goes first next time."""

@@ -1,5 +1,5 @@
-"""After a failed call: the same batch again, with backoff, until governance takes it or the
-publisher stops; what governance refuses as invalid cannot block the rest.
+"""After a failed call: the oldest unacknowledged batch again, with backoff, until governance
+takes it or the publisher stops; what governance refuses as invalid cannot block the rest.
 
 A refusal that names reports (`reports[i]` field violations) moves those to the outbox's
 dead-letter table, kept and never deleted, and a report explains them; a refusal of the batch as

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, deque
+from contextlib import closing
 
 from ..outbox import Outbox, segments_of
 from . import log
@@ -28,7 +29,7 @@ class OutboxWriter:
         self._backlog = backlog
         self._losses = losses
         self._max_batch_bytes = max_batch_bytes
-        with outbox.connect() as conn:
+        with closing(outbox.connect()) as conn:
             self._next_seq = Outbox.next_seq(conn)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -66,7 +67,7 @@ class OutboxWriter:
                     backlog.put_back(batch, shed)
                     self._stop.wait(0.5)
                     continue
-                if self._stop.is_set() and not more:
+                if self._stop.is_set() and not backlog.has_incoming:
                     return
         finally:
             conn.close()
