@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -27,7 +30,9 @@ from polytraders.servers.runtime.storage import WalCheckpointer, make_engine
 def bus(database_url: str, clock: ManualClock):  # type: ignore[no-untyped-def]
     engine = make_engine(database_url)
     schema.prepare(engine, upgrade=True)
-    yield ReportBus(ReportArchive(engine), clock, max_batch=100, subscriber_queue=4)
+    bus = ReportBus(ReportArchive(engine), clock, max_batch=100, subscriber_queue=4)
+    yield bus
+    bus.archive.close()
     engine.dispose()
 
 
@@ -202,11 +207,37 @@ def test_a_second_archive_on_the_same_database_continues_the_sequence(
         result = asyncio.run(other.publish([first[0], *_reports(2)]))
         assert (result.accepted, result.duplicates, result.last_seq) == (2, 1, 5)
     finally:
+        other.archive.close()
         other_engine.dispose()
     # The first writer's idea of the next seq is stale now: it clashes, reloads, retries.
     again = asyncio.run(bus.publish(_reports(1)))
     assert (again.accepted, again.last_seq) == (1, 6)
     assert bus.archive.count() == 6
+
+
+@pytest.mark.postgres
+def test_a_writer_connection_the_server_dropped_is_replaced_and_the_write_stored_once(
+    postgres_url: str, clock: ManualClock
+) -> None:
+    """The writer keeps its PostgreSQL connection between writes; the server ending it (a restart,
+    a failover, an operator) costs the next write one attempt, not an error."""
+    application = f"t_{uuid.uuid4().hex[:12]}"
+    url = make_url(postgres_url)
+    engine = make_engine(url.update_query_dict({"application_name": application}).render_as_string(hide_password=False))
+    schema.prepare(engine, upgrade=True)
+    bus = ReportBus(ReportArchive(engine), clock)
+    try:
+        asyncio.run(bus.publish(_reports(3)))
+        with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True) as admin:
+            ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                                  (application,)).fetchone()  # fmt: skip
+        assert ended is not None and ended[0] >= 1
+        result = asyncio.run(bus.publish(_reports(3)))
+        assert (result.accepted, result.duplicates, result.last_seq) == (3, 0, 6)
+        assert bus.archive.count() == 6
+    finally:
+        bus.archive.close()
+        engine.dispose()
 
 
 def test_a_resend_among_new_reports_is_counted_once_and_leaves_no_gap_in_seq(bus: ReportBus) -> None:

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from itertools import chain, count, islice, repeat
@@ -31,7 +32,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2
@@ -277,6 +278,49 @@ class _SingleStatementInsert:
         self.connection.execute(_insert_sql("?", rows, skip_stored=False), tuple(values))
 
 
+class _WriterConnection:
+    """PostgreSQL: the writer's connection, kept from one write to the next. A checkout from the
+    pool pings the server first (pool_pre_ping), a round trip more on every write, and one that
+    costs milliseconds at the tail under load. A connection the server dropped fails one write
+    attempt (`_ConnectionLost`), and the next attempt connects afresh."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lost_errors = engine.dialect.loaded_dbapi.OperationalError
+        self._connection: Connection | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        connection = self._connection
+        try:
+            with connection.begin():
+                yield connection
+        except Exception as error:
+            if not self._lost(error):
+                raise
+            self._connection = None
+            connection.invalidate()  # closes the driver's connection without the rollback it cannot send
+            connection.close()
+            raise _ConnectionLost from error
+
+    def _lost(self, error: Exception) -> bool:
+        """The driver's errors reach here unwrapped from the sequencer's and COPY's own cursors."""
+        if isinstance(error, DBAPIError):
+            return error.connection_invalidated or isinstance(error.orig, self._lost_errors)
+        return isinstance(error, self._lost_errors)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()
+
+
+class _ConnectionLost(Exception):
+    """The server dropped the writer's connection mid-write: the write is tried again on a new one."""
+
+
 class ReportArchive:
     """Stores batches all-or-nothing and idempotently; reads them back in `seq` order.
 
@@ -310,6 +354,7 @@ class ReportArchive:
         self._checkpointer = WalCheckpointer.for_engine(engine)
         self._single_statement = _SingleStatementInsert(engine) if engine.dialect.name == "sqlite" else None
         self._shared = engine.dialect.name == "postgresql"
+        self._writer_connection = _WriterConnection(engine) if self._shared else None
         self._sequencer_key: int | None = None
         self.writer = uuid.uuid4().hex
         """Who this archive is among the processes writing the database: its commits' NOTIFY says it."""
@@ -350,6 +395,12 @@ class ReportArchive:
                     self._ledger.forget_heads()
                     if attempt == 3:
                         raise
+                except _ConnectionLost:
+                    self._last_seq = None
+                    self._ledger.forget_heads()
+                    if attempt == 3:
+                        raise
+                    known = self._known_ids(batches)  # a commit whose answer was lost may have stored them
                 except BaseException:
                     self._ledger.forget_heads()  # the chain heads it advanced were rolled back
                     raise
@@ -410,7 +461,7 @@ class ReportArchive:
         expires_at_us: dict[int, int],
         known: set[str],
     ) -> list[StoredBatch]:
-        with self._engine.begin() as conn:
+        with self._transaction() as conn:
             if self._shared:
                 self._take_sequencer(conn)
             elif self._last_seq is None:
@@ -436,6 +487,15 @@ class ReportArchive:
         self._last_seq = seq
         self._after_commit(results)
         return results
+
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return self._engine.begin() if self._writer_connection is None else self._writer_connection.transaction()
+
+    def close(self) -> None:
+        """Give back the writer's connection (PostgreSQL); the next write takes another."""
+        with self._write_lock:
+            if self._writer_connection is not None:
+                self._writer_connection.close()
 
     def _take_sequencer(self, conn: Connection) -> None:
         """Wait for the archive's sequencer lock (held until this transaction ends), then read the
