@@ -10,13 +10,13 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from polytraders.sdk.clock import SystemClock
 from polytraders.sdk.transport import dial, resolve, split_scheme
 
 from .common import OK, PROGRAM, Commands, Output, connection, targets, tls, tls_options, verbs
@@ -65,8 +65,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_client_ca=args.tls_client_ca,
         metrics_port=args.metrics_port,
     )
-    try:  # before the groups are imported (seconds): a refusal costs only reading these files
-        credentials = Credentials.load(config, datetime.now(UTC))
+    try:  # before every group is imported: a refusal costs only reading these files
+        credentials = Credentials.load(config, SystemClock().now())
     except refusals as refusal:
         return _refused(refusal)
 

@@ -280,9 +280,9 @@ class _SingleStatementInsert:
 
 class _WriterConnection:
     """PostgreSQL: the writer's connection, kept from one write to the next. A checkout from the
-    pool pings the server first (pool_pre_ping), a round trip more on every write, and one that
-    costs milliseconds at the tail under load. A connection the server dropped fails one write
-    attempt (`_ConnectionLost`), and the next attempt connects afresh."""
+    pool pings the server first (pool_pre_ping): a round trip more on every write, on the path
+    each publisher waits on. A connection the server dropped fails one write attempt
+    (`_ConnectionLost`), and the next attempt connects afresh."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

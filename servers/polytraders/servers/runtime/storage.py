@@ -38,7 +38,6 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
-
 def normalise_url(url: str) -> str:
     """postgresql:// and postgres:// mean psycopg 3 here."""
     parsed = make_url(url)
