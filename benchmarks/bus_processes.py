@@ -41,12 +41,14 @@ from pathlib import Path
 import grpc
 import nats
 import psycopg
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
+from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
 from sqlalchemy.engine import make_url
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.health import health_check
 from polytraders.sdk.outbox import unframe_reports
 from polytraders.servers.runtime.storage import lock_key
 
@@ -81,7 +83,8 @@ CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -147,7 +150,7 @@ def governance_processes(schema_url: str, count: int, bus: str | None) -> Iterat
 
 def _wait_for_bus(address: str, timeout: float = 15) -> None:
     with grpc.insecure_channel(address) as channel:
-        check = health_pb2_grpc.HealthStub(channel).Check
+        check = health_check(channel)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -164,13 +167,13 @@ def _connect(schema_url: str) -> psycopg.Connection:
     url = make_url(schema_url)
     return psycopg.connect(
         host=url.host, port=url.port, user=url.username, dbname=url.database,
-        options=url.query["options"], autocommit=True,
+        options=str(url.query["options"]), autocommit=True,
     )  # fmt: skip
 
 
 def relay_leader(schema_url: str) -> str | None:
     """The application_name of the process holding the relay duty's advisory lock."""
-    schema = make_url(schema_url).query["options"].split("=", 1)[1]
+    schema = str(make_url(schema_url).query["options"]).split("=", 1)[1]
     key = lock_key(RELAY_DUTY, schema) % (1 << 64)  # pg_locks shows a bigint key as two oids
     with _connect(schema_url) as conn:
         row = conn.execute(
@@ -265,7 +268,7 @@ def _run_publisher(mode: str, target: str, rate: int, batch: int) -> dict[str, f
     )  # fmt: skip
     if done.returncode:
         raise RuntimeError(f"the {mode} publisher failed: {done.stderr.strip()[-2000:]}")
-    sent = json.loads(done.stdout.strip().splitlines()[-1])
+    sent: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     if sent["failed"]:
         print(f"bus_processes: {sent['failed']} calls failed ({sent['failed_codes']}) at {rate:,}/s in batches of "
               f"{batch}; the figure is of the rest", file=sys.stderr)  # fmt: skip
@@ -299,7 +302,7 @@ def nats_tap(url: str, subject: str) -> Iterator[list[tuple[int, bytes]]]:
     async def follow() -> None:
         client = await nats.connect(url)
 
-        async def got(message: nats.aio.msg.Msg) -> None:
+        async def got(message: Msg) -> None:
             received.append((time.monotonic_ns(), message.data))
 
         await client.subscribe(subject, cb=got)
@@ -352,8 +355,10 @@ def governance_latency(
         nats_tap(broker.url, "polytraders.reports.>") as relayed,
         grpc.insecure_channel(subscriber.address) as channel,
     ):
-        subscribe = channel.unary_stream(
-            SUBSCRIBE_BATCHES, request_serializer=pb.SubscribeReportBatchesRequest.SerializeToString
+        subscribe: grpc.UnaryStreamMultiCallable[pb.SubscribeReportBatchesRequest, bytes] = (
+            channel.unary_stream(
+                SUBSCRIBE_BATCHES, request_serializer=pb.SubscribeReportBatchesRequest.SerializeToString
+            )
         )  # raw bytes: the receive time is taken first, the reports read after the run
         live = pb.SubscribeReportsRequest(live_only=True, bot_slugs=[BOT])
         stream = subscribe(pb.SubscribeReportBatchesRequest(subscription=live), metadata=OPERATOR)
@@ -412,15 +417,18 @@ def stream_rate(server: Governance, method: str, count: int = 10_000) -> float:
     on, so the live path plays no part): what one subscriber can be sent, parsed."""
     with grpc.insecure_channel(server.address) as channel:
         everything = pb.SubscribeReportsRequest(bot_slugs=[BOT])
+        stream: grpc.Call  # of either method's responses
         if method == SUBSCRIBE:
-            stream = channel.unary_stream(method, pb.SubscribeReportsRequest.SerializeToString,
-                                          pb.SubscribeReportsResponse.FromString)(everything, metadata=OPERATOR)  # fmt: skip
-            reports = map(lambda response: [response.report], stream)
+            singles = channel.unary_stream(method, pb.SubscribeReportsRequest.SerializeToString,
+                                           pb.SubscribeReportsResponse.FromString)(everything, metadata=OPERATOR)  # fmt: skip
+            reports = map(lambda response: [response.report], singles)
+            stream = singles
         else:
-            stream = channel.unary_stream(method, pb.SubscribeReportBatchesRequest.SerializeToString,
-                                          pb.SubscribeReportBatchesResponse.FromString)(
+            batches = channel.unary_stream(method, pb.SubscribeReportBatchesRequest.SerializeToString,
+                                           pb.SubscribeReportBatchesResponse.FromString)(
                 pb.SubscribeReportBatchesRequest(subscription=everything), metadata=OPERATOR)  # fmt: skip
-            reports = map(lambda response: [item.report for item in response.reports], stream)
+            reports = map(lambda response: [item.report for item in response.reports], batches)
+            stream = batches
         received = 0
         began = time.perf_counter()
         for batch in reports:
@@ -498,8 +506,10 @@ def latency_figures(broker: Broker) -> list[Figure]:
 
 def _pump(address: str, payloads: Sequence[bytes]) -> None:
     with grpc.insecure_channel(address) as channel:
-        publish = channel.unary_unary(PUBLISH, response_deserializer=pb.PublishReportsResponse.FromString)
-        pending: list[grpc.Future] = []
+        publish: grpc.UnaryUnaryMultiCallable[bytes, pb.PublishReportsResponse] = channel.unary_unary(
+            PUBLISH, response_deserializer=pb.PublishReportsResponse.FromString
+        )
+        pending: list[grpc.Future[pb.PublishReportsResponse]] = []
         for payload in payloads:
             if len(pending) == IN_FLIGHT_PER_THREAD:
                 pending.pop(0).result()
@@ -546,12 +556,14 @@ def ingest(payloads: list[bytes], processes: int, bus: bool) -> Ingest:
     with (
         nats_server() if bus else nullcontext() as broker,
         postgres_schema() as url,
-        governance_processes(url, processes, broker and broker.url) as servers,
+        governance_processes(url, processes, broker.url if broker else None) as servers,
     ):
         for server, payload in zip(servers, payloads, strict=False):  # warm each up (stores a batch)
             _pump(server.address, [payload])
         timed = payloads[len(servers) :]
-        lanes = [(s.address, []) for s in servers for _ in range(THREADS_PER_PROCESS)]
+        lanes: list[tuple[str, list[bytes]]] = [
+            (s.address, []) for s in servers for _ in range(THREADS_PER_PROCESS)
+        ]
         for index, payload in enumerate(timed):
             lanes[index % len(lanes)][1].append(payload)
         application = servers[0].application.rsplit("_", 1)[0]
@@ -567,7 +579,9 @@ def ingest(payloads: list[bytes], processes: int, bus: bool) -> Ingest:
         seconds = time.perf_counter() - began
         if broker:
             with _connect(url) as conn:
-                last = conn.execute("SELECT max(seq) FROM report_archive").fetchone()[0]
+                row = conn.execute("SELECT max(seq) FROM report_archive").fetchone()
+            assert row is not None
+            last = row[0]
             deadline = time.monotonic() + 30
             while not _relayed(url, last) and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -603,8 +617,13 @@ def ingest_figures() -> list[Figure]:
     # report a subject of its own next to its neighbours', so one broker message per report (half
     # of them: a reference, and the slowest run of the module)
     mixed = ingest([b.SerializeToString() for b in make_batches(TOTAL // 2)], 1, True)
-    best = lambda runs: max(r.rate for r in runs)  # noqa: E731
-    thriftiest = lambda runs: min(runs, key=lambda r: r.cpu_per_1000)  # noqa: E731
+
+    def best(runs: list[Ingest]) -> float:
+        return max(r.rate for r in runs)
+
+    def thriftiest(runs: list[Ingest]) -> Ingest:
+        return min(runs, key=lambda r: r.cpu_per_1000)
+
     one_cpu, two_cpu, bare_cpu = thriftiest(one), thriftiest(two), thriftiest(one_without_bus)
     figures = [
         Figure.against(

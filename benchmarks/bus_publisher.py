@@ -27,7 +27,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.report_builders import ReportBuilder
 
 PUBLISH = "/polytraders.governance.v1.ReportBusService/PublishReports"
-OPERATOR = [("authorization", "Bearer dev-operator-token")]
+OPERATOR = (("authorization", "Bearer dev-operator-token"),)
 BOT = "bench-latency"
 RAW_STREAM = "BENCH_RAW"
 RAW_SUBJECT = "bench.raw.latency"
@@ -74,6 +74,11 @@ def paced(requests: list[pb.PublishReportsRequest], period_ns: int, warm: int) -
         yield index, late
 
 
+def _acked(sent: int) -> Callable[[object], None]:
+    """The done-callback of a call sent at `sent` ns (bound here, not to the loop's variable)."""
+    return lambda _: ACKS.append((time.monotonic_ns() - sent) / 1e6)
+
+
 def publish_grpc(address: str, requests: list[pb.PublishReportsRequest], period_ns: int, warm: int) -> int:
     """PublishReports of each batch at its deadline, answers awaited at the end; a call the server
     refused (an overloaded gRPC server cancels calls it cannot take) is counted in FAILED."""
@@ -84,14 +89,14 @@ def publish_grpc(address: str, requests: list[pb.PublishReportsRequest], period_
             request_serializer=pb.PublishReportsRequest.SerializeToString,
             response_deserializer=pb.PublishReportsResponse.FromString,
         )
-        futures: list[grpc.Future] = []
+        futures = []
         latest = 0
         for index, late in paced(requests, period_ns, warm):
             latest = max(latest, late)
             sent = time.monotonic_ns()
             future = publish.future(requests[index], metadata=OPERATOR)
             if index >= warm:
-                future.add_done_callback(lambda _, sent=sent: ACKS.append((time.monotonic_ns() - sent) / 1e6))
+                future.add_done_callback(_acked(sent))
             futures.append(future)
         for index, future in enumerate(futures):
             if future.exception() is not None:

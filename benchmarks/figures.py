@@ -6,9 +6,10 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -55,17 +56,24 @@ def best_of(measure: Callable[[], float], repeats: int = REPEATS) -> float:
     return max(measure() for _ in range(repeats))
 
 
-def in_turns(*measures: Callable[[], T], repeats: int = REPEATS) -> list[list[T]]:
+# two measures keep a type each: a run's several figures may be taken in turns with a rate
+@overload
+def in_turns(
+    first: Callable[[], T], second: Callable[[], U], /, *, repeats: int = REPEATS
+) -> tuple[list[T], list[U]]: ...
+@overload
+def in_turns(*measures: Callable[[], T], repeats: int = REPEATS) -> tuple[list[T], ...]: ...
+def in_turns(*measures: Callable[[], Any], repeats: int = REPEATS) -> tuple[list[Any], ...]:
     """Every run of each measure, taken in turns (a, b, c, then b, c, a, ...): this machine's speed
     drifts by up to half over minutes, and a figure measured in a slow spell against a ceiling
     measured in a fast one would be a ratio of the spells, not of the code. Each turn starts one
     place later, so no measure always runs right after the same neighbour."""
-    runs: list[list[T]] = [[] for _ in measures]
+    runs: list[list[Any]] = [[] for _ in measures]
     for turn in range(repeats):
         for i in range(len(measures)):
             at = (turn + i) % len(measures)
             runs[at].append(measures[at]())
-    return runs
+    return tuple(runs)
 
 
 def best_of_interleaved(*measures: Callable[[], float], repeats: int = REPEATS) -> list[float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from typing import TypeVar
 
 import grpc
 
@@ -14,10 +15,12 @@ from .figures import Figure, in_turns, percentile
 from .processes import governance, raw_grpc, serving
 
 CALLS = 5_000
-BOT = [("authorization", "Bearer dev-bot-token")]
+BOT = (("authorization", "Bearer dev-bot-token"),)
+Request = TypeVar("Request")
+Response = TypeVar("Response")
 
 
-def _timed(call, request) -> list[float]:  # type: ignore[no-untyped-def]
+def _timed(call: grpc.UnaryUnaryMultiCallable[Request, Response], request: Request) -> list[float]:
     samples = []
     for _ in range(CALLS):
         started = time.perf_counter()
@@ -49,7 +52,7 @@ def run() -> list[Figure]:
                 request_serializer=pb.CheckLiveCapRequest.SerializeToString,
                 response_deserializer=pb.CheckLiveCapResponse.FromString,
             )
-            put = raw_channel.unary_unary("/bench.Raw/Put")
+            put: grpc.UnaryUnaryMultiCallable[bytes, bytes] = raw_channel.unary_unary("/bench.Raw/Put")
             assert check(request, metadata=BOT).allowed
             ours_runs, raw_runs = in_turns(
                 lambda: _timed(check, request), lambda: _timed(put, request.SerializeToString())

@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from sqlalchemy import Engine
 
 from polytraders.sdk.clock import SystemClock
+from polytraders.sdk.health import health_check
 from polytraders.servers import schema
 from polytraders.servers.operations.cron import CronRunner, parse_manifest
 from polytraders.servers.operations.heartbeat import FleetBot, HealthHeartbeat
@@ -69,12 +70,12 @@ async def _sweeps(engine: Engine, bus: ReportBus) -> dict[str, float]:
         warm.append(time.perf_counter() - began)
         assert sum(layer.serving for layer in fleet_health.layers) == BOTS
     channels = [grpc.aio.insecure_channel(bot.target) for bot in fleet]
-    stubs = [health_pb2_grpc.HealthStub(channel) for channel in channels]
-    await asyncio.gather(*(stub.Check(health_pb2.HealthCheckRequest()) for stub in stubs))
+    checks = [health_check(channel) for channel in channels]
+    await asyncio.gather(*(check(health_pb2.HealthCheckRequest()) for check in checks))
     bare = []
     for _ in range(10):
         began = time.perf_counter()
-        await asyncio.gather(*(stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5) for stub in stubs))
+        await asyncio.gather(*(check(health_pb2.HealthCheckRequest(), timeout=0.5) for check in checks))
         bare.append(time.perf_counter() - began)
     for channel in channels:
         await channel.close()
@@ -84,7 +85,7 @@ async def _sweeps(engine: Engine, bus: ReportBus) -> dict[str, float]:
     return {"cold": cold, "warm": min(warm), "bare": min(bare)}
 
 
-async def _cron_lateness(engine, bus: ReportBus) -> list[float]:  # type: ignore[no-untyped-def]
+async def _cron_lateness(engine: Engine, bus: ReportBus) -> list[float]:
     async def noop(arguments: Mapping[str, str], scheduled: datetime) -> str:
         return "ok"
 

@@ -9,6 +9,7 @@ import sqlite3
 import tempfile
 import time
 from decimal import Decimal
+from typing import TypeVar
 
 import grpc
 from sqlalchemy import Engine, select
@@ -22,6 +23,7 @@ from polytraders.servers import schema
 from polytraders.servers.ledger.book import (
     SUM_KEY,
     SUMS,
+    Entry,
     PnLLedger,
     RebateShares,
     ledger_cursor,
@@ -29,9 +31,11 @@ from polytraders.servers.ledger.book import (
     pnl_sums,
     summed,
 )
+from polytraders.servers.runtime.alerts import AlertRouter
 from polytraders.servers.runtime.archive import ReportArchive
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.reporter import GovernanceReporter
+from polytraders.servers.runtime.set_aside import SetAside
 from polytraders.servers.runtime.storage import insert_rows, make_engine, upsert
 
 from .figures import Figure, best_of_interleaved, percentile
@@ -42,10 +46,11 @@ BOTS, TOKENS = 10, 20
 BATCH = 2_000
 MILLION = 1_000_000
 IN_FLIGHT = 64
-OPERATOR = [("authorization", "Bearer dev-operator-token")]
+OPERATOR = (("authorization", "Bearer dev-operator-token"),)
 RECORD_FILL = "/polytraders.governance.v1.PnLReporterService/RecordFill"
 DESCRIBE = "/polytraders.governance.v1.MeshService/DescribeProcess"
 GET_PNL = "/polytraders.governance.v1.PnLReporterService/GetPnl"
+Response = TypeVar("Response")
 
 
 def _fills() -> list[rpb.Report]:
@@ -102,7 +107,7 @@ def _through_the_bus(fills: list[rpb.Report]) -> tuple[float, list[tuple[object,
                 await bus.publish(fills[i : i + 500])
             last = await asyncio.to_thread(bus.archive.last_seq)
             began = time.perf_counter()
-            following = asyncio.ensure_future(ledger.follow(None))  # type: ignore[arg-type]
+            following = asyncio.ensure_future(ledger.follow(SetAside(engine, AlertRouter(), SystemClock())))
             while await asyncio.to_thread(_cursor, engine) < last:
                 await asyncio.sleep(0.01)
             rate = len(fills) / (time.perf_counter() - began)
@@ -169,11 +174,11 @@ def _million_entries(path: str) -> None:
     schema.prepare(engine, upgrade=True)
     start = 1_795_000_000_000_000
     for chunk in range(0, MILLION, 50_000):
-        entries = [{"entry_id": f"{n:036d}", "kind": "fill", "bot_slug": f"bot-{n % BOTS}", "condition_id": f"0xm{n % TOKENS}",
-                    "token_id": str(n % TOKENS), "builder_code": "0x" + "cd" * 32, "side": "BUY", "price": "0.5",
-                    "size_micros": 1_000_000, "notional_micros": 500_000, "fee_micros": 1_000, "rebate_micros": 0,
-                    "realised_micros": 0, "at_us": start + n * 2_592_000}  # 30 days over 1M fills
-                   for n in range(chunk, chunk + 50_000)]  # fmt: skip
+        entries: list[Entry] = [{"entry_id": f"{n:036d}", "kind": "fill", "bot_slug": f"bot-{n % BOTS}", "condition_id": f"0xm{n % TOKENS}",
+                                 "token_id": str(n % TOKENS), "builder_code": "0x" + "cd" * 32, "side": "BUY", "price": "0.5",
+                                 "size_micros": 1_000_000, "notional_micros": 500_000, "fee_micros": 1_000, "rebate_micros": 0,
+                                 "realised_micros": 0, "at_us": start + n * 2_592_000}  # 30 days over 1M fills
+                                for n in range(chunk, chunk + 50_000)]  # fmt: skip
         with engine.begin() as conn:
             conn.execute(pnl_entries.insert(), entries)
             upsert(conn, pnl_sums, summed(entries), SUM_KEY, add=SUMS)
@@ -182,7 +187,9 @@ def _million_entries(path: str) -> None:
 
 def _get_pnl_p99(address: str, request: pb.GetPnlRequest) -> float:
     with grpc.insecure_channel(address) as channel:
-        get_pnl = channel.unary_unary(GET_PNL, response_deserializer=pb.GetPnlResponse.FromString)
+        get_pnl: grpc.UnaryUnaryMultiCallable[bytes, pb.GetPnlResponse] = channel.unary_unary(
+            GET_PNL, response_deserializer=pb.GetPnlResponse.FromString
+        )
         query = request.SerializeToString()
         get_pnl(query, metadata=OPERATOR)
         samples = []
@@ -205,11 +212,11 @@ def _get_pnl_at_a_million() -> float:
             return _get_pnl_p99(address, window)
 
 
-def _in_flight(call: grpc.UnaryUnaryMultiCallable, requests: list[bytes]) -> float:
+def _in_flight(call: grpc.UnaryUnaryMultiCallable[bytes, Response], requests: list[bytes]) -> float:
     """Calls a second with IN_FLIGHT outstanding (the first, which connects, untimed)."""
     call(requests[0], metadata=OPERATOR)
     began = time.perf_counter()
-    pending: list[grpc.Future] = []
+    pending: list[grpc.Future[Response]] = []
     for request in requests[1:]:
         if len(pending) == IN_FLIGHT:
             pending.pop(0).result()
@@ -226,9 +233,11 @@ def _concurrent_record_fill(fills: list[rpb.Report]) -> tuple[float, float]:
     interceptor alone allow on this machine."""
     with tempfile.TemporaryDirectory() as scratch, serving(governance(f"sqlite:///{scratch}/g.db", "reports,ledger")) as address:
         with grpc.insecure_channel(address) as channel:
-            describe = channel.unary_unary(DESCRIBE)
+            describe: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(DESCRIBE)
             empty = _in_flight(describe, [DescribeProcessRequest().SerializeToString()] * len(fills))
-            record = channel.unary_unary(RECORD_FILL, response_deserializer=pb.RecordFillResponse.FromString)
+            record: grpc.UnaryUnaryMultiCallable[bytes, pb.RecordFillResponse] = channel.unary_unary(
+                RECORD_FILL, response_deserializer=pb.RecordFillResponse.FromString
+            )
             recorded = _in_flight(record, [pb.RecordFillRequest(report=f).SerializeToString() for f in fills])
     return recorded, empty
 

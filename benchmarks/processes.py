@@ -29,7 +29,8 @@ def started(command: list[str], env: Mapping[str, str] | None = None) -> Iterato
         env={**os.environ, **(env or {})},
     )  # fmt: skip
     try:
-        banner = process.stdout.readline()  # type: ignore[union-attr]
+        assert process.stdout is not None
+        banner = process.stdout.readline()
         match = re.search(r"on (\S+:\d+)", banner)
         if not match:
             raise RuntimeError(f"server did not start: {banner!r}")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from polytraders.reports.v1 import reports_pb2 as rpb
-from polytraders.sdk.execution.path import ExecutionPath
+from polytraders.sdk.execution.path import BookUpdate, ExecutionPath, Fill, Intent
 from polytraders.sdk.execution.ports import SimulatedPort
 from polytraders.sdk.report_builders import ReportBuilder, seeded_report_ids
 from polytraders.servers.lifecycle.backtest import _Figures, book_update
@@ -27,10 +27,10 @@ VARIANTS = 1_000
 class _Idle:
     slug, version = "idle", "1"
 
-    def on_book(self, book, position_micros):  # type: ignore[no-untyped-def]
+    def on_book(self, book: BookUpdate, position_micros: int) -> tuple[Intent, ...]:
         return ()
 
-    def on_fill(self, fill) -> None:  # type: ignore[no-untyped-def]
+    def on_fill(self, fill: Fill) -> None:
         pass
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import psycopg
@@ -29,12 +30,13 @@ from .figures import REPEATS, Figure, best_of, best_of_interleaved, percentile
 from .processes import governance, raw_grpc, serving
 
 PUBLISH = "/polytraders.governance.v1.ReportBusService/PublishReports"
-OPERATOR = [("authorization", "Bearer dev-operator-token")]
+OPERATOR = (("authorization", "Bearer dev-operator-token"),)
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BATCH = 500
 TOTAL = 100_000
 IN_FLIGHT = 4
 COLUMNS = [c.name for c in report_archive.columns]
+Response = TypeVar("Response")
 
 
 TOKEN_ID = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
@@ -61,10 +63,10 @@ def make_batches(total: int = TOTAL, bot_count: int = 110) -> list[pb.PublishRep
     return [pb.PublishReportsRequest(reports=reports[i : i + BATCH]) for i in range(0, total, BATCH)]
 
 
-def _pump(send: Callable[[object], grpc.Future], payloads: Sequence[object]) -> float:
+def _pump(send: Callable[[bytes], grpc.Future[Response]], payloads: Sequence[bytes]) -> float:
     """Send every payload with IN_FLIGHT calls outstanding; seconds taken."""
     started = time.perf_counter()
-    pending: list[grpc.Future] = []
+    pending: list[grpc.Future[Response]] = []
     for payload in payloads:
         if len(pending) == IN_FLIGHT:
             pending.pop(0).result()
@@ -96,7 +98,9 @@ def postgres_schema() -> Iterator[str]:
 def publish_rate(database_url: str, payloads: list[bytes]) -> float:
     """The same pre-serialised batches the raw ceiling sends, through the whole governance server."""
     with serving(governance(database_url)) as address, grpc.insecure_channel(address) as channel:
-        publish = channel.unary_unary(PUBLISH, response_deserializer=pb.PublishReportsResponse.FromString)
+        publish: grpc.UnaryUnaryMultiCallable[bytes, pb.PublishReportsResponse] = channel.unary_unary(
+            PUBLISH, response_deserializer=pb.PublishReportsResponse.FromString
+        )
         publish(payloads[0], metadata=OPERATOR)  # warm up (and store batch 0)
         seconds = _pump(lambda b: publish.future(b, metadata=OPERATOR), payloads[1:])
     stored = ReportArchive(make_engine(database_url)).count()
@@ -106,18 +110,18 @@ def publish_rate(database_url: str, payloads: list[bytes]) -> float:
 
 def raw_grpc_rate(address: str, payloads: list[bytes]) -> float:
     with grpc.insecure_channel(address) as channel:
-        put = channel.unary_unary("/bench.Raw/Put")
+        put: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary("/bench.Raw/Put")
         put(payloads[0], metadata=OPERATOR)
         seconds = _pump(lambda b: put.future(b, metadata=OPERATOR), payloads[1:])
     return (len(payloads) - 1) * BATCH / seconds
 
 
-def archive_rows(batches: list[pb.PublishReportsRequest]) -> list[list[tuple]]:
+def archive_rows(batches: list[pb.PublishReportsRequest]) -> list[list[tuple[object, ...]]]:
     """The rows the archive stores for these batches (payloads serialised here; the archive keeps
     the published bytes, which are the same size)."""
     rows, seq = [], 0
     for batch in batches:
-        chunk = []
+        chunk: list[tuple[object, ...]] = []
         for report in batch.reports:
             seq += 1
             h = report.header
@@ -141,7 +145,7 @@ def archive_rows(batches: list[pb.PublishReportsRequest]) -> list[list[tuple]]:
     return rows
 
 
-def raw_sqlite_rate(rows: list[list[tuple]], multirow: bool = False) -> float:
+def raw_sqlite_rate(rows: list[list[tuple[object, ...]]], multirow: bool = False) -> float:
     """sqlite3 executemany per batch (the issue's ceiling), or one multi-row INSERT per batch."""
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "raw.db"
@@ -167,7 +171,7 @@ def _multirow_sql(rows: int) -> str:
     return f"INSERT INTO report_archive ({', '.join(COLUMNS)}) VALUES {', '.join([row] * rows)}"
 
 
-def raw_postgres_rate(rows: list[list[tuple]], copy: bool = False) -> float:
+def raw_postgres_rate(rows: list[list[tuple[object, ...]]], copy: bool = False) -> float:
     """psycopg executemany per batch (the issue's ceiling), or COPY per batch."""
     with postgres_schema() as url:
         schema.prepare(make_engine(url), upgrade=True)
@@ -177,7 +181,7 @@ def raw_postgres_rate(rows: list[list[tuple]], copy: bool = False) -> float:
             port=parsed.port,
             user=parsed.username,
             dbname=parsed.database,
-            options=parsed.query["options"],
+            options=str(parsed.query["options"]),
         ) as conn:
             sql = f"INSERT INTO report_archive ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
             started = time.perf_counter()
@@ -224,7 +228,7 @@ def latency(
                 stream.cancel()
     rtts: list[float] = []
     with grpc.insecure_channel(raw_address) as channel:
-        put = channel.unary_unary("/bench.Raw/Put")
+        put: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary("/bench.Raw/Put")
         for single in singles:
             payload = single.SerializeToString()
             started = time.perf_counter()
@@ -250,7 +254,9 @@ def _stored_archive(url: str, batches: list[pb.PublishReportsRequest]) -> Report
     archive = ReportArchive(engine)
     far = 4_000_000_000_000_000
     for batch in batches:
-        archive.store([to_incoming(list(batch.reports))], far // 2, dict.fromkeys(rpb.Retention.values(), far))
+        incoming = to_incoming(list(batch.reports))
+        assert incoming is not None
+        archive.store([incoming], far // 2, dict.fromkeys(rpb.Retention.values(), far))
     return archive
 
 
@@ -266,7 +272,7 @@ def readback_rates(url: str, archive: ReportArchive) -> tuple[float, float]:
     sql = (f"SELECT seq, report_id, kind, bot_slug, epoch, mode, payload FROM {report_archive.name} "
            "WHERE seq > %s ORDER BY seq LIMIT %s")  # fmt: skip
     with psycopg.connect(host=conninfo.host, port=conninfo.port, user=conninfo.username, dbname=conninfo.database,
-                         options=conninfo.query["options"]) as conn, conn.cursor(binary=True) as cursor:  # fmt: skip
+                         options=str(conninfo.query["options"])) as conn, conn.cursor(binary=True) as cursor:  # fmt: skip
         started = time.perf_counter()
         for after in range(0, total, READ_PAGE):
             cursor.execute(sql, (after, READ_PAGE))

@@ -7,7 +7,9 @@ import tempfile
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import TypeVar
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, OrderIntent, PublisherConfig
@@ -20,9 +22,10 @@ from .processes import governance, serving
 from .report_bus import TOKEN_ID, make_batches, publish_rate
 
 CODE = "0x" + "ab" * 32
+T = TypeVar("T")
 
 
-def _latencies(call, items) -> list[float]:  # type: ignore[no-untyped-def]
+def _latencies(call: Callable[[T], object], items: Iterable[T]) -> list[float]:
     samples = []
     clock = time.perf_counter_ns
     for item in items:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -36,7 +37,7 @@ deadline_seconds = 30
 def _started_after(url: str, after_us: int) -> list[int]:
     parsed = make_url(url)
     with psycopg.connect(host=parsed.host, port=parsed.port, user=parsed.username, dbname=parsed.database,
-                         options=parsed.query["options"], autocommit=True) as conn:  # fmt: skip
+                         options=str(parsed.query["options"]), autocommit=True) as conn:  # fmt: skip
         rows = conn.execute(
             "SELECT started_us FROM cron_dispatches WHERE started_us > %s AND outcome = %s ORDER BY started_us",
             (after_us, pb.DISPATCH_OUTCOME_SUCCEEDED),
@@ -44,9 +45,9 @@ def _started_after(url: str, after_us: int) -> list[int]:
     return [row[0] for row in rows]
 
 
-def _wait(condition: object, seconds: float = 30) -> None:
+def _wait(condition: Callable[[], object], seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("the cluster did not get there")
         time.sleep(0.05)

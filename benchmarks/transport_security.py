@@ -7,6 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import grpc
+
 from polytraders.governance.v1 import mesh_pb2
 from polytraders.sdk.transport import TlsOptions, dial
 from tests.support.certs import TestCA
@@ -23,7 +25,9 @@ DESCRIBE = "/polytraders.governance.v1.MeshService/DescribeProcess"
 def _unary_rate(address: str, tls: TlsOptions | None) -> float:
     """Sequential DescribeProcess calls (authenticated, authorised, no storage) on one channel."""
     with dial(address, (), tls) as channel:
-        describe = channel.unary_unary(DESCRIBE, response_deserializer=mesh_pb2.DescribeProcessResponse.FromString)
+        describe: grpc.UnaryUnaryMultiCallable[bytes, mesh_pb2.DescribeProcessResponse] = channel.unary_unary(
+            DESCRIBE, response_deserializer=mesh_pb2.DescribeProcessResponse.FromString
+        )
         request = mesh_pb2.DescribeProcessRequest().SerializeToString()
         describe(request, metadata=OPERATOR)  # the handshake, outside the timing
         started = time.perf_counter()
@@ -34,7 +38,7 @@ def _unary_rate(address: str, tls: TlsOptions | None) -> float:
 
 def _ingest_rate(address: str, tls: TlsOptions | None, payloads: list[bytes]) -> float:
     with dial(address, (), tls) as channel:
-        publish = channel.unary_unary(PUBLISH)
+        publish: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(PUBLISH)
         publish(payloads[0], metadata=OPERATOR)
         seconds = _pump(lambda b: publish.future(b, metadata=OPERATOR), payloads[1:])
     return (len(payloads) - 1) * BATCH / seconds

@@ -50,7 +50,7 @@ def serving(database_url: str, **env: str) -> Iterator[Served]:
     assert process.stdout is not None
     banner = process.stdout.readline()
     match = re.search(r"on (127\.0\.0\.1:\d+)", banner)
-    assert match, banner + process.stderr.read()  # type: ignore[union-attr]
+    assert match, banner + process.stderr.read()
     try:
         yield Served(process, match.group(1))
     finally:
@@ -153,7 +153,7 @@ def test_health_command_and_sigterm_drain(served: Served) -> None:
 
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(timeout=30) == 0
-    assert "draining" in served.process.stderr.read()  # type: ignore[union-attr]
+    assert "draining" in served.process.stderr.read()
     gone = subprocess.run([CLI, "health", served.address, "--timeout", "1"], capture_output=True, text=True)
     assert gone.returncode == 2
 
@@ -185,7 +185,7 @@ def test_reports_tail_prints_one_json_line_per_report(served: Served) -> None:
         text=True,
     )
     try:
-        line = json.loads(tail.stdout.readline())  # type: ignore[union-attr]
+        line = json.loads(tail.stdout.readline())
     finally:
         tail.kill()
         tail.wait()

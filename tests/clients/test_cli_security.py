@@ -160,7 +160,7 @@ def _publish(channel: grpc.Channel, explanation: str) -> grpc.StatusCode | None:
             pb.PublishReportsRequest(reports=[report]), metadata=BOT, timeout=5
         )
     except grpc.RpcError as error:
-        return error.code()  # type: ignore[no-any-return]
+        return error.code()
     return None
 
 

@@ -107,7 +107,7 @@ def test_a_failure_mid_report_resumes_from_that_pages_cursor() -> None:
         serve = clob.routes[("GET", "/builder/trades")]
         failures = iter([(502, {"error": "bad gateway"})])
 
-        def second_page_fails_once(query):  # type: ignore[no-untyped-def]
+        def second_page_fails_once(query):
             if query.get("next_cursor") == ["MzAw"]:
                 failed = next(failures, None)
                 if failed:

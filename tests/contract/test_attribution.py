@@ -85,7 +85,7 @@ REFUSALS: list[tuple[str, str | None, Call, grpc.StatusCode, str | None]] = [
 
 
 @pytest.mark.parametrize(("case", "role", "call", "code", "field"), REFUSALS, ids=[r[0] for r in REFUSALS])
-def test_attribution_refusals(target: Target, case, role, call, code, field) -> None:  # type: ignore[no-untyped-def]
+def test_attribution_refusals(target: Target, case, role, call, code, field) -> None:
     if role:
         target.metadata(role)  # skips when the deploy's token for that role was not given
     with pytest.raises(grpc.RpcError) as refused:

@@ -26,7 +26,7 @@ def _proposal(target: Target, **changes: object) -> pb.Experiment:
     fields = dict(experiment_id=f"contract-{uuid.uuid4().hex[:10]}", control_slug=_register(target),
                   variant_slug=_register(target), mode=pb.EXPERIMENT_MODE_SHADOW, metric="pnl",
                   minimum_detectable_effect="0.5", alpha="0.05")  # fmt: skip
-    return pb.Experiment(**{**fields, **changes})  # type: ignore[arg-type]
+    return pb.Experiment(**{**fields, **changes})
 
 
 def test_an_experiment_is_created_fed_and_read(target: Target) -> None:
@@ -68,7 +68,7 @@ def test_an_experiment_is_created_fed_and_read(target: Target) -> None:
         ),
     ],
 )
-def test_a_bad_experiment_is_refused(target: Target, case, role, changes, code, field) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_experiment_is_refused(target: Target, case, role, changes, code, field) -> None:
     proposal = _proposal(target, **changes)
     with pytest.raises(grpc.RpcError) as refused:
         _tracker(target).CreateExperiment(

@@ -20,7 +20,7 @@ SERVES = ("polytraders.governance.v1.ReportBusService",)
 """The services these cases call (one process of a split mesh may serve none of them)."""
 
 
-def _take(stream, count: int) -> list[pb.SubscribeReportsResponse]:  # type: ignore[no-untyped-def]
+def _take(stream, count: int) -> list[pb.SubscribeReportsResponse]:
     items = list(itertools.islice(stream, count))
     stream.cancel()
     return items
@@ -128,7 +128,7 @@ def _without_header(report: rpb.Report) -> rpb.Report:
     return report
 
 
-def _with_header(**changes: object):  # type: ignore[no-untyped-def]
+def _with_header(**changes: object):
     def change(report: rpb.Report) -> rpb.Report:
         for name, value in changes.items():
             setattr(report.header, name, value)
@@ -283,7 +283,7 @@ def test_a_bad_publish_is_refused_with_its_code_and_field_and_stores_nothing(
     role: str | None,
     spoil,
     code: grpc.StatusCode,
-    field: str | None,  # type: ignore[no-untyped-def]
+    field: str | None,
 ) -> None:
     sender = role if role in ("bot", "operator") else "operator"
     good, bad = _valid(target, sender), spoil(_valid(target, sender))

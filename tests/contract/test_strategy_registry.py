@@ -59,7 +59,7 @@ CASES = [
 @pytest.mark.parametrize(("case", "role", "make", "code", "field"), CASES, ids=[c[0] for c in CASES])
 def test_refusals_have_their_status_code_and_change_nothing(
     target: Target, case, role, make, code, field
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     slug = _register(target)
     method, request = make(slug)
     with pytest.raises(grpc.RpcError) as refused:

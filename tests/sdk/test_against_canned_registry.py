@@ -57,7 +57,7 @@ CANNED = CannedRegistry()
 
 
 @pytest.fixture(scope="module")
-def grpc_add_to_server():  # type: ignore[no-untyped-def]
+def grpc_add_to_server():
     return pb_grpc.add_StrategyRegistryServiceServicer_to_server
 
 
@@ -67,7 +67,7 @@ def grpc_servicer() -> CannedRegistry:
 
 
 @pytest.fixture(scope="module")
-def grpc_stub_cls():  # type: ignore[no-untyped-def]
+def grpc_stub_cls():
     return pb_grpc.StrategyRegistryServiceStub
 
 

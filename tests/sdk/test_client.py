@@ -53,7 +53,7 @@ def test_publish_now_and_subscribe_round_trip(mesh: MeshThread) -> None:
 )
 def test_errors_surface_as_typed_exceptions_with_field_violations(
     mesh: MeshThread, token, spoil, error, field
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with Governance(mesh.address, token=token, bot_slug="demo-bot", call_options=FAST) as gov:
         report = gov.builder.operations(component="x")
         spoil(report)
@@ -97,19 +97,19 @@ def flaky() -> Iterator[type[_FlakyBus]]:
         started.append(_FlakyBus(codes))
         return started[-1]
 
-    yield make  # type: ignore[misc]
+    yield make
     for bus in started:
         bus.server.stop(0)
 
 
-def test_idempotent_calls_retry_unavailable_and_resource_exhausted(flaky) -> None:  # type: ignore[no-untyped-def]
+def test_idempotent_calls_retry_unavailable_and_resource_exhausted(flaky) -> None:
     bus = flaky([grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED])
     with Governance(bus.address, token="t", bot_slug="demo-bot", call_options=FAST) as gov:
         assert gov.reports.publish_now([gov.builder.operations(component="x")]).accepted_count == 1
     assert bus.calls == 3
 
 
-def test_retries_are_bounded(flaky) -> None:  # type: ignore[no-untyped-def]
+def test_retries_are_bounded(flaky) -> None:
     bus = flaky([grpc.StatusCode.UNAVAILABLE] * 10)
     with Governance(bus.address, token="t", bot_slug="demo-bot", call_options=FAST) as gov:
         with pytest.raises(UnavailableError):
@@ -117,7 +117,7 @@ def test_retries_are_bounded(flaky) -> None:  # type: ignore[no-untyped-def]
     assert bus.calls == FAST.attempts
 
 
-def test_a_refusal_is_never_retried(flaky) -> None:  # type: ignore[no-untyped-def]
+def test_a_refusal_is_never_retried(flaky) -> None:
     bus = flaky([grpc.StatusCode.PERMISSION_DENIED])
     with Governance(bus.address, token="t", bot_slug="demo-bot", call_options=FAST) as gov:
         with pytest.raises(PermissionDeniedError):
@@ -127,7 +127,7 @@ def test_a_refusal_is_never_retried(flaky) -> None:  # type: ignore[no-untyped-d
 
 def test_the_async_client_publishes_subscribes_and_checks_health(
     mesh: MeshThread, tmp_path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     async def scenario() -> list[str]:
         async with AsyncGovernance(mesh.address, token="dev-bot-token", bot_slug="demo-bot") as gov:
             assert await gov.check_health()

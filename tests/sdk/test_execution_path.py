@@ -69,7 +69,7 @@ BOOKS = [book(0, "0.40", "0.45"), book(1, "0.41", "0.45"), book(2, "0.42", "0.46
          book(4, "0.42", "0.47"), book(5, "0.43", "0.48"), book(6, "0.44", "0.48"), book(7, "0.45", "0.49")]  # fmt: skip
 
 
-def run(port, mode: int, seed: str = "run-1") -> list[rpb.Report]:  # type: ignore[no-untyped-def]
+def run(port, mode: int, seed: str = "run-1") -> list[rpb.Report]:
     emitted: list[rpb.Report] = []
     builder = ReportBuilder("momentum-bot", mode=mode, report_ids=seeded_report_ids(seed))
     path = ExecutionPath(Momentum(), [MaxPosition()], port, builder, emitted.append, builder_code=CODE)

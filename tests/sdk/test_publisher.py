@@ -458,7 +458,7 @@ def _bot_on_mesh(
     database_url: str,
     clock,
     publisher: PublisherConfig,
-    **mesh_options: object,  # type: ignore[no-untyped-def]
+    **mesh_options: object,
 ) -> Iterator[Governance]:
     mesh = start_mesh(database_url, clock, **mesh_options)
     gov = Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot", publisher=publisher)
@@ -492,7 +492,7 @@ def test_a_burst_is_committed_in_segments_that_never_cross_a_batch_boundary(tmp_
 def test_segments_written_under_bigger_limits_are_cut_to_the_next_runs_limits(
     database_url: str,
     tmp_path: Path,
-    clock,  # type: ignore[no-untyped-def]
+    clock,
 ) -> None:
     """A restart with a smaller max_batch_bytes: the old segments are cut in the file, and no call is
     bigger than the server takes (it refuses any message over 12 kB here)."""
@@ -543,7 +543,7 @@ def test_a_refused_report_is_found_by_its_place_across_segments_and_a_gap_in_seq
 def test_batches_bigger_than_governance_takes_are_sent_smaller_and_nothing_is_set_aside(
     database_url: str,
     tmp_path: Path,
-    clock,  # type: ignore[no-untyped-def]
+    clock,
 ) -> None:
     publisher = PublisherConfig(outbox_path=str(tmp_path / "o.sqlite"), batch_size=500)
     with _bot_on_mesh(database_url, clock, publisher, max_batch_reports=100) as gov:

@@ -20,7 +20,7 @@ THROWAWAY_KEY = "0x" + "11" * 32
 
 
 @pytest.fixture
-def gov(mesh: MeshThread, tmp_path: Path):  # type: ignore[no-untyped-def]
+def gov(mesh: MeshThread, tmp_path: Path):
     governance = Governance(
         mesh.address, token="dev-bot-token", bot_slug="demo-bot", builder_code=CODE,
         publisher=PublisherConfig(outbox_path=str(tmp_path / "o.sqlite")),
@@ -30,7 +30,7 @@ def gov(mesh: MeshThread, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def signer():  # type: ignore[no-untyped-def]
+def signer():
     with local_clob() as clob:
         market(clob)
         client = SecureClient.create(
@@ -45,7 +45,7 @@ def signer():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_tagged_limit_order_is_signed_with_our_builder_code(
     gov: Governance, signer, database_url: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client, clob = signer
     intent = OrderIntent.limit(TOKEN_ID, "BUY", Decimal("0.50"), Decimal("10"), trace_id="trace-1")
 
@@ -66,7 +66,7 @@ def test_a_tagged_limit_order_is_signed_with_our_builder_code(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_tagged_market_order_is_signed_with_our_builder_code(gov: Governance, signer) -> None:  # type: ignore[no-untyped-def]
+def test_a_tagged_market_order_is_signed_with_our_builder_code(gov: Governance, signer) -> None:
     client, _ = signer
     signed = client.create_market_order(
         **gov.tag_order(OrderIntent.market_buy(TOKEN_ID, Decimal("5"))).market_kwargs()
@@ -78,7 +78,7 @@ def test_a_tagged_market_order_is_signed_with_our_builder_code(gov: Governance, 
     assert sell.builder == CODE
 
 
-def test_an_untagged_order_signs_with_no_builder_so_tagging_is_what_attributes_it(signer) -> None:  # type: ignore[no-untyped-def]
+def test_an_untagged_order_signs_with_no_builder_so_tagging_is_what_attributes_it(signer) -> None:
     client, _ = signer
     signed = client.create_limit_order(
         **OrderIntent.limit(TOKEN_ID, "SELL", Decimal("0.5"), Decimal("10")).limit_kwargs()
@@ -101,9 +101,9 @@ def test_a_malformed_builder_code_is_refused_with_a_clear_message(
     case: str, code: object, message: str
 ) -> None:
     with pytest.raises(BuilderCodeError, match=message):
-        BuilderCode(code)  # type: ignore[arg-type]
+        BuilderCode(code)
     with pytest.raises(BuilderCodeError, match=message):
-        Governance("127.0.0.1:9", token="t", bot_slug="demo-bot", builder_code=code)  # type: ignore[arg-type]
+        Governance("127.0.0.1:9", token="t", bot_slug="demo-bot", builder_code=code)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

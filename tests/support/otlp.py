@@ -17,7 +17,9 @@ class OtlpReceiver(trace_service_pb2_grpc.TraceServiceServicer):
         self.requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
         self.endpoint = ""
 
-    def Export(self, request, context):  # type: ignore[no-untyped-def]
+    def Export(
+        self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext
+    ) -> trace_service_pb2.ExportTraceServiceResponse:
         self.requests.append(request)
         return trace_service_pb2.ExportTraceServiceResponse()
 

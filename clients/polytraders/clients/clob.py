@@ -100,7 +100,7 @@ class _Policed:
         if hinted is not None:
             return min(float(hinted), self._retry.max_backoff_seconds)
         return min(
-            self._retry.backoff_seconds * 2 ** (state.attempt_number - 1), self._retry.max_backoff_seconds
+            self._retry.backoff_seconds * 2.0 ** (state.attempt_number - 1), self._retry.max_backoff_seconds
         )
 
     def _count_retry(self, _state: RetryCallState) -> None:

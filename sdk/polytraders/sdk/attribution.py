@@ -12,16 +12,17 @@ from polytraders.governance.v1 import attribution_pb2 as pb
 from polytraders.governance.v1 import attribution_pb2_grpc as pb_grpc
 
 from .audit import _timestamp
-from .families import Family
+from .families import Family, Mode, remote
 
 RECONCILE_TIMEOUT = 600.0
 """Reconciling reads the exchange's whole report for the window: allow minutes, not seconds."""
 
 
-class AttributionFamily(Family):
+class AttributionFamily(Family[pb_grpc.BuilderAttributionServiceStub, Mode]):
     stub_class = pb_grpc.BuilderAttributionServiceStub
     idempotent = frozenset({"GetReconciliation", "ListFills", "ListQuarantine"})
 
+    @remote
     def reconcile(
         self, window_start: datetime, window_end: datetime, *, timeout: float = RECONCILE_TIMEOUT
     ) -> pb.Reconciliation:
@@ -29,12 +30,14 @@ class AttributionFamily(Family):
         request = pb.ReconcileRequest(
             window_start=_timestamp(window_start), window_end=_timestamp(window_end)
         )
-        return self._invoke("Reconcile", request, lambda r: r.reconciliation, timeout=timeout)
+        return self._invoke(self._rpc.Reconcile, request, lambda r: r.reconciliation, timeout=timeout)
 
+    @remote
     def reconciliation(self, reconciliation_id: str) -> pb.Reconciliation:
         request = pb.GetReconciliationRequest(reconciliation_id=reconciliation_id)
-        return self._invoke("GetReconciliation", request, lambda r: r.reconciliation)
+        return self._invoke(self._rpc.GetReconciliation, request, lambda r: r.reconciliation)
 
+    @remote
     def fills(
         self, *, bot_slug: str = "", condition_id: str = "", since: datetime | None = None,
         until: datetime | None = None, limit: int = 0,
@@ -42,33 +45,40 @@ class AttributionFamily(Family):
         """The fill log, newest first, with the builder code each order carried."""
         request = pb.ListFillsRequest(bot_slug=bot_slug, condition_id=condition_id, since=_timestamp(since),
                                       until=_timestamp(until), limit=limit)  # fmt: skip
-        return self._invoke("ListFills", request, lambda r: list(r.fills))
+        return self._invoke(self._rpc.ListFills, request, lambda r: list(r.fills))
 
+    @remote
     def quarantine(
         self, *, include_released: bool = False, condition_id: str = "", limit: int = 0
     ) -> list[pb.QuarantineCase]:
         request = pb.ListQuarantineRequest(
             include_released=include_released, condition_id=condition_id, limit=limit
         )
-        return self._invoke("ListQuarantine", request, lambda r: list(r.cases))
+        return self._invoke(self._rpc.ListQuarantine, request, lambda r: list(r.cases))
 
+    @remote
     def release(self, case_id: str, reason: str) -> pb.QuarantineCase:
         """Let a case's records count towards revenue again (operators; the reason is kept seven years)."""
         request = pb.ReleaseQuarantineRequest(case_id=case_id, reason=reason)
-        return self._invoke("ReleaseQuarantine", request, lambda r: r.quarantine_case)
+        return self._invoke(self._rpc.ReleaseQuarantine, request, lambda r: r.quarantine_case)
 
 
-class RevenueFamily(Family):
+class RevenueFamily(Family[pb_grpc.AttributionRevenueServiceStub, Mode]):
     stub_class = pb_grpc.AttributionRevenueServiceStub
     idempotent = frozenset({"GetRevenueReport", "ListRevenueReports"})
 
+    @remote
     def report_day(self, day: int, *, timeout: float = RECONCILE_TIMEOUT) -> pb.ReportRevenueResponse:
         """Compute and publish a finished UTC day's revenue (YYYYMMDD); a re-run publishes a correction."""
-        return self._invoke("ReportRevenue", pb.ReportRevenueRequest(day=day), timeout=timeout)
+        return self._invoke(self._rpc.ReportRevenue, pb.ReportRevenueRequest(day=day), timeout=timeout)
 
+    @remote
     def get(self, day: int) -> pb.RevenueReport:
-        return self._invoke("GetRevenueReport", pb.GetRevenueReportRequest(day=day), lambda r: r.report)
+        return self._invoke(
+            self._rpc.GetRevenueReport, pb.GetRevenueReportRequest(day=day), lambda r: r.report
+        )
 
+    @remote
     def list(self, from_day: int, to_day: int) -> list[pb.RevenueReport]:
         request = pb.ListRevenueReportsRequest(from_day=from_day, to_day=to_day)
-        return self._invoke("ListRevenueReports", request, lambda r: list(r.reports))
+        return self._invoke(self._rpc.ListRevenueReports, request, lambda r: list(r.reports))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from polytraders.reports.v1 import reports_pb2 as rpb
 
@@ -25,7 +25,8 @@ from .calls import CallOptions, Metadata
 from .clock import Clock
 from .config import AuditedConfig
 from .experiments import ExperimentsFamily
-from .families import Family
+from .families import Asyncio, Blocking, Family, Mode
+from .health import health_check
 from .incidents import IncidentsFamily
 from .mesh import MeshFamily
 from .operations import CronFamily, FleetHealthFamily, SlosFamily
@@ -71,47 +72,50 @@ def _route(target: Target, family: str) -> tuple[str, list[tuple[str, Any]], boo
     return address, CHANNEL_OPTIONS, secure
 
 
-class _Families:
+class _Families(Generic[Mode]):
     """The service families both clients carry, each on the channel of the group that serves it."""
 
-    registry: RegistryFamily
+    reports: ReportsFamily[Mode]
+    """The report bus: `publish()` never blocks; `publish_now()`, `subscribe()`, `flush()`."""
+
+    registry: RegistryFamily[Mode]
     """StrategyRegistry: stages, live-cap checks, watch; operator verbs for operator tokens."""
-    experiments: ExperimentsFamily
+    experiments: ExperimentsFamily[Mode]
     """ExperimentTracker: A/B experiments with an always-valid sequential test."""
-    paper: PaperFamily
+    paper: PaperFamily[Mode]
     """Paper-Trade Runner: sessions and the paper gate."""
-    backtests: BacktestsFamily
+    backtests: BacktestsFamily[Mode]
     """Backtester: runs and their reports."""
-    audit: ConfigAuditFamily
+    audit: ConfigAuditFamily[Mode]
     """ParameterChangeAuditor: the configuration in force at an instant, and every change."""
-    ledger: LedgerFamily
+    ledger: LedgerFamily[Mode]
     """The compliance ledger (operators and auditors)."""
-    activity: ActivityFamily
+    activity: ActivityFamily[Mode]
     """UserActivityLedger: sessions and user actions (operators record, auditors read)."""
-    attribution: AttributionFamily
+    attribution: AttributionFamily[Mode]
     """BuilderAttribution: the fill log, reconciliation against the exchange, quarantine."""
-    revenue: RevenueFamily
+    revenue: RevenueFamily[Mode]
     """AttributionRevenueReporter: daily builder-fee and rebate revenue reports."""
-    pnl: PnlFamily
+    pnl: PnlFamily[Mode]
     """PnLReporter: P&L by bot, market and builder over any window; positions."""
-    explanations: ExplanationsFamily
+    explanations: ExplanationsFamily[Mode]
     """PostTradeExplainer: every fill in plain English."""
-    portfolio: PortfolioFamily
+    portfolio: PortfolioFamily[Mode]
     """PortfolioSync: governance's book reconciled against the CLOB and the chain."""
-    incidents: IncidentsFamily
+    incidents: IncidentsFamily[Mode]
     """IncidentCommander: a guard or monitor declares; anyone reads; operators run the response."""
-    cron: CronFamily
+    cron: CronFamily[Mode]
     """CronRunner: the schedule, past dispatches, a task fired now (operators)."""
-    fleet: FleetHealthFamily
+    fleet: FleetHealthFamily[Mode]
     """HealthHeartbeat: every bot's state as the last sweep saw it."""
-    slos: SlosFamily
+    slos: SlosFamily[Mode]
     """SLAMonitor: objectives, error budgets and burn rates."""
-    mesh: MeshFamily
+    mesh: MeshFamily[Mode]
     """MeshService: what the answering process serves and leads; operators run group commands."""
 
 
 # attribute → (family class, the service-map family its channel is routed by)
-_FAMILY_ROUTES: dict[str, tuple[type[Family], str]] = {
+_FAMILY_ROUTES: dict[str, tuple[type[Family[Any, Any]], str]] = {
     "registry": (RegistryFamily, "registry"),
     "experiments": (ExperimentsFamily, "experiments"),
     "paper": (PaperFamily, "paper"),
@@ -133,13 +137,18 @@ _FAMILY_ROUTES: dict[str, tuple[type[Family], str]] = {
 
 
 def _attach_families(
-    client: _Families, channel: Callable[[str], Any], metadata: Metadata, options: CallOptions, *, aio: bool
+    client: _Families[Any],
+    channel: Callable[[str], Any],
+    metadata: Metadata,
+    options: CallOptions,
+    *,
+    aio: bool,
 ) -> None:
     for attribute, (family, route) in _FAMILY_ROUTES.items():
         setattr(client, attribute, family(channel(route), metadata, options, aio=aio))
 
 
-class Governance(_Families):
+class Governance(_Families[Blocking]):
     """Everything a bot needs from governance, over blocking gRPC (safe to share between threads).
 
     >>> gov = Governance("127.0.0.1:50051", token="dev-bot-token", bot_slug="demo-bot")
@@ -187,7 +196,6 @@ class Governance(_Families):
         self.reports = ReportsFamily(
             self._channel("reports"), self._metadata, self._options, aio=False, publisher=self._publisher
         )
-        """The report bus: `publish()` never blocks; `publish_now()`, `subscribe()`, `flush()`."""
         _attach_families(self, self._channel, self._metadata, self._options, aio=False)
         self._tagger = (
             OrderTagger(BuilderCode(builder_code), self._publisher.get, self.builder)
@@ -199,7 +207,9 @@ class Governance(_Families):
         target, options, secure = _route(self._target, family)
         if target not in self._channels:
             channel = dial(target, options, resolve(self._tls, secure))
-            self._channels[target] = tracing.traced(channel, self._tracer_provider) if self._tracing else channel
+            self._channels[target] = (
+                tracing.traced(channel, self._tracer_provider) if self._tracing else channel
+            )
         return self._channels[target]
 
     def config(self, initial: Mapping[str, Any], *, actor: str | None = None) -> AuditedConfig:
@@ -216,9 +226,9 @@ class Governance(_Families):
 
     def check_health(self, family: str = "reports", *, timeout: float | None = None) -> bool:
         """True when that family's server answers SERVING."""
-        stub = health_pb2_grpc.HealthStub(self._channel(family))
+        check = health_check(self._channel(family))
         try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout or self._options.timeout)
+            reply = check(health_pb2.HealthCheckRequest(), timeout=timeout or self._options.timeout)
         except grpc.RpcError:
             return False
         return reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -237,7 +247,7 @@ class Governance(_Families):
         self.close()
 
 
-class AsyncGovernance(_Families):
+class AsyncGovernance(_Families[Asyncio]):
     """The asyncio twin of `Governance`; `await gov.close()` when done (or `async with`)."""
 
     def __init__(
@@ -291,11 +301,9 @@ class AsyncGovernance(_Families):
         return self._blocking.tag_order(order)
 
     async def check_health(self, family: str = "reports", *, timeout: float | None = None) -> bool:
-        stub = health_pb2_grpc.HealthStub(self._channel(family))
+        check = health_check(self._channel(family))
         try:
-            reply = await stub.Check(
-                health_pb2.HealthCheckRequest(), timeout=timeout or self._options.timeout
-            )
+            reply = await check(health_pb2.HealthCheckRequest(), timeout=timeout or self._options.timeout)
         except grpc.RpcError:
             return False
         return reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -7,6 +7,7 @@ endpoint.set_serving(False)   # e.g. while the bot resyncs
 from __future__ import annotations
 
 from concurrent import futures
+from typing import Any, overload
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -15,6 +16,25 @@ from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+_CHECK = "/grpc.health.v1.Health/Check"
+_Request = health_pb2.HealthCheckRequest
+_Response = health_pb2.HealthCheckResponse
+
+
+@overload
+def health_check(channel: grpc.aio.Channel) -> grpc.aio.UnaryUnaryMultiCallable[_Request, _Response]: ...
+@overload
+def health_check(channel: grpc.Channel) -> grpc.UnaryUnaryMultiCallable[_Request, _Response]: ...
+def health_check(channel: Any) -> Any:
+    """grpc.health.v1's Check on `channel`, typed (the stubs' HealthStub declares no RPCs); as the
+    generated stub makes it, a registered method."""
+    return channel.unary_unary(
+        _CHECK,
+        request_serializer=_Request.SerializeToString,
+        response_deserializer=_Response.FromString,
+        _registered_method=True,
+    )
 
 
 class HealthEndpoint:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.governance.v1 import operations_pb2_grpc as pb_grpc
 
-from .families import Family
+from .families import Family, Mode, remote
 
 SEVERITIES = {
     "SEV1": pb.INCIDENT_SEVERITY_SEV1,
@@ -25,10 +25,11 @@ def open_first(incidents: Iterable[pb.Incident]) -> list[pb.Incident]:
     return sorted(incidents, key=lambda i: (i.state != pb.INCIDENT_STATE_OPEN, i.severity))
 
 
-class IncidentsFamily(Family):
+class IncidentsFamily(Family[pb_grpc.IncidentCommanderServiceStub, Mode]):
     stub_class = pb_grpc.IncidentCommanderServiceStub
     idempotent = frozenset({"GetIncident", "ListIncidents", "ListOverdueRcas"})
 
+    @remote
     def declare(self, title: str, severity: str, description: str = "") -> pb.Incident:
         """Declare an incident ("SEV1", "SEV2" or "SEV3"); its auto-actions run at once (SEV1 pauses
         every live strategy and asks execution bots to flatten)."""
@@ -37,29 +38,36 @@ class IncidentsFamily(Family):
         request = pb.DeclareIncidentRequest(
             title=title, severity=SEVERITIES[severity], description=description
         )
-        return self._invoke("DeclareIncident", request, lambda r: r.incident)
+        return self._invoke(self._rpc.DeclareIncident, request, lambda r: r.incident)
 
+    @remote
     def get(self, incident_id: str) -> pb.Incident:
         return self._invoke(
-            "GetIncident", pb.GetIncidentRequest(incident_id=incident_id), lambda r: r.incident
+            self._rpc.GetIncident, pb.GetIncidentRequest(incident_id=incident_id), lambda r: r.incident
         )
 
+    @remote
     def list(self, *, open_only: bool = False, limit: int = 0) -> list[pb.Incident]:
         states = [pb.INCIDENT_STATE_OPEN] if open_only else []
-        return self._invoke("ListIncidents", pb.ListIncidentsRequest(states=states, limit=limit),
+        return self._invoke(self._rpc.ListIncidents, pb.ListIncidentsRequest(states=states, limit=limit),
                             lambda r: list(r.incidents))  # fmt: skip
 
     # Operator verbs (a bot token gets PermissionDeniedError).
 
+    @remote
     def assign_role(self, incident_id: str, role: str, holder: str) -> pb.Incident:
         """Give `holder` a role ("commander" is who acknowledged the page and runs the response)."""
         request = pb.AssignRoleRequest(incident_id=incident_id, role=role, holder=holder)
-        return self._invoke("AssignRole", request, lambda r: r.incident)
+        return self._invoke(self._rpc.AssignRole, request, lambda r: r.incident)
 
+    @remote
     def add_note(self, incident_id: str, note: str) -> pb.Incident:
-        return self._invoke("AddNote", pb.AddNoteRequest(incident_id=incident_id, note=note), lambda r: r.incident)
+        return self._invoke(
+            self._rpc.AddNote, pb.AddNoteRequest(incident_id=incident_id, note=note), lambda r: r.incident
+        )
 
+    @remote
     def resolve(self, incident_id: str, resolution: str) -> pb.Incident:
         """The impact is over; the post-mortem is still to come."""
         request = pb.ResolveIncidentRequest(incident_id=incident_id, resolution=resolution)
-        return self._invoke("ResolveIncident", request, lambda r: r.incident)
+        return self._invoke(self._rpc.ResolveIncident, request, lambda r: r.incident)

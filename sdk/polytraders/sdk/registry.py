@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
 
-from .families import Family
+from .families import Family, Mode, remote, remote_stream
 
 
 def latest_paper_gate(strategy: pb.Strategy) -> pb.Artefact | None:
@@ -17,24 +17,31 @@ def latest_paper_gate(strategy: pb.Strategy) -> pb.Artefact | None:
     return gates[-1] if gates else None
 
 
-class RegistryFamily(Family):
+class RegistryFamily(Family[pb_grpc.StrategyRegistryServiceStub, Mode]):
     """Blocking calls return the generated types; on AsyncGovernance the same verbs are awaitable."""
 
     stub_class = pb_grpc.StrategyRegistryServiceStub
     idempotent = frozenset({"GetStrategy", "ListStrategies", "CheckLiveCap"})
-    streams = frozenset({"WatchStrategies"})
 
+    @remote
     def get(self, slug: str) -> pb.Strategy:
-        return self._invoke("GetStrategy", pb.GetStrategyRequest(slug=slug), lambda r: r.strategy)
+        return self._invoke(self._rpc.GetStrategy, pb.GetStrategyRequest(slug=slug), lambda r: r.strategy)
 
+    @remote
     def stage(self, slug: str) -> pb.Stage.ValueType:
-        return self._invoke("GetStrategy", pb.GetStrategyRequest(slug=slug), lambda r: r.strategy.stage)
-
-    def list(self, stages: Iterable[pb.Stage.ValueType] = ()) -> list[pb.Strategy]:
         return self._invoke(
-            "ListStrategies", pb.ListStrategiesRequest(stages=list(stages)), lambda r: list(r.strategies)
+            self._rpc.GetStrategy, pb.GetStrategyRequest(slug=slug), lambda r: r.strategy.stage
         )
 
+    @remote
+    def list(self, stages: Iterable[pb.Stage.ValueType] = ()) -> list[pb.Strategy]:
+        return self._invoke(
+            self._rpc.ListStrategies,
+            pb.ListStrategiesRequest(stages=list(stages)),
+            lambda r: list(r.strategies),
+        )
+
+    @remote
     def check_live_cap(
         self,
         slug: str,
@@ -49,22 +56,25 @@ class RegistryFamily(Family):
             slug=slug, condition_id=condition_id, order_notional_micros=order_notional_micros,
             position_micros=position_micros, position_change_micros=position_change_micros,
         )  # fmt: skip
-        return self._invoke("CheckLiveCap", request)
+        return self._invoke(self._rpc.CheckLiveCap, request)
 
-    def watch(self, slugs: Iterable[str] = ()):  # type: ignore[no-untyped-def]
-        """The current state of each strategy, then every change (an iterator, or async iterator)."""
-        return self._invoke("WatchStrategies", pb.WatchStrategiesRequest(slugs=list(slugs)))
+    @remote_stream
+    def watch(self, slugs: Iterable[str] = ()) -> Iterator[pb.WatchStrategiesResponse]:
+        """The current state of each strategy, then every change."""
+        return self._stream(self._rpc.WatchStrategies, pb.WatchStrategiesRequest(slugs=list(slugs)))
 
     # Operator verbs (a bot token gets PermissionDeniedError).
 
+    @remote
     def register(
         self, slug: str, *, owner: str, version: str, authority: Iterable[str] = (), reason: str = ""
     ) -> pb.Strategy:
         request = pb.RegisterStrategyRequest(
             slug=slug, owner=owner, version=version, authority=list(authority), reason=reason
         )
-        return self._invoke("RegisterStrategy", request, lambda r: r.strategy)
+        return self._invoke(self._rpc.RegisterStrategy, request, lambda r: r.strategy)
 
+    @remote
     def promote(
         self,
         slug: str,
@@ -75,27 +85,32 @@ class RegistryFamily(Family):
         request = pb.PromoteStrategyRequest(
             slug=slug, to_stage=to_stage, reason=reason, stage_metadata=stage_metadata
         )
-        return self._invoke("PromoteStrategy", request, lambda r: r.strategy)
+        return self._invoke(self._rpc.PromoteStrategy, request, lambda r: r.strategy)
 
+    @remote
     def pause(
         self, slug: str, reason: str, source: pb.PauseSource.ValueType = pb.PAUSE_SOURCE_OPERATOR
     ) -> pb.Strategy:
         request = pb.PauseStrategyRequest(slug=slug, reason=reason, source=source)
-        return self._invoke("PauseStrategy", request, lambda r: r.strategy)
+        return self._invoke(self._rpc.PauseStrategy, request, lambda r: r.strategy)
 
+    @remote
     def resume(self, slug: str, reason: str) -> pb.Strategy:
         return self._invoke(
-            "ResumeStrategy", pb.ResumeStrategyRequest(slug=slug, reason=reason), lambda r: r.strategy
+            self._rpc.ResumeStrategy, pb.ResumeStrategyRequest(slug=slug, reason=reason), lambda r: r.strategy
         )
 
+    @remote
     def link_artefact(self, slug: str, artefact: pb.Artefact) -> pb.Strategy:
         request = pb.LinkArtefactRequest(slug=slug, artefact=artefact)
-        return self._invoke("LinkArtefact", request, lambda r: r.strategy)
+        return self._invoke(self._rpc.LinkArtefact, request, lambda r: r.strategy)
 
+    @remote
     def set_live_cap(self, slug: str, cap: pb.LiveCap, reason: str = "") -> pb.Strategy:
         request = pb.SetLiveCapRequest(slug=slug, live_cap=cap, reason=reason)
-        return self._invoke("SetLiveCap", request, lambda r: r.strategy)
+        return self._invoke(self._rpc.SetLiveCap, request, lambda r: r.strategy)
 
+    @remote
     def record_drift_signal(self, slug: str, signal: pb.DriftSignal) -> pb.Strategy:
         request = pb.RecordDriftSignalRequest(slug=slug, signal=signal)
-        return self._invoke("RecordDriftSignal", request, lambda r: r.strategy)
+        return self._invoke(self._rpc.RecordDriftSignal, request, lambda r: r.strategy)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
@@ -12,7 +11,7 @@ from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
 
 from .calls import CallOptions, Metadata
-from .families import Family
+from .families import Family, Mode, remote, remote_stream
 from .publisher import PublisherStats, ReportPublisher
 
 
@@ -39,10 +38,9 @@ class PublisherSlot:
         return self._publisher.close(timeout) if self._publisher else True
 
 
-class ReportsFamily(Family):
+class ReportsFamily(Family[pb_grpc.ReportBusServiceStub, Mode]):
     stub_class = pb_grpc.ReportBusServiceStub
     idempotent = frozenset({"PublishReports"})  # by report_id
-    streams = frozenset({"SubscribeReports", "SubscribeReportBatches"})
 
     def __init__(
         self, channel: Any, metadata: Metadata, options: CallOptions, *, aio: bool, publisher: PublisherSlot
@@ -58,10 +56,12 @@ class ReportsFamily(Family):
         """Enqueue; never waits on governance (safe on an event loop). False only when shed by the overflow policy."""
         return self._slot.get().publish(report)
 
+    @remote
     def publish_now(self, reports: Sequence[rpb.Report]) -> pb.PublishReportsResponse:
         """Publish and wait for the server's answer (retried; idempotent by report_id). Not for hot paths."""
-        return self._invoke("PublishReports", pb.PublishReportsRequest(reports=reports))
+        return self._invoke(self._rpc.PublishReports, pb.PublishReportsRequest(reports=reports))
 
+    @remote_stream
     def subscribe(
         self,
         *,
@@ -72,11 +72,12 @@ class ReportsFamily(Family):
         epoch_to: int = 0,
         cursor: str = "",
         live_only: bool = False,
-    ):  # type: ignore[no-untyped-def]
+    ) -> Iterator[pb.SubscribeReportsResponse]:
         """Archived reports after `cursor`, then live ones; pass the last `cursor` seen to resume."""
         request = _subscription(kinds, bot_slugs, modes, epoch_from, epoch_to, cursor, live_only)
-        return self._invoke("SubscribeReports", request)
+        return self._stream(self._rpc.SubscribeReports, request)
 
+    @remote_stream
     def subscribe_batches(
         self,
         *,
@@ -88,16 +89,17 @@ class ReportsFamily(Family):
         cursor: str = "",
         live_only: bool = False,
         max_reports: int = 0,
-    ):  # type: ignore[no-untyped-def]
+    ) -> Iterator[pb.SubscribeReportBatchesResponse]:
         """`subscribe`, several reports to a message (`SubscribeReportBatchesResponse.reports`, at
         most `max_reports`, 0 meaning 500): for a reader that must keep up with thousands a second."""
         subscription = _subscription(kinds, bot_slugs, modes, epoch_from, epoch_to, cursor, live_only)
         request = pb.SubscribeReportBatchesRequest(subscription=subscription, max_reports=max_reports)
-        return self._invoke("SubscribeReportBatches", request)
+        return self._stream(self._rpc.SubscribeReportBatches, request)
 
-    def flush(self, timeout: float | None = None):  # type: ignore[no-untyped-def]
+    @remote
+    def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything published was acknowledged; False if `timeout` ran out first."""
-        return asyncio.to_thread(self._slot.flush, timeout) if self._aio else self._slot.flush(timeout)
+        return self._offload(self._slot.flush, timeout)
 
     def stats(self) -> PublisherStats:
         return self._slot.get().stats()

@@ -19,11 +19,11 @@ import json
 import os
 import pkgutil
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf import descriptor_pool
@@ -31,6 +31,8 @@ from google.protobuf import descriptor_pool
 from polytraders.governance import v1 as governance_v1
 
 from .transport import TlsOptions, dial, resolve, split_scheme
+
+Stub = TypeVar("Stub")
 
 GROUPS = ("reports", "lifecycle", "audit", "attribution", "ledger", "operations")
 FAMILY_GROUPS = {
@@ -198,6 +200,10 @@ class RoutedChannel:
 
     def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.channel_for(method).stream_stream(method, *args, **kwargs)
+
+    def stub(self, stub_class: Callable[[grpc.Channel], Stub]) -> Stub:
+        """A generated stub on this channel (it makes every call a grpc.Channel makes)."""
+        return stub_class(cast(grpc.Channel, self))
 
     def close(self) -> None:
         for channel in self._channels.values():

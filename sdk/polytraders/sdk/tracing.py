@@ -36,7 +36,10 @@ def traced(channel: grpc.Channel, tracer_provider: Any = None) -> grpc.Channel:
     from opentelemetry.instrumentation.grpc import client_interceptor
     from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
 
-    return intercept_channel(channel, client_interceptor(tracer_provider=tracer_provider))  # type: ignore[no-any-return]
+    intercepted: grpc.Channel = intercept_channel(
+        channel, client_interceptor(tracer_provider=tracer_provider)
+    )
+    return intercepted
 
 
 def aio_interceptors(tracer_provider: Any = None) -> list[Any]:

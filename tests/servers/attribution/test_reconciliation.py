@@ -243,8 +243,8 @@ def test_a_partly_read_report_keeps_nothing_when_the_exchange_goes_down(desk: De
         assert conn.execute(select(func.count()).select_from(exchange_trades)).scalar_one() == 0
 
 
-def _first_page_then_down(serve):  # type: ignore[no-untyped-def]
-    def handle(query):  # type: ignore[no-untyped-def]
+def _first_page_then_down(serve):
+    def handle(query):
         return serve(query) if "next_cursor" not in query else (502, {"error": "bad gateway"})
 
     return handle
@@ -297,7 +297,7 @@ def test_a_bad_window_names_its_field_and_runs_nothing(
     day = desk(DAY_TRADES)
     request = pb.ReconcileRequest(**{k: _timestamp(v) for k, v in window.items()})
     with pytest.raises(InvalidArgumentError) as refused:
-        day.operator.attribution._invoke("Reconcile", request)
+        day.operator.attribution._invoke(day.operator.attribution._rpc.Reconcile, request)
     assert [v.field for v in refused.value.violations] == [field]
     with (
         Governance(day.mesh.address, token="dev-bot-token", bot_slug="demo-bot") as bot,
@@ -325,7 +325,7 @@ BAD_READS = [
 
 
 @pytest.mark.parametrize(("case", "call", "error", "field"), BAD_READS, ids=[c[0] for c in BAD_READS])
-def test_bad_requests_name_the_field_and_change_nothing(desk: DeskFactory, case, call, error, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_name_the_field_and_change_nothing(desk: DeskFactory, case, call, error, field) -> None:
     day = desk(DAY_TRADES)
     day.log(DAY_TRADES)
     assert day.operator.attribution.reconcile(*WINDOW).status == pb.RECONCILIATION_STATUS_CLEAN
@@ -363,7 +363,7 @@ def test_a_report_that_pages_in_a_circle_fails_the_run(desk: DeskFactory) -> Non
     day = desk(DAY_TRADES, page_size=2)
     serve = day.clob.routes[("GET", "/builder/trades")]
 
-    def circle(query):  # type: ignore[no-untyped-def]
+    def circle(query):
         status, body = serve({k: v for k, v in query.items() if k != "next_cursor"})
         return status, {**body, "next_cursor": "Mg=="}
 

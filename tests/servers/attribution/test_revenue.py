@@ -131,7 +131,7 @@ BAD_DAYS = [
 
 
 @pytest.mark.parametrize(("case", "call", "error", "field"), BAD_DAYS, ids=[c[0] for c in BAD_DAYS])
-def test_bad_days_name_the_field_and_publish_nothing(desk: DeskFactory, case, call, error, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_days_name_the_field_and_publish_nothing(desk: DeskFactory, case, call, error, field) -> None:
     day = desk(DAY_TRADES, **REVENUE_SETTINGS)
     with pytest.raises(error) as refused:
         call(day.operator)

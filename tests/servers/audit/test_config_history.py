@@ -75,7 +75,7 @@ def test_config_at_any_instant_equals_a_replay_of_a_thousand_random_edits(
     assert bot.reports.flush(timeout=60)
     _wait_for_changes(bot, "demo-bot", 1001)
 
-    def reference(at: datetime) -> dict:  # type: ignore[type-arg]
+    def reference(at: datetime) -> dict:
         return [snapshot for moment, snapshot in history if moment <= at][-1]
 
     instants = [moment for moment, _ in rng.sample(history, 50)]  # exactly at edits
@@ -157,7 +157,7 @@ BAD = [
 @pytest.mark.parametrize(("case", "call", "error", "field"), BAD, ids=[b[0] for b in BAD])
 def test_bad_audit_calls_name_the_problem(
     bot: Governance, mesh: MeshThread, case, call, error, field
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     now = datetime(2026, 11, 2, tzinfo=UTC)
     if call is None:
         with Governance(mesh.address, token="dev-auditor-token", bot_slug="x") as auditor:

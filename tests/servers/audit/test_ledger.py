@@ -87,7 +87,7 @@ TAMPERING: list[tuple[str, Callable[[str], list[str]], int, int, str]] = [
 @pytest.mark.parametrize(
     ("case", "tamper", "seq", "problem", "word"), TAMPERING, ids=[t[0] for t in TAMPERING]
 )
-def test_tampering_is_found_at_the_exact_entry(mesh: MeshThread, case, tamper, seq, problem, word) -> None:  # type: ignore[no-untyped-def]
+def test_tampering_is_found_at_the_exact_entry(mesh: MeshThread, case, tamper, seq, problem, word) -> None:
     ids = _publish_records(mesh, 20)
     _publish_records(mesh, 5, bot="other-bot")
     clean = _verify(mesh)
@@ -209,7 +209,7 @@ def workers_started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[st
 
 @pytest.mark.parametrize(("case", "statements", "first_break"), SPREAD_TAMPERING, ids=[t[0] for t in SPREAD_TAMPERING])
 def test_a_walk_spread_over_worker_processes_finds_what_one_walk_finds(
-    mesh: MeshThread, workers_started: list[subprocess.Popen[str]], case, statements, first_break  # type: ignore[no-untyped-def]
+    mesh: MeshThread, workers_started: list[subprocess.Popen[str]], case, statements, first_break
 ) -> None:
     """Three workers cut the walk at the checkpoints 1024 and 2048: a break at, before or after a
     cut, or in a checkpoint a share starts from, is named as the single walk names it."""
@@ -227,7 +227,7 @@ def test_a_walk_spread_over_worker_processes_finds_what_one_walk_finds(
         assert (spread.ok, spread.entries_checked, spread.checkpoints_checked) == (True, 2 * ledger.CHECKPOINT_EVERY + 15, 2)
     else:
         b = spread.broken
-        assert (spread.entries_checked, spread.checkpoints_checked, b.seq, b.problem) == first_break  # type: ignore[union-attr]
+        assert (spread.entries_checked, spread.checkpoints_checked, b.seq, b.problem) == first_break
 
 
 def test_a_worker_that_fails_fails_the_walk_by_its_own_words_and_no_worker_is_left(

@@ -101,7 +101,7 @@ def test_actions_are_queryable_by_user_and_action(operator: Governance, mesh: Me
 )
 def test_bad_activity_calls_are_refused_and_record_nothing(
     mesh: MeshThread, token, call, error, field
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with Governance(mesh.address, token=token, bot_slug="demo-bot") as gov:
         with pytest.raises(error) as raised:
             call(gov)

@@ -58,7 +58,7 @@ def _chain(trace: str, clock: ManualClock) -> dict[str, rpb.Report]:
         token_id=TOKEN, side=rpb.SIDE_BUY, price="0.43", filled_size_micros=20_000_000, fee_micros=86_000,
         rebate_micros=0, liquidity=rpb.LIQUIDITY_TAKER, builder_code="0x" + "ab" * 32,
     )  # fmt: skip
-    return {"decision": decision, "votes": votes, "fill": fill}  # type: ignore[dict-item]
+    return {"decision": decision, "votes": votes, "fill": fill}
 
 
 def test_a_fill_explained_from_its_decision_votes_and_execution(
@@ -68,7 +68,7 @@ def test_a_fill_explained_from_its_decision_votes_and_execution(
         ops.registry.register("momentum", owner="alpha", version="2.1")
         ops.registry.promote("momentum", lpb.STAGE_BACKTEST, "specified")
         chain = _chain("trace-full", clock)
-        ops.reports.publish_now([chain["decision"], *chain["votes"], chain["fill"]])  # type: ignore[list-item]
+        ops.reports.publish_now([chain["decision"], *chain["votes"], chain["fill"]])
     explainer = _explainer(mesh)
     (found,) = _until(lambda: list(explainer.ListExplanations(pb.ListExplanationsRequest(trace_id="trace-full"),
                                                               metadata=OPS).explanations), bool)  # fmt: skip
@@ -100,7 +100,7 @@ def test_a_missing_link_is_said_and_a_late_one_corrects_the_explanation(
 ) -> None:
     chain = _chain("trace-late", clock)
     with Governance(mesh.address, token="dev-operator-token", bot_slug="ops") as ops:
-        ops.reports.publish_now([chain["fill"]])  # type: ignore[list-item]
+        ops.reports.publish_now([chain["fill"]])
         explainer = _explainer(mesh)
         listed = lambda: list(explainer.ListExplanations(pb.ListExplanationsRequest(trace_id="trace-late"),  # noqa: E731
                                                          metadata=OPS).explanations)  # fmt: skip
@@ -110,7 +110,7 @@ def test_a_missing_link_is_said_and_a_late_one_corrects_the_explanation(
         assert (
             "which checks ran is not known" in first.text and "momentum" not in first.text
         )  # nothing invented
-        ops.reports.publish_now([chain["decision"]])  # type: ignore[list-item]
+        ops.reports.publish_now([chain["decision"]])
         (second,) = _until(listed, lambda found: bool(found) and found[0].report_id != first.report_id)
     assert second.corrects_report_id == first.report_id
     assert list(second.missing) == ["risk votes"]
@@ -129,7 +129,7 @@ BAD = [
 
 
 @pytest.mark.parametrize(("case", "call", "code", "field"), BAD, ids=[b[0] for b in BAD])
-def test_bad_explainer_requests(mesh: MeshThread, case, call, code, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_explainer_requests(mesh: MeshThread, case, call, code, field) -> None:
     with pytest.raises(grpc.RpcError) as refused:
         call(_explainer(mesh))
     assert refused.value.code() == code

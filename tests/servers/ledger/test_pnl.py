@@ -54,13 +54,13 @@ BUY, SELL = rpb.SIDE_BUY, rpb.SIDE_SELL
 
 
 @pytest.fixture
-def ledger(database_url: str, clock: ManualClock):  # type: ignore[no-untyped-def]
+def ledger(database_url: str, clock: ManualClock):
     mesh = start_mesh(database_url, clock, maker_rebate_shares=(f"{MARKET}=0.25",))
     yield mesh, pb_grpc.PnLReporterServiceStub(grpc.insecure_channel(mesh.address))
     mesh.stop()
 
 
-def test_a_trading_day_by_hand(ledger, database_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_trading_day_by_hand(ledger, database_url: str) -> None:
     mesh, pnl = ledger
 
     def book(report: rpb.Report) -> pb.RecordFillResponse:
@@ -229,7 +229,7 @@ def _with(
 
 
 @pytest.mark.parametrize(("case", "report", "field"), BAD, ids=[b[0] for b in BAD])
-def test_bad_fills_name_the_field_and_change_nothing(ledger, case, report, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_fills_name_the_field_and_change_nothing(ledger, case, report, field) -> None:
     _, pnl = ledger
     with pytest.raises(grpc.RpcError) as refused:
         pnl.RecordFill(pb.RecordFillRequest(report=report()), metadata=OPS)
@@ -246,7 +246,7 @@ def test_a_bot_books_only_its_own_fills(mesh: MeshThread) -> None:
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_a_neg_risk_conversion_carries_the_cost_over(ledger) -> None:  # type: ignore[no-untyped-def]
+def test_a_neg_risk_conversion_carries_the_cost_over(ledger) -> None:
     """Event with outcomes A, B, C: 10 NO-A at 0.70 and 10 NO-B at 0.80 (cost 15.00) convert into 10
     YES-C and (2 − 1) × 10 = 10 pUSD. Either way C pays 20 and A or B pays 10: the same exposure, so
     nothing is realised and YES-C carries the remaining 5.00 of cost (0.50 a share)."""
@@ -278,7 +278,7 @@ def test_a_neg_risk_conversion_carries_the_cost_over(ledger) -> None:  # type: i
     assert [p.realised_pnl_micros for p in settled] == [10_000_000 - 5_000_000]  # 20 in all for 15 of cost
 
 
-def test_a_later_status_of_the_same_fill_is_not_booked_again(ledger) -> None:  # type: ignore[no-untyped-def]
+def test_a_later_status_of_the_same_fill_is_not_booked_again(ledger) -> None:
     _, pnl = ledger
     matched = fill("mm-1", YES, BUY, "0.40", "10", fee=1_000)
     matched.execution.trade_status = "MATCHED"
@@ -296,7 +296,7 @@ class _BusThatFailsOnce(ReportBus):
 
     failed = False
 
-    async def publish(self, reports):  # type: ignore[no-untyped-def]
+    async def publish(self, reports):
         if not self.failed:
             self.failed = True
             raise ConnectionError("the bus went away")

@@ -28,7 +28,7 @@ BOT = [("authorization", "Bearer dev-bot-token")]
 
 
 @pytest.fixture
-def ledger(database_url: str, clock: ManualClock):  # type: ignore[no-untyped-def]
+def ledger(database_url: str, clock: ManualClock):
     mesh = start_mesh(database_url, clock, maker_rebate_shares=(f"{MARKET}=0.25",))
     yield mesh, pb_grpc.PnLReporterServiceStub(grpc.insecure_channel(mesh.address))
     mesh.stop()
@@ -56,7 +56,7 @@ LIFECYCLES = [
 
 
 @pytest.mark.parametrize(("case", "statuses", "after", "booked"), LIFECYCLES, ids=[c[0] for c in LIFECYCLES])
-def test_each_status_of_a_trade_books_what_it_changes(ledger, case, statuses, after, booked) -> None:  # type: ignore[no-untyped-def]
+def test_each_status_of_a_trade_books_what_it_changes(ledger, case, statuses, after, booked) -> None:
     mesh, pnl = ledger
     answers = [
         pnl.RecordFill(pb.RecordFillRequest(report=_trade(BOUGHT, "trade-1", status, fee)), metadata=OPS).booked
@@ -73,7 +73,7 @@ def test_each_status_of_a_trade_books_what_it_changes(ledger, case, statuses, af
     assert kinds.count("pnl.reversal") == (after[2] == 0 and statuses[0][0] != "FAILED")
 
 
-def test_a_failed_buy_replays_the_sales_after_it(ledger) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_buy_replays_the_sales_after_it(ledger) -> None:
     """Buy 10 at 0.40 (A) and 10 at 0.60 (B), sell 10 at 0.70: average cost 0.50, realised 2.00.
     A FAILED: only B was bought, so the sale realised 0.70 − 0.60 = 1.00 a share: 1.00 in all."""
     _, pnl = ledger
@@ -91,7 +91,7 @@ def test_a_failed_buy_replays_the_sales_after_it(ledger) -> None:  # type: ignor
     assert total.notional_micros == 6_000_000 + 7_000_000
 
 
-def test_a_failure_that_would_leave_a_sale_of_tokens_never_held_is_refused(ledger) -> None:  # type: ignore[no-untyped-def]
+def test_a_failure_that_would_leave_a_sale_of_tokens_never_held_is_refused(ledger) -> None:
     _, pnl = ledger
     bought = _trade(fill("mm-1", YES, BUY, "0.40", "10"), "A")
     pnl.RecordFill(pb.RecordFillRequest(report=bought), metadata=OPS)
@@ -103,7 +103,7 @@ def test_a_failure_that_would_leave_a_sale_of_tokens_never_held_is_refused(ledge
     assert pnl.GetPnl(pb.GetPnlRequest(), metadata=OPS).total.fills == 2  # nothing changed
 
 
-def test_hex_identifiers_are_one_key_in_any_case(ledger) -> None:  # type: ignore[no-untyped-def]
+def test_hex_identifiers_are_one_key_in_any_case(ledger) -> None:
     """The market's rebate share is configured lowercase; a fill that names it in capitals gets it,
     and a later status in the other case is the same trade."""
     _, pnl = ledger
@@ -121,7 +121,7 @@ def _settlements(mesh: MeshThread) -> list[rpb.Report]:
     return [rpb.Report.FromString(r.payload) for r in stored]
 
 
-def test_a_fill_the_books_cannot_take_from_the_bus_is_alerted_and_listed(ledger) -> None:  # type: ignore[no-untyped-def]
+def test_a_fill_the_books_cannot_take_from_the_bus_is_alerted_and_listed(ledger) -> None:
     mesh, pnl = ledger
     oversold = _trade(fill("demo-bot", YES, SELL, "0.50", "3"), "oversell")
     with Governance(mesh.address, token="dev-bot-token", bot_slug="demo-bot") as bot:
@@ -148,7 +148,7 @@ def bot_rejections(pnl: pb_grpc.PnLReporterServiceStub) -> list[pb.RejectedFill]
     return list(pnl.ListRejectedFills(pb.ListRejectedFillsRequest(), metadata=BOT).rejected)
 
 
-def test_a_rebate_payout_books_what_accrual_rounding_got_wrong(ledger) -> None:  # type: ignore[no-untyped-def]
+def test_a_rebate_payout_books_what_accrual_rounding_got_wrong(ledger) -> None:
     """Three maker fills each accrue 0.25 of a 3-micro taker fee: 0.75 rounds half-even to 1, so
     3 micro-units accrue; the exchange paid 2 for the day. The day's rebates then equal the wallet."""
     _, pnl = ledger
@@ -179,7 +179,7 @@ PAYOUTS = [
 
 
 @pytest.mark.parametrize(("case", "fields", "field", "code"), PAYOUTS, ids=[c[0] for c in PAYOUTS])
-def test_a_bad_payout_names_its_field_and_books_nothing(ledger, case, fields, field, code) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_payout_names_its_field_and_books_nothing(ledger, case, fields, field, code) -> None:
     _, pnl = ledger
     with pytest.raises(grpc.RpcError) as refused:
         pnl.RecordRebatePayout(pb.RecordRebatePayoutRequest(**fields), metadata=OPS)
@@ -190,7 +190,7 @@ def test_a_bad_payout_names_its_field_and_books_nothing(ledger, case, fields, fi
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_the_total_marks_open_positions_and_every_grouping_sums_to_it(ledger) -> None:  # type: ignore[no-untyped-def]
+def test_the_total_marks_open_positions_and_every_grouping_sums_to_it(ledger) -> None:
     """A seeded random day: fills of three bots in two markets, redeliveries, later statuses with
     other fees, failures and marks. Total = proceeds - costs + holdings x mark - fees + rebates,
     computed here from what stood, and each grouping's rows add up to it."""
@@ -246,7 +246,7 @@ def test_the_total_marks_open_positions_and_every_grouping_sums_to_it(ledger) ->
 def pnl_call(pnl: pb_grpc.PnLReporterServiceStub, report: rpb.Report) -> pb.RecordFillResponse | None:
     """RecordFill; None when the books refused it (a failure that would leave an oversell)."""
     try:
-        return pnl.RecordFill(pb.RecordFillRequest(report=report), metadata=OPS)  # type: ignore[no-any-return]
+        return pnl.RecordFill(pb.RecordFillRequest(report=report), metadata=OPS)
     except grpc.RpcError as error:
         assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error
         return None
@@ -267,7 +267,7 @@ def _operations(mesh: MeshThread) -> list[rpb.Report]:
     return [rpb.Report.FromString(r.payload) for r in stored]
 
 
-def test_any_window_adds_whole_spans_and_the_entries_at_its_edges_exactly(ledger) -> None:  # type: ignore[no-untyped-def]
+def test_any_window_adds_whole_spans_and_the_entries_at_its_edges_exactly(ledger) -> None:
     """Fills spread over five hours; windows cut anywhere (inside one hour, across several, open at
     either end) answer what the journal's entries in them sum to."""
     mesh, pnl = ledger

@@ -49,7 +49,7 @@ def _archive_books(mesh: MeshThread) -> None:
 def _request(**changes: object) -> pb.StartBacktestRequest:
     fields = {"strategy": STRATEGY, "parameters_json": "{}", "strategy_slug": "momentum", "token_ids": [TOKEN_ID],
               "window_start": to_timestamp(T0), "window_end": to_timestamp(BOOKS[-1].at.replace(minute=1))}  # fmt: skip
-    return pb.StartBacktestRequest(**{**fields, **changes})  # type: ignore[arg-type]
+    return pb.StartBacktestRequest(**{**fields, **changes})
 
 
 def test_a_backtest_is_deterministic_and_compares_two_parameter_sets(mesh: MeshThread) -> None:
@@ -112,7 +112,7 @@ BAD = [
 
 
 @pytest.mark.parametrize(("case", "changes", "code", "field"), BAD, ids=[b[0] for b in BAD])
-def test_bad_backtests_are_refused_and_nothing_is_run(mesh: MeshThread, case, changes, code, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_backtests_are_refused_and_nothing_is_run(mesh: MeshThread, case, changes, code, field) -> None:
     _archive_books(mesh)
     stub = pb_grpc.BacktesterServiceStub(grpc.insecure_channel(mesh.address))
     with pytest.raises(grpc.RpcError) as refused:
@@ -232,7 +232,7 @@ class GuardedMomentum(Momentum):
     guards: tuple = (MaxPosition(),)
 
 
-def test_a_backtest_runs_the_strategys_guards_and_tags_its_orders(database_url: str, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_backtest_runs_the_strategys_guards_and_tags_its_orders(database_url: str, clock) -> None:
     mesh = start_mesh(database_url, clock, builder_code="0x" + "ab" * 32)
     try:
         _archive_books(mesh)

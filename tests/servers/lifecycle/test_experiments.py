@@ -145,7 +145,7 @@ BAD = [
 ]  # fmt: skip
 
 
-def _fields() -> dict:  # type: ignore[type-arg]
+def _fields() -> dict:
     return {"experiment_id": "fresh", "control_slug": "control", "variant_slug": "variant", "mode": 1,
             "metric": "pnl", "minimum_detectable_effect": "0.5", "alpha": "0.05"}  # fmt: skip
 
@@ -154,7 +154,7 @@ def _fields() -> dict:  # type: ignore[type-arg]
 @pytest.mark.parametrize(("case", "call", "error", "field"), BAD, ids=[c[0] for c in BAD])
 def test_bad_experiment_calls_name_the_problem_and_store_nothing(
     operator: Governance, case, call, error, field
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     operator.experiments.create(_experiment("existing"))
     with pytest.raises(error) as raised:
         call(operator)

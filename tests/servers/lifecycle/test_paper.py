@@ -124,7 +124,7 @@ BAD = [
 
 
 @pytest.mark.parametrize(("case", "changes", "code", "field"), BAD, ids=[b[0] for b in BAD])
-def test_bad_paper_sessions_are_refused(mesh: MeshThread, case, changes, code, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_paper_sessions_are_refused(mesh: MeshThread, case, changes, code, field) -> None:
     stub = pb_grpc.PaperTradeServiceStub(grpc.insecure_channel(mesh.address))
     fields = {"strategy": STRATEGY, "strategy_slug": "momentum", "token_ids": [TOKEN_ID], **changes}
     with pytest.raises(grpc.RpcError) as refused:

@@ -204,7 +204,7 @@ BAD_CALLS = [
 @pytest.mark.parametrize(("case", "call", "error", "field"), BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
 def test_bad_registry_calls_name_the_problem_and_change_nothing(
     operator: Governance, case, call, error, field
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     operator.registry.register("existing", owner="o", version="1")
     before = operator.registry.get("existing")
     with pytest.raises(error) as raised:
@@ -231,7 +231,7 @@ def test_the_async_client_reads_the_registry(operator: Governance, mesh: MeshThr
     assert asyncio.run(read()) == (S.STAGE_SPEC, ["async-read"])
 
 
-async def _first(stream, count: int):  # type: ignore[no-untyped-def]
+async def _first(stream, count: int):
     async for item in stream:
         yield item
         count -= 1
@@ -239,7 +239,7 @@ async def _first(stream, count: int):  # type: ignore[no-untyped-def]
             return
 
 
-def test_the_gates_follow_the_configuration(tmp_path, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+def test_the_gates_follow_the_configuration(tmp_path, clock: ManualClock) -> None:
     from polytraders.servers.runtime.config import ServerConfig
     from tests.conftest import DEV_TOKENS
 

@@ -35,7 +35,7 @@ class Calls:
         self.block = asyncio.Event()
         self.blocking: set[str] = set()
 
-    def _command(self, name: str):  # type: ignore[no-untyped-def]
+    def _command(self, name: str):
         async def run(arguments: Mapping[str, str], scheduled: datetime) -> str:
             self.log.append((name, scheduled))
             if name in self.blocking:
@@ -92,7 +92,7 @@ def test_a_restart_in_the_middle_of_a_firing_neither_repeats_nor_loses_it(databa
     start = datetime(2026, 11, 24, 11, 59, 30, tzinfo=UTC)
     text = manifest(("hourly-job", "0 * * * *", "governance:job", 600))
 
-    async def scenario(desk: Desk):  # type: ignore[no-untyped-def]
+    async def scenario(desk: Desk):
         first = Calls("job")
         first.blocking.add("job")
         cron = runner(desk, text, first)
@@ -260,7 +260,7 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize(("case", "token", "call", "code", "field"), REFUSALS, ids=[r[0] for r in REFUSALS])
-def test_cron_refusals_change_nothing(mesh: MeshThread, case, token, call, code, field) -> None:  # type: ignore[no-untyped-def]
+def test_cron_refusals_change_nothing(mesh: MeshThread, case, token, call, code, field) -> None:
     cron = _cron(mesh)
     with pytest.raises(grpc.RpcError) as refused:
         call(cron, _as(token))
@@ -298,7 +298,7 @@ def test_a_firing_prepared_for_a_moment_the_process_stops_before_is_recorded_mis
     and say why (a new leader does not run them either: the schedule moved past them)."""
     start = datetime(2026, 11, 24, 11, 59, 50, tzinfo=UTC)  # the moment is 10 s away: cancelled long before
 
-    async def scenario(desk: Desk):  # type: ignore[no-untyped-def]
+    async def scenario(desk: Desk):
         calls = Calls("job")
         cron = runner(desk, manifest(("every-minute", "* * * * *", "governance:job", 60)), calls)
         await cron.start()

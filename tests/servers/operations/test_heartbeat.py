@@ -81,7 +81,7 @@ def test_97_bots_three_killed_paged_after_exactly_n_misses_restarted_and_resolve
     restarted = tmp_path / "restarted.txt"
     restart = [sys.executable, "-c", f"import sys; open({str(restarted)!r}, 'a').write(sys.argv[1] + '\\n')"]
 
-    async def scenario(desk: Desk):  # type: ignore[no-untyped-def]
+    async def scenario(desk: Desk):
         servers = [await serve_health() for _ in range(97)]
         fleet = [
             FleetBot(
@@ -174,7 +174,7 @@ def test_the_fleet_manifest_ships_97_production_bots() -> None:
 
 def test_fleet_health_over_grpc_for_operators_and_auditors_only(
     database_url: str, tmp_path: Path, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     import asyncio
 
     loop = asyncio.new_event_loop()

@@ -186,7 +186,7 @@ REFUSALS: list[tuple[str, Any, list, grpc.StatusCode, str | None]] = [
 @pytest.mark.parametrize(
     ("case", "call", "metadata", "code", "field"), REFUSALS, ids=[r[0] for r in REFUSALS]
 )
-def test_incident_refusals_change_nothing(mesh: MeshThread, case, call, metadata, code, field) -> None:  # type: ignore[no-untyped-def]
+def test_incident_refusals_change_nothing(mesh: MeshThread, case, call, metadata, code, field) -> None:
     incident_id = _declared(mesh)
     commander = _commander(mesh)
     before = commander.GetIncident(pb.GetIncidentRequest(incident_id=incident_id), metadata=AUDITOR).incident

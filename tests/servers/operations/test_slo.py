@@ -78,7 +78,7 @@ def test_burn_rates_and_budget_are_exact() -> None:
 
 
 def test_alerts_fire_and_resolve_once_each_and_are_kept_seven_years(database_url: str) -> None:
-    async def scenario(desk: Desk):  # type: ignore[no-untyped-def]
+    async def scenario(desk: Desk):
         counter = SloCounter([SLO], desk.engine, desk.clock)
         monitor = SlaMonitor(counter, desk.reporter("sla-monitor"), desk.alerts)
         for _ in range(70):  # 70 minutes of 3 % server faults (burn 30)

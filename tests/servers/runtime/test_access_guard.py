@@ -37,7 +37,7 @@ def _list_strategies(address: str, token: str | None) -> grpc.StatusCode:
                 lpb.ListStrategiesRequest(), metadata=[("authorization", f"Bearer {token}")] if token else [], timeout=5
             )
         except grpc.RpcError as error:
-            return error.code()  # type: ignore[no-any-return]
+            return error.code()
     return grpc.StatusCode.OK
 
 
@@ -49,7 +49,7 @@ def _pause(address: str, token: str) -> grpc.StatusCode:
                 metadata=[("authorization", f"Bearer {token}")], timeout=5,
             )  # fmt: skip
         except grpc.RpcError as error:
-            return error.code()  # type: ignore[no-any-return]
+            return error.code()
     return grpc.StatusCode.OK
 
 

@@ -27,7 +27,7 @@ from polytraders.servers.runtime.storage import WalCheckpointer, make_engine
 
 
 @pytest.fixture
-def bus(database_url: str, clock: ManualClock):  # type: ignore[no-untyped-def]
+def bus(database_url: str, clock: ManualClock):
     engine = make_engine(database_url)
     schema.prepare(engine, upgrade=True)
     bus = ReportBus(ReportArchive(engine), clock, max_batch=100, subscriber_queue=4)
@@ -41,7 +41,7 @@ def _reports(count: int, bot: str = "alpha-bot") -> list[rpb.Report]:
     return [builder.operations(component="test", explanation=str(i)) for i in range(count)]
 
 
-async def _collect(bus: ReportBus, want: int, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
+async def _collect(bus: ReportBus, want: int, **kwargs) -> list[str]:
     seen: list[str] = []
     async for archived in bus.subscribe(ReportFilter(), **kwargs):
         seen.append(archived.report_id)
@@ -278,7 +278,7 @@ def test_a_group_mixing_resent_and_new_reports_stores_each_once_with_no_gap_in_s
     assert (chain.ok, chain.entries_checked) == (True, 5)
 
 
-def test_an_old_sqlite_parameter_limit_only_makes_the_inserts_smaller(tmp_path, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+def test_an_old_sqlite_parameter_limit_only_makes_the_inserts_smaller(tmp_path, clock: ManualClock) -> None:
     """SQLite before 3.32 allows 999 parameters a statement; a batch of 500 needs 5,500."""
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     event.listen(engine, "connect", lambda conn, _: conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999))
@@ -308,7 +308,7 @@ def test_a_seven_year_record_is_archived_canonically_and_an_ordinary_report_as_p
     assert list(incoming.payloads) == [wire[0], record.SerializeToString(deterministic=True)]
 
 
-def test_the_wal_is_copied_back_by_the_background_checkpoint(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_wal_is_copied_back_by_the_background_checkpoint(tmp_path) -> None:
     """Without the checkpoint the new pages would stay in the WAL and the database file would not grow."""
     database = tmp_path / "wal.db"
     engine = make_engine(f"sqlite:///{database}")
@@ -318,12 +318,12 @@ def test_the_wal_is_copied_back_by_the_background_checkpoint(tmp_path) -> None: 
         archive._checkpointer = checkpointer = WalCheckpointer(engine, every_bytes=1)
         bus = ReportBus(archive, ManualClock(datetime(2026, 11, 24, tzinfo=UTC)))
         asyncio.run(bus.publish(_reports(1)))  # the first write: its pages and the schema's reach the file
-        checkpointer._running.result(timeout=10)  # type: ignore[union-attr]
+        checkpointer._running.result(timeout=10)
         before = database.stat().st_size
         asyncio.run(
             bus.publish([ReportBuilder("alpha-bot").operations(explanation="x" * 2000) for _ in range(50)])
         )
-        checkpointer._running.result(timeout=10)  # type: ignore[union-attr]
+        checkpointer._running.result(timeout=10)
         assert database.stat().st_size >= before + 50 * 2000
     finally:
         engine.dispose()

@@ -69,7 +69,7 @@ def test_interleaved_writers_on_two_processes_store_every_batch_whole_once_with_
     failures = [(w, a.code(), a.details()) for w, a in answers if isinstance(a, grpc.RpcError)]
     assert failures == []
     total = len(writers) * BATCHES_PER_WRITER * BATCH
-    assert sum(a.accepted_count for _, a in answers) == total  # type: ignore[union-attr]
+    assert sum(a.accepted_count for _, a in answers) == total
     engine = make_engine(postgres_url)
     try:
         with engine.connect() as conn:
@@ -80,7 +80,7 @@ def test_interleaved_writers_on_two_processes_store_every_batch_whole_once_with_
     component = {seq: rpb.Report.FromString(payload).operations.component for seq, payload in rows}
     assert sum(1 for c in component.values() if c.startswith("w")) == total  # the mesh's own reports beside
     for writer, answer in answers:  # each batch numbered in one piece, ending at its caller's cursor
-        last = int(answer.last_cursor)  # type: ignore[union-attr]
+        last = int(answer.last_cursor)
         assert [component[seq] for seq in range(last - BATCH + 1, last + 1)] == [writer] * BATCH
 
 

@@ -45,7 +45,7 @@ def _request(payloads: list[bytes]) -> WireRequest:
 
 def _header(**fields: object) -> bytes:
     """A Report holding only a header with these fields: appended to a report, it merges into it."""
-    return rpb.Report(header=rpb.ReportHeader(**fields)).SerializeToString()  # type: ignore[arg-type]
+    return rpb.Report(header=rpb.ReportHeader(**fields)).SerializeToString()
 
 
 def _field(number: int, payload: bytes) -> bytes:

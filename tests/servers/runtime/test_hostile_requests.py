@@ -123,7 +123,7 @@ def _send_raw(
 
 
 def _bad_request(error: grpc.RpcError) -> list[error_details_pb2.BadRequest.FieldViolation]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     found: list[error_details_pb2.BadRequest.FieldViolation] = []
     for detail in status.details if status else ():
         bad_request = error_details_pb2.BadRequest()
@@ -148,12 +148,12 @@ def test_undecodable_request_bytes_are_invalid_argument_naming_the_type_on_every
                 message_factory.GetMessageClass(method.input_type).FromString(wire)
             sent += 1
             error = _send_raw(channel, method, wire, OPERATOR)
-            code = error.code() if error else grpc.StatusCode.OK  # type: ignore[attr-defined]
-            details = error.details() if error else ""  # type: ignore[attr-defined]
+            code = error.code() if error else grpc.StatusCode.OK
+            details = error.details() if error else ""
             if (
                 code != grpc.StatusCode.INVALID_ARGUMENT
                 or f"not a valid {method.input_type.full_name}" not in details
-                or [v.field for v in _bad_request(error)] != ["request"]  # type: ignore[arg-type]
+                or [v.field for v in _bad_request(error)] != ["request"]
             ):
                 wrong.append(f"{_path(method)}: {code.name} {details[:120]}")
     assert sent >= 50
@@ -186,7 +186,7 @@ def test_the_token_is_checked_before_the_request_bytes_are_decoded(
     with grpc.insecure_channel(mesh.address) as channel:
         got = {_path(m): _send_raw(channel, m, garbage, metadata) for m in methods}
     assert methods
-    assert {path: error and error.code() for path, error in got.items()} == dict.fromkeys(got, code)  # type: ignore[attr-defined]
+    assert {path: error and error.code() for path, error in got.items()} == dict.fromkeys(got, code)
 
 
 @pytest.mark.parametrize(
@@ -206,8 +206,8 @@ def test_a_long_id_reaches_the_caller_with_its_code_and_a_short_message(
             lifecycle_pb2_grpc.StrategyRegistryServiceStub(channel).GetStrategy(
                 lifecycle_pb2.GetStrategyRequest(slug=slug), metadata=OPERATOR, timeout=DEADLINE
             )
-    details = refused.value.details()  # type: ignore[attr-defined]
-    assert refused.value.code() == code, details  # type: ignore[attr-defined]
+    details = refused.value.details()
+    assert refused.value.code() == code, details
     assert len(details) <= MESSAGE_LIMIT
     if quoted is not None:
         assert quoted in details
@@ -286,7 +286,7 @@ class _Refusing(pb_grpc.ReportBusServiceServicer):
     def __init__(self, error: GovernanceError) -> None:
         self.error = error
 
-    async def PurgeExpiredReports(self, request, context):  # type: ignore[no-untyped-def]
+    async def PurgeExpiredReports(self, request, context):
         raise self.error
 
 

@@ -145,7 +145,7 @@ def _archive(channel: grpc.Channel) -> bytes:
         for item in stub(bus.SubscribeReportsRequest(), metadata=OPERATOR, timeout=1.0):
             cursors.append(item.cursor)
     except grpc.RpcError as error:
-        assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
+        assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     return ",".join(cursors).encode()
 
 
@@ -401,7 +401,7 @@ def test_each_defect_is_refused_naming_the_field_and_storing_nothing(world: grpc
     with pytest.raises(grpc.RpcError) as refused:
         call(world, case.rpc, case.request(), case.metadata)
     error = refused.value
-    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()  # type: ignore[attr-defined]
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     assert case.field in violations(error), violations(error)
     assert snapshot(world, case.reads) == before
 
@@ -410,7 +410,7 @@ def test_a_valid_sample_after_a_refused_hostile_one_is_recorded(world: grpc.Chan
     record = _rpc(lifecycle, EXPERIMENTS, "RecordSamples")
     with pytest.raises(grpc.RpcError) as refused:
         call(world, record, lifecycle.RecordSamplesRequest(experiment_id="exp", samples=[_sample(1, control="1E+999999999")]))
-    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     reply = call(world, record, lifecycle.RecordSamplesRequest(experiment_id="exp", samples=[_sample(1), _sample(2)]))
     assert (reply.accepted_count, reply.duplicate_count, reply.experiment.result.samples) == (2, 0, 3)
 

@@ -28,7 +28,7 @@ OPERATOR = [("authorization", "Bearer dev-operator-token")]
 class _ExplodingBus(pb_grpc.ReportBusServiceServicer):
     """A servicer with a bug in it: what the caller sees must not include the secret."""
 
-    async def PublishReports(self, request, context):  # type: ignore[no-untyped-def]
+    async def PublishReports(self, request, context):
         raise RuntimeError("secret connection string postgres://admin:hunter2@db")
 
 
@@ -45,7 +45,7 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 def test_an_unexpected_exception_is_internal_without_traceback(
     loop: asyncio.AbstractEventLoop, caplog
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     async def scenario() -> grpc.aio.AioRpcError:
         server = await start_server(
             [_binding(_ExplodingBus())],
@@ -77,7 +77,7 @@ def test_every_rpc_must_declare_who_may_call_it() -> None:
         _binding(object(), {"PublishReports": auth.READ, "SubscribeReports": auth.READ})
 
 
-def test_disabling_auth_is_logged_loudly(loop: asyncio.AbstractEventLoop, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_disabling_auth_is_logged_loudly(loop: asyncio.AbstractEventLoop, caplog) -> None:
     async def scenario() -> None:
         server = await start_server([], host="127.0.0.1", port=0, tokens=None, max_message_bytes=1 << 20)
         await server.drain(0)

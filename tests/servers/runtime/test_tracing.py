@@ -39,7 +39,7 @@ def traced() -> tuple[TracerProvider, InMemorySpanExporter]:
 
 
 @pytest.fixture
-def split(tmp_path: Path, clock: ManualClock, traced) -> Iterator[tuple[MeshThread, MeshThread]]:  # type: ignore[no-untyped-def]
+def split(tmp_path: Path, clock: ManualClock, traced) -> Iterator[tuple[MeshThread, MeshThread]]:
     """Reports on one server, everything else on another that reaches it through the service map
     (both in this process, so one in-memory exporter sees both sides; on SQLite, since PostgreSQL
     holds one lock per process for its leadership)."""
@@ -57,7 +57,7 @@ def split(tmp_path: Path, clock: ManualClock, traced) -> Iterator[tuple[MeshThre
 
 
 def test_one_trace_from_the_operators_span_through_both_servers_and_onto_the_report(
-    split: tuple[MeshThread, MeshThread], traced  # type: ignore[no-untyped-def]
+    split: tuple[MeshThread, MeshThread], traced
 ) -> None:
     provider, exporter = traced
     reports, rest = split
@@ -86,7 +86,7 @@ def test_one_trace_from_the_operators_span_through_both_servers_and_onto_the_rep
 
 
 def test_a_stream_is_a_server_span_in_the_callers_trace_ended_with_its_code(
-    tmp_path: Path, clock: ManualClock, traced  # type: ignore[no-untyped-def]
+    tmp_path: Path, clock: ManualClock, traced
 ) -> None:
     provider, exporter = traced
     mesh = start_mesh(f"sqlite:///{tmp_path / 'governance.db'}", clock, groups=("reports",), tracer_provider=provider)

@@ -481,7 +481,7 @@ class Story:
         async def bus_went_away(ledger: Any, reports: Any) -> None:
             raise ConnectionError("the bus went away")
 
-        old_book.PnLLedger._publish_booked = bus_went_away  # type: ignore[method-assign]
+        old_book.PnLLedger._publish_booked = bus_went_away
         try:
             self.c("PnLReporterService", "RecordFill",
                    lepb.RecordFillRequest(report=self.fill("mm-3", "1001", rpb.SIDE_BUY, "0.45", "10", minute=16)))  # fmt: skip
@@ -490,7 +490,7 @@ class Story:
         else:
             raise AssertionError("the booking should have failed to publish")
         finally:
-            old_book.PnLLedger._publish_booked = original  # type: ignore[method-assign]
+            old_book.PnLLedger._publish_booked = original
 
     # attribution -------------------------------------------------------------------------------
 
@@ -636,7 +636,7 @@ PAPER_EVENTS = paper_events()
 def write_history(database_url: str) -> None:
     """Step 1: the old release, started on an empty database, does a day's work through its RPCs."""
     clock = ManualClock(T0)
-    uuid_utils.uuid7 = ClockIds(clock)  # type: ignore[assignment]
+    uuid_utils.uuid7 = ClockIds(clock)
     old_ledger.CHECKPOINT_EVERY = 16
     with ExitStack() as stack:
         channel = stack.enter_context(market_channel())

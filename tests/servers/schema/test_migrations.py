@@ -94,7 +94,7 @@ def _serving_together(database_url: str, count: int) -> Iterator[list[tuple[str,
         processes = [_serve(database_url, "--upgrade") for _ in range(count)]
         for process in processes:
             stack.callback(_stop, process)
-        banners = [process.stdout.readline() for process in processes]  # type: ignore[union-attr]
+        banners = [process.stdout.readline() for process in processes]
         for process in processes:
             process.terminate()
         logs = [process.communicate(timeout=30)[1] for process in processes]

@@ -32,17 +32,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     out = Output(args)
     request = pb.VerifyLedgerRequest(stream=args.stream or "", from_latest_checkpoint=args.from_checkpoint)
     with RoutedChannel(targets(args.target), tls(args)) as channel, out.progress("walking the hash chains"):
-        reply = pb_grpc.ComplianceLedgerServiceStub(channel).VerifyLedger(
+        reply = channel.stub(pb_grpc.ComplianceLedgerServiceStub).VerifyLedger(
             request, metadata=metadata(args.token), timeout=3600
         )
     if out.json:
         out.record(reply, [])
     elif reply.ok:
-        out.say(f"ledger ok: {reply.entries_checked} entries, {reply.checkpoints_checked} checkpoints verified")
+        out.say(
+            f"ledger ok: {reply.entries_checked} entries, {reply.checkpoints_checked} checkpoints verified"
+        )
     else:
         broken = reply.first_break
         problem = enum_name(pb.LedgerProblem, broken.problem, "LEDGER_PROBLEM_")
-        out.say(f"ledger BROKEN at stream {broken.stream} entry {broken.seq} ({problem}): {broken.explanation}")
+        out.say(
+            f"ledger BROKEN at stream {broken.stream} entry {broken.seq} ({problem}): {broken.explanation}"
+        )
     return OK if reply.ok else CHECK_FAILED
 
 
@@ -98,7 +102,9 @@ def register(commands: Commands) -> None:
     verify = audit.add_parser("verify", help="walk the hash chains; exit 1 naming the first broken entry")
     connection(verify, token_help="operator or auditor token")
     verify.add_argument("--stream", help="one stream (a bot slug); default every stream")
-    verify.add_argument("--from-checkpoint", action="store_true", help="start at each stream's latest checkpoint")
+    verify.add_argument(
+        "--from-checkpoint", action="store_true", help="start at each stream's latest checkpoint"
+    )
     verify.set_defaults(run=cmd_verify)
 
     config = verbs(commands, "config", "bots' configuration changes")

@@ -6,7 +6,6 @@ import argparse
 import json
 
 from google.protobuf import json_format
-from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from polytraders.governance.v1 import report_bus_pb2, report_bus_pb2_grpc
 from polytraders.reports.v1 import reports_pb2
@@ -14,11 +13,11 @@ from polytraders.sdk.service_map import RoutedChannel
 
 from .common import (
     OK,
-    CommandError,
     Commands,
     Output,
     connection,
     enum_name,
+    enum_value,
     metadata,
     targets,
     tls,
@@ -27,29 +26,24 @@ from .common import (
 )
 
 
-def _enum_values(enum: EnumTypeWrapper, prefix: str, names: list[str], option: str) -> list[int]:
-    try:
-        return [enum.Value(f"{prefix}{name.upper()}") for name in names]
-    except ValueError:
-        known = ", ".join(n.removeprefix(prefix).lower() for n in enum.keys()[1:])
-        raise CommandError(f"{option}: one of {known}") from None
-
-
 def cmd_tail(args: argparse.Namespace) -> int:
     request = report_bus_pb2.SubscribeReportsRequest(
-        kinds=_enum_values(reports_pb2.ReportKind, "REPORT_KIND_", args.kind, "--kind"),
+        kinds=[enum_value(reports_pb2.ReportKind, "REPORT_KIND_", k, "--kind") for k in args.kind],
         bot_slugs=args.bot,
-        modes=_enum_values(reports_pb2.Mode, "MODE_", args.mode, "--mode"),
+        modes=[enum_value(reports_pb2.Mode, "MODE_", m, "--mode") for m in args.mode],
         cursor=args.cursor or "",
         live_only=args.live_only,
     )
     out = Output(args)
     with RoutedChannel(targets(args.target), tls(args)) as channel:
-        stub = report_bus_pb2_grpc.ReportBusServiceStub(channel)
+        stub = channel.stub(report_bus_pb2_grpc.ReportBusServiceStub)
         try:
             for item in stub.SubscribeReports(request, metadata=metadata(args.token)):
                 if out.json:
-                    print(json.dumps(json_format.MessageToDict(item, preserving_proto_field_name=True)), flush=True)
+                    print(
+                        json.dumps(json_format.MessageToDict(item, preserving_proto_field_name=True)),
+                        flush=True,
+                    )
                     continue
                 header = item.report.header
                 kind = enum_name(reports_pb2.ReportKind, header.kind, "REPORT_KIND_")
@@ -63,7 +57,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     out = Output(args)
     with RoutedChannel(targets(args.target), tls(args)) as channel, out.progress("purging expired reports"):
-        reply = report_bus_pb2_grpc.ReportBusServiceStub(channel).PurgeExpiredReports(
+        reply = channel.stub(report_bus_pb2_grpc.ReportBusServiceStub).PurgeExpiredReports(
             report_bus_pb2.PurgeExpiredReportsRequest(), metadata=metadata(args.token), timeout=600
         )
     out.record(reply, [("purged", f"{reply.purged_count} expired reports")])

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import grpc
 from google.protobuf import json_format
@@ -28,6 +28,9 @@ from rich import box
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:  # mypy-protobuf's enums are this generic wrapper, over each enum's own values
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
 
 from polytraders.sdk import Governance, GovernanceError
 from polytraders.sdk.errors import (
@@ -100,7 +103,9 @@ def tls_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--tls-ca", help="PEM roots of the servers' certificates (turns TLS on)")
     command.add_argument("--tls-cert", help="PEM client certificate, for a mesh that requires one (mTLS)")
     command.add_argument("--tls-key", help="the client certificate's PEM key")
-    command.add_argument("--tls-server-name", help="the name the server's certificate carries, if not the host")
+    command.add_argument(
+        "--tls-server-name", help="the name the server's certificate carries, if not the host"
+    )
 
 
 def tls(args: argparse.Namespace) -> TlsOptions | None:
@@ -133,12 +138,15 @@ def governance(args: argparse.Namespace) -> Iterator[Governance]:
         yield gov
 
 
-def metadata(token: str | None) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {token}")] if token else []
+def metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),) if token else ()
 
 
 def explain(
-    error: GovernanceError | grpc.RpcError, target: str, *, token_hint: str = "check --token or POLYTRADERS_TOKEN"
+    error: GovernanceError | grpc.RpcError,
+    target: str,
+    *,
+    token_hint: str = "check --token or POLYTRADERS_TOKEN",
 ) -> CommandError:
     """What a failed call means to the person who made it, and its exit code."""
     if isinstance(error, grpc.RpcError):
@@ -195,8 +203,20 @@ def when(stamp: Timestamp) -> str:
     return stamp.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def enum_name(enum: Any, value: int, prefix: str) -> str:
+EnumValue = TypeVar("EnumValue", bound=int)
+
+
+def enum_name(enum: _EnumTypeWrapper[Any], value: int, prefix: str) -> str:
     return enum.Name(value).removeprefix(prefix).lower() if value else "-"
+
+
+def enum_value(enum: _EnumTypeWrapper[EnumValue], prefix: str, name: str, option: str) -> EnumValue:
+    """The value a person named ("live" for STAGE_LIVE); a bad name lists the good ones."""
+    try:
+        return enum.Value(f"{prefix}{name.upper()}")
+    except ValueError:
+        known = ", ".join(n.removeprefix(prefix).lower() for n in enum.keys()[1:])
+        raise CommandError(f"{option}: unknown {name!r}; one of {known}") from None
 
 
 Column = tuple[str, Callable[[Any], object]]

@@ -17,6 +17,7 @@ from .common import (
     Output,
     connection,
     enum_name,
+    enum_value,
     governance,
     instant,
     money,
@@ -29,12 +30,8 @@ def stage(value: int) -> str:
     return enum_name(pb.Stage, value, "STAGE_")
 
 
-def _stage_value(name: str) -> int:
-    try:
-        return pb.Stage.Value(f"STAGE_{name.upper()}")
-    except ValueError:
-        known = ", ".join(n[6:].lower() for n in pb.Stage.keys()[1:])
-        raise CommandError(f"unknown stage {name!r}; one of {known}") from None
+def _stage_value(name: str) -> pb.Stage.ValueType:
+    return enum_value(pb.Stage, "STAGE_", name, "stage")
 
 
 def cmd_strategies(args: argparse.Namespace) -> int:
@@ -146,10 +143,10 @@ def cmd_paper(args: argparse.Namespace) -> int:
             ])  # fmt: skip
             return OK
         if args.paper == "gate":
-            gate = gov.paper.evaluate_gate(args.slug)
-            out.record(gate, [("strategy", args.slug), ("passes", "yes" if gate.passes else "NO"),
-                              ("why", gate.explanation)])  # fmt: skip
-            return OK if gate.passes else CHECK_FAILED
+            evaluated = gov.paper.evaluate_gate(args.slug)
+            out.record(evaluated, [("strategy", args.slug), ("passes", "yes" if evaluated.passes else "NO"),
+                                   ("why", evaluated.explanation)])  # fmt: skip
+            return OK if evaluated.passes else CHECK_FAILED
         found = gov.paper.get(args.session_id)
     session = found.session
     out.record(found, [
@@ -176,7 +173,9 @@ def register(commands: Commands) -> None:
         else:
             command.add_argument("slug")
         if verb == "promote":
-            command.add_argument("--to", required=True, help="stage: backtest, paper, shadow, limited_live, ...")
+            command.add_argument(
+                "--to", required=True, help="stage: backtest, paper, shadow, limited_live, ..."
+            )
         if verb in ("promote", "pause", "resume"):
             command.add_argument("--reason", required=True)
         command.set_defaults(run=cmd_strategies)
@@ -211,7 +210,9 @@ def register(commands: Commands) -> None:
     session.add_argument("session_id")
     status = paper.add_parser("status", help="a strategy's paper gate as last evaluated (read only)")
     status.add_argument("slug")
-    gate = paper.add_parser("gate", help="evaluate a strategy's paper gate (operator); exit 1 when it does not pass")
+    gate = paper.add_parser(
+        "gate", help="evaluate a strategy's paper gate (operator); exit 1 when it does not pass"
+    )
     gate.add_argument("slug")
     for command in (runs, session, status, gate):
         connection(command)

@@ -14,9 +14,10 @@ from operator import itemgetter
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from polytraders.sdk.clock import SystemClock
+from polytraders.sdk.health import health_check
 from polytraders.sdk.transport import dial, resolve, split_scheme
 
 from .common import OK, PROGRAM, Commands, Output, connection, targets, tls, tls_options, verbs
@@ -92,7 +93,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   flush=True)  # fmt: skip
             print(f"  try: grpcurl -cacert CA.pem {mesh.address} list", flush=True)
         if mesh.metrics_server is not None:
-            print(f"  Prometheus metrics on http://{config.metrics_host}:{mesh.metrics_server.port}/metrics", flush=True)
+            print(
+                f"  Prometheus metrics on http://{config.metrics_host}:{mesh.metrics_server.port}/metrics",
+                flush=True,
+            )
         await mesh.serve_until_signalled()
 
     asyncio.run(serve())
@@ -141,9 +145,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     address, secure = split_scheme(args.target)
     with dial(address, (), resolve(tls(args), secure)) as channel:  # one process's probe
-        stub = health_pb2_grpc.HealthStub(channel)
         try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
+            reply = health_check(channel)(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
+            )
         except grpc.RpcError as error:
             print(f"{args.target}: {error.code().name} {error.details()}")
             return 2
@@ -247,13 +252,17 @@ def register(commands: Commands) -> None:
     serve.add_argument("--tls-cert", help="PEM certificate to serve TLS with (required off loopback)")
     serve.add_argument("--tls-key", help="its PEM private key")
     serve.add_argument("--tls-client-ca", help="PEM CA of client certificates: require one (mutual TLS)")
-    serve.add_argument("--no-auth", action="store_true", help="treat every caller as an operator (logged loudly)")
+    serve.add_argument(
+        "--no-auth", action="store_true", help="treat every caller as an operator (logged loudly)"
+    )
     serve.add_argument(
         "--upgrade", action=argparse.BooleanOptionalAction, default=None,
         help="bring a database that is behind to this release's schema first "
         "(default: yes on SQLite, no on PostgreSQL)",
     )  # fmt: skip
-    serve.add_argument("--bus", help="NATS JetStream URL carrying reports between processes, e.g. nats://127.0.0.1:4222")
+    serve.add_argument(
+        "--bus", help="NATS JetStream URL carrying reports between processes, e.g. nats://127.0.0.1:4222"
+    )
     serve.add_argument("--metrics-port", type=int,
                        help="serve Prometheus metrics over HTTP on this port (0: any free one); default: none")  # fmt: skip
     serve.add_argument("--log-level", default=env("POLYTRADERS_LOG_LEVEL", "info"))
@@ -299,7 +308,9 @@ def register(commands: Commands) -> None:
     tokens = verbs(commands, "tokens", "the tokens file: add, list, revoke, hash")
     add = tokens.add_parser("add", help="a new token: prints its secret once, keeps only its SHA-256")
     add.add_argument("--role", required=True, choices=["bot", "operator", "auditor"])
-    add.add_argument("--name", required=True, help="who it is for (shows in access logs and the activity ledger)")
+    add.add_argument(
+        "--name", required=True, help="who it is for (shows in access logs and the activity ledger)"
+    )
     add.add_argument("--bot-slug", help="for a bot token: the only slug it may act for")
     listed = tokens.add_parser("list", help="every token: name, role, how it is stored, created, revoked")
     listed.add_argument("--output", choices=("table", "json"), default="table")

@@ -18,7 +18,7 @@ from typing import Protocol
 from polytraders.reports.v1 import reports_pb2 as rpb
 
 from ..report_builders import ReportBuilder
-from ..tagging import OrderIntent
+from ..tagging import OrderIntent, Side
 from .matching import SimFill
 
 SIDES = {"BUY": rpb.SIDE_BUY, "SELL": rpb.SIDE_SELL}
@@ -52,7 +52,7 @@ class Intent:
 
     token_id: str
     condition_id: str
-    side: str
+    side: Side
     price: Decimal
     size_micros: int
     signal_name: str = ""
@@ -165,7 +165,7 @@ class ExecutionPath:
                 return
             if vote.verdict == rpb.VERDICT_RESIZE:
                 size = min(size, vote.approved_size_micros)
-        order = OrderIntent.limit(intent.token_id, intent.side, intent.price, Decimal(size) / MICROS,  # type: ignore[arg-type]
+        order = OrderIntent.limit(intent.token_id, intent.side, intent.price, Decimal(size) / MICROS,
                                   order_type=intent.order_type, trace_id=trace,
                                   builder_code=self.builder_code or None)  # fmt: skip
         common = {"trace_id": trace, "produced_at": at, "condition_id": intent.condition_id, "token_id": intent.token_id,

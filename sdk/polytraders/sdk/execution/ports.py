@@ -39,9 +39,11 @@ class SimulatedPort:
         return fills
 
     def place(self, order: OrderIntent, order_id: str) -> Placed:
-        size = int(order.size * MICROS)  # type: ignore[operator]
+        if order.price is None or order.size is None:
+            return Placed(order_id, [], "a simulated order needs its price and size")
+        size = int(order.size * MICROS)
         try:
-            fills = self._engine(order.token_id).submit(order_id, order.side, order.price, size,  # type: ignore[arg-type]
+            fills = self._engine(order.token_id).submit(order_id, order.side, order.price, size,
                                                         order_type=order.order_type, builder=bool(order.builder_code))  # fmt: skip
         except OrderRefused as refused:
             return Placed(order_id, [], str(refused))
@@ -62,10 +64,12 @@ class LivePort:
     def place(self, order: OrderIntent, order_id: str) -> Placed:
         try:
             if order.order_type in ("FAK", "FOK"):
+                if order.price is None or order.size is None:
+                    raise ValueError(f"a {order.order_type} order here needs its price and size")
                 bound = {"max_price": order.price} if order.side == "BUY" else {"min_price": order.price}
                 quantity = (
                     {"amount": order.price * order.size} if order.side == "BUY" else {"shares": order.size}
-                )  # type: ignore[operator]
+                )
                 response = self._client.place_market_order(token_id=order.token_id, side=order.side, order_type=order.order_type,
                                                            builder_code=order.builder_code, **quantity, **bound)  # fmt: skip
             else:

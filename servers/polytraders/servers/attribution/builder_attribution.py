@@ -54,12 +54,13 @@ def check_window(start: datetime | None, end: datetime | None, now: datetime) ->
             )
     if violations:
         raise InvalidArgument(violations)
-    if end > now:  # type: ignore[operator]
+    assert start is not None and end is not None
+    if end > now:
         raise FailedPrecondition(
-            f"the window ends {end.isoformat()}, after now: reconcile a window once it is over, "  # type: ignore[union-attr]
+            f"the window ends {end.isoformat()}, after now: reconcile a window once it is over, "
             "or its report would be counted as complete"
         )
-    return start, end  # type: ignore[return-value]
+    return start, end
 
 
 def discrepancy(finding: Finding, case: str) -> pb.Discrepancy:

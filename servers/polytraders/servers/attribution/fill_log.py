@@ -14,11 +14,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Engine,
     Index,
+    Row,
+    Select,
     String,
     and_,
     func,
@@ -125,7 +128,7 @@ _WIDTHS = {
 }
 
 
-def _fill_row(seq: int, report: rpb.Report) -> dict[str, object] | None:
+def _fill_row(seq: int, report: rpb.Report) -> dict[str, Any] | None:
     """The log's row for a FILL report, or None when the report cannot be a fill on the CLOB."""
     e = report.execution
     if not e.trade_id or e.liquidity not in LIQUIDITY:
@@ -178,7 +181,7 @@ class FillLog:
         stored = 0
         while True:
             page = self._archive.read_after(after, report_filter, _PAGE)
-            fill_rows: dict[str, dict[str, object]] = {}
+            fill_rows: dict[str, dict[str, Any]] = {}
             tag_rows: dict[tuple[str, str], dict[str, object]] = {}
             for archived in page:
                 report = rpb.Report.FromString(archived.payload)
@@ -189,7 +192,7 @@ class FillLog:
                         log.warning("fill report %s from %s is not a CLOB fill (trade id, side, price in (0, 1], "
                                     "size); left out of the fill log", report.header.report_id, report.header.bot_slug)  # fmt: skip
                     else:
-                        fill_rows[row["record_key"]] = row  # type: ignore[index]
+                        fill_rows[row["record_key"]] = row
                 elif (
                     event == rpb.EXECUTION_EVENT_ORDER_TAGGED
                     and report.header.trace_id
@@ -210,7 +213,7 @@ class FillLog:
                 return stored
             after = page[-1].seq
 
-    def _query(self):  # type: ignore[no-untyped-def]
+    def _query(self) -> Select[Any]:
         """Fills with the tag's code where the fill report named none."""
         resolved = func.coalesce(func.nullif(fills.c.builder_code, ""), tags.c.builder_code, literal(""))
         return select(fills, resolved.label("resolved_code"), tags.c.builder_code.label("tag_code")).select_from(
@@ -218,7 +221,7 @@ class FillLog:
                                        fills.c.trace_id != "")))  # fmt: skip
 
     @staticmethod
-    def _record(row) -> FillRecord:  # type: ignore[no-untyped-def]
+    def _record(row: Row[Any]) -> FillRecord:
         if row.builder_code:
             source = "fill"
         else:

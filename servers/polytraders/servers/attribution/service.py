@@ -59,7 +59,7 @@ class BuilderAttributionServicer(pb_grpc.BuilderAttributionServiceServicer):
         self._attribution = attribution
         self._store = store
 
-    async def Reconcile(self, request: pb.ReconcileRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def Reconcile(self, request: pb.ReconcileRequest, context: ServicerContext) -> pb.ReconcileResponse:
         result = await self._attribution.reconcile(
             instant(request.window_start, "window_start"), instant(request.window_end, "window_end")
         )
@@ -67,13 +67,13 @@ class BuilderAttributionServicer(pb_grpc.BuilderAttributionServiceServicer):
 
     async def GetReconciliation(
         self, request: pb.GetReconciliationRequest, context: ServicerContext
-    ):  # type: ignore[no-untyped-def]
+    ) -> pb.GetReconciliationResponse:
         if not request.reconciliation_id:
             raise InvalidArgument.field("reconciliation_id", "is required")
         found = await asyncio.to_thread(self._store.reconciliation, request.reconciliation_id)
         return pb.GetReconciliationResponse(reconciliation=found)
 
-    async def ListFills(self, request: pb.ListFillsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListFills(self, request: pb.ListFillsRequest, context: ServicerContext) -> pb.ListFillsResponse:
         bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         limit = page_size(request.limit)
         log = self._attribution.fill_log
@@ -82,7 +82,9 @@ class BuilderAttributionServicer(pb_grpc.BuilderAttributionServiceServicer):
                                         instant(request.since, "since"), instant(request.until, "until"), limit)  # fmt: skip
         return pb.ListFillsResponse(fills=[_fill_message(f) for f in found])
 
-    async def ListQuarantine(self, request: pb.ListQuarantineRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListQuarantine(
+        self, request: pb.ListQuarantineRequest, context: ServicerContext
+    ) -> pb.ListQuarantineResponse:
         cases = await asyncio.to_thread(
             self._store.cases,
             request.include_released,
@@ -93,7 +95,7 @@ class BuilderAttributionServicer(pb_grpc.BuilderAttributionServiceServicer):
 
     async def ReleaseQuarantine(
         self, request: pb.ReleaseQuarantineRequest, context: ServicerContext
-    ):  # type: ignore[no-untyped-def]
+    ) -> pb.ReleaseQuarantineResponse:
         released = await self._attribution.release(
             request.case_id, auth.current_principal().name, request.reason
         )
@@ -104,15 +106,19 @@ class AttributionRevenueServicer(pb_grpc.AttributionRevenueServiceServicer):
     def __init__(self, revenue: AttributionRevenue) -> None:
         self._revenue = revenue
 
-    async def ReportRevenue(self, request: pb.ReportRevenueRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ReportRevenue(
+        self, request: pb.ReportRevenueRequest, context: ServicerContext
+    ) -> pb.ReportRevenueResponse:
         return await self._revenue.report_day(request.day)
 
-    async def GetRevenueReport(self, request: pb.GetRevenueReportRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetRevenueReport(
+        self, request: pb.GetRevenueReportRequest, context: ServicerContext
+    ) -> pb.GetRevenueReportResponse:
         return pb.GetRevenueReportResponse(report=await self._revenue.report(request.day))
 
     async def ListRevenueReports(
         self, request: pb.ListRevenueReportsRequest, context: ServicerContext
-    ):  # type: ignore[no-untyped-def]
+    ) -> pb.ListRevenueReportsResponse:
         return pb.ListRevenueReportsResponse(
             reports=await self._revenue.reports(request.from_day, request.to_day)
         )

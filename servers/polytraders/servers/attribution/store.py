@@ -7,13 +7,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Engine,
     Index,
     Integer,
     LargeBinary,
+    Row,
     String,
     Text,
     delete,
@@ -253,7 +256,7 @@ class AttributionStore:
             body = conn.execute(query).scalar_one_or_none()
         return None if body is None else pb.Reconciliation.FromString(body)
 
-    def _case(self, conn, row) -> pb.QuarantineCase:  # type: ignore[no-untyped-def]
+    def _case(self, conn: Connection, row: Row[Any]) -> pb.QuarantineCase:
         r = quarantine_records
         keys = conn.execute(
             select(r.c.record_key).where(r.c.case_id == row.case_id).order_by(r.c.record_key).limit(LISTED)
@@ -311,7 +314,7 @@ class AttributionStore:
         (it names the cause) before a market-level one."""
         wanted = sorted(set(record_keys))
         q, r = quarantine_cases, quarantine_records
-        rows = []
+        rows: list[Row[Any, Any, Any, Any]] = []
         with self._engine.connect() as conn:
             for start in range(0, len(wanted), LISTED):
                 rows.extend(conn.execute(

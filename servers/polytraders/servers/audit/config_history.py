@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Index, String, Text, select
+from sqlalchemy import BigInteger, Engine, Index, Row, Select, String, Text, select
 from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -69,9 +71,9 @@ class ConfigChange:
         )
 
 
-def _row_to_change(row) -> ConfigChange:  # type: ignore[no-untyped-def]
+def _row_to_change(row: Row[Any]) -> ConfigChange:
     before, after = json.loads(row.before_json), json.loads(row.after_json)
-    dumps = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))  # noqa: E731
+    dumps: Callable[[object], str] = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))  # noqa: E731
     return ConfigChange(
         row.change_id, row.bot_slug, from_micros(row.changed_at_us), row.actor, row.source, row.reason,
         json.loads(row.keys_json), {k: dumps(v) for k, v in before.items()}, {k: dumps(v) for k, v in after.items()},
@@ -91,7 +93,7 @@ class ConfigHistory:
     def _insert(self, seq: int, report: rpb.Report) -> None:
         details = json.loads(report.settlement.details_json)
         produced = report.header.produced_at
-        dumps = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))  # noqa: E731
+        dumps: Callable[[object], str] = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))  # noqa: E731
         with self._engine.begin() as conn:
             insert_checked(conn, config_changes, {
                 "change_id": report.header.report_id, "bot_slug": report.header.bot_slug,
@@ -133,10 +135,10 @@ class ConfigHistory:
         found = [_row_to_change(r) for r in rows]
         return [c for c in found if not key or key in c.keys][:size]
 
-    def _one(self, query):  # type: ignore[no-untyped-def]
+    def _one(self, query: Select[Any]) -> Row[Any] | None:
         with self._engine.connect() as conn:
             return conn.execute(query).first()
 
-    def _all(self, query):  # type: ignore[no-untyped-def]
+    def _all(self, query: Select[Any]) -> Sequence[Row[Any]]:
         with self._engine.connect() as conn:
             return conn.execute(query).all()

@@ -45,7 +45,9 @@ class ComplianceLedgerServicer(pb_grpc.ComplianceLedgerServiceServicer):
     def __init__(self, walks: LedgerWalks) -> None:
         self._walks = walks
 
-    async def VerifyLedger(self, request: pb.VerifyLedgerRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def VerifyLedger(
+        self, request: pb.VerifyLedgerRequest, context: ServicerContext
+    ) -> pb.VerifyLedgerResponse:
         result = await self._walks.verify(request.stream, from_checkpoint=request.from_latest_checkpoint)
         return verification_message(result)
 
@@ -70,7 +72,9 @@ class ParameterChangeAuditServicer(pb_grpc.ParameterChangeAuditServiceServicer):
     def __init__(self, history: ConfigHistory) -> None:
         self._history = history
 
-    async def GetConfigAt(self, request: pb.GetConfigAtRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetConfigAt(
+        self, request: pb.GetConfigAtRequest, context: ServicerContext
+    ) -> pb.GetConfigAtResponse:
         bot_slug = _readable(request.bot_slug)
         at = instant(request.at, "at")
         if at is None:
@@ -78,7 +82,9 @@ class ParameterChangeAuditServicer(pb_grpc.ParameterChangeAuditServiceServicer):
         change = await self._history.config_at(bot_slug, at)
         return pb.GetConfigAtResponse(snapshot_json=change.snapshot_json, as_of=_change_message(change))
 
-    async def ListChanges(self, request: pb.ListChangesRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListChanges(
+        self, request: pb.ListChangesRequest, context: ServicerContext
+    ) -> pb.ListChangesResponse:
         changes = await self._history.changes(
             _readable(request.bot_slug),
             request.key,
@@ -108,15 +114,21 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
     def __init__(self, activity: UserActivity) -> None:
         self._activity = activity
 
-    async def StartSession(self, request: pb.StartSessionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def StartSession(
+        self, request: pb.StartSessionRequest, context: ServicerContext
+    ) -> pb.StartSessionResponse:
         session_id = await self._activity.start_session(auth.current_principal().name, request.description)
         return pb.StartSessionResponse(session_id=session_id)
 
-    async def EndSession(self, request: pb.EndSessionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def EndSession(
+        self, request: pb.EndSessionRequest, context: ServicerContext
+    ) -> pb.EndSessionResponse:
         await self._activity.end_session(auth.current_principal().name, request.session_id)
         return pb.EndSessionResponse()
 
-    async def RecordUserAction(self, request: pb.RecordUserActionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordUserAction(
+        self, request: pb.RecordUserActionRequest, context: ServicerContext
+    ) -> pb.RecordUserActionResponse:
         action_id = await self._activity.record_reported(
             auth.current_principal().name,
             request.session_id,
@@ -126,7 +138,9 @@ class UserActivityLedgerServicer(pb_grpc.UserActivityLedgerServiceServicer):
         )
         return pb.RecordUserActionResponse(action_id=action_id)
 
-    async def ListUserActions(self, request: pb.ListUserActionsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListUserActions(
+        self, request: pb.ListUserActionsRequest, context: ServicerContext
+    ) -> pb.ListUserActionsResponse:
         actions = await self._activity.list(request.user, request.session_id, request.action, instant(request.since, "since"),
                                             instant(request.until, "until"), request.limit)  # fmt: skip
         return pb.ListUserActionsResponse(actions=[_action_message(a) for a in actions])

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, Final, TypedDict, cast
 
 import prometheus_client
 from sqlalchemy import (
@@ -29,6 +29,7 @@ from sqlalchemy import (
     Engine,
     Index,
     LargeBinary,
+    Row,
     String,
     bindparam,
     case,
@@ -165,8 +166,42 @@ SPANS = (DAY_US, HOUR_US, FIVE_MINUTES_US)
 """Coarsest first: how GetPnl cuts a window. Five minutes is the finest: at a busy bot's rate a
 part-hour at a window's edge is thousands of journal entries, a part of five minutes a few hundred."""
 SUMS = ("realised_micros", "fee_micros", "rebate_micros", "fills", "notional_micros", "adjustment_micros")
-GROUPS = ("bot_slug", "condition_id", "builder_code")
+GROUPS: Final = ("bot_slug", "condition_id", "builder_code")
 SUM_KEY = ("span_us", "start_us", *GROUPS)
+SumKey = tuple[int, *tuple[str, ...]]
+"""A span's start, then its group (GROUPS' values)."""
+
+
+class Entry(TypedDict):
+    """A journal entry, as pnl_entries stores it."""
+
+    entry_id: str
+    kind: str
+    bot_slug: str
+    condition_id: str
+    token_id: str
+    builder_code: str
+    side: str
+    price: str
+    size_micros: int
+    notional_micros: int
+    fee_micros: int
+    rebate_micros: int
+    realised_micros: int
+    at_us: int
+
+
+class Trade(TypedDict):
+    """A fill's life so far, as pnl_trades stores it."""
+
+    trade_key: str
+    bot_slug: str
+    token_id: str
+    status: str
+    fee_micros: int
+    rebate_micros: int
+    booked: bool
+    booked_order: int
 
 
 def _entry_sums(entries: Any) -> list[Any]:
@@ -181,29 +216,29 @@ def _entry_sums(entries: Any) -> list[Any]:
     ]  # fmt: skip
 
 
-def summed(entries: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+def summed(entries: Sequence[Entry]) -> list[dict[str, object]]:
     """Fresh journal entries summed per group and span: the pnl_sums rows to add. The entries are
     summed once, into the finest span; each coarser span adds up the finer one's few rows."""
     finest = SPANS[-1]
-    level: dict[tuple[object, ...], list[int]] = {}
+    level: dict[SumKey, list[int]] = {}
     for e in entries:
-        kind, fee, rebate = e["kind"], int(e["fee_micros"]), int(e["rebate_micros"])  # type: ignore[call-overload]
-        adds = (int(e["realised_micros"]), fee, rebate, TRADES_COUNTED.get(str(kind), 0),  # type: ignore[call-overload]
-                int(e["notional_micros"]) if kind in TRADES_COUNTED else 0,  # type: ignore[call-overload]
+        kind, fee, rebate = e["kind"], int(e["fee_micros"]), int(e["rebate_micros"])
+        adds = (int(e["realised_micros"]), fee, rebate, TRADES_COUNTED.get(str(kind), 0),
+                int(e["notional_micros"]) if kind in TRADES_COUNTED else 0,
                 rebate - fee if kind in ADJUSTMENTS else 0)  # fmt: skip
-        _add(level, (int(e["at_us"]) // finest * finest, *(e[g] for g in GROUPS)), adds)  # type: ignore[call-overload]
+        _add(level, (int(e["at_us"]) // finest * finest, *(e[g] for g in GROUPS)), adds)
     rows: list[dict[str, object]] = []
     for span in reversed(SPANS):
         if span != finest:
             finer, level = level, {}
             for (start, *group), sums in finer.items():
-                _add(level, (start // span * span, *group), sums)  # type: ignore[operator]
+                _add(level, (start // span * span, *group), sums)
         rows += ({"span_us": span, "start_us": start, **dict(zip(GROUPS, group, strict=True)),
                   **dict(zip(SUMS, sums, strict=True))} for (start, *group), sums in level.items())  # fmt: skip
     return rows
 
 
-def _add(sums: dict[tuple[object, ...], list[int]], key: tuple[object, ...], adds: Sequence[int]) -> None:
+def _add(sums: dict[SumKey, list[int]], key: SumKey, adds: Sequence[int]) -> None:
     found = sums.get(key)
     if found is None:
         sums[key] = list(adds)
@@ -247,7 +282,7 @@ def _window_query(columns: tuple[str, ...], shapes: tuple[tuple[bool, bool, bool
 
 def _window_bounds(pieces: list[Piece]) -> dict[str, int]:
     """The bound parameters of `_window_query` for these pieces."""
-    bounds = {}
+    bounds: dict[str, int] = {}
     for i, (span, low, high) in enumerate(pieces):
         bounds |= {f"{name}_{i}": value for name, value in (("span", span), ("low", low), ("high", high))
                    if value is not None}  # fmt: skip
@@ -263,9 +298,9 @@ def window_pieces(low: int | None, high: int | None, spans: tuple[int, ...] = SP
         if first is not None and last is not None and first >= last:
             continue  # no whole span of this size inside: the next finer one
         pieces: list[Piece] = [(span, first, last)]
-        if low is not None and low < first:  # type: ignore[operator]
+        if low is not None and first is not None and low < first:
             pieces += window_pieces(low, first, spans[i + 1 :])
-        if high is not None and last < high:  # type: ignore[operator]
+        if high is not None and last is not None and last < high:
             pieces += window_pieces(last, high, spans[i + 1 :])
         return pieces
     return [(None, low, high)]
@@ -320,7 +355,7 @@ class RebateShares:
 class Booked:
     holding: Holding
     realised: int
-    entry: dict[str, object]
+    entry: Entry
 
 
 def _fill_violations(report: rpb.Report) -> list[FieldViolation]:
@@ -448,7 +483,7 @@ class Change:
 
     kind: str = ""
     booked: list[Booked] = field(default_factory=list)
-    trades: list[dict[str, object]] = field(default_factory=list)
+    trades: list[Trade] = field(default_factory=list)
     explanation: str = ""
 
 
@@ -485,7 +520,7 @@ class Pending:
     next_order: int
     booked: list[Booked] = field(default_factory=list)
     by_entry: dict[str, Taken] = field(default_factory=dict)
-    trades: dict[str, dict[str, object]] = field(default_factory=dict)
+    trades: dict[str, Trade] = field(default_factory=dict)
     holdings: dict[tuple[str, str], Holding] = field(default_factory=dict)
     marks: dict[str, Decimal] = field(default_factory=dict)
     rejected: list[dict[str, object]] = field(default_factory=list)
@@ -564,7 +599,13 @@ class PnLLedger:
                     select(pnl_unpublished.c.payload).order_by(pnl_unpublished.c.booked_at_us)
                 ).scalars()
                 await self._publish_booked([rpb.Report.FromString(payload) for payload in leftovers])
-        return self._holdings  # type: ignore[return-value]
+        return self._loaded
+
+    @property
+    def _loaded(self) -> dict[tuple[str, str], Holding]:
+        """The holdings, which `_ready` reads before anything is booked."""
+        assert self._holdings is not None
+        return self._holdings
 
     async def _publish_booked(self, reports: Sequence[rpb.Report]) -> None:
         """Put a booking's reports on the bus, then forget them (a retry after a crash is a duplicate)."""
@@ -583,7 +624,7 @@ class PnLLedger:
         """The journal entry and new holding of a fill's first status; raises and changes nothing."""
         e, header = report.execution, report.header
         key = (header.bot_slug, e.token_id)
-        holding = pending.holding(key, self._holdings) or Holding(header.bot_slug, e.condition_id, e.token_id)  # type: ignore[arg-type]
+        holding = pending.holding(key, self._loaded) or Holding(header.bot_slug, e.condition_id, e.token_id)
         price, size = Decimal(e.price), e.filled_size_micros
         if holding.resolved:
             raise InvalidArgument.field("report.execution.token_id", f"token {e.token_id} already resolved")
@@ -592,7 +633,7 @@ class PnLLedger:
         else:
             holding, realised = sell(holding, price, size, "report.execution.filled_size_micros")
         matched = e.matched_at if e.HasField("matched_at") else header.produced_at
-        entry = {
+        entry: Entry = {
             "entry_id": trade_key, "kind": "fill", "bot_slug": header.bot_slug, "condition_id": e.condition_id,
             "token_id": e.token_id, "builder_code": e.builder_code, "side": SIDES[e.side], "price": str(price),
             "size_micros": size, "notional_micros": notional(price, size), "fee_micros": e.fee_micros,
@@ -604,22 +645,24 @@ class PnLLedger:
         taker_fee = int(e.metrics.get("taker_fee_micros", "0") or 0)
         return maker_rebate(e.rebate_micros, e.liquidity == rpb.LIQUIDITY_MAKER, taker_fee, self._shares.of(e.condition_id))
 
-    def _trades(self, keys: set[str]) -> dict[str, dict[str, object]]:
+    def _trades(self, keys: set[str]) -> dict[str, Trade]:
         with self._engine.connect() as conn:
             rows = conn.execute(_TRADES_BY_KEY, {"keys": list(keys)}).mappings()
-            return {row["trade_key"]: dict(row) for row in rows}
+            return {row["trade_key"]: cast(Trade, dict(row)) for row in rows}  # pnl_trades' columns
 
     def _first_status(self, report: rpb.Report, key: str, status: str, pending: Pending) -> Change:
         e = report.execution
-        trade = {"trade_key": key, "bot_slug": report.header.bot_slug, "token_id": e.token_id, "status": status,
+        trade: Trade = {"trade_key": key, "bot_slug": report.header.bot_slug, "token_id": e.token_id, "status": status,
                  "fee_micros": 0, "rebate_micros": 0, "booked": status != FAILED, "booked_order": pending.next_order}  # fmt: skip
         if status == FAILED:  # failed before it was ever booked: remembered, so no later word books it
             return Change(trades=[trade])
         booked = self._book(report, key, pending)
-        trade.update(fee_micros=booked.entry["fee_micros"], rebate_micros=booked.entry["rebate_micros"])
+        trade.update(
+            {"fee_micros": booked.entry["fee_micros"], "rebate_micros": booked.entry["rebate_micros"]}
+        )
         return Change("fill", [booked], [trade])
 
-    def _later_status(self, report: rpb.Report, trade: dict[str, object], status: str, pending: Pending) -> Change:
+    def _later_status(self, report: rpb.Report, trade: Trade, status: str, pending: Pending) -> Change:
         """A later word on a booked trade: a changed fee or rebate is adjusted, FAILED reverses it,
         a redelivery or an earlier status changes nothing."""
         if trade["status"] == FAILED or RANK[status] < RANK[str(trade["status"])]:
@@ -628,13 +671,13 @@ class PnLLedger:
             return self._reversal(report, trade) if trade["booked"] else Change()
         e = report.execution
         fee, rebate = e.fee_micros, self._rebate(e)
-        updated = {**trade, "status": status, "fee_micros": fee, "rebate_micros": rebate}
+        updated: Trade = {**trade, "status": status, "fee_micros": fee, "rebate_micros": rebate}
         if (fee, rebate) == (trade["fee_micros"], trade["rebate_micros"]):
             return Change(trades=[updated]) if status != trade["status"] else Change()
-        holding = pending.holding((report.header.bot_slug, e.token_id), self._holdings)  # type: ignore[arg-type]
+        holding = pending.holding((report.header.bot_slug, e.token_id), self._loaded)
         assert holding is not None  # a booked trade's holding
-        fee_delta, rebate_delta = fee - int(trade["fee_micros"]), rebate - int(trade["rebate_micros"])  # type: ignore[call-overload]
-        entry = {
+        fee_delta, rebate_delta = fee - int(trade["fee_micros"]), rebate - int(trade["rebate_micros"])
+        entry: Entry = {
             "entry_id": journal_key(f"adjust:{trade['trade_key']}:{status}:{fee}:{rebate}"),
             "kind": "adjustment", "bot_slug": holding.bot_slug, "condition_id": holding.condition_id,
             "token_id": holding.token_id, "builder_code": e.builder_code, "side": SIDES[e.side], "price": e.price,
@@ -642,11 +685,11 @@ class PnLLedger:
             "realised_micros": 0, "at_us": to_micros(self._clock.now()),
         }  # fmt: skip
         why = (f"trade {e.trade_id} is {status}: its fee is now {six_places(fee)} pUSD and its rebate "
-               f"{six_places(rebate)} (booked {six_places(int(trade['fee_micros']))} and "  # type: ignore[call-overload]
-               f"{six_places(int(trade['rebate_micros']))})")  # type: ignore[call-overload]  # fmt: skip
+               f"{six_places(rebate)} (booked {six_places(int(trade['fee_micros']))} and "
+               f"{six_places(int(trade['rebate_micros']))})")  # fmt: skip
         return Change("adjustment", [Booked(holding, 0, entry)], [updated], why)
 
-    def _reversal(self, report: rpb.Report, trade: dict[str, object]) -> Change:
+    def _reversal(self, report: rpb.Report, trade: Trade) -> Change:
         """A FAILED trade never happened: the holding is what the bot's other fills of the token
         leave, replayed in booking order, and everything the trade booked is taken back."""
         e, bot = report.execution, report.header.bot_slug
@@ -665,7 +708,7 @@ class PnLLedger:
                 .order_by(pnl_trades.c.booked_order)
             ).mappings().all()
         original = next(r for r in rows if r["entry_id"] == trade["trade_key"])
-        held = self._holdings[(bot, e.token_id)]  # type: ignore[index]
+        held = self._loaded[(bot, e.token_id)]
         replayed = Holding(bot, held.condition_id, e.token_id)
         for row in rows:
             if row["entry_id"] == trade["trade_key"] or row["status"] == FAILED:
@@ -680,12 +723,12 @@ class PnLLedger:
                     f"{e.token_id} it never held; an operator must correct the books"
                 ) from None
         realised = replayed.realised_micros - held.realised_micros
-        entry = {
+        entry: Entry = {
             "entry_id": journal_key(f"reverse:{trade['trade_key']}"), "kind": "reversal",
             "bot_slug": bot, "condition_id": held.condition_id, "token_id": e.token_id,
             "builder_code": original["builder_code"], "side": original["side"], "price": original["price"],
             "size_micros": original["size_micros"], "notional_micros": -original["notional_micros"],
-            "fee_micros": -int(trade["fee_micros"]), "rebate_micros": -int(trade["rebate_micros"]),  # type: ignore[call-overload]
+            "fee_micros": -int(trade["fee_micros"]), "rebate_micros": -int(trade["rebate_micros"]),
             "realised_micros": realised, "at_us": to_micros(self._clock.now()),
         }  # fmt: skip
         why = (f"trade {e.trade_id} FAILED on chain: its {str(original['side']).lower()} of "
@@ -810,7 +853,7 @@ class PnLLedger:
                 if keep_refused:
                     pending.rejected.append(self._rejection(report, error))
                 continue
-            outcomes[i] = pending.take(report, change, self._holdings)  # type: ignore[arg-type]
+            outcomes[i] = pending.take(report, change, self._loaded)
         published += self._flush(pending, cursor)
         for i, outcome in enumerate(outcomes):
             if outcome is None:  # an observation
@@ -829,7 +872,7 @@ class PnLLedger:
 
         fresh, reports = self._commit(pending.booked, cursor, reports_of, list(pending.trades.values()),
                                       pending.marks, pending.rejected)  # fmt: skip
-        self._holdings.update(pending.holdings)  # type: ignore[union-attr]
+        self._loaded.update(pending.holdings)
         self._next_order = pending.next_order
         for entry_id, taken in pending.by_entry.items():
             taken.report_id = made[entry_id].header.report_id if entry_id in made else ""
@@ -839,8 +882,8 @@ class PnLLedger:
     def _fill_report(self, booked: Booked, fill: rpb.Report, kind: str = "fill", why: str = "") -> rpb.Report:
         """`pnl.fill`, `pnl.adjustment` or `pnl.reversal`: the cash it moved and the position it left."""
         e, holding = booked.entry, booked.holding
-        fee, rebate, size = int(e["fee_micros"]), int(e["rebate_micros"]), int(e["size_micros"])  # type: ignore[call-overload]
-        amount = int(e["notional_micros"])  # type: ignore[call-overload]
+        fee, rebate, size = int(e["fee_micros"]), int(e["rebate_micros"]), int(e["size_micros"])
+        amount = int(e["notional_micros"])
         cash = (amount if e["side"] == "SELL" else -amount) - fee + rebate
         mark = self._marks.get(holding.token_id)
         average = (
@@ -893,7 +936,7 @@ class PnLLedger:
                 if holding.token_id in tokens and not holding.resolved:
                     payout = Decimal(1 if holding.token_id == winner else 0)
                     after, realised = settle(holding, payout)
-                    entry = {"entry_id": journal_key(f"resolution:{condition_id}:{holding.bot_slug}:{holding.token_id}"),
+                    entry: Entry = {"entry_id": journal_key(f"resolution:{condition_id}:{holding.bot_slug}:{holding.token_id}"),
                              "kind": "resolution", "bot_slug": holding.bot_slug, "condition_id": holding.condition_id,
                              "token_id": holding.token_id, "builder_code": "", "side": "SETTLE", "price": str(payout),
                              "size_micros": holding.size_micros, "notional_micros": notional(payout, holding.size_micros),
@@ -914,10 +957,10 @@ class PnLLedger:
         h = booked.holding
         return self._reporter.builder.settlement(
             record_type="pnl.resolution", subject=h.bot_slug,
-            explanation=f"market {condition_id} resolved ({winner} pays 1): {h.bot_slug}'s {six_places(int(booked.entry['size_micros']))} "  # type: ignore[call-overload]
+            explanation=f"market {condition_id} resolved ({winner} pays 1): {h.bot_slug}'s {six_places(int(booked.entry['size_micros']))} "
                         f"of {h.token_id} settled at {booked.entry['price']}, realising {six_places(booked.realised)} pUSD",
             condition_id=condition_id, token_id=h.token_id, realised_pnl_micros=booked.realised,
-            position_micros=0, cash_delta_micros=int(booked.entry["notional_micros"]),  # type: ignore[call-overload]
+            position_micros=0, cash_delta_micros=int(booked.entry["notional_micros"]),
         )  # fmt: skip
 
     async def record_conversion(self, request: pb.RecordConversionRequest) -> pb.RecordConversionResponse:
@@ -949,11 +992,11 @@ class PnLLedger:
         ]
         async with self._lock:
             holdings = await self._ready()
-            booked = await asyncio.to_thread(
+            already = await asyncio.to_thread(
                 lambda: [self._booked(_conversion_entry(request.conversion_id, token)) for _, token in touched]
             )
-            if any(booked):  # a retry: it books nothing, and must name the tokens it booked
-                if not all(booked):
+            if any(already):  # a retry: it books nothing, and must name the tokens it booked
+                if not all(already):
                     raise InvalidArgument.field("conversion_id", "was booked before with other tokens")
                 return pb.RecordConversionResponse(positions=[self.position(holdings[k]) for k in touched])
             given = []
@@ -1011,7 +1054,7 @@ class PnLLedger:
                 if (not bot_slug or h.bot_slug == bot_slug) and (include_closed or h.size_micros)]  # fmt: skip
 
     async def pnl(
-        self, group_by: Sequence[int], since: datetime | None, until: datetime | None
+        self, group_by: Sequence[pb.PnlDimension.ValueType], since: datetime | None, until: datetime | None
     ) -> pb.GetPnlResponse:
         unknown = [d for d in group_by if d not in DIMENSIONS]
         if unknown:
@@ -1096,7 +1139,7 @@ class PnLLedger:
             adjustment = paid - earned - adjusted
             if not adjustment:
                 return pb.RecordRebatePayoutResponse(accrued_micros=earned, paid_micros=paid)
-            entry = {
+            entry: Entry = {
                 "entry_id": journal_key(f"payout:{bot}:{market}:{request.day}:{paid}:{adjusted}"),
                 "kind": "rebate_payout", "bot_slug": bot, "condition_id": market, "token_id": "", "builder_code": "",
                 "side": "PAYOUT", "price": "", "size_micros": 0, "notional_micros": 0, "fee_micros": 0,
@@ -1135,7 +1178,7 @@ class PnLLedger:
         if bot_slug:
             query = query.where(pnl_rejected_fills.c.bot_slug == bot_slug)
 
-        def fetch() -> list:  # type: ignore[type-arg]
+        def fetch() -> Sequence[Row[Any]]:
             with self._engine.connect() as conn:
                 return conn.execute(query).all()
 
@@ -1158,6 +1201,7 @@ class PnLLedger:
             taken = [(a.seq, rpb.Report.FromString(a.payload)) for a in page]
             taken = [(seq, r) for seq, r in taken
                      if r.HasField("observation") or r.execution.event == rpb.EXECUTION_EVENT_FILL]  # fmt: skip
+            outcomes: Sequence[Outcome | None]
             try:
                 outcomes = await self.book([r for _, r in taken], page[-1].seq, keep_refused=True)
             except Exception:  # noqa: BLE001 - one report must not stop the books of every other bot
@@ -1168,7 +1212,7 @@ class PnLLedger:
                         outcomes += await self.book([report], seq, keep_refused=True)
                     except Exception as error:  # noqa: BLE001
                         await set_aside.put(FOLLOWER, seq, report, error)
-                        outcomes.append(None)  # type: ignore[arg-type]
+                        outcomes.append(None)
                 await asyncio.to_thread(self._commit, [], page[-1].seq)
             for (_, report), outcome in zip(taken, outcomes, strict=True):
                 if isinstance(outcome, InvalidArgument | FailedPrecondition):

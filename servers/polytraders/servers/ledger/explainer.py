@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, String, Text, select
+from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, Row, RowMapping, String, Text, select
 from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import ledger_pb2 as pb
@@ -161,7 +162,7 @@ class PostTradeExplainer:
             found = [rpb.Report.FromString(payload) for payload in rows]
         return sorted(found, key=lambda r: (r.header.produced_at.ToMicroseconds(), r.header.report_id))
 
-    def _latest(self, fill_report_id: str):  # type: ignore[no-untyped-def]
+    def _latest(self, fill_report_id: str) -> Row[Any] | None:
         e = explanations
         with self._engine.connect() as conn:
             return conn.execute(select(e).where(e.c.fill_report_id == fill_report_id)
@@ -272,7 +273,7 @@ class PostTradeExplainer:
         return await asyncio.to_thread(fetch)
 
 
-def _message(row) -> pb.Explanation:  # type: ignore[no-untyped-def]
+def _message(row: Mapping[str, Any] | RowMapping) -> pb.Explanation:
     return pb.Explanation(
         fill_report_id=row["fill_report_id"], trace_id=row["trace_id"], bot_slug=row["bot_slug"],
         report_id=row["report_id"], corrects_report_id=row["corrects_report_id"], text=row["text"],

@@ -269,7 +269,7 @@ class PortfolioSync:
                 )
             try:
                 read = await asyncio.to_thread(self._read, positions)
-            except (PolymarketError, ValueError, *ChainUnavailable) as error:  # type: ignore[misc]
+            except (PolymarketError, ValueError, *ChainUnavailable) as error:
                 result.ok = False
                 result.failure = f"{type(error).__name__}: {error}"
                 await asyncio.to_thread(save_result, self._engine, SYNC_CYCLE, result, fence)
@@ -315,12 +315,13 @@ class PortfolioSync:
         in_events = set()
         for event in self._events:
             in_events |= event.tokens
-            ours, chain = event.payoffs(sizes), event.payoffs(read.tokens)
-            if ours != chain:
-                worst = max(abs(a - b) for a, b in zip(ours, chain, strict=True))
-                discrepancy("neg_risk_event", event.event_id, ",".join(map(str, ours)), ",".join(map(str, chain)), worst,
-                            f"{bot}'s holdings in negative-risk event {event.event_id} pay {chain} (micro-pUSD per "
-                            f"outcome) on chain, {ours} by governance's ledger")  # fmt: skip
+            our_payoffs, chain_payoffs = event.payoffs(sizes), event.payoffs(read.tokens)
+            if our_payoffs != chain_payoffs:
+                worst = max(abs(a - b) for a, b in zip(our_payoffs, chain_payoffs, strict=True))
+                discrepancy("neg_risk_event", event.event_id, ",".join(map(str, our_payoffs)),
+                            ",".join(map(str, chain_payoffs)), worst,
+                            f"{bot}'s holdings in negative-risk event {event.event_id} pay {chain_payoffs} (micro-pUSD "
+                            f"per outcome) on chain, {our_payoffs} by governance's ledger")  # fmt: skip
         for token in sorted(set(sizes) | set(read.tokens)):
             if token in in_events:
                 continue

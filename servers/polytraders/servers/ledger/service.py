@@ -42,39 +42,53 @@ class PnLReporterServicer(pb_grpc.PnLReporterServiceServicer):
     def __init__(self, ledger: PnLLedger) -> None:
         self._ledger = ledger
 
-    async def RecordFill(self, request: pb.RecordFillRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordFill(
+        self, request: pb.RecordFillRequest, context: ServicerContext
+    ) -> pb.RecordFillResponse:
         auth.current_principal().require_acting_for(request.report.header.bot_slug, "report.header.bot_slug")
         return await self._ledger.record_fill(request.report)
 
-    async def RecordMark(self, request: pb.RecordMarkRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordMark(
+        self, request: pb.RecordMarkRequest, context: ServicerContext
+    ) -> pb.RecordMarkResponse:
         mark = await self._ledger.record_mark(request.token_id, request.best_bid, request.best_ask,
                                               request.last_trade_price)  # fmt: skip
         return pb.RecordMarkResponse(mark=str(mark))
 
-    async def RecordResolution(self, request: pb.RecordResolutionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordResolution(
+        self, request: pb.RecordResolutionRequest, context: ServicerContext
+    ) -> pb.RecordResolutionResponse:
         settled = await self._ledger.record_resolution(request.condition_id, request.winning_token_id,
                                                        list(request.token_ids))  # fmt: skip
         return pb.RecordResolutionResponse(settled=settled)
 
-    async def RecordConversion(self, request: pb.RecordConversionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordConversion(
+        self, request: pb.RecordConversionRequest, context: ServicerContext
+    ) -> pb.RecordConversionResponse:
         auth.current_principal().require_acting_for(request.bot_slug, "bot_slug")
         return await self._ledger.record_conversion(request)
 
-    async def GetPnl(self, request: pb.GetPnlRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetPnl(self, request: pb.GetPnlRequest, context: ServicerContext) -> pb.GetPnlResponse:
         return await self._ledger.pnl(list(request.group_by), instant(request.since, "since"),
                                       instant(request.until, "until"))  # fmt: skip
 
-    async def ListPositions(self, request: pb.ListPositionsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListPositions(
+        self, request: pb.ListPositionsRequest, context: ServicerContext
+    ) -> pb.ListPositionsResponse:
         bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         return pb.ListPositionsResponse(
             positions=await self._ledger.positions(bot_slug, request.include_closed)
         )
 
 
-    async def RecordRebatePayout(self, request: pb.RecordRebatePayoutRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordRebatePayout(
+        self, request: pb.RecordRebatePayoutRequest, context: ServicerContext
+    ) -> pb.RecordRebatePayoutResponse:
         return await self._ledger.record_rebate_payout(request)
 
-    async def ListRejectedFills(self, request: pb.ListRejectedFillsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListRejectedFills(
+        self, request: pb.ListRejectedFillsRequest, context: ServicerContext
+    ) -> pb.ListRejectedFillsResponse:
         bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         return pb.ListRejectedFillsResponse(
             rejected=await self._ledger.rejected(bot_slug, page_size(request.limit))
@@ -96,10 +110,12 @@ class PortfolioSyncServicer(pb_grpc.PortfolioSyncServiceServicer):
             )
         return self._sync
 
-    async def SyncNow(self, request: pb.SyncNowRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def SyncNow(self, request: pb.SyncNowRequest, context: ServicerContext) -> pb.SyncNowResponse:
         return pb.SyncNowResponse(cycle=await self._configured().cycle())
 
-    async def GetLastSync(self, request: pb.GetLastSyncRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetLastSync(
+        self, request: pb.GetLastSyncRequest, context: ServicerContext
+    ) -> pb.GetLastSyncResponse:
         return pb.GetLastSyncResponse(cycle=await self._configured().last())
 
 
@@ -107,12 +123,14 @@ class PostTradeExplainerServicer(pb_grpc.PostTradeExplainerServiceServicer):
     def __init__(self, explainer: PostTradeExplainer) -> None:
         self._explainer = explainer
 
-    async def Explain(self, request: pb.ExplainRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def Explain(self, request: pb.ExplainRequest, context: ServicerContext) -> pb.ExplainResponse:
         explanation = await self._explainer.get(request.fill_report_id)
         auth.current_principal().require_acting_for(explanation.bot_slug, "fill_report_id")
         return pb.ExplainResponse(explanation=explanation)
 
-    async def ListExplanations(self, request: pb.ListExplanationsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListExplanations(
+        self, request: pb.ListExplanationsRequest, context: ServicerContext
+    ) -> pb.ListExplanationsResponse:
         bot_slug = auth.current_principal().slug_to_read(request.bot_slug)
         found = await self._explainer.list(bot_slug, request.trace_id, request.incomplete_only, request.limit)
         return pb.ListExplanationsResponse(explanations=found)

@@ -23,7 +23,7 @@ import json
 import struct
 import zlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,7 +37,7 @@ from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, from_micros, to_micros, to_timestamp
 from polytraders.sdk.execution.matching import FeeSchedule, MarketRules
-from polytraders.sdk.execution.path import BookUpdate, ExecutionPath
+from polytraders.sdk.execution.path import BookUpdate, ExecutionPath, Strategy
 from polytraders.sdk.execution.ports import SimulatedPort
 from polytraders.sdk.report_builders import ReportBuilder, new_report_id, seeded_report_ids
 from polytraders.servers.runtime.archive import ReportFilter
@@ -153,7 +153,7 @@ def strategy_code_digest(path: str) -> str:
         return ""
 
 
-def load_strategy(path: str, parameters: dict[str, object], packages: Sequence[str]):  # type: ignore[no-untyped-def]
+def load_strategy(path: str, parameters: dict[str, object], packages: Sequence[str]) -> Strategy:
     """The strategy object; only from the configured packages (`strategy_packages`): an import path
     from a request must not reach anything else on the server."""
     module, _, name = path.partition(":")
@@ -162,7 +162,8 @@ def load_strategy(path: str, parameters: dict[str, object], packages: Sequence[s
             "strategy", f"{module!r} is not in the strategy packages {list(packages)}"
         )
     try:
-        return getattr(importlib.import_module(module), name)(**parameters)
+        strategy: Strategy = getattr(importlib.import_module(module), name)(**parameters)
+        return strategy
     except (ImportError, AttributeError, ValueError) as error:
         raise InvalidArgument.field("strategy", f"cannot load {path!r}: {error}") from None
     except TypeError as error:
@@ -506,7 +507,7 @@ class Backtester:
 
         return await asyncio.to_thread(fetch)
 
-    async def reports(self, backtest_id: str):  # type: ignore[no-untyped-def]
+    async def reports(self, backtest_id: str) -> AsyncIterator[rpb.Report]:
         """The run's reports (parameters A), from the archive, in order."""
         slug = (await self.get(backtest_id)).bot_slug
         after = 0

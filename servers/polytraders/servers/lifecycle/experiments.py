@@ -11,10 +11,13 @@ promotion to GENERAL_LIVE) and, when configured, pauses the variant there.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import math
 import re
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.sdk.clock import Clock
@@ -24,7 +27,7 @@ from polytraders.servers.runtime.request_limits import AMOUNT
 
 from . import experiment_stats as stats
 from .registry import StrategyRegistry, timestamp_of
-from .store import ExperimentStore
+from .store import ExperimentStore, SampleRow
 
 EXPERIMENT_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
 Emit = Callable[[pb.Experiment, str, str, Principal], Awaitable[None]]
@@ -42,7 +45,7 @@ def _text(value: float) -> str:
     return "" if math.isinf(value) or math.isnan(value) else f"{value:.6f}"
 
 
-def _micros(timestamp) -> int:  # type: ignore[no-untyped-def]
+def _micros(timestamp: Timestamp) -> int:
     return timestamp.seconds * 1_000_000 + timestamp.nanos // 1000
 
 
@@ -85,7 +88,7 @@ class ExperimentTracker:
         return experiment
 
     async def record(
-        self, experiment_id: str, samples: list[pb.MatchedSample], actor: Principal
+        self, experiment_id: str, samples: builtins.list[pb.MatchedSample], actor: Principal
     ) -> tuple[pb.Experiment, int, int]:
         rows = self._sample_rows(samples)
         async with self._lock:
@@ -130,9 +133,9 @@ class ExperimentTracker:
             raise InvalidArgument(problems)
 
     @staticmethod
-    def _sample_rows(samples: list[pb.MatchedSample]) -> list[dict]:  # type: ignore[type-arg]
+    def _sample_rows(samples: builtins.list[pb.MatchedSample]) -> builtins.list[SampleRow]:
         problems: list[FieldViolation] = []
-        rows = []
+        rows: list[SampleRow] = []
         for i, sample in enumerate(samples):
             where = f"samples[{i}]"
             control, variant = _decimal(sample.control_value), _decimal(sample.variant_value)
@@ -153,7 +156,7 @@ class ExperimentTracker:
             raise InvalidArgument(problems)
         return rows
 
-    def _evaluate(self, experiment: pb.Experiment, pairs: list[tuple[str, str]]) -> str:
+    def _evaluate(self, experiment: pb.Experiment, pairs: builtins.list[tuple[str, str]]) -> str:
         """Update the result after every sample; return a verdict reached just now, else ''."""
         differences = stats.paired_differences((Decimal(c), Decimal(v)) for c, v in pairs)
         alpha = float(experiment.alpha)

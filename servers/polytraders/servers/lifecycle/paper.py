@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from polymarket import AsyncPublicClient, Environment
 from polymarket.models.clob.market_events import (
@@ -61,6 +61,17 @@ class PaperDayRow(SQLModel, table=True):
 
 paper_days = table_of(PaperDayRow)
 
+
+class _DayValues(TypedDict):
+    """A paper_days row as a session keeps it until its day ends."""
+
+    strategy_slug: str
+    day: int
+    equity_start_micros: int
+    equity_end_micros: int
+    capital_micros: int
+
+
 def paper_gate(days: list[tuple[int, int, int, int]], today: date) -> pb.PaperGate:
     """From (day, equity at start, at end, capital) rows, oldest first: the trailing run of
     consecutive calendar days, if it reaches yesterday or today (paper trading that stopped earlier
@@ -75,8 +86,8 @@ def paper_gate(days: list[tuple[int, int, int, int]], today: date) -> pb.PaperGa
     returns = [Decimal(end - start) / Decimal(capital) for _, start, end, capital in run]
     ratio = Decimal(0)
     if len(returns) > 1:
-        mean = sum(returns) / len(returns)
-        variance = sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
+        mean = sum(returns, Decimal(0)) / len(returns)
+        variance = sum(((r - mean) ** 2 for r in returns), Decimal(0)) / (len(returns) - 1)
         ratio = mean / variance.sqrt() if variance else (Decimal(1) if mean > 0 else Decimal(0))
     return pb.PaperGate(continuous_paper_days=len(run), risk_adjusted_return=f"{ratio:.4f}")
 
@@ -111,7 +122,7 @@ class _Session:
     equity: int | None = None
     """Paper equity after the last update (None before the first)."""
     signal_bots: tuple[str, ...] = ()
-    current: dict[str, object] | None = None
+    current: _DayValues | None = None
     """Today's row of the paper account, written when the day ends (or the session stops)."""
 
 
@@ -243,13 +254,14 @@ class PaperTrader:
                     side.pop(change.price, None)
                 updates.append(book.update(change.asset_id, (event.payload.timestamp or now).astimezone(UTC)))
             return updates
-        if isinstance(event, MarketLastTradePriceEvent) and event.payload.size:
-            p = event.payload
-            book = books.setdefault(p.asset_id, _Book(p.condition_id))
-            return [book.update(p.asset_id, (p.timestamp or now).astimezone(UTC), (p.price, _micros(p.size)))]
+        if isinstance(event, MarketLastTradePriceEvent) and (size := event.payload.size):
+            trade = event.payload
+            book = books.setdefault(trade.asset_id, _Book(trade.condition_id))
+            at = (trade.timestamp or now).astimezone(UTC)
+            return [book.update(trade.asset_id, at, (trade.price, _micros(size)))]
         return []
 
-    def _account(self, session: _Session, at: datetime) -> dict[str, object] | None:
+    def _account(self, session: _Session, at: datetime) -> _DayValues | None:
         """The paper account after an update: today's row, and the day it just finished, if any."""
         day = int(f"{at:%Y%m%d}")
         equity = session.capital + session.figures.equity()
@@ -271,7 +283,7 @@ class PaperTrader:
                            "equity_end_micros": equity, "capital_micros": session.capital}  # fmt: skip
         return finished
 
-    def _save_day(self, row: dict[str, object]) -> None:
+    def _save_day(self, row: _DayValues) -> None:
         with self._engine.begin() as conn:
             upsert(conn, paper_days, [row], ["strategy_slug", "day"])
 
@@ -301,7 +313,7 @@ class PaperTrader:
         with self._engine.connect() as conn:
             return [
                 tuple(row) for row in conn.execute(query.where(d.c.strategy_slug == slug).order_by(d.c.day))
-            ]  # type: ignore[misc]
+            ]
 
     async def _all_days(self, slug: str) -> list[tuple[int, int, int, int]]:
         """The strategy's written days, and today's row of its running session (not written yet)."""
@@ -309,10 +321,13 @@ class PaperTrader:
         for session in self._sessions.values():
             row = session.current
             if session.message.running and session.message.strategy_slug == slug and row is not None:
-                today = tuple(
-                    int(row[k]) for k in ("day", "equity_start_micros", "equity_end_micros", "capital_micros")
-                )  # type: ignore[call-overload]
-                days = [d for d in days if d[0] != today[0]] + [today]  # type: ignore[list-item]
+                today = (
+                    row["day"],
+                    row["equity_start_micros"],
+                    row["equity_end_micros"],
+                    row["capital_micros"],
+                )
+                days = [d for d in days if d[0] != today[0]] + [today]
         return days
 
     def sessions(self, strategy_slug: str = "") -> list[pb.PaperSession]:

@@ -12,6 +12,7 @@ SEVEN_YEARS SettlementReport of the authority decision.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -41,7 +42,7 @@ from .store import StrategyStore
 log = logging.getLogger(__name__)
 
 S = pb.Stage
-NEXT_STAGES: dict[int, frozenset[int]] = {
+NEXT_STAGES: dict[pb.Stage.ValueType, frozenset[pb.Stage.ValueType]] = {
     S.STAGE_SPEC: frozenset({S.STAGE_BACKTEST, S.STAGE_RETIRED}),
     S.STAGE_BACKTEST: frozenset({S.STAGE_PAPER, S.STAGE_SPEC, S.STAGE_RETIRED}),
     S.STAGE_PAPER: frozenset({S.STAGE_SHADOW, S.STAGE_BACKTEST, S.STAGE_RETIRED}),
@@ -56,7 +57,7 @@ LIVE_STAGES = frozenset({S.STAGE_LIMITED_LIVE, S.STAGE_GENERAL_LIVE})
 SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
 
 
-def stage_name(stage: int) -> str:
+def stage_name(stage: pb.Stage.ValueType) -> str:
     return pb.Stage.Name(stage).removeprefix("STAGE_") if stage in pb.Stage.values() else str(stage)
 
 
@@ -73,7 +74,7 @@ class GateRules:
 @dataclass(frozen=True)
 class CapCheck:
     allowed: bool
-    stage: int
+    stage: pb.Stage.ValueType
     max_notional_micros: int
     max_position_micros: int
     resulting_position_micros: int
@@ -144,7 +145,7 @@ class StrategyRegistry:
             raise NotFound(f"no strategy {slug!r}")
         return strategy
 
-    async def list(self, stages: frozenset[int] = frozenset()) -> list[pb.Strategy]:
+    async def list(self, stages: frozenset[pb.Stage.ValueType] = frozenset()) -> builtins.list[pb.Strategy]:
         strategies = await self._strategies()
         return [
             strategies[slug] for slug in sorted(strategies) if not stages or strategies[slug].stage in stages
@@ -192,7 +193,13 @@ class StrategyRegistry:
     # -- changes ----------------------------------------------------------------------------------
 
     async def register(
-        self, slug: str, owner: str, version: str, authority: list[str], reason: str, actor: Principal
+        self,
+        slug: str,
+        owner: str,
+        version: str,
+        authority: builtins.list[str],
+        reason: str,
+        actor: Principal,
     ) -> pb.Strategy:
         problems = []
         if not SLUG.fullmatch(slug):
@@ -222,7 +229,7 @@ class StrategyRegistry:
     async def promote(
         self,
         slug: str,
-        to_stage: int,
+        to_stage: pb.Stage.ValueType,
         reason: str,
         actor: Principal,
         stage_metadata: dict[str, str] | None = None,
@@ -246,7 +253,9 @@ class StrategyRegistry:
 
         return await self._apply(slug, "promote", change, actor)
 
-    async def pause(self, slug: str, source: int, reason: str, actor: Principal) -> pb.Strategy:
+    async def pause(
+        self, slug: str, source: pb.PauseSource.ValueType, reason: str, actor: Principal
+    ) -> pb.Strategy:
         if source == pb.PAUSE_SOURCE_UNSPECIFIED or source not in pb.PauseSource.values():
             raise InvalidArgument.field("source", "must name who pauses (operator, portfolio sync, ...)")
 
@@ -340,7 +349,7 @@ class StrategyRegistry:
 
     # -- machinery --------------------------------------------------------------------------------
 
-    def _gate(self, strategy: pb.Strategy, to_stage: int, now: datetime) -> str:
+    def _gate(self, strategy: pb.Strategy, to_stage: pb.Stage.ValueType, now: datetime) -> str:
         if to_stage == S.STAGE_LIMITED_LIVE:
             passed, why = paper_gate_passes(strategy, self.rules)
             if not passed:
@@ -371,7 +380,12 @@ class StrategyRegistry:
 
     @staticmethod
     def _enter(
-        strategy: pb.Strategy, stage: int, now: datetime, actor: Principal, reason: str, source: int = 0
+        strategy: pb.Strategy,
+        stage: pb.Stage.ValueType,
+        now: datetime,
+        actor: Principal,
+        reason: str,
+        source: pb.PauseSource.ValueType = pb.PAUSE_SOURCE_UNSPECIFIED,
     ) -> None:
         strategy.history.add(from_stage=strategy.stage, to_stage=stage, actor=actor.name, reason=reason,
                              at=timestamp_of(now), pause_source=source)  # fmt: skip

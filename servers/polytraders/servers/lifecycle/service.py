@@ -35,7 +35,9 @@ class StrategyRegistryServicer(pb_grpc.StrategyRegistryServiceServicer):
     def __init__(self, registry: StrategyRegistry) -> None:
         self._registry = registry
 
-    async def RegisterStrategy(self, request: pb.RegisterStrategyRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def RegisterStrategy(
+        self, request: pb.RegisterStrategyRequest, context: ServicerContext
+    ) -> pb.RegisterStrategyResponse:
         strategy = await self._registry.register(
             request.slug,
             request.owner,
@@ -46,34 +48,48 @@ class StrategyRegistryServicer(pb_grpc.StrategyRegistryServiceServicer):
         )
         return pb.RegisterStrategyResponse(strategy=strategy)
 
-    async def GetStrategy(self, request: pb.GetStrategyRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetStrategy(
+        self, request: pb.GetStrategyRequest, context: ServicerContext
+    ) -> pb.GetStrategyResponse:
         return pb.GetStrategyResponse(strategy=await self._registry.get(request.slug))
 
-    async def ListStrategies(self, request: pb.ListStrategiesRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListStrategies(
+        self, request: pb.ListStrategiesRequest, context: ServicerContext
+    ) -> pb.ListStrategiesResponse:
         return pb.ListStrategiesResponse(strategies=await self._registry.list(frozenset(request.stages)))
 
-    async def PromoteStrategy(self, request: pb.PromoteStrategyRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def PromoteStrategy(
+        self, request: pb.PromoteStrategyRequest, context: ServicerContext
+    ) -> pb.PromoteStrategyResponse:
         strategy = await self._registry.promote(
             request.slug, request.to_stage, request.reason, current_principal(), dict(request.stage_metadata)
         )
         return pb.PromoteStrategyResponse(strategy=strategy)
 
-    async def PauseStrategy(self, request: pb.PauseStrategyRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def PauseStrategy(
+        self, request: pb.PauseStrategyRequest, context: ServicerContext
+    ) -> pb.PauseStrategyResponse:
         strategy = await self._registry.pause(
             request.slug, request.source, request.reason, current_principal()
         )
         return pb.PauseStrategyResponse(strategy=strategy)
 
-    async def ResumeStrategy(self, request: pb.ResumeStrategyRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ResumeStrategy(
+        self, request: pb.ResumeStrategyRequest, context: ServicerContext
+    ) -> pb.ResumeStrategyResponse:
         return pb.ResumeStrategyResponse(
             strategy=await self._registry.resume(request.slug, request.reason, current_principal())
         )
 
-    async def LinkArtefact(self, request: pb.LinkArtefactRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def LinkArtefact(
+        self, request: pb.LinkArtefactRequest, context: ServicerContext
+    ) -> pb.LinkArtefactResponse:
         strategy = await self._registry.link_artefact(request.slug, request.artefact, current_principal())
         return pb.LinkArtefactResponse(strategy=strategy)
 
-    async def SetLiveCap(self, request: pb.SetLiveCapRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def SetLiveCap(
+        self, request: pb.SetLiveCapRequest, context: ServicerContext
+    ) -> pb.SetLiveCapResponse:
         strategy = await self._registry.set_live_cap(
             request.slug, request.live_cap, request.reason, current_principal()
         )
@@ -81,11 +97,13 @@ class StrategyRegistryServicer(pb_grpc.StrategyRegistryServiceServicer):
 
     async def RecordDriftSignal(
         self, request: pb.RecordDriftSignalRequest, context: ServicerContext
-    ):  # type: ignore[no-untyped-def]
+    ) -> pb.RecordDriftSignalResponse:
         strategy = await self._registry.record_drift(request.slug, request.signal, current_principal())
         return pb.RecordDriftSignalResponse(strategy=strategy)
 
-    async def CheckLiveCap(self, request: pb.CheckLiveCapRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def CheckLiveCap(
+        self, request: pb.CheckLiveCapRequest, context: ServicerContext
+    ) -> pb.CheckLiveCapResponse:
         check = await self._registry.check_live_cap(
             request.slug,
             request.order_notional_micros,
@@ -121,12 +139,16 @@ class ExperimentTrackerServicer(pb_grpc.ExperimentTrackerServiceServicer):
     def __init__(self, tracker: ExperimentTracker) -> None:
         self._tracker = tracker
 
-    async def CreateExperiment(self, request: pb.CreateExperimentRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def CreateExperiment(
+        self, request: pb.CreateExperimentRequest, context: ServicerContext
+    ) -> pb.CreateExperimentResponse:
         return pb.CreateExperimentResponse(
             experiment=await self._tracker.create(request.experiment, current_principal())
         )
 
-    async def RecordSamples(self, request: pb.RecordSamplesRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def RecordSamples(
+        self, request: pb.RecordSamplesRequest, context: ServicerContext
+    ) -> pb.RecordSamplesResponse:
         experiment, accepted, duplicates = await self._tracker.record(
             request.experiment_id, list(request.samples), current_principal()
         )
@@ -134,10 +156,14 @@ class ExperimentTrackerServicer(pb_grpc.ExperimentTrackerServiceServicer):
             experiment=experiment, accepted_count=accepted, duplicate_count=duplicates
         )
 
-    async def GetExperiment(self, request: pb.GetExperimentRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetExperiment(
+        self, request: pb.GetExperimentRequest, context: ServicerContext
+    ) -> pb.GetExperimentResponse:
         return pb.GetExperimentResponse(experiment=await self._tracker.get(request.experiment_id))
 
-    async def ListExperiments(self, request: pb.ListExperimentsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListExperiments(
+        self, request: pb.ListExperimentsRequest, context: ServicerContext
+    ) -> pb.ListExperimentsResponse:
         return pb.ListExperimentsResponse(experiments=await self._tracker.list())
 
 
@@ -159,19 +185,25 @@ class BacktesterServicer(pb_grpc.BacktesterServiceServicer):
     def __init__(self, backtester: Backtester) -> None:
         self._backtester = backtester
 
-    async def StartBacktest(self, request: pb.StartBacktestRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def StartBacktest(
+        self, request: pb.StartBacktestRequest, context: ServicerContext
+    ) -> pb.StartBacktestResponse:
         return pb.StartBacktestResponse(backtest=await self._backtester.start(request, current_principal()))
 
-    async def GetBacktest(self, request: pb.GetBacktestRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetBacktest(
+        self, request: pb.GetBacktestRequest, context: ServicerContext
+    ) -> pb.GetBacktestResponse:
         return pb.GetBacktestResponse(backtest=await self._backtester.get(request.backtest_id))
 
-    async def StreamBacktestReports(  # type: ignore[no-untyped-def]
+    async def StreamBacktestReports(
         self, request: pb.StreamBacktestReportsRequest, context: ServicerContext
-    ):
+    ) -> AsyncIterator[pb.StreamBacktestReportsResponse]:
         async for report in self._backtester.reports(request.backtest_id):
             yield pb.StreamBacktestReportsResponse(report=report)
 
-    async def ListBacktests(self, request: pb.ListBacktestsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListBacktests(
+        self, request: pb.ListBacktestsRequest, context: ServicerContext
+    ) -> pb.ListBacktestsResponse:
         return pb.ListBacktestsResponse(backtests=await self._backtester.list(request.limit))
 
 
@@ -194,22 +226,28 @@ class PaperTradeServicer(pb_grpc.PaperTradeServiceServicer):
 
     async def StartPaperSession(
         self, request: pb.StartPaperSessionRequest, context: ServicerContext
-    ):  # type: ignore[no-untyped-def]
+    ) -> pb.StartPaperSessionResponse:
         return pb.StartPaperSessionResponse(session=await self._trader.start(request))
 
-    async def StopPaperSession(self, request: pb.StopPaperSessionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def StopPaperSession(
+        self, request: pb.StopPaperSessionRequest, context: ServicerContext
+    ) -> pb.StopPaperSessionResponse:
         return pb.StopPaperSessionResponse(session=await self._trader.stop(request.session_id))
 
-    async def GetPaperSession(self, request: pb.GetPaperSessionRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetPaperSession(
+        self, request: pb.GetPaperSessionRequest, context: ServicerContext
+    ) -> pb.GetPaperSessionResponse:
         session, days = await self._trader.get(request.session_id)
         return pb.GetPaperSessionResponse(session=session, days=days)
 
-    async def ListPaperSessions(self, request: pb.ListPaperSessionsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListPaperSessions(
+        self, request: pb.ListPaperSessionsRequest, context: ServicerContext
+    ) -> pb.ListPaperSessionsResponse:
         return pb.ListPaperSessionsResponse(sessions=self._trader.sessions(request.strategy_slug))
 
     async def EvaluatePaperGate(
         self, request: pb.EvaluatePaperGateRequest, context: ServicerContext
-    ):  # type: ignore[no-untyped-def]
+    ) -> pb.EvaluatePaperGateResponse:
         return await self._trader.evaluate_gate(request.strategy_slug, current_principal())
 
 

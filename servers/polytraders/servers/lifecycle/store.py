@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
+from typing import TypedDict
+
 from sqlalchemy import (
     BigInteger,
     Engine,
@@ -94,6 +97,17 @@ class ExperimentSampleRow(SQLModel, table=True):
 
 experiment_samples = table_of(ExperimentSampleRow)
 
+
+class SampleRow(TypedDict):
+    """A matched sample's row of experiment_samples, less the experiment and position `add_samples` adds."""
+
+    condition_id: str
+    window_start_us: int
+    window_end_us: int
+    control_value: str
+    variant_value: str
+
+
 class ExperimentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -125,7 +139,7 @@ class ExperimentStore:
                 .values(state=experiment.SerializeToString(deterministic=True))
             )
 
-    def add_samples(self, experiment_id: str, samples: list[dict]) -> int:  # type: ignore[type-arg]
+    def add_samples(self, experiment_id: str, samples: builtins.list[SampleRow]) -> int:
         """Insert the samples not recorded yet (by market and window start); returns how many were new."""
         t = experiment_samples
         with self._engine.begin() as conn:
@@ -135,7 +149,7 @@ class ExperimentStore:
             position = conn.execute(
                 select(func.count()).where(t.c.experiment_id == experiment_id)
             ).scalar_one()
-            fresh = []
+            fresh: list[dict[str, object]] = []
             for sample in samples:
                 key = (sample["condition_id"], sample["window_start_us"])
                 if key not in existing:
@@ -147,7 +161,7 @@ class ExperimentStore:
                 conn.execute(insert(t), fresh)
         return len(fresh)
 
-    def pairs(self, experiment_id: str) -> list[tuple[str, str]]:
+    def pairs(self, experiment_id: str) -> builtins.list[tuple[str, str]]:
         """(control, variant) values in the order they were recorded."""
         t = experiment_samples
         query = (

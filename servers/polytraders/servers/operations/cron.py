@@ -36,13 +36,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]  # croniter ships no py.typed; typeshed's types-croniter follows 6.x, not the 7 installed
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Engine,
     Index,
     Integer,
+    Row,
+    RowMapping,
     String,
     Text,
     insert,
@@ -196,7 +198,7 @@ def _running_row(task: CronTask, scheduled: datetime, by: str) -> dict[str, Any]
             "triggered_by": by, "holder": HOLDER}  # fmt: skip
 
 
-def _dispatch_message(row: Mapping[str, Any]) -> pb.Dispatch:
+def _dispatch_message(row: Mapping[str, Any] | RowMapping) -> pb.Dispatch:
     dispatch = pb.Dispatch(dispatch_id=row["dispatch_id"], task=row["task"], outcome=row["outcome"],
                            scheduled_at=to_timestamp(from_micros(row["scheduled_us"])), detail=row["detail"],
                            triggered_by=row["triggered_by"])  # fmt: skip
@@ -257,7 +259,7 @@ class CronRunner:
         """The fencing token this runner's rows carry (none when it does not lead cron)."""
         return self._fence.token if self._fence is not None else None
 
-    def _recover(self, now: datetime):  # type: ignore[no-untyped-def]
+    def _recover(self, now: datetime) -> Sequence[Row[Any]]:
         d = cron_dispatches
         with fenced_write(self._engine, self._fence) as conn:
             token = self._token
@@ -308,8 +310,9 @@ class CronRunner:
             to_run: list[tuple[CronTask, dict[str, Any]]] = []
             for latest, _, task, superseded, unlisted, first in queue:
                 if unlisted:
+                    assert first is not None
                     rows.append(_missed_row(
-                        task, first, f"{unlisted}{' or more' if unlisted >= COUNT_CAP else ''} firings from {first.isoformat()} until before "  # type: ignore[union-attr]
+                        task, first, f"{unlisted}{' or more' if unlisted >= COUNT_CAP else ''} firings from {first.isoformat()} until before "
                         f"{superseded[0].isoformat()} (not listed one by one), superseded by the firing at {latest.isoformat()}",
                     ))  # fmt: skip
                 rows.extend(_missed_row(task, m, f"superseded by the firing at {latest.isoformat()}") for m in superseded)
@@ -448,7 +451,7 @@ class CronRunner:
             raise ValueError(f"no group of this mesh provides governance:{name}")
         return await command(task.arguments, scheduled)
 
-    async def _heartbeat(self, dispatch: pb.Dispatch, severity: int) -> None:
+    async def _heartbeat(self, dispatch: pb.Dispatch, severity: rpb.Severity.ValueType) -> None:
         """The OperationsReport every dispatch (or recorded miss) emits."""
         outcome = pb.DispatchOutcome.Name(dispatch.outcome).removeprefix("DISPATCH_OUTCOME_")
         metrics = {"task": dispatch.task, "scheduled_at": dispatch.scheduled_at.ToJsonString(), "outcome": outcome,

@@ -27,13 +27,14 @@ from datetime import datetime
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from sqlalchemy import BigInteger, Boolean, Engine, Integer, String, Text, select
 from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import operations_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import Clock, from_micros, to_micros, to_timestamp
+from polytraders.sdk.health import health_check
 from polytraders.servers.runtime.alerts import Alert, AlertSink
 from polytraders.servers.runtime.archive import ReportFilter
 from polytraders.servers.runtime.bus import ReportBus
@@ -105,7 +106,7 @@ def load_fleet(path: str | Path) -> list[FleetBot]:
 @dataclass
 class _BotState:
     bot: FleetBot
-    status: int = pb.BOT_STATUS_UNKNOWN
+    status: pb.BotStatus.ValueType = pb.BOT_STATUS_UNKNOWN
     misses: int = 0
     last_serving: datetime | None = None
     alerting: bool = False
@@ -161,12 +162,12 @@ class HealthHeartbeat:
         self._sweeping = asyncio.Lock()
         self._closed = False
 
-    async def _probe(self, bot: FleetBot) -> tuple[int, str]:
+    async def _probe(self, bot: FleetBot) -> tuple[pb.BotStatus.ValueType, str]:
         channel = self._channels.get(bot.target)
         if channel is None:
             channel = self._channels[bot.target] = grpc.aio.insecure_channel(bot.target)
         try:
-            reply = await health_pb2_grpc.HealthStub(channel).Check(
+            reply = await health_check(channel)(
                 health_pb2.HealthCheckRequest(), timeout=self._deadline
             )
         except grpc.aio.AioRpcError as error:
@@ -265,13 +266,20 @@ class HealthHeartbeat:
         self._sweeps = max(self._sweeps, stored.sweep if stored else 0)  # sweeps count on across holders
 
     def _store(self, changed: list[_BotState], fleet: pb.FleetHealth, fence: Fence | None) -> None:
+        token = None if fence is None else fence.token
         with fenced_write(self._engine, fence) as conn:
             if changed:
-                upsert(conn, fleet_bot_states, [s.row(fence and fence.token) for s in changed], ["bot_slug"])
+                upsert(conn, fleet_bot_states, [s.row(token) for s in changed], ["bot_slug"])
             store_result(conn, FLEET_HEALTH, fleet, fence)
 
     def _judge(
-        self, state: _BotState, status: int, detail: str, now: datetime, alerts: list[Alert], restarts: list[FleetBot]
+        self,
+        state: _BotState,
+        status: pb.BotStatus.ValueType,
+        detail: str,
+        now: datetime,
+        alerts: list[Alert],
+        restarts: list[FleetBot],
     ) -> None:
         """Count one probe's answer; add the page or the resolve it calls for, and the restart."""
         state.status, state.detail = status, detail

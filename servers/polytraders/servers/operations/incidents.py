@@ -12,8 +12,9 @@ resolving and closing are SEVEN_YEARS records.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 
 from google.protobuf import json_format
@@ -73,17 +74,19 @@ class IncidentRow(SQLModel, table=True):
 
 incidents = table_of(IncidentRow)
 
-def severity_name(severity: int) -> str:
+def severity_name(severity: pb.IncidentSeverity.ValueType) -> str:
     return pb.IncidentSeverity.Name(severity).removeprefix("INCIDENT_SEVERITY_")
 
 
-def state_name(state: int) -> str:
+def state_name(state: pb.IncidentState.ValueType) -> str:
     return pb.IncidentState.Name(state).removeprefix("INCIDENT_STATE_")
 
 
-def check_actions(by_severity: Mapping[str, Sequence[str]]) -> dict[int, tuple[str, ...]]:
+def check_actions(
+    by_severity: Mapping[str, Sequence[str]],
+) -> dict[pb.IncidentSeverity.ValueType, tuple[str, ...]]:
     """Configuration: severity name → auto-actions, each one of ACTIONS."""
-    checked = {}
+    checked: dict[pb.IncidentSeverity.ValueType, tuple[str, ...]] = {}
     for name, actions in by_severity.items():
         unknown = set(actions) - ACTIONS
         if name not in SEVERITIES or unknown:
@@ -101,7 +104,7 @@ class IncidentCommander:
         clock: Clock,
         reporter: GovernanceReporter,
         alerts: AlertSink,
-        auto_actions: Mapping[int, Sequence[str]],
+        auto_actions: Mapping[pb.IncidentSeverity.ValueType, Sequence[str]],
         pause_live: Command | None,
     ) -> None:
         self._engine = engine
@@ -156,7 +159,9 @@ class IncidentCommander:
             {"incident_id": incident.incident_id, "actor": actor, "state": state_name(incident.state)},
         )  # fmt: skip
 
-    async def _change(self, incident_id: str, change) -> pb.Incident:  # type: ignore[no-untyped-def]
+    async def _change(
+        self, incident_id: str, change: Callable[[pb.Incident], Awaitable[None]]
+    ) -> pb.Incident:
         if not incident_id:
             raise InvalidArgument.field("incident_id", "is required")
         async with self._lock:
@@ -167,7 +172,9 @@ class IncidentCommander:
 
     # -- the life of an incident ---------------------------------------------------------------
 
-    async def declare(self, title: str, severity: int, description: str, by: str) -> pb.Incident:
+    async def declare(
+        self, title: str, severity: pb.IncidentSeverity.ValueType, description: str, by: str
+    ) -> pb.Incident:
         violations = []
         if not title.strip():
             violations.append(FieldViolation("title", "is required"))
@@ -277,15 +284,16 @@ class IncidentCommander:
             violations.append(FieldViolation("rca_due_at", "must be in the future"))
         if violations:
             raise InvalidArgument(violations)
+        assert due is not None
 
         async def change(incident: pb.Incident) -> None:
             self._require(incident, pb.INCIDENT_STATE_RESOLVED, "open a post-mortem")
             incident.state = pb.INCIDENT_STATE_POSTMORTEM
             incident.rca_owner = owner.strip()
-            incident.rca_due_at.CopyFrom(to_timestamp(due))  # type: ignore[arg-type]
+            incident.rca_due_at.CopyFrom(to_timestamp(due))
             await self._note(
                 incident, by, "postmortem.opened", f"RCA owned by {incident.rca_owner}, due {due.isoformat()}"
-            )  # type: ignore[union-attr]
+            )
 
         return await self._change(incident_id, change)
 
@@ -303,13 +311,13 @@ class IncidentCommander:
         return await self._change(incident_id, change)
 
     @staticmethod
-    def _require(incident: pb.Incident, state: int, doing: str) -> None:
+    def _require(incident: pb.Incident, state: pb.IncidentState.ValueType, doing: str) -> None:
         if incident.state != state:
             raise FailedPrecondition(f"cannot {doing}: incident {incident.incident_id} is {state_name(incident.state)}, "
                                      f"not {state_name(state)}")  # fmt: skip
 
     @staticmethod
-    def _require_not(incident: pb.Incident, state: int, doing: str) -> None:
+    def _require_not(incident: pb.Incident, state: pb.IncidentState.ValueType, doing: str) -> None:
         if incident.state == state:
             raise FailedPrecondition(
                 f"cannot {doing}: incident {incident.incident_id} is {state_name(state)}"
@@ -344,7 +352,7 @@ class IncidentCommander:
 
         return await asyncio.to_thread(fetch)
 
-    async def overdue(self) -> list[pb.Incident]:
+    async def overdue(self) -> builtins.list[pb.Incident]:
         query = (select(incidents.c.body)
                  .where(incidents.c.state == pb.INCIDENT_STATE_POSTMORTEM, incidents.c.rca_due_us < to_micros(self._clock.now()))
                  .order_by(incidents.c.rca_due_us))  # fmt: skip

@@ -7,7 +7,7 @@ bot-facing SDK; the fleet hears from them through reports on the bus.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -58,14 +58,20 @@ class CronRunnerServicer(pb_grpc.CronRunnerServiceServicer):
     def __init__(self, cron: CronRunner) -> None:
         self._cron = cron
 
-    async def ListSchedule(self, request: pb.ListScheduleRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListSchedule(
+        self, request: pb.ListScheduleRequest, context: ServicerContext
+    ) -> pb.ListScheduleResponse:
         return pb.ListScheduleResponse(tasks=self._cron.schedule())
 
-    async def ListDispatches(self, request: pb.ListDispatchesRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListDispatches(
+        self, request: pb.ListDispatchesRequest, context: ServicerContext
+    ) -> pb.ListDispatchesResponse:
         found = await asyncio.to_thread(self._cron.dispatches, request.task, page_size(request.limit))
         return pb.ListDispatchesResponse(dispatches=found)
 
-    async def TriggerNow(self, request: pb.TriggerNowRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def TriggerNow(
+        self, request: pb.TriggerNowRequest, context: ServicerContext
+    ) -> pb.TriggerNowResponse:
         return pb.TriggerNowResponse(dispatch=await self._cron.trigger_now(request.task, _caller()))
 
 
@@ -73,12 +79,16 @@ class HealthHeartbeatServicer(pb_grpc.HealthHeartbeatServiceServicer):
     def __init__(self, heartbeat: HealthHeartbeat) -> None:
         self._heartbeat = heartbeat
 
-    async def GetFleetHealth(self, request: pb.GetFleetHealthRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetFleetHealth(
+        self, request: pb.GetFleetHealthRequest, context: ServicerContext
+    ) -> pb.GetFleetHealthResponse:
         return pb.GetFleetHealthResponse(
             fleet=await self._heartbeat.fleet(check_layer(self._heartbeat, request.layer))
         )
 
-    async def WatchFleetHealth(self, request: pb.WatchFleetHealthRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def WatchFleetHealth(
+        self, request: pb.WatchFleetHealthRequest, context: ServicerContext
+    ) -> AsyncIterator[pb.WatchFleetHealthResponse]:
         async for fleet in self._heartbeat.watch(check_layer(self._heartbeat, request.layer)):
             yield pb.WatchFleetHealthResponse(fleet=fleet)
 
@@ -87,7 +97,7 @@ class SlaMonitorServicer(pb_grpc.SlaMonitorServiceServicer):
     def __init__(self, monitor: SlaMonitor) -> None:
         self._monitor = monitor
 
-    async def ListSlos(self, request: pb.ListSlosRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListSlos(self, request: pb.ListSlosRequest, context: ServicerContext) -> pb.ListSlosResponse:
         return pb.ListSlosResponse(slos=await self._monitor.last())
 
 
@@ -96,7 +106,9 @@ class IncidentCommanderServicer(pb_grpc.IncidentCommanderServiceServicer):
         self._commander = commander
         self._declarers = declarers
 
-    async def DeclareIncident(self, request: pb.DeclareIncidentRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def DeclareIncident(
+        self, request: pb.DeclareIncidentRequest, context: ServicerContext
+    ) -> pb.DeclareIncidentResponse:
         caller = auth.current_principal()
         if caller.role is auth.Role.BOT and caller.bot_slug not in self._declarers:
             raise PermissionDenied(f"bot {caller.bot_slug!r} is not a guard or monitor allowed to declare incidents "
@@ -106,38 +118,50 @@ class IncidentCommanderServicer(pb_grpc.IncidentCommanderServiceServicer):
         )
         return pb.DeclareIncidentResponse(incident=incident)
 
-    async def GetIncident(self, request: pb.GetIncidentRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def GetIncident(
+        self, request: pb.GetIncidentRequest, context: ServicerContext
+    ) -> pb.GetIncidentResponse:
         return pb.GetIncidentResponse(incident=await self._commander.get(request.incident_id))
 
-    async def ListIncidents(self, request: pb.ListIncidentsRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListIncidents(
+        self, request: pb.ListIncidentsRequest, context: ServicerContext
+    ) -> pb.ListIncidentsResponse:
         return pb.ListIncidentsResponse(incidents=await self._commander.list(request.states, request.limit))
 
-    async def AssignRole(self, request: pb.AssignRoleRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def AssignRole(
+        self, request: pb.AssignRoleRequest, context: ServicerContext
+    ) -> pb.AssignRoleResponse:
         incident = await self._commander.assign_role(
             request.incident_id, request.role, request.holder, _caller()
         )
         return pb.AssignRoleResponse(incident=incident)
 
-    async def AddNote(self, request: pb.AddNoteRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def AddNote(self, request: pb.AddNoteRequest, context: ServicerContext) -> pb.AddNoteResponse:
         return pb.AddNoteResponse(
             incident=await self._commander.add_note(request.incident_id, request.note, _caller())
         )
 
-    async def ResolveIncident(self, request: pb.ResolveIncidentRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ResolveIncident(
+        self, request: pb.ResolveIncidentRequest, context: ServicerContext
+    ) -> pb.ResolveIncidentResponse:
         incident = await self._commander.resolve(request.incident_id, request.resolution, _caller())
         return pb.ResolveIncidentResponse(incident=incident)
 
-    async def OpenPostmortem(self, request: pb.OpenPostmortemRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def OpenPostmortem(
+        self, request: pb.OpenPostmortemRequest, context: ServicerContext
+    ) -> pb.OpenPostmortemResponse:
         incident = await self._commander.open_postmortem(request.incident_id, request.rca_owner,
                                                          instant(request.rca_due_at, "rca_due_at"), _caller())  # fmt: skip
         return pb.OpenPostmortemResponse(incident=incident)
 
-    async def CloseRca(self, request: pb.CloseRcaRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def CloseRca(self, request: pb.CloseRcaRequest, context: ServicerContext) -> pb.CloseRcaResponse:
         return pb.CloseRcaResponse(
             incident=await self._commander.close_rca(request.incident_id, request.summary, _caller())
         )
 
-    async def ListOverdueRcas(self, request: pb.ListOverdueRcasRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def ListOverdueRcas(
+        self, request: pb.ListOverdueRcasRequest, context: ServicerContext
+    ) -> pb.ListOverdueRcasResponse:
         return pb.ListOverdueRcasResponse(incidents=await self._commander.overdue())
 
 

@@ -17,10 +17,11 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from itertools import chain, count, islice, repeat
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Connection,
     Engine,
     Integer,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2
@@ -60,7 +62,7 @@ class ArchivedReportRow(SQLModel, table=True):
 
 report_archive = table_of(ArchivedReportRow)
 
-_TOPIC_BY_KIND = {
+_TOPIC_BY_KIND: dict[int, str] = {
     reports_pb2.REPORT_KIND_OBSERVATION: "observation",
     reports_pb2.REPORT_KIND_DECISION: "decision",
     reports_pb2.REPORT_KIND_RISK_VOTE: "risk_vote",
@@ -126,7 +128,8 @@ class IncomingBatch:
     def select(self, indices: Sequence[int]) -> IncomingBatch:
         """Only the reports at `indices`, in that order."""
         columns = (f.name for f in fields(self) if f.name != "framed")
-        return IncomingBatch(*([getattr(self, name)[i] for i in indices] for name in columns))
+        selected: list[Any] = [[getattr(self, name)[i] for i in indices] for name in columns]
+        return IncomingBatch(*selected)
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,8 @@ class ReportFilter:
             and (not self.epoch_to or report.epoch <= self.epoch_to)
         )
 
-    def where(self, table: Table) -> list:  # type: ignore[type-arg]
-        clauses = []
+    def where(self, table: Table) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
         if self.kinds:
             clauses.append(table.c.kind.in_(sorted(self.kinds)))
         if self.bot_slugs:
@@ -162,6 +165,9 @@ class ReportFilter:
             clauses.append(table.c.epoch <= self.epoch_to)
         return clauses
 
+
+_Row = tuple[object, ...]
+"""An archive row, its values in column order."""
 
 _ID_CHUNK = 1000  # ids per duplicate-check query, well under every driver's parameter limit
 _ROWS_PER_INSERT = 2000  # rows per multi-row INSERT (an SDK batch whole), unless the driver allows fewer parameters
@@ -222,7 +228,7 @@ def _new_reports(batch: IncomingBatch, seen: set[str]) -> IncomingBatch:
 
 def _rows(
     batch: IncomingBatch, first_seq: int, received_at_us: int, expires_at_us: dict[int, int]
-) -> Iterator[tuple]:  # type: ignore[type-arg]
+) -> Iterator[_Row]:
     """The archive rows of `batch`, numbered from `first_seq`, in column order."""
     return zip(
         range(first_seq, first_seq + len(batch)),
@@ -244,7 +250,11 @@ def _compliance_records(batch: IncomingBatch) -> list[LedgerRecord]:
     columns = zip(
         batch.retentions, batch.bot_slugs, batch.report_ids, batch.corrects, batch.payloads, strict=True
     )
-    return [LedgerRecord(*record) for retention, *record in columns if retention == _SEVEN_YEARS]
+    return [
+        LedgerRecord(stream, entry_id, corrects, payload)
+        for retention, stream, entry_id, corrects, payload in columns
+        if retention == _SEVEN_YEARS
+    ]
 
 
 def _rows_per_statement(connection: sqlite3.Connection) -> int:
@@ -252,6 +262,13 @@ def _rows_per_statement(connection: sqlite3.Connection) -> int:
     parameters a statement, later ones 32,766."""
     limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     return max(1, min(_ROWS_PER_INSERT, limit // len(report_archive.columns)))
+
+
+def _sqlite_connection(connection: PoolProxiedConnection) -> sqlite3.Connection:
+    """The driver's own connection under the pool's proxy, on the archive's SQLite engine."""
+    dbapi = connection.dbapi_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    return dbapi
 
 
 class _SingleStatementInsert:
@@ -266,9 +283,9 @@ class _SingleStatementInsert:
     def connection(self) -> sqlite3.Connection:
         if self._connection is None:
             self._kept = self._engine.raw_connection()  # checked out for as long as the archive lives
-            self._connection = self._kept.dbapi_connection  # type: ignore[assignment]
-            self._connection.isolation_level = None  # type: ignore[union-attr]
-        return self._connection  # type: ignore[return-value]
+            self._connection = _sqlite_connection(self._kept)
+            self._connection.isolation_level = None
+        return self._connection
 
     @property
     def rows(self) -> int:
@@ -369,7 +386,7 @@ class ReportArchive:
 
     def last_seq(self) -> int:
         with self._engine.connect() as conn:
-            return conn.execute(select(func.coalesce(func.max(report_archive.c.seq), 0))).scalar_one()
+            return int(conn.execute(select(func.coalesce(func.max(report_archive.c.seq), 0))).scalar_one())
 
     def store(
         self,
@@ -380,7 +397,9 @@ class ReportArchive:
         """Store what is new in each batch, all batches in one transaction (group commit)."""
         with self._write_lock:
             if self._single_statement is not None:
-                stored = self._store_in_one_statement(batches, received_at_us, expires_at_us)
+                stored = self._store_in_one_statement(
+                    self._single_statement, batches, received_at_us, expires_at_us
+                )
                 if stored is not None:
                     return stored
             known: set[str] = set()  # ids stored before; empty while we assume a fresh group
@@ -407,7 +426,11 @@ class ReportArchive:
         raise RuntimeError("reports kept being stored by another writer while this one wrote them")
 
     def _store_in_one_statement(
-        self, batches: Sequence[IncomingBatch], received_at_us: int, expires_at_us: dict[int, int]
+        self,
+        single_statement: _SingleStatementInsert,
+        batches: Sequence[IncomingBatch],
+        received_at_us: int,
+        expires_at_us: dict[int, int],
     ) -> list[StoredBatch] | None:
         """SQLite's quick path, for a group of distinct ordinary reports that fits one statement:
         a plain multi-row INSERT on an autocommit connection is a transaction of its own, all
@@ -421,7 +444,7 @@ class ReportArchive:
         total = sum(map(len, batches))
         if (
             self._last_seq is None
-            or total > self._single_statement.rows
+            or total > single_statement.rows
             or any(_SEVEN_YEARS in b.retentions for b in batches)
             or len(set(chain.from_iterable(b.report_ids for b in batches))) != total
         ):
@@ -432,7 +455,7 @@ class ReportArchive:
             results.append(StoredBatch(seq + 1, batch, 0))
             seq += len(batch)
         try:
-            self._single_statement.insert(chain.from_iterable(chain.from_iterable(rows)), total)
+            single_statement.insert(chain.from_iterable(chain.from_iterable(rows)), total)
         except sqlite3.IntegrityError:
             return None
         self._last_seq = seq
@@ -468,9 +491,10 @@ class ReportArchive:
                 self._last_seq = conn.execute(
                     select(func.coalesce(func.max(report_archive.c.seq), 0))
                 ).scalar_one()
+            assert self._last_seq is not None
             seq = self._last_seq
             seen = set(known)
-            rows: list[Iterator[tuple]] = []  # type: ignore[type-arg]
+            rows: list[Iterator[_Row]] = []
             compliance: list[LedgerRecord] = []
             results: list[StoredBatch] = []
             for batch in batches:
@@ -517,21 +541,23 @@ class ReportArchive:
                 f"SELECT coalesce(max(seq), 0) FROM {report_archive.name}"
             )
             cursor.nextset()
-            last = cursor.fetchone()[0]
+            row = cursor.fetchone()
         finally:
             cursor.close()
+        assert row is not None  # an aggregate's one row
+        last = row[0]
         if last != self._last_seq:
             self._ledger.forget_heads()
             self._last_seq = last
 
-    def _insert_values(self, conn: Connection, rows: Iterator[tuple], count: int) -> int:  # type: ignore[type-arg]
+    def _insert_values(self, conn: Connection, rows: Iterator[_Row], count: int) -> int:
         """Multi-row INSERTs: one statement (one GIL release) per thousand rows, not one per row.
 
         SQLite before 3.32 allows 999 parameters a statement (later ones 32,766): the rows per
         statement follow the connection's own limit.
         """
         width = len(report_archive.columns)
-        per_statement = _rows_per_statement(conn.connection.dbapi_connection)  # type: ignore[arg-type]
+        per_statement = _rows_per_statement(_sqlite_connection(conn.connection))
         values = chain.from_iterable(rows)
         inserted = 0
         for start in range(0, count, per_statement):
@@ -540,11 +566,11 @@ class ReportArchive:
             inserted += conn.exec_driver_sql(_insert_sql(self._marker, chunk), params).rowcount
         return inserted
 
-    def _copy_new(self, conn: Connection, rows: Iterator[tuple], count: int) -> int:  # type: ignore[type-arg]
+    def _copy_new(self, conn: Connection, rows: Iterator[_Row], count: int) -> int:
         """PostgreSQL: COPY, its bulk path, straight into the archive as if every report were new
         (the optimistic write). COPY knows no ON CONFLICT: a report stored before fails the
         whole COPY, and the write is tried again without the stored ones (`_AlreadyStored`)."""
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = conn.connection.cursor()
         try:
             with cursor.copy(f"COPY {report_archive.name} ({_COLUMNS}) FROM STDIN") as copy:
                 for row in rows:
@@ -571,7 +597,7 @@ class ReportArchive:
             # PostgreSQL: the driver's binary rows as they come, not a Row object per report (read-backs
             # are the relay's and every catching-up reader's bulk; `make bench` sets them beside raw psycopg)
             compiled = query.compile(dialect=self._engine.dialect, compile_kwargs={"render_postcompile": True})
-            cursor = conn.connection.driver_connection.cursor(binary=True)
+            cursor = conn.connection.cursor(binary=True)
             try:
                 cursor.execute(compiled.string, compiled.params)
                 return list(map(ArchivedReport._make, cursor.fetchall()))

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -216,7 +216,7 @@ class ReportBus:
                 group = self._next_group()
             try:
                 received = self._clock.now().astimezone(UTC)
-                expiry = {r: to_micros(retention_ends(received, r)) for r in _RETENTIONS}
+                expiry: dict[int, int] = {r: to_micros(retention_ends(received, r)) for r in _RETENTIONS}
                 started = time.perf_counter()
                 outcome: list[StoredBatch] | Exception = self.archive.store(
                     [batch for batch, _ in group], to_micros(received), expiry
@@ -248,8 +248,8 @@ class ReportBus:
                 if not done.done():
                     done.set_exception(outcome)
             return
-        for stored in self.on_stored:
-            stored(outcome)
+        for listener in self.on_stored:
+            listener(outcome)
         self.last_stored = max([self.last_stored, *(b.last_seq for b in outcome if b.last_seq is not None)])
         for (_, done), stored in zip(group, outcome, strict=True):
             if self._inbox is not None:
@@ -317,7 +317,7 @@ class ReportBus:
 
     async def subscribe(
         self, report_filter: ReportFilter, *, after_seq: int = 0, live_only: bool = False
-    ) -> AsyncIterator[ArchivedReport]:
+    ) -> AsyncGenerator[ArchivedReport, None]:
         """Archived reports after `after_seq`, then live ones, in seq order, until the bus closes."""
         async with aclosing(self.subscribe_batches(report_filter, after_seq=after_seq, live_only=live_only)) as batches:
             async for batch in batches:
@@ -326,7 +326,7 @@ class ReportBus:
 
     async def subscribe_batches(
         self, report_filter: ReportFilter, *, after_seq: int = 0, live_only: bool = False, max_reports: int = _PAGE
-    ) -> AsyncIterator[list[ArchivedReport]]:
+    ) -> AsyncGenerator[list[ArchivedReport], None]:
         """`subscribe` in lists of at most `max_reports`: an archive page at a time while catching
         up, then the live reports already waiting (one, when they come slower than they are read)."""
         subscription = _Subscription(report_filter, self._subscriber_queue)
@@ -387,7 +387,8 @@ class ReportBus:
 
     def follower_lag_seconds(self) -> dict[str, float]:
         """How long each follower has had reports waiting for it (0 once it took every one)."""
-        now, lags = time.monotonic(), {}
+        now = time.monotonic()
+        lags: dict[str, float] = {}
         for subscription in list(self._subscriptions):
             if subscription.follower:
                 behind = now - subscription.behind_since if subscription.behind_since is not None else 0.0

@@ -9,7 +9,6 @@ from typing import Any
 from prometheus_client import Counter
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
-from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.sdk.clock import from_micros, to_timestamp
 from polytraders.sdk.outbox import delimited_prefix
 
@@ -97,7 +96,11 @@ def _delimited(number: int, data: bytes) -> bytes:
     return delimited_prefix(number, len(data)) + data
 
 
-class ReportBusServicer(pb_grpc.ReportBusServiceServicer):
+class ReportBusServicer:
+    """Not the generated ReportBusServiceServicer: PublishReports is handed a `WireRequest` and the
+    streams answer with responses already serialised, which its signatures do not allow (the
+    binding looks each method up by name)."""
+
     def __init__(self, bus: ReportBus, set_aside: SetAside, refused: Counter) -> None:
         self._bus = bus
         self._set_aside = set_aside

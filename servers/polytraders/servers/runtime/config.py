@@ -208,7 +208,7 @@ def load_config(
             values["targets"] = targets
     elif path is not None:
         raise FileNotFoundError(file)
-    fields = {f.name: f.type for f in dataclasses.fields(ServerConfig)}
+    fields = {f.name: str(f.type) for f in dataclasses.fields(ServerConfig)}  # postponed annotations: strings
     unknown = set(values) - set(fields)
     if unknown:
         raise ValueError(f"{file}: unknown [server] keys {sorted(unknown)}")

@@ -13,9 +13,9 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeAlias, cast
 
 import grpc
 from google.protobuf import any_pb2
@@ -103,6 +103,11 @@ _DEADLINE_SLACK = 0.05
 SESSION_METADATA = "x-polytraders-session"
 OperatorActionHook = Callable[[auth.Principal, str, Any, str], Awaitable[None]]
 OutcomeHook = Callable[[str, grpc.StatusCode, float], None]
+_Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+# What a grpc.aio handler holds: the servicer's coroutine function, or its async generator function
+# for a stream (typeshed's RpcMethodHandler describes synchronous grpc's).
+_UnaryBehaviour: TypeAlias = "Callable[[Any, ServicerContext], Awaitable[Any]]"
+_StreamBehaviour: TypeAlias = "Callable[[Any, ServicerContext], AsyncGenerator[Any, None]]"
 
 
 class CallMetrics(Protocol):
@@ -146,9 +151,9 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> _Handler | None:
         handler = await continuation(details)
         if handler is None or details.method.split("/")[1] in self._open:
             return handler
@@ -185,7 +190,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
     def _certificate_principal(self, context: ServicerContext) -> auth.Principal:
         assert self._tokens is not None
         names = context.auth_context().get("x509_common_name") or [b""]
-        common_name = names[0].decode(errors="replace")
+        common_name = next(iter(names)).decode(errors="replace")
         principal = self._tokens.certificate_principal(common_name)
         if principal is None:
             raise Unauthenticated(
@@ -193,16 +198,14 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
             )
         return principal
 
-    def _wrap(
-        self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler:
+    def _wrap(self, handler: _Handler, details: grpc.HandlerCallDetails) -> _Handler:
         """The handler grpc runs instead: it receives the request's bytes and decodes them only
         once the caller is admitted (see `_Call.admit`), so the token is checked first and bytes
         that do not decode are mapped like any other refusal."""
         method = details.method
         decode = handler.request_deserializer
         if handler.unary_unary:
-            inner = handler.unary_unary
+            inner = cast(_UnaryBehaviour, handler.unary_unary)
 
             async def unary(wire: bytes, context: ServicerContext) -> Any:
                 with _Call(self, details, context, unary=True) as call:
@@ -216,7 +219,7 @@ class GovernanceInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.unary_unary_rpc_method_handler(unary, None, handler.response_serializer)
         if handler.unary_stream:
-            inner_stream = handler.unary_stream
+            inner_stream = cast(_StreamBehaviour, handler.unary_stream)
 
             async def stream(wire: bytes, context: ServicerContext) -> None:
                 """Writes rather than yields, so the whole stream, its end and its cleanup run in
@@ -286,7 +289,7 @@ class _Call:
         self._token = auth.set_current_principal(self._principal)
         return request
 
-    async def fail(self, error: Exception) -> None:
+    async def fail(self, error: Exception) -> NoReturn:
         if isinstance(error, grpc.aio.AbortError):
             raise error
         if isinstance(error, GovernanceError):

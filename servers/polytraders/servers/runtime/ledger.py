@@ -123,6 +123,8 @@ class _Head:
 
 
 _COLUMNS = "stream, seq, entry_id, recorded_at_us, corrects, payload, prev_hash, hash"
+_Entry = tuple[str, int, str, int, str, bytes, bytes, bytes]
+"""A ledger entry's row, its values in `_COLUMNS` order."""
 _INSERT = f"INSERT INTO {ledger_entries.name} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _COPY = f"COPY {ledger_entries.name} ({_COLUMNS}) FROM STDIN"
 
@@ -185,8 +187,8 @@ class ComplianceLedger:
         return head
 
 
-def _insert_entries(conn: Connection, rows: list[tuple]) -> None:  # type: ignore[type-arg]
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+def _insert_entries(conn: Connection, rows: list[_Entry]) -> None:
+    cursor = conn.connection.cursor()
     try:
         if conn.dialect.name == "postgresql":
             with cursor.copy(_COPY) as copy:
@@ -318,11 +320,13 @@ def _walk_apart(engine: Engine, shares: list[list[Run]]) -> list[Walked]:
             workers.append((worker, said))
             job = {"dialect": engine.dialect.name, "database": database,
                    "runs": [(r.stream, r.after_seq, r.prev.hex(), r.until_seq) for r in share]}  # fmt: skip
-            with contextlib.suppress(BrokenPipeError), worker.stdin:  # type: ignore[union-attr]
-                json.dump(job, worker.stdin)  # type: ignore[arg-type]
+            assert worker.stdin is not None
+            with contextlib.suppress(BrokenPipeError), worker.stdin:
+                json.dump(job, worker.stdin)
         walked: list[Walked] = []
         for worker, said in workers:
-            out = worker.stdout.read()  # type: ignore[union-attr]
+            assert worker.stdout is not None
+            out = worker.stdout.read()
             if worker.wait() != 0:
                 said.seek(0)
                 last = said.read().strip().splitlines() or [f"exit status {worker.returncode}"]
@@ -337,4 +341,5 @@ def _stop(worker: subprocess.Popen[str]) -> None:
     if worker.poll() is None:
         worker.kill()
         worker.wait()
-    worker.stdout.close()  # type: ignore[union-attr]
+    assert worker.stdout is not None
+    worker.stdout.close()

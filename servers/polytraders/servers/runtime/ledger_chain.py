@@ -29,9 +29,12 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import count, islice, repeat
-from operator import concat, itemgetter
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import psycopg
 
 GENESIS = bytes(32)
 CHECKPOINT_EVERY = 1024
@@ -97,7 +100,7 @@ def merkle_root(hashes: Sequence[bytes]) -> bytes:
         if len(level) % 2:
             level.append(level[-1])
         pairs = iter(level)
-        level = list(map(_digest, map(hashlib.sha256, map(concat, pairs, pairs))))
+        level = list(map(_digest, map(hashlib.sha256, map(bytes.__add__, pairs, pairs))))
     return level[0]
 
 
@@ -143,6 +146,8 @@ _MARKS_AFTER = (
     "SELECT last_seq, first_seq, merkle_root, chain_hash FROM ledger_checkpoints "
     "WHERE stream = {0} AND last_seq > {0}"
 )
+_Entry = tuple[int, str, int, str, bytes, bytes, bytes]
+"""An entry as the walk reads it: seq, entry_id, recorded_at_us, corrects, payload, prev_hash, hash."""
 _PAGE = 512
 """Entries fetched and checked at a time: few enough that a page's rows are still in the CPU
 cache when they are hashed."""
@@ -197,7 +202,7 @@ class _Walk:
             self.walked.broken = Break(self.stream, self.expected, "", "removed",
                                        f"entries from {self.expected} are missing: checkpoint {max(self.marks)} covers them")  # fmt: skip
 
-    def _page(self, page: list[tuple]) -> Break | None:  # type: ignore[type-arg]
+    def _page(self, page: list[_Entry]) -> Break | None:
         """A page whose entries are all whole and in order is checked a column at a time: each entry
         hashed over its own stored prev_hash, and each prev_hash equal to the hash before it, is
         the chain. Any other page goes `_one_by_one`, which finds its first break."""
@@ -236,7 +241,7 @@ class _Walk:
             self.stream, self.expected, "", "removed", f"{missing} missing: the chain jumps to {seq}"
         )
 
-    def _one_by_one(self, page: list[tuple]) -> Break | None:  # type: ignore[type-arg]
+    def _one_by_one(self, page: list[_Entry]) -> Break | None:
         stream = self.stream
         for seq, entry_id, recorded_at_us, corrects, payload, prev_hash, stored in page:
             if seq != self.expected:
@@ -277,6 +282,7 @@ class _Walk:
 def _work(job: dict[str, Any]) -> list[dict[str, Any]]:
     """A worker's share: its runs in order, stopping at the first break (what follows it is not reported)."""
     postgresql = job["dialect"] == "postgresql"
+    dbapi: psycopg.Connection[Any] | sqlite3.Connection
     if postgresql:
         import psycopg
 

@@ -31,13 +31,17 @@ class MeshServicer(pb_grpc.MeshServiceServicer):
         self._leads = leads
         self._clock = clock
 
-    async def DescribeProcess(self, request: pb.DescribeProcessRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def DescribeProcess(
+        self, request: pb.DescribeProcessRequest, context: ServicerContext
+    ) -> pb.DescribeProcessResponse:
         return pb.DescribeProcessResponse(
             groups=self._groups, services=sorted(self._services()), commands=sorted(self._commands.local),
             leads=sorted(self._leads()), holder=HOLDER, metrics_address=self._metrics_address,
         )  # fmt: skip
 
-    async def RunCommand(self, request: pb.RunCommandRequest, context: ServicerContext):  # type: ignore[no-untyped-def]
+    async def RunCommand(
+        self, request: pb.RunCommandRequest, context: ServicerContext
+    ) -> pb.RunCommandResponse:
         if not request.name:
             raise InvalidArgument.field("name", "is required")
         command = self._commands.local.get(request.name)

@@ -40,11 +40,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from .errors import FieldViolation, InvalidArgument
 from .requests import WireRequest
@@ -236,9 +237,9 @@ _REPORTS_PACKAGE = "polytraders.reports.v1"
 def rule_for(field: FieldDescriptor) -> Rule:
     if field.full_name in FIELDS:
         return FIELDS[field.full_name]
-    owner = field.containing_type
+    owner = _owner(field)
     if owner.GetOptions().map_entry:  # a map's key and value: the map field's own rule decides
-        rule = rule_for(next(f for f in owner.containing_type.fields if f.message_type is owner))
+        rule = rule_for(next(f for f in _owner(owner).fields if f.message_type is owner))
         return Rule(chars=rule.chars, items=None, content=rule.content if field.name == "value" else None)
     if owner.file.package == _REPORTS_PACKAGE:
         return REPORT_BY_NAME.get(field.name, REPORT_FIELD)
@@ -247,8 +248,24 @@ def rule_for(field: FieldDescriptor) -> Rule:
     return BY_NAME.get(field.name, Rule())
 
 
+def _owner(field: FieldDescriptor | Descriptor) -> Descriptor:
+    """The message a field (or a nested message, such as a map's entry) is declared in."""
+    owner = field.containing_type
+    if owner is None:
+        raise ValueError(f"{field.full_name} is declared in no message")
+    return owner
+
+
+def _message_type(field: FieldDescriptor) -> Descriptor:
+    """The type of a message (or map) field."""
+    message = field.message_type
+    if message is None:
+        raise ValueError(f"{field.full_name} is not a message field")
+    return message
+
+
 def _is_map(field: FieldDescriptor) -> bool:
-    return field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry
+    return field.type == FieldDescriptor.TYPE_MESSAGE and _message_type(field).GetOptions().map_entry
 
 
 def limit_text(field: FieldDescriptor) -> str:
@@ -256,7 +273,8 @@ def limit_text(field: FieldDescriptor) -> str:
     rule = rule_for(field)
     parts = []
     if _is_map(field):
-        key, value = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
+        entry = _message_type(field)
+        key, value = entry.fields_by_name["key"], entry.fields_by_name["value"]
         if rule.items is not None:
             parts.append(f"at most {rule.items} entries")
         strings = [f.name for f in (key, value) if f.type == FieldDescriptor.TYPE_STRING]
@@ -273,11 +291,11 @@ def limit_text(field: FieldDescriptor) -> str:
             parts.append(
                 f"{'each ' if field.is_repeated else ''}between -{rule.magnitude} and {rule.magnitude}"
             )
-        if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name == _TIMESTAMP:
+        if field.type == FieldDescriptor.TYPE_MESSAGE and _message_type(field).full_name == _TIMESTAMP:
             parts.append("years 0001 to 9999")
-        if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name in MESSAGE_BYTES:
+        if field.type == FieldDescriptor.TYPE_MESSAGE and _message_type(field).full_name in MESSAGE_BYTES:
             each = "each " if field.is_repeated else ""
-            parts.append(f"{each}at most {MESSAGE_BYTES[field.message_type.full_name]} bytes serialised")
+            parts.append(f"{each}at most {MESSAGE_BYTES[_message_type(field).full_name]} bytes serialised")
     if field.type == FieldDescriptor.TYPE_STRING or _is_map(field):
         parts.append("no NUL characters")
     return f"Limits: {', '.join(parts)}." if parts else ""
@@ -343,7 +361,8 @@ def _walk_message(message: Message, path: str, problems: list[FieldViolation]) -
     descriptor = message.DESCRIPTOR
     name = descriptor.full_name
     if name == _TIMESTAMP:
-        if not (_MIN_SECONDS <= message.seconds <= _MAX_SECONDS and 0 <= message.nanos <= 999_999_999):  # type: ignore[attr-defined]
+        stamp = cast(Timestamp, message)  # by its type's name: the class may be another pool's
+        if not (_MIN_SECONDS <= stamp.seconds <= _MAX_SECONDS and 0 <= stamp.nanos <= 999_999_999):
             _add(problems, path, "is not a valid timestamp (years 0001 to 9999, UTC)")
         return
     limit = MESSAGE_BYTES.get(name)
@@ -369,10 +388,8 @@ def _walk_message(message: Message, path: str, problems: list[FieldViolation]) -
 
 
 def _walk_map(field: FieldDescriptor, entries: Any, where: str, problems: list[FieldViolation]) -> None:
-    key_field, value_field = (
-        field.message_type.fields_by_name["key"],
-        field.message_type.fields_by_name["value"],
-    )
+    entry = _message_type(field)
+    key_field, value_field = entry.fields_by_name["key"], entry.fields_by_name["value"]
     key_rule, value_rule = rule_for(key_field), rule_for(value_field)
     for key, value in entries.items():
         at = f"{where}[{_quote(key)}]"
@@ -497,9 +514,9 @@ def _view(descriptor: Descriptor) -> _View:
                 )
                 strings.append((field.name, rule_for(field), field.is_repeated))
             elif field.type == _MESSAGE:
-                nested = build(field.message_type)
+                nested = build(_message_type(field))
                 added.field.add(name=field.name, number=field.number, type=_Field.TYPE_MESSAGE, label=_Field.LABEL_OPTIONAL,
-                                type_name=f".{_PACKAGE}.{_view_name(field.message_type)}")  # fmt: skip
+                                type_name=f".{_PACKAGE}.{_view_name(_message_type(field))}")  # fmt: skip
                 messages.append(_Nested(field.name, rule_for(field), field.is_repeated, nested))
             elif field.type in _FLOATS:
                 added.field.add(

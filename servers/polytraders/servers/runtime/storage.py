@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import (
     Boolean,
@@ -23,12 +23,19 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import SQLModel
 
 log = logging.getLogger(__name__)
+
+DialectInsert: TypeAlias = PostgresqlInsert | SqliteInsert
+"""An INSERT that knows ON CONFLICT, on either backend."""
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -62,7 +69,7 @@ def libpq_url(engine: Engine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -124,7 +131,7 @@ def _checkpoints() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-checkpoint")
 
 
-def insert_for(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
+def insert_for(conn: Connection, table: Table) -> DialectInsert:
     """An INSERT that knows ON CONFLICT on this connection's dialect (SQLite or PostgreSQL)."""
     return (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
@@ -196,7 +203,9 @@ def _driver_statement(
 
 
 @lru_cache(maxsize=256)
-def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...], replace: bool, add: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _upsert_statement(
+    dialect: str, table: Table, key: tuple[str, ...], replace: bool, add: tuple[str, ...]
+) -> DialectInsert:
     """Built once per table: building it costs more than a small batch's whole commit."""
     statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
     if add:
