@@ -17,6 +17,7 @@ from polytraders.sdk.execution.matching import MarketRules
 from polytraders.sdk.execution.path import BookUpdate, ExecutionPath, Fill, Intent, Vote
 from polytraders.sdk.execution.ports import LivePort, SimulatedPort
 from polytraders.sdk.report_builders import ReportBuilder, seeded_report_ids
+from polytraders.sdk.tagging import OrderIntent
 from tests.support.clob import CONDITION_ID, TOKEN_ID, local_clob, market
 
 M = 1_000_000
@@ -147,3 +148,20 @@ def test_the_live_port_reports_the_clobs_refusal_as_a_rejection() -> None:
     assert rpb.EXECUTION_EVENT_ORDER_REJECTED in events and rpb.EXECUTION_EVENT_ORDER_ACCEPTED not in events
     (rejected,) = [r.execution for r in live if r.execution.event == rpb.EXECUTION_EVENT_ORDER_REJECTED][:1]
     assert "invalid" in rejected.explanation
+
+
+def test_the_live_port_sends_a_market_intent_with_its_own_shares_and_the_simulated_one_refuses_it() -> None:
+    """A market SELL carries shares, not a price and size: it goes to the CLOB as it is (it used to
+    reach polymarket-client with shares=None and come back refused)."""
+    sell = OrderIntent.market_sell(TOKEN_ID, D("5"), builder_code=CODE)
+    with local_clob() as clob:
+        market(clob)
+        clob.json("POST", "/order", {"success": True, "orderID": "0x" + "ef" * 32, "status": "matched",
+                                     "makingAmount": "5", "takingAmount": "2.3", "errorMsg": ""})  # fmt: skip
+        client = SecureClient.create(private_key=THROWAWAY_KEY, wallet=Account.from_key(THROWAWAY_KEY).address,
+                                     environment=clob.environment())  # fmt: skip
+        placed = LivePort(client).place(sell, "sell-1")
+        client.close()
+    assert placed.refused == "" and [r.path for r in clob.requests].count("/order") == 1
+    refused = SimulatedPort(MarketRules()).place(sell, "sell-2")
+    assert refused.fills == [] and "market intent has no price" in refused.refused

@@ -22,6 +22,7 @@ from .errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from .families import Asyncio, Blocking
 from .health import serve_health, serve_health_async
 from .metrics import PublisherMetrics
 from .publisher import PublisherClosed, PublisherConfig, PublisherStats
@@ -33,7 +34,9 @@ from .transport import TlsOptions
 __all__ = [
     "AlreadyExistsError",
     "AsyncGovernance",
+    "Asyncio",
     "BYTES32_ZERO",
+    "Blocking",
     "BuilderCode",
     "BuilderCodeError",
     "CallOptions",

@@ -141,11 +141,9 @@ def _attach_families(
     channel: Callable[[str], Any],
     metadata: Metadata,
     options: CallOptions,
-    *,
-    aio: bool,
 ) -> None:
     for attribute, (family, route) in _FAMILY_ROUTES.items():
-        setattr(client, attribute, family(channel(route), metadata, options, aio=aio))
+        setattr(client, attribute, family(channel(route), metadata, options))
 
 
 class Governance(_Families[Blocking]):
@@ -194,9 +192,9 @@ class Governance(_Families[Blocking]):
         if publisher.path_for(bot_slug).exists():
             self._publisher.get()  # what an earlier run left goes out now, not at the next publish()
         self.reports = ReportsFamily(
-            self._channel("reports"), self._metadata, self._options, aio=False, publisher=self._publisher
+            self._channel("reports"), self._metadata, self._options, publisher=self._publisher
         )
-        _attach_families(self, self._channel, self._metadata, self._options, aio=False)
+        _attach_families(self, self._channel, self._metadata, self._options)
         self._tagger = (
             OrderTagger(BuilderCode(builder_code), self._publisher.get, self.builder)
             if builder_code
@@ -282,9 +280,9 @@ class AsyncGovernance(_Families[Asyncio]):
         self.builder = self._blocking.builder
         self._options = self._blocking._options
         self._channels: dict[str, grpc.aio.Channel] = {}
-        self.reports = ReportsFamily(self._channel("reports"), self._blocking._metadata, self._options, aio=True,
+        self.reports = ReportsFamily(self._channel("reports"), self._blocking._metadata, self._options,
                                      publisher=self._blocking._publisher)  # fmt: skip
-        _attach_families(self, self._channel, self._blocking._metadata, self._options, aio=True)
+        _attach_families(self, self._channel, self._blocking._metadata, self._options)
 
     def _channel(self, family: str) -> grpc.aio.Channel:
         blocking = self._blocking

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 
 from polytraders.governance.v1 import lifecycle_pb2 as pb
 from polytraders.governance.v1 import lifecycle_pb2_grpc as pb_grpc
@@ -59,7 +59,7 @@ class RegistryFamily(Family[pb_grpc.StrategyRegistryServiceStub, Mode]):
         return self._invoke(self._rpc.CheckLiveCap, request)
 
     @remote_stream
-    def watch(self, slugs: Iterable[str] = ()) -> Iterator[pb.WatchStrategiesResponse]:
+    def watch(self, slugs: Iterable[str] = ()) -> Generator[pb.WatchStrategiesResponse, None, None]:
         """The current state of each strategy, then every change."""
         return self._stream(self._rpc.WatchStrategies, pb.WatchStrategiesRequest(slugs=list(slugs)))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
@@ -43,9 +43,9 @@ class ReportsFamily(Family[pb_grpc.ReportBusServiceStub, Mode]):
     idempotent = frozenset({"PublishReports"})  # by report_id
 
     def __init__(
-        self, channel: Any, metadata: Metadata, options: CallOptions, *, aio: bool, publisher: PublisherSlot
+        self, channel: Any, metadata: Metadata, options: CallOptions, *, publisher: PublisherSlot
     ) -> None:
-        super().__init__(channel, metadata, options, aio=aio)
+        super().__init__(channel, metadata, options)
         self._slot = publisher
 
     @property
@@ -72,7 +72,7 @@ class ReportsFamily(Family[pb_grpc.ReportBusServiceStub, Mode]):
         epoch_to: int = 0,
         cursor: str = "",
         live_only: bool = False,
-    ) -> Iterator[pb.SubscribeReportsResponse]:
+    ) -> Generator[pb.SubscribeReportsResponse, None, None]:
         """Archived reports after `cursor`, then live ones; pass the last `cursor` seen to resume."""
         request = _subscription(kinds, bot_slugs, modes, epoch_from, epoch_to, cursor, live_only)
         return self._stream(self._rpc.SubscribeReports, request)
@@ -89,7 +89,7 @@ class ReportsFamily(Family[pb_grpc.ReportBusServiceStub, Mode]):
         cursor: str = "",
         live_only: bool = False,
         max_reports: int = 0,
-    ) -> Iterator[pb.SubscribeReportBatchesResponse]:
+    ) -> Generator[pb.SubscribeReportBatchesResponse, None, None]:
         """`subscribe`, several reports to a message (`SubscribeReportBatchesResponse.reports`, at
         most `max_reports`, 0 meaning 500): for a reader that must keep up with thousands a second."""
         subscription = _subscription(kinds, bot_slugs, modes, epoch_from, epoch_to, cursor, live_only)

@@ -30,21 +30,17 @@ def stage(value: int) -> str:
     return enum_name(pb.Stage, value, "STAGE_")
 
 
-def _stage_value(name: str) -> pb.Stage.ValueType:
-    return enum_value(pb.Stage, "STAGE_", name, "stage")
-
-
 def cmd_strategies(args: argparse.Namespace) -> int:
     out = Output(args)
     with governance(args) as gov:
         if args.strategies == "list":
-            out.table(gov.registry.list([_stage_value(s) for s in args.stage]), [
+            out.table(gov.registry.list([enum_value(pb.Stage, "STAGE_", s, "--stage") for s in args.stage]), [
                 ("slug", lambda s: s.slug), ("stage", lambda s: stage(s.stage)), ("version", lambda s: s.version),
                 ("owner", lambda s: s.owner), ("revision", lambda s: s.revision),
             ])  # fmt: skip
             return OK
         if args.strategies == "promote":
-            strategy = gov.registry.promote(args.slug, _stage_value(args.to), args.reason)
+            strategy = gov.registry.promote(args.slug, enum_value(pb.Stage, "STAGE_", args.to, "--to"), args.reason)
         elif args.strategies == "pause":
             strategy = gov.registry.pause(args.slug, args.reason)
         elif args.strategies == "resume":

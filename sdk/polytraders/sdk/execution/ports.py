@@ -40,7 +40,7 @@ class SimulatedPort:
 
     def place(self, order: OrderIntent, order_id: str) -> Placed:
         if order.price is None or order.size is None:
-            return Placed(order_id, [], "a simulated order needs its price and size")
+            return Placed(order_id, [], "the simulated book matches priced orders; a market intent has no price")
         size = int(order.size * MICROS)
         try:
             fills = self._engine(order.token_id).submit(order_id, order.side, order.price, size,
@@ -52,8 +52,8 @@ class SimulatedPort:
 
 class LivePort:
     """Orders to the CLOB through polymarket-client's SecureClient (its keys, its signing). GTC
-    orders go as limit orders; FAK and FOK as market orders bounded by the intent's price, which is
-    how the CLOB takes them."""
+    orders go as limit orders; priced FAK and FOK as market orders bounded by the intent's price,
+    which is how the CLOB takes them; market intents (an amount or shares) as they are."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -63,13 +63,12 @@ class LivePort:
 
     def place(self, order: OrderIntent, order_id: str) -> Placed:
         try:
-            if order.order_type in ("FAK", "FOK"):
-                if order.price is None or order.size is None:
-                    raise ValueError(f"a {order.order_type} order here needs its price and size")
-                bound = {"max_price": order.price} if order.side == "BUY" else {"min_price": order.price}
-                quantity = (
-                    {"amount": order.price * order.size} if order.side == "BUY" else {"shares": order.size}
-                )
+            price, size = order.price, order.size
+            if price is None or size is None:  # a market intent: its amount or shares, its own bounds
+                response = self._client.place_market_order(**order.market_kwargs())
+            elif order.order_type in ("FAK", "FOK"):
+                bound = {"max_price": price} if order.side == "BUY" else {"min_price": price}
+                quantity = {"amount": price * size} if order.side == "BUY" else {"shares": size}
                 response = self._client.place_market_order(token_id=order.token_id, side=order.side, order_type=order.order_type,
                                                            builder_code=order.builder_code, **quantity, **bound)  # fmt: skip
             else:
