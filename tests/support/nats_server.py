@@ -3,11 +3,13 @@ start again (same port, same store): the broker the report bus uses between proc
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,9 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def nats_server_binary() -> str:
-    found = shutil.which("nats-server") or ("/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None)
+    found = shutil.which("nats-server") or (
+        "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
+    )
     if found is None:
         if IN_CI:
             pytest.fail("nats-server is required under CI=true (.ci/run installs Debian's nats-server)")
@@ -32,11 +36,13 @@ class NatsServer:
         self.port = free_port()
         self.store = store
         self.url = f"nats://127.0.0.1:{self.port}"
+        self.monitor_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> NatsServer:
         self.process = subprocess.Popen(
-            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)],
+            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store),
+             "-m", str(self.monitor_port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
@@ -47,6 +53,14 @@ class NatsServer:
             except OSError:
                 time.sleep(0.02)
         raise TimeoutError(f"nats-server did not listen on {self.port}")
+
+    def subscribers(self, subject: str) -> int:
+        """How many client connections subscribe to `subject` (the server's own /connz)."""
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.monitor_port}/connz?subs=1", timeout=5
+        ) as answer:
+            connections = json.load(answer)["connections"] or []
+        return sum(subject in (c.get("subscriptions_list") or []) for c in connections)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -22,6 +22,7 @@ from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.mesh import BUS
 from polytraders.servers.runtime.archive import report_archive
+from polytraders.servers.runtime.jetstream import SUBJECTS
 from polytraders.servers.runtime.storage import make_engine
 from tests.support.governance_process import GovernanceProcess
 from tests.support.mesh_processes import BOT, Tail, leads, stored_demo_cursors, until
@@ -40,14 +41,20 @@ def two_processes(postgres_url: str) -> Iterator[list[GovernanceProcess]]:
         process.stop()
 
 
-def _write(address: str, writer: str, answers: list[tuple[str, pb.PublishReportsResponse | grpc.RpcError]]) -> None:
+def _write(
+    address: str, writer: str, answers: list[tuple[str, pb.PublishReportsResponse | grpc.RpcError]]
+) -> None:
     builder = ReportBuilder("demo-bot")
     with grpc.insecure_channel(address) as channel:
         publish = pb_grpc.ReportBusServiceStub(channel).PublishReports
         for number in range(BATCHES_PER_WRITER):
-            reports = [builder.operations(component=writer, explanation=f"{number}.{i}") for i in range(BATCH)]
+            reports = [
+                builder.operations(component=writer, explanation=f"{number}.{i}") for i in range(BATCH)
+            ]
             try:
-                answers.append((writer, publish(pb.PublishReportsRequest(reports=reports), metadata=BOT, timeout=30)))
+                answers.append(
+                    (writer, publish(pb.PublishReportsRequest(reports=reports), metadata=BOT, timeout=30))
+                )
             except grpc.RpcError as error:
                 answers.append((writer, error))
 
@@ -73,7 +80,9 @@ def test_interleaved_writers_on_two_processes_store_every_batch_whole_once_with_
     engine = make_engine(postgres_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(select(report_archive.c.seq, report_archive.c.payload).order_by(report_archive.c.seq)).all()
+            rows = conn.execute(
+                select(report_archive.c.seq, report_archive.c.payload).order_by(report_archive.c.seq)
+            ).all()
     finally:
         engine.dispose()
     assert [seq for seq, _ in rows] == list(range(1, len(rows) + 1))  # no clash, no gap
@@ -93,15 +102,21 @@ def broker(tmp_path: Path) -> Iterator[NatsServer]:
 
 @pytest.fixture
 def bused(postgres_url: str, broker: NatsServer) -> Iterator[list[GovernanceProcess]]:
-    processes = GovernanceProcess.start_together([GovernanceProcess(postgres_url, None, "--bus", broker.url) for _ in range(2)])
+    processes = GovernanceProcess.start_together(
+        [GovernanceProcess(postgres_url, None, "--bus", broker.url) for _ in range(2)]
+    )
     yield processes
     for process in processes:
         process.stop()
 
 
-def _publish_everywhere(processes: list[GovernanceProcess]) -> list[tuple[str, pb.PublishReportsResponse | grpc.RpcError]]:
+def _publish_everywhere(
+    processes: list[GovernanceProcess],
+) -> list[tuple[str, pb.PublishReportsResponse | grpc.RpcError]]:
     answers: list[tuple[str, pb.PublishReportsResponse | grpc.RpcError]] = []
-    writers = [threading.Thread(target=_write, args=(p.address, f"w{i}", answers)) for i, p in enumerate(processes)]
+    writers = [
+        threading.Thread(target=_write, args=(p.address, f"w{i}", answers)) for i, p in enumerate(processes)
+    ]
     for writer in writers:
         writer.start()
     for writer in writers:
@@ -112,7 +127,44 @@ def _publish_everywhere(processes: list[GovernanceProcess]) -> list[tuple[str, p
 
 def _bus_health(address: str) -> int:
     with grpc.insecure_channel(address) as channel:
-        return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=BUS), timeout=5).status
+        return (
+            health_pb2_grpc.HealthStub(channel)
+            .Check(health_pb2.HealthCheckRequest(service=BUS), timeout=5)
+            .status
+        )
+
+
+@pytest.mark.postgres
+def test_a_process_takes_the_broker_feed_only_while_it_has_subscribers_and_a_late_one_misses_nothing(
+    postgres_url: str, broker: NatsServer
+) -> None:
+    """Ingest replicas (the reports group alone, nobody subscribed) take nothing from the broker: a
+    process added for ingest costs the others nothing. A subscriber arriving later starts the feed,
+    and what was stored before it came is filled from the archive."""
+    publisher, reader = GovernanceProcess.start_together(
+        [GovernanceProcess(postgres_url, None, "--bus", broker.url, "--groups", "reports") for _ in range(2)]
+    )
+    try:
+        serving = health_pb2.HealthCheckResponse.SERVING
+        for process in (publisher, reader):
+            until(lambda p=process: _bus_health(p.address) == serving, "the broker link comes up")
+        answers: list[tuple[str, pb.PublishReportsResponse | grpc.RpcError]] = []
+        _write(publisher.address, "before", answers)
+        assert broker.subscribers(SUBJECTS) == 0
+
+        tail = Tail(reader.address)
+        try:
+            until(lambda: broker.subscribers(SUBJECTS) == 1, "the reader takes the feed")
+            _write(publisher.address, "after", answers)
+            stored = stored_demo_cursors(postgres_url)
+            assert len(stored) == 2 * BATCHES_PER_WRITER * BATCH
+            assert tail.wait_for(len(stored)) == stored  # each once, in cursor order, none missing
+        finally:
+            tail.close()
+        until(lambda: broker.subscribers(SUBJECTS) == 0, "the last subscriber gone, the feed stops")
+    finally:
+        publisher.stop()
+        reader.stop()
 
 
 @pytest.mark.postgres
@@ -165,7 +217,10 @@ def _relayed_cursors(url: str, seconds: float) -> list[int]:
         cursors: list[int] = []
 
         async def got(message: nats.aio.msg.Msg) -> None:
-            first, count = int(message.headers["Polytraders-Cursor"]), int(message.headers["Polytraders-Count"])
+            first, count = (
+                int(message.headers["Polytraders-Cursor"]),
+                int(message.headers["Polytraders-Count"]),
+            )
             cursors.extend(range(first, first + count))
 
         await client.subscribe("polytraders.reports.operations.demo-bot.>", cb=got)
@@ -188,7 +243,9 @@ def test_the_relay_sends_on_what_another_process_stored_reading_it_back_from_the
         with ThreadPoolExecutor(1) as pool:
             relayed = pool.submit(_relayed_cursors, broker.url, 3.0)
             time.sleep(0.5)  # the tap subscribes
-            _write(other.address, "elsewhere", answers := [])  # stored through the process that does not relay
+            _write(
+                other.address, "elsewhere", answers := []
+            )  # stored through the process that does not relay
             seen = relayed.result()
         stored = stored_demo_cursors(postgres_url)
         assert tail.wait_for(len(stored)) == stored

@@ -138,6 +138,8 @@ class ReportBus:
         """Told, on the writer's thread, how many seconds each group commit took."""
         self.last_stored = 0
         """The last cursor this process stored or handed out: what follower lag is measured to."""
+        self.demand = asyncio.Event()
+        """Set while anything subscribes here: only then need other processes' reports come live."""
 
     def validate(
         self, reports: Sequence[reports_pb2.Report], request: WireRequest | None = None
@@ -331,6 +333,7 @@ class ReportBus:
         up, then the live reports already waiting (one, when they come slower than they are read)."""
         subscription = _Subscription(report_filter, self._subscriber_queue)
         self._subscriptions.add(subscription)
+        self.demand.set()
         if subscription.follower:
             self.followers.add(subscription.follower)
         try:
@@ -369,6 +372,8 @@ class ReportBus:
                         break
         finally:
             self._subscriptions.discard(subscription)
+            if not self._subscriptions:
+                self.demand.clear()
 
     @property
     def subscribers(self) -> int:

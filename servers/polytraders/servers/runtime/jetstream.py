@@ -14,8 +14,10 @@ record of what was sent: a relay taking over starts after the stream's last repo
 keeps a floor, stored now and then rather than once a page, for a stream that has aged empty), so a
 crash loses nothing, and what it may send twice every reader drops by cursor.
 
-Every process subscribes to `polytraders.reports.>` and hands what arrives to its bus's sequencer,
-which fills any gap from the archive. The broker away: publishing still stores, health shows the
+Every process with a subscriber of its own (a follower, a caller's stream) subscribes to
+`polytraders.reports.>` and hands what arrives to its bus's sequencer, which fills any gap from
+the archive; one with none takes nothing from the broker (its sequencer's mark follows the
+archive), so a process added for ingest costs the others nothing. The broker away: publishing still stores, health shows the
 bus NOT_SERVING and an alert says so; back, the relay sends what it missed and the sequencers
 catch up from the archive, with no gap and no duplicate.
 """
@@ -149,10 +151,21 @@ class JetStreamLink:
                 continue
             self._nats, self._jetstream = client, client.jetstream()
         await self._ensure_stream()
-        if self._bus.archive.shared:  # reports other processes stored reach this one's subscribers
-            await self._nats.subscribe(SUBJECTS, cb=self._received)
         await self._set_up()
+        if self._bus.archive.shared:  # reports other processes stored reach this one's subscribers
+            await self._feed_on_demand(self._nats)
         await self._closed.wait()
+
+    async def _feed_on_demand(self, client: Nats) -> None:
+        """Take the stream's messages only while the bus has subscribers: a subscriber reads the
+        archive first, and the sequencer fills from it whatever came before the feed did."""
+        while not self._closed.is_set():
+            await self._bus.demand.wait()
+            feed = await client.subscribe(SUBJECTS, cb=self._received)
+            while self._bus.demand.is_set() and not self._closed.is_set():
+                await asyncio.sleep(self._poll_seconds)
+            with contextlib.suppress(Exception):  # closing: the drain takes it down
+                await feed.unsubscribe()
 
     async def _ensure_stream(self) -> None:
         assert self._jetstream is not None
