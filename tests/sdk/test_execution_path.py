@@ -4,7 +4,8 @@ replay is byte-for-byte deterministic."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -18,7 +19,7 @@ from polytraders.sdk.execution.path import BookUpdate, ExecutionPath, Fill, Inte
 from polytraders.sdk.execution.ports import LivePort, SimulatedPort
 from polytraders.sdk.report_builders import ReportBuilder, seeded_report_ids
 from polytraders.sdk.tagging import OrderIntent
-from tests.support.clob import CONDITION_ID, TOKEN_ID, local_clob, market
+from tests.support.clob import CONDITION_ID, TOKEN_ID, LocalClob, local_clob, market
 
 M = 1_000_000
 CODE = "0x" + "ab" * 32
@@ -101,15 +102,26 @@ def test_a_replay_run_twice_is_byte_identical() -> None:
     assert digest(run(SimulatedPort(MarketRules()), rpb.MODE_REPLAY, seed="run-2")) != digest(first)
 
 
-def test_live_paper_and_replay_decide_the_same_from_the_same_inputs() -> None:
+@contextmanager
+def live_port(order_answer: dict[str, str | bool]) -> Iterator[tuple[LivePort, LocalClob]]:
+    """A LivePort on polymarket-client's SecureClient, talking to a local CLOB that answers every
+    POST /order with `order_answer`."""
     with local_clob() as clob:
         market(clob)
-        clob.json("POST", "/order", {"success": True, "orderID": "0x" + "cd" * 32, "status": "live",
-                                     "makingAmount": "0", "takingAmount": "0", "errorMsg": ""})  # fmt: skip
+        clob.json("POST", "/order", order_answer)
         client = SecureClient.create(private_key=THROWAWAY_KEY, wallet=Account.from_key(THROWAWAY_KEY).address,
                                      environment=clob.environment())  # fmt: skip
-        live = run(LivePort(client), rpb.MODE_LIVE)
-        client.close()
+        try:
+            yield LivePort(client), clob
+        finally:
+            client.close()
+
+
+def test_live_paper_and_replay_decide_the_same_from_the_same_inputs() -> None:
+    accepted = {"success": True, "orderID": "0x" + "cd" * 32, "status": "live", "makingAmount": "0",
+                "takingAmount": "0", "errorMsg": ""}  # fmt: skip
+    with live_port(accepted) as (port, clob):
+        live = run(port, rpb.MODE_LIVE)
     paper = run(SimulatedPort(MarketRules()), rpb.MODE_PAPER)
     replay = run(SimulatedPort(MarketRules()), rpb.MODE_REPLAY)
 
@@ -136,14 +148,10 @@ def test_live_paper_and_replay_decide_the_same_from_the_same_inputs() -> None:
 
 
 def test_the_live_port_reports_the_clobs_refusal_as_a_rejection() -> None:
-    with local_clob() as clob:
-        market(clob)
-        clob.json("POST", "/order", {"success": False, "orderID": "", "status": "", "makingAmount": "0",
-                                     "takingAmount": "0", "errorMsg": "invalid nonce"})  # fmt: skip
-        client = SecureClient.create(private_key=THROWAWAY_KEY, wallet=Account.from_key(THROWAWAY_KEY).address,
-                                     environment=clob.environment())  # fmt: skip
-        live = run(LivePort(client), rpb.MODE_LIVE)
-        client.close()
+    refused = {"success": False, "orderID": "", "status": "", "makingAmount": "0", "takingAmount": "0",
+               "errorMsg": "invalid nonce"}  # fmt: skip
+    with live_port(refused) as (port, _):
+        live = run(port, rpb.MODE_LIVE)
     events = [r.execution.event for r in live if r.HasField("execution")]
     assert rpb.EXECUTION_EVENT_ORDER_REJECTED in events and rpb.EXECUTION_EVENT_ORDER_ACCEPTED not in events
     (rejected,) = [r.execution for r in live if r.execution.event == rpb.EXECUTION_EVENT_ORDER_REJECTED][:1]
@@ -154,14 +162,10 @@ def test_the_live_port_sends_a_market_intent_with_its_own_shares_and_the_simulat
     """A market SELL carries shares, not a price and size: it goes to the CLOB as it is (it used to
     reach polymarket-client with shares=None and come back refused)."""
     sell = OrderIntent.market_sell(TOKEN_ID, D("5"), builder_code=CODE)
-    with local_clob() as clob:
-        market(clob)
-        clob.json("POST", "/order", {"success": True, "orderID": "0x" + "ef" * 32, "status": "matched",
-                                     "makingAmount": "5", "takingAmount": "2.3", "errorMsg": ""})  # fmt: skip
-        client = SecureClient.create(private_key=THROWAWAY_KEY, wallet=Account.from_key(THROWAWAY_KEY).address,
-                                     environment=clob.environment())  # fmt: skip
-        placed = LivePort(client).place(sell, "sell-1")
-        client.close()
+    matched = {"success": True, "orderID": "0x" + "ef" * 32, "status": "matched", "makingAmount": "5",
+               "takingAmount": "2.3", "errorMsg": ""}  # fmt: skip
+    with live_port(matched) as (port, clob):
+        placed = port.place(sell, "sell-1")
     assert placed.refused == "" and [r.path for r in clob.requests].count("/order") == 1
     refused = SimulatedPort(MarketRules()).place(sell, "sell-2")
     assert refused.fills == [] and "market intent has no price" in refused.refused
