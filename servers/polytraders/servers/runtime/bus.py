@@ -140,6 +140,9 @@ class ReportBus:
         """The last cursor this process stored or handed out: what follower lag is measured to."""
         self.demand = asyncio.Event()
         """Set while anything subscribes here: only then need other processes' reports come live."""
+        self.no_demand = asyncio.Event()
+        """Set while nothing does (`demand`'s complement, to be waited on)."""
+        self.no_demand.set()
 
     def validate(
         self, reports: Sequence[reports_pb2.Report], request: WireRequest | None = None
@@ -334,6 +337,7 @@ class ReportBus:
         subscription = _Subscription(report_filter, self._subscriber_queue)
         self._subscriptions.add(subscription)
         self.demand.set()
+        self.no_demand.clear()
         if subscription.follower:
             self.followers.add(subscription.follower)
         try:
@@ -374,6 +378,7 @@ class ReportBus:
             self._subscriptions.discard(subscription)
             if not self._subscriptions:
                 self.demand.clear()
+                self.no_demand.set()
 
     @property
     def subscribers(self) -> int:

@@ -159,13 +159,19 @@ class JetStreamLink:
     async def _feed_on_demand(self, client: Nats) -> None:
         """Take the stream's messages only while the bus has subscribers: a subscriber reads the
         archive first, and the sequencer fills from it whatever came before the feed did."""
-        while not self._closed.is_set():
-            await self._bus.demand.wait()
+        while await self._unless_closed(self._bus.demand):
             feed = await client.subscribe(SUBJECTS, cb=self._received)
-            while self._bus.demand.is_set() and not self._closed.is_set():
-                await asyncio.sleep(self._poll_seconds)
+            await self._unless_closed(self._bus.no_demand)
             with contextlib.suppress(Exception):  # closing: the drain takes it down
                 await feed.unsubscribe()
+
+    async def _unless_closed(self, event: asyncio.Event) -> bool:
+        """Wait for `event`, or for the link to close (False then)."""
+        waits = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._closed.wait())}
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for wait in pending:
+            wait.cancel()
+        return not self._closed.is_set()
 
     async def _ensure_stream(self) -> None:
         assert self._jetstream is not None
