@@ -318,7 +318,6 @@ class Mesh:
             await asyncio.to_thread(self.metrics_server.close)
         if self.parts.leadership is not None:
             self.parts.leadership.close()
-        self.parts.bus.archive.close()
         self.parts.engine.dispose()
 
     async def serve_until_signalled(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -237,6 +238,56 @@ def test_a_writer_connection_the_server_dropped_is_replaced_and_the_write_stored
         assert bus.archive.count() == 6
     finally:
         bus.archive.close()
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_cancelled_write_fails_and_keeps_the_writer_connection_and_closing_the_bus_gives_it_back(
+    postgres_url: str, clock: ManualClock
+) -> None:
+    """A statement the server cancelled (an operator, a timeout, a deadlock) is an OperationalError
+    like a dropped connection, but the connection is sound: the write fails, once, and the next one
+    runs on the same backend. Closing the bus gives the writer's connection back to the pool, so
+    disposing of the engine leaves no backend behind."""
+    application = f"t_{uuid.uuid4().hex[:12]}"
+    url = make_url(postgres_url)
+    engine = make_engine(url.update_query_dict({"application_name": application}).render_as_string(hide_password=False))
+    schema.prepare(engine, upgrade=True)
+    bus = ReportBus(ReportArchive(engine), clock)
+    admin = psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True)
+
+    def writers() -> list[tuple[int, str]]:
+        return admin.execute("SELECT pid, coalesce(wait_event_type, '') FROM pg_stat_activity "
+                             "WHERE application_name = %s", (application,)).fetchall()  # fmt: skip
+
+    try:
+        asyncio.run(bus.publish(_reports(1)))
+        ((writer, _),) = writers()
+        key = bus.archive._sequencer_key
+        admin.execute("SELECT pg_advisory_lock(%s)", (key,))  # the sequencer taken: the next write waits
+
+        async def cancelled_write() -> None:
+            publishing = asyncio.ensure_future(bus.publish(_reports(1)))
+            while writers() != [(writer, "Lock")]:
+                await asyncio.sleep(0.01)
+            admin.execute("SELECT pg_cancel_backend(%s)", (writer,))
+            with pytest.raises(psycopg.errors.QueryCanceled):  # not retried (a retry would wait on the lock)
+                await asyncio.wait_for(publishing, 30)
+
+        asyncio.run(cancelled_write())
+        admin.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        assert asyncio.run(bus.publish(_reports(1))).last_seq == 2  # the cancelled one stored nothing
+        assert [pid for pid, _ in writers()] == [writer]
+        bus.close()
+        engine.dispose()  # closes what is in the pool: the writer's connection is there again
+        for _ in range(200):  # a backend leaves pg_stat_activity just after its client hangs up
+            if not writers():
+                break
+            time.sleep(0.01)
+        assert writers() == []
+    finally:
+        admin.close()
+        bus.close()
         engine.dispose()
 
 

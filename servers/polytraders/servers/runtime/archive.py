@@ -291,6 +291,11 @@ class _SingleStatementInsert:
     def rows(self) -> int:
         return _rows_per_statement(self.connection)
 
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection = None
+            self._kept.close()
+
     def insert(self, values: Iterator[object], rows: int) -> None:
         self.connection.execute(_insert_sql("?", rows, skip_stored=False), tuple(values))
 
@@ -303,7 +308,6 @@ class _WriterConnection:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._lost_errors = engine.dialect.loaded_dbapi.OperationalError
         self._connection: Connection | None = None
 
     @contextmanager
@@ -315,18 +319,23 @@ class _WriterConnection:
             with connection.begin():
                 yield connection
         except Exception as error:
-            if not self._lost(error):
+            if not self._lost(error, connection):
                 raise
             self._connection = None
             connection.invalidate()  # closes the driver's connection without the rollback it cannot send
             connection.close()
-            raise _ConnectionLost from error
+            raise _ConnectionLost(str(error)) from error
 
-    def _lost(self, error: Exception) -> bool:
-        """The driver's errors reach here unwrapped from the sequencer's and COPY's own cursors."""
-        if isinstance(error, DBAPIError):
-            return error.connection_invalidated or isinstance(error.orig, self._lost_errors)
-        return isinstance(error, self._lost_errors)
+    def _lost(self, error: Exception, connection: Connection) -> bool:
+        """Judged by the connection's state, as SQLAlchemy judges a disconnect: a cancelled
+        statement or a deadlock is an OperationalError too, and leaves the connection sound. The
+        driver's errors reach here unwrapped from the sequencer's and COPY's own cursors."""
+        if isinstance(error, DBAPIError) and error.connection_invalidated or connection.invalidated:
+            return True
+        cause = error.orig if isinstance(error, DBAPIError) else error
+        if not isinstance(cause, self._engine.dialect.loaded_dbapi.Error):
+            return False
+        return bool(self._engine.dialect.is_disconnect(cause, connection.connection.dbapi_connection, None))
 
     def close(self) -> None:
         if self._connection is not None:
@@ -373,6 +382,7 @@ class ReportArchive:
         self._shared = engine.dialect.name == "postgresql"
         self._writer_connection = _WriterConnection(engine) if self._shared else None
         self._sequencer_key: int | None = None
+        self._closing = False
         self.writer = uuid.uuid4().hex
         """Who this archive is among the processes writing the database: its commits' NOTIFY says it."""
         self.announce_commits = True
@@ -395,34 +405,46 @@ class ReportArchive:
         expires_at_us: dict[int, int],
     ) -> list[StoredBatch]:
         """Store what is new in each batch, all batches in one transaction (group commit)."""
-        with self._write_lock:
-            if self._single_statement is not None:
-                stored = self._store_in_one_statement(
-                    self._single_statement, batches, received_at_us, expires_at_us
-                )
-                if stored is not None:
-                    return stored
-            known: set[str] = set()  # ids stored before; empty while we assume a fresh group
-            for attempt in range(4):
-                try:
-                    return self._write(batches, received_at_us, expires_at_us, known)
-                except _AlreadyStored:
-                    self._ledger.forget_heads()
-                    known = self._known_ids(batches)
-                except self._clashes:
-                    self._last_seq = None  # another writer took our seq: reload and retry
-                    self._ledger.forget_heads()
-                    if attempt == 3:
-                        raise
-                except _ConnectionLost:
-                    self._last_seq = None
-                    self._ledger.forget_heads()
-                    if attempt == 3:
-                        raise
-                    known = self._known_ids(batches)  # a commit whose answer was lost may have stored them
-                except BaseException:
-                    self._ledger.forget_heads()  # the chain heads it advanced were rolled back
+        try:
+            with self._write_lock:
+                return self._store(batches, received_at_us, expires_at_us)
+        finally:
+            if self._closing:  # read after the lock is free: `close` sets it before it tries the lock
+                self._give_back_if_idle()
+
+    def _store(
+        self,
+        batches: Sequence[IncomingBatch],
+        received_at_us: int,
+        expires_at_us: dict[int, int],
+    ) -> list[StoredBatch]:
+        if self._single_statement is not None:
+            stored = self._store_in_one_statement(
+                self._single_statement, batches, received_at_us, expires_at_us
+            )
+            if stored is not None:
+                return stored
+        known: set[str] = set()  # ids stored before; empty while we assume a fresh group
+        for attempt in range(4):
+            try:
+                return self._write(batches, received_at_us, expires_at_us, known)
+            except _AlreadyStored:
+                self._ledger.forget_heads()
+                known = self._known_ids(batches)
+            except self._clashes:
+                self._last_seq = None  # another writer took our seq: reload and retry
+                self._ledger.forget_heads()
+                if attempt == 3:
                     raise
+            except _ConnectionLost:
+                self._last_seq = None
+                self._ledger.forget_heads()
+                if attempt == 3:
+                    raise
+                known = self._known_ids(batches)  # a commit whose answer was lost may have stored them
+            except BaseException:
+                self._ledger.forget_heads()  # the chain heads it advanced were rolled back
+                raise
         raise RuntimeError("reports kept being stored by another writer while this one wrote them")
 
     def _store_in_one_statement(
@@ -516,10 +538,20 @@ class ReportArchive:
         return self._engine.begin() if self._writer_connection is None else self._writer_connection.transaction()
 
     def close(self) -> None:
-        """Give back the writer's connection (PostgreSQL); the next write takes another."""
-        with self._write_lock:
-            if self._writer_connection is not None:
-                self._writer_connection.close()
+        """Give back the connections the writer keeps, at once or, when a write is under way, as it
+        ends (the caller is often the event loop, which must not wait on the database). A write
+        after this (a call the server drains) takes a connection and gives it back too."""
+        self._closing = True
+        self._give_back_if_idle()
+
+    def _give_back_if_idle(self) -> None:
+        if self._write_lock.acquire(blocking=False):  # else the write under way gives them back
+            try:
+                for kept in (self._writer_connection, self._single_statement):
+                    if kept is not None:
+                        kept.close()
+            finally:
+                self._write_lock.release()
 
     def _take_sequencer(self, conn: Connection) -> None:
         """Wait for the archive's sequencer lock (held until this transaction ends), then read the

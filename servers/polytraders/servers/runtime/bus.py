@@ -409,8 +409,10 @@ class ReportBus:
         return await asyncio.to_thread(self.archive.purge_expired, to_micros(self._clock.now()))
 
     def close(self) -> None:
-        """End every subscription stream (the server is draining)."""
+        """End every subscription stream (the server is draining) and give back the archive's
+        kept connections (a write still to come takes one and gives it back)."""
         self._closed = True
+        self.archive.close()
         if self._sequencer is not None:
             self._sequencer.cancel()
         for subscription in self._subscriptions:
