@@ -208,6 +208,7 @@ def test_strategies_commands_show_readable_tables_and_refusals(served: Served) -
 
     promoted = cli("promote", "momentum", "--to", "backtest", "--reason", "ready", "--output", "json")
     refused = cli("promote", "momentum", "--to", "general_live", "--reason", "skip")
+    unspecified = cli("promote", "momentum", "--to", "unspecified", "--reason", "no stage")
     paused = cli("pause", "momentum", "--reason", "incident")
     listed = cli("list", "--output", "json")
     table = cli("list")
@@ -219,6 +220,9 @@ def test_strategies_commands_show_readable_tables_and_refusals(served: Served) -
     )  # fmt: skip
     assert refused.returncode == 1 and "allowed: PAPER, RETIRED, SPEC" in refused.stderr
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    # the zero value is no stage: refused before any call, like a name that does not exist
+    assert unspecified.returncode == 2 and unspecified.stdout == "", unspecified.stderr
+    assert "--to: unknown 'unspecified'; one of spec, " in unspecified.stderr
     assert "paused (paused from backtest)" in paused.stdout
     assert [(r["slug"], r["stage"], r["revision"]) for r in map(json.loads, listed.stdout.splitlines())] == [
         ("momentum", "STAGE_PAUSED", "3")

@@ -166,6 +166,16 @@ def test_the_live_port_sends_a_market_intent_with_its_own_shares_and_the_simulat
                "takingAmount": "2.3", "errorMsg": ""}  # fmt: skip
     with live_port(matched) as (port, clob):
         placed = port.place(sell, "sell-1")
-    assert placed.refused == "" and [r.path for r in clob.requests].count("/order") == 1
+    assert placed.refused == "", placed.refused
+    (posted,) = [r.json()["order"] for r in clob.requests if r.path == "/order"]
+    # the signed order: a SELL of 5 shares (maker amount in micro-shares, not pUSD), tagged with the code
+    assert (posted["side"], posted["makerAmount"], posted["builder"]) == ("SELL", str(5 * M), CODE)
     refused = SimulatedPort(MarketRules()).place(sell, "sell-2")
     assert refused.fills == [] and "market intent has no price" in refused.refused
+
+
+def test_both_ports_refuse_a_priced_intent_with_no_size_before_the_client_sees_it() -> None:
+    unsized = OrderIntent(TOKEN_ID, "BUY", price=D("0.5"), order_type="FAK", builder_code=CODE)
+    for port in (LivePort(client=None), SimulatedPort(MarketRules())):
+        placed = port.place(unsized, "buy-1")
+        assert (placed.fills, placed.refused) == ([], "a priced order intent needs a size: BUY at 0.5 names no shares")

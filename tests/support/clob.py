@@ -1,7 +1,7 @@
 """A local HTTP server that answers the CLOB's paths in the CLOB's JSON shapes.
 
 polymarket-client is pointed at it through an `Environment` whose URLs are this server's;
-every request is recorded so tests can assert on what the client asked for.
+every request, its body included, is recorded so tests can assert on what the client asked for.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ class RecordedRequest:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
+    body: bytes = b""
+    """The request body as it was sent (empty for a GET)."""
+
+    def json(self) -> Any:
+        """The body parsed as JSON (what polymarket-client posted)."""
+        return json.loads(self.body)
 
 
 @dataclass
@@ -123,10 +129,10 @@ def local_clob() -> Iterator[LocalClob]:
         def _serve(self) -> None:
             parts = urlsplit(self.path)
             query = parse_qs(parts.query)
-            clob.requests.append(RecordedRequest(self.command, parts.path, query, dict(self.headers)))
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            received = self.rfile.read(length) if length else b""
+            recorded = RecordedRequest(self.command, parts.path, query, dict(self.headers), received)
+            clob.requests.append(recorded)
             route = clob.routes.get((self.command, parts.path))
             status, body = (
                 route(query) if route else (404, {"error": f"no route {self.command} {parts.path}"})

@@ -211,12 +211,17 @@ def enum_name(enum: _EnumTypeWrapper[Any], value: int, prefix: str) -> str:
 
 
 def enum_value(enum: _EnumTypeWrapper[EnumValue], prefix: str, name: str, option: str) -> EnumValue:
-    """The value a person named ("live" for STAGE_LIVE); a bad name lists the good ones."""
+    """The value a person named ("live" for STAGE_LIVE); a bad name lists the good ones. The zero
+    value ("unspecified") is no choice, so it is refused like a name that does not exist."""
+    value: EnumValue | None
     try:
-        return enum.Value(f"{prefix}{name.upper()}")
+        value = enum.Value(f"{prefix}{name.upper()}")
     except ValueError:
+        value = None
+    if value is None or value == 0:  # 0 is the proto default, UNSPECIFIED: it names no choice
         known = ", ".join(n.removeprefix(prefix).lower() for n in enum.keys()[1:])
-        raise CommandError(f"{option}: unknown {name!r}; one of {known}") from None
+        raise CommandError(f"{option}: unknown {name!r}; one of {known}")
+    return value
 
 
 Column = tuple[str, Callable[[Any], object]]

@@ -113,7 +113,10 @@ class ExchangePort(Protocol):
         """The book moved: fills of resting orders it caused (live: none, the CLOB reports them)."""
         ...
 
-    def place(self, order: OrderIntent, order_id: str) -> Placed: ...
+    def place(self, order: OrderIntent, order_id: str) -> Placed:
+        """Place an order. The path only ever passes a priced one (price and size), which every
+        port can place; the simulated port refuses market intents (see ports.py)."""
+        ...
 
 
 @dataclass
