@@ -20,7 +20,6 @@ from sqlalchemy import (
     BigInteger,
     Engine,
     Index,
-    Row,
     Select,
     String,
     and_,
@@ -33,7 +32,7 @@ from sqlmodel import Field, SQLModel
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.clock import from_micros, to_micros
 from polytraders.servers.runtime.archive import ReportArchive, ReportFilter
-from polytraders.servers.runtime.storage import table_of, upsert
+from polytraders.servers.runtime.storage import AnyRow, table_of, upsert
 
 from .reconcile import LocalFill, record_key
 
@@ -213,7 +212,7 @@ class FillLog:
                 return stored
             after = page[-1].seq
 
-    def _query(self) -> Select[Any]:
+    def _query(self) -> Select[*tuple[Any, ...]]:
         """Fills with the tag's code where the fill report named none."""
         resolved = func.coalesce(func.nullif(fills.c.builder_code, ""), tags.c.builder_code, literal(""))
         return select(fills, resolved.label("resolved_code"), tags.c.builder_code.label("tag_code")).select_from(
@@ -221,7 +220,7 @@ class FillLog:
                                        fills.c.trace_id != "")))  # fmt: skip
 
     @staticmethod
-    def _record(row: Row[Any]) -> FillRecord:
+    def _record(row: AnyRow) -> FillRecord:
         if row.builder_code:
             source = "fill"
         else:

@@ -30,7 +30,7 @@ from sqlmodel import Field, SQLModel
 from polytraders.governance.v1 import attribution_pb2 as pb
 from polytraders.sdk.clock import to_micros
 from polytraders.servers.runtime.errors import FailedPrecondition, NotFound
-from polytraders.servers.runtime.storage import table_of, upsert
+from polytraders.servers.runtime.storage import AnyRow, table_of, upsert
 
 from .reconcile import ExchangeTrade, Finding, Kind
 
@@ -256,7 +256,7 @@ class AttributionStore:
             body = conn.execute(query).scalar_one_or_none()
         return None if body is None else pb.Reconciliation.FromString(body)
 
-    def _case(self, conn: Connection, row: Row[Any]) -> pb.QuarantineCase:
+    def _case(self, conn: Connection, row: AnyRow) -> pb.QuarantineCase:
         r = quarantine_records
         keys = conn.execute(
             select(r.c.record_key).where(r.c.case_id == row.case_id).order_by(r.c.record_key).limit(LISTED)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Index, Row, Select, String, Text, select
+from sqlalchemy import BigInteger, Engine, Index, Select, String, Text, select
 from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2 as rpb
@@ -24,7 +24,7 @@ from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.errors import InvalidArgument, NotFound
 from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.set_aside import SetAside
-from polytraders.servers.runtime.storage import insert_checked, table_of
+from polytraders.servers.runtime.storage import AnyRow, insert_checked, table_of
 
 from .follower import follow_records
 
@@ -71,7 +71,7 @@ class ConfigChange:
         )
 
 
-def _row_to_change(row: Row[Any]) -> ConfigChange:
+def _row_to_change(row: AnyRow) -> ConfigChange:
     before, after = json.loads(row.before_json), json.loads(row.after_json)
     dumps: Callable[[object], str] = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))  # noqa: E731
     return ConfigChange(
@@ -135,10 +135,10 @@ class ConfigHistory:
         found = [_row_to_change(r) for r in rows]
         return [c for c in found if not key or key in c.keys][:size]
 
-    def _one(self, query: Select[Any]) -> Row[Any] | None:
+    def _one(self, query: Select[*tuple[Any, ...]]) -> AnyRow | None:
         with self._engine.connect() as conn:
             return conn.execute(query).first()
 
-    def _all(self, query: Select[Any]) -> Sequence[Row[Any]]:
+    def _all(self, query: Select[*tuple[Any, ...]]) -> Sequence[AnyRow]:
         with self._engine.connect() as conn:
             return conn.execute(query).all()

@@ -29,7 +29,6 @@ from sqlalchemy import (
     Engine,
     Index,
     LargeBinary,
-    Row,
     String,
     bindparam,
     case,
@@ -50,7 +49,7 @@ from polytraders.servers.runtime.errors import FailedPrecondition, FieldViolatio
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.request_limits import MAX_MICROS, PRICE
 from polytraders.servers.runtime.set_aside import SetAside
-from polytraders.servers.runtime.storage import insert_rows, table_of, upsert
+from polytraders.servers.runtime.storage import AnyRow, insert_rows, table_of, upsert
 
 from .pnl import Holding, buy, convert, maker_rebate, mark_of, notional, sell, settle, six_places
 
@@ -1178,7 +1177,7 @@ class PnLLedger:
         if bot_slug:
             query = query.where(pnl_rejected_fills.c.bot_slug == bot_slug)
 
-        def fetch() -> Sequence[Row[Any]]:
+        def fetch() -> Sequence[AnyRow]:
             with self._engine.connect() as conn:
                 return conn.execute(query).all()
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, Row, RowMapping, String, Text, select
+from sqlalchemy import BigInteger, Boolean, Engine, Index, LargeBinary, RowMapping, String, Text, select
 from sqlmodel import Field, SQLModel
 
 from polytraders.governance.v1 import ledger_pb2 as pb
@@ -29,7 +29,7 @@ from polytraders.servers.runtime.errors import InvalidArgument, NotFound
 from polytraders.servers.runtime.reporter import GovernanceReporter
 from polytraders.servers.runtime.requests import page_size
 from polytraders.servers.runtime.set_aside import SetAside
-from polytraders.servers.runtime.storage import table_of, upsert
+from polytraders.servers.runtime.storage import AnyRow, table_of, upsert
 
 from .pnl import six_places
 
@@ -162,7 +162,7 @@ class PostTradeExplainer:
             found = [rpb.Report.FromString(payload) for payload in rows]
         return sorted(found, key=lambda r: (r.header.produced_at.ToMicroseconds(), r.header.report_id))
 
-    def _latest(self, fill_report_id: str) -> Row[Any] | None:
+    def _latest(self, fill_report_id: str) -> AnyRow | None:
         e = explanations
         with self._engine.connect() as conn:
             return conn.execute(select(e).where(e.c.fill_report_id == fill_report_id)

@@ -43,7 +43,6 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
-    Row,
     RowMapping,
     String,
     Text,
@@ -69,7 +68,7 @@ from polytraders.servers.runtime.leadership import (
     process_alive,
 )
 from polytraders.servers.runtime.reporter import GovernanceReporter
-from polytraders.servers.runtime.storage import table_of, upsert
+from polytraders.servers.runtime.storage import AnyRow, table_of, upsert
 
 log = logging.getLogger(__name__)
 COMPONENT = "cron"
@@ -259,7 +258,7 @@ class CronRunner:
         """The fencing token this runner's rows carry (none when it does not lead cron)."""
         return self._fence.token if self._fence is not None else None
 
-    def _recover(self, now: datetime) -> Sequence[Row[Any]]:
+    def _recover(self, now: datetime) -> Sequence[AnyRow]:
         d = cron_dispatches
         with fenced_write(self._engine, self._fence) as conn:
             token = self._token

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     LargeBinary,
+    Row,
     String,
     Table,
     create_engine,
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 
 DialectInsert: TypeAlias = PostgresqlInsert | SqliteInsert
 """An INSERT that knows ON CONFLICT, on either backend."""
+
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+"""A row of any number of columns (a whole table's, a join's). SQLAlchemy 2.1's Row is variadic:
+Row[Any] is a row of one column."""
 
 
 def table_of(model: type[SQLModel]) -> Table:
