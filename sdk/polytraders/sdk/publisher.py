@@ -3,7 +3,7 @@
 `publish()` only serialises the report and appends it to memory. Two background threads do
 the rest, each a module of `polytraders.sdk.publishing` beside the backlog they share (flow
 control and shedding), redelivery and the loss reports: the *writer* commits what was appended
-to the bot's SQLite outbox within a few milliseconds, the *sender* ships the outbox to
+to the bot's SQLite outbox as soon as it gets a turn, the *sender* ships the outbox to
 governance in order and marks what the server acknowledged as delivered. Across outages it
 retries with backoff; across restarts the next process resends what is left. The server is
 idempotent by report_id, so at-least-once delivery becomes exactly-once storage.
@@ -140,7 +140,7 @@ class ReportPublisher:
         config = self.config
         self._bot_slug = builder.bot_slug
         self.outbox = Outbox(config.path_for(builder.bot_slug))
-        with self.outbox.connect() as conn:
+        with closing(self.outbox.connect()) as conn:
             pending = Outbox.count(conn)
             shedding = Outbox.has_shed(conn)  # a previous run shed reports it has not reported yet
         self._backlog = Backlog(pending, config.batch_size, config.max_outbox_reports, config.resume_fraction, shedding)

@@ -13,12 +13,13 @@ from pathlib import Path
 import grpc
 import nats
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from sqlalchemy import select
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.governance.v1 import report_bus_pb2_grpc as pb_grpc
 from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk.health import health_check
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.mesh import BUS
 from polytraders.servers.runtime.archive import report_archive
@@ -127,11 +128,7 @@ def _publish_everywhere(
 
 def _bus_health(address: str) -> int:
     with grpc.insecure_channel(address) as channel:
-        return (
-            health_pb2_grpc.HealthStub(channel)
-            .Check(health_pb2.HealthCheckRequest(service=BUS), timeout=5)
-            .status
-        )
+        return health_check(channel)(health_pb2.HealthCheckRequest(service=BUS), timeout=5).status
 
 
 @pytest.mark.postgres

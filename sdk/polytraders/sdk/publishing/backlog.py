@@ -3,14 +3,14 @@
 The bot's threads add to it, the writer moves it into the outbox file, the sender settles it.
 What flush() and persisted() wait on (the pending and unwritten counts) changes under one lock,
 so flush() never sees zero between a refusal and the report that explains it, and persisted()
-never misses a commit; `batch_size`, `last_error` and `recovery_due` are single values one
-thread writes and others read.
+never misses a commit; `batch_size` and `last_error` are single values one thread writes and
+others read; `recovery_due` is written under the lock by the writer and the sender, and read
+without it where a stale answer only delays a retry by one turn.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -80,31 +80,19 @@ class Backlog:
 
     def wait_written(self, timeout: float | None) -> bool:
         """Until everything added so far is committed to the outbox; False if `timeout` ran out."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         self.wake_writer.set()
         with self._wrote:
-            while self.unwritten:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._wrote.wait(remaining)
-        return True
+            return self._wrote.wait_for(lambda: not self.unwritten, timeout)
 
     def wait_settled(self, timeout: float | None) -> bool:
         """Until governance acknowledged everything pending; False if `timeout` ran out."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._flushers += 1
         self.hurry.set()
         self.wake_writer.set()
         try:
             with self._settled:
-                while self.depth > 0:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        return False
-                    self._settled.wait(remaining)
-                return True
+                return self._settled.wait_for(lambda: self.depth <= 0, timeout)
         finally:
             with self._lock:
                 self._flushers -= 1

@@ -17,7 +17,7 @@ crash loses nothing, and what it may send twice every reader drops by cursor.
 Every process with a subscriber of its own (a follower, a caller's stream) subscribes to
 `polytraders.reports.>` and hands what arrives to its bus's sequencer, which fills any gap from
 the archive; one with none takes nothing from the broker (its sequencer's mark follows the
-archive), so a process added for ingest costs the others nothing. The broker away: publishing still stores, health shows the
+archive), so a process added for ingest takes nothing from the broker's feed. The broker away: publishing still stores, health shows the
 bus NOT_SERVING and an alert says so; back, the relay sends what it missed and the sequencers
 catch up from the archive, with no gap and no duplicate.
 """
