@@ -50,6 +50,7 @@ from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.health import health_check
 from polytraders.sdk.outbox import unframe_reports
+from polytraders.servers.runtime.jetstream import COUNT_HEADER, CURSOR_HEADER, STREAM
 from polytraders.servers.runtime.storage import lock_key
 
 from .bus_publisher import BOT, RAW_STREAM, RAW_SUBJECT
@@ -518,10 +519,19 @@ def _pump(address: str, payloads: Sequence[bytes]) -> None:
             future.result()
 
 
-def _relayed(schema_url: str, through: int) -> bool:
-    with _connect(schema_url) as conn:
-        row = conn.execute("SELECT cursor FROM bus_relay_cursors WHERE relay = 'jetstream'").fetchone()
-    return row is not None and row[0] >= through
+async def _streamed_through(broker_url: str) -> int:
+    """The cursor of the last report on the relay's stream: the relay's exact mark (the one it
+    stores in the database trails it by up to a poll, and waiting for that would meter idle time)."""
+    client = await nats.connect(broker_url)
+    try:
+        jetstream = client.jetstream()
+        state = (await jetstream.stream_info(STREAM)).state
+        if not state.messages:
+            return 0
+        headers = (await jetstream.get_msg(STREAM, seq=state.last_seq)).headers or {}
+        return int(headers[CURSOR_HEADER]) + int(headers[COUNT_HEADER]) - 1
+    finally:
+        await client.close()
 
 
 def _settle(meter: CpuMeter, timeout: float = 5) -> None:
@@ -583,7 +593,9 @@ def ingest(payloads: list[bytes], processes: int, bus: bool) -> Ingest:
             assert row is not None
             last = row[0]
             deadline = time.monotonic() + 30
-            while not _relayed(url, last) and time.monotonic() < deadline:
+            while asyncio.run(_streamed_through(broker.url)) < last:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the relay did not send up to {last}")
                 time.sleep(0.05)
         _settle(meter)
         spent = meter.stop()

@@ -23,10 +23,10 @@ from polytraders.sdk.health import health_check
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.mesh import BUS
 from polytraders.servers.runtime.archive import report_archive
-from polytraders.servers.runtime.jetstream import SUBJECTS
+from polytraders.servers.runtime.jetstream import RELAY, SUBJECTS, relay_cursors
 from polytraders.servers.runtime.storage import make_engine
 from tests.support.governance_process import GovernanceProcess
-from tests.support.mesh_processes import BOT, Tail, leads, stored_demo_cursors, until
+from tests.support.mesh_processes import BOT, Tail, leads, rows, stored_demo_cursors, until
 from tests.support.nats_server import NatsServer
 
 WRITERS_PER_PROCESS = 2
@@ -252,3 +252,29 @@ def test_the_relay_sends_on_what_another_process_stored_reading_it_back_from_the
         leader.stop()
     assert [a for _, a in answers if isinstance(a, grpc.RpcError)] == []
     assert seen == stored  # every report, once, in cursor order, sent on by the other process's relay
+
+
+def _relay_floor(postgres_url: str) -> int:
+    found = rows(postgres_url, select(relay_cursors.c.cursor).where(relay_cursors.c.relay == RELAY))
+    return found[0][0] if found else 0
+
+
+@pytest.mark.postgres
+def test_the_relay_stores_how_far_it_sent_once_reports_stop(postgres_url: str, broker: NatsServer) -> None:
+    """The floor a relay taking over would start from (were the stream aged empty) is stored at
+    most once a poll while reports flow. A batch sent within a poll of the last store must still
+    reach it once the archive goes quiet, not wait for a next report that may never come."""
+    process = GovernanceProcess(postgres_url, None, "--groups", "reports", "--bus", broker.url).start()
+    builder = ReportBuilder("demo-bot")
+    try:
+        until(lambda: leads(process.address, "bus.relay"), "the process leads the relay")
+        with grpc.insecure_channel(process.address) as channel:
+            publish = pb_grpc.ReportBusServiceStub(channel).PublishReports
+            for batch in range(2):
+                publish(pb.PublishReportsRequest(reports=[builder.operations(component="floor")]), metadata=BOT)
+                if not batch:  # the first send after taking the duty stores the floor at once
+                    until(lambda: _relay_floor(postgres_url) == stored_demo_cursors(postgres_url)[-1], "stored", 5)
+        last = stored_demo_cursors(postgres_url)[-1]
+        until(lambda: _relay_floor(postgres_url) == last, "the floor reaches the last report sent", 5)
+    finally:
+        process.stop()

@@ -91,13 +91,10 @@ class ArchivedReport(NamedTuple):
     mode: int
     payload: bytes
 
-    @property
-    def topic(self) -> str:
-        return topic_for(self.kind)
 
-    @property
-    def partition_key(self) -> str:
-        return f"{self.bot_slug}+{self.epoch}"
+def partition_key(bot_slug: str, epoch: int) -> str:
+    """The seed's partition of a topic: one bot's reports of one day."""
+    return f"{bot_slug}+{epoch}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +171,7 @@ _ROWS_PER_INSERT = 2000  # rows per multi-row INSERT (an SDK batch whole), unles
 
 
 _COLUMNS = ", ".join(c.name for c in report_archive.columns)
+_COPY = f"COPY {report_archive.name} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _REPORT_ID_UNIQUE = "report_archive_report_id_key"
 """PostgreSQL's name for the baseline migration's unnamed UNIQUE (report_id)."""
 
@@ -380,6 +378,8 @@ class ReportArchive:
         self._checkpointer = WalCheckpointer.for_engine(engine)
         self._single_statement = _SingleStatementInsert(engine) if engine.dialect.name == "sqlite" else None
         self._shared = engine.dialect.name == "postgresql"
+        self._copy_types = [c.type.compile(dialect=engine.dialect).split("(")[0].lower() for c in report_archive.columns]
+        """The columns' types as binary COPY must be told them (`bigint`, `varchar`, ...)."""
         self._writer_connection = _WriterConnection(engine) if self._shared else None
         self._sequencer_key: int | None = None
         self._closing = False
@@ -601,10 +601,13 @@ class ReportArchive:
     def _copy_new(self, conn: Connection, rows: Iterator[_Row], count: int) -> int:
         """PostgreSQL: COPY, its bulk path, straight into the archive as if every report were new
         (the optimistic write). COPY knows no ON CONFLICT: a report stored before fails the
-        whole COPY, and the write is tried again without the stored ones (`_AlreadyStored`)."""
+        whole COPY, and the write is tried again without the stored ones (`_AlreadyStored`).
+        Binary, so neither side formats or parses text (payloads as hex, numbers as digits):
+        about a tenth less time in the write, which holds the sequencer lock."""
         cursor = conn.connection.cursor()
         try:
-            with cursor.copy(f"COPY {report_archive.name} ({_COLUMNS}) FROM STDIN") as copy:
+            with cursor.copy(_COPY) as copy:
+                copy.set_types(self._copy_types)
                 for row in rows:
                     copy.write_row(row)
         except conn.dialect.loaded_dbapi.errors.UniqueViolation as clash:

@@ -286,7 +286,8 @@ class ReportBus:
         self.delivered = delivered
         while not self._closed:
             try:
-                _, last, reports = await asyncio.wait_for(inbox.get(), self._watermark_seconds)
+                async with asyncio.timeout(self._watermark_seconds):  # unlike wait_for, no task of its own to wake first
+                    _, last, reports = await inbox.get()
             except TimeoutError:
                 last = await asyncio.to_thread(self.archive.last_seq)
                 if last > self.delivered:

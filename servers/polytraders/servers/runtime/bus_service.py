@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from functools import lru_cache
 from typing import Any
 
 from prometheus_client import Counter
@@ -13,7 +14,7 @@ from polytraders.sdk.clock import from_micros, to_timestamp
 from polytraders.sdk.outbox import delimited_prefix
 
 from . import auth
-from .archive import ArchivedReport, ReportFilter
+from .archive import ArchivedReport, ReportFilter, partition_key, topic_for
 from .bus import ReportBus
 from .errors import InvalidArgument, PermissionDenied
 from .request_limits import is_cursor
@@ -50,7 +51,8 @@ def _messages(batch: list[ArchivedReport]) -> Iterator[bytes]:
     fields: list[bytes] = []
     size = 0
     for archived in batch:
-        field = _delimited(1, _subscribe_response(archived))
+        response = _subscribe_response(archived)
+        field = _prefix(1, len(response)) + response
         if fields and size + len(field) > BATCH_BYTES:
             yield b"".join(fields)
             fields, size = [], 0
@@ -83,17 +85,32 @@ def _subscription(request: pb.SubscribeReportsRequest, path: str = "") -> dict[s
 
 def _subscribe_response(archived: ArchivedReport) -> bytes:
     """A SubscribeReportsResponse, serialised: the report's bytes as archived go in whole (parsing
-    and serialising each report again was most of a stream's cost)."""
+    and serialising each report again was most of a stream's cost), and the fields a partition's
+    reports share are encoded once."""
+    payload, cursor = archived.payload, str(archived.seq).encode()
     return b"".join([
-        _delimited(1, archived.payload),
-        _delimited(2, str(archived.seq).encode()),
-        _delimited(3, archived.topic.encode()),
-        _delimited(4, archived.partition_key.encode()),
+        _prefix(1, len(payload)), payload,
+        _prefix(2, len(cursor)), cursor,
+        _topic_field(archived.kind),
+        _partition_field(archived.bot_slug, archived.epoch),
     ])  # fmt: skip
 
 
-def _delimited(number: int, data: bytes) -> bytes:
-    return delimited_prefix(number, len(data)) + data
+@lru_cache(maxsize=8192)
+def _prefix(number: int, size: int) -> bytes:
+    return delimited_prefix(number, size)
+
+
+@lru_cache(maxsize=64)
+def _topic_field(kind: int) -> bytes:
+    topic = topic_for(kind).encode()
+    return _prefix(3, len(topic)) + topic
+
+
+@lru_cache(maxsize=4096)
+def _partition_field(bot_slug: str, epoch: int) -> bytes:
+    key = partition_key(bot_slug, epoch).encode()
+    return _prefix(4, len(key)) + key
 
 
 class ReportBusServicer:

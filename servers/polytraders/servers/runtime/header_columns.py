@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor_pb2 import FieldDescriptorProto as Field
+from google.protobuf.message import DecodeError
 
 from .requests import WireRequest
 
@@ -158,6 +159,35 @@ def read_header_columns(request: WireRequest) -> HeaderColumns | None:
         [s * 1_000_000 + n // 1000 for s, n in zip(stamps.seconds[:], stamps.nanos[:], strict=True)],
         payloads,
     )
+
+
+class StoredHeaders(NamedTuple):
+    """What a subscriber's filter reads of stored reports' headers, one list per field."""
+
+    report_ids: list[str]
+    kinds: list[int]
+    bot_slugs: list[str]
+    epochs: list[int]
+    modes: list[int]
+
+
+def stored_headers(payloads: Sequence[bytes]) -> StoredHeaders | None:
+    """The columns of reports the archive stored, or None when they cannot be lined up: the
+    caller then parses report by report. Each of these fields was required when the report was
+    stored, so it occurs at least once in each report; a report stored as published may repeat
+    one (the parser keeps the last), and then a column has more entries than there are reports."""
+    count = len(payloads)
+    try:
+        headers = _Entries.FromString(b"".join(payloads)).entries
+        if len(headers) != count:
+            return None
+        header = _HeaderColumns.FromString(b"".join(headers))
+    except DecodeError:
+        return None
+    columns = (header.report_id, header.kind, header.bot_slug, header.epoch, header.mode)
+    if any(len(column) != count for column in columns):
+        return None
+    return StoredHeaders(*(column[:] for column in columns))
 
 
 def _body_tags(payloads: list[bytes], headers: Sequence[bytes]) -> list[bytes] | None:

@@ -49,6 +49,7 @@ from polytraders.sdk.outbox import frame_offsets, frame_reports, unframe_reports
 
 from .archive import SEQUENCER, ArchivedReport, ReportFilter, StoredBatch, topic_for
 from .bus import ReportBus
+from .header_columns import published_reports, stored_headers
 from .storage import archive_channel, libpq_url, lock_key, table_of, upsert
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,15 @@ def _subject(kind: int, bot_slug: str, epoch: int) -> str:
 
 
 def _unframed(first: int, body: bytes) -> Iterator[ArchivedReport]:
-    """A message's reports, parsed only when a subscriber reads them: a generator function, since a
-    generator expression would unframe its first iterable at once."""
-    for offset, payload in enumerate(unframe_reports(body)):
-        yield _archived(first + offset, payload)
+    """A message's reports, read only when a subscriber reads them (a generator function, since a
+    generator expression would unframe its first iterable at once): their headers a column at a
+    time where they line up, else report by report."""
+    payloads = published_reports(body)
+    headers = stored_headers(payloads)
+    if headers is None:
+        yield from map(_archived, count(first), payloads)
+    else:
+        yield from map(ArchivedReport._make, zip(count(first), *headers, payloads, strict=False))
 
 
 def _archived(cursor: int, payload: bytes) -> ArchivedReport:
@@ -121,7 +127,10 @@ class JetStreamLink:
         self._said: bool | None = None
         self._wake = asyncio.Event()
         self._recent: deque[StoredBatch] = deque(maxlen=_RECENT_BATCHES)
-        self._cursor_stored_at = 0.0
+        self._floor = 0
+        """The cursor the database holds for the relay: where a relay taking over would start if the
+        stream had aged empty."""
+        self._floor_stored_at = 0.0
         self.relayed = 0
         """The last cursor the relay handed to the broker (while this process leads it)."""
 
@@ -195,16 +204,18 @@ class JetStreamLink:
     async def relay(self) -> None:
         """The duty: hand the archive to the stream in cursor order, for as long as this leads."""
         await self._up.wait()
-        cursor = max(await asyncio.to_thread(self._stored_cursor), await self._streamed_cursor())
-        self.relayed = cursor
+        self._floor = await asyncio.to_thread(self._stored_cursor)
+        cursor = self.relayed = max(self._floor, await self._streamed_cursor())
         listener = asyncio.get_running_loop().create_task(self._listen_for_commits())
         self._bus.archive.announce_commits = False  # this process's own commits reach `stored`
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                    async with asyncio.timeout(self._poll_seconds):  # woken in one step, as wait_for's task is not
+                        await self._wake.wait()
                 self._wake.clear()
                 cursor = await self._relay_after(cursor)
+                await self._store_floor(cursor)  # once caught up too: an idle relay looks once a poll
         finally:
             self._bus.archive.announce_commits = True
             listener.cancel()
@@ -237,11 +248,16 @@ class JetStreamLink:
                 await asyncio.sleep(self._poll_seconds)
                 continue
             cursor = self.relayed = last
-            if time.monotonic() - self._cursor_stored_at >= self._poll_seconds:
-                await asyncio.to_thread(self._store_cursor, cursor)
-                self._cursor_stored_at = time.monotonic()
+            await self._store_floor(cursor)
             if not batches and len(read) < wanted:  # all there is (what it holds comes next round)
                 return cursor
+
+    async def _store_floor(self, cursor: int) -> None:
+        """Store how far the relay has sent, at most once a poll (the stream holds the exact mark):
+        a write per page or per commit would cost the database more than a restart saves."""
+        if cursor > self._floor and time.monotonic() - self._floor_stored_at >= self._poll_seconds:
+            await asyncio.to_thread(self._store_cursor, cursor)
+            self._floor, self._floor_stored_at = cursor, time.monotonic()
 
     def _from_memory(self, cursor: int) -> list[StoredBatch]:
         """What this process stored right after `cursor`, as committed (whole batches, up to about
