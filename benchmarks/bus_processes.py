@@ -50,7 +50,7 @@ from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.health import health_check
 from polytraders.sdk.outbox import unframe_reports
-from polytraders.servers.runtime.jetstream import COUNT_HEADER, CURSOR_HEADER, STREAM
+from polytraders.servers.runtime.jetstream import streamed_through
 from polytraders.servers.runtime.storage import lock_key
 
 from .bus_publisher import BOT, RAW_STREAM, RAW_SUBJECT
@@ -520,16 +520,11 @@ def _pump(address: str, payloads: Sequence[bytes]) -> None:
 
 
 async def _streamed_through(broker_url: str) -> int:
-    """The cursor of the last report on the relay's stream: the relay's exact mark (the one it
-    stores in the database trails it by up to a poll, and waiting for that would meter idle time)."""
+    """The relay's exact mark, off the stream (the one it stores in the database trails it by up to
+    a poll, and waiting for that would meter idle time)."""
     client = await nats.connect(broker_url)
     try:
-        jetstream = client.jetstream()
-        state = (await jetstream.stream_info(STREAM)).state
-        if not state.messages:
-            return 0
-        headers = (await jetstream.get_msg(STREAM, seq=state.last_seq)).headers or {}
-        return int(headers[CURSOR_HEADER]) + int(headers[COUNT_HEADER]) - 1
+        return await streamed_through(client.jetstream())
     finally:
         await client.close()
 

@@ -378,8 +378,11 @@ class ReportArchive:
         self._checkpointer = WalCheckpointer.for_engine(engine)
         self._single_statement = _SingleStatementInsert(engine) if engine.dialect.name == "sqlite" else None
         self._shared = engine.dialect.name == "postgresql"
-        self._copy_types = [c.type.compile(dialect=engine.dialect).split("(")[0].lower() for c in report_archive.columns]
-        """The columns' types as binary COPY must be told them (`bigint`, `varchar`, ...)."""
+        self._copy_types = (
+            [c.type.compile(dialect=engine.dialect).split("(")[0].lower() for c in report_archive.columns]
+            if self._shared else []
+        )  # fmt: skip
+        """PostgreSQL's COPY: the columns' types as binary COPY must be told them (`bigint`, ...)."""
         self._writer_connection = _WriterConnection(engine) if self._shared else None
         self._sequencer_key: int | None = None
         self._closing = False
@@ -602,8 +605,8 @@ class ReportArchive:
         """PostgreSQL: COPY, its bulk path, straight into the archive as if every report were new
         (the optimistic write). COPY knows no ON CONFLICT: a report stored before fails the
         whole COPY, and the write is tried again without the stored ones (`_AlreadyStored`).
-        Binary, so neither side formats or parses text (payloads as hex, numbers as digits):
-        about a tenth less time in the write, which holds the sequencer lock."""
+        Binary, so neither side formats or parses text (payloads as hex, numbers as digits)
+        while the write holds the sequencer lock."""
         cursor = conn.connection.cursor()
         try:
             with cursor.copy(_COPY) as copy:

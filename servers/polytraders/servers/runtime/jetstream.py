@@ -280,24 +280,15 @@ class JetStreamLink:
         return min(_PAGE, min(held) - cursor - 1) if held else _PAGE
 
     async def _streamed_cursor(self) -> int:
-        """The cursor of the last report on the stream (asked until the broker answers): the relay
-        stores its own cursor only now and then, so where to go on is read off the stream."""
+        """Where to go on (asked until the broker answers): the relay stores its own cursor only
+        now and then, so it is read off the stream."""
         assert self._jetstream is not None
-        jetstream = self._jetstream
         while True:
             try:
-                state = (await jetstream.stream_info(STREAM)).state
-                if not state.messages:
-                    return 0
-                last = await jetstream.get_msg(STREAM, seq=state.last_seq)
-                break
-            except nats.js.errors.NotFoundError:
-                return 0
+                return await streamed_through(self._jetstream)
             except Exception as error:  # noqa: BLE001 - the broker went away meanwhile: ask again
                 log.warning("reading the stream's last report: %s", error)
                 await asyncio.sleep(self._poll_seconds)
-        first = int((last.headers or {}).get(CURSOR_HEADER, "0"))
-        return first + len(unframe_reports(last.data or b"")) - 1 if first else 0
 
     async def _publish(self, messages: Sequence[_Message]) -> None:
         assert self._jetstream is not None
@@ -364,6 +355,20 @@ class JetStreamLink:
         if self._nats is not None:
             with contextlib.suppress(Exception):
                 await self._nats.drain()
+
+
+async def streamed_through(jetstream: JetStreamContext) -> int:
+    """The cursor of the last report on the stream (0 while it holds none): exactly how far the
+    relay has sent."""
+    try:
+        state = (await jetstream.stream_info(STREAM)).state
+        if not state.messages:
+            return 0
+        last = await jetstream.get_msg(STREAM, seq=state.last_seq)
+    except nats.js.errors.NotFoundError:
+        return 0
+    first = int((last.headers or {}).get(CURSOR_HEADER, "0"))
+    return first + len(unframe_reports(last.data or b"")) - 1 if first else 0
 
 
 class _Page(NamedTuple):
