@@ -31,8 +31,10 @@ def nats_server_binary() -> str:
 
 
 class NatsServer:
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, *, max_payload: int | None = None) -> None:
+        """`max_payload`: the largest message the server takes (its default is 1 MiB)."""
         self.binary = nats_server_binary()
+        self.max_payload = max_payload
         self.port = free_port()
         self.store = store
         self.url = f"nats://127.0.0.1:{self.port}"
@@ -40,11 +42,13 @@ class NatsServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> NatsServer:
-        self.process = subprocess.Popen(
-            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store),
-             "-m", str(self.monitor_port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        command = [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store),
+                   "-m", str(self.monitor_port)]  # fmt: skip
+        if self.max_payload is not None:  # no command-line flag for it: a config file
+            config = self.store.with_suffix(".conf")
+            config.write_text(f"max_payload: {self.max_payload}\n")
+            command += ["-c", str(config)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

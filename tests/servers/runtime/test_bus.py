@@ -216,6 +216,39 @@ def test_a_second_archive_on_the_same_database_continues_the_sequence(
     assert bus.archive.count() == 6
 
 
+
+def test_a_run_delivered_without_some_of_its_reports_is_filled_from_the_archive_at_once(
+    database_url: str, clock: ManualClock
+) -> None:
+    """The relay sends a report too large for any broker message as its headers alone: the run
+    arrives short, and the sequencer reads what it lacks from the archive then, not at its next
+    watermark look (an hour here)."""
+    engine = make_engine(database_url)
+    schema.prepare(engine, upgrade=True)
+    reader = ReportBus(ReportArchive(engine), clock, watermark_seconds=3600)
+    writer_engine = make_engine(database_url)
+    writer = ReportBus(ReportArchive(writer_engine), clock)
+    reports = _reports(3)
+
+    async def scenario() -> list[str]:
+        await reader.start_sequencer()
+        seen = asyncio.create_task(_collect(reader, 3))
+        await asyncio.sleep(0.05)  # it reads the (empty) archive and goes live
+        await writer.publish(reports)
+        stored = reader.archive.read_after(0, ReportFilter(), 3)
+        reader.deliver(1, 3, stored[:2])  # the third came as headers only
+        async with asyncio.timeout(10):
+            return await seen
+
+    try:
+        assert asyncio.run(scenario()) == [r.header.report_id for r in reports]
+    finally:
+        reader.close()
+        for bus in (reader, writer):
+            bus.archive.close()
+        for each in (engine, writer_engine):
+            each.dispose()
+
 @pytest.mark.postgres
 def test_a_writer_connection_the_server_dropped_is_replaced_and_the_write_stored_once(
     postgres_url: str, clock: ManualClock

@@ -278,3 +278,44 @@ def test_the_relay_stores_how_far_it_sent_once_reports_stop(postgres_url: str, b
         until(lambda: _relay_floor(postgres_url) == last, "the floor reaches the last report sent", 5)
     finally:
         process.stop()
+
+
+
+@pytest.mark.postgres
+def test_reports_beyond_the_brokers_message_limit_reach_the_other_process_whole(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A PublishReports call may carry 16 MiB and a report 1 MiB, where the broker takes a message
+    up to its max_payload (1 MiB by default; 16 KiB here). The relay cuts its messages to fit, and a
+    report no message can hold goes as its headers alone (an empty body: read it from the archive):
+    every cursor reaches the stream once, in order, and the relay never stalls on a refusal."""
+    broker = NatsServer(tmp_path / "jetstream", max_payload=16 * 1024).start()
+    processes = GovernanceProcess.start_together(
+        [GovernanceProcess(postgres_url, None, "--bus", broker.url) for _ in range(2)]
+    )
+    builder = ReportBuilder("demo-bot")
+    batches = [
+        [builder.operations(component="big", explanation=f"{i}:" + "x" * 2_000) for i in range(300)],
+        [builder.operations(component="huge", explanation="y" * 16_384)],
+        [builder.operations(component="after")],
+    ]
+    tail = Tail(processes[1].address)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            relayed = pool.submit(_relayed_cursors, broker.url, 4.0)
+            time.sleep(0.5)  # the tap subscribes
+            with grpc.insecure_channel(processes[0].address) as channel:
+                publish = pb_grpc.ReportBusServiceStub(channel).PublishReports
+                for reports in batches:
+                    publish(pb.PublishReportsRequest(reports=reports), metadata=BOT, timeout=30)
+            seen = relayed.result()
+        stored = stored_demo_cursors(postgres_url)
+        assert len(stored) == sum(map(len, batches))
+        assert seen == stored  # the huge one too, as headers: every cursor once, in order
+        assert tail.wait_for(len(stored)) == stored
+        assert _bus_health(processes[0].address) == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        tail.close()
+        for process in processes:
+            process.stop()
+        broker.stop()

@@ -82,6 +82,39 @@ def test_a_page_sent_from_memory_is_the_page_the_archive_would_send(monkeypatch:
     assert [(m.first, m.reports) for m in from_archive] == [(10, 2), (12, 1), (13, 2), (15, 3)]  # 15-17 spans two
 
 
+
+FIT_LIMITS = {
+    "every report fits one message": 10_000,
+    "cut into several": 900,
+    "a report alone over the limit goes as headers": 350,
+    "none fits": 10,
+}
+
+
+@pytest.mark.parametrize("limit", FIT_LIMITS.values(), ids=FIT_LIMITS.keys())
+def test_a_run_larger_than_the_brokers_limit_is_cut_the_same_however_it_was_put_together(limit: int) -> None:
+    """The broker refuses a message over its max_payload: the relay cuts each run greedily from
+    its first report, and a report over the limit alone is sent as its headers (an empty body),
+    so every cursor goes once, in order, and a page resent from the archive cuts the same."""
+    alpha = ReportBuilder("alpha-bot", bot_class="strategy")
+    reports = [alpha.decision(explanation=("x" * 300 if n == 3 else str(n))) for n in range(8)]
+    payloads = [r.SerializeToString(deterministic=True) for r in reports]
+    headers = [r.header for r in reports]
+    columns = ([h.report_id for h in headers], [h.kind for h in headers], [h.bot_slug for h in headers],
+               [h.epoch for h in headers])  # fmt: skip
+    whole = list(jetstream._messages(range(1, 9), *columns, payloads))
+    batches = [to_incoming(reports[:5]), to_incoming(reports[5:])]
+    assert batches[0] is not None and batches[1] is not None
+    merged = jetstream._memory_page([StoredBatch(1, batches[0], 0), StoredBatch(6, batches[1], 0)])
+    sent = list(jetstream._fitted(whole, limit))
+    assert list(jetstream._fitted(merged, limit)) == sent
+    assert [cursor for m in sent for cursor in range(m.first, m.first + m.reports)] == list(range(1, 9))
+    assert all(len(m.body) <= limit for m in sent)
+    assert len({m.id for m in sent}) == len(sent)
+    carried = [p for m in sent for p in unframe_reports(m.body)]
+    assert carried == [p for p in payloads if len(frame_reports([p])) <= limit]  # the rest as headers alone
+    assert all(m.reports == 1 for m in sent if not m.body)
+
 def test_a_relayed_message_is_parsed_only_when_a_subscriber_reads_it() -> None:
     reports = jetstream._unframed(5, b"\x0a")  # a key and no length: unframing it fails
     with pytest.raises(DecodeError):

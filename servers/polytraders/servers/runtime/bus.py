@@ -303,6 +303,8 @@ class ReportBus:
                     self.delivered = await self._fill(self.delivered, report.seq - 1)
                 self._offer(report)
                 self.delivered = report.seq
+            if last > self.delivered:  # a run that came without some of its reports (too large to relay)
+                self.delivered = await self._fill(self.delivered, last)
 
     async def _fill(self, delivered: int, through: int) -> int:
         """Hand out the archive's reports after `delivered` up to `through`; returns `through`."""

@@ -9,10 +9,12 @@ at least every `poll_seconds`, and publishes each run of consecutive reports of 
 message: the reports framed as a `PublishReportsRequest` (byte for byte as archived), headers
 `Polytraders-Cursor` the first report's cursor and `Polytraders-Count` how many (so a process that
 has them already drops the message unread), `Nats-Msg-Id` "<first report_id>:<count>" so the
-stream drops a resend within its duplicate window. The archive is the outbox and the stream its
-record of what was sent: a relay taking over starts after the stream's last report (the database
-keeps a floor, stored now and then rather than once a page, for a stream that has aged empty), so a
-crash loses nothing, and what it may send twice every reader drops by cursor.
+stream drops a resend within its duplicate window. A run larger than the broker's max_payload goes
+as several messages, and a report no message can hold as its headers alone (an empty body: its
+readers take it from the archive), so a refusal never stalls the relay. The archive is the outbox
+and the stream its record of what was sent: a relay taking over starts after the stream's last
+report (the database keeps a floor, stored now and then rather than once a page, for a stream that
+has aged empty), so a crash loses nothing, and what it may send twice every reader drops by cursor.
 
 Every process with a subscriber of its own (a follower, a caller's stream) subscribes to
 `polytraders.reports.>` and hands what arrives to its bus's sequencer, which fills any gap from
@@ -28,8 +30,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import count, groupby
 from operator import sub
@@ -45,7 +48,7 @@ from sqlalchemy import BigInteger, Engine, String, select
 from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2
-from polytraders.sdk.outbox import frame_offsets, frame_reports, unframe_reports
+from polytraders.sdk.outbox import frame_offsets, frame_reports
 
 from .archive import SEQUENCER, ArchivedReport, ReportFilter, StoredBatch, topic_for
 from .bus import ReportBus
@@ -62,6 +65,8 @@ RELAY = "jetstream"
 _PAGE = 2000
 _RECENT_BATCHES = 64
 """This process's latest commits kept for the relay to send on without reading them back."""
+_HEADER_ROOM = 1024
+"""Of the broker's max_payload (which counts headers too), what a message's headers may take."""
 
 
 class RelayCursorRow(SQLModel, table=True):
@@ -292,9 +297,10 @@ class JetStreamLink:
 
     async def _publish(self, messages: Sequence[_Message]) -> None:
         assert self._jetstream is not None
+        assert self._nats is not None
         acks = []
-        for m in messages:
-            headers = {CURSOR_HEADER: str(m.first), COUNT_HEADER: str(m.reports), "Nats-Msg-Id": f"{m.report_id}:{m.reports}"}
+        for m in _fitted(messages, self._nats.max_payload - _HEADER_ROOM):
+            headers = {CURSOR_HEADER: str(m.first), COUNT_HEADER: str(m.reports), "Nats-Msg-Id": m.id}
             acks.append(await self._jetstream.publish_async(m.subject, m.body, headers=headers))
         await asyncio.wait_for(asyncio.gather(*acks), timeout=10)
 
@@ -367,8 +373,9 @@ async def streamed_through(jetstream: JetStreamContext) -> int:
         last = await jetstream.get_msg(STREAM, seq=state.last_seq)
     except nats.js.errors.NotFoundError:
         return 0
-    first = int((last.headers or {}).get(CURSOR_HEADER, "0"))
-    return first + len(unframe_reports(last.data or b"")) - 1 if first else 0
+    headers = last.headers or {}
+    first = int(headers.get(CURSOR_HEADER, "0"))
+    return first + int(headers.get(COUNT_HEADER, "0")) - 1 if first else 0
 
 
 class _Page(NamedTuple):
@@ -389,11 +396,18 @@ class _Message(NamedTuple):
     subject: str
     first: int
     """The cursor of its first report."""
-    reports: int
-    """How many."""
-    report_id: str
-    """Its first report's id: with `reports`, what the stream dedupes a resend by."""
+    report_ids: tuple[str, ...]
     body: bytes
+    """The reports framed; empty for a report too large for any message."""
+
+    @property
+    def reports(self) -> int:
+        return len(self.report_ids)
+
+    @property
+    def id(self) -> str:
+        """What the stream dedupes a resend by."""
+        return f"{self.report_ids[0]}:{len(self.report_ids)}"
 
 
 def _memory_page(batches: Sequence[StoredBatch]) -> list[_Message]:
@@ -408,7 +422,7 @@ def _memory_page(batches: Sequence[StoredBatch]) -> list[_Message]:
         for message in _batch_messages(batch, taken):
             last = messages[-1] if messages else None
             if last is not None and last.subject == message.subject and last.first + last.reports == message.first:
-                messages[-1] = last._replace(reports=last.reports + message.reports, body=last.body + message.body)
+                messages[-1] = last._replace(report_ids=last.report_ids + message.report_ids, body=last.body + message.body)
             else:
                 messages.append(message)
         if not room:
@@ -448,5 +462,23 @@ def _messages(
         else:
             offsets = offsets or frame_offsets(payloads)
             body = framed[offsets[start] : offsets[end]]
-        yield _Message(_subject(kind, bot_slug, epoch), seqs[start], end - start, report_ids[start], body)
+        yield _Message(_subject(kind, bot_slug, epoch), seqs[start], tuple(report_ids[start:end]), body)
         start = end
+
+
+def _fitted(messages: Iterable[_Message], limit: int) -> Iterator[_Message]:
+    """The messages with each body of more than `limit` bytes cut, greedily from its first report,
+    into bodies that fit (the same cuts however the run was put together, so a resend is dropped);
+    a report larger than `limit` alone goes with an empty body."""
+    for message in messages:
+        if len(message.body) <= limit:
+            yield message
+            continue
+        offsets = frame_offsets(published_reports(message.body))
+        start = 0
+        while start < message.reports:
+            end = bisect_right(offsets, offsets[start] + limit, lo=start + 1) - 1
+            body = message.body[offsets[start] : offsets[end]]
+            end = max(end, start + 1)  # one report alone over the limit: its headers only
+            yield _Message(message.subject, message.first + start, message.report_ids[start:end], body)
+            start = end
