@@ -34,7 +34,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
-from itertools import count, groupby
+from itertools import chain, count, groupby
 from operator import sub
 from typing import NamedTuple
 
@@ -414,20 +414,26 @@ def _memory_page(batches: Sequence[StoredBatch]) -> list[_Message]:
     """The messages of the first `_PAGE` reports of consecutive `batches`, as the archive's page of
     them makes them: a run of one subject spans batches (its body joins their slices), so a page
     sent again from the archive goes as the same messages, which the stream then drops."""
-    messages: list[_Message] = []
+    runs: list[list[_Message]] = []  # each run's pieces, joined once (not a copy per batch)
     room = _PAGE
     for batch in batches:
         taken = min(len(batch.reports), room)
         room -= taken
         for message in _batch_messages(batch, taken):
-            last = messages[-1] if messages else None
+            last = runs[-1][-1] if runs else None
             if last is not None and last.subject == message.subject and last.first + last.reports == message.first:
-                messages[-1] = last._replace(report_ids=last.report_ids + message.report_ids, body=last.body + message.body)
+                runs[-1].append(message)
             else:
-                messages.append(message)
+                runs.append([message])
         if not room:
             break
-    return messages
+    return [run[0] if len(run) == 1 else _joined(run) for run in runs]
+
+
+def _joined(pieces: Sequence[_Message]) -> _Message:
+    """One message of consecutive pieces of one subject."""
+    report_ids = tuple(chain.from_iterable(piece.report_ids for piece in pieces))
+    return _Message(pieces[0].subject, pieces[0].first, report_ids, b"".join(piece.body for piece in pieces))
 
 
 def _batch_messages(batch: StoredBatch, taken: int | None = None) -> Iterator[_Message]:
