@@ -216,7 +216,6 @@ def test_a_second_archive_on_the_same_database_continues_the_sequence(
     assert bus.archive.count() == 6
 
 
-
 def test_a_run_delivered_without_some_of_its_reports_is_filled_from_the_archive_at_once(
     database_url: str, clock: ManualClock
 ) -> None:
@@ -233,7 +232,8 @@ def test_a_run_delivered_without_some_of_its_reports_is_filled_from_the_archive_
     async def scenario() -> list[str]:
         await reader.start_sequencer()
         seen = asyncio.create_task(_collect(reader, 3))
-        await asyncio.sleep(0.05)  # it reads the (empty) archive and goes live
+        while not reader.subscribers or any(s.catching_up for s in reader._subscriptions):
+            await asyncio.sleep(0.01)  # it reads the (empty) archive and goes live
         await writer.publish(reports)
         stored = reader.archive.read_after(0, ReportFilter(), 3)
         reader.deliver(1, 3, stored[:2])  # the third came as headers only

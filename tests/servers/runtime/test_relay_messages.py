@@ -82,17 +82,18 @@ def test_a_page_sent_from_memory_is_the_page_the_archive_would_send(monkeypatch:
     assert [(m.first, m.reports) for m in from_archive] == [(10, 2), (12, 1), (13, 2), (15, 3)]  # 15-17 spans two
 
 
-
-FIT_LIMITS = {
-    "every report fits one message": 10_000,
-    "cut into several": 900,
-    "a report alone over the limit goes as headers": 350,
-    "none fits": 10,
+FITS = {  # limit: each message's (first cursor, reports, carries a body)
+    "every report fits one message": (10_000, [(1, 8, True)]),
+    "cut into several": (900, [(1, 6, True), (7, 2, True)]),
+    "a report alone over the limit goes as headers": (350, [(1, 3, True), (4, 1, False), (5, 3, True), (8, 1, True)]),
+    "none fits": (10, [(cursor, 1, False) for cursor in range(1, 9)]),
 }
 
 
-@pytest.mark.parametrize("limit", FIT_LIMITS.values(), ids=FIT_LIMITS.keys())
-def test_a_run_larger_than_the_brokers_limit_is_cut_the_same_however_it_was_put_together(limit: int) -> None:
+@pytest.mark.parametrize(("limit", "cuts"), FITS.values(), ids=FITS.keys())
+def test_a_run_larger_than_the_brokers_limit_is_cut_the_same_however_it_was_put_together(
+    limit: int, cuts: list[tuple[int, int, bool]]
+) -> None:
     """The broker refuses a message over its max_payload: the relay cuts each run greedily from
     its first report, and a report over the limit alone is sent as its headers (an empty body),
     so every cursor goes once, in order, and a page resent from the archive cuts the same."""
@@ -102,18 +103,22 @@ def test_a_run_larger_than_the_brokers_limit_is_cut_the_same_however_it_was_put_
     headers = [r.header for r in reports]
     columns = ([h.report_id for h in headers], [h.kind for h in headers], [h.bot_slug for h in headers],
                [h.epoch for h in headers])  # fmt: skip
-    whole = list(jetstream._messages(range(1, 9), *columns, payloads))
-    batches = [to_incoming(reports[:5]), to_incoming(reports[5:])]
-    assert batches[0] is not None and batches[1] is not None
-    merged = jetstream._memory_page([StoredBatch(1, batches[0], 0), StoredBatch(6, batches[1], 0)])
-    sent = list(jetstream._fitted(whole, limit))
-    assert list(jetstream._fitted(merged, limit)) == sent
-    assert [cursor for m in sent for cursor in range(m.first, m.first + m.reports)] == list(range(1, 9))
+    from_archive = list(jetstream._messages(range(1, 9), *columns, payloads))
+    batches = []
+    for first, cut in ((1, reports[:5]), (6, reports[5:])):  # lending the bytes they came in
+        wire = frame_reports([r.SerializeToString(deterministic=True) for r in cut])
+        incoming = to_incoming(cut, WireRequest(pb.PublishReportsRequest.FromString(wire), wire))
+        assert incoming is not None and incoming.framed is not None
+        batches.append(StoredBatch(first, incoming, 0))
+    sent = list(jetstream._fitted(jetstream._memory_page(batches), limit))
+    assert sent == list(jetstream._fitted(from_archive, limit))
+    assert [(m.first, m.reports, bool(m.body)) for m in sent] == cuts
     assert all(len(m.body) <= limit for m in sent)
     assert len({m.id for m in sent}) == len(sent)
-    carried = [p for m in sent for p in unframe_reports(m.body)]
-    assert carried == [p for p in payloads if len(frame_reports([p])) <= limit]  # the rest as headers alone
-    assert all(m.reports == 1 for m in sent if not m.body)
+    assert [p for m in sent for p in unframe_reports(m.body)] == [
+        p for m in sent if m.body for p in payloads[m.first - 1 : m.first - 1 + m.reports]
+    ]
+
 
 def test_a_relayed_message_is_parsed_only_when_a_subscriber_reads_it() -> None:
     reports = jetstream._unframed(5, b"\x0a")  # a key and no length: unframing it fails

@@ -12,7 +12,8 @@ through one sequencer that
 hands them out strictly in `seq` order: a report past the next expected `seq` first has the
 reports before it read from the archive (the archive numbers in commit order, so they are
 there), and one already handed out is dropped. The sequencer also looks at the archive's last
-`seq` every `watermark_seconds`, so reports whose broker message never came arrive all the same.
+`seq` every `watermark_seconds`, so reports whose broker message never came arrive all the same,
+and reads at once what a run handed over lacks (a report too large for any broker message).
 """
 
 from __future__ import annotations
@@ -269,8 +270,9 @@ class ReportBus:
 
     def deliver(self, first_seq: int, last_seq: int, reports: Iterable[ArchivedReport]) -> None:
         """Hand the stored reports `first_seq`..`last_seq` (in `seq` order) to the sequencer, which
-        fans them out in order. `reports` is read only if someone subscribes by then: with no
-        subscriber the sequencer just moves its mark, and nothing is built per report."""
+        fans them out in order (any of them `reports` lacks it reads from the archive). `reports`
+        is read only if someone subscribes by then: with no subscriber the sequencer just moves its
+        mark, and nothing is built per report."""
         if self._inbox is not None and not self._closed and last_seq >= first_seq:
             self._inbox.put_nowait((first_seq, last_seq, reports))
 

@@ -391,7 +391,7 @@ class _Page(NamedTuple):
 
 
 class _Message(NamedTuple):
-    """A run of consecutive reports of one subject, as the broker gets it."""
+    """A run of consecutive reports of one subject (which `_fitted` may cut to the broker's limit)."""
 
     subject: str
     first: int
@@ -453,8 +453,8 @@ def _messages(
     framed: bytes | None = None,
 ) -> Iterator[_Message]:
     """The reports cut into runs of consecutive cursors that share a subject, in cursor order, one
-    message each. Grouped over the columns (in C), not per report; a batch that arrived framed
-    lends its bytes, sliced, rather than being framed again."""
+    message each (before `_fitted`). Grouped over the columns (in C), not per report; a batch that
+    arrived framed lends its bytes, sliced, rather than being framed again."""
     offsets: list[int] = []
     start = 0
     gaps = map(sub, seqs, count())  # constant along consecutive cursors
