@@ -13,7 +13,7 @@ from polytraders.sdk import ManualClock
 from polytraders.sdk.outbox import frame_reports, unframe_reports
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.runtime import jetstream
-from polytraders.servers.runtime.archive import ReportArchive, StoredBatch
+from polytraders.servers.runtime.archive import ArchivedReport, ReportArchive, StoredBatch
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.header_columns import stored_headers
 from polytraders.servers.runtime.jetstream import _batch_messages
@@ -157,6 +157,45 @@ def test_the_relay_reads_back_only_what_this_process_does_not_hold(tmp_path: Pat
     assert [link._unheld(cursor) for cursor in (9, 22, 25, 31)] == [10, 7, 4, jetstream._PAGE]
     engine.dispose()
 
+
+
+def test_a_page_of_large_reports_stops_at_about_page_bytes(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports may be 1 MiB each: a page of 2,000 would hold gigabytes in the relay's memory and
+    outlast its acknowledgement deadline, so pages stop at about `_PAGE_BYTES`, never below one
+    batch (from memory) or one report (read back)."""
+    monkeypatch.setattr(jetstream, "_PAGE_BYTES", 2_000)
+    engine = make_engine(f"sqlite:///{tmp_path / 'governance.db'}")
+    link = jetstream.JetStreamLink("nats://127.0.0.1:1", ReportBus(ReportArchive(engine), clock), engine, _said)
+    alpha = ReportBuilder("alpha-bot", bot_class="strategy")
+    held = [to_incoming([alpha.decision(explanation="x" * 1_200) for _ in range(size)]) for size in (1, 1, 1, 3)]
+    assert all(batch is not None for batch in held)
+    first = 1
+    for batch in held:
+        assert batch is not None
+        link.stored([StoredBatch(first, batch, 0)])
+        first += len(batch)
+    assert [b.first_seq for b in link._from_memory(0)] == [1, 2]  # the second passes 2,000 bytes
+    assert [b.first_seq for b in link._from_memory(3)] == [4]  # one batch, however large
+    engine.dispose()
+
+
+def _read_back(sizes: list[int]) -> list[ArchivedReport]:
+    return [ArchivedReport(seq, "id", 1, "alpha-bot", 20000, 1, b"x" * size) for seq, size in enumerate(sizes, 1)]
+
+
+READS = {  # bytes per report read back: how many to read next
+    "small reports: a whole page": ([400] * 10, jetstream._PAGE),
+    "1 MiB reports: about 8 MiB": ([1 << 20] * 3, 8),
+    "larger than the page's bytes: one at a time": ([9 << 20], 1),
+    "mixed: by their average": ([1 << 20, 0, 0, 0], 32),
+}
+
+
+@pytest.mark.parametrize(("sizes", "next_page"), READS.values(), ids=READS.keys())
+def test_the_relay_reads_back_as_many_reports_as_make_about_page_bytes(sizes: list[int], next_page: int) -> None:
+    assert jetstream._reports_within(jetstream._PAGE_BYTES, _read_back(sizes)) == next_page
 
 async def _said(up: bool, why: str) -> None:
     """Where the link would tell the mesh the broker came or went (never, here)."""

@@ -63,6 +63,9 @@ CURSOR_HEADER = "Polytraders-Cursor"
 COUNT_HEADER = "Polytraders-Count"
 RELAY = "jetstream"
 _PAGE = 2000
+_PAGE_BYTES = 8 * 1024 * 1024
+"""A page's reports also stop at about this many bytes (never below one batch or report): large
+reports neither pile up in the relay's memory nor outlast the page's acknowledgement deadline."""
 _RECENT_BATCHES = 64
 """This process's latest commits kept for the relay to send on without reading them back."""
 _HEADER_ROOM = 1024
@@ -136,6 +139,8 @@ class JetStreamLink:
         """The cursor the database holds for the relay: where a relay taking over would start if the
         stream had aged empty."""
         self._floor_stored_at = 0.0
+        self._page_reports = _PAGE
+        """How many reports to read back at a time: fewer than a page when they run large."""
         self.relayed = 0
         """The last cursor the relay handed to the broker (while this process leads it)."""
 
@@ -236,10 +241,11 @@ class JetStreamLink:
             elif sent_from_memory:  # what follows is not this process's: a wake or the poll reads it
                 return cursor
             else:  # up to what this process holds next: only what it does not hold is read back
-                wanted = self._unheld(cursor)
+                wanted = min(self._unheld(cursor), self._page_reports)
                 read = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), wanted)
                 if not read:
                     return cursor
+                self._page_reports = _reports_within(_PAGE_BYTES, read)
                 self._bus.deliver(read[0].seq, read[-1].seq, read)  # the broker echoes none to this process
                 page = _Page(*zip(*read, strict=True))
                 messages = list(_messages(page.seqs, page.report_ids, page.kinds, page.bot_slugs, page.epochs,
@@ -266,16 +272,18 @@ class JetStreamLink:
 
     def _from_memory(self, cursor: int) -> list[StoredBatch]:
         """What this process stored right after `cursor`, as committed (whole batches, up to about
-        a page); none when the next report is not among them (another process stored it, or it is older)."""
+        a page of reports or `_PAGE_BYTES`); none when the next report is not among them (another
+        process stored it, or it is older)."""
         while self._recent and (self._recent[0].last_seq or 0) <= cursor:
             self._recent.popleft()
         batches: list[StoredBatch] = []
-        size = 0
+        size = volume = 0
         for batch in self._recent:
-            if batch.first_seq != cursor + size + 1 or size >= _PAGE:
+            if batch.first_seq != cursor + size + 1 or size >= _PAGE or volume >= _PAGE_BYTES:
                 break
             batches.append(batch)
             size += len(batch.reports)
+            volume += sum(map(len, batch.reports.payloads))
         return batches
 
     def _unheld(self, cursor: int) -> int:
@@ -376,6 +384,11 @@ async def streamed_through(jetstream: JetStreamContext) -> int:
     headers = last.headers or {}
     first = int(headers.get(CURSOR_HEADER, "0"))
     return first + int(headers.get(COUNT_HEADER, "0")) - 1 if first else 0
+
+
+def _reports_within(volume: int, read: Sequence[ArchivedReport]) -> int:
+    """How many reports the size of those `read` make about `volume` bytes (one to a page)."""
+    return max(1, min(_PAGE, volume * len(read) // max(1, sum(len(report.payload) for report in read))))
 
 
 class _Page(NamedTuple):
