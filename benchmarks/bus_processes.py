@@ -50,8 +50,8 @@ from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.health import health_check
 from polytraders.sdk.outbox import unframe_reports
-from polytraders.servers.runtime.jetstream import streamed_through
 from polytraders.servers.runtime.storage import lock_key
+from tests.support.report_stream import stream_last_cursor
 
 from .bus_publisher import BOT, RAW_STREAM, RAW_SUBJECT
 from .figures import Figure, in_turns, percentile, show
@@ -519,16 +519,6 @@ def _pump(address: str, payloads: Sequence[bytes]) -> None:
             future.result()
 
 
-async def _streamed_through(broker_url: str) -> int:
-    """The relay's exact mark, off the stream (the one it stores in the database trails it by up to
-    a poll, and waiting for that would meter idle time)."""
-    client = await nats.connect(broker_url)
-    try:
-        return await streamed_through(client.jetstream())
-    finally:
-        await client.close()
-
-
 def _settle(meter: CpuMeter, timeout: float = 5) -> None:
     """Until the servers' CPU time stands still for 0.3 s: the relay and the sequencers are done."""
     deadline = time.monotonic() + timeout
@@ -588,7 +578,8 @@ def ingest(payloads: list[bytes], processes: int, bus: bool) -> Ingest:
             assert row is not None
             last = row[0]
             deadline = time.monotonic() + 30
-            while asyncio.run(_streamed_through(broker.url)) < last:
+            # the relay's exact mark (waiting for the floor it stores would meter idle time)
+            while stream_last_cursor(broker.url) < last:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the relay did not send up to {last}")
                 time.sleep(0.05)

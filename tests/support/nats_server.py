@@ -3,7 +3,6 @@ start again (same port, same store): the broker the report bus uses between proc
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -13,10 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import nats
 import pytest
 
-from polytraders.servers.runtime.jetstream import streamed_through
 from tests.support.governance_process import free_port
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -68,18 +65,6 @@ class NatsServer:
         ) as answer:
             connections = json.load(answer)["connections"] or []
         return sum(subject in (c.get("subscriptions_list") or []) for c in connections)
-
-    def last_cursor(self) -> int:
-        """The cursor of the last report on the report stream, as a relay taking over reads it."""
-
-        async def read() -> int:
-            client = await nats.connect(self.url)
-            try:
-                return await streamed_through(client.jetstream())
-            finally:
-                await client.close()
-
-        return asyncio.run(read())
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

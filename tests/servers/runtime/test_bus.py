@@ -249,6 +249,7 @@ def test_a_run_delivered_without_some_of_its_reports_is_filled_from_the_archive_
         for each in (engine, writer_engine):
             each.dispose()
 
+
 @pytest.mark.postgres
 def test_a_writer_connection_the_server_dropped_is_replaced_and_the_write_stored_once(
     postgres_url: str, clock: ManualClock

@@ -28,6 +28,7 @@ from polytraders.servers.runtime.storage import make_engine
 from tests.support.governance_process import GovernanceProcess
 from tests.support.mesh_processes import BOT, Tail, leads, rows, stored_demo_cursors, until
 from tests.support.nats_server import NatsServer
+from tests.support.report_stream import stream_last_cursor
 
 WRITERS_PER_PROCESS = 2
 BATCHES_PER_WRITER = 40
@@ -314,7 +315,7 @@ def test_reports_beyond_the_brokers_message_limit_reach_the_other_process_whole(
         assert len(stored) == sum(map(len, batches))
         assert seen == stored  # the huge ones too, as headers: every cursor once, in order
         # where a relay taking over goes on (the processes' own reports may follow the last one)
-        until(lambda: broker.last_cursor() >= stored[-1], "the stream's last cursor counts the headers-only report", 5)
+        until(lambda: stream_last_cursor(broker.url) >= stored[-1], "the stream's last cursor counts the headers-only report", 5)
         assert tail.wait_for(len(stored)) == stored
         assert _bus_health(processes[0].address) == health_pb2.HealthCheckResponse.SERVING
     finally:
