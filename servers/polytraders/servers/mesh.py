@@ -116,7 +116,7 @@ def _link_to_broker(parts: MeshParts, server: GovernanceServer) -> None:
 
     link = JetStreamLink(parts.config.bus_url, parts.bus, parts.engine, on_state,
                          max_age_seconds=parts.config.bus_stream_max_age_s)  # fmt: skip
-    parts.bus.on_stored.append(link.stored)  # other processes' commits wake the relay by NOTIFY
+    parts.bus.on_stored.append(link.stored)  # held for the relay here, or handed to the process that leads it
     parts.metrics.state(partial(relay_state, parts.bus, link, parts.leadership))
     parts.on_stop.append(link.close)
     parts.spawn(link.connect())

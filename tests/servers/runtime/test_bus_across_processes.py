@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +15,7 @@ import grpc
 import nats
 import pytest
 from grpc_health.v1 import health_pb2
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
@@ -25,7 +27,7 @@ from polytraders.servers.mesh import BUS
 from polytraders.servers.runtime.archive import report_archive
 from polytraders.servers.runtime.jetstream import RELAY, SUBJECTS, relay_cursors
 from polytraders.servers.runtime.storage import make_engine
-from tests.support.governance_process import GovernanceProcess
+from tests.support.governance_process import GovernanceProcess, free_port
 from tests.support.mesh_processes import BOT, Tail, leads, rows, stored_demo_cursors, until
 from tests.support.nats_server import NatsServer
 from tests.support.report_stream import stream_last_cursor
@@ -229,30 +231,83 @@ def _relayed_cursors(url: str, seconds: float) -> list[int]:
     return asyncio.run(tap())
 
 
+def _relay_sent(metrics: str) -> dict[str, float]:
+    """What a process's relay sent to the broker, by where it had the reports, as /metrics says."""
+    with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    families = text_string_to_metric_families(text)
+    sent = next(f for f in families if f.name == "polytraders_relay_reports")
+    return {sample.labels["source"]: sample.value for sample in sent.samples}
+
+
 @pytest.mark.postgres
-def test_the_relay_sends_on_what_another_process_stored_reading_it_back_from_the_archive(
+def test_the_relay_sends_on_what_another_process_hands_it_and_its_own_subscribers_get_it(
     postgres_url: str, broker: NatsServer
 ) -> None:
-    leader = GovernanceProcess(postgres_url, None, "--bus", broker.url).start()  # alone: it leads the relay
+    """A process connected to the broker hands its commits to the process leading the relay: they
+    reach the stream, and that process's own subscribers, without being read back."""
+    port = free_port()
+    metrics = f"127.0.0.1:{port}"
+    leader = GovernanceProcess(postgres_url, None, "--bus", broker.url, "--metrics-port", str(port)).start()
     other = GovernanceProcess(postgres_url, None, "--bus", broker.url).start()
     try:
         until(lambda: leads(leader.address, "bus.relay"), "the first process leads the relay")
+        serving = health_pb2.HealthCheckResponse.SERVING
+        until(lambda: _bus_health(other.address) == serving, "the other process links up")
         tail = Tail(leader.address)
+        with grpc.insecure_channel(other.address) as channel:  # once the relay sends it, it takes hand-offs
+            pb_grpc.ReportBusServiceStub(channel).PublishReports(
+                pb.PublishReportsRequest(reports=[ReportBuilder("demo-bot").operations(component="first")]),
+                metadata=BOT,
+            )
+        first = stored_demo_cursors(postgres_url)[-1]
+        until(lambda: stream_last_cursor(broker.url) >= first, "the first is relayed")
+        before = _relay_sent(metrics)
         with ThreadPoolExecutor(1) as pool:
             relayed = pool.submit(_relayed_cursors, broker.url, 3.0)
             time.sleep(0.5)  # the tap subscribes
-            _write(
-                other.address, "elsewhere", answers := []
-            )  # stored through the process that does not relay
+            _write(other.address, "elsewhere", answers := [])
             seen = relayed.result()
         stored = stored_demo_cursors(postgres_url)
         assert tail.wait_for(len(stored)) == stored
         tail.close()
+        after = _relay_sent(metrics)
     finally:
         other.stop()
         leader.stop()
     assert [a for _, a in answers if isinstance(a, grpc.RpcError)] == []
-    assert seen == stored  # every report, once, in cursor order, sent on by the other process's relay
+    assert seen == stored[1:]  # every report, once, in cursor order
+    written = BATCHES_PER_WRITER * BATCH
+    # from memory, bar the odd hand-off a loaded machine delays past the grace (read back, as before)
+    assert after["memory"] - before["memory"] >= 0.9 * written, (before, after)
+
+
+@pytest.mark.postgres
+def test_the_relay_reads_back_what_a_process_without_the_broker_stored(
+    postgres_url: str, broker: NatsServer
+) -> None:
+    """A process with no broker link (no `--bus`) cannot hand its commits over: their NOTIFY wakes
+    the relay, which reads them back from the archive."""
+    port = free_port()
+    metrics = f"127.0.0.1:{port}"
+    leader = GovernanceProcess(postgres_url, None, "--bus", broker.url, "--metrics-port", str(port)).start()
+    other = GovernanceProcess(postgres_url, None).start()
+    try:
+        until(lambda: leads(leader.address, "bus.relay"), "the first process leads the relay")
+        before = _relay_sent(metrics)
+        with ThreadPoolExecutor(1) as pool:
+            relayed = pool.submit(_relayed_cursors, broker.url, 3.0)
+            time.sleep(0.5)  # the tap subscribes
+            _write(other.address, "elsewhere", answers := [])
+            seen = relayed.result()
+        stored = stored_demo_cursors(postgres_url)
+        after = _relay_sent(metrics)
+    finally:
+        other.stop()
+        leader.stop()
+    assert [a for _, a in answers if isinstance(a, grpc.RpcError)] == []
+    assert seen == stored  # every report, once, in cursor order
+    assert after["archive"] - before["archive"] >= len(stored), (before, after)
 
 
 def _relay_floor(postgres_url: str) -> int:

@@ -16,7 +16,7 @@ from polytraders.servers.runtime import jetstream
 from polytraders.servers.runtime.archive import ArchivedReport, ReportArchive, StoredBatch
 from polytraders.servers.runtime.bus import ReportBus
 from polytraders.servers.runtime.header_columns import stored_headers
-from polytraders.servers.runtime.jetstream import _batch_messages
+from polytraders.servers.runtime.jetstream import _batch_messages, _Held
 from polytraders.servers.runtime.report_validation import to_incoming
 from polytraders.servers.runtime.requests import WireRequest
 from polytraders.servers.runtime.storage import make_engine
@@ -43,7 +43,7 @@ def test_a_batch_that_lends_its_bytes_is_sent_as_one_framed_afresh_would_be() ->
     lent = to_incoming(reports, WireRequest(pb.PublishReportsRequest.FromString(wire), wire))
     afresh = to_incoming(reports)
     assert lent is not None and lent.framed is not None and afresh is not None and afresh.framed is None
-    sent = [list(_batch_messages(StoredBatch(41, batch, 0))) for batch in (lent, afresh)]
+    sent = [list(_batch_messages(_Held.stored(StoredBatch(41, batch, 0)))) for batch in (lent, afresh)]
     assert sent[0] == sent[1]
     assert [(m.first, m.reports) for m in sent[0]] == [(41, 2), (43, 1), (44, 2), (46, 1)]
     assert [m.subject.split(".")[3] for m in sent[0]] == ["alpha-bot", "alpha-bot", "beta-bot", "alpha-bot"]
@@ -56,7 +56,7 @@ def test_a_batch_of_one_subject_goes_as_the_bytes_it_came_in() -> None:
     wire = frame_reports([r.SerializeToString(deterministic=True) for r in reports])
     lent = to_incoming(reports, WireRequest(pb.PublishReportsRequest.FromString(wire), wire))
     assert lent is not None
-    (message,) = _batch_messages(StoredBatch(7, lent, 0))
+    (message,) = _batch_messages(_Held.stored(StoredBatch(7, lent, 0)))
     assert (message.first, message.reports, message.body) == (7, 3, wire)
 
 
@@ -72,9 +72,9 @@ def test_a_page_sent_from_memory_is_the_page_the_archive_would_send(monkeypatch:
         wire = frame_reports([r.SerializeToString(deterministic=True) for r in cut])
         incoming = to_incoming(cut, WireRequest(pb.PublishReportsRequest.FromString(wire), wire))
         assert incoming is not None and incoming.framed is not None
-        batches.append(StoredBatch(first, incoming, 0))
+        batches.append(_Held.stored(StoredBatch(first, incoming, 0)))
         first += len(cut)
-    columns = [[value for b in batches for value in getattr(b.reports, name)] for name in
+    columns = [[value for b in batches for value in getattr(b, name)] for name in
                ("report_ids", "kinds", "bot_slugs", "epochs", "payloads")]  # fmt: skip
     seqs = range(10, 10 + len(columns[0]))[:8]
     from_archive = list(jetstream._messages(seqs, *(column[:8] for column in columns)))
@@ -109,7 +109,7 @@ def test_a_run_larger_than_the_brokers_limit_is_cut_the_same_however_it_was_put_
         wire = frame_reports([r.SerializeToString(deterministic=True) for r in cut])
         incoming = to_incoming(cut, WireRequest(pb.PublishReportsRequest.FromString(wire), wire))
         assert incoming is not None and incoming.framed is not None
-        batches.append(StoredBatch(first, incoming, 0))
+        batches.append(_Held.stored(StoredBatch(first, incoming, 0)))
     sent = list(jetstream._fitted(jetstream._memory_page(batches), limit))
     assert sent == list(jetstream._fitted(from_archive, limit))
     assert [(m.first, m.reports, bool(m.body)) for m in sent] == cuts
@@ -131,11 +131,17 @@ STORED_TRICKY = {case: wire for case, wire in TRICKY.items() if to_incoming([rpb
 may carry them."""
 
 
+def _parsed(cursor: int, payload: bytes) -> ArchivedReport:
+    header = rpb.Report.FromString(payload).header
+    return ArchivedReport(cursor, header.report_id, header.kind, header.bot_slug, header.epoch, header.mode, payload)
+
+
 @pytest.mark.parametrize("case", list(STORED_TRICKY))
-def test_a_relayed_report_reads_as_the_parser_reads_it_whatever_its_wire(case: str) -> None:
+def test_a_relayed_or_handed_over_report_reads_as_the_parser_reads_it_whatever_its_wire(case: str) -> None:
     payloads = [PLAIN, STORED_TRICKY[case], PLAIN]
-    parsed = [jetstream._archived(5 + offset, payload) for offset, payload in enumerate(payloads)]
+    parsed = [_parsed(5 + offset, payload) for offset, payload in enumerate(payloads)]
     assert list(jetstream._unframed(5, frame_reports(payloads))) == parsed
+    assert list(_Held.handed_over(5, frame_reports(payloads)).archived()) == parsed
 
 
 def test_relayed_reports_read_as_columns_unless_a_field_repeats() -> None:
@@ -146,14 +152,15 @@ def test_relayed_reports_read_as_columns_unless_a_field_repeats() -> None:
 
 
 def test_the_relay_reads_back_only_what_this_process_does_not_hold(tmp_path: Path, clock: ManualClock) -> None:
-    """Another process's commits sit between this one's: the archive is read up to the next
-    report this process holds (`seq` has no gaps), and what it holds goes from memory."""
+    """Commits the relay does not hold (a hand-off lost, a process without the broker) sit between
+    held ones: the archive is read up to the next report held (`seq` has no gaps), and what is
+    held goes from memory."""
     engine = make_engine(f"sqlite:///{tmp_path / 'governance.db'}")
     link = jetstream.JetStreamLink("nats://127.0.0.1:1", ReportBus(ReportArchive(engine), clock), engine, _said)
     alpha = ReportBuilder("alpha-bot", bot_class="strategy")
     held = [to_incoming([alpha.decision(explanation=str(n)) for n in range(size)]) for size in (3, 2)]
     assert held[0] is not None and held[1] is not None
-    link.stored([StoredBatch(20, held[0], 0), StoredBatch(30, held[1], 0)])  # 20-22 and 30-31 are this process's
+    link._hold([_Held.stored(StoredBatch(20, held[0], 0)), _Held.stored(StoredBatch(30, held[1], 0))])  # 20-22, 30-31
     assert [link._unheld(cursor) for cursor in (9, 22, 25, 31)] == [10, 7, 4, jetstream._PAGE]
     engine.dispose()
 
@@ -172,7 +179,7 @@ def test_a_page_of_large_reports_stops_at_about_page_bytes(
     first = 1
     for batch in held:
         assert batch is not None
-        link.stored([StoredBatch(first, batch, 0)])
+        link._hold([_Held.stored(StoredBatch(first, batch, 0))])
         first += len(batch)
     assert [b.first_seq for b in link._from_memory(0)] == [1, 2]  # the second passes 2,000 bytes
     assert [b.first_seq for b in link._from_memory(3)] == [4]  # one batch, however large

@@ -2,26 +2,32 @@
 
 Subjects make the topics real: `polytraders.reports.<kind>.<bot_slug>.<epoch>` (a `.` in a slug
 is written `%2E`). One relay for the whole database (a duty under `Leadership`) follows the
-archive, woken by every other process's commit (PostgreSQL NOTIFY, sent by the archive's write
-transaction; its own process's commits announce nothing while it leads: they come with their
-reports, which it sends on without reading them back) and
-at least every `poll_seconds`, and publishes each run of consecutive reports of one subject as one
-message: the reports framed as a `PublishReportsRequest` (byte for byte as archived), headers
-`Polytraders-Cursor` the first report's cursor and `Polytraders-Count` how many (so a process that
-has them already drops the message unread), `Nats-Msg-Id` "<first report_id>:<count>" so the
-stream drops a resend within its duplicate window. A run larger than the broker's max_payload goes
-as several messages, and a report no message can hold as its headers alone (an empty body: its
-readers take it from the archive), so a refusal never stalls the relay. The archive is the outbox
-and the stream its record of what was sent: a relay taking over starts after the stream's last
-report (the database keeps a floor, stored now and then rather than once a page, for a stream that
-has aged empty), so a crash loses nothing, and what it may send twice every reader drops by cursor.
+archive and publishes each run of consecutive reports of one subject as one message: the reports
+framed as a `PublishReportsRequest` (byte for byte as archived), headers `Polytraders-Cursor` the
+first report's cursor and `Polytraders-Count` how many (so a process that has them already drops
+the message unread), `Nats-Msg-Id` "<first report_id>:<count>" so the stream drops a resend
+within its duplicate window. A run larger than the broker's max_payload goes as several messages,
+and a report no message can hold as its headers alone (an empty body: its readers take it from
+the archive), so a refusal never stalls the relay.
+
+What the relay sends it mostly holds in memory: its own process's commits, and those each other
+process connected to the broker hands it once committed (core NATS, `polytraders.relay.<archive>`,
+framed and headed as the stream's messages are). What it lacks (a hand-off lost or late past
+`_HANDOFF_GRACE`, a commit of a process without the broker) it reads back from the archive, up to
+the next report it holds. It is woken by each commit it holds or is handed, by PostgreSQL NOTIFY
+from the write transaction of a process that cannot hand its commits over, and at least every
+`poll_seconds`. The archive is the outbox and the stream its record of what was sent: a relay
+taking over starts after the stream's last report (the database keeps a floor, stored now and then
+rather than once a page, for a stream that has aged empty), so a crash loses nothing, and what it
+may send twice every reader drops by cursor.
 
 Every process with a subscriber of its own (a follower, a caller's stream) subscribes to
 `polytraders.reports.>` and hands what arrives to its bus's sequencer, which fills any gap from
 the archive; one with none takes nothing from the broker (its sequencer's mark follows the
-archive), so a process added for ingest takes nothing from the broker's feed. The broker away: publishing still stores, health shows the
-bus NOT_SERVING and an alert says so; back, the relay sends what it missed and the sequencers
-catch up from the archive, with no gap and no duplicate.
+archive), so a process added for ingest takes nothing from the broker's feed. The broker away:
+publishing still stores (and NOTIFYs), health shows the bus NOT_SERVING and an alert says so;
+back, the relay sends what it missed and the sequencers catch up from the archive, with no gap and
+no duplicate.
 """
 
 from __future__ import annotations
@@ -31,7 +37,6 @@ import contextlib
 import logging
 import time
 from bisect import bisect_right
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import chain, count, groupby
@@ -52,8 +57,8 @@ from polytraders.sdk.outbox import frame_offsets, frame_reports
 
 from .archive import SEQUENCER, ArchivedReport, ReportFilter, StoredBatch, topic_for
 from .bus import ReportBus
-from .header_columns import published_reports, stored_headers
-from .storage import archive_channel, libpq_url, lock_key, table_of, upsert
+from .header_columns import StoredHeaders, published_reports, stored_headers
+from .storage import advisory_key, archive_channel, libpq_url, lock_key, table_of, upsert
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +71,15 @@ _PAGE = 2000
 _PAGE_BYTES = 8 * 1024 * 1024
 """A page's reports also stop at about this many bytes (never below one batch or report): large
 reports neither pile up in the relay's memory nor outlast the page's acknowledgement deadline."""
-_RECENT_BATCHES = 64
-"""This process's latest commits kept for the relay to send on without reading them back."""
+_HELD_BATCHES = 256
+"""Commits kept for the relay to send on without reading them back (its own and those handed to it):
+the latest, past which the oldest are read back instead."""
+_HANDOFF_GRACE = 0.01
+"""Seconds the relay waits for a commit it does not hold to be handed over before reading it back:
+the process that stored it hands it over a moment after its commit, which a later commit or the
+poll may come before."""
+HANDOFFS = "polytraders.relay"
+"""Where processes hand the relay their commits: `<HANDOFFS>.<archive>`, outside the stream's subjects."""
 _HEADER_ROOM = 1024
 """Of the broker's max_payload (which counts headers too), what a message's headers may take."""
 
@@ -92,19 +104,61 @@ def _subject(kind: int, bot_slug: str, epoch: int) -> str:
 
 def _unframed(first: int, body: bytes) -> Iterator[ArchivedReport]:
     """A message's reports, read only when a subscriber reads them (a generator function, since a
-    generator expression would unframe its first iterable at once): their headers a column at a
-    time where they line up, else report by report."""
+    generator expression would unframe its first iterable at once)."""
     payloads = published_reports(body)
-    headers = stored_headers(payloads)
-    if headers is None:
-        yield from map(_archived, count(first), payloads)
-    else:
-        yield from map(ArchivedReport._make, zip(count(first), *headers, payloads, strict=False))
+    yield from map(ArchivedReport._make, zip(count(first), *_headers(payloads), payloads, strict=False))
 
 
-def _archived(cursor: int, payload: bytes) -> ArchivedReport:
-    header = reports_pb2.Report.FromString(payload).header
-    return ArchivedReport(cursor, header.report_id, header.kind, header.bot_slug, header.epoch, header.mode, payload)
+def _headers(payloads: Sequence[bytes]) -> StoredHeaders:
+    """The reports' header columns: a column at a time where they line up, else report by report."""
+    columns = stored_headers(payloads)
+    if columns is None:
+        headers = [reports_pb2.Report.FromString(payload).header for payload in payloads]
+        columns = StoredHeaders(
+            [h.report_id for h in headers], [h.kind for h in headers], [h.bot_slug for h in headers],
+            [h.epoch for h in headers], [h.mode for h in headers],
+        )  # fmt: skip
+    return columns
+
+
+class _Held(NamedTuple):
+    """Committed reports the relay may send without reading them back: a batch this process stored,
+    or part of one another process handed over."""
+
+    first_seq: int
+    report_ids: Sequence[str]
+    kinds: Sequence[int]
+    bot_slugs: Sequence[str]
+    epochs: Sequence[int]
+    modes: Sequence[int]
+    payloads: Sequence[bytes]
+    framed: bytes | None
+    """The payloads framed, when they were at hand so (`IncomingBatch.framed`, a hand-off's body)."""
+
+    @classmethod
+    def stored(cls, batch: StoredBatch) -> _Held:
+        r = batch.reports
+        return cls(batch.first_seq, r.report_ids, r.kinds, r.bot_slugs, r.epochs, r.modes, r.payloads, r.framed)
+
+    @classmethod
+    def handed_over(cls, first: int, body: bytes) -> _Held:
+        payloads = published_reports(body)
+        return cls(first, *_headers(payloads), payloads, body)
+
+    def __len__(self) -> int:
+        return len(self.report_ids)
+
+    @property
+    def last_seq(self) -> int:
+        return self.first_seq + len(self.report_ids) - 1
+
+    @property
+    def body(self) -> bytes:
+        return frame_reports(self.payloads) if self.framed is None else self.framed
+
+    def archived(self) -> Iterator[ArchivedReport]:
+        rows = zip(count(self.first_seq), self.report_ids, self.kinds, self.bot_slugs, self.epochs, self.modes, self.payloads)
+        return map(ArchivedReport._make, rows)
 
 
 class JetStreamLink:
@@ -134,7 +188,12 @@ class JetStreamLink:
         self._closed = asyncio.Event()
         self._said: bool | None = None
         self._wake = asyncio.Event()
-        self._recent: deque[StoredBatch] = deque(maxlen=_RECENT_BATCHES)
+        self._held: dict[int, _Held] = {}
+        """Commits the relay may send from memory, by first cursor (while this process leads it)."""
+        self._leading = False
+        self._handoffs = ""
+        """The subject this archive's commits are handed to the relay on (a shared archive's only)."""
+        self._handing: set[asyncio.Task[None]] = set()
         self._floor = 0
         """The cursor the database holds for the relay: where a relay taking over would start if the
         stream had aged empty."""
@@ -143,16 +202,64 @@ class JetStreamLink:
         """How many reports to read back at a time: fewer than a page when they run large."""
         self.relayed = 0
         """The last cursor the relay handed to the broker (while this process leads it)."""
+        self.sent_from = {"memory": 0, "archive": 0}
+        """Reports the relay sent from memory (held or handed over) and read back from the archive."""
 
     @property
     def up(self) -> bool:
         return self._up.is_set()
 
     def stored(self, batches: Sequence[StoredBatch]) -> None:
-        """A commit of this process: the relay (if it leads here) sends it on now, from memory
-        when it follows on from what the relay sent last."""
-        self._recent.extend(batch for batch in batches if batch.last_seq is not None)
+        """A commit of this process: the relay sends it on from memory, here when it leads here,
+        else handed over to the process that does."""
+        held = [_Held.stored(batch) for batch in batches if batch.last_seq is not None]
+        if self._leading:
+            self._hold(held)
+        elif self._handoffs and self._up.is_set() and held:
+            handing = asyncio.get_running_loop().create_task(self._hand_over(held))
+            self._handing.add(handing)  # the loop keeps only a weak reference to a task
+            handing.add_done_callback(self._handing.discard)
+
+    def _hold(self, held: Iterable[_Held]) -> None:
+        for batch in held:
+            self._held[batch.first_seq] = batch
+        while len(self._held) > _HELD_BATCHES:  # the oldest are read back
+            del self._held[next(iter(self._held))]
         self._wake.set()
+
+    async def _hand_over(self, held: Sequence[_Held]) -> None:
+        """Send the relay what a commit stored, as the stream's messages carry reports (a report no
+        message can hold as its headers alone: the relay reads it back). Lost, it costs the relay a
+        read of the archive, never a report: core NATS, no acknowledgement waited for."""
+        assert self._nats is not None
+        limit = self._nats.max_payload - _HEADER_ROOM
+        try:
+            for batch in held:
+                whole = _Message(self._handoffs, batch.first_seq, tuple(batch.report_ids), batch.body)
+                for piece in _fitted([whole], limit):
+                    headers = {CURSOR_HEADER: str(piece.first), COUNT_HEADER: str(piece.reports)}
+                    await self._nats.publish(self._handoffs, piece.body, headers=headers)
+        except Exception as error:  # noqa: BLE001 - the relay reads them back at its next look
+            log.info("handing commits to the relay: %s", error)
+
+    async def _handed_over(self, message: Msg) -> None:
+        """Another process's commit: into this process's bus (the broker echoes nothing the relay
+        sends back to it), and held for the relay."""
+        headers = message.headers or {}
+        first, count = int(headers.get(CURSOR_HEADER, "0")), int(headers.get(COUNT_HEADER, "0"))
+        if not first or not count or first + count - 1 <= self.relayed:
+            return
+        if not message.data:  # a report too large to hand over: the relay reads it back
+            self._wake.set()
+            return
+        held = _Held.handed_over(first, message.data)
+        self._bus.deliver(first, held.last_seq, held.archived())
+        self._hold([held])
+
+    def _announce(self) -> None:
+        """Whether this process's commits NOTIFY the relay: not while it leads (they reach `stored`)
+        nor while it can hand them over."""
+        self._bus.archive.announce_commits = not (self._leading or self._handoffs and self._up.is_set())
 
     async def connect(self) -> None:
         """Connect (trying until the broker answers), make sure the stream exists, follow it; then
@@ -169,6 +276,8 @@ class JetStreamLink:
                 await asyncio.sleep(self._poll_seconds)
                 continue
             self._nats, self._jetstream = client, client.jetstream()
+        if self._bus.archive.shared:
+            self._handoffs = f"{HANDOFFS}.{abs(await asyncio.to_thread(self._archive_key))}"
         await self._ensure_stream()
         await self._set_up()
         if self._bus.archive.shared:  # reports other processes stored reach this one's subscribers
@@ -214,10 +323,13 @@ class JetStreamLink:
     async def relay(self) -> None:
         """The duty: hand the archive to the stream in cursor order, for as long as this leads."""
         await self._up.wait()
+        assert self._nats is not None
         self._floor = await asyncio.to_thread(self._stored_cursor)
         cursor = self.relayed = max(self._floor, await self._streamed_cursor())
         listener = asyncio.get_running_loop().create_task(self._listen_for_commits())
-        self._bus.archive.announce_commits = False  # this process's own commits reach `stored`
+        handoffs = await self._nats.subscribe(self._handoffs, cb=self._handed_over) if self._handoffs else None
+        self._leading = True
+        self._announce()
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -227,19 +339,33 @@ class JetStreamLink:
                 cursor = await self._relay_after(cursor)
                 await self._store_floor(cursor)  # once caught up too: an idle relay looks once a poll
         finally:
-            self._bus.archive.announce_commits = True
+            self._leading = False
+            self._announce()
+            self._held.clear()
             listener.cancel()
+            if handoffs is not None:
+                with contextlib.suppress(Exception):  # the connection went meanwhile
+                    await handoffs.unsubscribe()
 
     async def _relay_after(self, cursor: int) -> int:
-        sent_from_memory = False
+        sent_from_memory = waited = False
         while True:
             batches, wanted = self._from_memory(cursor), _PAGE
             if batches:
                 sent_from_memory = True
                 messages = _memory_page(batches)
                 last = messages[-1].first + messages[-1].reports - 1
-            elif sent_from_memory:  # what follows is not this process's: a wake or the poll reads it
+            elif sent_from_memory:  # what follows is not held (yet): a wake or the poll reads it
                 return cursor
+            elif not waited and self._handoffs:
+                # another process's commit, most likely handed over this moment: read back only
+                # what does not come by the grace
+                waited = True
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_HANDOFF_GRACE):
+                        await self._wake.wait()
+                continue
             else:  # up to what this process holds next: only what it does not hold is read back
                 wanted = min(self._unheld(cursor), self._page_reports)
                 read = await asyncio.to_thread(self._bus.archive.read_after, cursor, ReportFilter(), wanted)
@@ -258,6 +384,7 @@ class JetStreamLink:
                 await self._set_down(f"the report broker refused or lost a page: {error}")
                 await asyncio.sleep(self._poll_seconds)
                 continue
+            self.sent_from["memory" if batches else "archive"] += last - cursor
             cursor = self.relayed = last
             await self._store_floor(cursor)
             if not batches and len(read) < wanted:  # all there is (what it holds comes next round)
@@ -270,27 +397,24 @@ class JetStreamLink:
             await asyncio.to_thread(self._store_cursor, cursor)
             self._floor, self._floor_stored_at = cursor, time.monotonic()
 
-    def _from_memory(self, cursor: int) -> list[StoredBatch]:
-        """What this process stored right after `cursor`, as committed (whole batches, up to about
-        a page of reports or `_PAGE_BYTES`); none when the next report is not among them (another
-        process stored it, or it is older)."""
-        while self._recent and (self._recent[0].last_seq or 0) <= cursor:
-            self._recent.popleft()
-        batches: list[StoredBatch] = []
+    def _from_memory(self, cursor: int) -> list[_Held]:
+        """The commits held right after `cursor`, one after another (whole, up to about a page of
+        reports or `_PAGE_BYTES`); none when the next report is not held."""
+        for first in [first for first, batch in self._held.items() if batch.last_seq <= cursor]:
+            del self._held[first]
+        batches: list[_Held] = []
         size = volume = 0
-        for batch in self._recent:
-            if batch.first_seq != cursor + size + 1 or size >= _PAGE or volume >= _PAGE_BYTES:
-                break
+        while size < _PAGE and volume < _PAGE_BYTES and (batch := self._held.get(cursor + size + 1)):
             batches.append(batch)
-            size += len(batch.reports)
-            volume += sum(map(len, batch.reports.payloads))
+            size += len(batch)
+            volume += sum(map(len, batch.payloads))
         return batches
 
     def _unheld(self, cursor: int) -> int:
-        """How many reports after `cursor` to read back: a page, or fewer when this process holds
-        the ones after them (`seq` has no gaps, so the count reaches exactly that far)."""
-        held = [batch.first_seq for batch in self._recent if batch.first_seq > cursor]
-        return min(_PAGE, min(held) - cursor - 1) if held else _PAGE
+        """How many reports after `cursor` to read back: a page, or fewer when the ones after them
+        are held (`seq` has no gaps, so the count reaches exactly that far)."""
+        later = min((first for first in self._held if first > cursor), default=None)
+        return _PAGE if later is None else min(_PAGE, later - cursor - 1)
 
     async def _streamed_cursor(self) -> int:
         """Where to go on (asked until the broker answers): the relay stores its own cursor only
@@ -311,6 +435,10 @@ class JetStreamLink:
             headers = {CURSOR_HEADER: str(m.first), COUNT_HEADER: str(m.reports), "Nats-Msg-Id": m.id}
             acks.append(await self._jetstream.publish_async(m.subject, m.body, headers=headers))
         await asyncio.wait_for(asyncio.gather(*acks), timeout=10)
+
+    def _archive_key(self) -> int:
+        with self._engine.connect() as conn:
+            return advisory_key(SEQUENCER, conn)
 
     def _stored_cursor(self) -> int:
         with self._engine.connect() as conn:
@@ -342,10 +470,12 @@ class JetStreamLink:
 
     async def _set_up(self) -> None:
         self._up.set()
+        self._announce()
         await self._say(True, f"the report broker at {self._url} is reachable")
 
     async def _set_down(self, why: str) -> None:
         self._up.clear()
+        self._announce()
         await self._say(False, why)
 
     async def _say(self, up: bool, why: str) -> None:
@@ -423,14 +553,14 @@ class _Message(NamedTuple):
         return f"{self.report_ids[0]}:{len(self.report_ids)}"
 
 
-def _memory_page(batches: Sequence[StoredBatch]) -> list[_Message]:
+def _memory_page(batches: Sequence[_Held]) -> list[_Message]:
     """The messages of the first `_PAGE` reports of consecutive `batches`, as the archive's page of
     them makes them: a run of one subject spans batches (its body joins their slices), so a page
     sent again from the archive goes as the same messages, which the stream then drops."""
     runs: list[list[_Message]] = []  # each run's pieces, joined once (not a copy per batch)
     room = _PAGE
     for batch in batches:
-        taken = min(len(batch.reports), room)
+        taken = min(len(batch), room)
         room -= taken
         for message in _batch_messages(batch, taken):
             last = runs[-1][-1] if runs else None
@@ -449,11 +579,11 @@ def _joined(pieces: Sequence[_Message]) -> _Message:
     return _Message(pieces[0].subject, pieces[0].first, report_ids, b"".join(piece.body for piece in pieces))
 
 
-def _batch_messages(batch: StoredBatch, taken: int | None = None) -> Iterator[_Message]:
-    """The messages of a stored batch's first `taken` reports (all, by default)."""
-    r = batch.reports
-    seqs = range(batch.first_seq, batch.first_seq + (len(r) if taken is None else taken))
-    return _messages(seqs, r.report_ids, r.kinds, r.bot_slugs, r.epochs, r.payloads, r.framed)
+def _batch_messages(batch: _Held, taken: int | None = None) -> Iterator[_Message]:
+    """The messages of a held batch's first `taken` reports (all, by default)."""
+    b = batch
+    seqs = range(b.first_seq, b.first_seq + (len(b) if taken is None else taken))
+    return _messages(seqs, b.report_ids, b.kinds, b.bot_slugs, b.epochs, b.payloads, b.framed)
 
 
 def _messages(

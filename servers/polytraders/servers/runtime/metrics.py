@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from polytraders.reports.v1 import reports_pb2
@@ -170,5 +170,11 @@ def relay_state(bus: ReportBus, link: JetStreamLink, leadership: Leadership | No
     if leadership is not None and RELAY in leadership.held:
         yield gauge("polytraders_relay_lag_reports", "Reports stored in the archive but not yet handed to the broker.",
                     [], [((), max(0, max(bus.last_stored, bus.delivered) - link.relayed))])  # fmt: skip
+    sent = CounterMetricFamily("polytraders_relay_reports", "Reports this process's relay sent to the broker, by "
+                               "where it had them: memory (its own commits, those handed over) or the archive (read back).",
+                               labels=["source"])  # fmt: skip
+    for source, reports in link.sent_from.items():
+        sent.add_metric([source], reports)
+    yield sent
     yield gauge("polytraders_broker_up", "1 while the report broker (NATS JetStream) is reachable from this process.",
                 [], [((), float(link.up))])  # fmt: skip
