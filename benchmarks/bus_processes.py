@@ -70,7 +70,7 @@ publishing process on this machine: its backlog passes a thousand calls and gRPC
 SUSTAINED_RATE, SUSTAINED_BATCH = 1_000, 10
 """The reference: as many calls a second, of 10 reports each."""
 LATENCY_SECONDS = 2.0
-LATENCY_REPEATS = 2
+LATENCY_REPEATS = 3
 INGEST_REPEATS = 3
 THREADS_PER_PROCESS = 2
 IN_FLIGHT_PER_THREAD = 2
