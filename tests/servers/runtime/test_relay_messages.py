@@ -186,6 +186,26 @@ def test_a_page_of_large_reports_stops_at_about_page_bytes(
     engine.dispose()
 
 
+def test_the_relay_holds_its_latest_commits_up_to_held_bytes(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay held up by its broker keeps being handed commits: past `_HELD_BYTES` the oldest are
+    dropped (read back when their turn comes), and what was sent is dropped as it goes."""
+    monkeypatch.setattr(jetstream, "_HELD_BYTES", 3_000)
+    engine = make_engine(f"sqlite:///{tmp_path / 'governance.db'}")
+    link = jetstream.JetStreamLink("nats://127.0.0.1:1", ReportBus(ReportArchive(engine), clock), engine, _said)
+    alpha = ReportBuilder("alpha-bot", bot_class="strategy")
+    for first in range(1, 5):
+        batch = to_incoming([alpha.decision(explanation="x" * 1_200)])
+        assert batch is not None
+        link._hold([_Held.stored(StoredBatch(first, batch, 0))])
+    assert list(link._held) == [3, 4]  # two of about 1,300 bytes fit in 3,000
+    assert link._unheld(0) == 2
+    assert [b.first_seq for b in link._from_memory(3)] == [4]  # 3 was sent: dropped
+    assert link._held_bytes == sum(b.volume for b in link._held.values()) > 0
+    engine.dispose()
+
+
 def _read_back(sizes: list[int]) -> list[ArchivedReport]:
     return [ArchivedReport(seq, "id", 1, "alpha-bot", 20000, 1, b"x" * size) for seq, size in enumerate(sizes, 1)]
 

@@ -71,9 +71,10 @@ _PAGE = 2000
 _PAGE_BYTES = 8 * 1024 * 1024
 """A page's reports also stop at about this many bytes (never below one batch or report): large
 reports neither pile up in the relay's memory nor outlast the page's acknowledgement deadline."""
-_HELD_BATCHES = 256
+_HELD_BATCHES, _HELD_BYTES = 256, 64 * 1024 * 1024
 """Commits kept for the relay to send on without reading them back (its own and those handed to it):
-the latest, past which the oldest are read back instead."""
+the latest, up to so many and so many bytes of reports, past which the oldest are read back instead
+(a relay held up by its broker holds no more)."""
 _HANDOFF_GRACE = 0.01
 """Seconds the relay waits for a commit it does not hold to be handed over before reading it back:
 the process that stored it hands it over a moment after its commit, which a later commit or the
@@ -134,16 +135,19 @@ class _Held(NamedTuple):
     payloads: Sequence[bytes]
     framed: bytes | None
     """The payloads framed, when they were at hand so (`IncomingBatch.framed`, a hand-off's body)."""
+    volume: int
+    """The payloads' bytes."""
 
     @classmethod
     def stored(cls, batch: StoredBatch) -> _Held:
         r = batch.reports
-        return cls(batch.first_seq, r.report_ids, r.kinds, r.bot_slugs, r.epochs, r.modes, r.payloads, r.framed)
+        volume = sum(map(len, r.payloads))
+        return cls(batch.first_seq, r.report_ids, r.kinds, r.bot_slugs, r.epochs, r.modes, r.payloads, r.framed, volume)
 
     @classmethod
     def handed_over(cls, first: int, body: bytes) -> _Held:
         payloads = published_reports(body)
-        return cls(first, *_headers(payloads), payloads, body)
+        return cls(first, *_headers(payloads), payloads, body, sum(map(len, payloads)))
 
     def __len__(self) -> int:
         return len(self.report_ids)
@@ -190,6 +194,7 @@ class JetStreamLink:
         self._wake = asyncio.Event()
         self._held: dict[int, _Held] = {}
         """Commits the relay may send from memory, by first cursor (while this process leads it)."""
+        self._held_bytes = 0
         self._leading = False
         self._handoffs = ""
         """The subject this archive's commits are handed to the relay on (a shared archive's only)."""
@@ -222,10 +227,17 @@ class JetStreamLink:
 
     def _hold(self, held: Iterable[_Held]) -> None:
         for batch in held:
+            self._forget(batch.first_seq)  # handed over twice
             self._held[batch.first_seq] = batch
-        while len(self._held) > _HELD_BATCHES:  # the oldest are read back
-            del self._held[next(iter(self._held))]
+            self._held_bytes += batch.volume
+        while len(self._held) > _HELD_BATCHES or self._held_bytes > _HELD_BYTES:  # the oldest are read back
+            self._forget(next(iter(self._held)))
         self._wake.set()
+
+    def _forget(self, first: int) -> None:
+        batch = self._held.pop(first, None)
+        if batch is not None:
+            self._held_bytes -= batch.volume
 
     async def _hand_over(self, held: Sequence[_Held]) -> None:
         """Send the relay what a commit stored, as the stream's messages carry reports (a report no
@@ -342,6 +354,7 @@ class JetStreamLink:
             self._leading = False
             self._announce()
             self._held.clear()
+            self._held_bytes = 0
             listener.cancel()
             if handoffs is not None:
                 with contextlib.suppress(Exception):  # the connection went meanwhile
@@ -401,13 +414,13 @@ class JetStreamLink:
         """The commits held right after `cursor`, one after another (whole, up to about a page of
         reports or `_PAGE_BYTES`); none when the next report is not held."""
         for first in [first for first, batch in self._held.items() if batch.last_seq <= cursor]:
-            del self._held[first]
+            self._forget(first)
         batches: list[_Held] = []
         size = volume = 0
         while size < _PAGE and volume < _PAGE_BYTES and (batch := self._held.get(cursor + size + 1)):
             batches.append(batch)
             size += len(batch)
-            volume += sum(map(len, batch.payloads))
+            volume += batch.volume
         return batches
 
     def _unheld(self, cursor: int) -> int:
