@@ -228,7 +228,7 @@ class Leadership:
         try:
             while not task.done():
                 done, _ = await asyncio.wait({task}, timeout=self._retry_seconds)
-                if not done and not await asyncio.to_thread(_alive, connection):
+                if not done and not await _checked(connection):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
@@ -269,6 +269,17 @@ async def _fenced(fence: Fence, work: Work) -> None:
     """Run the work with `fence` as its current fence (a task copies the context it starts in)."""
     _fence.set(fence)
     await work()
+
+
+async def _checked(connection: Connection) -> bool:
+    """`_alive` on a thread, which a cancellation waits for: the caller closes the connection next,
+    and must not while the check still uses it."""
+    check = asyncio.ensure_future(asyncio.to_thread(_alive, connection))
+    try:
+        return await asyncio.shield(check)
+    except asyncio.CancelledError:
+        await asyncio.wait({check})
+        raise
 
 
 def _alive(connection: Connection) -> bool:
