@@ -74,10 +74,8 @@ def test_a_page_sent_from_memory_is_the_page_the_archive_would_send(monkeypatch:
         assert incoming is not None and incoming.framed is not None
         batches.append(_Held.stored(StoredBatch(first, incoming, 0)))
         first += len(cut)
-    columns = [[value for b in batches for value in getattr(b, name)] for name in
-               ("report_ids", "kinds", "bot_slugs", "epochs", "payloads")]  # fmt: skip
-    seqs = range(10, 10 + len(columns[0]))[:8]
-    from_archive = list(jetstream._messages(seqs, *(column[:8] for column in columns)))
+    page = [report for batch in batches for report in batch.archived()][:8]  # as the archive reads them
+    from_archive = list(_batch_messages(_Held.read_back(page)))
     assert jetstream._memory_page(batches) == from_archive
     assert [(m.first, m.reports) for m in from_archive] == [(10, 2), (12, 1), (13, 2), (15, 3)]  # 15-17 spans two
 
@@ -100,10 +98,7 @@ def test_a_run_larger_than_the_brokers_limit_is_cut_the_same_however_it_was_put_
     alpha = ReportBuilder("alpha-bot", bot_class="strategy")
     reports = [alpha.decision(explanation=("x" * 300 if n == 3 else str(n))) for n in range(8)]
     payloads = [r.SerializeToString(deterministic=True) for r in reports]
-    headers = [r.header for r in reports]
-    columns = ([h.report_id for h in headers], [h.kind for h in headers], [h.bot_slug for h in headers],
-               [h.epoch for h in headers])  # fmt: skip
-    from_archive = list(jetstream._messages(range(1, 9), *columns, payloads))
+    from_archive = list(_batch_messages(_Held.read_back([_parsed(seq, p) for seq, p in enumerate(payloads, 1)])))
     batches = []
     for first, cut in ((1, reports[:5]), (6, reports[5:])):  # lending the bytes they came in
         wire = frame_reports([r.SerializeToString(deterministic=True) for r in cut])

@@ -123,8 +123,9 @@ def _headers(payloads: Sequence[bytes]) -> StoredHeaders:
 
 
 class _Held(NamedTuple):
-    """Committed reports the relay may send without reading them back: a batch this process stored,
-    or part of one another process handed over."""
+    """Committed reports one after another, a column per field: a batch this process stored, part
+    of one another process handed over (which the relay may send without reading them back), or a
+    page read back."""
 
     first_seq: int
     report_ids: Sequence[str]
@@ -148,6 +149,12 @@ class _Held(NamedTuple):
     def handed_over(cls, first: int, body: bytes) -> _Held:
         payloads = published_reports(body)
         return cls(first, *_headers(payloads), payloads, body, sum(map(len, payloads)))
+
+    @classmethod
+    def read_back(cls, page: Sequence[ArchivedReport]) -> _Held:
+        """A page the archive gave, a column per field (its cursors have no gaps)."""
+        seqs, report_ids, kinds, bot_slugs, epochs, modes, payloads = zip(*page, strict=True)
+        return cls(seqs[0], report_ids, kinds, bot_slugs, epochs, modes, payloads, None, sum(map(len, payloads)))
 
     def __len__(self) -> int:
         return len(self.report_ids)
@@ -386,10 +393,8 @@ class JetStreamLink:
                     return cursor
                 self._page_reports = _reports_within(_PAGE_BYTES, read)
                 self._bus.deliver(read[0].seq, read[-1].seq, read)  # the broker echoes none to this process
-                page = _Page(*zip(*read, strict=True))
-                messages = list(_messages(page.seqs, page.report_ids, page.kinds, page.bot_slugs, page.epochs,
-                                          page.payloads))  # fmt: skip
-                last = page.seqs[-1]
+                messages = list(_batch_messages(_Held.read_back(read)))
+                last = read[-1].seq
             await self._up.wait()
             try:
                 await self._publish(messages)
@@ -532,18 +537,6 @@ async def streamed_through(jetstream: JetStreamContext) -> int:
 def _reports_within(volume: int, read: Sequence[ArchivedReport]) -> int:
     """How many reports the size of those `read` make about `volume` bytes (one to a page)."""
     return max(1, min(_PAGE, volume * len(read) // max(1, sum(len(report.payload) for report in read))))
-
-
-class _Page(NamedTuple):
-    """Archived reports read back, a column per field."""
-
-    seqs: Sequence[int]
-    report_ids: Sequence[str]
-    kinds: Sequence[int]
-    bot_slugs: Sequence[str]
-    epochs: Sequence[int]
-    modes: Sequence[int]
-    payloads: Sequence[bytes]
 
 
 class _Message(NamedTuple):
