@@ -60,4 +60,6 @@ def test_a_lead_cancelled_while_it_checks_its_session_closes_the_connection_afte
         engine.dispose()
 
     asyncio.run(cancelled_mid_check())
-    assert events[:3] == ["check", "checked", "close"]
+    assert events.count("check") == events.count("checked") > 0  # every check ran to its end
+    last_checked = max(at for at, event in enumerate(events) if event == "checked")
+    assert events.index("close") > last_checked

@@ -41,7 +41,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import chain, count, groupby
 from operator import sub
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import nats
 import psycopg
@@ -61,6 +61,7 @@ from .header_columns import StoredHeaders, published_reports, stored_headers
 from .storage import advisory_key, archive_channel, libpq_url, lock_key, table_of, upsert
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 STREAM = "POLYTRADERS_REPORTS"
 SUBJECTS = "polytraders.reports.>"
@@ -296,7 +297,8 @@ class JetStreamLink:
                 continue
             self._nats, self._jetstream = client, client.jetstream()
         if self._bus.archive.shared:
-            self._handoffs = f"{HANDOFFS}.{abs(await asyncio.to_thread(self._archive_key))}"
+            key = await self._persistently("reading the archive's key", lambda: asyncio.to_thread(self._archive_key))
+            self._handoffs = f"{HANDOFFS}.{abs(key)}"
         await self._ensure_stream()
         await self._set_up()
         if self._bus.archive.shared:  # reports other processes stored reach this one's subscribers
@@ -342,11 +344,14 @@ class JetStreamLink:
     async def relay(self) -> None:
         """The duty: hand the archive to the stream in cursor order, for as long as this leads."""
         await self._up.wait()
-        assert self._nats is not None
-        self._floor = await asyncio.to_thread(self._stored_cursor)
-        cursor = self.relayed = max(self._floor, await self._streamed_cursor())
+        assert self._nats is not None and self._jetstream is not None
+        client, jetstream = self._nats, self._jetstream
+        self._floor = await self._persistently("reading the relay's floor", lambda: asyncio.to_thread(self._stored_cursor))
+        # the relay stores its own cursor only now and then: where to go on is read off the stream
+        streamed = await self._persistently("reading the stream's last report", lambda: streamed_through(jetstream))
+        cursor = self.relayed = max(self._floor, streamed)
+        handoffs = await client.subscribe(self._handoffs, cb=self._handed_over) if self._handoffs else None
         listener = asyncio.get_running_loop().create_task(self._listen_for_commits())
-        handoffs = await self._nats.subscribe(self._handoffs, cb=self._handed_over) if self._handoffs else None
         self._leading = True
         self._announce()
         try:
@@ -385,6 +390,7 @@ class JetStreamLink:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_HANDOFF_GRACE):
                         await self._wake.wait()
+                self._wake.clear()  # spent here: what woke it is looked at now
                 continue
             else:  # up to what this process holds next: only what it does not hold is read back
                 wanted = min(self._unheld(cursor), self._page_reports)
@@ -398,10 +404,10 @@ class JetStreamLink:
             await self._up.wait()
             try:
                 await self._publish(messages)
-            except Exception as error:  # noqa: BLE001 - the broker went away mid-page: again when back
-                await self._set_down(f"the report broker refused or lost a page: {error}")
-                await asyncio.sleep(self._poll_seconds)
+            except Exception as error:  # noqa: BLE001 - again when the broker is back or takes it
+                await self._refused(f"the report broker refused or lost a page: {error}")
                 continue
+            await self._say(True, f"the report broker at {self._url} takes the relay's pages")
             self.sent_from["memory" if batches else "archive"] += last - cursor
             cursor = self.relayed = last
             await self._store_floor(cursor)
@@ -434,15 +440,13 @@ class JetStreamLink:
         later = min((first for first in self._held if first > cursor), default=None)
         return _PAGE if later is None else min(_PAGE, later - cursor - 1)
 
-    async def _streamed_cursor(self) -> int:
-        """Where to go on (asked until the broker answers): the relay stores its own cursor only
-        now and then, so it is read off the stream."""
-        assert self._jetstream is not None
+    async def _persistently(self, what: str, ask: Callable[[], Awaitable[_T]]) -> _T:
+        """`ask()`, again a poll later for as long as it fails (the broker or the database away)."""
         while True:
             try:
-                return await streamed_through(self._jetstream)
-            except Exception as error:  # noqa: BLE001 - the broker went away meanwhile: ask again
-                log.warning("reading the stream's last report: %s", error)
+                return await ask()
+            except Exception as error:  # noqa: BLE001 - away meanwhile: ask again
+                log.warning("%s: %s", what, error)
                 await asyncio.sleep(self._poll_seconds)
 
     async def _publish(self, messages: Sequence[_Message]) -> None:
@@ -485,6 +489,20 @@ class JetStreamLink:
             except Exception:  # noqa: BLE001 - polling covers the gap until we listen again
                 log.warning("listening for archive commits failed; polling meanwhile", exc_info=True)
                 await asyncio.sleep(self._poll_seconds)
+
+    async def _refused(self, why: str) -> None:
+        """A page the broker did not take. Gone, the link waits to reconnect; still connected (an
+        acknowledgement timed out, the stream was deleted, its storage is full), the relay says so
+        and tries again a poll later, making the stream again should it be gone."""
+        assert self._nats is not None
+        if not self._nats.is_connected:
+            await self._set_down(why)
+        else:
+            await self._say(False, why)
+        await asyncio.sleep(self._poll_seconds)
+        if self._nats.is_connected:
+            with contextlib.suppress(Exception):  # still refused: the next page says so
+                await self._ensure_stream()
 
     async def _set_up(self) -> None:
         self._up.set()

@@ -278,7 +278,9 @@ async def _checked(connection: Connection) -> bool:
     try:
         return await asyncio.shield(check)
     except asyncio.CancelledError:
-        await asyncio.wait({check})
+        while not check.done():  # however often it is cancelled meanwhile
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({check})
         raise
 
 
