@@ -211,6 +211,7 @@ class JetStreamLink:
         """The cursor the database holds for the relay: where a relay taking over would start if the
         stream had aged empty."""
         self._floor_stored_at = 0.0
+        self._flooring: asyncio.Task[None] | None = None
         self._page_reports = _PAGE
         """How many reports to read back at a time: fewer than a page when they run large."""
         self.relayed = 0
@@ -361,7 +362,7 @@ class JetStreamLink:
                         await self._wake.wait()
                 self._wake.clear()
                 cursor = await self._relay_after(cursor)
-                await self._store_floor(cursor)  # once caught up too: an idle relay looks once a poll
+                self._store_floor(cursor)  # once caught up too: an idle relay looks once a poll
         finally:
             self._leading = False
             self._announce()
@@ -410,16 +411,31 @@ class JetStreamLink:
             await self._say(True, f"the report broker at {self._url} takes the relay's pages")
             self.sent_from["memory" if batches else "archive"] += last - cursor
             cursor = self.relayed = last
-            await self._store_floor(cursor)
+            self._store_floor(cursor)
             if not batches and len(read) < wanted:  # all there is (what it holds comes next round)
                 return cursor
 
-    async def _store_floor(self, cursor: int) -> None:
+    def _store_floor(self, cursor: int) -> None:
         """Store how far the relay has sent, at most once a poll (the stream holds the exact mark):
-        a write per page or per commit would cost the database more than a restart saves."""
-        if cursor > self._floor and time.monotonic() - self._floor_stored_at >= self._poll_seconds:
+        a write per page or per commit would cost the database more than a restart saves. On a task
+        of its own, one at a time: the relay does not wait for the database (a commit can take tens
+        of milliseconds, and the reports committed meanwhile would wait with it)."""
+        if (
+            cursor > self._floor
+            and time.monotonic() - self._floor_stored_at >= self._poll_seconds
+            and (self._flooring is None or self._flooring.done())
+        ):
+            self._floor_stored_at = time.monotonic()
+            self._flooring = asyncio.get_running_loop().create_task(self._write_floor(cursor))
+
+    async def _write_floor(self, cursor: int) -> None:
+        try:
             await asyncio.to_thread(self._store_cursor, cursor)
-            self._floor, self._floor_stored_at = cursor, time.monotonic()
+        except Exception:  # noqa: BLE001 - the database away: the next look stores it
+            log.warning("storing the relay's floor failed", exc_info=True)
+            self._floor_stored_at = 0.0
+        else:
+            self._floor = max(self._floor, cursor)
 
     def _from_memory(self, cursor: int) -> list[_Held]:
         """The commits held right after `cursor`, one after another (whole, up to about a page of
