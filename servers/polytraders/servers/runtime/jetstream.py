@@ -82,6 +82,9 @@ the process that stored it hands it over a moment after its commit, which a late
 poll may come before."""
 HANDOFFS = "polytraders.relay"
 """Where processes hand the relay their commits: `<HANDOFFS>.<archive>`, outside the stream's subjects."""
+_PING_SECONDS = 10
+"""How often the link pings the broker (nats-py's default is 120 s): a half-open socket is noticed
+after two unanswered, so a process stops handing commits over it (and NOTIFYs) within half a minute."""
 _HEADER_ROOM = 1024
 """Of the broker's max_payload (which counts headers too), what a message's headers may take."""
 
@@ -289,8 +292,9 @@ class JetStreamLink:
             try:
                 client = await nats.connect(
                     self._url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
-                    disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
-                    error_cb=self._error, name="polytraders-governance", no_echo=True,
+                    ping_interval=_PING_SECONDS, disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected, error_cb=self._error, name="polytraders-governance",
+                    no_echo=True,
                 )  # fmt: skip
             except Exception as error:  # noqa: BLE001 - governance never blocks: serve, and try again
                 await self._set_down(f"cannot reach the report broker at {self._url}: {error}")
