@@ -166,7 +166,8 @@ def runtime_state(bus: ReportBus, leads: Mapping[str, bool]) -> Iterator[Metric]
 
 
 def relay_state(bus: ReportBus, link: JetStreamLink, leadership: Leadership | None) -> Iterator[Metric]:
-    """On the process leading the relay: how far the broker's stream is behind the archive."""
+    """How far the broker's stream is behind the archive (on the process leading the relay), what
+    this process's relay sent and from where, and whether the broker is reachable."""
     if leadership is not None and RELAY in leadership.held:
         yield gauge("polytraders_relay_lag_reports", "Reports stored in the archive but not yet handed to the broker.",
                     [], [((), max(0, max(bus.last_stored, bus.delivered) - link.relayed))])  # fmt: skip
