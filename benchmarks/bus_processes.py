@@ -18,7 +18,8 @@ core NATS subscription of the same batches at the same rate, on the same nats-se
 Ingest: 100,000 reports in batches of 500, two publisher threads per governance process; the
 rate from the first timed call to the last answer, the CPU time (governance processes, the NATS
 server, their PostgreSQL backends) until the relay has handed everything to the broker and the
-processes are idle again.
+processes are idle again. Beside the broker's share with the relay on: what the same batches cost
+a fresh broker when nats-py alone publishes them at the relay's rate, the least they can cost it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk.health import health_check
 from polytraders.sdk.outbox import unframe_reports
+from polytraders.servers.runtime.jetstream import COUNT_HEADER, CURSOR_HEADER, stream_config
 from polytraders.servers.runtime.storage import lock_key
 from tests.support.report_stream import stream_last_cursor
 
@@ -519,13 +521,13 @@ def _pump(address: str, payloads: Sequence[bytes]) -> None:
             future.result()
 
 
-def _settle(meter: CpuMeter, timeout: float = 5) -> None:
-    """Until the servers' CPU time stands still for 0.3 s: the relay and the sequencers are done."""
+def _settle(spent: Callable[[], float], timeout: float = 5) -> None:
+    """Until the servers' CPU time (`spent`) stands still for 0.3 s: the relay and the sequencers are done."""
     deadline = time.monotonic() + timeout
-    before = meter.servers()
+    before = spent()
     while time.monotonic() < deadline:
         time.sleep(0.3)
-        now = meter.servers()
+        now = spent()
         if now - before < 0.02:
             return
         before = now
@@ -583,7 +585,7 @@ def ingest(payloads: list[bytes], processes: int, bus: bool) -> Ingest:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the relay did not send up to {last}")
                 time.sleep(0.05)
-        _settle(meter)
+        _settle(meter.servers)
         spent = meter.stop()
         with _connect(url) as conn:  # a governance process may archive an alert of its own
             stored = conn.execute(
@@ -596,6 +598,41 @@ def ingest(payloads: list[bytes], processes: int, bus: bool) -> Ingest:
     return Ingest(len(timed) * BATCH / seconds, governance_cpu, broker_cpu, sum(spent.values()) * per_1000)
 
 
+def nats_alone(batches: Sequence[pb.PublishReportsRequest], rate: float) -> Ingest:
+    """What it costs the broker (CPU per 1,000 reports) when nats-py alone publishes `batches` into the relay's
+    stream on a fresh broker at `rate` reports a second (the relay's own, from a run of it): one
+    message a batch with the relay's headers, each acknowledged before the next as the relay's
+    pages are. What those bytes cost the broker however they reach it: the floor under the relay's
+    share (the broker spends more on a message that comes alone than on one of a burst)."""
+    with nats_server() as broker:
+
+        def spent() -> float:
+            return cpu_seconds(broker.pid) or 0.0
+
+        began = asyncio.run(_publish_batches(broker.url, batches, rate, spent))
+        _settle(spent)
+        return Ingest(rate, 0.0, (spent() - began) * 1_000_000 / sum(len(b.reports) for b in batches), 0.0)
+
+
+async def _publish_batches(
+    url: str, batches: Sequence[pb.PublishReportsRequest], rate: float, spent: Callable[[], float]
+) -> float:
+    """Publish as `nats_alone` says; returns `spent()` from once the stream is made."""
+    client = await nats.connect(url)
+    jetstream = client.jetstream()
+    await jetstream.add_stream(stream_config(7 * 24 * 3600))
+    loop = asyncio.get_running_loop()
+    began, cursor, start = spent(), 1, loop.time()
+    for batch in batches:
+        await asyncio.sleep(start + (cursor - 1) / rate - loop.time())  # its due time (none if late)
+        header, count = batch.reports[0].header, len(batch.reports)
+        headers = {CURSOR_HEADER: str(cursor), COUNT_HEADER: str(count), "Nats-Msg-Id": f"{header.report_id}:{count}"}
+        await jetstream.publish(f"polytraders.reports.floor.{header.bot_slug}", batch.SerializeToString(), headers=headers)
+        cursor += count
+    await client.close()
+    return began
+
+
 def bot_batches() -> list[pb.PublishReportsRequest]:
     """report_bus's 100,000 reports, each batch one bot's: what bots send (a bot's token publishes
     its own reports only), and what the relay sends as one broker message per batch."""
@@ -604,11 +641,20 @@ def bot_batches() -> list[pb.PublishReportsRequest]:
 
 
 def ingest_figures() -> list[Figure]:
-    payloads = [b.SerializeToString() for b in bot_batches()]
-    one, two, one_without_bus = in_turns(
-        lambda: ingest(payloads, 1, True),
+    batches = bot_batches()
+    payloads = [b.SerializeToString() for b in batches]
+    relayed: list[Ingest] = []
+
+    def relay_on() -> Ingest:
+        relayed.append(ingest(payloads, 1, True))
+        return relayed[-1]
+
+    # the floor at the rate of the last relay run (the first turn starts with one)
+    one, two, one_without_bus, floor = in_turns(
+        relay_on,
         lambda: ingest(payloads, 2, True),
         lambda: ingest(payloads, 1, False),
+        lambda: nats_alone(batches, relayed[-1].rate),
         repeats=INGEST_REPEATS,
     )
     # report_bus's own batches, 110 bots interleaved (an operator's token may send them): every
@@ -663,6 +709,14 @@ def ingest_figures() -> list[Figure]:
             one_cpu.cpu_per_1000,
             "ms",
             bare_cpu.cpu_per_1000,
+        ),
+        Figure.reference("… of which governance, relay on vs without", one_cpu.governance, "ms", bare_cpu.governance),
+        Figure.reference("… of which database, relay on vs without", one_cpu.database, "ms", bare_cpu.database),
+        Figure.reference(
+            "… of which broker, relay on vs nats-py alone publishing the same batches at the relay's rate",
+            one_cpu.broker,
+            "ms",
+            thriftiest(floor).broker,
         ),
         Figure.reference(
             "single-process ingest with the relay on, 110 bots interleaved in each batch, vs without the bus",

@@ -329,10 +329,7 @@ class JetStreamLink:
 
     async def _ensure_stream(self) -> None:
         assert self._jetstream is not None
-        config = StreamConfig(
-            name=STREAM, subjects=[SUBJECTS], retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
-            discard=DiscardPolicy.OLD, max_age=self._max_age_seconds, duplicate_window=120.0,
-        )  # fmt: skip
+        config = stream_config(self._max_age_seconds)
         try:
             await self._jetstream.add_stream(config)
         except nats.js.errors.BadRequestError:  # exists with another config: ours wins
@@ -555,6 +552,15 @@ class JetStreamLink:
         if self._nats is not None:
             with contextlib.suppress(Exception):
                 await self._nats.drain()
+
+
+def stream_config(max_age_seconds: float) -> StreamConfig:
+    """The stream the relay keeps: on disk, bounded by age (the archive keeps the long record), a
+    resend within two minutes dropped by `Nats-Msg-Id`."""
+    return StreamConfig(
+        name=STREAM, subjects=[SUBJECTS], retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD, max_age=max_age_seconds, duplicate_window=120.0,
+    )  # fmt: skip
 
 
 async def streamed_through(jetstream: JetStreamContext) -> int:
