@@ -188,6 +188,7 @@ class JetStreamLink:
         *,
         max_age_seconds: float = 7 * 24 * 3600,
         poll_seconds: float = 1.0,
+        ping_seconds: float = _PING_SECONDS,
     ) -> None:
         self._url = url
         self._bus = bus
@@ -195,6 +196,7 @@ class JetStreamLink:
         self._on_state = on_state
         self._max_age_seconds = max_age_seconds
         self._poll_seconds = poll_seconds
+        self._ping_seconds = ping_seconds
         self._nats: Nats | None = None
         self._jetstream: JetStreamContext | None = None
         """One context for the connection's life: each context subscribes an inbox of its own for
@@ -292,7 +294,7 @@ class JetStreamLink:
             try:
                 client = await nats.connect(
                     self._url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
-                    ping_interval=_PING_SECONDS, disconnected_cb=self._disconnected,
+                    ping_interval=self._ping_seconds, disconnected_cb=self._disconnected,
                     reconnected_cb=self._reconnected, error_cb=self._error, name="polytraders-governance",
                     no_echo=True,
                 )  # fmt: skip
