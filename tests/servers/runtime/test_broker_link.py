@@ -72,5 +72,6 @@ def test_a_broker_connection_gone_silent_is_noticed_within_a_few_pings_and_commi
 
     with StallingProxy(broker.port) as proxy:
         noticed, states = asyncio.run(scenario(proxy))
-    assert noticed >= 2 * PING_SECONDS  # by its pings, not by an error on the socket
+    # by its pings, not by an error on the socket (a ping sent just before the stall counts as one)
+    assert noticed >= PING_SECONDS
     assert states == [True, False, True]
