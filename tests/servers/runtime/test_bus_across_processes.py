@@ -98,13 +98,6 @@ def test_interleaved_writers_on_two_processes_store_every_batch_whole_once_with_
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "jetstream").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def bused(postgres_url: str, broker: NatsServer) -> Iterator[list[GovernanceProcess]]:
     processes = GovernanceProcess.start_together(
         [GovernanceProcess(postgres_url, None, "--bus", broker.url) for _ in range(2)]

@@ -53,13 +53,6 @@ arguments = { reason = "drill" }
 """
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "jetstream").start()
-    yield server
-    server.stop()
-
-
 def _config(tmp_path: Path, targets: dict[str, str] | None = None, server: str = "") -> str:
     manifest = tmp_path / "cron.toml"
     manifest.write_text(EVERY_SECOND)

@@ -14,6 +14,10 @@ from polytraders.sdk.service_map import ServiceMap
 DEFAULT_CONFIG_FILE = "polytraders.toml"
 
 
+STREAM_MAX_AGE_SECONDS = 7 * 24 * 3600.0
+"""How long the broker's stream keeps a report by default (the archive keeps the long record)."""
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"
@@ -28,7 +32,7 @@ class ServerConfig:
     bus_url: str = ""
     """NATS JetStream (e.g. nats://127.0.0.1:4222) carrying reports between processes; empty: the
     in-process bus only (one process, or processes that see each other's reports via the archive)."""
-    bus_stream_max_age_s: float = 7 * 24 * 3600.0
+    bus_stream_max_age_s: float = STREAM_MAX_AGE_SECONDS
     """How long the broker's stream keeps a report (the archive keeps the 1- and 7-year record)."""
     leader_retry_seconds: float = 1.0
     """How often a standby tries to take a duty, and a leader checks it still holds it."""

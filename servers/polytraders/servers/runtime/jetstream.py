@@ -57,6 +57,7 @@ from polytraders.sdk.outbox import frame_offsets, frame_reports
 
 from .archive import SEQUENCER, ArchivedReport, ReportFilter, StoredBatch, topic_for
 from .bus import ReportBus
+from .config import STREAM_MAX_AGE_SECONDS
 from .header_columns import StoredHeaders, published_reports, stored_headers
 from .storage import advisory_key, archive_channel, libpq_url, lock_key, table_of, upsert
 
@@ -186,7 +187,7 @@ class JetStreamLink:
         engine: Engine,
         on_state: Callable[[bool, str], Awaitable[None]],
         *,
-        max_age_seconds: float = 7 * 24 * 3600,
+        max_age_seconds: float = STREAM_MAX_AGE_SECONDS,
         poll_seconds: float = 1.0,
         ping_seconds: float = _PING_SECONDS,
     ) -> None:
@@ -473,8 +474,7 @@ class JetStreamLink:
         assert self._nats is not None
         acks = []
         for m in _fitted(messages, self._nats.max_payload - _HEADER_ROOM):
-            headers = {CURSOR_HEADER: str(m.first), COUNT_HEADER: str(m.reports), "Nats-Msg-Id": m.id}
-            acks.append(await self._jetstream.publish_async(m.subject, m.body, headers=headers))
+            acks.append(await self._jetstream.publish_async(m.subject, m.body, headers=stream_headers(m.first, m.report_ids)))
         await asyncio.wait_for(asyncio.gather(*acks), timeout=10)
 
     def _archive_key(self) -> int:
@@ -556,7 +556,14 @@ class JetStreamLink:
                 await self._nats.drain()
 
 
-def stream_config(max_age_seconds: float) -> StreamConfig:
+def stream_headers(first: int, report_ids: Sequence[str]) -> dict[str, str]:
+    """A stream message's headers: its first report's cursor and how many it holds (a reader that
+    has them drops it unread), and the id the stream drops a resend by."""
+    count = len(report_ids)
+    return {CURSOR_HEADER: str(first), COUNT_HEADER: str(count), "Nats-Msg-Id": f"{report_ids[0]}:{count}"}
+
+
+def stream_config(max_age_seconds: float = STREAM_MAX_AGE_SECONDS) -> StreamConfig:
     """The stream the relay keeps: on disk, bounded by age (the archive keeps the long record), a
     resend within two minutes dropped by `Nats-Msg-Id`."""
     return StreamConfig(
@@ -598,11 +605,6 @@ class _Message(NamedTuple):
     @property
     def reports(self) -> int:
         return len(self.report_ids)
-
-    @property
-    def id(self) -> str:
-        """What the stream dedupes a resend by."""
-        return f"{self.report_ids[0]}:{len(self.report_ids)}"
 
 
 def _memory_page(batches: Sequence[_Held]) -> list[_Message]:
