@@ -220,3 +220,22 @@ def test_the_relay_reads_back_as_many_reports_as_make_about_page_bytes(sizes: li
 
 async def _said(up: bool, why: str) -> None:
     """Where the link would tell the mesh the broker came or went (never, here)."""
+
+
+@pytest.mark.parametrize(
+    ("headers", "run"),
+    [
+        (None, (0, 0)),
+        ({}, (0, 0)),
+        ({"Polytraders-Cursor": "12"}, (0, 0)),
+        ({"Polytraders-Cursor": "12", "Polytraders-Count": "0"}, (0, 0)),
+        ({"Polytraders-Cursor": "0", "Polytraders-Count": "3"}, (0, 0)),
+        (jetstream.stream_headers(12, ["a", "b", "c"]), (12, 3)),
+    ],
+)
+def test_only_a_message_headed_as_the_relay_heads_them_is_read_as_a_run(
+    headers: dict[str, str] | None, run: tuple[int, int]
+) -> None:
+    """A message on the subjects without the relay's headers (a stray publish) is no run of reports:
+    the feed and the relay pass it by, and the stream's last cursor does not count it."""
+    assert jetstream._run_of(headers) == run

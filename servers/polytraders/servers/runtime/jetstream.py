@@ -37,7 +37,7 @@ import contextlib
 import logging
 import time
 from bisect import bisect_right
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from itertools import chain, count, groupby
 from operator import sub
@@ -264,17 +264,15 @@ class JetStreamLink:
             for batch in held:
                 whole = _Message(self._handoffs, batch.first_seq, tuple(batch.report_ids), batch.body)
                 for piece in _fitted([whole], limit):
-                    headers = {CURSOR_HEADER: str(piece.first), COUNT_HEADER: str(piece.reports)}
-                    await self._nats.publish(self._handoffs, piece.body, headers=headers)
+                    await self._nats.publish(self._handoffs, piece.body, headers=stream_headers(piece.first, piece.report_ids))
         except Exception as error:  # noqa: BLE001 - the relay reads them back at its next look
             log.info("handing commits to the relay: %s", error)
 
     async def _handed_over(self, message: Msg) -> None:
         """Another process's commit: into this process's bus (the broker echoes nothing the relay
         sends back to it), and held for the relay."""
-        headers = message.headers or {}
-        first, count = int(headers.get(CURSOR_HEADER, "0")), int(headers.get(COUNT_HEADER, "0"))
-        if not first or not count or first + count - 1 <= self.relayed:
+        first, count = _run_of(message.headers)
+        if not count or first + count - 1 <= self.relayed:
             return
         if not message.data:  # a report too large to hand over: the relay reads it back
             self._wake.set()
@@ -340,9 +338,8 @@ class JetStreamLink:
 
     async def _received(self, message: Msg) -> None:
         """Another process's relay sent these (the broker echoes none of this process's own)."""
-        headers = message.headers or {}
-        first, count = int(headers.get(CURSOR_HEADER, "0")), int(headers.get(COUNT_HEADER, "0"))
-        if not first or not count or first + count - 1 <= self._bus.delivered:
+        first, count = _run_of(message.headers)
+        if not count or first + count - 1 <= self._bus.delivered:
             return  # not a relay's message, or this process has them already
         self._bus.deliver(first, first + count - 1, _unframed(first, message.data))
 
@@ -563,6 +560,13 @@ def stream_headers(first: int, report_ids: Sequence[str]) -> dict[str, str]:
     return {CURSOR_HEADER: str(first), COUNT_HEADER: str(count), "Nats-Msg-Id": f"{report_ids[0]}:{count}"}
 
 
+def _run_of(headers: Mapping[str, str] | None) -> tuple[int, int]:
+    """The first cursor and the count `stream_headers` gave a message; (0, 0) for any other."""
+    headers = headers or {}
+    first, count = int(headers.get(CURSOR_HEADER, "0")), int(headers.get(COUNT_HEADER, "0"))
+    return (first, count) if first > 0 and count > 0 else (0, 0)
+
+
 def stream_config(max_age_seconds: float = STREAM_MAX_AGE_SECONDS) -> StreamConfig:
     """The stream the relay keeps: on disk, bounded by age (the archive keeps the long record), a
     resend within two minutes dropped by `Nats-Msg-Id`."""
@@ -582,9 +586,8 @@ async def streamed_through(jetstream: JetStreamContext) -> int:
         last = await jetstream.get_msg(STREAM, seq=state.last_seq)
     except nats.js.errors.NotFoundError:
         return 0
-    headers = last.headers or {}
-    first = int(headers.get(CURSOR_HEADER, "0"))
-    return first + int(headers.get(COUNT_HEADER, "0")) - 1 if first else 0
+    first, count = _run_of(last.headers)
+    return first + count - 1 if count else 0
 
 
 def _reports_within(volume: int, read: Sequence[ArchivedReport]) -> int:
@@ -635,9 +638,8 @@ def _joined(pieces: Sequence[_Message]) -> _Message:
 
 def _batch_messages(batch: _Held, taken: int | None = None) -> Iterator[_Message]:
     """The messages of a held batch's first `taken` reports (all, by default)."""
-    b = batch
-    seqs = range(b.first_seq, b.first_seq + (len(b) if taken is None else taken))
-    return _messages(seqs, b.report_ids, b.kinds, b.bot_slugs, b.epochs, b.payloads, b.framed)
+    seqs = range(batch.first_seq, batch.first_seq + (len(batch) if taken is None else taken))
+    return _messages(seqs, batch.report_ids, batch.kinds, batch.bot_slugs, batch.epochs, batch.payloads, batch.framed)
 
 
 def _messages(
