@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import nats
 import pytest
 from google.protobuf.message import DecodeError
 
@@ -20,6 +22,7 @@ from polytraders.servers.runtime.jetstream import _batch_messages, _Held
 from polytraders.servers.runtime.report_validation import to_incoming
 from polytraders.servers.runtime.requests import WireRequest
 from polytraders.servers.runtime.storage import make_engine
+from tests.support.nats_server import NatsServer
 
 from .test_header_columns import PLAIN, TRICKY
 
@@ -230,6 +233,10 @@ async def _said(up: bool, why: str) -> None:
         ({"Polytraders-Cursor": "12"}, (0, 0)),
         ({"Polytraders-Cursor": "12", "Polytraders-Count": "0"}, (0, 0)),
         ({"Polytraders-Cursor": "0", "Polytraders-Count": "3"}, (0, 0)),
+        ({"Polytraders-Cursor": "-4", "Polytraders-Count": "3"}, (0, 0)),
+        ({"Polytraders-Cursor": "twelve", "Polytraders-Count": "3"}, (0, 0)),
+        ({"Polytraders-Cursor": "12", "Polytraders-Count": "3.0"}, (0, 0)),
+        ({"Polytraders-Cursor": "", "Polytraders-Count": ""}, (0, 0)),
         (jetstream.stream_headers(12, ["a", "b", "c"]), (12, 3)),
     ],
 )
@@ -239,3 +246,26 @@ def test_only_a_message_headed_as_the_relay_heads_them_is_read_as_a_run(
     """A message on the subjects without the relay's headers (a stray publish) is no run of reports:
     the feed and the relay pass it by, and the stream's last cursor does not count it."""
     assert jetstream._run_of(headers) == run
+
+
+def test_a_stray_last_message_with_the_relays_header_names_leaves_the_stream_readable(broker: NatsServer) -> None:
+    """Anyone may publish on the subjects. A relay taking over reads the stream's last message to go
+    on after it: a stray one, even headed with the relay's names but no numbers, reads as holding
+    no reports (the relay then goes on from the floor the database keeps) rather than failing the
+    read, which the relay would retry for ever without starting."""
+
+    async def last_cursor() -> int:
+        client = await nats.connect(broker.url)
+        try:
+            stream = client.jetstream()
+            await stream.add_stream(jetstream.stream_config())
+            headers = jetstream.stream_headers(1, ["first", "second"])
+            await stream.publish("polytraders.reports.decision.alpha-bot.1", b"", headers=headers)
+            assert await jetstream.streamed_through(stream) == 2
+            stray = {jetstream.CURSOR_HEADER: "twelve", jetstream.COUNT_HEADER: "3"}
+            await stream.publish("polytraders.reports.decision.alpha-bot.1", b"not reports", headers=stray)
+            return await jetstream.streamed_through(stream)
+        finally:
+            await client.close()
+
+    assert asyncio.run(last_cursor()) == 0

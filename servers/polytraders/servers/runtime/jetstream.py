@@ -561,9 +561,14 @@ def stream_headers(first: int, report_ids: Sequence[str]) -> dict[str, str]:
 
 
 def _run_of(headers: Mapping[str, str] | None) -> tuple[int, int]:
-    """The first cursor and the count `stream_headers` gave a message; (0, 0) for any other."""
+    """The first cursor and the count `stream_headers` gave a message; (0, 0) for any other,
+    headers of the same names that are no numbers included: anyone may publish on the subjects,
+    and a relay that raised on the stream's last message would never start."""
     headers = headers or {}
-    first, count = int(headers.get(CURSOR_HEADER, "0")), int(headers.get(COUNT_HEADER, "0"))
+    try:
+        first, count = int(headers.get(CURSOR_HEADER, "0")), int(headers.get(COUNT_HEADER, "0"))
+    except ValueError:
+        return (0, 0)
     return (first, count) if first > 0 and count > 0 else (0, 0)
 
 
