@@ -78,9 +78,10 @@ def in_turns(*measures: Callable[[], Any], repeats: int = REPEATS) -> tuple[list
 
 def median_turn(runs: Sequence[T], ceilings: Sequence[U], ratio: Callable[[T, U], float]) -> tuple[T, U]:
     """The run and ceiling run of one turn (`in_turns` keeps turn i at index i), the turn whose
-    ratio is the median of the turns'. Taken seconds apart, a pair shares the machine's spell;
-    the best run of each, taken minutes apart, need not: when the ceiling's best came in a fast
-    spell that the figure's runs missed, their ratio measures the spells."""
+    ratio is the median of the turns'. Taken within one turn, a pair mostly shares the machine's
+    spell; the best run of each, taken minutes apart, need not: when the ceiling's best came in a
+    fast spell that the figure's runs missed, their ratio measures the spells. A true difference
+    shows in every turn, so in the median too."""
     pairs = sorted(zip(runs, ceilings, strict=True), key=lambda pair: ratio(*pair))
     return pairs[len(pairs) // 2]
 
