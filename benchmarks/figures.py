@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -74,16 +74,6 @@ def in_turns(*measures: Callable[[], Any], repeats: int = REPEATS) -> tuple[list
             at = (turn + i) % len(measures)
             runs[at].append(measures[at]())
     return tuple(runs)
-
-
-def median_turn(runs: Sequence[T], ceilings: Sequence[U], ratio: Callable[[T, U], float]) -> tuple[T, U]:
-    """The run and ceiling run of one turn (`in_turns` keeps turn i at index i), the turn whose
-    ratio is the median of the turns'. Taken within one turn, a pair mostly shares the machine's
-    spell; the best run of each, taken minutes apart, need not: when the ceiling's best came in a
-    fast spell that the figure's runs missed, their ratio measures the spells. A true difference
-    shows in every turn, so in the median too."""
-    pairs = sorted(zip(runs, ceilings, strict=True), key=lambda pair: ratio(*pair))
-    return pairs[len(pairs) // 2]
 
 
 def best_of_interleaved(*measures: Callable[[], float], repeats: int = REPEATS) -> list[float]:

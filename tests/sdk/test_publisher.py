@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from functools import partial
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,15 @@ from sqlalchemy import select
 from polytraders.governance.v1 import report_bus_pb2
 from polytraders.reports.v1 import reports_pb2 as rpb
 from polytraders.sdk import Governance, PublisherClosed, PublisherConfig
-from polytraders.sdk.outbox import Outbox, Segment, frame_reports, segments_of, unframe_reports
+from polytraders.sdk.outbox import (
+    Outbox,
+    Segment,
+    frame_offsets,
+    frame_reports,
+    framed_size,
+    segments_of,
+    unframe_reports,
+)
 from polytraders.sdk.report_builders import ReportBuilder
 from polytraders.servers.mesh import MeshThread
 from polytraders.servers.runtime.archive import report_archive
@@ -317,6 +326,24 @@ def test_framing_matches_protobufs_own_on_both_sides_of_each_varint_length_bound
     expected = b"".join(BytesValue(value=p).SerializeToString() or b"\x0a\x00" for p in payloads)
     assert frame_reports(payloads) == expected
     assert unframe_reports(expected) == payloads
+
+
+FRAMED_SIZES = {
+    "every prefix three bytes": [128, 300, 16_383],
+    "one of two bytes": [300, 127, 300],
+    "one of four bytes": [300, 16_384],
+    "one report": [1],
+    "no reports": [],
+}
+
+
+@pytest.mark.parametrize("sizes", FRAMED_SIZES.values(), ids=FRAMED_SIZES.keys())
+def test_offsets_and_size_of_framed_reports_are_where_framing_puts_them(sizes: list[int]) -> None:
+    payloads = [bytes([i + 1]) * size for i, size in enumerate(sizes)]
+    body = frame_reports(payloads)
+    offsets = frame_offsets(payloads)
+    assert framed_size(payloads) == offsets[-1] == len(body)
+    assert [unframe_reports(body[start:end]) for start, end in pairwise(offsets)] == [[p] for p in payloads]
 
 
 def _segments(first_seq: int, *counts: int) -> list[Segment]:

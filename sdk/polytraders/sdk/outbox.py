@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from itertools import accumulate, chain
+from itertools import accumulate, chain, repeat
 from operator import add
 from pathlib import Path
 from typing import NamedTuple
@@ -75,11 +75,29 @@ def frame_reports(payloads: Iterable[bytes]) -> bytes:
     return b"".join(chain.from_iterable(zip(map(_frame, map(len, payloads)), payloads, strict=True)))
 
 
+_THREE_BYTE_PREFIX = range(0x80, 0x4000)
+"""Report sizes whose prefix is three bytes (the key and a two-byte length): most reports', so
+where every size is one of them, no prefix is made to be measured."""
+
+
+def _prefix_sizes(sizes: Sequence[int]) -> Iterable[int]:
+    """How long each report's prefix is in `frame_reports`."""
+    if sizes and min(sizes) in _THREE_BYTE_PREFIX and max(sizes) in _THREE_BYTE_PREFIX:
+        return repeat(3, len(sizes))
+    return map(len, map(_frame, sizes))
+
+
 def frame_offsets(payloads: Sequence[bytes]) -> list[int]:
     """Where each report's entry starts in `frame_reports(payloads)`, then where the last ends: a
     slice between two of them is those reports framed."""
     sizes = list(map(len, payloads))
-    return list(accumulate(map(add, map(len, map(_frame, sizes)), sizes), initial=0))
+    return list(accumulate(map(add, _prefix_sizes(sizes), sizes), initial=0))
+
+
+def framed_size(payloads: Sequence[bytes]) -> int:
+    """How long `frame_reports(payloads)` is, without framing them."""
+    sizes = list(map(len, payloads))
+    return sum(sizes) + sum(_prefix_sizes(sizes))
 
 
 def unframe_reports(body: bytes) -> list[bytes]:

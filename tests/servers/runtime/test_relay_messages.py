@@ -83,6 +83,20 @@ def test_a_page_sent_from_memory_is_the_page_the_archive_would_send(monkeypatch:
     assert [(m.first, m.reports) for m in from_archive] == [(10, 2), (12, 1), (13, 2), (15, 3)]  # 15-17 spans two
 
 
+RUNS = {  # taken, columns: where each run starts, then `taken`
+    "one subject": (4, ([1, 1, 1, 1], ["a", "a", "a", "a"], [9, 9, 9, 9]), [0, 4]),
+    "a run per column that changes": (6, ([1, 1, 2, 2, 2, 2], ["a", "a", "a", "b", "b", "b"], [9] * 5 + [10]), [0, 2, 3, 5, 6]),
+    "a change back is a run of its own": (4, ([1, 1, 1, 1], ["a", "b", "a", "a"], [9] * 4), [0, 1, 2, 4]),
+    "only the first taken": (2, ([1, 1, 2, 2], ["a"] * 4, [9] * 4), [0, 2]),
+    "one report": (1, ([1, 2], ["a", "b"], [9, 9]), [0, 1]),
+}
+
+
+@pytest.mark.parametrize(("taken", "columns", "starts"), RUNS.values(), ids=RUNS.keys())
+def test_runs_break_wherever_a_subjects_column_changes(taken: int, columns: tuple[list[object], ...], starts: list[int]) -> None:
+    assert jetstream._run_starts(taken, *columns) == starts
+
+
 FITS = {  # limit: each message's (first cursor, reports, carries a body)
     "every report fits one message": (10_000, [(1, 8, True)]),
     "cut into several": (900, [(1, 6, True), (7, 2, True)]),

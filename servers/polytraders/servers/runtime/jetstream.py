@@ -39,8 +39,8 @@ import time
 from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
-from itertools import chain, count, groupby
-from operator import sub
+from itertools import chain, compress, count, islice, pairwise
+from operator import ne
 from typing import NamedTuple, TypeVar
 
 import nats
@@ -53,7 +53,7 @@ from sqlalchemy import BigInteger, Engine, String, select
 from sqlmodel import Field, SQLModel
 
 from polytraders.reports.v1 import reports_pb2
-from polytraders.sdk.outbox import frame_offsets, frame_reports
+from polytraders.sdk.outbox import frame_offsets, frame_reports, framed_size
 
 from .archive import SEQUENCER, ArchivedReport, ReportFilter, StoredBatch, topic_for
 from .bus import ReportBus
@@ -642,38 +642,33 @@ def _joined(pieces: Sequence[_Message]) -> _Message:
 
 
 def _batch_messages(batch: _Held, taken: int | None = None) -> Iterator[_Message]:
-    """The messages of a held batch's first `taken` reports (all, by default)."""
-    seqs = range(batch.first_seq, batch.first_seq + (len(batch) if taken is None else taken))
-    return _messages(seqs, batch.report_ids, batch.kinds, batch.bot_slugs, batch.epochs, batch.payloads, batch.framed)
-
-
-def _messages(
-    seqs: Sequence[int],
-    report_ids: Sequence[str],
-    kinds: Sequence[int],
-    bot_slugs: Sequence[str],
-    epochs: Sequence[int],
-    payloads: Sequence[bytes],
-    framed: bytes | None = None,
-) -> Iterator[_Message]:
-    """The reports cut into runs of consecutive cursors that share a subject, in cursor order, one
-    message each (before `_fitted`). Grouped over the columns (in C), not per report; a batch that
+    """The messages of a held batch's first `taken` reports (all, by default): each run of
+    consecutive reports that share a subject, in cursor order (before `_fitted`). A batch that
     arrived framed lends its bytes, sliced, rather than being framed again."""
-    offsets: list[int] = []
-    start = 0
-    gaps = map(sub, seqs, count())  # constant along consecutive cursors
-    # `seqs` may stop short of the other columns (a page ending inside a batch): zip stops with it
-    for (kind, bot_slug, epoch, _), run in groupby(zip(kinds, bot_slugs, epochs, gaps, strict=False)):
-        end = start + len(list(run))
+    taken = len(batch) if taken is None else taken
+    framed, at = batch.framed, 0  # where the run starts in `framed`
+    for start, end in pairwise(_run_starts(taken, batch.kinds, batch.bot_slugs, batch.epochs)):
+        run = batch.payloads[start:end]
         if framed is None:
-            body = frame_reports(payloads[start:end])
-        elif start == 0 and end == len(payloads):
+            body = frame_reports(run)
+        elif end - start == len(batch):
             body = framed
         else:
-            offsets = offsets or frame_offsets(payloads)
-            body = framed[offsets[start] : offsets[end]]
-        yield _Message(_subject(kind, bot_slug, epoch), seqs[start], tuple(report_ids[start:end]), body)
-        start = end
+            body = framed[at : at + framed_size(run)]
+            at += len(body)
+        subject = _subject(batch.kinds[start], batch.bot_slugs[start], batch.epochs[start])
+        yield _Message(subject, batch.first_seq + start, tuple(batch.report_ids[start:end]), body)
+
+
+def _run_starts(taken: int, *columns: Sequence[object]) -> list[int]:
+    """Where each run of reports alike in every column starts among the first `taken`, then
+    `taken`: compared a column at a time in C, and a column of one value throughout (a batch of one
+    bot's, of one day) only counted."""
+    starts = {0, taken}
+    for column in columns:
+        if column.count(column[0]) != len(column):
+            starts.update(compress(count(1), map(ne, islice(column, taken - 1), islice(column, 1, taken))))
+    return sorted(starts)
 
 
 def _fitted(messages: Iterable[_Message], limit: int) -> Iterator[_Message]:

@@ -8,7 +8,7 @@ from datetime import date
 from functools import lru_cache
 
 from polytraders.reports.v1 import reports_pb2
-from polytraders.sdk.outbox import frame_offsets
+from polytraders.sdk.outbox import framed_size
 
 from .archive import IncomingBatch
 from .errors import FieldViolation
@@ -93,7 +93,7 @@ def to_incoming(
         if any(c and not REPORT_ID.fullmatch(c) for c in corrects):
             return None
     framed = request.wire if request is not None and columns_from_wire else None
-    if framed is not None and frame_offsets(payloads)[-1] != len(framed):  # more than its reports (unknown fields)
+    if framed is not None and framed_size(payloads) != len(framed):  # more than its reports (unknown fields)
         framed = None
     if _SEVEN_YEARS in retentions:  # the compliance ledger keeps exactly what was validated, canonically
         payloads = [
