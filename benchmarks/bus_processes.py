@@ -16,12 +16,12 @@ broker) and the rest (B's sequencer and stream). The ceiling is nats-py's JetStr
 core NATS subscription of the same batches at the same rate, on the same nats-server.
 
 Ingest: three setups start at once and stay up (one process with the bus, two with the bus, one
-without), each on a schema and a broker of its own, and are fed in turns, round after round, 50,000
-reports a round in batches of 500, two publisher threads per governance process. A round's rate
-runs from the first call to the last answer, its CPU time (governance processes, the NATS server,
-their PostgreSQL backends) until the relay has handed everything to the broker and the processes
-are idle again; a setup's figure is all its rounds together. This machine's speed drifts by up to
-half within minutes: rounds a few seconds long, taken in turns, share every spell alike, where
+without), each on a schema and a broker of its own, and are fed in turns, round after round,
+50,000 reports a round in batches of 500 (each one bot's), two publisher threads per governance
+process. A round's rate runs from the first call to the last answer, its CPU time (governance
+processes, the NATS server, their PostgreSQL backends) until the relay has handed everything to
+the broker and the processes are idle again; a setup's figure is all its rounds together. This machine's speed drifts by up to
+half within minutes: rounds of about a second, taken in turns, share every spell alike, where
 fresh setups run one after another for a few minutes each would compare the spells. Beside the
 broker's share with the relay on: what the same batches cost a fresh broker when nats-py alone
 publishes them at the same rate.
@@ -694,9 +694,11 @@ async def _publish_paced(
 
 
 def bot_batches(total: int) -> list[pb.PublishReportsRequest]:
-    """report_bus's reports (fresh report_ids), each batch one bot's: what bots send (a bot's token
-    publishes its own reports only), and what the relay sends as one broker message per batch."""
-    reports = sorted((r for b in make_batches(total) for r in b.reports), key=lambda r: r.header.bot_slug)
+    """report_bus's reports (fresh report_ids), a bot for every 500 and each batch one bot's: what
+    bots send (a bot's token publishes its own reports only), and what the relay sends as one
+    broker message per batch."""
+    made = make_batches(total, bot_count=max(1, total // BATCH))
+    reports = sorted((r for b in made for r in b.reports), key=lambda r: r.header.bot_slug)
     return [pb.PublishReportsRequest(reports=reports[i : i + BATCH]) for i in range(0, len(reports), BATCH)]
 
 
@@ -728,21 +730,22 @@ def ingest_figures() -> list[Figure]:
         ingest_setup(2, True) as two_setup,
         ingest_setup(1, False) as bare_setup,
     ):
-        relay_rounds: list[Ingest] = []
+        alone: list[Ingest] = []
 
         def relay_on(turn: _TurnBatches) -> Ingest:
-            relay_rounds.append(ingest_round(one_setup, turn.payloads))
-            return relay_rounds[-1]
+            """A round with the relay, then nats-py alone at its rate (a reference for the broker)."""
+            relayed = ingest_round(one_setup, turn.payloads)
+            alone.append(nats_alone(turn.batches, relayed.rate))
+            return relayed
 
-        # nats-py alone at the rate of the latest relay round (the first turn starts with one)
         turns = in_turns(
             rounds(relay_on),
             rounds(lambda turn: ingest_round(two_setup, turn.payloads)),
             rounds(lambda turn: ingest_round(bare_setup, turn.payloads)),
-            rounds(lambda turn: nats_alone(turn.batches, relay_rounds[-1].rate)),
             repeats=1 + ROUNDS,
         )
-    one, two, bare, without_relay = (Ingest.of_rounds(runs[1:]) for runs in turns)  # the first turn warms up
+    # the first turn warms up
+    one, two, bare, without_relay = (Ingest.of_rounds(runs[1:]) for runs in (*turns, alone))
     # report_bus's own batches, 110 bots interleaved (an operator's token may send them): every
     # report a subject of its own next to its neighbours', so one broker message per report (half
     # a round's: a reference, and the slowest round of the module)
@@ -804,7 +807,8 @@ def ingest_figures() -> list[Figure]:
             without_relay.broker,
         ),
         Figure.reference(
-            "single-process ingest with the relay on, 110 bots interleaved in each batch, vs without the bus",
+            f"single-process ingest with the relay on, 110 bots interleaved in each batch (a fresh setup, one "
+            f"round of {ROUND_REPORTS // 2:,}), vs without the bus",
             mixed.rate,
             "reports/s",
             bare.rate,

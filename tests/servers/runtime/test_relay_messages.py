@@ -89,6 +89,8 @@ RUNS = {  # taken, columns: where each run starts, then `taken`
     "a change back is a run of its own": (4, ([1, 1, 1, 1], ["a", "b", "a", "a"], [9] * 4), [0, 1, 2, 4]),
     "only the first taken": (2, ([1, 1, 2, 2], ["a"] * 4, [9] * 4), [0, 2]),
     "one report": (1, ([1, 2], ["a", "b"], [9, 9]), [0, 1]),
+    "none taken": (0, ([1, 2], ["a", "b"], [9, 9]), [0]),
+    "no reports": (0, ([], [], []), [0]),
 }
 
 

@@ -664,6 +664,8 @@ def _run_starts(taken: int, *columns: Sequence[object]) -> list[int]:
     """Where each run of reports alike in every column starts among the first `taken`, then
     `taken`: compared a column at a time in C, and a column of one value throughout (a batch of one
     bot's, of one day) only counted."""
+    if not taken:
+        return [0]
     starts = {0, taken}
     for column in columns:
         if column.count(column[0]) != len(column):
