@@ -20,11 +20,15 @@ without), each on a schema and a broker of its own, and are fed in turns, round 
 50,000 reports a round in batches of 500 (each one bot's), two publisher threads per governance
 process. A round's rate runs from the first call to the last answer, its CPU time (governance
 processes, the NATS server, their PostgreSQL backends) until the relay has handed everything to
-the broker and the processes are idle again; a setup's figure is all its rounds together. This machine's speed drifts by up to
-half within minutes: rounds of about a second, taken in turns, share every spell alike, where
-fresh setups run one after another for a few minutes each would compare the spells. Beside the
-broker's share with the relay on: what the same batches cost a fresh broker when nats-py alone
-publishes them at the same rate.
+the broker and the processes are idle again; a setup's figure is all its rounds together. This
+machine's speed drifts within minutes (the figures print the bare setup's costliest round against
+its cheapest): rounds of about a second, taken in turns, share every spell alike, where fresh
+setups run one after another would compare the spells. Beside the broker's share with the relay
+on: what the same batches cost a fresh broker when nats-py alone publishes them at the same rate.
+
+The relay's own cost: the thread CPU one process's event loop spends relaying its commits, one
+500-report batch at a time, beside what nats-py alone spends on that loop publishing the same
+messages and awaiting their acknowledgements.
 """
 
 from __future__ import annotations
@@ -55,10 +59,16 @@ from sqlalchemy.engine import make_url
 
 from polytraders.governance.v1 import report_bus_pb2 as pb
 from polytraders.reports.v1 import reports_pb2 as rpb
+from polytraders.sdk import SystemClock
 from polytraders.sdk.health import health_check
 from polytraders.sdk.outbox import unframe_reports
-from polytraders.servers.runtime.jetstream import stream_config, stream_headers
-from polytraders.servers.runtime.storage import lock_key
+from polytraders.servers.runtime.archive import ReportArchive, StoredBatch
+from polytraders.servers.runtime.bus import ReportBus
+from polytraders.servers.runtime.jetstream import JetStreamLink, stream_config, stream_headers
+from polytraders.servers.runtime.report_validation import to_incoming
+from polytraders.servers.runtime.requests import WireRequest
+from polytraders.servers.runtime.storage import lock_key, make_engine
+from polytraders.servers.schema import prepare
 from tests.support.report_stream import stream_last_cursor
 
 from .bus_publisher import BOT, RAW_STREAM, RAW_SUBJECT
@@ -79,6 +89,10 @@ SUSTAINED_RATE, SUSTAINED_BATCH = 1_000, 10
 """The reference: as many calls a second, of 10 reports each."""
 LATENCY_SECONDS = 2.0
 LATENCY_REPEATS = 3
+RELAY_BATCHES, RELAY_GAP = 200, 0.004
+"""The relay's own cost is taken over so many batches, one handed to it every so many seconds (each
+sent before the next comes, as at 10,000 reports a second in commits of 100 or more)."""
+RELAY_REPEATS = 3
 ROUND_REPORTS, ROUNDS = 50_000, 8
 """Each ingest setup is fed this many rounds of so many reports, in turns with the others, after a
 round that warms it up."""
@@ -774,7 +788,9 @@ def ingest_figures() -> list[Figure]:
     ]
     for part in ("governance", "broker", "database"):
         figures.append(
-            Figure.reference(f"… of which {part}, two processes vs one", getattr(two, part), "ms", getattr(one, part))
+            Figure.reference(
+                f"… of which {part}, two processes vs one", getattr(two, part), "ms", getattr(one, part)
+            )
         )
     figures += [
         Figure.ratio_at_least(
@@ -807,8 +823,8 @@ def ingest_figures() -> list[Figure]:
             without_relay.broker,
         ),
         Figure.reference(
-            f"single-process ingest with the relay on, 110 bots interleaved in each batch (a fresh setup, one "
-            f"round of {ROUND_REPORTS // 2:,}), vs without the bus",
+            "single-process ingest with the relay on, 110 bots interleaved in each batch (a fresh setup, "
+            f"one round of {ROUND_REPORTS // 2:,}), vs without the bus",
             mixed.rate,
             "reports/s",
             bare.rate,
@@ -823,10 +839,94 @@ def ingest_figures() -> list[Figure]:
     return figures
 
 
+# --- the relay's own cost, beside nats-py's -----------------------------------------------------------
+
+
+async def _state_unheeded(up: bool, why: str) -> None:
+    """The link's broker state: nobody to tell here."""
+
+
+def relay_thread_cpu(batches: Sequence[pb.PublishReportsRequest]) -> float:
+    """Milliseconds of its event loop's thread CPU a leading relay spends per batch, each handed to
+    it as its own process's commit (a fresh broker, an archive on SQLite the relay never reads)."""
+    with nats_server() as broker, tempfile.TemporaryDirectory() as directory:
+        engine = make_engine(f"sqlite:///{directory}/governance.db")
+        prepare(engine, upgrade=True)
+        held = [to_incoming(list(b.reports), WireRequest(b, b.SerializeToString())) for b in batches]
+
+        async def relay() -> float:
+            bus = ReportBus(ReportArchive(engine), SystemClock())
+            link = JetStreamLink(broker.url, bus, engine, _state_unheeded)
+            running = [asyncio.create_task(link.connect()), asyncio.create_task(link.relay())]
+            while not link.leading:
+                await asyncio.sleep(0.01)
+            first, began = 1, time.thread_time()
+            for incoming in held:
+                assert incoming is not None
+                link.stored([StoredBatch(first, incoming, 0)])
+                first += len(incoming)
+                await asyncio.sleep(RELAY_GAP)
+            spent = time.thread_time() - began
+            assert link.relayed == first - 1, (link.relayed, first - 1)
+            for task in running:
+                task.cancel()
+            await link.close()
+            return spent
+
+        try:
+            return asyncio.run(relay()) * 1000 / len(batches)
+        finally:
+            engine.dispose()
+
+
+def nats_thread_cpu(batches: Sequence[pb.PublishReportsRequest]) -> float:
+    """The ceiling: milliseconds of thread CPU nats-py alone spends per batch on its event loop,
+    publishing each as one message (the relay's headers) to a fresh broker's stream and awaiting its
+    acknowledgement, as far apart as the relay's."""
+    bodies = [
+        (b.reports[0].header.bot_slug, b.SerializeToString(), [r.header.report_id for r in b.reports])
+        for b in batches
+    ]
+
+    async def publish(url: str) -> float:
+        client = await nats.connect(url)
+        jetstream = client.jetstream()
+        await jetstream.add_stream(stream_config())
+        cursor, began = 1, time.thread_time()
+        for bot, body, ids in bodies:
+            headers = stream_headers(cursor, ids)
+            await (await jetstream.publish_async(f"polytraders.reports.bench.{bot}", body, headers=headers))
+            cursor += len(ids)
+            await asyncio.sleep(RELAY_GAP)
+        spent = time.thread_time() - began
+        await client.close()
+        return spent
+
+    with nats_server() as broker:
+        return asyncio.run(publish(broker.url)) * 1000 / len(batches)
+
+
+def relay_cost_figures() -> list[Figure]:
+    batches = bot_batches(RELAY_BATCHES * BATCH)
+    relayed, alone = in_turns(
+        lambda: relay_thread_cpu(batches), lambda: nats_thread_cpu(batches), repeats=RELAY_REPEATS
+    )
+    return [
+        Figure.reference(
+            f"the relay's thread CPU per 500-report batch of one bot, its process's own commits "
+            f"{RELAY_GAP * 1000:.0f} ms apart, vs nats-py alone publishing each as one message and awaiting "
+            f"its ack (least of {RELAY_REPEATS} each)",
+            min(relayed),
+            "ms",
+            min(alone),
+        )
+    ]
+
+
 def run() -> list[Figure]:
     with nats_server() as broker:
         latency = latency_figures(broker)
-    return latency + ingest_figures()
+    return latency + ingest_figures() + relay_cost_figures()
 
 
 if __name__ == "__main__":  # this module alone; `make bench` runs every module and writes results.json

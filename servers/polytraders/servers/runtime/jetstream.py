@@ -229,6 +229,11 @@ class JetStreamLink:
     def up(self) -> bool:
         return self._up.is_set()
 
+    @property
+    def leading(self) -> bool:
+        """Whether this process's relay is sending: it holds the duty and knows where to go on."""
+        return self._leading
+
     def stored(self, batches: Sequence[StoredBatch]) -> None:
         """A commit of this process: the relay sends it on from memory, here when it leads here,
         else handed over to the process that does."""
